@@ -1,0 +1,129 @@
+"""ngxcoro: ngx_lua's coroutine scheduler, modelled in Python, running real Lua.
+
+    >>> import ngxcoro
+    >>> res = ngxcoro.run('''
+    ... location = /t {
+    ...     content_by_lua_block {
+    ...         ngx.thread.spawn(function() ngx.say("child") end)
+    ...         ngx.say("parent")
+    ...     }
+    ... }''', "GET /t")
+    >>> res.status, res.body
+    (200, 'child\\nparent\\n')
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from . import config as _config
+from .lua import Runaway
+from .trace import Hooks, StapTrace, EventLog
+from .worker import Worker, Unsupported
+
+__all__ = ["run", "run_lua", "lua_location", "Result", "Hooks", "parse_request", "RequestError"]
+
+
+class RequestError(ValueError):
+    """A request line ngxcoro cannot take."""
+
+
+@dataclass
+class Result:
+    status: int | None
+    body: str
+    error_log: list
+    stap: list
+    events: list = field(default_factory=list)
+    hung: bool = False
+    message: str | None = None        # why there is no normal answer (hang, runaway, ...)
+    startup_error: str | None = None
+
+    def to_json(self):
+        return {"status": self.status, "body": self.body, "error_log": self.error_log,
+                "stap": self.stap, "events": self.events, "hung": self.hung,
+                "message": self.message, "startup_error": self.startup_error}
+
+    def dumps(self):
+        return json.dumps(self.to_json(), indent=1, sort_keys=True, ensure_ascii=False)
+
+
+METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "MKCOL", "COPY",
+           "MOVE", "PROPFIND", "PROPPATCH", "LOCK", "UNLOCK", "TRACE"}
+
+
+def parse_request(line):
+    """"GET /t?a=1 HTTP/1.0" -> (method, uri, args, version)."""
+    parts = line.split()
+    if len(parts) == 2:
+        parts.append("HTTP/1.1")
+    if len(parts) != 3:
+        raise RequestError(f'bad request line "{line}": expected "METHOD /uri [HTTP/1.x]"')
+    method, target, version = parts
+    if method not in METHODS:
+        raise RequestError(f'unknown method "{method}" in request line "{line}"')
+    if version not in ("HTTP/1.0", "HTTP/1.1"):
+        raise RequestError(f'unsupported protocol "{version}" in request line "{line}"')
+    if not target.startswith("/"):
+        raise RequestError(f'the URI must start with "/" in request line "{line}"')
+    uri, _, args = target.partition("?")
+    return method, uri, args, version
+
+
+def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
+        filename="nginx.conf", log_level=None):
+    """Serve one request with the model of nginx + ngx_lua 0.10.23.
+
+    `config_text` is a whole nginx.conf or the inside of a `server {}`;
+    `request` is a request line; `headers` pairs; `body` a str or None;
+    `log_level` overrides the config's error_log level.
+    Mistakes in the config or the Lua come back as nginx reports them (in
+    `error_log`, `startup_error` or `message`), never as a traceback."""
+    hooks = hooks if hooks is not None else Hooks()
+    stap = hooks.add(StapTrace())
+    method, uri, args, version = parse_request(request)
+    headers = list(headers)
+    if not any(k.lower() == "host" for k, _ in headers):
+        headers.insert(0, ("Host", "localhost"))
+    try:
+        conf = _config.load(config_text, filename)
+    except _config.ConfigError as e:
+        return Result(None, "", [], [], hung=False, message=str(e),
+                      startup_error=getattr(e, "nginx_line", f"[emerg] {e}"))
+    w = Worker(conf, hooks, log_level)
+    log = hooks.add(EventLog(w.loop))
+    message = None
+    try:
+        r = w.serve(method, uri, args, version, headers,
+                    [] if body is None else [(0, body)])
+        hung = not r.connection.destroyed
+        if hung:
+            message = w.why_hung(r)
+            w.fire("hang", message=message)
+    except Runaway:
+        hung = True
+        message = ("runaway Lua: a coroutine ran more than "
+                   f"{w.vm_step_limit_text()} VM instructions without yielding "
+                   "(real nginx would block its worker here)")
+    except Unsupported as e:
+        hung = False
+        message = str(e)
+    wire = w.wire
+    status = wire.status if wire.complete else None
+    if message and not hung:
+        status = None
+    return Result(status=status, body=bytes(wire.body).decode("utf-8", "replace"),
+                  error_log=w.error_log, stap=stap.lines, events=log.events, hung=hung,
+                  message=message)
+
+
+def lua_location(lua, uri="/t"):
+    """A bare Lua chunk as a location block; the chunk's line k is its line k
+    (content_by_lua_block's chunk starts right after the `{`)."""
+    return f"location = {uri} {{\n    content_by_lua_block {{{lua}\n    }}\n}}\n"
+
+
+def run_lua(lua, request="GET /t", **kw):
+    """run() for a bare Lua chunk, served at the request's URI."""
+    uri = parse_request(request)[1]
+    return run(lua_location(lua, uri), request, **kw)

@@ -1,0 +1,385 @@
+"""The Python halves of ngx.* (src/ngx_http_lua_output.c, _sleep.c,
+_control.c, _log.c, _variable.c, _time.c and lua-resty-core's FFI twins).
+
+Each function takes the worker and the Lua arguments, and returns the
+prelude's protocol tuple: (0, values...) return, (1,) yield to run_thread,
+(2, message) raise at the caller's line.  `bind(w)` makes the table the
+prelude calls as P.
+"""
+from __future__ import annotations
+
+import time
+from functools import partial
+
+from . import coroutine as coro, uthread
+from .coroutine import check_context, err
+from .model import (NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE, CONTEXT_YIELDABLE,
+                    CONTEXT_REWRITE, CONTEXT_ACCESS, CONTEXT_CONTENT, CONTEXT_TIMER)
+from .scheduler import cleanup_pending_operation, run_thread, finalize_request, run_posted_threads
+
+OUTPUT_CONTEXTS = CONTEXT_REWRITE | CONTEXT_ACCESS | CONTEXT_CONTENT
+LOG_LEVELS = ["stderr", "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"]
+
+
+def _lua_type(v):
+    if v is None:
+        return "nil"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, bytes):
+        return "string"
+    return "table"
+
+
+def _tonumber(v):
+    """lua_tonumber / luaL_checknumber: numbers and numeric strings."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return v
+    if isinstance(v, bytes):
+        try:
+            return float(v.strip()) if v.strip() else None
+        except ValueError:
+            try:
+                return int(v.strip(), 16)
+            except ValueError:
+                return None
+    return None
+
+
+def _req(w):
+    r = w.cur_r
+    return r, r.ctx
+
+
+# ------------------------------------------------------------------ output
+def output(w, data):
+    """ngx.say / ngx.print after the shim has flattened the arguments
+    (ngx_http_lua_ngx_echo)."""
+    r, ctx = _req(w)
+    msg = check_context(ctx, OUTPUT_CONTEXTS)
+    if msg:
+        return err(msg)
+    if r.header_only:
+        return (0, None, b"header only")
+    if ctx.eof:
+        return (0, None, b"seen eof")
+    if not data:
+        rc = w.http.send_header_if_needed(r, ctx)
+    else:
+        ctx.seen_body_data = True
+        rc = w.http.send_chain_link(r, ctx, data)
+    if rc == NGX_ERROR or rc >= 300:
+        return (0, None, b"nginx output filter error")
+    return (0, 1)
+
+
+def flush(w, *args):
+    """ngx.flush(wait?) (ngx_http_lua_ngx_flush).  The model's client reads
+    everything at once, so flush(true) never has to wait."""
+    r, ctx = _req(w)
+    if len(args) > 1:
+        return err(f"attempt to pass {len(args)} arguments, but accepted 0 or 1")
+    wait = False
+    if args and r is r.main:
+        if not isinstance(args[0], bool):
+            return err(f"bad argument #1 to 'flush' (boolean expected, got {_lua_type(args[0])})")
+        wait = args[0]
+    msg = check_context(ctx, OUTPUT_CONTEXTS)
+    if msg:
+        return err(msg)
+    if ctx.cur_co_ctx is None:
+        return err("no co ctx found")
+    if r.header_only:
+        return (0, None, b"header only")
+    if ctx.eof:
+        return (0, None, b"seen eof")
+    if ctx.buffering:
+        return (0, None, b"buffering")
+    if (not r.header_sent and not ctx.header_sent) or (not ctx.seen_body_data and not wait):
+        return (0, None, b"nothing to flush")
+    w.http.flush(r, ctx)
+    return (0, 1)
+
+
+def eof(w, *args):
+    """ngx.eof (ngx_http_lua_ngx_eof): send the last buf now."""
+    r, ctx = _req(w)
+    if args:
+        return err(f"there should be no argument to ngx.eof()")
+    msg = check_context(ctx, OUTPUT_CONTEXTS)
+    if msg:
+        return err(msg)
+    if ctx.eof:
+        return (0, None, b"seen eof")
+    rc = w.http.send_chain_link(r, ctx, None)
+    if rc == NGX_ERROR or rc >= 300:
+        return (0, None, b"nginx output filter error")
+    return (0, 1)
+
+
+def send_headers(w, *args):
+    """ngx.send_headers (ngx_http_lua_ffi_send_headers)."""
+    r, ctx = _req(w)
+    msg = check_context(ctx, OUTPUT_CONTEXTS)
+    if msg:
+        return err(msg)
+    if not r.header_sent and not ctx.header_sent:
+        rc = w.http.send_header_if_needed(r, ctx)
+        if rc == NGX_ERROR or rc > NGX_OK:
+            return (0, None, b"nginx output filter error")
+    return (0, 1)
+
+
+def headers_sent(w):
+    r, ctx = _req(w)
+    return bool(r.header_sent or ctx.header_sent)
+
+
+def get_status(w):
+    r, _ = _req(w)
+    return r.headers_out_status or 0
+
+
+def set_status(w, v):
+    """ngx.status = v (ngx_http_lua_ffi_set_resp_status)."""
+    r, ctx = _req(w)
+    if r.header_sent or ctx.header_sent:
+        w.log_error("error", "attempt to set ngx.status after sending out response headers", r)
+        return (0,)
+    n = _tonumber(v)
+    if n is None:
+        return err("bad argument #1 to 'status' (number expected, got %s)" % _lua_type(v))
+    r.headers_out_status = int(n)
+    return (0,)
+
+
+# ------------------------------------------------------------------- sleep
+def sleep(w, *args):
+    """ngx.sleep(s) (ngx_http_lua_ngx_sleep): arm the co ctx's timer and yield."""
+    if len(args) != 1:
+        return err(f"attempt to pass {len(args)} arguments, but accepted 1")
+    n = _tonumber(args[0])
+    if n is None:
+        return err(f"bad argument #1 to 'sleep' (number expected, got {_lua_type(args[0])})")
+    delay = int(n * 1000)
+    if delay < 0:
+        return err(f'invalid sleep duration "{delay}"')
+    r, ctx = _req(w)
+    msg = check_context(ctx, CONTEXT_YIELDABLE)
+    if msg:
+        return err(msg)
+    coctx = ctx.cur_co_ctx
+    if coctx is None:
+        return err("no co ctx found")
+    cleanup_pending_operation(coctx)
+    if delay == 0:
+        w.log_error("warn", "ngx.sleep(0) called without delayed events patch, "
+                            "this will hurt performance", r)
+    timer = w.loop.add_timer(delay, partial(sleep_handler, w, r, coctx), label=coctx.name)
+    coctx.cleanup = partial(sleep_cleanup, w, timer)
+    coctx.waiting = f"ngx.sleep({n:g})"
+    w.fire("sleep", co=coctx, ms=delay)
+    return (1,)
+
+
+def sleep_handler(w, r, coctx):
+    """ngx_http_lua_sleep_handler: the timer fired."""
+    coctx.cleanup = None
+    coctx.waiting = ""
+    ctx = r.ctx
+    w.fire("timer_expired", co=coctx)
+    ctx.cur_co_ctx = coctx
+    if ctx.entered_content_phase:
+        sleep_resume(w, r)
+    else:
+        ctx.resume_handler = partial(sleep_resume, w)
+        w.phases.core_run_phases(r)
+    w.run_posted_requests(r.connection)
+
+
+def sleep_resume(w, r):
+    """ngx_http_lua_sleep_resume."""
+    return resume_tail(w, r, 0)
+
+
+def resume_tail(w, r, nrets):
+    """The tail every I/O resume handler shares (ngx_http_lua_sleep_resume,
+    ngx_http_lua_subrequest_resume, ngx_http_lua_read_body_resume, ...)."""
+    ctx = r.ctx
+    c = r.connection
+    ctx.resume_handler = w.http.wev_handler
+    nreqs = c.requests
+    rc = run_thread(r, ctx, nrets)
+    w.fire("run_thread_returned", rc=rc)
+    if rc == NGX_AGAIN:
+        return run_posted_threads(c, r, ctx, nreqs)
+    if rc == NGX_DONE:
+        finalize_request(r, NGX_DONE)
+        return run_posted_threads(c, r, ctx, nreqs)
+    if ctx.entered_content_phase:
+        finalize_request(r, rc)
+        return NGX_DONE
+    return rc
+
+
+def sleep_cleanup(w, timer, coctx):
+    """ngx_http_lua_sleep_cleanup: the sleeper was killed or the request ended."""
+    if timer.active:
+        w.loop.del_timer(timer)
+        w.fire("sleep_cleanup", co=coctx)
+
+
+# -------------------------------------------------------------------- exit
+def exit(w, *args):
+    """ngx.exit(status) (lua-resty-core ngx.exit -> ngx_http_lua_ffi_exit)."""
+    r, ctx = _req(w)
+    if not args or _tonumber(args[0]) is None:
+        got = _lua_type(args[0]) if args else "no value"
+        return err(f"bad argument #1 to 'exit' (number expected, got {got})")
+    status = int(_tonumber(args[0]))
+    msg = check_context(ctx, CONTEXT_YIELDABLE)
+    if msg:
+        return err(msg)
+    if status in (NGX_AGAIN, NGX_DONE):
+        return err("bad argument to 'ngx.exit': does not accept NGX_AGAIN or NGX_DONE")
+    if ctx.no_abort and status not in (NGX_ERROR, 444, 408, 499):
+        return err("attempt to abort with pending subrequests")
+    if ((r.header_sent or ctx.header_sent) and status >= 300
+            and status not in (408, 499, 444)):
+        if status != (r.headers_out_status or 0):
+            w.log_error("error", f"attempt to set status {status} via ngx.exit after sending "
+                                 f"out the response status {r.headers_out_status or 0}", r)
+        status = 200
+    ctx.exit_code = status
+    ctx.exited = True
+    w.fire("exit", code=status)
+    return (1,)
+
+
+# --------------------------------------------------------------------- log
+def log(w, level, msg):
+    """ngx.log / print (ngx_http_lua_ngx_log): "[lua] <where>: <msg>"."""
+    if not 0 <= level <= 8:
+        return err(f"bad argument #1 to 'log' (bad log level: {level})")
+    w.log_error(LOG_LEVELS[int(level)], "[lua] " + msg.decode("utf-8", "surrogateescape"), w.cur_r)
+    return (0,)
+
+
+# ------------------------------------------------------------------- time
+def now(w):
+    return w.loop.epoch_seconds()
+
+
+def clock(w):
+    return w.loop.now_ms / 1000.0
+
+
+def update_time(w):
+    return None
+
+
+def today(w):
+    return time.strftime("%Y-%m-%d", time.gmtime(w.loop.epoch_seconds())).encode()
+
+
+def localtime(w):
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(w.loop.epoch_seconds())).encode()
+
+
+# ------------------------------------------------------------- variables
+def var_get(w, name):
+    """ngx.var.NAME (ngx_http_lua_var_get)."""
+    r, _ = _req(w)
+    name = name.decode("latin-1").lower() if isinstance(name, bytes) else str(name)
+    v = request_variable(r, name)
+    return (0, None if v is None else v.encode("latin-1", "replace"))
+
+
+def request_variable(r, name):
+    """The built-in variables a lesson needs (ngx_http_variables.c), and `set` ones."""
+    if name in r.set_vars:
+        return r.set_vars[name]
+    if name.startswith("arg_"):
+        want = name[4:]
+        for pair in r.args.split("&"):
+            k, _, v = pair.partition("=")
+            if k.lower() == want:
+                return v
+        return None
+    if name.startswith("http_"):
+        want = name[5:].replace("_", "-")
+        for k, v in r.headers:
+            if k.lower() == want:
+                return v
+        return None
+    host = next((v for k, v in r.headers if k.lower() == "host"), "localhost")
+    return {
+        "uri": r.uri, "document_uri": r.uri, "args": r.args, "query_string": r.args,
+        "is_args": "?" if r.args else "", "request_method": r.method,
+        "request_uri": r.main.request_uri, "request": r.main.request_line,
+        "server_protocol": r.http_version, "scheme": "http", "host": host.split(":")[0],
+        "remote_addr": "127.0.0.1", "remote_port": "40000", "server_addr": "127.0.0.1",
+        "server_port": "80", "server_name": r.server_name, "status": None,
+        "content_length": next((v for k, v in r.headers if k.lower() == "content-length"), None),
+        "content_type": next((v for k, v in r.headers if k.lower() == "content-type"), None),
+        "request_body": None,
+    }.get(name)
+
+
+def var_set(w, name, value):
+    """ngx.var.NAME = v (ngx_http_lua_var_set): only variables made by `set`."""
+    r, _ = _req(w)
+    name = name.decode("latin-1").lower() if isinstance(name, bytes) else str(name)
+    if name in r.set_vars or name == "args":
+        if value is None:
+            value = b""
+        if not isinstance(value, (bytes, int, float)):
+            return err(f"bad variable value")
+        sval = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+        if name == "args":
+            r.args = sval
+        else:
+            r.set_vars[name] = sval
+        return (0,)
+    return err(f'variable "{name}" not found for writing; maybe it is a built-in variable '
+               f'that is not changeable or you forgot to use "set ${name} \'\';" in the '
+               f'config to define it first')
+
+
+def is_subrequest(w):
+    r, _ = _req(w)
+    return r is not r.main
+
+
+def tick(w):
+    """Called from the Lua count hook: gives Python a place to raise
+    KeyboardInterrupt while Lua spins."""
+    return None
+
+
+def unsupported(name):
+    def f(w, *args):
+        return err(f"{name} is not modelled by ngxcoro yet")
+    return f
+
+
+def bind(w):
+    """The P table of the prelude, bound to worker `w`."""
+    table = {
+        "output": output, "flush": flush, "eof": eof, "send_headers": send_headers,
+        "headers_sent": headers_sent, "get_status": get_status, "set_status": set_status,
+        "sleep": sleep, "exit": exit, "log": log, "now": now, "clock": clock,
+        "update_time": update_time, "today": today, "localtime": localtime,
+        "var_get": var_get, "var_set": var_set, "is_subrequest": is_subrequest, "tick": tick,
+        "co_create": coro.create, "co_resume": coro.resume, "co_yield": coro.yield_,
+        "co_status": coro.status,
+        "spawn": uthread.spawn, "wait": uthread.wait, "kill": uthread.kill,
+    }
+    for name in ("exec", "redirect", "read_body", "get_body_data", "set_uri", "capture_multi"):
+        table.setdefault(name, unsupported("ngx." + name.replace("capture_multi", "location.capture")))
+    table.update(w.extra_api())
+    return {k: partial(f, w) for k, f in table.items()}

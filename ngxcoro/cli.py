@@ -1,0 +1,61 @@
+"""python -m ngxcoro run --config FILE --request "GET /t" [--header "N: v"]... [--json]"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import run, RequestError
+
+
+def _header(text):
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f'bad header "{text}": expected "Name: value"')
+    return name.strip(), value.strip()
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m ngxcoro",
+                                description="Run a request through the model of ngx_lua 0.10.23.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    rp = sub.add_parser("run", help="serve one request")
+    rp.add_argument("--config", required=True,
+                    help="an nginx.conf, or the inside of a server {} block")
+    rp.add_argument("--request", default="GET /t", help='a request line, e.g. "GET /t?a=1 HTTP/1.0"')
+    rp.add_argument("--header", action="append", default=[], type=_header,
+                    help='a request header "Name: value" (repeatable)')
+    rp.add_argument("--body-file", help="the request body")
+    rp.add_argument("--json", action="store_true", help="print one JSON object")
+    a = p.parse_args(argv)
+
+    try:
+        with open(a.config, encoding="utf-8") as f:
+            text = f.read()
+        body = None
+        if a.body_file:
+            with open(a.body_file, encoding="utf-8") as f:
+                body = f.read()
+    except OSError as e:
+        print(f"ngxcoro: cannot read {e.filename}: {e.strerror}", file=sys.stderr)
+        return 2
+    try:
+        res = run(text, a.request, headers=a.header, body=body,
+                  filename=a.config.rsplit("/", 1)[-1])
+    except RequestError as e:
+        print(f"ngxcoro: {e}", file=sys.stderr)
+        return 2
+
+    if a.json:
+        print(res.dumps())
+        return 0
+    if res.startup_error:
+        print(res.startup_error)
+        return 1
+    print(f"status: {res.status if res.status is not None else '(no complete response)'}")
+    if res.message:
+        print(f"note: {res.message}")
+    for line in res.error_log:
+        print(f"log: {line}")
+    print()
+    sys.stdout.write(res.body)
+    return 0

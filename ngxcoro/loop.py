@@ -1,0 +1,66 @@
+"""The event loop: a virtual clock and nginx's timer tree.
+
+nginx keeps timers in a red-black tree keyed by deadline in milliseconds,
+and a timer with the same deadline as an existing one goes to its right,
+so equal deadlines fire in the order they were armed
+(src/event/ngx_event_timer.c, ngx_rbtree_insert_timer_value).  A heap of
+(deadline, arming sequence) gives the same order.  Time only moves when a
+timer fires, so a run is instant and the same every time.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+
+EPOCH_MS = 1_672_531_200_000     # 2023-01-01 00:00:00 UTC: ngx.now() at the start of a run
+
+
+class Timer:
+    __slots__ = ("deadline", "seq", "handler", "label", "active")
+
+    def __init__(self, deadline, seq, handler, label):
+        self.deadline, self.seq, self.handler, self.label = deadline, seq, handler, label
+        self.active = True
+
+
+class Loop:
+    def __init__(self):
+        self.now_ms = 0                  # virtual ms since the start of the run
+        self._heap = []
+        self._seq = itertools.count()
+        self.order = None                # learner-chosen completion order (labels), or None
+
+    def add_timer(self, delay_ms, handler, label=""):
+        """ngx_add_timer: `handler()` runs `delay_ms` virtual ms from now."""
+        t = Timer(self.now_ms + delay_ms, next(self._seq), handler, label)
+        heapq.heappush(self._heap, (t.deadline, t.seq, t))
+        return t
+
+    @staticmethod
+    def del_timer(t):
+        """ngx_del_timer."""
+        t.active = False
+
+    def pending(self):
+        """Armed timers in firing order (for snapshots)."""
+        return [t for _, _, t in sorted(self._heap) if t.active]
+
+    def next_timer(self):
+        while self._heap:
+            _, _, t = heapq.heappop(self._heap)
+            if t.active:
+                return t
+        return None
+
+    def run_once(self):
+        """ngx_process_events_and_timers, minus the I/O: fire the next timer."""
+        t = self.next_timer()
+        if t is None:
+            return False
+        self.now_ms = max(self.now_ms, t.deadline)
+        t.active = False
+        t.handler()
+        return True
+
+    def epoch_seconds(self):
+        return (EPOCH_MS + self.now_ms) / 1000.0

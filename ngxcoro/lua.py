@@ -1,0 +1,108 @@
+"""The Lua VM: LuaJIT 2.1 through lupa, with ngxcoro's prelude and sandbox.
+
+Every ngx_lua coroutine is a real Lua coroutine in this VM, kept in a Lua
+table by id (lupa turns a Lua thread handed to Python into a function, so
+threads never cross into Python).  The scheduler resumes them by id and
+moves values between their "stacks" with `xmove`, as run_thread does with
+lua_xmove (src/ngx_http_lua_util.c).
+"""
+from __future__ import annotations
+
+import importlib.resources
+
+import lupa.luajit21 as luajit
+
+PRELUDE = importlib.resources.files(__package__).joinpath("prelude.lua").read_text()
+
+# one count-hook call per 1000 VM instructions; a resume that runs more than
+# STEP_LIMIT of those without yielding is taken for a runaway loop
+STEP_LIMIT = 300_000
+MAX_MEMORY = 512 * 2**20
+
+
+class LuaSyntaxError(Exception):
+    """A chunk did not compile; str() is Lua's message."""
+
+
+class Runaway(Exception):
+    """Lua ran too long without yielding (real nginx would hang the worker)."""
+
+
+def _deny_private(obj, name, is_setting):
+    # Lua code must not reach Python internals through any object we hand it
+    if isinstance(name, (str, bytes)) and (name[:1] in ("_", b"_")):
+        raise AttributeError("access denied")
+    return name
+
+
+def b(s):
+    return s.encode() if isinstance(s, str) else s
+
+
+def s(v):
+    return v.decode("utf-8", "surrogateescape") if isinstance(v, bytes) else v
+
+
+class LuaVM:
+    """One LuaJIT runtime: the "main VM" of a worker, shared by its requests."""
+
+    def __init__(self, api, step_limit=STEP_LIMIT):
+        self.rt = luajit.LuaRuntime(
+            register_eval=False, register_builtins=False, unpack_returned_tuples=True,
+            encoding=None, attribute_filter=_deny_private, max_memory=MAX_MEMORY)
+        self.rt.execute(b"jit.off()")
+        K = self.rt.execute(b(PRELUDE), name=b"=[ngxcoro]")
+        K.init(self.rt.table_from({b(k): v for k, v in api.items()}), step_limit)
+        self._resume = K.resume
+        self.top = K.top
+        self.xmove = K.xmove
+        self.insert_bool = K.insert_bool
+        self.settop0 = K.settop0
+        self.drop = K.drop
+        self._errmsg = K.errmsg
+        self._where = K.where
+        self._compile = K.compile
+        self._new_entry = K.new_entry
+        self.set_request = K.set_request
+        # lua_State identities: entry states are recycled through a cache
+        # (ngx_http_lua_new_thread / lmcf->cached_lua_threads), so the ids
+        # a probe sees repeat as they do in C
+        self.nstates = 0
+        self.cached_lua_threads = []
+        self.lua_thread_cache_max_entries = 1024
+
+    def compile(self, source, chunkname):
+        """Load a chunk (ngx_http_lua_clfactory_loadbuffer); returns its index."""
+        res = self._compile(b(source), b(chunkname))
+        if isinstance(res, tuple):
+            raise LuaSyntaxError(s(res[1]))
+        return res
+
+    def resume(self, co, nrets):
+        """lua_resume(co, nrets) -> 0 (finished), 1 (yielded) or 2 (error)."""
+        rv = self._resume(co, nrets)
+        if rv == -1:
+            raise Runaway()
+        return rv
+
+    def errmsg(self, co):
+        v = self._errmsg(co)
+        return None if v is None else s(v)
+
+    def where(self, co):
+        """(chunkname, line) the coroutine is at, or None."""
+        r = self._where(co)
+        if isinstance(r, tuple) and r[0] is not None:
+            return s(r[0]), r[1]
+        return None
+
+    def new_state(self, cached_ok=True):
+        """A lua_State id: a recycled one when the cache has one."""
+        if cached_ok and self.cached_lua_threads:
+            return self.cached_lua_threads.pop()
+        self.nstates += 1
+        return self.nstates
+
+    def new_entry(self, chunk):
+        """A Lua coroutine running a fresh closure of chunk `chunk`."""
+        return self._new_entry(chunk)

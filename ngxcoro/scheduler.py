@@ -1,0 +1,430 @@
+"""The scheduler: run_thread and its friends (src/ngx_http_lua_util.c).
+
+One function per C function.  `run_thread` is a trampoline: coroutines never
+resume each other directly.  coroutine.resume / coroutine.yield /
+ngx.thread.spawn set `ctx.co_op` and yield to it, and it resumes the next
+coroutine itself; an API that blocks (ngx.sleep, ...) yields with co_op NOP
+and run_thread returns NGX_AGAIN, leaving the wake-up to the event loop.
+
+The labels of the C function (user_co_done, propagate error, done) are the
+helpers below it; each returns (rc, None) to leave run_thread or
+(None, nrets) to go round the loop again.
+"""
+from __future__ import annotations
+
+from .model import (NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE, LUA_YIELD, LUA_OK,
+                    CoStatus, CoOp, PostedThread)
+
+RUNNING, DEAD, ZOMBIE = CoStatus.RUNNING, CoStatus.DEAD, CoStatus.ZOMBIE
+ERR_NAMES = {2: "runtime error", 3: "syntax error", 5: "error handler error"}
+
+
+def is_thread(ctx, coctx):
+    """ngx_http_lua_is_thread: an entry thread or a light thread."""
+    return coctx.is_uthread or coctx is ctx.entry_co_ctx
+
+
+def coroutine_alive(coctx):
+    """ngx_http_lua_coroutine_alive."""
+    return coctx.co_status not in (DEAD, ZOMBIE)
+
+
+def entry_thread_alive(ctx):
+    """ngx_http_lua_entry_thread_alive."""
+    return ctx.entry_co_ctx is not None and ctx.entry_co_ctx.co_ref
+
+
+# --------------------------------------------------------------------------
+# ngx_http_lua_run_thread
+# --------------------------------------------------------------------------
+def run_thread(r, ctx, nrets):
+    """ngx_http_lua_run_thread: resume ctx.cur_co_ctx until something blocks.
+
+    Returns NGX_AGAIN (parked), NGX_DONE (parked, count already +1),
+    NGX_OK, NGX_ERROR or an HTTP status."""
+    w = r.worker
+    w.enter_request(r)
+    w.fire("run_thread", r=r, c=r.main.count, co=ctx.cur_co_ctx)
+    if ctx.cur_co_ctx.thread_spawn_yielded:
+        ctx.cur_co_ctx.thread_spawn_yielded = False
+        nrets = 1
+    while True:
+        orig = ctx.cur_co_ctx
+        if orig.propagate_error:                         # a wrap child failed
+            orig.propagate_error = False
+            rc, nrets = propagate_error(r, ctx)
+        else:
+            w.fire("resume", co=orig, nrets=nrets)
+            rv = w.vm.resume(orig.co, nrets)             # lua_resume
+            w.fire("resume_returned", co=orig, rv=rv)
+            if rv == LUA_YIELD:
+                rc, nrets = thread_yielded(r, ctx, orig)
+            elif rv == LUA_OK:
+                rc, nrets = thread_ended(r, ctx, orig)
+            else:
+                rc, nrets = thread_failed(r, ctx, orig, rv)
+        if rc is not None:
+            return rc
+
+
+def thread_yielded(r, ctx, orig):
+    """run_thread, `case LUA_YIELD`: a request-wide abort, or act on co_op."""
+    w = r.worker
+    if r.uri_changed:
+        return handle_rewrite_jump(r, ctx), None
+    if ctx.exited:
+        return handle_exit(r, ctx), None
+    if ctx.exec_uri:
+        return handle_exec(r, ctx), None
+
+    op, ctx.co_op = ctx.co_op, CoOp.NOP
+    w.fire("co_op", co=orig, op=op.name)
+    if op == CoOp.NOP:                                   # an API blocked
+        ctx.cur_co_ctx = None
+        return NGX_AGAIN, None
+    if op == CoOp.USER_THREAD_RESUME:                    # spawn: run the child now
+        return None, w.vm.top(ctx.cur_co_ctx.co)
+    if op == CoOp.USER_CORO_RESUME:                      # resume: args go to the target
+        return None, w.vm.xmove(orig.co, ctx.cur_co_ctx.co, w.vm.top(orig.co))
+
+    # CoOp.USER_CORO_YIELD
+    if is_thread(ctx, orig):                             # a time slice
+        w.fire("thread_yield", co=orig)
+        w.vm.settop0(orig.co)
+        orig.co_status = RUNNING
+        if ctx.posted_threads:
+            post_thread(r, ctx, orig)
+            ctx.cur_co_ctx = None
+            return NGX_AGAIN, None
+        return None, 0
+    parent = orig.parent_co_ctx                          # back to the resumer
+    n = w.vm.xmove(orig.co, parent.co, w.vm.top(orig.co), None if orig.is_wrap else True)
+    ctx.cur_co_ctx = parent
+    return None, n
+
+
+def thread_ended(r, ctx, co):
+    """run_thread, `rv == 0`: the coroutine returned."""
+    w = r.worker
+    cleanup_pending_operation(co)
+    w.fire("coroutine_done", co=co, success=True)
+    co.co_status = DEAD
+    if co.zombie_child_threads:
+        cleanup_zombie_child_uthreads(r, ctx, co)
+    w.fire("thread_ended", co=co)                        # "lua light thread ended normally"
+
+    if co is ctx.entry_co_ctx:
+        w.vm.settop0(co.co)
+        del_thread(r, ctx, co)
+        if ctx.uthreads:
+            ctx.cur_co_ctx = None
+            return NGX_AGAIN, None
+        return done(r, ctx), None
+    if co.is_uthread:
+        return uthread_finished(r, ctx, co, True)
+    return user_co_done(r, ctx, co, True)
+
+
+def uthread_finished(r, ctx, co, success):
+    """A light thread ended or failed: hand its values to a waiting parent,
+    keep them as a zombie for a live one, or delete it."""
+    w = r.worker
+    parent = co.parent_co_ctx
+    if parent is not None and coroutine_alive(parent):
+        if co.waited_by_parent:
+            co.waited_by_parent = False
+            return user_co_done(r, ctx, co, success)
+        post_zombie_thread(r, parent, co)
+        w.vm.insert_bool(co.co, success)
+        co.co_status = ZOMBIE
+        ctx.cur_co_ctx = None
+        return NGX_AGAIN, None
+
+    del_thread(r, ctx, co)
+    ctx.uthreads -= 1
+    if ctx.uthreads == 0 and not entry_thread_alive(ctx):
+        return done(r, ctx), None
+    ctx.cur_co_ctx = None
+    return NGX_AGAIN, None
+
+
+def user_co_done(r, ctx, co, success):
+    """run_thread, label `user_co_done`: the resumer (or waiting parent) gets
+    the values, after `success` unless it is a coroutine.wrap."""
+    w = r.worker
+    parent = co.parent_co_ctx
+    if parent is None:
+        return no_parent(r, ctx, co), None
+    n = w.vm.xmove(co.co, parent.co, w.vm.top(co.co), None if co.is_wrap else success)
+    if co.is_uthread:
+        del_thread(r, ctx, co)
+        ctx.uthreads -= 1
+    ctx.cur_co_ctx = parent
+    parent.co_status = RUNNING
+    w.fire("back_to_parent", co=co, parent=parent)  # "lua coroutine: lua user thread ended normally"
+    return None, n
+
+
+def thread_failed(r, ctx, co, rv):
+    """run_thread, an error: mark the coroutine dead, then propagate."""
+    w = r.worker
+    ctx.cur_co_ctx = co
+    cleanup_pending_operation(co)
+    w.fire("coroutine_done", co=co, success=False)
+    co.co_status = DEAD
+    if co.is_uthread or co.is_wrap or co is ctx.entry_co_ctx:
+        ctx.err = ERR_NAMES.get(rv, "unknown error")
+        ctx.msg = w.vm.errmsg(co.co) or "unknown reason"
+    return propagate_error(r, ctx)
+
+
+def propagate_error(r, ctx):
+    """run_thread, label `propagate_error`: who pays for ctx.cur_co_ctx's error."""
+    w = r.worker
+    co = ctx.cur_co_ctx
+    if co.is_uthread:
+        w.log_error("error", f"lua user thread aborted: {ctx.err}: {ctx.msg}", r)
+        return uthread_finished(r, ctx, co, False)
+
+    if co is ctx.entry_co_ctx:
+        w.log_error("error", f"lua entry thread aborted: {ctx.err}: {ctx.msg}", r)
+        w.vm.settop0(co.co)
+        request_cleanup(r, ctx, False)
+        if ctx.no_abort:
+            ctx.no_abort = False
+            return NGX_ERROR, None
+        return (NGX_ERROR if r.header_sent else 500), None
+
+    parent = co.parent_co_ctx
+    if parent is None:
+        return no_parent(r, ctx, co), None
+    parent.co_status = RUNNING
+    ctx.cur_co_ctx = parent
+    if co.is_wrap:                                       # the resumer fails too
+        parent.propagate_error = True
+        return None, 0
+    return None, w.vm.xmove(co.co, parent.co, 1, False)  # resume() -> false, err
+
+
+def no_parent(r, ctx, co):
+    """run_thread, label `no_parent`: a defensive path."""
+    w = r.worker
+    w.vm.settop0(co.co)
+    co.co_status = DEAD
+    request_cleanup(r, ctx, False)
+    w.log_error("error", "lua handler aborted: user coroutine has no parent", r)
+    return NGX_ERROR if r.header_sent else 500
+
+
+def done(r, ctx):
+    """run_thread, label `done`: every thread of the handler has ended."""
+    if ctx.entered_content_phase and r.connection.fd != -1:
+        rc = r.worker.http.send_chain_link(r, ctx, None)      # the last buf
+        if rc == NGX_ERROR or rc >= 300:
+            return rc
+    return NGX_OK
+
+
+# --------------------------------------------------------------------------
+# the posted FIFO
+# --------------------------------------------------------------------------
+def post_thread(r, ctx, coctx):
+    """ngx_http_lua_post_thread: append at the tail, found by walking the list."""
+    pt = PostedThread(coctx)
+    if ctx.posted_threads is None:
+        ctx.posted_threads = pt
+    else:
+        p = ctx.posted_threads
+        while p.next is not None:
+            p = p.next
+        p.next = pt
+    r.worker.fire("post_thread", co=coctx)
+    return NGX_OK
+
+
+def run_posted_threads(c, r, ctx, nreqs):
+    """ngx_http_lua_run_posted_threads: for every caller but the content handler."""
+    w = r.worker
+    while True:
+        if c.destroyed or c.requests != nreqs:
+            return NGX_DONE
+        pt = ctx.posted_threads
+        if pt is None:
+            return NGX_DONE
+        ctx.posted_threads = pt.next
+        w.fire("run_posted_thread", co=pt.co_ctx, status=pt.co_ctx.co_status.lua_name)
+        if pt.co_ctx.co_status != RUNNING:
+            continue
+        ctx.cur_co_ctx = pt.co_ctx
+        rc = run_thread(r, ctx, 0)
+        if rc == NGX_AGAIN:
+            continue
+        if rc == NGX_DONE:
+            finalize_request(r, NGX_DONE)
+            continue
+        if ctx.entered_content_phase:
+            finalize_request(r, rc)
+        return rc
+
+
+def content_run_posted_threads(r, ctx, n):
+    """ngx_http_lua_content_run_posted_threads (src/ngx_http_lua_contentby.c):
+    `n` is how many NGX_DONE references are already held."""
+    w = r.worker
+    while True:
+        pt = ctx.posted_threads
+        if pt is None:
+            break
+        ctx.posted_threads = pt.next
+        w.fire("run_posted_thread", co=pt.co_ctx, status=pt.co_ctx.co_status.lua_name)
+        if pt.co_ctx.co_status != RUNNING:
+            continue
+        ctx.cur_co_ctx = pt.co_ctx
+        rc = run_thread(r, ctx, 0)
+        if rc == NGX_AGAIN:
+            continue
+        if rc == NGX_DONE:
+            n += 1
+            continue
+        if rc == NGX_OK:
+            for _ in range(n):
+                finalize_request(r, NGX_DONE)
+            return NGX_OK
+        return rc
+
+    if n == 1:
+        return NGX_DONE
+    if n == 0:
+        w.http.count_change(r, +1, "content_run_posted_threads: park the request")
+        return NGX_DONE
+    for _ in range(n - 1):
+        finalize_request(r, NGX_DONE)
+    return NGX_DONE
+
+
+# --------------------------------------------------------------------------
+# zombies, deletion and cleanup
+# --------------------------------------------------------------------------
+def post_zombie_thread(r, parent, coctx):
+    """ngx_http_lua_post_zombie_thread: the parent keeps a finished child."""
+    parent.zombie_child_threads.append(coctx)
+    r.worker.fire("zombie", parent=parent, co=coctx)
+
+
+def cleanup_zombie_child_uthreads(r, ctx, coctx):
+    """ngx_http_lua_cleanup_zombie_child_uthreads."""
+    for child in coctx.zombie_child_threads:
+        if child.co_ref:
+            del_thread(r, ctx, child)
+            ctx.uthreads -= 1
+    coctx.zombie_child_threads = []
+
+
+def del_thread(r, ctx, coctx):
+    """ngx_http_lua_del_thread: drop the registry ref; an entry state goes
+    back to the thread cache for the next entry thread or light thread."""
+    if not coctx.co_ref:
+        return
+    w = r.worker
+    w.fire("thread_delete", co=coctx)
+    vm = w.vm
+    if coctx is ctx.entry_co_ctx and len(vm.cached_lua_threads) < vm.lua_thread_cache_max_entries:
+        vm.cached_lua_threads.append(coctx.L)
+    coctx.co_ref = False
+    coctx.co_status = DEAD
+
+
+def cleanup_pending_operation(coctx):
+    """ngx_http_lua_cleanup_pending_operation: cancel a sleep, a body read..."""
+    if coctx.cleanup is not None:
+        f, coctx.cleanup = coctx.cleanup, None
+        coctx.waiting = ""
+        f(coctx)
+
+
+def finalize_threads(r, ctx):
+    """ngx_http_lua_finalize_threads: delete every thread of the handler,
+    light threads in creation order, the entry thread last."""
+    w = r.worker
+    w.fire("finalize_threads")
+    for coctx in ctx.user_co_ctx:
+        if coctx.co_ref:
+            cleanup_pending_operation(coctx)
+            del_thread(r, ctx, coctx)
+            ctx.uthreads -= 1
+    for coctx in ctx.user_co_ctx:
+        w.vm.drop(coctx.co)
+    ctx.user_co_ctx = []
+    entry = ctx.entry_co_ctx
+    if entry is not None and entry.co_ref:
+        cleanup_pending_operation(entry)
+        del_thread(r, ctx, entry)
+
+
+def request_cleanup(r, ctx, forcible):
+    """ngx_http_lua_request_cleanup: disarm the request cleanup, then
+    finalize_threads."""
+    r.worker.fire("request_cleanup", forcible=int(forcible))
+    ctx.cleanup_registered = False
+    finalize_threads(r, ctx)
+
+
+def reset_ctx(r, ctx):
+    """ngx_http_lua_reset_ctx: run at the start of every *_by_lua chunk.
+    Note what it leaves alone: posted_threads and no_abort."""
+    r.worker.fire("reset_ctx")
+    finalize_threads(r, ctx)
+    ctx.entry_co_ctx = None
+    ctx.entered_rewrite_phase = ctx.entered_access_phase = ctx.entered_content_phase = False
+    ctx.exit_code = 0
+    ctx.exited = False
+    ctx.exec_uri = ctx.exec_args = ""
+    ctx.co_op = CoOp.NOP
+    ctx.resume_handler = r.worker.http.wev_handler
+
+
+def finalize_request(r, rc):
+    """ngx_http_lua_finalize_request: cancel the current coroutine's pending
+    operation, then nginx's ngx_http_finalize_request."""
+    ctx = r.ctx
+    if ctx is not None and ctx.cur_co_ctx is not None:
+        cleanup_pending_operation(ctx.cur_co_ctx)
+    r.worker.http.finalize_request(r, rc)
+
+
+# --------------------------------------------------------------------------
+# request-wide aborts, acted on by run_thread whichever thread asked
+# --------------------------------------------------------------------------
+def handle_exit(r, ctx):
+    """ngx_http_lua_handle_exit: ngx.exit / ngx.redirect from any thread."""
+    w = r.worker
+    code = ctx.exit_code
+    w.fire("handle_exit", code=code)
+    co = ctx.cur_co_ctx
+    cleanup_pending_operation(co)
+    w.fire("coroutine_done", co=co, success=True)
+    co.co_status = DEAD
+    request_cleanup(r, ctx, False)
+
+    if r.connection.fd == -1:
+        return code
+    if not r.header_sent and not r.headers_out_status and code >= 200:
+        r.headers_out_status = code
+    if (code == NGX_OK and ctx.entered_content_phase) or (200 <= code < 300 and code != 204):
+        rc = w.http.send_chain_link(r, ctx, None)
+        if rc == NGX_ERROR or rc >= 300:
+            return rc
+    if r.header_sent and code > NGX_OK and code not in (408, 499, 444):
+        return NGX_OK if ctx.entered_content_phase else 200
+    return code
+
+
+def handle_exec(r, ctx):
+    """ngx_http_lua_handle_exec: an internal redirect (modelled with the
+    request lifecycle)."""
+    return r.worker.http.handle_exec(r, ctx)
+
+
+def handle_rewrite_jump(r, ctx):
+    """ngx_http_lua_handle_rewrite_jump (modelled with the request lifecycle)."""
+    return r.worker.http.handle_rewrite_jump(r, ctx)

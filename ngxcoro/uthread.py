@@ -1,0 +1,93 @@
+"""ngx.thread.spawn / wait / kill (src/ngx_http_lua_uthread.c)."""
+from __future__ import annotations
+
+from .coroutine import check_context, coroutine_create_helper, err
+from .model import CoOp, CoStatus, CONTEXT_YIELDABLE
+from .scheduler import post_thread, del_thread, cleanup_pending_operation
+
+
+def spawn(w, co):
+    """ngx_http_lua_uthread_spawn: the caller goes to the tail of
+    posted_threads and the child becomes current; run_thread runs it at once
+    when the caller's shim yields with co_op USER_THREAD_RESUME."""
+    r = w.cur_r
+    ctx = r.ctx
+    msg = check_context(ctx, CONTEXT_YIELDABLE)
+    if msg:
+        return err(msg)
+    parent = ctx.cur_co_ctx
+    child = coroutine_create_helper(w, co, True)
+    child.co_ref = True
+    child.is_uthread = True
+    ctx.uthreads += 1
+    child.co_status = CoStatus.RUNNING
+    ctx.co_op = CoOp.USER_THREAD_RESUME
+    parent.thread_spawn_yielded = True
+    post_thread(r, ctx, parent)
+    child.parent_co_ctx = parent
+    ctx.cur_co_ctx = child
+    w.fire("user_thread_spawn", parent=parent, child=child)
+    return (1,)
+
+
+def wait(w, *cos):
+    """ngx_http_lua_uthread_wait: the first zombie (in argument order)
+    answers at once; otherwise flag every live child and block."""
+    r = w.cur_r
+    ctx = r.ctx
+    msg = check_context(ctx, CONTEXT_YIELDABLE)
+    if msg:
+        return err(msg)
+    coctx = ctx.cur_co_ctx
+    if not cos:
+        return err("at least one coroutine should be specified")
+    for i, co in enumerate(cos):
+        sub = w.coctx_by_id.get(co)
+        if sub is None:
+            return err("no co ctx found")
+        if not sub.is_uthread:
+            return err("attempt to wait on a coroutine that is not a user thread")
+        if sub.parent_co_ctx is not coctx:
+            return err("only the parent coroutine can wait on the thread")
+        if sub.co_status == CoStatus.ZOMBIE:
+            w.vm.xmove(sub.co, coctx.co, w.vm.top(sub.co))
+            del_thread(r, ctx, sub)
+            ctx.uthreads -= 1
+            return (4,)
+        if sub.co_status == CoStatus.DEAD:
+            if i == len(cos) - 1:
+                return (0, None, b"already waited or killed")
+            continue
+        w.fire("user_thread_wait", parent=coctx, child=sub)
+        sub.waited_by_parent = True
+    coctx.waiting = "ngx.thread.wait"
+    return (1,)
+
+
+def kill(w, co):
+    """ngx_http_lua_uthread_kill: never yields."""
+    r = w.cur_r
+    ctx = r.ctx
+    msg = check_context(ctx, CONTEXT_YIELDABLE)
+    if msg:
+        return err(msg)
+    coctx = ctx.cur_co_ctx
+    sub = w.coctx_by_id.get(co)
+    if sub is None:
+        return err("no co ctx found")
+    if not sub.is_uthread:
+        return (0, None, b"not user thread")
+    if sub.parent_co_ctx is not coctx:
+        return (0, None, b"killer not parent")
+    if sub.pending_subreqs > 0:
+        return (0, None, b"pending subrequests")
+    if sub.co_status == CoStatus.ZOMBIE:
+        del_thread(r, ctx, sub)
+        ctx.uthreads -= 1
+        return (0, None, b"already terminated")
+    if sub.co_status == CoStatus.DEAD:
+        return (0, None, b"already waited or killed")
+    cleanup_pending_operation(sub)
+    del_thread(r, ctx, sub)
+    ctx.uthreads -= 1
+    return (0, 1)

@@ -1,0 +1,146 @@
+"""One nginx worker process: the configuration, the Lua VM, the event loop,
+the error log, and the request it serves."""
+from __future__ import annotations
+
+import time
+
+from .http import Http, Wire
+from .loop import Loop
+from .lua import LuaVM, LuaSyntaxError, Runaway
+from .model import Connection, Request, CoStatus
+from .phases import Phases
+from .trace import Hooks
+from . import api
+
+LEVELS = ["stderr", "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"]
+
+
+class Unsupported(Exception):
+    """The Lua or the config uses something the model does not model."""
+
+
+class Worker:
+    def __init__(self, config, hooks=None, log_level=None):
+        self.config = config
+        self.hooks = hooks if hooks is not None else Hooks()
+        self.loop = Loop()
+        self.http = Http(self)
+        self.phases = Phases(self)
+        self.error_log = []
+        self.log_level = LEVELS.index(log_level or getattr(config, "error_log_level", "error")
+                                      or "error")
+        self.cur_r = None
+        self.main_r = None
+        self.coctx_by_id = {}
+        self.nnames = {}
+        self.wire = Wire()
+        self.nrequests = 0
+        self._chunks = {}
+        self.vm = LuaVM(api.bind(self))
+
+    def extra_api(self):
+        """More P functions (the request lifecycle adds its own)."""
+        return {}
+
+    # ---------------------------------------------------------------- hooks
+    def fire(self, event, **data):
+        if self.hooks:
+            self.hooks.fire(event, **data)
+
+    def enter_request(self, r):
+        """ngx_http_lua_get_req(L) will answer `r` from now on."""
+        if self.cur_r is not r:
+            self.cur_r = r
+            self.vm.set_request(r.id)
+
+    # ------------------------------------------------------------------ log
+    def log_error(self, level, msg, r=None):
+        """ngx_log_error: a line in nginx's format, if the level passes."""
+        if LEVELS.index(level) > self.log_level:
+            return
+        ts = time.strftime("%Y/%m/%d %H:%M:%S", time.gmtime(self.loop.epoch_seconds()))
+        line = f"{ts} [{level}] 1#1: "
+        if r is not None:
+            m = r.main
+            host = next((v for k, v in m.headers if k.lower() == "host"), None)
+            line += (f"*1 {msg}, client: 127.0.0.1, server: {m.server_name}, "
+                     f"request: \"{m.request_line}\"")
+            if r is not m:
+                line += f", subrequest: \"{r.uri}\""
+            if host is not None:
+                line += f", host: \"{host}\""
+        else:
+            line += msg
+        self.error_log.append(line)
+        self.fire("log", level=level, msg=msg)
+
+    def vm_step_limit_text(self):
+        from .lua import STEP_LIMIT
+        return f"{STEP_LIMIT * 1000:,}"
+
+    def unsupported(self, what):
+        return Unsupported(f"{what} is not modelled by ngxcoro yet")
+
+    # --------------------------------------------------------------- chunks
+    def chunk_index(self, chunk):
+        """The compiled chunk (ngx_http_lua_cache_loadbuffer): compiled on
+        first use; a syntax error is logged as nginx does and gives None."""
+        key = id(chunk)
+        if key not in self._chunks:
+            try:
+                self._chunks[key] = self.vm.compile(chunk.source, chunk.chunkname)
+            except LuaSyntaxError as e:
+                self._chunks[key] = None
+                self.log_error("error", f"failed to load inlined Lua code: {e}", self.cur_r)
+        return self._chunks[key]
+
+    # ---------------------------------------------------------------- serve
+    def serve(self, method, uri, args, version, headers, body_pieces=()):
+        """ngx_http_process_request ... ngx_http_handler: run one request to
+        its end on the virtual clock."""
+        self.nrequests += 1
+        c = Connection()
+        r = Request(connection=c, method=method, uri=uri, args=args, http_version=version,
+                    headers=list(headers), body_pieces=list(body_pieces))
+        r.worker = self
+        r.request_uri = uri + ("?" + args if args else "")
+        r.request_line = f"{method} {r.request_uri} {version}"
+        c.data = r
+        self.main_r = r
+        self.cur_r = r
+        r.header_only = method == "HEAD"
+        server = self.config.servers[0]
+        r.server_name = getattr(server, "server_name", "") or ""
+        r.location = server.find_location(uri)
+        r.phase_handler = 0
+        self.phases.core_run_phases(r)
+        self.run_posted_requests(c)
+        while not c.destroyed and self.loop.run_once():
+            pass
+        return r
+
+    def run_posted_requests(self, c):
+        """ngx_http_run_posted_requests (subrequests come with the lifecycle)."""
+        return None
+
+    # ---------------------------------------------------------------- hang
+    def why_hung(self, r):
+        """Real nginx would leave the client waiting: say which threads are
+        alive and why nothing will wake them."""
+        ctx = r.ctx
+        if ctx is None:
+            return "the request was never finished and nothing is pending"
+        alive = []
+        for co in [ctx.entry_co_ctx] + list(ctx.user_co_ctx):
+            if co is None or co.co_status == CoStatus.DEAD:
+                continue
+            what = co.waiting or {
+                CoStatus.SUSPENDED: "suspended: nobody will resume it",
+                CoStatus.ZOMBIE: "a zombie: finished, waiting for its parent to wait on it or die",
+                CoStatus.NORMAL: "normal: it resumed a coroutine that never came back",
+                CoStatus.RUNNING: "running but parked with nothing armed to wake it",
+            }[co.co_status]
+            alive.append(f"{co.name} ({co.co_status.lua_name}; {what})")
+        return (f"real nginx would hang here: the request is not finished (r->count {r.main.count}, "
+                f"uthreads {ctx.uthreads}) and no timer or event is left to wake it; alive: "
+                + (", ".join(alive) if alive else "no coroutine"))

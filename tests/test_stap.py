@@ -1,0 +1,90 @@
+"""The systemtap "GC script" lines follow the C's probe points.
+
+Expected traces come from lua-nginx-module's own test suite (t/093-uthread-spawn.t,
+t/094-uthread-exit.t, t/095-uthread-exec.t ... as quoted in
+shared/docs/scheduler-semantics.md section 5) or from reasoning written next to
+each case: real nginx here is built without dtrace, so its probes cannot be read.
+"""
+import ngxcoro
+
+
+def stap(lua):
+    return ngxcoro.run_lua(lua).stap
+
+
+def test_spawn_without_io_t093_T1():
+    # the child ends first and becomes a zombie; the entry thread's zombie
+    # cleanup deletes it before the entry's own delete
+    assert stap("""
+        ngx.thread.spawn(function() ngx.say("hello in thread") end)
+        ngx.say("after")
+    """) == ["create 2 in 1", "spawn user thread 2 in 1", "terminate 2: ok",
+             "terminate 1: ok", "delete thread 2", "delete thread 1"]
+
+
+def test_child_sleeps_t093_T3():
+    assert stap("""
+        ngx.thread.spawn(function() ngx.sleep(0.1) ngx.say("hello in thread") end)
+        ngx.say("after")
+    """) == ["create 2 in 1", "spawn user thread 2 in 1", "terminate 1: ok",
+             "delete thread 1", "terminate 2: ok", "delete thread 2"]
+
+
+def test_nested_spawn_without_io_t093_T10():
+    # thread 3 ends first: a zombie of thread 2; the entry ends next (2 still
+    # posted behind it); then 2 ends, deleting its zombie 3 before itself
+    assert stap("""
+        ngx.thread.spawn(function()
+            ngx.thread.spawn(function() ngx.say("in 3") end)
+            ngx.say("in 2")
+        end)
+        ngx.say("in 1")
+    """) == ["create 2 in 1", "spawn user thread 2 in 1", "create 3 in 2",
+             "spawn user thread 3 in 2", "terminate 3: ok", "terminate 1: ok",
+             "delete thread 1", "terminate 2: ok", "delete thread 3", "delete thread 2"]
+
+
+def test_exit_from_a_thread_deletes_threads_then_entry_t094_T1():
+    # exit gives "terminate <current>: ok", then finalize_threads deletes the
+    # light threads in creation order and the entry thread last
+    assert stap("""
+        ngx.thread.spawn(function() ngx.say("hello") ngx.exit(0) end)
+        ngx.say("never")
+    """) == ["create 2 in 1", "spawn user thread 2 in 1", "terminate 2: ok",
+             "delete thread 2", "delete thread 1"]
+
+
+def test_plain_coroutine_has_no_delete_line():
+    # plain coroutines hold no registry ref, so del_thread never fires for them
+    assert stap("""
+        local co = coroutine.create(function() coroutine.yield(1) end)
+        coroutine.resume(co)
+        coroutine.resume(co)
+    """) == ["create 2 in 1", "terminate 2: ok", "terminate 1: ok", "delete thread 1"]
+
+
+def test_failing_wrap_aborts_its_caller_without_a_terminate_line():
+    # propagate_error: the wrap child gets "terminate N: fail"; the entry thread
+    # it aborts gets only its delete (section 5 of the semantics notes)
+    assert stap("""
+        local f = coroutine.wrap(function() error("werr") end)
+        pcall(f)
+    """) == ["create 2 in 1", "terminate 2: fail", "delete thread 1"]
+
+
+def test_ids_are_hex_in_create_and_decimal_in_terminate():
+    # 16 light threads: the 10th child is id 11 = 0xb; terminate prints 11
+    lines = stap("""
+        for i = 1, 16 do ngx.thread.spawn(function() end) end
+    """)
+    assert "spawn user thread b in 1" in lines
+    assert "terminate 11: ok" in lines
+
+
+def test_killed_sleeper_is_deleted_once_and_never_terminates():
+    # kill: cleanup (the timer) + del_thread; no coroutine_done probe
+    assert stap("""
+        local t = ngx.thread.spawn(function() ngx.sleep(1) end)
+        ngx.thread.kill(t)
+    """) == ["create 2 in 1", "spawn user thread 2 in 1", "delete thread 2",
+             "terminate 1: ok", "delete thread 1"]
