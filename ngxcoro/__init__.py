@@ -70,12 +70,23 @@ def parse_request(line):
     return method, uri, args, version
 
 
+def body_pieces(body):
+    """A body as [(delay_seconds, bytes)]: a str arrives with the headers;
+    a list of (delay, text) pairs arrives piece by piece."""
+    if body is None:
+        return []
+    if isinstance(body, (str, bytes)):
+        body = [(0, body)]
+    return [(float(d), t.encode() if isinstance(t, str) else bytes(t)) for d, t in body]
+
+
 def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
         filename="nginx.conf", log_level=None):
     """Serve one request with the model of nginx + ngx_lua 0.10.23.
 
     `config_text` is a whole nginx.conf or the inside of a `server {}`;
-    `request` is a request line; `headers` pairs; `body` a str or None;
+    `request` is a request line; `headers` pairs; `body` None, a str, or
+    [(delay_seconds, text), ...] for a body that arrives in pieces;
     `log_level` overrides the config's error_log level.
     Mistakes in the config or the Lua come back as nginx reports them (in
     `error_log`, `startup_error` or `message`), never as a traceback."""
@@ -83,8 +94,14 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
     stap = hooks.add(StapTrace())
     method, uri, args, version = parse_request(request)
     headers = list(headers)
+    # the client the model stands for sends what ngxcoro.realnginx's does
     if not any(k.lower() == "host" for k, _ in headers):
         headers.insert(0, ("Host", "localhost"))
+    if not any(k.lower() == "connection" for k, _ in headers):
+        headers.append(("Connection", "close"))
+    pieces = body_pieces(body)
+    if pieces and not any(k.lower() in ("content-length", "transfer-encoding") for k, _ in headers):
+        headers.append(("Content-Length", str(sum(len(p) for _, p in pieces))))
     try:
         conf = _config.load(config_text, filename)
     except _config.ConfigError as e:
@@ -94,8 +111,7 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
     log = hooks.add(EventLog(w.loop))
     message = None
     try:
-        r = w.serve(method, uri, args, version, headers,
-                    [] if body is None else [(0, body)])
+        r = w.serve(method, uri, args, version, headers, pieces)
         hung = not r.connection.destroyed
         if hung:
             message = w.why_hung(r)

@@ -12,13 +12,13 @@ import time
 from functools import partial
 
 from . import coroutine as coro, uthread
-from .coroutine import check_context, err
+from .coroutine import check_context, err, argerr
 from .model import (NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE, CONTEXT_YIELDABLE,
                     CONTEXT_REWRITE, CONTEXT_ACCESS, CONTEXT_CONTENT, CONTEXT_TIMER)
 from .scheduler import cleanup_pending_operation, run_thread, finalize_request, run_posted_threads
 
 OUTPUT_CONTEXTS = CONTEXT_REWRITE | CONTEXT_ACCESS | CONTEXT_CONTENT
-LOG_LEVELS = ["stderr", "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"]
+LOG_LEVELS = ["", "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"]
 
 
 def _lua_type(v):
@@ -86,7 +86,7 @@ def flush(w, *args):
     wait = False
     if args and r is r.main:
         if not isinstance(args[0], bool):
-            return err(f"bad argument #1 to 'flush' (boolean expected, got {_lua_type(args[0])})")
+            return argerr(1, f"boolean expected, got {_lua_type(args[0])}")
         wait = args[0]
     msg = check_context(ctx, OUTPUT_CONTEXTS)
     if msg:
@@ -152,7 +152,7 @@ def set_status(w, v):
         return (0,)
     n = _tonumber(v)
     if n is None:
-        return err("bad argument #1 to 'status' (number expected, got %s)" % _lua_type(v))
+        return argerr(1, f"number expected, got {_lua_type(v)}")
     r.headers_out_status = int(n)
     return (0,)
 
@@ -164,7 +164,7 @@ def sleep(w, *args):
         return err(f"attempt to pass {len(args)} arguments, but accepted 1")
     n = _tonumber(args[0])
     if n is None:
-        return err(f"bad argument #1 to 'sleep' (number expected, got {_lua_type(args[0])})")
+        return argerr(1, f"number expected, got {_lua_type(args[0])}")
     delay = int(n * 1000)
     if delay < 0:
         return err(f'invalid sleep duration "{delay}"')
@@ -233,38 +233,11 @@ def sleep_cleanup(w, timer, coctx):
         w.fire("sleep_cleanup", co=coctx)
 
 
-# -------------------------------------------------------------------- exit
-def exit(w, *args):
-    """ngx.exit(status) (lua-resty-core ngx.exit -> ngx_http_lua_ffi_exit)."""
-    r, ctx = _req(w)
-    if not args or _tonumber(args[0]) is None:
-        got = _lua_type(args[0]) if args else "no value"
-        return err(f"bad argument #1 to 'exit' (number expected, got {got})")
-    status = int(_tonumber(args[0]))
-    msg = check_context(ctx, CONTEXT_YIELDABLE)
-    if msg:
-        return err(msg)
-    if status in (NGX_AGAIN, NGX_DONE):
-        return err("bad argument to 'ngx.exit': does not accept NGX_AGAIN or NGX_DONE")
-    if ctx.no_abort and status not in (NGX_ERROR, 444, 408, 499):
-        return err("attempt to abort with pending subrequests")
-    if ((r.header_sent or ctx.header_sent) and status >= 300
-            and status not in (408, 499, 444)):
-        if status != (r.headers_out_status or 0):
-            w.log_error("error", f"attempt to set status {status} via ngx.exit after sending "
-                                 f"out the response status {r.headers_out_status or 0}", r)
-        status = 200
-    ctx.exit_code = status
-    ctx.exited = True
-    w.fire("exit", code=status)
-    return (1,)
-
-
 # --------------------------------------------------------------------- log
 def log(w, level, msg):
     """ngx.log / print (ngx_http_lua_ngx_log): "[lua] <where>: <msg>"."""
     if not 0 <= level <= 8:
-        return err(f"bad argument #1 to 'log' (bad log level: {level})")
+        return argerr(1, "bad log level")
     w.log_error(LOG_LEVELS[int(level)], "[lua] " + msg.decode("utf-8", "surrogateescape"), w.cur_r)
     return (0,)
 
@@ -350,6 +323,15 @@ def var_set(w, name, value):
                f'config to define it first')
 
 
+def req_headers(w):
+    """ngx.req.get_headers' raw material: name, value, name, value, ..."""
+    r, _ = _req(w)
+    out = []
+    for k, v in r.headers:
+        out += [k.encode("latin-1"), v.encode("latin-1")]
+    return tuple(out)
+
+
 def is_subrequest(w):
     r, _ = _req(w)
     return r is not r.main
@@ -372,14 +354,13 @@ def bind(w):
     table = {
         "output": output, "flush": flush, "eof": eof, "send_headers": send_headers,
         "headers_sent": headers_sent, "get_status": get_status, "set_status": set_status,
-        "sleep": sleep, "exit": exit, "log": log, "now": now, "clock": clock,
+        "sleep": sleep, "log": log, "now": now, "clock": clock,
         "update_time": update_time, "today": today, "localtime": localtime,
         "var_get": var_get, "var_set": var_set, "is_subrequest": is_subrequest, "tick": tick,
+        "req_headers": req_headers,
         "co_create": coro.create, "co_resume": coro.resume, "co_yield": coro.yield_,
         "co_status": coro.status,
         "spawn": uthread.spawn, "wait": uthread.wait, "kill": uthread.kill,
     }
-    for name in ("exec", "redirect", "read_body", "get_body_data", "set_uri", "capture_multi"):
-        table.setdefault(name, unsupported("ngx." + name.replace("capture_multi", "location.capture")))
     table.update(w.extra_api())
-    return {k: partial(f, w) for k, f in table.items()}
+    return {k: w.guard(partial(f, w)) for k, f in table.items()}

@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import re
 import warnings
-from itertools import accumulate
 from dataclasses import dataclass, field, replace
+from itertools import accumulate
 from typing import Callable, Optional
 
 __all__ = [
@@ -55,7 +55,7 @@ class ConfigError(Exception):
     """
 
     def __init__(self, message: str, filename: str = "nginx.conf", line: Optional[int] = None,
-                 *, level: str = "emerg", nginx_message: Optional[str] = "", nginx: bool = True):
+                 *, level: str = "emerg", nginx_message: str = "", nginx: bool = True):
         self.message, self.filename, self.line, self.level = message, filename, line, level
         where = "" if line is None else f" in {filename}:{line}"
         super().__init__(message + where)
@@ -127,9 +127,12 @@ class Location:
 
 @dataclass
 class Server:
-    """One ``server {}`` block: its locations and the server-level directives the model uses."""
+    """One ``server {}`` block: its locations and the server-level directives the model uses
+    (set, return, rewrite, break, if). ``line`` is 0 for the implicit server of bare text;
+    ``server_name`` is the first name of ``server_name``, as nginx logs it ("server: x")."""
     line: int
     listen: list = field(default_factory=list)
+    server_name: str = ""
     locations: list = field(default_factory=list)
     directives: list = field(default_factory=list)
     settings: dict = field(default_factory=dict, repr=False)
@@ -152,7 +155,9 @@ class Server:
 @dataclass
 class Config:
     """What ``load`` returns. ``kind`` is ``"main"`` (a whole nginx.conf), ``"http"`` (server
-    blocks) or ``"server"`` (the inside of one server block)."""
+    blocks) or ``"server"`` (the inside of one server block). ``settings`` are the http-level
+    values; ``error_log_level`` is the level the first server logs at (each Server and
+    Location has its own, inherited inwards; the default is "error")."""
     kind: str
     filename: str
     servers: list = field(default_factory=list)
@@ -689,7 +694,8 @@ _POSIX_CLASSES = {
 # PCRE escapes with no equivalent (or another meaning, like \v) in Python's re
 _PCRE_ONLY_ESCAPES = set("cCeEgGhHkKlLNopPQRuUvVX")
 # group openings both understand
-_GROUP_OK = re.compile(r"\(\?(?:[:=!#>]|<[=!]|P<|P=|[imsx]*(?:-[imsx]*)?[:)]|\((?:\d+|[A-Za-z_]\w*)\))")
+_GROUP_OK = re.compile(r"""\(\?(?: [:=!#>] | <[=!] | P[<=] | [imsx]*(?:-[imsx]*)?[:)]
+                                | \((?:\d+|[A-Za-z_]\w*)\) )""", re.VERBOSE)
 # Python re's messages for the common PCRE2 errors, and whether nginx adds ' at "<rest>"'
 _PCRE_MESSAGES = {
     "missing ), unterminated subpattern": ("missing closing parenthesis", False),
@@ -1078,10 +1084,10 @@ def lua_chunk(d: Directive, filename: str = "nginx.conf") -> LuaChunk:
 
 
 def lua_load_error(chunk: LuaChunk, compile_lua: Callable) -> Optional[str]:
-    """What nginx logs (at [error], then a 500) for each request whose inline chunk does not
-    compile, or None. ``compile_lua(source, chunkname)`` returns Lua's error message or None,
-    e.g. with lupa: ``lambda src, name: lua.eval("loadstring")(src, name)[1]`` made safe for a
-    function result; it gets ``"=" + chunk.chunkname``."""
+    """What nginx logs (at [error], answering 500) at each request whose inline chunk does not
+    compile, or None. ``compile_lua(source, chunkname)`` is called with ``"=" + chunkname``
+    and returns Lua's message or None: with lupa, ``loadstring`` gives ``(None, message)``
+    on failure. Kept apart so this module does not need lupa."""
     message = compile_lua(chunk.source, "=" + chunk.chunkname)
     return None if message is None else f"failed to load inlined Lua code: {message}"
 
@@ -1116,6 +1122,8 @@ class _Builder:
         for d in block:
             if d.name == "listen":
                 s.listen.append(list(d.args))
+            elif d.name == "server_name" and d.args and not s.server_name:
+                s.server_name = d.args[0]
             elif d.name == "location":
                 s.locations.append(self.location(d, s.settings, s.error_log_level))
             elif d.name in _KEPT:
@@ -1164,10 +1172,13 @@ def _check_duplicate_locations(locations: list, filename: str):
         raise ConfigError(f'duplicate location "{loc.pattern}"', filename, loc.line)
 
 
-def _find_location(locations: list, uri: str, current: Optional[Location]):
+def _find_location(locations: list, uri: str, current: Optional[Location],
+                   static: bool = True):
     """src/http/ngx_http_core_module.c ngx_http_core_find_location for one level:
-    returns (rc, location) with rc "ok", "again" (a prefix) or "declined"."""
-    rc, found = _find_static_location(locations, uri)
+    returns (rc, location) with rc "ok", "again" (a prefix) or "declined". Inside a regex
+    location only nested regexes are tried: nginx builds no static tree there (seen with
+    nginx 1.22.1: ``location ~ /a/ { location /a/ {} }`` never picks the inner one)."""
+    rc, found = _find_static_location(locations, uri) if static else ("declined", None)
     noregex = False
     if found is not None:
         current = found
@@ -1179,7 +1190,7 @@ def _find_location(locations: list, uri: str, current: Optional[Location]):
     if not noregex:
         for loc in locations:
             if loc.regex is not None and loc.regex.search(uri):
-                return "ok", _find_location(loc.locations, uri, loc)[1]
+                return "ok", _find_location(loc.locations, uri, loc, static=False)[1]
     return rc, current
 
 

@@ -20,7 +20,13 @@ def check_context(ctx, allowed):
 
 
 def err(msg):
+    """luaL_error: raise `msg` at the caller's line."""
     return (2, msg.encode())
+
+
+def argerr(narg, extramsg):
+    """luaL_argerror: "bad argument #narg to '<name>' (extramsg)"."""
+    return (5, narg, extramsg.encode())
 
 
 def coroutine_create_helper(w, co, is_uthread, is_wrap=False):

@@ -229,7 +229,7 @@ class Http:
         if ctx.eof:
             return NGX_OK
         if (r.http_version == "HTTP/1.0" and not r.header_sent and not ctx.header_sent
-                and self.w.config.lua_http10_buffering):
+                and self.w.location_setting(r, "lua_http10_buffering", True)):
             ctx.buffering = True
         rc = self.send_header_if_needed(r, ctx)
         if rc == NGX_ERROR or rc > NGX_OK:
@@ -260,7 +260,45 @@ class Http:
         return NGX_OK if r.ctx.entered_content_phase else NGX_DONE
 
     def handle_exec(self, r, ctx):
-        raise self.w.unsupported("ngx.exec")
+        from .control import handle_exec
+        return handle_exec(self.w, r, ctx)
 
     def handle_rewrite_jump(self, r, ctx):
-        raise self.w.unsupported("ngx.req.set_uri(uri, true)")
+        from .control import handle_rewrite_jump
+        return handle_rewrite_jump(self.w, r, ctx)
+
+    # ------------------------------------------------------ redirects
+    def internal_redirect(self, r, uri, args):
+        """ngx_http_internal_redirect: the request starts over at `uri`, every
+        module's ctx is dropped, and it takes one more reference."""
+        r.uri_changes -= 1
+        if r.uri_changes == 0:
+            self.w.log_error("error", "rewrite or internal redirection cycle while internally "
+                                      f"redirecting to \"{uri}\"", r)
+            self.count_change(r, +1, "internal redirect")
+            self.finalize_request(r, 500)
+            return NGX_DONE
+        r.uri, r.args = uri, args
+        r.ctx = None
+        r.internal = True
+        self.w.fire("internal_redirect", uri=r.unparsed_uri)
+        self.count_change(r, +1, f"internal redirect to {r.unparsed_uri}")
+        self.w.phases.handler(r)
+        return NGX_DONE
+
+    def named_location(self, r, name):
+        """ngx_http_named_location."""
+        loc = self.w.config.servers[0].named(name)
+        self.count_change(r, +1, f"named location {name}")
+        if loc is None:
+            self.w.log_error("error", f"could not find named location \"{name}\"", r)
+            self.finalize_request(r, 500)
+            return NGX_DONE
+        r.uri_changes -= 1
+        r.location = loc
+        r.internal = True
+        self.w.fire("internal_redirect", uri=name)
+        r.phase_handler = self.w.phases.location_rewrite_index
+        r.write_event_handler = self.w.phases.core_run_phases
+        self.w.phases.core_run_phases(r)
+        return NGX_DONE

@@ -46,10 +46,11 @@ def s(v):
 class LuaVM:
     """One LuaJIT runtime: the "main VM" of a worker, shared by its requests."""
 
-    def __init__(self, api, step_limit=STEP_LIMIT):
+    def __init__(self, api, step_limit=STEP_LIMIT, owner=None):
         self.rt = luajit.LuaRuntime(
             register_eval=False, register_builtins=False, unpack_returned_tuples=True,
             encoding=None, attribute_filter=_deny_private, max_memory=MAX_MEMORY)
+        self.owner = owner
         self.rt.execute(b"jit.off()")
         K = self.rt.execute(b(PRELUDE), name=b"=[ngxcoro]")
         K.init(self.rt.table_from({b(k): v for k, v in api.items()}), step_limit)
@@ -64,6 +65,7 @@ class LuaVM:
         self._compile = K.compile
         self._new_entry = K.new_entry
         self.set_request = K.set_request
+        self.push_results = K.push_results
         # lua_State identities: entry states are recycled through a cache
         # (ngx_http_lua_new_thread / lmcf->cached_lua_threads), so the ids
         # a probe sees repeat as they do in C
@@ -83,6 +85,8 @@ class LuaVM:
         rv = self._resume(co, nrets)
         if rv == -1:
             raise Runaway()
+        if self.owner is not None and self.owner.internal_error is not None:
+            raise self.owner.internal_error
         return rv
 
     def errmsg(self, co):

@@ -103,7 +103,9 @@ class PostedThread:
 @dataclass(eq=False)
 class LuaCtx:
     """ngx_http_lua_ctx_t: the Lua state of one request."""
-    entry_co_ctx: CoCtx | None = None
+    # embedded in the C struct: one co ctx, zeroed and reused by every phase
+    entry_co_ctx: CoCtx = field(
+        default_factory=lambda: CoCtx(co=0, L=0, name="entry", co_status=CoStatus.RUNNING))
     cur_co_ctx: CoCtx | None = None
     user_co_ctx: list = field(default_factory=list)   # creation order
     posted_threads: PostedThread | None = None
@@ -121,11 +123,16 @@ class LuaCtx:
     eof: bool = False
     header_sent: bool = False
     context: int = 0
-    cleanup_registered: bool = False
+    cleanup: object = None              # the registered ngx_http_cleanup_t handler
     flushing_coros: int = 0
     seen_body_data: bool = False
     buffering: bool = False
     buffered: bytearray = field(default_factory=bytearray)
+    waiting_more_body: bool = False
+    read_body_done: bool = False
+    downstream: CoCtx | None = None
+    capture: bool = False              # a subrequest's ctx: its output is captured
+    index: int = 0
     # propagate_error carries these across loop turns of run_thread
     err: str = ""
     msg: str = ""
@@ -176,6 +183,14 @@ class Request:
     err_status: int = 0
     post_subrequest: object = None
     set_vars: dict = field(default_factory=dict)
+    posted_requests: list = field(default_factory=list)   # on the main request
+    request_body: bytes | None = None
+    content_length: int = -1
+    uri_changes: int = 11
+    internal: bool = False
+    subrequests: int = 51
+    sr_data: object = None              # what the capture of a subrequest collects
+    access_code: int = 0
     request_uri: str = ""
     request_line: str = ""
     server_name: str = ""

@@ -21,7 +21,7 @@ local select, type, tostring, setmetatable, getmetatable, rawget, rawset =
       select, type, tostring, setmetatable, getmetatable, rawget, rawset
 local unpack, concat, floor, pairs, next = unpack, table.concat, math.floor, pairs, next
 local sformat, sbyte, ssub = string.format, string.byte, string.sub
-local getinfo, sethook = debug.getinfo, debug.sethook
+local getinfo, getlocal, sethook = debug.getinfo, debug.getlocal, debug.sethook
 local raw_loadstring, setfenv, getfenv = loadstring, setfenv, getfenv
 
 local function pack(...) return {n = select('#', ...), ...} end
@@ -34,7 +34,6 @@ local EMPTY = {n = 0}
 ---------------------------------------------------------------------------
 local cos, ids, stk = {}, {}, {}
 local nco = 0
-local err_args = {}          -- id -> arguments of the last error() call in it
 
 local function reg(co)
   nco = nco + 1
@@ -58,18 +57,18 @@ end
 
 local function settle(id, co, ok, ...)
   if not ok then
-    local e = err_args[id]
-    local v = ...
-    err_args[id] = nil
-    if e and e.n > 0 and (type(e[1]) == "string" or type(e[1]) == "number")
-       and type(v) == "string" and ssub(v, -#tostring(e[1])) == tostring(e[1]) then
-      -- LuaJIT leaves error()'s arguments below the message on the dead stack
-      e[e.n + 1] = v
-      e.n = e.n + 1
-      stk[id] = e
-    else
-      stk[id] = pack(...)
+    -- LuaJIT leaves the failing frame's slots on the dead coroutine's stack
+    -- under the error value: run_thread hands all of it to a waiting parent
+    local s = {n = 0}
+    for i = 1, getinfo(co, 0, "l") and 250 or 0 do
+      local name, v = getlocal(co, 0, i)
+      if not name then break end
+      s.n = i
+      s[i] = v
     end
+    s.n = s.n + 1
+    s[s.n] = ...
+    stk[id] = s
     return 2
   end
   stk[id] = pack(...)
@@ -82,7 +81,6 @@ function K.resume(id, nrets)
   local co = cos[id]
   local s = stk[id] or EMPTY
   stk[id] = nil
-  err_args[id] = nil
   steps = 0
   local rv = settle(id, co, raw_resume(co, unpack(s, s.n - nrets + 1, s.n)))
   if runaway then return -1 end
@@ -136,7 +134,7 @@ end
 function K.drop(id)
   local co = cos[id]
   if co then ids[co] = nil end
-  cos[id], stk[id], err_args[id] = nil, nil, nil
+  cos[id], stk[id] = nil, nil
 end
 
 -- the line each live coroutine is at, for snapshots
@@ -159,15 +157,6 @@ end
 ---------------------------------------------------------------------------
 local SAFE = {}
 local null = nil   -- set below to a lightuserdata
-
-local function safe_error(...)
-  local co = raw_running()
-  if co and ids[co] then err_args[ids[co]] = pack(...) end
-  local msg, level = ...
-  level = level == nil and 1 or level
-  if type(level) == "number" and level > 0 then level = level + 1 end
-  raw_error(msg, level)
-end
 
 local function check_runaway(...)
   if runaway then raw_error(RUNAWAY, 0) end
@@ -208,7 +197,7 @@ for _, k in ipairs{"assert", "ipairs", "next", "pairs", "rawequal", "rawget", "r
                    "unpack", "_VERSION", "gcinfo", "newproxy", "setfenv", "getfenv"} do
   SAFE[k] = _G[k]
 end
-SAFE.error = safe_error
+SAFE.error = raw_error
 SAFE.pcall = safe_pcall
 SAFE.xpcall = safe_xpcall
 SAFE.loadstring = safe_loadstring
@@ -249,17 +238,30 @@ LOADED.ngx = ngx
 LOADED._G = SAFE
 
 ---------------------------------------------------------------------------
--- Calling the scheduler
+-- Errors as the C API raises them
 ---------------------------------------------------------------------------
--- Every shim below calls P.<api>(...) and acts on the code it returns.
--- (Written out in each shim so that error levels point at the user's line.)
+-- luaL_argerror, worded as LuaJIT words it: the API function is named as
+-- its caller named it ('?' when a C function such as pcall called it), and
+-- the position is the caller's line (none when the caller is C).  `lvl` is
+-- how many Lua frames lie between the caller of argerror and the API shim.
+local function argerror(lvl, narg, extramsg)
+  local info = getinfo(lvl + 1, "n")
+  local name = info and info.name or "?"
+  raw_error(sformat("bad argument #%d to '%s' (%s)", narg, name, extramsg), lvl + 2)
+end
 
 ---------------------------------------------------------------------------
 -- coroutine.*  (ngx_http_lua_coroutine.c; resty.core's wrappers pick these)
 ---------------------------------------------------------------------------
-local function create_helper(f, is_wrap, fname)
-  if type(f) ~= "function" then
-    raw_error(sformat("bad argument #1 to '%s' (Lua function expected)", fname), 3)
+-- functions that are C functions in ngx_lua, though Lua shims here
+local CFUNC = {}
+local function lua_function(f)
+  return type(f) == "function" and getinfo(f, "S").what ~= "C" and not CFUNC[f]
+end
+
+local function create_helper(f, is_wrap)
+  if not lua_function(f) then
+    argerror(2, 1, "Lua function expected")
   end
   local co = raw_create(f)
   local id = reg(co)
@@ -269,28 +271,25 @@ local function create_helper(f, is_wrap, fname)
 end
 
 function co_lib.create(f)
-  local co = create_helper(f, false, "create")
+  local co = create_helper(f, false)
   return co
 end
 
-local function coro_resume(fname, co, ...)
-  if type(co) ~= "thread" then
-    raw_error(sformat("bad argument #1 to '%s' (coroutine expected)", fname), 3)
-  end
+function co_lib.resume(co, ...)
+  if type(co) ~= "thread" then argerror(1, 1, "coroutine expected") end
   local code, a, b = P.co_resume(ids[co] or 0)
   if code == 0 then return a, b end
-  if code ~= 1 then raw_error(a, 3) end
+  if code ~= 1 then raw_error(a, 2) end
   return raw_yield(...)
 end
 
-function co_lib.resume(co, ...)
-  return coro_resume("resume", co, ...)
-end
-
 function co_lib.wrap(f)
-  local co = create_helper(f, true, "wrap")
+  local co = create_helper(f, true)
   return function(...)
-    return coro_resume("wrap", co, ...)
+    local code, a, b = P.co_resume(ids[co] or 0)
+    if code == 0 then return a, b end
+    if code ~= 1 then raw_error(a, 2) end
+    return raw_yield(...)
   end
 end
 
@@ -301,16 +300,19 @@ function co_lib.yield(...)
 end
 
 function co_lib.status(co)
-  if type(co) ~= "thread" then
-    raw_error("bad argument #1 to 'status' (coroutine expected)", 2)
-  end
+  if type(co) ~= "thread" then argerror(1, 1, "coroutine expected") end
   local code, a = P.co_status(ids[co] or 0)
   if code ~= 0 then raw_error(a, 2) end
   return a
 end
 
 co_lib.running = raw_running
-co_lib.isyieldable = raw_isyieldable
+-- lua-resty-core keeps the module's C functions as __name and the standard
+-- ones as _name; OpenResty's LuaJIT has no coroutine.isyieldable
+co_lib.__create, co_lib.__resume, co_lib.__yield = co_lib.create, co_lib.resume, co_lib.yield
+co_lib.__status, co_lib.__wrap = co_lib.status, co_lib.wrap
+co_lib._create, co_lib._resume, co_lib._yield = raw_create, raw_resume, raw_yield
+co_lib._status, co_lib._wrap = raw_status, coroutine.wrap
 
 ---------------------------------------------------------------------------
 -- ngx.thread.*  (ngx_http_lua_uthread.c)
@@ -318,8 +320,8 @@ co_lib.isyieldable = raw_isyieldable
 ngx.thread = {}
 
 function ngx.thread.spawn(f, ...)
-  if type(f) ~= "function" then
-    raw_error("bad argument #1 to 'spawn' (Lua function expected)", 2)
+  if not lua_function(f) then
+    argerror(1, 1, "Lua function expected")
   end
   local co = raw_create(f)
   local id = reg(co)
@@ -329,26 +331,18 @@ function ngx.thread.spawn(f, ...)
   return raw_yield(co)
 end
 
-local function thread_ids(fname, ...)
+function ngx.thread.wait(...)
   local n = select('#', ...)
-  local t = {n = n}
+  local t = {}
   for i = 1, n do
     local co = select(i, ...)
-    if type(co) ~= "thread" then
-      raw_error(sformat("bad argument #%d to '%s' (lua thread expected)", i, fname), 3)
-    end
+    if type(co) ~= "thread" then argerror(1, i, "lua thread expected") end
     t[i] = ids[co] or 0
   end
-  return t
-end
-
-function ngx.thread.wait(...)
-  local t = thread_ids("wait", ...)
-  local code, a, b = P.wait(unpack(t, 1, t.n))
+  local code, a, b = P.wait(unpack(t, 1, n))
   if code == 0 then return a, b end
   if code == 4 then
-    -- a zombie answered at once: run_thread-style, its values were moved
-    -- onto our own stack
+    -- a zombie answered at once: its values were moved onto our own stack
     local me = ids[raw_running()]
     local s = stk[me] or EMPTY
     stk[me] = nil
@@ -359,8 +353,8 @@ function ngx.thread.wait(...)
 end
 
 function ngx.thread.kill(co)
-  local t = thread_ids("kill", co)
-  local code, a, b = P.kill(t[1])
+  if type(co) ~= "thread" then argerror(1, 1, "lua thread expected") end
+  local code, a, b = P.kill(ids[co] or 0)
   if code ~= 0 then raw_error(a, 2) end
   return a, b
 end
@@ -375,13 +369,14 @@ local function fmt_number(v)
   return sformat("%.14g", v)
 end
 
-local function flatten(fname, argi, t, buf)
+-- the say/print argument rules; `lvl` as in argerror
+local function flatten(lvl, argi, t, buf)
   local max = 0
   for k in pairs(t) do
     if type(k) == "number" and floor(k) == k and k >= 1 then
       if k > max then max = k end
     else
-      raw_error(sformat("bad argument #%d to '%s' (non-array table found)", argi, fname), 4)
+      argerror(lvl + 1, argi, "non-array table found")
     end
   end
   for i = 1, max do
@@ -391,15 +386,15 @@ local function flatten(fname, argi, t, buf)
     elseif tv == "number" then buf[#buf + 1] = fmt_number(v)
     elseif tv == "nil" then buf[#buf + 1] = "nil"
     elseif tv == "boolean" then buf[#buf + 1] = v and "true" or "false"
-    elseif tv == "table" then flatten(fname, argi, v, buf)
+    elseif tv == "table" then flatten(lvl + 1, argi, v, buf)
     elseif v == null then buf[#buf + 1] = "null"
-    elseif tv ~= "userdata" then
-      raw_error(sformat("bad argument #%d to '%s' (bad data type %s found)", argi, fname, tv), 4)
+    else
+      argerror(lvl + 1, argi, "bad data type " .. tv .. " found")
     end
   end
 end
 
-local function echo(fname, newline, ...)
+local function echo(newline, ...)
   local buf = {}
   for i = 1, select('#', ...) do
     local v = select(i, ...)
@@ -408,11 +403,11 @@ local function echo(fname, newline, ...)
     elseif tv == "number" then buf[#buf + 1] = fmt_number(v)
     elseif tv == "nil" then buf[#buf + 1] = "nil"
     elseif tv == "boolean" then buf[#buf + 1] = v and "true" or "false"
-    elseif tv == "table" then flatten(fname, i, v, buf)
+    elseif tv == "table" then flatten(2, i, v, buf)
     elseif v == null then buf[#buf + 1] = "null"
-    elseif tv ~= "userdata" then
-      raw_error(sformat("bad argument #%d to '%s' (string, number, boolean, nil, ngx.null, "
-                        .. "or array table expected, but got %s)", i, fname, tv), 3)
+    else
+      argerror(2, i, "string, number, boolean, nil, ngx.null, or array table expected, "
+                     .. "but got " .. tv)
     end
   end
   if newline then buf[#buf + 1] = "\n" end
@@ -421,15 +416,23 @@ local function echo(fname, newline, ...)
   return a, b
 end
 
-function ngx.say(...) return echo("say", true, ...) end
-function ngx.print(...) return echo("print", false, ...) end
+function ngx.say(...)
+  local a, b = echo(true, ...)
+  return a, b
+end
 
-local function simple(name, nmax)
+function ngx.print(...)
+  local a, b = echo(false, ...)
+  return a, b
+end
+
+-- an API whose checks all live in Python
+local function simple(name)
   return function(...)
     local code, a, b = P[name](...)
     if code == 0 then return a, b end
     if code == 1 then return raw_yield() end
-    if code == 3 then raw_error(a, 0) end
+    if code == 5 then argerror(1, a, b) end
     raw_error(a, 2)
   end
 end
@@ -439,7 +442,6 @@ ngx.eof = simple("eof")
 ngx.send_headers = simple("send_headers")
 ngx.sleep = simple("sleep")
 ngx.exit = simple("exit")
-ngx.exec = simple("exec")
 ngx.redirect = simple("redirect")
 ngx.now = function() return P.now() end
 ngx.time = function() return floor(P.now()) end
@@ -544,6 +546,33 @@ function ngx.req.get_uri_args(max)
   local _, args = P.var_get("args")
   return decode_args(args or "", max == nil and 100 or max)
 end
+local function header_key(t, k)
+  if type(k) == "string" then
+    local norm = k:lower():gsub("_", "-")
+    if norm ~= k then return rawget(t, norm) end
+  end
+  return nil
+end
+
+function ngx.req.get_headers(max, raw)
+  local kv = pack(P.req_headers())
+  local t = {}
+  max = max == nil and 100 or max
+  local n = 0
+  for i = 1, kv.n, 2 do
+    n = n + 1
+    if max > 0 and n > max then break end
+    local k, v = kv[i], kv[i + 1]
+    if not raw then k = k:lower() end
+    local old = rawget(t, k)
+    if old == nil then t[k] = v
+    elseif type(old) == "table" then old[#old + 1] = v
+    else t[k] = {old, v} end
+  end
+  if not raw then setmetatable(t, {__index = header_key}) end
+  return t
+end
+
 ngx.req.read_body = simple("read_body")
 ngx.req.get_body_data = function()
   local code, a = P.get_body_data()
@@ -559,13 +588,72 @@ ngx.unescape_uri = function(s)
 end
 ngx.quote_sql_str = function(s) return "'" .. tostring(s):gsub("'", "\\'") .. "'" end
 
-ngx.location = {}
-ngx.location.capture_multi = simple("capture_multi")
-ngx.location.capture = function(uri, opts)
-  local code, a = P.capture_multi({{uri, opts}})
-  if code == 1 then
-    return raw_yield()
+-- ngx.encode_args; hash keys are taken in sorted order here (nginx takes
+-- them in lua_next order, which varies from run to run)
+local function encode_args(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  local out = {}
+  for _, k in ipairs(keys) do
+    local v = t[k]
+    local ek = ngx.escape_uri(tostring(k))
+    if type(v) == "table" then
+      for _, x in ipairs(v) do
+        if x == true then out[#out + 1] = ek else out[#out + 1] = ek .. "=" .. ngx.escape_uri(tostring(x)) end
+      end
+    elseif v == true then out[#out + 1] = ek
+    elseif v ~= false then out[#out + 1] = ek .. "=" .. ngx.escape_uri(tostring(v)) end
   end
+  return concat(out, "&")
+end
+ngx.encode_args = encode_args
+
+local function exec_shim(uri, args, ...)
+  if type(args) == "table" then args = encode_args(args) end
+  local code, a, b
+  if args == nil and select('#', ...) == 0 then
+    code, a, b = P.exec(uri)
+  else
+    code, a, b = P.exec(uri, args, ...)
+  end
+  if code == 1 then return raw_yield() end
+  if code == 5 then argerror(1, a, b) end
+  raw_error(a, 2)
+end
+ngx.exec = exec_shim
+
+ngx.location = {}
+local function capture_query(q, i)
+  if type(q) ~= "table" then
+    raw_error("only one argument is expected, but got " .. tostring(i), 3)
+  end
+  local uri, opts = q[1], q[2] or {}
+  if type(uri) ~= "string" or uri == "" then raw_error("The uri argument is empty", 3) end
+  local args = opts.args
+  if type(args) == "table" then args = encode_args(args) end
+  return uri, opts.method or ngx.HTTP_GET, args or "", opts.body
+end
+
+function ngx.location.capture_multi(reqs, ...)
+  if select('#', ...) > 0 then
+    raw_error("only one argument is expected, but got " .. (select('#', ...) + 1), 2)
+  end
+  if type(reqs) ~= "table" then argerror(1, 1, "table expected, got " .. type(reqs)) end
+  local flat, n = {}, 0
+  for i = 1, #reqs do
+    local uri, method, args, body = capture_query(reqs[i], i)
+    flat[n + 1], flat[n + 2], flat[n + 3], flat[n + 4] = uri, method, args, body
+    n = n + 4
+  end
+  local code, a = P.capture_multi(unpack(flat, 1, n))
+  if code == 1 then return raw_yield() end
+  raw_error(a, 2)
+end
+
+function ngx.location.capture(uri, opts)
+  local code, a = P.capture_multi(capture_query({uri, opts}, 1))
+  if code == 1 then return raw_yield() end
   raw_error(a, 2)
 end
 
@@ -640,6 +728,22 @@ function K.new_entry(i)
 end
 
 function K.set_request(id) cur_req = id end
+
+-- handle_subreq_responses: one {status, header, body, truncated} per subrequest
+function K.push_results(id, ...)
+  local s = stk[id]
+  if not s then s = {n = 0}; stk[id] = s end
+  for i = 1, select('#', ...), 3 do
+    local status, body, truncated = select(i, ...)
+    s.n = s.n + 1
+    s[s.n] = {status = status, header = {}, body = body, truncated = truncated}
+  end
+end
+
+for _, f in ipairs{SAFE.print, ngx.say, ngx.print, ngx.log, ngx.sleep, ngx.flush, ngx.eof,
+                   ngx.thread.spawn, ngx.thread.wait, ngx.thread.kill} do
+  CFUNC[f] = true
+end
 
 function K.init(api, limit)
   for k, v in pairs(api) do P[k] = v end

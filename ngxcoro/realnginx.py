@@ -14,6 +14,19 @@ How a run works
   user's first line and without a newline, so line k of the user's text is line k of
   the generated nginx.conf. Directives we have to neutralise (``listen``, ``error_log``,
   ``pid``, ``daemon``, ...) are overwritten with spaces, never removed.
+* Server-block text (the inside of a ``server {}``) is wrapped: line 1 starts with
+  ``load_module`` x3 (ndk, lua, echo; absolute paths), ``pid``, ``error_log
+  <prefix>/logs/error.log debug``, ``worker_processes 1``, ``events {...}`` and ``http {
+  access_log off; keepalive_timeout 0; *_temp_path under the prefix; server { listen
+  127.0.0.1:PORT;`` and the text ends with ``\n}\n}\n``. A server-level ``listen`` and
+  every ``error_log`` in the text are blanked (we decide where nginx listens and logs).
+* A full nginx.conf (a top-level ``events`` or ``http`` block) gets the main-context
+  directives on line 1; its own ``pid``, ``daemon``, ``master_process``,
+  ``worker_processes``, ``error_log`` and ``load_module`` of our three modules are
+  blanked; in every ``http > server`` the first ``listen`` becomes
+  ``listen 127.0.0.1:PORT [default_server]``, further ones are blanked, and a server
+  without one gets it; http-level defaults it lacks (access_log off, temp paths,
+  keepalive_timeout 0) are added after ``http {``.
 * nginx runs as ``nginx -p PREFIX/ -c conf/nginx.conf -g 'daemon off; master_process
   off;'``: a single foreground process. That process *is* the worker, so the pid we
   started is the pid that writes every request line of the debug log, every run is a
@@ -42,6 +55,9 @@ The result of :func:`run_real` is a dict::
                    so that nothing random remains
     stderr         what nginx wrote to stderr (same replacement)
 
+Environment: ``NGXCORO_NGINX`` (default /usr/sbin/nginx) and ``NGXCORO_NGINX_MODULES``
+(default /usr/lib/nginx/modules) point at another build.
+
 Command line::
 
     python -m ngxcoro.realnginx FILE [--request "GET /t"] [--header "N: v"]...
@@ -66,7 +82,8 @@ from dataclasses import dataclass, field
 __all__ = [
     "NGINX", "MODULES_DIR", "MODULES", "PREFIX_ALIAS",
     "available", "build_config", "run_real", "normalise_error_log", "normalise_debug",
-    "parse_scenario", "ConfigScanError",
+    "parse_scenario", "ConfigScanError", "PORT_PLACEHOLDER",
+    "COUNT_PREFIXES", "count_history", "model_count_history",
 ]
 
 NGINX = os.environ.get("NGXCORO_NGINX", "/usr/sbin/nginx")
@@ -75,6 +92,10 @@ MODULES_DIR = os.environ.get("NGXCORO_NGINX_MODULES", "/usr/lib/nginx/modules")
 MODULES = ("ndk_http_module.so", "ngx_http_lua_module.so", "ngx_http_echo_module.so")
 #: what the random temporary prefix is replaced with in every text we return
 PREFIX_ALIAS = "/usr/share/nginx/"
+#: written anywhere in the configuration text, it becomes the port nginx listens on
+#: (``proxy_pass http://127.0.0.1:__PORT__/other;``); in what we return, the real
+#: port after ``127.0.0.1:`` / ``localhost:`` is written back as this placeholder
+PORT_PLACEHOLDER = "__PORT__"
 
 _TEMP_PATHS = ("client_body_temp_path", "proxy_temp_path", "fastcgi_temp_path",
                "uwsgi_temp_path", "scgi_temp_path")
@@ -305,6 +326,8 @@ def build_config(text: str, port: int, prefix: str) -> str:
     """
     if not prefix.endswith("/"):
         prefix += "/"
+    # same length on every line that has none, and never a new line: line numbers stay
+    text = text.replace(PORT_PLACEHOLDER, str(port))
     if is_full_config(text):
         return _build_full(text, port, prefix)
     return _build_server_block(text, port, prefix)
@@ -539,6 +562,52 @@ def normalise_debug(text, pid: int | None = None) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------
+# the request's count history: finalize / close / terminate lines
+
+#: the normalised debug events that make up the count history (note the space after
+#: FINALIZE: "FINALIZE_THREADS" is not one of them)
+COUNT_PREFIXES = ("FINALIZE ", "CLOSE_REQ ", "TERMINATE ")
+
+
+def count_history(debug: list) -> list[str]:
+    """The count history of a normalised debug list (``normalise_debug`` output).
+
+    Keeps ``FINALIZE rc=<rc> uri=<uri> a=<0|1> c=<count>`` (nginx's "http finalize
+    request: %i, "%V?%V" a:%d, c:%d"; the uri is r->uri, with "?args" only when there
+    are args), ``CLOSE_REQ c=<count>`` ("http request count:%d blk:%d", logged before
+    the decrement) and ``TERMINATE c=<count>`` ("http terminate request count:%d"), in
+    log order.
+    """
+    return [x for x in debug if x.startswith(COUNT_PREFIXES)]
+
+
+def model_count_history(events: list) -> list[str]:
+    """The model's ``Result.events`` rendered as :func:`count_history` lines.
+
+    Uses ``{"event": "finalize_request", "rc", "uri", "a", "c"}`` (uri as nginx prints
+    it, "/t?" or "/t?a=1"; a trailing "?" is dropped as normalise_debug does),
+    ``{"event": "close_request", "c"}`` (the count before the decrement) and
+    ``{"event": "terminate_request", "c"}``. When the events hold no
+    ``close_request`` at all, a ``{"event": "count", "cause": "close_request", "delta",
+    "c"}`` (the count after the change) stands for it, with c - delta.
+    """
+    have_close = any(e.get("event") == "close_request" for e in events)
+    out = []
+    for e in events:
+        ev = e.get("event")
+        if ev == "finalize_request":
+            out.append(f"FINALIZE rc={int(e['rc'])} uri={_uri(str(e['uri']))} "
+                       f"a={int(e['a'])} c={int(e['c'])}")
+        elif ev == "close_request":
+            out.append(f"CLOSE_REQ c={int(e['c'])}")
+        elif ev == "terminate_request":
+            out.append(f"TERMINATE c={int(e['c'])}")
+        elif (ev == "count" and not have_close and e.get("cause") == "close_request"):
+            out.append(f"CLOSE_REQ c={int(e['c']) - int(e.get('delta', -1))}")
+    return out
+
+
+# --------------------------------------------------------------------------------------
 # scenario files
 
 def parse_scenario(text: str) -> dict:
@@ -748,7 +817,17 @@ def _scrub(s: str, prefix: str) -> str:
 
 def run_real(config_text: str, request: str = "GET /t", headers=(), body=None, *,
              timeout: float = 3.0, keep_prefix: bool = False) -> dict:
-    """Run one request against a fresh real nginx; see the module docstring."""
+    """Run one request against a fresh real nginx; see the module docstring.
+
+    `request` is "METHOD URI [HTTP/1.x]" (HTTP/1.1 by default). `headers` is a list of
+    (name, value) pairs or "Name: value" strings, sent in order after ``Host:
+    localhost``; a Host or Connection header replaces the default (``Connection:
+    close``), and a value of None just removes the default. `body` is a str/bytes sent
+    with the headers, or a list of (delay_seconds, chunk) pieces sent after the
+    headers, each after its delay; Content-Length is added unless given. `timeout` is
+    how long the client waits (from the request) for nginx to close the connection.
+    `keep_prefix=True` keeps the temporary prefix and returns its path as "prefix".
+    """
     ok, why = available()
     if not ok:
         raise RuntimeError(why)
@@ -808,7 +887,24 @@ def _run_in_prefix(prefix, config_text, payload, pieces, method, timeout) -> dic
         return res
     res["error_log"] = normalise_error_log(res["raw_error_log"])
     res["debug"] = normalise_debug(res["raw_error_log"], pid=proc.pid)
+    _unport(res, port)
     return res
+
+
+def _unport(res: dict, port: int) -> None:
+    """Write our random listen port back as PORT_PLACEHOLDER (after 127.0.0.1: or
+    localhost:) in the body, headers and logs, so recordings stay deterministic."""
+    rx = re.compile(rf"(?<=127\.0\.0\.1:|localhost:){port}(?!\d)")
+
+    def fix(x):
+        if isinstance(x, str):
+            return rx.sub(PORT_PLACEHOLDER, x)
+        if isinstance(x, list):
+            return [fix(y) for y in x]
+        return x
+
+    for k in ("body", "headers", "error_log", "debug", "raw_error_log"):
+        res[k] = fix(res[k])
 
 
 def _talk(proc, port, payload, pieces, method, timeout, log_path, res) -> bool:
@@ -888,6 +984,9 @@ def main(argv=None) -> int:
             text = f.read()
     except OSError as e:
         print(f"realnginx: cannot read {a.file}: {e.strerror}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError:
+        print(f"realnginx: {a.file} is not UTF-8 text", file=sys.stderr)
         return 2
     info = parse_scenario(text)
     request = a.request or info["request"]

@@ -31,7 +31,7 @@ def coroutine_alive(coctx):
 
 def entry_thread_alive(ctx):
     """ngx_http_lua_entry_thread_alive."""
-    return ctx.entry_co_ctx is not None and ctx.entry_co_ctx.co_ref
+    return ctx.entry_co_ctx.co_ref
 
 
 # --------------------------------------------------------------------------
@@ -356,7 +356,7 @@ def finalize_threads(r, ctx):
         w.vm.drop(coctx.co)
     ctx.user_co_ctx = []
     entry = ctx.entry_co_ctx
-    if entry is not None and entry.co_ref:
+    if entry.co_ref:
         cleanup_pending_operation(entry)
         del_thread(r, ctx, entry)
 
@@ -365,7 +365,7 @@ def request_cleanup(r, ctx, forcible):
     """ngx_http_lua_request_cleanup: disarm the request cleanup, then
     finalize_threads."""
     r.worker.fire("request_cleanup", forcible=int(forcible))
-    ctx.cleanup_registered = False
+    ctx.cleanup = None
     finalize_threads(r, ctx)
 
 
@@ -374,13 +374,26 @@ def reset_ctx(r, ctx):
     Note what it leaves alone: posted_threads and no_abort."""
     r.worker.fire("reset_ctx")
     finalize_threads(r, ctx)
-    ctx.entry_co_ctx = None
+    zero_co_ctx(ctx.entry_co_ctx)
     ctx.entered_rewrite_phase = ctx.entered_access_phase = ctx.entered_content_phase = False
     ctx.exit_code = 0
     ctx.exited = False
     ctx.exec_uri = ctx.exec_args = ""
     ctx.co_op = CoOp.NOP
     ctx.resume_handler = r.worker.http.wev_handler
+
+
+def zero_co_ctx(coctx):
+    """ngx_memzero(&ctx->entry_co_ctx, ...): status 0 is RUNNING."""
+    coctx.co_status = CoStatus.RUNNING
+    coctx.parent_co_ctx = None
+    coctx.is_uthread = coctx.is_wrap = coctx.co_ref = False
+    coctx.waited_by_parent = coctx.thread_spawn_yielded = coctx.propagate_error = False
+    coctx.zombie_child_threads = []
+    coctx.cleanup = None
+    coctx.pending_subreqs = coctx.nsubreqs = 0
+    coctx.sr_results = []
+    coctx.waiting = ""
 
 
 def finalize_request(r, rc):

@@ -9,10 +9,14 @@ from .loop import Loop
 from .lua import LuaVM, LuaSyntaxError, Runaway
 from .model import Connection, Request, CoStatus
 from .phases import Phases
+from .echo import Echo
+from .req_body import ReqBody
+from .subrequest import Subrequests
+from . import control
 from .trace import Hooks
 from . import api
 
-LEVELS = ["stderr", "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"]
+LEVELS = ["", "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"]
 
 
 class Unsupported(Exception):
@@ -26,9 +30,13 @@ class Worker:
         self.loop = Loop()
         self.http = Http(self)
         self.phases = Phases(self)
+        self.echo = Echo(self)
+        self.req_body = ReqBody(self)
+        self.subrequests = Subrequests(self)
         self.error_log = []
-        self.log_level = LEVELS.index(log_level or getattr(config, "error_log_level", "error")
-                                      or "error")
+        level = log_level or getattr(config, "error_log_level", None) or "error"
+        self.log_level = LEVELS.index("" if level == "stderr" else level)
+        self.internal_error = None
         self.cur_r = None
         self.main_r = None
         self.coctx_by_id = {}
@@ -36,11 +44,27 @@ class Worker:
         self.wire = Wire()
         self.nrequests = 0
         self._chunks = {}
-        self.vm = LuaVM(api.bind(self))
+        self.vm = LuaVM(api.bind(self), owner=self)
+
+    def guard(self, f):
+        """A P function whose Python exceptions are model bugs: keep the
+        exception, make Lua raise, and let LuaVM.resume re-raise it."""
+        def guarded(*args):
+            try:
+                return f(*args)
+            except Exception as e:           # noqa: BLE001 - re-raised after the resume
+                if self.internal_error is None:
+                    self.internal_error = e
+                return (3, b"ngxcoro internal error")
+        return guarded
 
     def extra_api(self):
-        """More P functions (the request lifecycle adds its own)."""
-        return {}
+        """The P functions that live with the request lifecycle."""
+        return {"exit": control.exit, "exec": control.exec, "redirect": control.redirect,
+                "set_uri": control.set_uri,
+                "read_body": lambda w, *a: self.req_body.read_body(*a),
+                "get_body_data": lambda w, *a: self.req_body.get_body_data(*a),
+                "capture_multi": lambda w, *a: self.subrequests.capture_multi(*a)}
 
     # ---------------------------------------------------------------- hooks
     def fire(self, event, **data):
@@ -78,6 +102,11 @@ class Worker:
         from .lua import STEP_LIMIT
         return f"{STEP_LIMIT * 1000:,}"
 
+    @staticmethod
+    def location_setting(r, name, default):
+        loc = r.location
+        return loc.settings.get(name, default) if loc is not None else default
+
     def unsupported(self, what):
         return Unsupported(f"{what} is not modelled by ngxcoro yet")
 
@@ -111,17 +140,15 @@ class Worker:
         r.header_only = method == "HEAD"
         server = self.config.servers[0]
         r.server_name = getattr(server, "server_name", "") or ""
-        r.location = server.find_location(uri)
-        r.phase_handler = 0
-        self.phases.core_run_phases(r)
+        r.body_pieces = list(body_pieces)
+        self.phases.handler(r)
         self.run_posted_requests(c)
         while not c.destroyed and self.loop.run_once():
             pass
         return r
 
     def run_posted_requests(self, c):
-        """ngx_http_run_posted_requests (subrequests come with the lifecycle)."""
-        return None
+        self.subrequests.run_posted_requests(c)
 
     # ---------------------------------------------------------------- hang
     def why_hung(self, r):
