@@ -20,6 +20,7 @@ from . import config as _config
 from .lua import Runaway
 from .trace import Hooks, StapTrace, EventLog
 from .worker import Worker, Unsupported
+from .http import Wire
 
 __all__ = ["run", "run_lua", "lua_location", "Result", "Hooks", "parse_request", "RequestError"]
 
@@ -66,8 +67,8 @@ def parse_request(line):
         raise RequestError(f'unsupported protocol "{version}" in request line "{line}"')
     if not target.startswith("/"):
         raise RequestError(f'the URI must start with "/" in request line "{line}"')
-    uri, _, args = target.partition("?")
-    return method, uri, args, version
+    uri, sep, args = target.partition("?")
+    return method, uri, (args if sep else None), version
 
 
 def body_pieces(body):
@@ -124,7 +125,7 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
     except Unsupported as e:
         hung = False
         message = str(e)
-    wire = w.wire
+    wire = w.main_r.connection.wire if w.main_r is not None else Wire()
     status = wire.status if wire.complete else None
     if message and not hung:
         status = None

@@ -278,7 +278,7 @@ def request_variable(r, name):
         return r.set_vars[name]
     if name.startswith("arg_"):
         want = name[4:]
-        for pair in r.args.split("&"):
+        for pair in (r.args or "").split("&"):
             k, _, v = pair.partition("=")
             if k.lower() == want:
                 return v

@@ -160,4 +160,47 @@ class Echo:
 
     # ------------------------------------------------------------ proxy_pass
     def proxy_handler(self, r):
-        raise self.w.unsupported("proxy_pass")
+        """ngx_http_proxy_handler, for an upstream that is this same server
+        (the usual way to get a truly asynchronous upstream in a test): the
+        upstream request is served by this worker on a connection of its own,
+        and its response is relayed when that connection closes."""
+        d = next(d for d in r.location.directives if d.name == "proxy_pass")
+        m = re.match(r"https?://(127\.0\.0\.1|localhost)(?::[^/]*)?(/.*)?$", d.args[0])
+        if not m:
+            raise self.w.unsupported(f"proxy_pass to {d.args[0]} (only this server itself)")
+        path = m.group(2)
+        uri = r.uri
+        loc = r.location
+        if path is not None and loc.modifier in ("", "^~", "=") and uri.startswith(loc.pattern):
+            uri = path + uri[len(loc.pattern):]
+        elif path is not None:
+            uri = path
+        # ngx_http_read_client_request_body(r, ngx_http_upstream_init)
+        self.w.http.count_change(r, +1, "proxy_pass: read client request body")
+        self.w.loop.post(partial(self.upstream_connect, r, uri, r.args), label="upstream connect")
+        return NGX_DONE
+
+    def upstream_connect(self, r, uri, args):
+        """The upstream's connection is accepted: a new request, HTTP/1.0."""
+        w = self.w
+        headers = [("Host", "127.0.0.1"), ("Connection", "close")]
+        w.process_request(r.method, uri, args, "HTTP/1.0", headers,
+                          [(0, r.request_body)] if r.request_body else [],
+                          on_close=lambda c: w.loop.post(partial(self.upstream_done, r, c),
+                                                         label="upstream response"))
+
+    def upstream_done(self, r, c):
+        """ngx_http_upstream_process_header .. finalize: relay the response."""
+        wire = c.wire
+        http = self.w.http
+        if wire.status is None or not wire.complete:
+            self.w.log_error("error", "upstream prematurely closed connection while reading "
+                                      "response header from upstream", r)
+            http.finalize_request(r, 502)
+        else:
+            r.headers_out_status = wire.status
+            rc = http.send_header(r)
+            if rc == NGX_OK and not r.header_only:
+                http.output(r, bytes(wire.body), last=True)
+            http.finalize_request(r, NGX_OK)
+        self.w.run_posted_requests(r.connection)

@@ -28,6 +28,8 @@ STATUS_LINES = {
     503: "Service Temporarily Unavailable", 504: "Gateway Time-out",
     505: "HTTP Version Not Supported", 507: "Insufficient Storage",
 }
+# where the built-in page's title differs from the status line
+PAGE_TITLES = {302: "Found", 401: "Authorization Required"}
 # statuses with a built-in error page (ngx_http_error_pages)
 ERROR_PAGE_STATUSES = set(range(301, 309)) - {304, 305, 306} | set(range(400, 417)) | {
     421, 429, 494, 495, 496, 497, 500, 501, 502, 503, 504, 505, 507}
@@ -36,7 +38,7 @@ NGX_HTTP_CLOSE = 444
 
 def error_page(status):
     """The body of nginx's built-in page for `status` (server_tokens on)."""
-    title = f"{status} {STATUS_LINES.get(status, '')}".rstrip()
+    title = f"{status} {PAGE_TITLES.get(status, STATUS_LINES.get(status, ''))}".rstrip()
     return (f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
             f"<center><h1>{title}</h1></center>\r\n"
             f"<hr><center>{NGINX_VERSION}</center>\r\n</body>\r\n</html>\r\n").encode()
@@ -90,7 +92,7 @@ class Http:
         """ngx_http_finalize_request (src/http/ngx_http_request.c)."""
         w = self.w
         c = r.connection
-        w.fire("finalize_request", rc=rc, uri=r.unparsed_uri, a=int(r is r.main), c=r.main.count)
+        w.fire("finalize_request", rc=rc, uri=r.log_uri, a=int(r is r.main), c=r.main.count)
         if rc == NGX_DONE:
             self.finalize_connection(r)
             return
@@ -148,7 +150,9 @@ class Http:
         """ngx_http_close_connection."""
         c.destroyed = True
         self.w.fire("close_connection")
-        self.w.wire.close()
+        c.wire.close()
+        if c.on_close is not None:
+            c.on_close(c)
 
     def terminate_request(self, r, rc):
         """ngx_http_terminate_request: cleanups now, then close at count 1."""
@@ -181,10 +185,12 @@ class Http:
             self.w.log_error("alert", "header already sent", r)
             return NGX_ERROR
         r.header_sent = True
+        if (r.headers_out_status or 200) in (204, 304):
+            r.header_only = True                  # ngx_http_header_filter
         if r is not r.main:
             return NGX_OK
         status = r.headers_out_status or 200
-        wire = self.w.wire
+        wire = r.connection.wire
         wire.status = status
         wire.chunked = content_length is None and r.http_version == "HTTP/1.1"
         head = (f"{r.http_version if r.http_version == 'HTTP/1.1' else 'HTTP/1.1'} {status} "
@@ -202,7 +208,7 @@ class Http:
         if r is not r.main:
             self.w.subrequests.capture_output(r, data, last)
             return NGX_OK
-        wire = self.w.wire
+        wire = r.connection.wire
         size = len(data)
         if wire.chunked:
             if data:
@@ -278,7 +284,7 @@ class Http:
             self.count_change(r, +1, "internal redirect")
             self.finalize_request(r, 500)
             return NGX_DONE
-        r.uri, r.args = uri, args
+        r.uri, r.args = uri, (args or None)
         r.ctx = None
         r.internal = True
         self.w.fire("internal_redirect", uri=r.unparsed_uri)

@@ -29,6 +29,7 @@ class Loop:
         self._heap = []
         self._seq = itertools.count()
         self.order = None                # learner-chosen completion order (labels), or None
+        self._posted = []                # ngx_posted_events: run before the clock moves
 
     def add_timer(self, delay_ms, handler, label=""):
         """ngx_add_timer: `handler()` runs `delay_ms` virtual ms from now."""
@@ -40,6 +41,11 @@ class Loop:
     def del_timer(t):
         """ngx_del_timer."""
         t.active = False
+
+    def post(self, handler, label=""):
+        """ngx_post_event: `handler()` runs in the next loop iteration, at
+        the current time (an I/O event that is ready now)."""
+        self._posted.append((handler, label))
 
     def pending(self):
         """Armed timers in firing order (for snapshots)."""
@@ -53,7 +59,12 @@ class Loop:
         return None
 
     def run_once(self):
-        """ngx_process_events_and_timers, minus the I/O: fire the next timer."""
+        """ngx_process_events_and_timers, minus the I/O: run a posted event,
+        or fire the next timer."""
+        if self._posted:
+            handler, _ = self._posted.pop(0)
+            handler()
+            return True
         t = self.next_timer()
         if t is None:
             return False

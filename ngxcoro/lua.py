@@ -66,6 +66,7 @@ class LuaVM:
         self._new_entry = K.new_entry
         self.set_request = K.set_request
         self.push_results = K.push_results
+        self.reset = K.reset
         # lua_State identities: entry states are recycled through a cache
         # (ngx_http_lua_new_thread / lmcf->cached_lua_threads), so the ids
         # a probe sees repeat as they do in C

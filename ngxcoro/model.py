@@ -154,6 +154,9 @@ class Connection:
     requests: int = 1
     error: bool = False
     data: object = None
+    number: int = 1                      # the *N of log lines
+    wire: object = None                  # what the client receives (http.Wire)
+    on_close: object = None              # the upstream waiting for this connection
 
 
 @dataclass(eq=False)
@@ -162,7 +165,7 @@ class Request:
     connection: Connection
     method: str
     uri: str
-    args: str
+    args: str | None                  # None when the request had no '?'
     http_version: str
     headers: list
     body_pieces: list = field(default_factory=list)
@@ -205,3 +208,8 @@ class Request:
     @property
     def unparsed_uri(self):
         return self.uri + ("?" + self.args if self.args else "")
+
+    @property
+    def log_uri(self):
+        """How nginx's debug lines print it: "%V?%V", so always with a '?'."""
+        return f"{self.uri}?{self.args or ''}"

@@ -76,8 +76,17 @@ local function settle(id, co, ok, ...)
   return 1
 end
 
+-- lua_resetthread: an entry state put back in the thread cache is empty;
+-- resuming it again (a stale wake-up) calls the nil at its stack base
+local reset = {}
+function K.reset(id) reset[id] = true end
+
 -- lua_resume(co, nrets): the top nrets values of its stack go in.
 function K.resume(id, nrets)
+  if reset[id] then
+    stk[id] = {n = 1, "attempt to call a nil value"}
+    return 2
+  end
   local co = cos[id]
   local s = stk[id] or EMPTY
   stk[id] = nil
@@ -579,6 +588,11 @@ ngx.req.get_body_data = function()
   return a
 end
 ngx.req.set_uri = simple("set_uri")
+function ngx.req.get_post_args(max)
+  local code, body, read = P.get_body_data()
+  if not read then raw_error("request body not read yet", 2) end
+  return decode_args(body or "", max == nil and 100 or max)
+end
 ngx.decode_args = function(s, max) return decode_args(s, max or 100) end
 ngx.escape_uri = function(s)
   return (tostring(s):gsub("[^%w%-%._~]", function(c) return sformat("%%%02X", sbyte(c)) end))

@@ -27,6 +27,10 @@ How a run works
   ``listen 127.0.0.1:PORT [default_server]``, further ones are blanked, and a server
   without one gets it; http-level defaults it lacks (access_log off, temp paths,
   keepalive_timeout 0) are added after ``http {``.
+* ``__PORT__`` (PORT_PLACEHOLDER) anywhere in the text becomes the port nginx listens on,
+  so a scenario can talk to its own server (``proxy_pass http://127.0.0.1:__PORT__/x;``).
+  In the result, that port after ``127.0.0.1:`` or ``localhost:`` is written back as
+  ``__PORT__`` (body, headers, logs), so recordings do not depend on the random port.
 * nginx runs as ``nginx -p PREFIX/ -c conf/nginx.conf -g 'daemon off; master_process
   off;'``: a single foreground process. That process *is* the worker, so the pid we
   started is the pid that writes every request line of the debug log, every run is a

@@ -112,4 +112,4 @@ class ReqBody:
     def get_body_data(self, *args):
         """ngx.req.get_body_data()."""
         r = self.w.cur_r
-        return (0, r.request_body if r.request_body else None)
+        return (0, r.request_body if r.request_body else None, r.request_body is not None)

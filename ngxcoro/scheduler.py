@@ -330,6 +330,7 @@ def del_thread(r, ctx, coctx):
     vm = w.vm
     if coctx is ctx.entry_co_ctx and len(vm.cached_lua_threads) < vm.lua_thread_cache_max_entries:
         vm.cached_lua_threads.append(coctx.L)
+        vm.reset(coctx.co)                      # lua_resetthread
     coctx.co_ref = False
     coctx.co_status = DEAD
 

@@ -25,7 +25,7 @@ class SrData:
         self.index = index
         self.body = bytearray()
         self.status = 0
-        self.truncated = False
+        self.seen_last = False
         self.run_post_subrequest = False
 
 
@@ -79,10 +79,11 @@ class Subrequests:
         for i in range(n):
             uri, method, args, body = flat[4 * i: 4 * i + 4]
             uri = uri.decode("latin-1")
-            uri, _, uargs = uri.partition("?")
+            uri, sep, uargs = uri.partition("?")
             args = args.decode("latin-1") if args else ""
             if args:
                 uargs = f"{uargs}&{args}" if uargs else args
+            uargs = uargs or None
             coctx.pending_subreqs += 1
             self.subrequest(r, uri, uargs, METHODS.get(int(method), "GET"),
                             body if body is not None else None, SrData(coctx, i))
@@ -119,6 +120,7 @@ class Subrequests:
         """ngx_http_lua_capture_body_filter: keep a subrequest's output."""
         if sr.sr_data is not None:
             sr.sr_data.body += data
+            sr.sr_data.seen_last = sr.sr_data.seen_last or last
 
     def post_subrequest(self, sr, rc):
         """ngx_http_lua_post_subrequest: record the result; when the parent
@@ -154,12 +156,11 @@ class Subrequests:
         else:
             status = 0
         data.status = status
-        if rc == NGX_ERROR or sr.connection.error:
-            data.truncated = True
+        error_like = rc == NGX_ERROR or rc in (201, 204) or (rc >= 300 and rc not in (444, 408, 499))
         pr_coctx.sr_results[data.index] = data
         self.post_request(pr, head=True)
 
-        if rc == NGX_ERROR or rc in (201, 204) or (rc >= 300 and rc not in (444, 408, 499)):
+        if error_like:
             sr.err_status = rc
             return NGX_OK
         return rc
@@ -183,7 +184,7 @@ class Subrequests:
         w.fire("subrequests_done", co=coctx)
         flat = []
         for d in coctx.sr_results:
-            flat += [d.status, bytes(d.body), d.truncated]
+            flat += [d.status, bytes(d.body), not d.seen_last]    # no last buf: truncated
         w.vm.push_results(coctx.co, *flat)
         n = coctx.nsubreqs
         coctx.sr_results, coctx.nsubreqs = [], 0

@@ -41,7 +41,6 @@ class Worker:
         self.main_r = None
         self.coctx_by_id = {}
         self.nnames = {}
-        self.wire = Wire()
         self.nrequests = 0
         self._chunks = {}
         self.vm = LuaVM(api.bind(self), owner=self)
@@ -87,7 +86,7 @@ class Worker:
         if r is not None:
             m = r.main
             host = next((v for k, v in m.headers if k.lower() == "host"), None)
-            line += (f"*1 {msg}, client: 127.0.0.1, server: {m.server_name}, "
+            line += (f"*{m.connection.number} {msg}, client: 127.0.0.1, server: {m.server_name}, "
                      f"request: \"{m.request_line}\"")
             if r is not m:
                 line += f", subrequest: \"{r.uri}\""
@@ -125,17 +124,24 @@ class Worker:
 
     # ---------------------------------------------------------------- serve
     def serve(self, method, uri, args, version, headers, body_pieces=()):
-        """ngx_http_process_request ... ngx_http_handler: run one request to
-        its end on the virtual clock."""
+        """Serve one client request to its end on the virtual clock."""
+        r = self.process_request(method, uri, args, version, headers, body_pieces)
+        self.main_r = r
+        while not r.connection.destroyed and self.loop.run_once():
+            pass
+        return r
+
+    def process_request(self, method, uri, args, version, headers, body_pieces=(),
+                        on_close=None):
+        """ngx_http_process_request ... ngx_http_handler for a new connection."""
         self.nrequests += 1
-        c = Connection()
+        c = Connection(number=self.nrequests, wire=Wire(), on_close=on_close)
         r = Request(connection=c, method=method, uri=uri, args=args, http_version=version,
                     headers=list(headers), body_pieces=list(body_pieces))
         r.worker = self
-        r.request_uri = uri + ("?" + args if args else "")
+        r.request_uri = uri + ("?" + args if args is not None else "")
         r.request_line = f"{method} {r.request_uri} {version}"
         c.data = r
-        self.main_r = r
         self.cur_r = r
         r.header_only = method == "HEAD"
         server = self.config.servers[0]
@@ -143,8 +149,6 @@ class Worker:
         r.body_pieces = list(body_pieces)
         self.phases.handler(r)
         self.run_posted_requests(c)
-        while not c.destroyed and self.loop.run_once():
-            pass
         return r
 
     def run_posted_requests(self, c):

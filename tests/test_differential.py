@@ -11,9 +11,16 @@ Two checks per scenario:
 
 Compared: status, body, the error log after ``normalise_error_log``, ``hung`` and
 ``startup_error`` (the last two so that a model which answers nothing cannot pass a
-hang or a refused config by accident). The debug events are recorded for reference but
-not compared here. The whole .ngx file, comment lines included, is the server-block text,
-so the line numbers in Lua chunk names are the file's own.
+hang or a refused config by accident). The whole .ngx file, comment lines included, is
+the server-block text, so the line numbers in Lua chunk names are the file's own.
+
+A third check, ``test_model_count_history_matches_recording``, compares the request's
+**count history** for the scenarios in ``COUNT_SCENARIOS`` (every one numbered >= 100,
+plus the older ones listed in ``COUNT_COMPARED_OLD``): the recording's normalised debug
+lines ``FINALIZE rc=.. uri=.. a=.. c=..``, ``CLOSE_REQ c=..`` and ``TERMINATE c=..``
+(``realnginx.count_history``) against the model's ``Result.events`` rendered the same way
+(``realnginx.model_count_history``). The rest of the debug events is recorded for
+reference only.
 """
 
 from __future__ import annotations
@@ -30,13 +37,37 @@ rn = load_realnginx()
 SCENARIOS = sorted(SCENARIO_DIR.glob("*.ngx"))
 FIELDS = ("status", "body", "error_log", "hung", "startup_error")
 
+#: scenarios numbered below 100 whose count history (finalize / close / terminate lines)
+#: is compared as well; every scenario numbered 100 or more is compared. These are the
+#: old ones whose count history the model already matched when the check was added
+#: (073-read-body-at-once is left out: the model lacks ngx.req.get_post_args, so its
+#: entry thread fails there; add it back once that exists).
+COUNT_COMPARED_OLD = frozenset(
+    [f"{n:03d}" for n in range(1, 82) if n != 73]
+)
+
+
+def count_compared(path) -> bool:
+    num = path.stem.split("-", 1)[0]
+    return (num.isdigit() and int(num) >= 100) or num in COUNT_COMPARED_OLD
+
+
+COUNT_SCENARIOS = [p for p in SCENARIOS if count_compared(p)]
+
 
 def _scenario(path):
     text = path.read_text(encoding="utf-8")
     return text, rn.parse_scenario(text)
 
 
-def _model_view(text, info) -> dict:
+_MODEL_RUNS: dict = {}
+
+
+def _run_model(text, info):
+    """ngxcoro.run on a scenario (memoised: the recording, live and count checks share it)."""
+    key = (text, info["request"], tuple(info["headers"]), repr(info["body"]))
+    if key in _MODEL_RUNS:
+        return _MODEL_RUNS[key]
     try:
         import ngxcoro
     except Exception as e:  # the model is a work in progress: fail, never skip
@@ -47,6 +78,12 @@ def _model_view(text, info) -> dict:
     # the oracle's wrapper sets `error_log ... debug` on line 1; so does the model here
     res = run(text, info["request"], headers=list(info["headers"]), body=info["body"],
               log_level="debug")
+    _MODEL_RUNS[key] = res
+    return res
+
+
+def _model_view(text, info) -> dict:
+    res = _run_model(text, info)
     return {
         "status": res.status,
         "body": res.body,
@@ -134,6 +171,40 @@ def test_model_matches_live_nginx(path, real_nginx):
     text, info = _scenario(path)
     want = real_nginx(text, info["request"], info["headers"], info["body"], timeout=info["timeout"])
     assert_same(path.stem, "live nginx", want, _model_view(text, info))
+
+
+def explain_count_history(name: str, want: list, got: list) -> str:
+    out = [f"{name}: the model's count history differs from the recording "
+           "(FINALIZE / CLOSE_REQ / TERMINATE lines of the debug log)"]
+    out += ["    " + r for r in side_by_side(want, got)]
+    return "\n".join(out)
+
+
+@pytest.mark.parametrize("path", COUNT_SCENARIOS, ids=[p.stem for p in COUNT_SCENARIOS])
+def test_model_count_history_matches_recording(path):
+    rec = EXPECTED_DIR / (path.stem + ".json")
+    if not rec.exists():
+        pytest.fail(f"no recording {rec.name}: run `python tests/record_scenarios.py {path.stem}` "
+                    "on a machine with nginx", pytrace=False)
+    recording = json.loads(rec.read_text(encoding="utf-8"))
+    want = rn.count_history(recording["debug"])
+    text, info = _scenario(path)
+    got = rn.model_count_history(list(getattr(_run_model(text, info), "events", None) or []))
+    if want != got:
+        pytest.fail(explain_count_history(path.stem, want, got), pytrace=False)
+
+
+def test_count_compared_set():
+    stems = {p.stem for p in COUNT_SCENARIOS}
+    assert len([s for s in stems if int(s[:3]) >= 100]) >= 32
+    assert all(count_compared(p) for p in SCENARIOS if int(p.stem[:3]) >= 100)
+    assert "073-read-body-at-once" not in stems and "001-hello" in stems
+
+
+def test_count_history_side_by_side_is_readable():
+    text = explain_count_history("x", ["FINALIZE rc=-4 uri=/t a=1 c=2", "CLOSE_REQ c=2"],
+                                 ["FINALIZE rc=-4 uri=/t a=1 c=3", "CLOSE_REQ c=2"])
+    assert "! FINALIZE rc=-4 uri=/t a=1 c=2" in text and "uri=/t a=1 c=3" in text
 
 
 def test_every_scenario_has_a_recording_and_vice_versa():

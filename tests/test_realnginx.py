@@ -261,3 +261,47 @@ def test_cli_json_real_nginx(tmp_path, capsys):
     assert rn.main([str(f), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["status"] == 200 and out["body"] == "1\n"
+
+
+def test_count_history_keeps_finalize_close_terminate_only():
+    debug = ["RUN c=1", "FINALIZE_THREADS", "FINALIZE rc=-4 uri=/t a=1 c=2", "CLOSE_REQ c=2",
+             "REQ_CLEANUP forcible=0", "FINALIZE rc=-1 uri=/t?a=1 a=1 c=1", "TERMINATE c=1",
+             "CLOSE_REQ c=1", "FINALIZE_THREADS"]
+    assert rn.count_history(debug) == [
+        "FINALIZE rc=-4 uri=/t a=1 c=2", "CLOSE_REQ c=2",
+        "FINALIZE rc=-1 uri=/t?a=1 a=1 c=1", "TERMINATE c=1", "CLOSE_REQ c=1"]
+
+
+def test_model_count_history_renders_events():
+    want = ["FINALIZE rc=-4 uri=/t a=1 c=2", "CLOSE_REQ c=2",
+            "FINALIZE rc=0 uri=/sub?x=1 a=0 c=2", "TERMINATE c=1", "CLOSE_REQ c=1"]
+    events = [
+        {"event": "run_thread"},
+        {"event": "finalize_request", "rc": -4, "uri": "/t?", "a": 1, "c": 2},
+        {"event": "close_request", "c": 2},
+        {"event": "count", "delta": -1, "c": 1, "cause": "close_request"},
+        {"event": "finalize_request", "rc": 0, "uri": "/sub?x=1", "a": 0, "c": 2},
+        {"event": "terminate_request", "c": 1},
+        {"event": "close_request", "c": 1},
+    ]
+    assert rn.model_count_history(events) == want
+    # without close_request events, count changes caused by close_request stand for them
+    old = [e for e in events if e["event"] != "close_request"]
+    old.append({"event": "count", "delta": -1, "c": 0, "cause": "close_request"})
+    old[1] = dict(old[1], uri="/t")
+    assert rn.model_count_history(old) == want
+
+
+def test_port_placeholder_is_substituted_and_scrubbed():
+    conf = rn.build_config("location /p {\n    proxy_pass http://127.0.0.1:__PORT__/o;\n}\n",
+                           18123, "/tmp/x/")
+    assert "proxy_pass http://127.0.0.1:18123/o;" in conf and "__PORT__" not in conf
+    assert conf.split("\n")[1] == "    proxy_pass http://127.0.0.1:18123/o;"  # same line
+    res = {"body": "at localhost:18123/x", "headers": [["Location", "http://localhost:18123/new"]],
+           "error_log": ['[error] upstream: "http://127.0.0.1:18123/o"'], "debug": ["RUN c=1"],
+           "raw_error_log": "port 181234 stays"}
+    rn._unport(res, 18123)
+    assert res["body"] == "at localhost:__PORT__/x"
+    assert res["headers"] == [["Location", "http://localhost:__PORT__/new"]]
+    assert res["error_log"] == ['[error] upstream: "http://127.0.0.1:__PORT__/o"']
+    assert res["raw_error_log"] == "port 181234 stays"
