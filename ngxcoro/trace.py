@@ -74,7 +74,7 @@ class EventLog:
             "sleep", "timer_expired", "exit", "exec", "request_cleanup", "finalize_threads",
             "post_thread", "run_posted_thread", "coroutine_done", "thread_delete",
             "user_thread_spawn", "user_coroutine_create", "phase_handler", "free_request",
-            "terminate_request", "send_last_buf", "hang"}
+            "terminate_request", "send_last_buf", "hang", "close_request"}
 
     def __init__(self, clock):
         self.events = []

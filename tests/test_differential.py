@@ -42,9 +42,7 @@ FIELDS = ("status", "body", "error_log", "hung", "startup_error")
 #: old ones whose count history the model already matched when the check was added
 #: (073-read-body-at-once is left out: the model lacks ngx.req.get_post_args, so its
 #: entry thread fails there; add it back once that exists).
-COUNT_COMPARED_OLD = frozenset(
-    [f"{n:03d}" for n in range(1, 82) if n != 73]
-)
+COUNT_COMPARED_OLD = frozenset(f"{n:03d}" for n in range(1, 82))
 
 
 def count_compared(path) -> bool:
