@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from . import config as _config
 from .lua import Runaway
 from .trace import Hooks, StapTrace, EventLog
+from .snapshot import Snapshots
 from .worker import Worker, Unsupported
 from .http import Wire
 
@@ -39,6 +40,9 @@ class Result:
     hung: bool = False
     message: str | None = None        # why there is no normal answer (hang, runaway, ...)
     startup_error: str | None = None
+    snapshots: list = field(default_factory=list)
+    config_text: str = ""
+    request: str = ""
 
     def to_json(self):
         return {"status": self.status, "body": self.body, "error_log": self.error_log,
@@ -82,13 +86,15 @@ def body_pieces(body):
 
 
 def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
-        filename="nginx.conf", log_level=None):
+        filename="nginx.conf", log_level=None, snapshots=False, order=None):
     """Serve one request with the model of nginx + ngx_lua 0.10.23.
 
     `config_text` is a whole nginx.conf or the inside of a `server {}`;
     `request` is a request line; `headers` pairs; `body` None, a str, or
     [(delay_seconds, text), ...] for a body that arrives in pieces;
-    `log_level` overrides the config's error_log level.
+    `log_level` overrides the config's error_log level; `snapshots=True`
+    records a snapshot of every step (Result.snapshots); `order` is a
+    completion order for timers and subrequests (a list of their labels).
     Mistakes in the config or the Lua come back as nginx reports them (in
     `error_log`, `startup_error` or `message`), never as a traceback."""
     hooks = hooks if hooks is not None else Hooks()
@@ -110,6 +116,9 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
                       startup_error=getattr(e, "nginx_line", f"[emerg] {e}"))
     w = Worker(conf, hooks, log_level)
     log = hooks.add(EventLog(w.loop))
+    snaps = hooks.add(Snapshots(w)) if snapshots else None
+    if order:
+        w.loop.order = list(order)
     message = None
     try:
         r = w.serve(method, uri, args, version, headers, pieces)
@@ -131,7 +140,8 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
         status = None
     return Result(status=status, body=bytes(wire.body).decode("utf-8", "replace"),
                   error_log=w.error_log, stap=stap.lines, events=log.events, hung=hung,
-                  message=message)
+                  message=message, snapshots=snaps.frames if snaps else [],
+                  config_text=config_text, request=request)
 
 
 def lua_location(lua, uri="/t"):

@@ -70,6 +70,10 @@ class Wire:
                 self.complete = self.complete or last
             self._held, self._held_size = [], 0
 
+    def held(self):
+        """Output nginx is still holding back."""
+        return b"".join(d for d, _ in self._held)
+
     def close(self):
         """The connection closes: held output is lost."""
         self._held, self._held_size = [], 0

@@ -52,11 +52,23 @@ class Loop:
         return [t for _, _, t in sorted(self._heap) if t.active]
 
     def next_timer(self):
-        while self._heap:
-            _, _, t = heapq.heappop(self._heap)
-            if t.active:
-                return t
-        return None
+        """The timer to fire next: the earliest, unless a completion order
+        says another listed timer must finish before it."""
+        while self._heap and not self._heap[0][2].active:
+            heapq.heappop(self._heap)
+        if not self._heap:
+            return None
+        t = self._heap[0][2]
+        if self.order and t.label in self.order and self.order[0] != t.label:
+            first = next((x for _, _, x in sorted(self._heap)
+                          if x.active and x.label == self.order[0]), None)
+            if first is not None:
+                t = first
+        if self.order and t.label in self.order:
+            self.order.remove(t.label)
+        self._heap.remove((t.deadline, t.seq, t))
+        heapq.heapify(self._heap)
+        return t
 
     def run_once(self):
         """ngx_process_events_and_timers, minus the I/O: run a posted event,

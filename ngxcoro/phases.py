@@ -130,6 +130,8 @@ class Phases:
         """ngx_http_get_module_ctx, or ngx_http_lua_create_ctx."""
         if r.ctx is None:
             r.ctx = LuaCtx(resume_handler=self.w.http.wev_handler)
+            if r is not r.main or r.connection is not self.w.requests[0].connection:
+                r.ctx.entry_co_ctx.name = f"entry:{r.uri}"
         return r.ctx
 
     def init_ctx(self, r, ctx):

@@ -68,7 +68,8 @@ def run_thread(r, ctx, nrets):
 
 
 def thread_yielded(r, ctx, orig):
-    """run_thread, `case LUA_YIELD`: a request-wide abort, or act on co_op."""
+    """ngx_http_lua_run_thread, `case LUA_YIELD`: a request-wide abort, or
+    act on co_op."""
     w = r.worker
     if r.uri_changed:
         return handle_rewrite_jump(r, ctx), None
@@ -104,7 +105,7 @@ def thread_yielded(r, ctx, orig):
 
 
 def thread_ended(r, ctx, co):
-    """run_thread, `rv == 0`: the coroutine returned."""
+    """ngx_http_lua_run_thread, `rv == 0`: the coroutine returned."""
     w = r.worker
     cleanup_pending_operation(co)
     w.fire("coroutine_done", co=co, success=True)
@@ -149,8 +150,8 @@ def uthread_finished(r, ctx, co, success):
 
 
 def user_co_done(r, ctx, co, success):
-    """run_thread, label `user_co_done`: the resumer (or waiting parent) gets
-    the values, after `success` unless it is a coroutine.wrap."""
+    """ngx_http_lua_run_thread, label `user_co_done`: the resumer (or waiting
+    parent) gets the values, after `success` unless it is a coroutine.wrap."""
     w = r.worker
     parent = co.parent_co_ctx
     if parent is None:
@@ -166,7 +167,7 @@ def user_co_done(r, ctx, co, success):
 
 
 def thread_failed(r, ctx, co, rv):
-    """run_thread, an error: mark the coroutine dead, then propagate."""
+    """ngx_http_lua_run_thread, an error: mark the coroutine dead, then propagate."""
     w = r.worker
     ctx.cur_co_ctx = co
     cleanup_pending_operation(co)
@@ -179,7 +180,8 @@ def thread_failed(r, ctx, co, rv):
 
 
 def propagate_error(r, ctx):
-    """run_thread, label `propagate_error`: who pays for ctx.cur_co_ctx's error."""
+    """ngx_http_lua_run_thread, label `propagate_error`: who pays for
+    ctx.cur_co_ctx's error."""
     w = r.worker
     co = ctx.cur_co_ctx
     if co.is_uthread:
@@ -207,7 +209,7 @@ def propagate_error(r, ctx):
 
 
 def no_parent(r, ctx, co):
-    """run_thread, label `no_parent`: a defensive path."""
+    """ngx_http_lua_run_thread, label `no_parent`: a defensive path."""
     w = r.worker
     w.vm.settop0(co.co)
     co.co_status = DEAD
@@ -217,7 +219,7 @@ def no_parent(r, ctx, co):
 
 
 def done(r, ctx):
-    """run_thread, label `done`: every thread of the handler has ended."""
+    """ngx_http_lua_run_thread, label `done`: every thread of the handler has ended."""
     if ctx.entered_content_phase and r.connection.fd != -1:
         rc = r.worker.http.send_chain_link(r, ctx, None)      # the last buf
         if rc == NGX_ERROR or rc >= 300:

@@ -102,6 +102,7 @@ class Subrequests:
         sr.parent = r
         sr.id = self.nreq
         sr.worker = w
+        w.requests.append(sr)
         sr.internal = True
         sr.request_line = main.request_line
         sr.request_uri = main.request_uri

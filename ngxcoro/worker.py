@@ -42,6 +42,8 @@ class Worker:
         self.coctx_by_id = {}
         self.nnames = {}
         self.nrequests = 0
+        self.requests = []                # every request, in creation order
+        self.chunk_lines = {}             # chunk name -> config line of its Lua line 1
         self._chunks = {}
         self.vm = LuaVM(api.bind(self), owner=self)
 
@@ -115,6 +117,7 @@ class Worker:
         first use; a syntax error is logged as nginx does and gives None."""
         key = id(chunk)
         if key not in self._chunks:
+            self.chunk_lines[chunk.chunkname] = chunk.first_line or chunk.line
             try:
                 self._chunks[key] = self.vm.compile(chunk.source, chunk.chunkname)
             except LuaSyntaxError as e:
@@ -139,6 +142,7 @@ class Worker:
         r = Request(connection=c, method=method, uri=uri, args=args, http_version=version,
                     headers=list(headers), body_pieces=list(body_pieces))
         r.worker = self
+        self.requests.append(r)
         r.request_uri = uri + ("?" + args if args is not None else "")
         r.request_line = f"{method} {r.request_uri} {version}"
         c.data = r
@@ -153,6 +157,16 @@ class Worker:
 
     def run_posted_requests(self, c):
         self.subrequests.run_posted_requests(c)
+
+    def all_co_ctx(self):
+        """Every co ctx of the run, in creation order (an entry co ctx is
+        one per Lua ctx, reused by its phases)."""
+        seen, out = set(), []
+        for coctx in self.coctx_by_id.values():
+            if id(coctx) not in seen:
+                seen.add(id(coctx))
+                out.append(coctx)
+        return out
 
     # ---------------------------------------------------------------- hang
     def why_hung(self, r):
