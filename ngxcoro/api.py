@@ -337,16 +337,35 @@ def is_subrequest(w):
     return r is not r.main
 
 
+def get_phase(w):
+    """ngx.get_phase()."""
+    from .model import CONTEXT_NAMES
+    r, ctx = _req(w)
+    name = CONTEXT_NAMES.get(ctx.context, "") if ctx else ""
+    return (0, name.replace("_by_lua*", "").replace("ngx.", "").encode())
+
+
+def is_internal(w):
+    r, _ = _req(w)
+    return bool(r.internal or r is not r.main)
+
+
+def start_time(w):
+    from .loop import EPOCH_MS
+    return EPOCH_MS / 1000.0
+
+
+def header_too_late(w):
+    """ngx.header.X = v after the header went out (ngx_http_lua_ffi_set_resp_header)."""
+    w.log_error("error", "attempt to set ngx.header.HEADER after sending out response headers",
+                w.cur_r)
+    return (0,)
+
+
 def tick(w):
     """Called from the Lua count hook: gives Python a place to raise
     KeyboardInterrupt while Lua spins."""
     return None
-
-
-def unsupported(name):
-    def f(w, *args):
-        return err(f"{name} is not modelled by ngxcoro yet")
-    return f
 
 
 def bind(w):
@@ -358,6 +377,7 @@ def bind(w):
         "update_time": update_time, "today": today, "localtime": localtime,
         "var_get": var_get, "var_set": var_set, "is_subrequest": is_subrequest, "tick": tick,
         "req_headers": req_headers,
+        "get_phase": get_phase, "header_too_late": header_too_late, "is_internal": is_internal, "start_time": start_time,
         "co_create": coro.create, "co_resume": coro.resume, "co_yield": coro.yield_,
         "co_status": coro.status,
         "spawn": uthread.spawn, "wait": uthread.wait, "kill": uthread.kill,

@@ -688,10 +688,62 @@ for k, v in pairs{
   HTTP_VERSION_NOT_SUPPORTED = 505, HTTP_INSUFFICIENT_STORAGE = 507,
 } do ngx[k] = v end
 
+-- APIs of ngx_lua 0.10.23 that this model does not have: a clear error
+-- instead of "attempt to index a nil value"
+local NOT_MODELLED = {}
+for name in ([[socket timer shared re md5 md5_bin sha1_bin crc32_short crc32_long
+  encode_base64 decode_base64 hmac_sha1 cookie_time http_time parse_http_time worker
+  config on_abort arg resp run_worker_thread semaphore thread_pool escape_html
+  get_now_ts raw_header set_header clear_header get_body_file get_headers_raw
+  set_body_data set_body_file init_body append_body finish_body discard_body
+  set_method set_uri_args socket]]):gmatch("%S+") do NOT_MODELLED[name] = true end
+
+local function not_modelled(prefix)
+  return function(_, k)
+    if NOT_MODELLED[k] then
+      raw_error(sformat("%s%s is not modelled by ngxcoro (it is a real ngx_lua API; "
+                        .. "the model covers the scheduler's APIs)", prefix, k), 2)
+    end
+    return nil
+  end
+end
+setmetatable(ngx.req, {__index = not_modelled("ngx.req.")})
+
+function ngx.get_phase()
+  local _, ph = P.get_phase()
+  return ph
+end
+function ngx.req.http_version()
+  local _, v = P.var_get("server_protocol")
+  return tonumber((v or ""):match("HTTP/(%d%.%d)"))
+end
+function ngx.req.is_internal()
+  return P.is_internal()
+end
+function ngx.req.start_time()
+  return P.start_time()
+end
+
+-- ngx.header: response headers (kept, not checked in depth)
+local resp_headers = {}
+ngx.header = setmetatable({}, {
+  __index = function(_, k)
+    return resp_headers[tostring(k):lower():gsub("_", "-")]
+  end,
+  __newindex = function(_, k, v)
+    if P.headers_sent() then
+      P.header_too_late()
+      return
+    end
+    resp_headers[tostring(k):lower():gsub("_", "-")] = v
+  end,
+})
+
 local ctxs = {}        -- request id -> ngx.ctx table
 local cur_req = 1
 setmetatable(ngx, {
-  __index = function(_, k)
+  __index = function(t, k)
+    if NOT_MODELLED[k] then return not_modelled("ngx.")(t, k) end
     if k == "ctx" then
       local t = ctxs[cur_req]
       if t == nil then t = {}; ctxs[cur_req] = t end
