@@ -1,0 +1,225 @@
+"""Small pieces the lessons share: a predict-then-reveal question, the
+"the blog says / nginx does" box, and text views of a run that nbval can
+check (the stap trace, the count history, a side-by-side with real nginx).
+
+Widgets here keep their logic in the browser (anywidget), so they work in
+an exported HTML page with no kernel.
+"""
+from __future__ import annotations
+
+import html
+import json
+import pathlib
+
+import anywidget
+import traitlets
+
+from . import run
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SCENARIOS = ROOT / "tests" / "scenarios"
+
+_PREDICT_ESM = r"""
+function render({ model, el }) {
+  const q = model.get("question"), opts = model.get("options");
+  const box = document.createElement("div");
+  box.className = "ngxcoro-predict";
+  box.style.cssText = "border:1px solid var(--jp-border-color1,#bbb);border-radius:6px;" +
+    "padding:8px 12px;margin:4px 0;font-family:var(--jp-ui-font-family,sans-serif);" +
+    "color:var(--jp-ui-font-color1,#222)";
+  const h = document.createElement("div");
+  h.innerHTML = "<b>Predict.</b> " + q;
+  box.appendChild(h);
+  let chosen = null;
+  const row = document.createElement("div");
+  row.style.cssText = "display:flex;flex-wrap:wrap;gap:6px;margin:6px 0";
+  const buttons = opts.map((o, i) => {
+    const b = document.createElement("button");
+    b.textContent = o;
+    b.style.cssText = "padding:3px 10px;border-radius:4px;border:1px solid #888;" +
+      "background:var(--jp-layout-color1,#fff);color:inherit;cursor:pointer;font-family:monospace";
+    b.onclick = () => { chosen = i; buttons.forEach((x, j) =>
+      x.style.outline = (j === i) ? "2px solid #0072B2" : "none"); };
+    row.appendChild(b);
+    return b;
+  });
+  box.appendChild(row);
+  const check = document.createElement("button");
+  check.textContent = "Check";
+  check.style.cssText = "padding:3px 12px;border-radius:4px;cursor:pointer";
+  const out = document.createElement("div");
+  out.style.cssText = "margin-top:6px";
+  check.onclick = () => {
+    if (chosen === null) { out.textContent = "Pick an answer first."; return; }
+    const ok = chosen === model.get("answer");
+    out.innerHTML = (ok ? "&#10004; <b>Right.</b> " : "&#10008; <b>Not quite.</b> The answer is <code>" +
+      opts[model.get("answer")].replace(/</g, "&lt;") + "</code>. ") + model.get("explain");
+    out.style.color = ok ? "#009E73" : "#D55E00";
+  };
+  box.appendChild(check);
+  box.appendChild(out);
+  el.appendChild(box);
+}
+export default { render };
+"""
+
+
+class Predict(anywidget.AnyWidget):
+    """A question, a few answers, a Check button and the explanation."""
+    _esm = _PREDICT_ESM
+    question = traitlets.Unicode().tag(sync=True)
+    options = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    answer = traitlets.Int().tag(sync=True)
+    explain = traitlets.Unicode().tag(sync=True)
+
+    def __init__(self, question, options, answer, explain):
+        super().__init__(question=question, options=list(options),
+                         answer=list(options).index(answer) if isinstance(answer, str) else answer,
+                         explain=explain)
+
+    def _repr_mimebundle_(self, **kw):
+        bundle = super()._repr_mimebundle_(**kw)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        data["text/plain"] = f"Predict: {html.unescape(self.question)}"
+        return bundle
+
+
+def scenario(name):
+    """(config text, request line, recording from real nginx) of a scenario."""
+    path = SCENARIOS / f"{name}.ngx"
+    text = path.read_text(encoding="utf-8")
+    request = "GET /t"
+    for line in text.splitlines():
+        if line.startswith("# request:"):
+            request = line.split(":", 1)[1].strip()
+    rec_path = SCENARIOS / "expected" / f"{name}.json"
+    rec = json.loads(rec_path.read_text()) if rec_path.exists() else None
+    return text, request, rec
+
+
+class BlogBox:
+    """"The blog says / nginx does", backed by a differential scenario: the
+    model's answer and real nginx's recorded answer for the same config."""
+
+    def __init__(self, blog_says, nginx_does, scenario_name):
+        self.blog_says, self.nginx_does, self.name = blog_says, nginx_does, scenario_name
+        text, request, rec = scenario(scenario_name)
+        self.model = run(text, request, log_level="debug")
+        self.nginx = rec
+
+    def agree(self):
+        return (self.nginx is not None and self.model.status == self.nginx["status"]
+                and self.model.body == self.nginx["body"])
+
+    def _body(self, s):
+        return html.escape(s if len(s) < 400 else s[:400] + "…")
+
+    def _repr_html_(self):
+        rec = self.nginx or {}
+        verdict = ("the model and real nginx agree" if self.agree() else
+                   "model and recording differ!")
+        return (
+            "<div style='border-left:4px solid #E69F00;padding:6px 12px;margin:6px 0;"
+            "background:rgba(230,159,0,.08)'>"
+            f"<div><b>The blog says:</b> {html.escape(self.blog_says)}</div>"
+            f"<div><b>nginx does:</b> {html.escape(self.nginx_does)}</div>"
+            f"<div style='font-size:90%;margin-top:4px'>Scenario <code>{self.name}</code>: "
+            f"real nginx answered <code>{rec.get('status')}</code> "
+            f"<pre style='margin:2px 0'>{self._body(rec.get('body', ''))}</pre>"
+            f"the model answers <code>{self.model.status}</code>: {verdict}.</div></div>")
+
+    def __repr__(self):
+        rec = self.nginx or {}
+        return (f"The blog says: {self.blog_says}\nnginx does:    {self.nginx_does}\n"
+                f"scenario {self.name}: nginx {rec.get('status')} {rec.get('body', '')!r}\n"
+                f"               model {self.model.status} {self.model.body!r}\n"
+                f"agree: {self.agree()}")
+
+
+# --------------------------------------------------------------- text views
+def count_history(result):
+    """r->count's story, one line per finalize_request and count change."""
+    out = []
+    for e in result.events:
+        if e["event"] == "count":
+            out.append(f"{e['t_ms']:>5} ms  count {e['delta']:+d} -> {e['c']}  ({e['cause']})")
+        elif e["event"] == "finalize_request":
+            from .model import rc_name
+            out.append(f"{e['t_ms']:>5} ms  finalize_request(r, {rc_name(e['rc'])}) "
+                       f"{e['uri']} c:{e['c']}")
+        elif e["event"] == "free_request":
+            out.append(f"{e['t_ms']:>5} ms  request freed")
+    return "\n".join(out)
+
+
+def count_chart_svg(result, width=560, height=160):
+    """r->count over the steps of a run, as a small step chart (SVG)."""
+    pts, step, c = [(0, 1)], 0, 1
+    marks = []
+    for e in result.events:
+        step += 1
+        if e["event"] == "count":
+            c = e["c"]
+            pts.append((step, c))
+        elif e["event"] == "finalize_request":
+            marks.append((step, e["rc"]))
+    n = max(step, 1)
+    top = max(p[1] for p in pts) + 1
+    x = lambda s: 40 + (width - 60) * s / n
+    y = lambda v: height - 25 - (height - 45) * v / top
+    path = f"M{x(0):.1f},{y(1):.1f}"
+    prev = 1
+    for s, v in pts[1:]:
+        path += f" L{x(s):.1f},{y(prev):.1f} L{x(s):.1f},{y(v):.1f}"
+        prev = v
+    path += f" L{x(n):.1f},{y(prev):.1f}"
+    from .model import rc_name
+    ticks = "".join(f"<text x='30' y='{y(v) + 4:.1f}' font-size='10' text-anchor='end'>{v}</text>"
+                    for v in range(0, top + 1))
+    fm = "".join(f"<line x1='{x(s):.1f}' x2='{x(s):.1f}' y1='{y(0):.1f}' y2='{y(top):.1f}' "
+                 f"stroke='#CC79A7' stroke-dasharray='3,3'/><text x='{x(s):.1f}' y='12' "
+                 f"font-size='9' text-anchor='middle' fill='#CC79A7'>{html.escape(rc_name(rc))}</text>"
+                 for s, rc in marks)
+    return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
+            f"font-family='sans-serif'>{ticks}{fm}<path d='{path}' fill='none' stroke='#0072B2' "
+            f"stroke-width='2'/><text x='{width / 2:.0f}' y='{height - 5}' font-size='10' "
+            f"text-anchor='middle'>events (dashed: finalize_request with its rc)</text>"
+            f"<text x='8' y='{height / 2:.0f}' font-size='10' transform='rotate(-90 8 "
+            f"{height / 2:.0f})' text-anchor='middle'>r-&gt;count</text></svg>")
+
+
+class SVG:
+    """Display an SVG string in a notebook (no kernel needed to see it)."""
+
+    def __init__(self, svg):
+        self.svg = svg
+
+    def _repr_svg_(self):
+        return self.svg
+
+
+def side_by_side(config_text, request="GET /t", **kw):
+    """The model's count history next to real nginx's (when nginx is here),
+    normalised and aligned; rows that differ are marked '!'."""
+    from . import realnginx
+    res = run(config_text, request, log_level="debug", **kw)
+    mine = realnginx.model_count_history(res.events)
+    ok, why = realnginx.available()
+    if not ok:
+        return ("real nginx is not installed here (" + why + "). On Debian/Ubuntu: "
+                "apt-get install nginx-light libnginx-mod-http-lua libnginx-mod-http-echo\n"
+                "model:\n  " + "\n  ".join(mine))
+    real = realnginx.run_real(config_text, request, **kw)
+    theirs = realnginx.count_history(real["debug"])
+    import difflib
+    rows = [f"  {'real nginx':<40} | model", f"  {'-' * 40} | -----"]
+    sm = difflib.SequenceMatcher(a=theirs, b=mine, autojunk=False)
+    for tag, i1, i2, j1, j2 in sm.get_opcodes():
+        a, b = theirs[i1:i2], mine[j1:j2]
+        for k in range(max(len(a), len(b))):
+            left = a[k] if k < len(a) else ""
+            right = b[k] if k < len(b) else ""
+            rows.append(f"{' ' if tag == 'equal' else '!'} {left:<40} | {right}")
+    rows.append(f"status: nginx {real['status']} / model {res.status}; body "
+                + ("same" if real["body"] == res.body else "differs"))
+    return "\n".join(rows)
