@@ -223,3 +223,62 @@ def side_by_side(config_text, request="GET /t", **kw):
     rows.append(f"status: nginx {real['status']} / model {res.status}; body "
                 + ("same" if real["body"] == res.body else "differs"))
     return "\n".join(rows)
+
+
+_TWEAK_ESM = r"""
+function render({ model, el }) {
+  const labels = model.get("labels"), views = model.get("views");
+  const wrap = document.createElement("div");
+  wrap.style.cssText = "font-family:var(--jp-ui-font-family,sans-serif);" +
+    "color:var(--jp-ui-font-color1,#222)";
+  const row = document.createElement("div");
+  row.style.cssText = "display:flex;align-items:center;gap:8px;margin:4px 0";
+  const name = document.createElement("span");
+  name.textContent = model.get("description");
+  const sel = document.createElement("input");
+  sel.type = "range"; sel.min = 0; sel.max = labels.length - 1; sel.step = 1;
+  sel.value = model.get("index");
+  sel.style.width = "220px";
+  const val = document.createElement("code");
+  const view = document.createElement("div");
+  function show(i) {
+    val.textContent = labels[i];
+    view.innerHTML = views[i];
+    model.set("index", i); model.save_changes();
+  }
+  sel.oninput = () => show(parseInt(sel.value));
+  row.append(name, sel, val);
+  wrap.append(row, view);
+  el.appendChild(wrap);
+  show(model.get("index"));
+}
+export default { render };
+"""
+
+
+class Tweak(anywidget.AnyWidget):
+    """A control over a few precomputed variants: moving it switches the
+    picture in the browser, so it keeps working with no kernel."""
+    _esm = _TWEAK_ESM
+    description = traitlets.Unicode().tag(sync=True)
+    labels = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    views = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    index = traitlets.Int(0).tag(sync=True)
+
+    def __init__(self, description, values, view, index=0):
+        """`view(value)` returns HTML (an SVG, a <pre>, ...) for each value."""
+        super().__init__(description=description, labels=[str(v) for v in values],
+                         views=[view(v) for v in values], index=index)
+
+    def _repr_mimebundle_(self, **kw):
+        bundle = super()._repr_mimebundle_(**kw)
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        data["text/plain"] = f"Tweak: {self.description} {self.labels[self.index]}"
+        data["text/html"] = self.views[self.index]
+        return bundle
+
+
+def pre(text):
+    """Text as an HTML <pre> block (for Tweak views)."""
+    return ("<pre style='margin:2px 0;font-size:12px;line-height:1.35'>"
+            + html.escape(text) + "</pre>")

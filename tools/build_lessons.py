@@ -1,0 +1,132 @@
+"""Build the lesson notebooks from their sources in tools/lessons/.
+
+    python tools/build_lessons.py            # every lesson
+    python tools/build_lessons.py 02 05      # some of them
+    python tools/build_lessons.py --check    # do the committed notebooks match? (no kernel)
+
+A source is a Python file in "percent" form: cells start with a line
+`# %%` (code) or `# %% [markdown]` (markdown, every line commented with
+`# `).  `# %% check` marks a code cell whose output states a fact: it gets
+the `nbval-check-output` tag, and nbval compares it.
+
+Each notebook is executed once here (nbclient, in notebooks/), then only
+the checked cells keep their outputs; the other outputs and the widget
+state are dropped, because they hold random widget ids and renderer-specific
+SVG.  So a rebuild gives the same bytes, and nbval has something to compare.
+"""
+from __future__ import annotations
+
+import hashlib
+import pathlib
+import sys
+
+import nbformat
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SRC = ROOT / "tools" / "lessons"
+OUT = ROOT / "notebooks"
+CHECK_TAG = "nbval-check-output"
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+
+
+def parse(text):
+    """Source text -> [(kind, source, tags)]."""
+    cells, kind, tags, lines = [], None, [], []
+
+    def flush():
+        if kind is not None:
+            body = "\n".join(lines).strip("\n")
+            if kind == "markdown":
+                body = "\n".join(l[2:] if l.startswith("# ") else l.lstrip("#")
+                                 for l in body.splitlines())
+            cells.append((kind, body, tags))
+
+    for line in text.splitlines():
+        if line.startswith("# %%"):
+            flush()
+            head = line[4:].strip()
+            kind = "markdown" if head.startswith("[markdown]") else "code"
+            tags = [CHECK_TAG] if head == "check" else []
+            lines = []
+        elif kind is not None:
+            lines.append(line)
+    flush()
+    return cells
+
+
+def notebook(name, cells):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = {"kernelspec": dict(KERNELSPEC),
+                   "language_info": {"name": "python"}}
+    for i, (kind, body, tags) in enumerate(cells):
+        cell = (nbformat.v4.new_markdown_cell(body) if kind == "markdown"
+                else nbformat.v4.new_code_cell(body))
+        cell.id = hashlib.sha1(f"{name}:{i}".encode()).hexdigest()[:8]
+        if tags:
+            cell.metadata["tags"] = list(tags)
+        nb.cells.append(cell)
+    return nb
+
+
+def execute(nb):
+    from nbclient import NotebookClient
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(OUT)}}).execute()
+    return nb
+
+
+def trim(nb):
+    """Keep the outputs nbval checks; drop the rest and the widget state."""
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        cell.metadata.pop("execution", None)
+        if CHECK_TAG not in cell.metadata.get("tags", []):
+            cell.outputs = []
+            cell.execution_count = None
+        else:
+            for out in cell.outputs:
+                out.get("metadata", {}).clear() if out.get("output_type") != "stream" else None
+    return nb
+
+
+def build(path):
+    name = path.stem
+    nb = trim(execute(notebook(name, parse(path.read_text(encoding="utf-8")))))
+    target = OUT / f"{name}.ipynb"
+    nbformat.write(nb, target)
+    return target
+
+
+def check():
+    """The committed notebooks have the sources' cells (outputs aside)."""
+    bad = []
+    for path in sorted(SRC.glob("*.py")):
+        target = OUT / f"{path.stem}.ipynb"
+        want = notebook(path.stem, parse(path.read_text(encoding="utf-8")))
+        if not target.exists():
+            bad.append(f"{target.name}: missing")
+            continue
+        have = nbformat.read(target, as_version=4)
+        if [(c.cell_type, c.source) for c in have.cells] != \
+           [(c.cell_type, c.source) for c in want.cells]:
+            bad.append(f"{target.name}: differs from tools/lessons/{path.name}")
+    return bad
+
+
+def main(argv):
+    if argv[:1] == ["--check"]:
+        bad = check()
+        print("\n".join(bad) or "notebooks match their sources")
+        return 1 if bad else 0
+    wanted = [a for a in argv if not a.startswith("-")]
+    for path in sorted(SRC.glob("*.py")):
+        if wanted and not any(path.stem.startswith(w) for w in wanted):
+            continue
+        print("built", build(path).relative_to(ROOT))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
