@@ -20,7 +20,7 @@ size), so the benchmark runs nginx at --nginx-log-level (default `error`).
 Model: time.perf_counter() around config load + the whole request (virtual
 time is instant), nothing subtracted.  "off" = Worker(conf, Hooks()) with no
 listener; "on" = ngxcoro.run(), which attaches StapTrace and EventLog.  Each
-model run is a fresh Python process, so its peak RSS (ru_maxrss, which counts
+model run is a fresh Python process, so its peak RSS (VmHWM, which counts
 LuaJIT's memory too) belongs to that run alone; a run that takes longer than
 --budget seconds is stopped and reported as such.  Figures are medians of
 --repeat runs.
@@ -90,10 +90,19 @@ def check(workload, n, status, body):
 
 
 # ------------------------------------------------------------------ model
+def peak_rss_mb():
+    """This process's peak RSS: VmHWM (ru_maxrss would keep the parent's peak across exec)."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(l.split()[1]) for l in f if l.startswith("VmHWM:")) / 1024
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def model_child(workload, n, tracing):
     """Runs in a fresh process: one request, prints {"s": seconds, ...} as JSON."""
     text = conf_for(workload, n)
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss0 = peak_rss_mb()
     t = time.perf_counter()
     if tracing:
         res = ngxcoro.run(text, "GET /t")
@@ -106,8 +115,7 @@ def model_child(workload, n, tracing):
         status, body, extra = wire.status, bytes(wire.body).decode(), None
     s = time.perf_counter() - t
     check(workload, n, status, body + (extra or ""))
-    print(json.dumps({"s": s, "rss0_mb": rss0 / 1024,
-                      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(json.dumps({"s": s, "rss0_mb": rss0, "rss_mb": peak_rss_mb()}))
 
 
 def model_run(workload, n, tracing, budget):
@@ -126,8 +134,11 @@ def model_run(workload, n, tracing, budget):
 def nginx_run(workload, n, level):
     original = realnginx.build_config
 
-    def build(*a):
-        return original(*a).replace("/logs/error.log debug;", f"/logs/error.log {level};", 1)
+    def build(*a):                     # the runner logs at debug; swap the level
+        text = original(*a)
+        if "/logs/error.log debug;" not in text:
+            raise RuntimeError("realnginx.build_config changed: cannot set the log level")
+        return text.replace("/logs/error.log debug;", f"/logs/error.log {level};", 1)
     realnginx.build_config = build
     try:
         r = realnginx.run_real(conf_for(workload, n), "GET /t", timeout=300)
@@ -166,9 +177,9 @@ def bench(workload, sizes, a):
                 runs.append(r)
             if len(runs) < a.repeat:
                 stopped.add(tracing)
-                wall[tracing] = f">{a.budget:.0f}s!"
+                wall[tracing] = f">{a.budget:g}s!"
                 print(f"   !! model (tracing {'on' if tracing else 'off'}) took more than "
-                      f"{a.budget:.0f} s at n={n}; larger sizes skipped")
+                      f"{a.budget:g} s at n={n}; larger sizes skipped")
                 continue
             s = statistics.median(r["s"] for r in runs)
             row[tracing] = s * 1e6 / units

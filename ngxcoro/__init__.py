@@ -17,13 +17,16 @@ import json
 from dataclasses import dataclass, field
 
 from . import config as _config
-from .lua import Runaway
+import lupa.luajit21 as lupa
+
+from .lua import Runaway, MAX_MEMORY
 from .trace import Hooks, StapTrace, EventLog
 from .snapshot import Snapshots
 from .worker import Worker, Unsupported
 from .http import Wire
 
-__all__ = ["run", "run_lua", "lua_location", "Result", "Hooks", "parse_request", "RequestError"]
+__all__ = ["run", "run_lua", "lua_location", "Result", "Hooks", "parse_request", "RequestError",
+           "show"]
 
 
 class RequestError(ValueError):
@@ -53,8 +56,6 @@ class Result:
         return json.dumps(self.to_json(), indent=1, sort_keys=True, ensure_ascii=False)
 
 
-METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "MKCOL", "COPY",
-           "MOVE", "PROPFIND", "PROPPATCH", "LOCK", "UNLOCK", "TRACE"}
 
 
 def parse_request(line):
@@ -65,8 +66,9 @@ def parse_request(line):
     if len(parts) != 3:
         raise RequestError(f'bad request line "{line}": expected "METHOD /uri [HTTP/1.x]"')
     method, target, version = parts
-    if method not in METHODS:
-        raise RequestError(f'unknown method "{method}" in request line "{line}"')
+    if not method.replace("_", "").isalpha() or not method.isupper():
+        raise RequestError(f'bad method "{method}" in request line "{line}" '
+                           '(nginx answers 400: a method is upper-case letters)')
     if version not in ("HTTP/1.0", "HTTP/1.1"):
         raise RequestError(f'unsupported protocol "{version}" in request line "{line}"')
     if not target.startswith("/"):
@@ -113,7 +115,8 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
         conf = _config.load(config_text, filename)
     except _config.ConfigError as e:
         return Result(None, "", [], [], hung=False, message=str(e),
-                      startup_error=getattr(e, "nginx_line", f"[emerg] {e}"))
+                      startup_error=getattr(e, "nginx_line", None) or None,
+                      config_text=config_text, request=request)
     w = Worker(conf, hooks, log_level)
     log = hooks.add(EventLog(w.loop))
     snaps = hooks.add(Snapshots(w)) if snapshots else None
@@ -129,11 +132,15 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
     except Runaway:
         hung = True
         message = ("runaway Lua: a coroutine ran more than "
-                   f"{w.vm_step_limit_text()} VM instructions without yielding "
-                   "(real nginx would block its worker here)")
+                   f"{w.vm_step_limit_text()} VM instructions (or 5 s) without yielding; "
+                   "real nginx would block its worker here")
     except Unsupported as e:
         hung = False
         message = str(e)
+    except lupa.LuaMemoryError:
+        hung = False
+        message = ("the Lua VM ran out of memory (ngxcoro allows "
+                   f"{MAX_MEMORY // 2**20} MB); real nginx would fail with \"not enough memory\"")
     wire = w.main_r.connection.wire if w.main_r is not None else Wire()
     status = wire.status if wire.complete else None
     if message and not hung:
@@ -154,3 +161,10 @@ def run_lua(lua, request="GET /t", **kw):
     """run() for a bare Lua chunk, served at the request's URI."""
     uri = parse_request(request)[1]
     return run(lua_location(lua, uri), request, **kw)
+
+
+def show(config_or_lua, request="GET /t", **run_kw):
+    """Run a location block (or a bare Lua chunk) with snapshots and return
+    a stepper widget for it (ngxcoro.viz.stepper; needs anywidget)."""
+    from .viz.stepper import show as _show
+    return _show(config_or_lua, request, **run_kw)

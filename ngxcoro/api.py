@@ -179,7 +179,8 @@ def sleep(w, *args):
     if delay == 0:
         w.log_error("warn", "ngx.sleep(0) called without delayed events patch, "
                             "this will hurt performance", r)
-    timer = w.loop.add_timer(delay, partial(sleep_handler, w, r, coctx), label=coctx.name)
+    timer = w.loop.add_timer(delay, partial(sleep_handler, w, r, coctx), label=coctx.name,
+                             kind="ngx.sleep", owner=coctx.name)
     coctx.cleanup = partial(sleep_cleanup, w, timer)
     coctx.waiting = f"ngx.sleep({n:g})"
     w.fire("sleep", co=coctx, ms=delay)
@@ -191,7 +192,7 @@ def sleep_handler(w, r, coctx):
     coctx.cleanup = None
     coctx.waiting = ""
     ctx = r.ctx
-    w.fire("timer_expired", co=coctx)
+    w.fire("timer_expired", co=coctx, label=coctx.name)
     ctx.cur_co_ctx = coctx
     if ctx.entered_content_phase:
         sleep_resume(w, r)
@@ -364,8 +365,26 @@ def header_too_late(w):
 
 def tick(w):
     """Called from the Lua count hook: gives Python a place to raise
-    KeyboardInterrupt while Lua spins."""
-    return None
+    KeyboardInterrupt while Lua spins, and says whether this resume has run
+    too long in wall time."""
+    return w.vm.over_time()
+
+
+def timegm(w, year, month, day, hour, minute, sec):
+    """os.time{...} on the model's clock, which is UTC."""
+    import calendar
+    try:
+        return calendar.timegm((int(year), int(month), int(day), int(hour), int(minute),
+                                int(sec), 0, 0, 0))
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def not_modelled(w, name):
+    """An ngx_lua API the model does not have: the run stops and says so
+    (real nginx would do something the model cannot show)."""
+    w.abort = w.unsupported(name.decode() if isinstance(name, bytes) else name)
+    return (3, b"ngxcoro: not modelled")
 
 
 def bind(w):
@@ -377,7 +396,8 @@ def bind(w):
         "update_time": update_time, "today": today, "localtime": localtime,
         "var_get": var_get, "var_set": var_set, "is_subrequest": is_subrequest, "tick": tick,
         "req_headers": req_headers,
-        "get_phase": get_phase, "header_too_late": header_too_late, "is_internal": is_internal, "start_time": start_time,
+        "get_phase": get_phase, "header_too_late": header_too_late,
+        "timegm": timegm, "not_modelled": not_modelled, "is_internal": is_internal, "start_time": start_time,
         "co_create": coro.create, "co_resume": coro.resume, "co_yield": coro.yield_,
         "co_status": coro.status,
         "spawn": uthread.spawn, "wait": uthread.wait, "kill": uthread.kill,

@@ -45,7 +45,15 @@ def main(argv=None):
         print(f"ngxcoro: {e}", file=sys.stderr)
         return 2
 
-    if a.json:
+    try:
+        return _print(res, a.json)
+    except BrokenPipeError:                  # e.g. piped into `head`
+        sys.stderr.close()
+        return 0
+
+
+def _print(res, as_json):
+    if as_json:
         print(res.dumps())
         return 0
     if res.startup_error:

@@ -1103,6 +1103,8 @@ def _settings(block: list, inherited: dict) -> dict:
             out[d.name] = _parse_size(d.args[0])
         elif d.name == "satisfy":
             out[d.name] = d.args[0].lower()
+        elif d.name == "root":
+            out[d.name] = d.args[0]
     return out
 
 

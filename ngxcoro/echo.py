@@ -75,7 +75,10 @@ class Echo:
     # -------------------------------------------------------- static module
     def static_handler(self, r):
         """ngx_http_static_handler on a file that does not exist."""
-        self.w.log_error("error", f"open() \"/usr/share/nginx/html{r.uri}\" failed "
+        root = self.w.location_setting(r, "root", "html")
+        if not root.startswith("/"):
+            root = "/usr/share/nginx/" + root          # this nginx's --prefix
+        self.w.log_error("error", f"open() \"{root.rstrip('/')}{r.uri}\" failed "
                                   "(2: No such file or directory)", r)
         return 404
 
@@ -127,7 +130,8 @@ class Echo:
             elif d.name == "echo_sleep":
                 delay = int(float(args[0]) * 1000)
                 self.w.loop.add_timer(delay, partial(self.sleep_event_handler, r),
-                                      label=f"echo_sleep {r.uri}")
+                                      label=f"echo_sleep {r.uri}", kind="echo_sleep",
+                                      owner=r.uri)
                 r.write_event_handler = self.wev_handler
                 return NGX_AGAIN
             elif d.name == "echo_flush":
@@ -154,7 +158,7 @@ class Echo:
 
     def sleep_event_handler(self, r):
         """ngx_http_echo_sleep_event_handler."""
-        self.w.fire("timer_expired", co=None, what="echo_sleep")
+        self.w.fire("timer_expired", co=None, label=f"echo_sleep {r.uri}")
         self.wev_handler(r)
         self.w.run_posted_requests(r.connection)
 
@@ -165,10 +169,14 @@ class Echo:
         upstream request is served by this worker on a connection of its own,
         and its response is relayed when that connection closes."""
         d = next(d for d in r.location.directives if d.name == "proxy_pass")
-        m = re.match(r"https?://(127\.0\.0\.1|localhost)(?::[^/]*)?(/.*)?$", d.args[0])
+        m = re.match(r"https?://(127\.0\.0\.1|localhost)(?::([^/]*))?(/.*)?$", d.args[0])
         if not m:
             raise self.w.unsupported(f"proxy_pass to {d.args[0]} (only this server itself)")
-        path = m.group(2)
+        if not self.is_this_server(m.group(2)):
+            self.w.log_error("error", "connect() failed (111: Connection refused) while "
+                                      "connecting to upstream", r)
+            return 502
+        path = m.group(3)
         uri = r.uri
         loc = r.location
         if path is not None and loc.modifier in ("", "^~", "=") and uri.startswith(loc.pattern):
@@ -179,6 +187,14 @@ class Echo:
         self.w.http.count_change(r, +1, "proxy_pass: read client request body")
         self.w.loop.post(partial(self.upstream_connect, r, uri, r.args), label="upstream connect")
         return NGX_DONE
+
+    def is_this_server(self, port):
+        """Does 127.0.0.1:`port` reach this server?  The scenarios write
+        __PORT__ (ngxcoro.realnginx puts the real port there)."""
+        if port in ("__PORT__", "$server_port"):
+            return True
+        listens = [a[0] for a in self.w.config.servers[0].listen] or ["80"]
+        return any(l.rsplit(":", 1)[-1] == (port or "80") for l in listens)
 
     def upstream_connect(self, r, uri, args):
         """The upstream's connection is accepted: a new request, HTTP/1.0."""

@@ -86,15 +86,18 @@ class Predict(anywidget.AnyWidget):
 
 def scenario(name):
     """(config text, request line, recording from real nginx) of a scenario."""
-    path = SCENARIOS / f"{name}.ngx"
-    text = path.read_text(encoding="utf-8")
-    request = "GET /t"
-    for line in text.splitlines():
-        if line.startswith("# request:"):
-            request = line.split(":", 1)[1].strip()
+    text, info, rec = scenario_info(name)
+    return text, info["request"], rec
+
+
+def scenario_info(name):
+    """(config text, its header lines as realnginx.parse_scenario reads them
+    -- request, headers, body --, recording from real nginx)."""
+    from .realnginx import parse_scenario
+    text = (SCENARIOS / f"{name}.ngx").read_text(encoding="utf-8")
     rec_path = SCENARIOS / "expected" / f"{name}.json"
     rec = json.loads(rec_path.read_text()) if rec_path.exists() else None
-    return text, request, rec
+    return text, parse_scenario(text), rec
 
 
 class BlogBox:
@@ -103,8 +106,9 @@ class BlogBox:
 
     def __init__(self, blog_says, nginx_does, scenario_name):
         self.blog_says, self.nginx_does, self.name = blog_says, nginx_does, scenario_name
-        text, request, rec = scenario(scenario_name)
-        self.model = run(text, request, log_level="debug")
+        text, info, rec = scenario_info(scenario_name)
+        self.model = run(text, info["request"], headers=info["headers"], body=info["body"],
+                         log_level="debug")
         self.nginx = rec
 
     def agree(self):
@@ -124,9 +128,10 @@ class BlogBox:
             f"<div><b>The blog says:</b> {html.escape(self.blog_says)}</div>"
             f"<div><b>nginx does:</b> {html.escape(self.nginx_does)}</div>"
             f"<div style='font-size:90%;margin-top:4px'>Scenario <code>{self.name}</code>: "
-            f"real nginx answered <code>{rec.get('status')}</code> "
+            f"real nginx answered <code>{rec.get('status') or 'no complete response'}</code> "
             f"<pre style='margin:2px 0'>{self._body(rec.get('body', ''))}</pre>"
-            f"the model answers <code>{self.model.status}</code>: {verdict}.</div></div>")
+            f"the model answers <code>{self.model.status or 'no complete response'}</code>: "
+            f"{verdict}.</div></div>")
 
     def __repr__(self):
         rec = self.nginx or {}

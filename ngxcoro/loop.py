@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections import deque
 
 EPOCH_MS = 1_672_531_200_000     # 2023-01-01 00:00:00 UTC: ngx.now() at the start of a run
 
 
 class Timer:
-    __slots__ = ("deadline", "seq", "handler", "label", "active")
+    __slots__ = ("deadline", "seq", "handler", "label", "active", "kind", "owner")
 
-    def __init__(self, deadline, seq, handler, label):
+    def __init__(self, deadline, seq, handler, label, kind="", owner=""):
         self.deadline, self.seq, self.handler, self.label = deadline, seq, handler, label
+        self.kind, self.owner = kind, owner
         self.active = True
 
 
@@ -29,11 +31,13 @@ class Loop:
         self._heap = []
         self._seq = itertools.count()
         self.order = None                # learner-chosen completion order (labels), or None
-        self._posted = []                # ngx_posted_events: run before the clock moves
+        self._posted = deque()           # ngx_posted_events: run before the clock moves
 
-    def add_timer(self, delay_ms, handler, label=""):
-        """ngx_add_timer: `handler()` runs `delay_ms` virtual ms from now."""
-        t = Timer(self.now_ms + delay_ms, next(self._seq), handler, label)
+    def add_timer(self, delay_ms, handler, label="", kind="", owner=""):
+        """ngx_add_timer: `handler()` runs `delay_ms` virtual ms from now.
+        `label` names it for a completion order; `kind` and `owner` say what
+        it is for (pictures)."""
+        t = Timer(self.now_ms + delay_ms, next(self._seq), handler, label, kind, owner)
         heapq.heappush(self._heap, (t.deadline, t.seq, t))
         return t
 
@@ -66,15 +70,18 @@ class Loop:
                 t = first
         if self.order and t.label in self.order:
             self.order.remove(t.label)
-        self._heap.remove((t.deadline, t.seq, t))
-        heapq.heapify(self._heap)
+        if t is self._heap[0][2]:
+            heapq.heappop(self._heap)
+        else:                                   # the order picked another one
+            self._heap.remove((t.deadline, t.seq, t))
+            heapq.heapify(self._heap)
         return t
 
     def run_once(self):
         """ngx_process_events_and_timers, minus the I/O: run a posted event,
         or fire the next timer."""
         if self._posted:
-            handler, _ = self._posted.pop(0)
+            handler, _ = self._posted.popleft()
             handler()
             return True
         t = self.next_timer()

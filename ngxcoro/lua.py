@@ -9,6 +9,7 @@ lua_xmove (src/ngx_http_lua_util.c).
 from __future__ import annotations
 
 import importlib.resources
+import time
 
 import lupa.luajit21 as luajit
 
@@ -17,6 +18,9 @@ PRELUDE = importlib.resources.files(__package__).joinpath("prelude.lua").read_te
 # one count-hook call per 1000 VM instructions; a resume that runs more than
 # STEP_LIMIT of those without yielding is taken for a runaway loop
 STEP_LIMIT = 300_000
+# ... or that spends this many wall-clock seconds in one resume (slow C calls
+# such as string.rep of a huge string are few VM instructions)
+WALL_LIMIT = 5.0
 MAX_MEMORY = 512 * 2**20
 
 
@@ -51,6 +55,7 @@ class LuaVM:
             register_eval=False, register_builtins=False, unpack_returned_tuples=True,
             encoding=None, attribute_filter=_deny_private, max_memory=MAX_MEMORY)
         self.owner = owner
+        self.resume_started = 0.0
         self.rt.execute(b"jit.off()")
         K = self.rt.execute(b(PRELUDE), name=b"=[ngxcoro]")
         K.init(self.rt.table_from({b(k): v for k, v in api.items()}), step_limit)
@@ -83,12 +88,20 @@ class LuaVM:
 
     def resume(self, co, nrets):
         """lua_resume(co, nrets) -> 0 (finished), 1 (yielded) or 2 (error)."""
+        self.resume_started = time.monotonic()
         rv = self._resume(co, nrets)
         if rv == -1:
             raise Runaway()
-        if self.owner is not None and self.owner.internal_error is not None:
-            raise self.owner.internal_error
+        if self.owner is not None:
+            if self.owner.internal_error is not None:
+                raise self.owner.internal_error
+            if self.owner.abort is not None:
+                raise self.owner.abort
         return rv
+
+    def over_time(self):
+        """Has the current resume run longer than WALL_LIMIT (wall clock)?"""
+        return time.monotonic() - self.resume_started > WALL_LIMIT
 
     def errmsg(self, co):
         v = self._errmsg(co)

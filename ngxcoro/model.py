@@ -88,6 +88,8 @@ class CoCtx:
     nsubreqs: int = 0
     sr_results: list = field(default_factory=list)
     waiting: str = ""                    # what the pending operation is, for messages
+    req: object = None                   # the request it belongs to (for pictures)
+    creator: CoCtx | None = None         # who created it (parent_co_ctx moves for coroutines)
 
     def __repr__(self):
         return f"<{self.name} {self.co_status.lua_name}>"

@@ -154,6 +154,7 @@ class Phases:
         register the cleanup, set the context."""
         entry = ctx.entry_co_ctx
         entry.co, entry.L = co, L
+        entry.req = r
         entry.co_ref = True
         entry.co_status = CoStatus.RUNNING
         self.w.coctx_by_id[co] = entry

@@ -23,6 +23,8 @@ local unpack, concat, floor, pairs, next = unpack, table.concat, math.floor, pai
 local sformat, sbyte, ssub = string.format, string.byte, string.sub
 local getinfo, getlocal, sethook = debug.getinfo, debug.getlocal, debug.sethook
 local raw_loadstring, setfenv, getfenv = loadstring, setfenv, getfenv
+local os_time, os_date, os_difftime = os.time, os.date, os.difftime
+local REAL_G = _G
 
 local function pack(...) return {n = select('#', ...), ...} end
 local EMPTY = {n = 0}
@@ -32,7 +34,9 @@ local EMPTY = {n = 0}
 -- stack of that coroutine as run_thread sees it: what it yielded or
 -- returned, or what is waiting to be passed in on its next resume.
 ---------------------------------------------------------------------------
-local cos, ids, stk = {}, {}, {}
+-- cos holds a coroutine only while it can still run; ids is weak, so a
+-- finished coroutine nobody refers to is collected, as in nginx
+local cos, ids, stk = {}, setmetatable({}, {__mode = "k"}), {}
 local nco = 0
 
 local function reg(co)
@@ -52,7 +56,10 @@ local function hook()
     runaway = true
     raw_error(RUNAWAY, 0)
   end
-  if steps % 64 == 0 then P.tick() end
+  if steps % 64 == 0 and P.tick() then
+    runaway = true                        -- too long in wall time (slow C calls)
+    raw_error(RUNAWAY, 0)
+  end
 end
 
 local function settle(id, co, ok, ...)
@@ -88,11 +95,16 @@ function K.resume(id, nrets)
     return 2
   end
   local co = cos[id]
+  if co == nil then
+    stk[id] = {n = 1, "cannot resume dead coroutine"}
+    return 2
+  end
   local s = stk[id] or EMPTY
   stk[id] = nil
   steps = 0
   local rv = settle(id, co, raw_resume(co, unpack(s, s.n - nrets + 1, s.n)))
   if runaway then return -1 end
+  if rv ~= 1 then cos[id] = nil end
   return rv
 end
 
@@ -173,7 +185,24 @@ local function check_runaway(...)
 end
 
 local function safe_pcall(...) return check_runaway(raw_pcall(...)) end
-local function safe_xpcall(...) return check_runaway(raw_xpcall(...)) end
+local function safe_xpcall(f, handler, ...)
+  -- a runaway's error must not reach a handler that could loop again
+  return check_runaway(raw_xpcall(f, function(...)
+    if runaway then return RUNAWAY end
+    return handler(...)
+  end, ...))
+end
+
+-- getfenv must never hand out the real globals (the prelude's functions and
+-- C functions live there): the sandbox is what learners' code sees as _G
+local function safe_getfenv(f)
+  if f == nil then f = 1 end
+  if type(f) == "number" and f > 0 then f = f + 1 end
+  local ok, env = raw_pcall(getfenv, f)
+  if not ok then raw_error(env, 2) end
+  if env == REAL_G then return SAFE end
+  return env
+end
 
 local function safe_loadstring(s, name)
   if type(s) == "string" and sbyte(s, 1) == 27 then
@@ -203,9 +232,10 @@ end
 
 for _, k in ipairs{"assert", "ipairs", "next", "pairs", "rawequal", "rawget", "rawset",
                    "select", "setmetatable", "getmetatable", "tonumber", "tostring", "type",
-                   "unpack", "_VERSION", "gcinfo", "newproxy", "setfenv", "getfenv"} do
+                   "unpack", "_VERSION", "gcinfo", "newproxy", "setfenv"} do
   SAFE[k] = _G[k]
 end
+SAFE.getfenv = safe_getfenv
 SAFE.error = raw_error
 SAFE.pcall = safe_pcall
 SAFE.xpcall = safe_xpcall
@@ -320,7 +350,8 @@ co_lib.running = raw_running
 -- ones as _name; OpenResty's LuaJIT has no coroutine.isyieldable
 co_lib.__create, co_lib.__resume, co_lib.__yield = co_lib.create, co_lib.resume, co_lib.yield
 co_lib.__status, co_lib.__wrap = co_lib.status, co_lib.wrap
-co_lib._create, co_lib._resume, co_lib._yield = raw_create, raw_resume, raw_yield
+co_lib._create, co_lib._yield = raw_create, raw_yield
+co_lib._resume = function(...) return check_runaway(raw_resume(...)) end
 co_lib._status, co_lib._wrap = raw_status, coroutine.wrap
 
 ---------------------------------------------------------------------------
@@ -701,8 +732,8 @@ for name in ([[socket timer shared re md5 md5_bin sha1_bin crc32_short crc32_lon
 local function not_modelled(prefix)
   return function(_, k)
     if NOT_MODELLED[k] then
-      raw_error(sformat("%s%s is not modelled by ngxcoro (it is a real ngx_lua API; "
-                        .. "the model covers the scheduler's APIs)", prefix, k), 2)
+      P.not_modelled(sformat("%s%s (a real ngx_lua API)", prefix, k))
+      raw_error("ngxcoro: not modelled", 0)
     end
     return nil
   end
@@ -779,8 +810,12 @@ local chunks = {}
 -- source becomes the body of a function, so a fresh closure can be made
 -- for every run (and `return` works at its top level)
 function K.compile(source, chunkname)
-  local f, err = raw_loadstring("return function(...) " .. source .. "\nend", "=" .. chunkname)
+  -- the chunk on its own gives the syntax errors nginx reports (at <eof>, say)
+  local f, err = raw_loadstring(source, "=" .. chunkname)
   if not f then return nil, err end
+  f, err = raw_loadstring("return function(...) " .. source .. "\nend", "=" .. chunkname)
+  if not f then return nil, err end
+  setfenv(f, SAFE)
   chunks[#chunks + 1] = f
   return #chunks
 end
@@ -817,15 +852,29 @@ function K.init(api, limit)
   null = newproxy(true)
   getmetatable(null).__tostring = function() return "userdata: NULL" end
   ngx.null = null
+  -- the virtual clock, in UTC whatever the host's time zone
   SAFE.os.time = function(t)
-    if t ~= nil then return os.time(t) end
+    if t ~= nil then
+      if type(t) ~= "table" then raw_error("bad argument #1 to 'time' (table expected, got "
+                                           .. type(t) .. ")", 2) end
+      return P.timegm(t.year, t.month, t.day, t.hour or 12, t.min or 0, t.sec or 0)
+    end
     return floor(P.now())
   end
-  SAFE.os.clock = function() return P.clock() end
-  SAFE.os.date = function(f, t) return os.date(f or "%c", t or floor(P.now())) end
-  SAFE.os.difftime = os.difftime
+  SAFE.os.clock = function() return 0 end
+  SAFE.os.date = function(f, t)
+    f = f or "%c"
+    if ssub(f, 1, 1) ~= "!" then f = "!" .. f end
+    return os_date(f, t or floor(P.now()))
+  end
+  SAFE.os.difftime = os_difftime
   SAFE.os.getenv = function() return nil end
   sethook(hook, "", 1000)
+  -- nothing dangerous stays reachable, even through a hole we missed
+  for _, k in ipairs{"io", "require", "dofile", "loadfile", "load", "package", "python",
+                     "module", "os", "debug"} do
+    REAL_G[k] = nil
+  end
 end
 
 function K.runaway() return runaway end

@@ -41,7 +41,8 @@ class ReqBody:
             return NGX_OK
         r.body_timer = self.w.loop.add_timer(ready - self.w.loop.now_ms,
                                              partial(self.body_arrived, r, post_handler),
-                                             label="client body")
+                                             label="client body", kind="request body",
+                                             owner=r.uri)
         return NGX_AGAIN
 
     def body_arrived(self, r, post_handler):

@@ -138,6 +138,7 @@ def uthread_finished(r, ctx, co, success):
         post_zombie_thread(r, parent, co)
         w.vm.insert_bool(co.co, success)
         co.co_status = ZOMBIE
+        w.fire("zombie", parent=parent, co=co)
         ctx.cur_co_ctx = None
         return NGX_AGAIN, None
 
@@ -259,6 +260,7 @@ def run_posted_threads(c, r, ctx, nreqs):
             continue
         ctx.cur_co_ctx = pt.co_ctx
         rc = run_thread(r, ctx, 0)
+        w.fire("run_thread_returned", rc=rc)
         if rc == NGX_AGAIN:
             continue
         if rc == NGX_DONE:
@@ -283,6 +285,7 @@ def content_run_posted_threads(r, ctx, n):
             continue
         ctx.cur_co_ctx = pt.co_ctx
         rc = run_thread(r, ctx, 0)
+        w.fire("run_thread_returned", rc=rc)
         if rc == NGX_AGAIN:
             continue
         if rc == NGX_DONE:
@@ -310,7 +313,6 @@ def content_run_posted_threads(r, ctx, n):
 def post_zombie_thread(r, parent, coctx):
     """ngx_http_lua_post_zombie_thread: the parent keeps a finished child."""
     parent.zombie_child_threads.append(coctx)
-    r.worker.fire("zombie", parent=parent, co=coctx)
 
 
 def cleanup_zombie_child_uthreads(r, ctx, coctx):
@@ -328,13 +330,13 @@ def del_thread(r, ctx, coctx):
     if not coctx.co_ref:
         return
     w = r.worker
-    w.fire("thread_delete", co=coctx)
     vm = w.vm
     if coctx is ctx.entry_co_ctx and len(vm.cached_lua_threads) < vm.lua_thread_cache_max_entries:
         vm.cached_lua_threads.append(coctx.L)
         vm.reset(coctx.co)                      # lua_resetthread
     coctx.co_ref = False
     coctx.co_status = DEAD
+    w.fire("thread_delete", co=coctx)           # the probe; after the fields, for pictures
 
 
 def cleanup_pending_operation(coctx):

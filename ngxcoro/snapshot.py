@@ -21,7 +21,7 @@ _OBSERVERS = {"trace.py", "worker.py", "snapshot.py"}
 _C_NAME = re.compile(r"\b(ngx_[a-z0-9_]+)")
 
 # events that are not steps of their own
-QUIET = {"log", "resume"}
+QUIET = {"log"}
 
 EXPLAIN = {
     "phase_handler": "the {phase} phase handler starts a new entry thread (r->count {c})",
@@ -43,7 +43,7 @@ EXPLAIN = {
     "thread_delete": "del_thread: {co} loses its registry reference",
     "user_thread_wait": "ngx.thread.wait: {parent} waits for {child}",
     "sleep": "ngx.sleep arms a {ms} ms timer for {co} and yields",
-    "timer_expired": "a timer fires at {t_ms} ms",
+    "timer_expired": "the timer of {label} fires at {t_ms} ms",
     "sleep_cleanup": "the pending ngx.sleep of {co} is cancelled",
     "finalize_threads": "finalize_threads deletes every thread of the handler",
     "request_cleanup": "request_cleanup (forcible={forcible})",
@@ -73,6 +73,7 @@ EXPLAIN = {
     "body_post_read": "the body reader's post handler runs",
     "useless_wev": "a write event with nothing to do (useless lua write event handler)",
     "hang": "nothing is left that could wake the request",
+    "load_error": "the Lua code of {chunk} does not compile: nginx answers 500",
     "set_uri_jump": "ngx.req.set_uri(\"{uri}\", true) yields for a rewrite jump",
     "handle_rewrite_jump": "run_thread acts on the rewrite jump: threads die, the ctx starts afresh",
 }
@@ -98,9 +99,15 @@ class Snapshots:
         self.w = worker
         self.frames = []
         self.last_rc = None
+        self.executing = None                 # inside lua_resume of this co ctx
         self._c_names = {}
 
     def __call__(self, event, data):
+        if event == "resume":
+            self.executing = data["co"].name
+            return
+        if event == "resume_returned":
+            self.executing = None
         if event in QUIET:
             return
         if event in ("run_thread_returned", "finalize_request"):
@@ -152,9 +159,12 @@ class Snapshots:
             "t_ms": w.loop.now_ms,
             "phase": r.phase if r is not None else "",
             "focus": r.uri if r is not None else None,
+            "focus_index": self.request_index(r),
+            "executing": self.executing,
             "requests": self.requests(),
             "coroutines": self.coroutines(),
-            "timers": [{"label": t.label, "deadline_ms": t.deadline} for t in w.loop.pending()],
+            "timers": [{"label": t.label, "deadline_ms": t.deadline, "kind": t.kind,
+                        "owner": t.owner} for t in w.loop.pending()],
             "rc": rc_name(self.last_rc) if self.last_rc is not None else None,
             "output": self.output(),
             "log_lines": len(w.error_log),
@@ -183,12 +193,21 @@ class Snapshots:
         except (KeyError, IndexError, ValueError):
             return event.replace("_", " ")
 
+    def request_index(self, r):
+        for i, x in enumerate(self.w.requests):
+            if x is r:
+                return i
+        return None
+
     def requests(self):
-        """The main request, its subrequests and any upstream request."""
+        """The main request, its subrequests and any upstream request; `id`
+        is the index here, `parent_id` the parent's."""
         out = []
-        for r in self.w.requests:
+        for i, r in enumerate(self.w.requests):
             ctx = r.ctx
             out.append({
+                "id": i,
+                "parent_id": self.request_index(r.parent),
                 "uri": r.uri,
                 "args": r.args,
                 "main": r is r.main,
@@ -228,6 +247,8 @@ class Snapshots:
             if where and where[0] in self.w.chunk_lines:
                 line = self.w.chunk_lines[where[0]] + where[1] - 1
             out.append({
+                "request": self.request_index(coctx.req),
+                "creator": coctx.creator.name if coctx.creator else None,
                 "name": coctx.name,
                 "kind": kind,
                 "status": coctx.co_status.lua_name,

@@ -37,6 +37,7 @@ class Worker:
         level = log_level or getattr(config, "error_log_level", None) or "error"
         self.log_level = LEVELS.index("" if level == "stderr" else level)
         self.internal_error = None
+        self.abort = None                 # an Unsupported raised from inside Lua
         self.cur_r = None
         self.main_r = None
         self.coctx_by_id = {}
@@ -103,13 +104,13 @@ class Worker:
         from .lua import STEP_LIMIT
         return f"{STEP_LIMIT * 1000:,}"
 
-    @staticmethod
-    def location_setting(r, name, default):
-        loc = r.location
-        return loc.settings.get(name, default) if loc is not None else default
+    def location_setting(self, r, name, default):
+        """A setting of r's location (the server's when no location matched)."""
+        conf = r.location if r.location is not None else self.config.servers[0]
+        return conf.settings.get(name, default)
 
     def unsupported(self, what):
-        return Unsupported(f"{what} is not modelled by ngxcoro yet")
+        return Unsupported(f"{what} is not modelled by ngxcoro")
 
     # --------------------------------------------------------------- chunks
     def chunk_index(self, chunk):
@@ -123,6 +124,7 @@ class Worker:
             except LuaSyntaxError as e:
                 self._chunks[key] = None
                 self.log_error("error", f"failed to load inlined Lua code: {e}", self.cur_r)
+                self.fire("load_error", chunk=chunk.chunkname, error=str(e))
         return self._chunks[key]
 
     # ---------------------------------------------------------------- serve

@@ -8,6 +8,12 @@
 * ``load_realnginx()`` gives the ``ngxcoro.realnginx`` module, loading the file directly
   when the package itself cannot be imported (realnginx.py depends on nothing else in
   ngxcoro, and the oracle tests should not break because the model does).
+* Tests marked ``browser`` drive a real Chromium through the Python ``playwright``
+  package (Debian's ``/usr/bin/chromium``, or ``$NGXCORO_CHROMIUM``; ``playwright
+  install`` is never needed). Same rule: skipped with the reason when either is
+  missing, **failed** when ``NGXCORO_REQUIRE_BROWSER=1`` (CI sets it). The fixture
+  ``browser`` is one headless Chromium per test module; ``ARTIFACTS`` is where they
+  leave screenshots (``test-artifacts/``, gitignored, or ``$NGXCORO_ARTIFACTS``).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import pathlib
+import shutil
 import sys
 
 import pytest
@@ -25,6 +32,7 @@ if str(ROOT) not in sys.path:
 
 SCENARIO_DIR = ROOT / "tests" / "scenarios"
 EXPECTED_DIR = SCENARIO_DIR / "expected"
+ARTIFACTS = pathlib.Path(os.environ.get("NGXCORO_ARTIFACTS") or ROOT / "test-artifacts")
 
 
 def load_realnginx():
@@ -42,8 +50,12 @@ def load_realnginx():
         return mod
 
 
+def _flag(name) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def nginx_required() -> bool:
-    return os.environ.get("NGXCORO_REQUIRE_NGINX", "").strip().lower() in ("1", "true", "yes", "on")
+    return _flag("NGXCORO_REQUIRE_NGINX")
 
 
 def check_real_nginx() -> None:
@@ -57,18 +69,87 @@ def check_real_nginx() -> None:
     pytest.skip(f"real nginx not available: {why}")
 
 
+# ------------------------------------------------------------------ browser
+def browser_required() -> bool:
+    return _flag("NGXCORO_REQUIRE_BROWSER")
+
+
+def chromium_path():
+    """Debian's chromium (or $NGXCORO_CHROMIUM); None when there is none."""
+    env = os.environ.get("NGXCORO_CHROMIUM")
+    if env:
+        return env if os.access(env, os.X_OK) else None
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def browser_available():
+    """(ok, why): playwright importable and a chromium to drive."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except Exception as e:
+        return False, f"the playwright package is not importable ({e}); pip install -e '.[test]'"
+    if chromium_path() is None:
+        return False, ("no chromium found (apt-get install chromium, or set NGXCORO_CHROMIUM "
+                       "to a Chromium/Chrome executable)")
+    return True, ""
+
+
+def check_browser() -> None:
+    """Skip (or, with NGXCORO_REQUIRE_BROWSER=1, fail) without a browser."""
+    ok, why = browser_available()
+    if ok:
+        return
+    if browser_required():
+        pytest.fail(f"NGXCORO_REQUIRE_BROWSER=1 but the browser tests cannot run: {why}",
+                    pytrace=False)
+    pytest.skip(f"browser tests need playwright and chromium: {why}")
+
+
+# ------------------------------------------------------------------ the gates
+_GATES = {"nginx": (nginx_required, check_real_nginx), "browser": (browser_required, check_browser)}
+
+
 @pytest.fixture(autouse=True)
-def _real_nginx_gate(request):
-    # setup phase: only the skip (a failure here would be reported as an ERROR)
-    if request.node.get_closest_marker("nginx") is not None and not nginx_required():
-        check_real_nginx()
+def _requirement_gates(request):
+    # setup phase: only the skips (a failure here would be reported as an ERROR)
+    for marker, (required, check) in _GATES.items():
+        if request.node.get_closest_marker(marker) is not None and not required():
+            check()
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_call(item):
-    # call phase: with NGXCORO_REQUIRE_NGINX=1 a missing nginx makes the test FAIL
-    if item.get_closest_marker("nginx") is not None and nginx_required():
-        check_real_nginx()
+    # call phase: with NGXCORO_REQUIRE_*=1 a missing requirement makes the test FAIL
+    for marker, (required, check) in _GATES.items():
+        if item.get_closest_marker(marker) is not None and required():
+            check()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium (Debian's, through playwright) for a test module;
+    None when there is none and NGXCORO_REQUIRE_BROWSER=1 (the call-phase gate
+    then fails the test with the reason, instead of an ERROR in setup)."""
+    ok, why = browser_available()
+    if not ok:
+        if browser_required():
+            yield None
+            return
+        pytest.skip(f"browser tests need playwright and chromium: {why}")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-default-apps"])
+        try:
+            yield b
+        finally:
+            b.close()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ except ImportError:                      # Python 3.10
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 # PyPI name -> conda-forge name, where they differ
-CONDA_NAME = {}
+CONDA_NAME = {"graphviz": "python-graphviz"}
 
 
 def _req(spec):

@@ -86,8 +86,17 @@ def trim(nb):
             cell.outputs = []
             cell.execution_count = None
         else:
-            for out in cell.outputs:
-                out.get("metadata", {}).clear() if out.get("output_type") != "stream" else None
+            merged = []
+            for out in cell.outputs:             # a print may arrive in pieces
+                if (merged and out.get("output_type") == "stream"
+                        and merged[-1].get("output_type") == "stream"
+                        and merged[-1]["name"] == out["name"]):
+                    merged[-1]["text"] += out["text"]
+                    continue
+                if out.get("output_type") != "stream":
+                    out.get("metadata", {}).clear()
+                merged.append(out)
+            cell.outputs = merged
     return nb
 
 

@@ -1,0 +1,450 @@
+// ngxcoro stepper: every frame is precomputed in Python; this file only
+// looks frames up.  Nothing here talks to the kernel except "Re-run" (a
+// completion order needs the model to run again), so an exported page keeps
+// stepping.  Plain DOM, no dependencies.
+
+const SPEEDS = [["0.25×", 2000], ["0.5×", 1000], ["1×", 500], ["2×", 250], ["4×", 120], ["8×", 60]];
+const CONTEXT = 7;                    // ngxcoro source: lines shown each side of the current one
+
+function h(tag, attrs, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "class") e.className = v;
+    else if (k === "text") e.textContent = v;
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of kids.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    e.appendChild(typeof c === "string" ? document.createTextNode(c) : c);
+  }
+  return e;
+}
+
+// toolbar icons as inline SVG (icon fonts and emoji are not everywhere)
+const ICONS = {
+  first: "M5 4h2v16H5zM19 4v16L8 12z",
+  prev: "M17 4v16L6 12z",
+  next: "M7 4v16l11-8z",
+  last: "M17 4h2v16h-2zM5 4v16l11-8z",
+  play: "M7 4v16l13-8z",
+  pause: "M6 4h4v16H6zM14 4h4v16h-4z",
+};
+function icon(name) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24"); svg.setAttribute("width", "14"); svg.setAttribute("height", "14");
+  svg.setAttribute("aria-hidden", "true"); svg.setAttribute("class", "ngxc-icon");
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", ICONS[name]); path.setAttribute("fill", "currentColor");
+  svg.appendChild(path);
+  return svg;
+}
+
+// The graphs arrive packed (stepper.py pack_svgs): base64 of zlib'd JSON
+// {pieces, svgs}, each SVG a list of piece numbers.  Unpacked once per run,
+// an SVG is joined only when it is shown.
+async function unpackGraphs(b64) {
+  if (!b64) return { pieces: [], svgs: [] };
+  const bin = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const stream = new Blob([bin]).stream().pipeThrough(new DecompressionStream("deflate"));
+  return JSON.parse(await new Response(stream).text());
+}
+
+function scrollWithin(box, row, center) {
+  // keep `row` visible inside `box` without scrolling the page around it
+  if (!box || !row) return;
+  // (box is position: relative, so row.offsetTop is measured from it)
+  const top = row.offsetTop, bottom = top + row.offsetHeight;
+  const out = top < box.scrollTop || bottom > box.scrollTop + box.clientHeight;
+  if (!out) return;
+  if (center) box.scrollTop = Math.max(0, top - box.clientHeight / 2 + row.offsetHeight / 2);
+  else if (top < box.scrollTop) box.scrollTop = top - 4;
+  else box.scrollTop = bottom - box.clientHeight + 4;
+}
+
+function render({ model, el }) {
+  const frames = () => model.get("frames") || [];
+  const meta = () => model.get("meta") || {};
+  let timer = null;                    // play
+  let lastSvg = -1, lastLogRow = null, lastSrcKey = "";
+  let graphs = null, graphsFor = null;   // unpacked model.get("graphs")
+
+  // ------------------------------------------------------------ toolbar
+  const btn = (label, title, fn) => h("button", { class: "ngxc-btn", title, "aria-label": title, onclick: fn, type: "button" }, label);
+  const bFirst = btn(icon("first"), "first step (Home)", () => go(0));
+  const bPrev = btn(icon("prev"), "previous step (←)", () => go(cur() - 1));
+  const bNext = btn(icon("next"), "next step (→)", () => go(cur() + 1));
+  const bLast = btn(icon("last"), "last step (End)", () => go(frames().length - 1));
+  const bPlay = btn([icon("play"), " play"], "play / pause (space)", () => togglePlay());
+  bPlay.classList.add("ngxc-play");
+  const speed = h("select", { class: "ngxc-select", title: "play speed" },
+    SPEEDS.map(([l, ms]) => h("option", { value: ms }, l)));
+  speed.value = "500";
+  speed.addEventListener("change", () => { if (timer) { stop(); play(); } });
+  const slider = h("input", { type: "range", class: "ngxc-slider", min: 0, max: 0, value: 0, "aria-label": "step" });
+  slider.addEventListener("input", () => go(+slider.value));
+  const stepLabel = h("span", { class: "ngxc-steplabel" });
+  const kind = h("select", { class: "ngxc-select ngxc-kind", title: "event kind to jump to" });
+  const bKindPrev = btn(icon("prev"), "previous step of this kind", () => jumpKind(-1));
+  const bKindNext = btn(icon("next"), "next step of this kind", () => jumpKind(+1));
+  const kindNote = h("span", { class: "ngxc-note" });
+  const tabGraph = h("button", { class: "ngxc-tab", type: "button", onclick: () => setView("graph") }, "Graph");
+  const tabTime = h("button", { class: "ngxc-tab", type: "button", onclick: () => setView("timeline") }, "Timeline");
+  const toolbar = h("div", { class: "ngxc-toolbar" },
+    h("span", { class: "ngxc-group" }, bFirst, bPrev, bNext, bLast),
+    h("span", { class: "ngxc-group" }, bPlay, speed),
+    h("span", { class: "ngxc-group ngxc-grow" }, slider, stepLabel),
+    h("span", { class: "ngxc-group" }, h("span", { class: "ngxc-lbl" }, "jump to"), bKindPrev, kind, bKindNext, kindNote));
+
+  // ------------------------------------------------ where are we: stages
+  const stageRow = h("div", { class: "ngxc-stages" });
+  const whereRow = h("div", { class: "ngxc-where" });
+  const explain = h("div", { class: "ngxc-explain", "aria-live": "polite" });
+
+  // ---------------------------------------------------- completion order
+  const labelsSpan = h("span", { class: "ngxc-labels" });
+  const orderIn = h("input", { type: "text", class: "ngxc-order", spellcheck: "false",
+    placeholder: "e.g. t2, t1", "aria-label": "completion order" });
+  const bRerun = btn("Re-run", "run the model again with this completion order (needs the kernel)", () => rerun());
+  const rerunNote = h("span", { class: "ngxc-note" });
+  orderIn.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); rerun(); } });
+  const orderRow = h("div", { class: "ngxc-orderrow" },
+    h("span", { class: "ngxc-lbl" }, "what if another timer finished first? timers:"), labelsSpan,
+    h("span", { class: "ngxc-lbl" }, "order"), orderIn, bRerun, rerunNote);
+
+  // ------------------------------------------------------------- panels
+  const graphBox = h("div", { class: "ngxc-graph" });
+  const timeBox = h("div", { class: "ngxc-graph ngxc-timeline" });
+
+  const srcTitle = h("div", { class: "ngxc-title" });
+  const srcBox = h("div", { class: "ngxc-code ngxc-src" });
+  const pyTitle = h("div", { class: "ngxc-title" });
+  const pyBox = h("div", { class: "ngxc-code ngxc-py" });
+  const logBox = h("div", { class: "ngxc-log" });
+  const outTitle = h("div", { class: "ngxc-title" });
+  const outBox = h("div", { class: "ngxc-out" });
+  const left = h("div", { class: "ngxc-left" },
+    h("div", { class: "ngxc-tabs" }, tabGraph, tabTime), graphBox, timeBox,
+    h("section", {}, outTitle, outBox), orderRow);
+  const right = h("div", { class: "ngxc-right" },
+    h("section", {}, srcTitle, srcBox),
+    h("section", {}, pyTitle, pyBox),
+    h("section", {}, h("div", { class: "ngxc-title" }, "event log (click a step to jump)"), logBox));
+
+  const root = h("div", { class: "ngxc", tabindex: "0", "data-lm-suppress-shortcuts": "true" },
+    toolbar, h("div", { class: "ngxc-status" }, stageRow, whereRow), explain,
+    h("div", { class: "ngxc-main" }, left, right));
+  el.appendChild(root);
+
+  // -------------------------------------------------------------- logic
+  function cur() { return model.get("index") || 0; }
+  function go(i) {
+    const n = frames().length;
+    if (!n) return;
+    i = Math.max(0, Math.min(n - 1, i | 0));
+    if (i !== cur()) { model.set("index", i); model.save_changes(); }
+    else draw();
+    if (i >= n - 1 && timer) stop();
+  }
+  function play() {
+    if (cur() >= frames().length - 1) go(0);
+    timer = setInterval(() => go(cur() + 1), +speed.value);
+    bPlay.replaceChildren(icon("pause"), " pause"); bPlay.classList.add("ngxc-on");
+  }
+  function stop() {
+    if (timer) clearInterval(timer);
+    timer = null; bPlay.replaceChildren(icon("play"), " play"); bPlay.classList.remove("ngxc-on");
+  }
+  function togglePlay() { timer ? stop() : play(); }
+  function jumpKind(dir) {
+    const fs = frames(), k = kind.value;
+    for (let i = cur() + dir; i >= 0 && i < fs.length; i += dir) {
+      if (fs[i].event === k) { kindNote.textContent = ""; go(i); return; }
+    }
+    kindNote.textContent = dir > 0 ? `no later ${k}` : `no earlier ${k}`;
+  }
+  function setView(v) { model.set("view", v); model.save_changes(); }
+  let rerunTimer = null;
+  function rerun() {
+    rerunNote.textContent = "re-running…";
+    rerunNote.className = "ngxc-note";
+    model.send({ kind: "rerun", order: orderIn.value });
+    clearTimeout(rerunTimer);
+    rerunTimer = setTimeout(() => {
+      if (rerunNote.textContent === "re-running…") {
+        rerunNote.textContent = "no answer: re-running needs a live kernel (this page only replays the saved steps)";
+        rerunNote.className = "ngxc-note ngxc-warn";
+      }
+    }, 4000);
+  }
+
+  // ----------------------------------------------------------- rebuilds
+  function buildKinds() {
+    const fs = frames(), counts = {};
+    for (const f of fs) counts[f.event] = (counts[f.event] || 0) + 1;
+    const kinds = meta().kinds || Object.keys(counts);
+    const prev = kind.value;
+    kind.replaceChildren(...kinds.map((k) => h("option", { value: k }, `${k} (${counts[k] || 0})`)));
+    const pick = [prev, "run_posted_thread", "post_thread", "run_thread"].find((k) => k && counts[k]);
+    if (pick) kind.value = pick;
+  }
+  function buildLog() {
+    const fs = frames();
+    logBox.replaceChildren(...fs.map((f, i) => h("div", {
+      class: "ngxc-logrow", "data-i": i, onclick: () => go(i), title: f.explain,
+    }, h("span", { class: "ngxc-ln" }, String(f.step)), h("span", { class: "ngxc-ev" }, f.event),
+      h("span", { class: "ngxc-ex" }, f.explain))));
+    lastLogRow = null;
+  }
+  function buildSource() {
+    const src = model.get("source") || {};
+    const lines = (src.text || "").split("\n");
+    if (lines.length && lines[lines.length - 1] === "") lines.pop();
+    const first = src.first || 1;
+    srcTitle.textContent = src.kind === "lua" ? "your Lua in its location block (nginx.conf lines)"
+      : "your config (nginx.conf lines)";
+    srcTitle.title = src.kind === "lua"
+      ? "line numbers are nginx.conf's, as in the graph; in a Lua error \"content_by_lua(nginx.conf:2):N:\" N counts from line 2" : "";
+    srcBox.replaceChildren(...lines.map((t, k) => h("div", { class: "ngxc-line", "data-line": first + k },
+      h("span", { class: "ngxc-gutter" }), h("span", { class: "ngxc-ln" }, String(first + k)),
+      h("span", { class: "ngxc-text" }, t || " "))));
+  }
+  function buildOrder() {
+    const m = meta(), labels = m.labels || [];
+    orderRow.style.display = labels.length ? "" : "none";
+    labelsSpan.replaceChildren(...labels.map((l) => h("span", { class: "ngxc-chip" }, l)));
+    orderIn.value = (m.order || m.fired || labels).join(", ");
+  }
+  function rebuild() {
+    stop();
+    const n = frames().length;
+    slider.max = Math.max(0, n - 1);
+    lastSvg = -1; lastSrcKey = "";
+    buildKinds(); buildLog(); buildSource(); buildOrder();
+    timeBox.innerHTML = model.get("timeline") || "";
+    timeBox.title = "click a step to jump to it";
+    loadGraphs();
+    draw();
+  }
+  function loadGraphs() {
+    const packed = model.get("graphs") || "";
+    if (packed === graphsFor) return;
+    graphsFor = packed; graphs = null; lastSvg = -1;
+    if (typeof DecompressionStream === "undefined") {
+      graphBox.replaceChildren(h("div", { class: "ngxc-err" }, "this browser cannot unpack the graphs (no DecompressionStream)"));
+      return;
+    }
+    unpackGraphs(packed).then((g) => {
+      if (graphsFor !== packed) return;      // a newer run arrived meanwhile
+      graphs = g; lastSvg = -1; draw();
+    }, (e) => graphBox.replaceChildren(h("div", { class: "ngxc-err" }, "cannot unpack the graphs: " + e)));
+  }
+  function svgOf(k) {
+    if (!graphs || k === undefined || !graphs.svgs[k]) return null;
+    return graphs.svgs[k].map((p) => graphs.pieces[p]).join("");
+  }
+
+  // --------------------------------------------------------------- draw
+  function drawStages(f, m) {
+    const stages = [];
+    (m.stages || []).forEach((s, k) => {
+      if (k) stages.push(h("span", { class: "ngxc-arrow" }, "›"));
+      stages.push(h("span", { class: "ngxc-stage" + (s === f.stage ? " ngxc-on" : "") }, s));
+    });
+    stageRow.replaceChildren(...stages);
+    const bits = [
+      ["C", f.c_function ? f.c_function + "()" : "—"],
+      ["ngxcoro", (f.function || "?") + "()"],
+      ["phase", f.phase || "—"], ["uri", f.uri || "—"],
+      ["r->count", f.count === null || f.count === undefined ? "—" : String(f.count)],
+      ["t", `${f.t_ms} ms`],
+    ];
+    if (f.cur_co_ctx) bits.push(["cur_co_ctx", f.cur_co_ctx]);
+    if (f.posted_threads && f.posted_threads.length) bits.push(["posted_threads", f.posted_threads.join(" → ")]);
+    if (f.rc) bits.push(["rc", f.rc]);
+    whereRow.replaceChildren(...bits.map(([k, v]) => h("span", { class: "ngxc-kv" },
+      h("span", { class: "ngxc-k" }, k), h("code", {}, v))));
+  }
+  function drawSource(f) {
+    const tags = {};
+    const pool = model.get("co_pool") || [];
+    for (const c of (f.cos || []).map((k) => pool[k])) {
+      if (c.line === null || c.line === undefined) continue;
+      (tags[c.line] = tags[c.line] || []).push(c);
+    }
+    let focus = null;
+    for (const row of srcBox.children) {
+      const line = +row.dataset.line, g = row.firstChild, here = tags[line] || [];
+      g.replaceChildren(...here.map((c) => h("span", {
+        class: `ngxc-tag ngxc-st-${c.status}` + (c.name === f.cur_co_ctx ? " ngxc-cur" : ""),
+        title: `${c.name} (${c.kind}, ${c.status})${c.waiting ? ": " + c.waiting : ""}`,
+      }, c.name)));
+      row.classList.toggle("ngxc-hit", here.length > 0);
+      row.classList.toggle("ngxc-curline", here.some((c) => c.name === f.cur_co_ctx));
+      if (here.some((c) => c.name === f.cur_co_ctx) || (!focus && here.length)) focus = row;
+    }
+    if (focus) scrollWithin(srcBox, focus, false);
+  }
+  function drawPy(f) {
+    const text = (model.get("sources") || {})[f.file];
+    const key = `${f.file}:${f.line}`;
+    pyTitle.replaceChildren(h("span", {}, "ngxcoro's model: "), h("code", {}, key),
+      f.c_function ? h("span", { class: "ngxc-dim" }, `  stands for ${f.c_function}()`) : null);
+    if (key === lastSrcKey) return;
+    lastSrcKey = key;
+    if (!text || !f.line) { pyBox.replaceChildren(h("div", { class: "ngxc-dim" }, "(no source)")); return; }
+    const lines = text.split("\n"), lo = Math.max(1, f.line - CONTEXT), hi = Math.min(lines.length, f.line + CONTEXT);
+    const rows = [];
+    for (let k = lo; k <= hi; k++) {
+      rows.push(h("div", { class: "ngxc-line" + (k === f.line ? " ngxc-curline" : "") },
+        h("span", { class: "ngxc-gutter" }, k === f.line ? "➜" : ""),
+        h("span", { class: "ngxc-ln" }, String(k)), h("span", { class: "ngxc-text" }, lines[k - 1] || " ")));
+    }
+    pyBox.replaceChildren(...rows);
+  }
+  function drawOut(f, m) {
+    const o = f.out || {};
+    const sent = o.sent !== undefined ? o.sent : (m.body || "").slice(0, o.sent_n || 0);
+    outTitle.replaceChildren(h("span", {}, "output so far"),
+      h("span", { class: "ngxc-dim" }, o.status ? ` · status ${o.status} sent${o.complete ? " · response complete" : ""}` : " · nothing sent yet"));
+    const parts = [h("div", { class: "ngxc-sent", title: "sent to the client" },
+      sent ? sent : h("span", { class: "ngxc-dim" }, "(no body bytes on the wire)"))];
+    if (o.held) parts.push(h("div", { class: "ngxc-heldlbl" }, "held back (buffered, not yet on the wire):"),
+      h("div", { class: "ngxc-held" }, o.held));
+    const log = (m.error_log || []).slice(0, f.log_lines || 0);
+    if (log.length) parts.push(h("div", { class: "ngxc-heldlbl" }, `error.log (${log.length})`),
+      h("div", { class: "ngxc-errlog" }, log.slice(-6).map((l) => h("div", {}, l))));
+    outBox.replaceChildren(...parts);
+  }
+  function drawTimeline(i) {
+    // timeline_svg's root says where step k is: x = data-x0 + (k + 0.5) * data-step-width
+    const svg = timeBox.querySelector("svg");
+    if (!svg) return;
+    const x0 = parseFloat(svg.dataset.x0), sw = parseFloat(svg.dataset.stepWidth);
+    if (isNaN(x0) || isNaN(sw)) return;
+    let cur = svg.querySelector(".ngxc-tl-marker");
+    if (!cur) {
+      const ns = "http://www.w3.org/2000/svg";
+      cur = document.createElementNS(ns, "rect");
+      cur.setAttribute("class", "ngxc-tl-marker");
+      const axis = svg.querySelector("g.steps line");
+      const bottom = axis ? parseFloat(axis.getAttribute("y1")) : parseFloat(svg.getAttribute("height")) - 40;
+      cur.setAttribute("y", "22"); cur.setAttribute("height", String(Math.max(0, bottom - 22)));
+      svg.appendChild(cur);
+    }
+    const w = Math.max(sw, 2);
+    cur.setAttribute("x", String(x0 + (i + 0.5) * sw - w / 2));
+    cur.setAttribute("width", String(w));
+    if (timeBox.style.display !== "none" && timeBox.clientWidth) {
+      // keep the marker in view when the timeline is wider than its box
+      const scale = svg.getBoundingClientRect().width / (parseFloat(svg.getAttribute("width")) || 1);
+      const x = (x0 + (i + 0.5) * sw) * scale;
+      if (x < timeBox.scrollLeft + 40 || x > timeBox.scrollLeft + timeBox.clientWidth - 40)
+        timeBox.scrollLeft = Math.max(0, x - timeBox.clientWidth / 2);
+    }
+  }
+  function timelineClick(e) {
+    // a click on the timeline jumps to that step
+    const svg = timeBox.querySelector("svg");
+    if (!svg || !svg.getScreenCTM()) return;
+    const x0 = parseFloat(svg.dataset.x0), sw = parseFloat(svg.dataset.stepWidth);
+    if (isNaN(x0) || isNaN(sw)) return;
+    const pt = new DOMPoint(e.clientX, e.clientY).matrixTransform(svg.getScreenCTM().inverse());
+    const k = Math.floor((pt.x - x0) / sw);
+    if (k >= 0 && k < frames().length) go(k);
+  }
+  timeBox.addEventListener("click", timelineClick);
+  function draw() {
+    const fs = frames(), m = meta(), n = fs.length;
+    const i = Math.max(0, Math.min(n - 1, cur()));
+    const view = model.get("view") || "graph";
+    tabGraph.classList.toggle("ngxc-on", view !== "timeline");
+    tabTime.classList.toggle("ngxc-on", view === "timeline");
+    graphBox.style.display = view === "timeline" ? "none" : "";
+    timeBox.style.display = view === "timeline" ? "" : "none";
+    const focused = document.activeElement;
+    for (const b of [bFirst, bPrev]) b.disabled = i <= 0;
+    for (const b of [bNext, bLast]) b.disabled = i >= n - 1;
+    // a button that just disabled itself (first/prev at step 0, next/last at
+    // the end) drops the focus to <body>: keep it in the stepper, or the
+    // arrow keys stop working (and in JupyterLab move the cell selection)
+    if (focused && focused.disabled && root.contains(focused)) root.focus({ preventScroll: true });
+    if (!n) {
+      stepLabel.textContent = "no steps";
+      const errs = m.errors && m.errors.length ? m.errors : [m.message || "the run recorded no steps"];
+      explain.replaceChildren(...errs.map((e) => h("div", { class: "ngxc-err" }, e)));
+      graphBox.replaceChildren(); stageRow.replaceChildren(); whereRow.replaceChildren();
+      return;
+    }
+    const f = fs[i];
+    slider.value = i;
+    stepLabel.textContent = `step ${f.step} of ${fs[n - 1].step}`;
+    explain.replaceChildren(h("code", { class: "ngxc-evname" }, f.event), h("span", {}, f.explain));
+    if (i === n - 1 && (m.message || (m.errors || []).length))
+      explain.appendChild(h("div", { class: "ngxc-err" }, m.message || m.errors[m.errors.length - 1]));
+    drawStages(f, m);
+    if (f.svg !== lastSvg) {
+      const svg = svgOf(f.svg);
+      if (svg !== null) { graphBox.innerHTML = svg; lastSvg = f.svg; }
+      else if (!graphs) graphBox.replaceChildren(h("div", { class: "ngxc-dim" }, "unpacking the graphs…"));
+    }
+    drawTimeline(i);
+    drawSource(f);
+    drawPy(f);
+    drawOut(f, m);
+    if (lastLogRow) lastLogRow.classList.remove("ngxc-curline");
+    lastLogRow = logBox.children[i] || null;
+    if (lastLogRow) { lastLogRow.classList.add("ngxc-curline"); scrollWithin(logBox, lastLogRow, true); }
+  }
+
+  // ----------------------------------------------------------- keyboard
+  function onKey(e) {
+    const t = e.target;
+    if (t && (t.tagName === "SELECT" || t.tagName === "TEXTAREA" || (t.tagName === "INPUT" && t.type !== "range"))) return;
+    const k = e.key;
+    if (k === "ArrowRight" || k === "ArrowDown") go(cur() + 1);
+    else if (k === "ArrowLeft" || k === "ArrowUp") go(cur() - 1);
+    else if (k === "Home") go(0);
+    else if (k === "End") go(frames().length - 1);
+    else if (k === " " || k === "Spacebar") togglePlay();
+    else return;
+    e.preventDefault(); e.stopPropagation();   // JupyterLab must not see it (nor the range input)
+  }
+  root.addEventListener("keydown", onKey, true);
+
+  let pending = false;                  // frames, graphs and timeline change together
+  const onFrames = () => {
+    if (pending) return;
+    pending = true;
+    queueMicrotask(() => { pending = false; rebuild(); });
+  };
+  const onIndex = () => draw();
+  const onStatus = () => {
+    clearTimeout(rerunTimer);
+    const s = model.get("rerun_status") || "";
+    rerunNote.textContent = s;
+    rerunNote.className = "ngxc-note" + (/^(unknown|re-run failed)/.test(s) ? " ngxc-warn" : "");
+  };
+  model.on("change:frames", onFrames);
+  model.on("change:index", onIndex);
+  model.on("change:view", onIndex);
+  model.on("change:timeline", onFrames);
+  model.on("change:graphs", onFrames);
+  model.on("change:rerun_status", onStatus);
+  rebuild();
+  onStatus();
+  return () => {
+    stop();
+    clearTimeout(rerunTimer);
+    model.off("change:frames", onFrames);
+    model.off("change:index", onIndex);
+    model.off("change:view", onIndex);
+    model.off("change:timeline", onFrames);
+    model.off("change:graphs", onFrames);
+    model.off("change:rerun_status", onStatus);
+  };
+}
+
+export default { render };

@@ -1,0 +1,493 @@
+"""The stepper: one run of the model, every step precomputed, switched in the browser.
+
+    >>> import ngxcoro
+    >>> ngxcoro.show('''
+    ... local t = ngx.thread.spawn(function() ngx.sleep(0.1) ngx.say("child") end)
+    ... ngx.say("parent")
+    ... ''')                                            # doctest: +SKIP
+
+`Stepper(result)` turns `result.snapshots` into frames (plain JSON: the
+explanation, where the model is, each coroutine's Lua line, the output so
+far, an index into a pool of graph SVGs) and ships them once, with the
+config text and the ngxcoro source files the steps point into.  The
+JavaScript (stepper.js) only looks frames up: first/prev/next/last, the
+slider, play, "next run_posted_thread", a click in the event log -- none of
+it talks to the kernel, so an exported notebook keeps stepping.  The one
+control that does need Python is the completion order ("what if t2
+finished first?"): it runs the model again with `order=[...]`.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+import pathlib
+import re
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+
+import anywidget
+import traitlets
+
+_HERE = pathlib.Path(__file__).resolve().parent
+_PKG = _HERE.parent
+
+#: The stages of the scheduler a learner should keep apart, in the order a
+#: request usually meets them (JSV9000's "which part of the loop are we in").
+STAGES = ("event handler", "phase handler", "run_thread", "run_posted_threads",
+          "finalize_request")
+
+_STAGE_OF_C = {
+    "ngx_http_lua_run_thread": "run_thread",
+    # ngx.* and coroutine.* APIs run inside run_thread's lua_resume
+    **{f"ngx_http_lua_{n}": "run_thread" for n in (
+        "ngx_sleep", "uthread_spawn", "uthread_wait", "uthread_kill", "coroutine_resume",
+        "coroutine_yield", "coroutine_wrap", "ffi_exit", "ngx_exec", "ngx_redirect",
+        "ngx_location_capture_multi", "ngx_req_read_body", "ngx_req_set_uri", "handle_exit",
+        "handle_exec", "handle_rewrite_jump", "post_zombie_thread")},
+    "ngx_http_echo_handler": "phase handler",
+    "ngx_http_proxy_handler": "phase handler",
+    **{n: "finalize_request" for n in (
+        "ngx_http_finalize_request", "ngx_http_close_request", "ngx_http_free_request",
+        "ngx_http_close_connection", "ngx_http_terminate_request",
+        "ngx_http_lua_request_cleanup", "ngx_http_lua_post_subrequest")},
+    **{n: "event handler" for n in (
+        "ngx_http_lua_sleep_handler", "ngx_http_lua_sleep_resume",
+        "ngx_http_echo_sleep_event_handler", "ngx_http_lua_wev_handler",
+        "ngx_http_run_posted_requests", "ngx_http_lua_subrequest_resume",
+        "ngx_http_lua_req_body_post_read", "ngx_http_lua_content_phase_post_read",
+        "ngx_http_lua_generic_phase_post_read", "ngx_http_read_client_request_body")},
+}
+
+
+def stage_of(c_function, event, previous):
+    """Which stage a step belongs to.  Helpers that many stages call
+    (post_thread, del_thread, finalize_threads, send_chain_link ...) stay in
+    the stage of the step before them."""
+    if c_function and c_function.endswith("run_posted_threads"):
+        return "run_posted_threads"
+    if c_function and c_function.endswith("_by_chunk") or event == "phase_handler":
+        return "phase handler"
+    if c_function in _STAGE_OF_C:
+        return _STAGE_OF_C[c_function]
+    if previous is None and event in ("reset_ctx", "finalize_threads"):
+        return "phase handler"
+    return previous
+
+
+_CONFIG_RE = re.compile(
+    r"(?m)^\s*(?:location\s+(?:(?:=|\^~)\s*[/@]\S*|~\*?\s*\S+|[/@]\S*)\s*\{"
+    r"|server\s*\{|http\s*\{)")
+
+
+def is_config(text):
+    """True for nginx config text (a `location`, `server` or `http` block),
+    False for a bare Lua chunk (`ngx.location.capture` is Lua, not a block)."""
+    return bool(_CONFIG_RE.search(text))
+
+
+# ----------------------------------------------------------------- graphs
+def _graph_modules():
+    from . import graph, render        # written alongside; imported late on purpose
+    return graph, render
+
+
+def graph_dots(snaps):
+    """One DOT text per snapshot: one universe for the run (nodes keep their
+    places), each step highlighted against the step before, no caption (the
+    stepper shows the explanation itself, and identical pictures can then be
+    shared between steps)."""
+    graph, _ = _graph_modules()
+    universe = graph.universe(snaps) if hasattr(graph, "universe") else None
+    out, prev = [], None
+    for s in snaps:
+        try:
+            out.append(graph.to_dot(s, prev, universe, caption=False))
+        except TypeError:                  # a to_dot without the caption switch
+            out.append(graph.to_dot(s, prev=prev, universe=universe))
+        prev = s
+    return out
+
+
+def graph_svgs(snaps):
+    """One SVG per snapshot, deduplicated: (pool, index per snapshot).
+    Identical DOT text is rendered once; the pool is in order of first use,
+    so the same run gives the same pool."""
+    _, render = _graph_modules()
+    dots = graph_dots(snaps)
+    unique = list(dict.fromkeys(dots))
+    if hasattr(render, "svgs"):
+        rendered = render.svgs(unique)
+    else:
+        with ThreadPoolExecutor(max_workers=4) as ex:
+            rendered = list(ex.map(render.svg, unique))
+    pos = {d: i for i, d in enumerate(unique)}
+    return [_trim_svg(s) for s in rendered], [pos[d] for d in dots]
+
+
+# a graph's SVG is a head, one <g> per node / edge / cluster, and a tail
+_PIECE = re.compile(r'(?=<g id="[^"]*" class="(?:node|edge|cluster)[^"]*">)')
+
+
+def pack_svgs(pool):
+    """The SVG pool as one string for the browser: each SVG is cut into its
+    node and edge groups, identical groups are kept once (from one step to
+    the next most of the picture is unchanged), and the JSON
+    {"pieces": [...], "svgs": [[piece, ...], ...]} is zlib-compressed and
+    base64-encoded.  stepper.js undoes it with DecompressionStream.
+    Deterministic: no timestamps, pieces in order of first use."""
+    pieces, index, svgs = [], {}, []
+    for svg in pool:
+        ks = []
+        for p in _PIECE.split(svg):
+            if p not in index:
+                index[p] = len(pieces)
+                pieces.append(p)
+            ks.append(index[p])
+        svgs.append(ks)
+    raw = json.dumps({"pieces": pieces, "svgs": svgs}, separators=(",", ":"),
+                     ensure_ascii=False).encode("utf-8")
+    return base64.b64encode(zlib.compress(raw, 9)).decode("ascii")
+
+
+def unpack_svgs(packed):
+    """pack_svgs backwards (for tests and for anyone reading saved state)."""
+    d = json.loads(zlib.decompress(base64.b64decode(packed)).decode("utf-8"))
+    return ["".join(d["pieces"][k] for k in ks) for ks in d["svgs"]]
+
+
+def _trim_svg(svg):
+    """Drop the XML prolog, DOCTYPE and comments: not needed inline, and the
+    Graphviz version must not leak into the saved state."""
+    svg = re.sub(r"<\?xml[^>]*\?>\s*", "", svg)
+    svg = re.sub(r"<!DOCTYPE[^>]*>\s*", "", svg)
+    svg = re.sub(r"<!--.*?-->\s*", "", svg, flags=re.S)
+    return svg.strip()
+
+
+def timeline(snaps):
+    from .timeline import timeline_svg
+    return _trim_svg(timeline_svg(snaps))
+
+
+# ----------------------------------------------------------------- frames
+def _main_request(snap):
+    reqs = snap.get("requests") or []
+    return next((r for r in reqs if r.get("main")), reqs[0] if reqs else None)
+
+
+def build_frames(snaps, body=None):
+    """Snapshots -> frames: only what the browser shows, as plain JSON.
+    Only coroutines that are on a Lua line are listed (the graph shows the
+    rest).  With `body` (the final response body), output sent so far that
+    is a prefix of it is stored as its length, `sent_n`, not as text."""
+    frames, stage = [], None
+    for i, s in enumerate(snaps):
+        where = s.get("where") or {}
+        stage = stage_of(where.get("c_function"), s["event"], stage)
+        main = _main_request(s)
+        focus = next((r for r in s.get("requests") or [] if r["uri"] == s.get("focus")), main)
+        ctx = (focus or {}).get("ctx") or {}
+        cos = []
+        for c in s.get("coroutines") or []:
+            line = c.get("config_line")
+            if line is not None:
+                cos.append({"name": c["name"], "kind": c["kind"], "status": c["status"],
+                            "line": line, "waiting": c.get("waiting") or ""})
+        out = s.get("output") or {}
+        sent = out.get("sent", "")
+        out = {"status": out.get("status"), "held": out.get("held", ""),
+               "complete": bool(out.get("complete"))}
+        if body is not None and body.startswith(sent):
+            out["sent_n"] = len(sent)
+        else:
+            out["sent"] = sent
+        frames.append({
+            "step": s.get("step", i),
+            "event": s["event"],
+            "explain": s.get("explain", ""),
+            "c_function": where.get("c_function"),
+            "function": where.get("function"),
+            "file": where.get("file"),
+            "line": where.get("line"),
+            "stage": stage,
+            "phase": s.get("phase", ""),
+            "uri": s.get("focus"),
+            "count": main["count"] if main else None,
+            "t_ms": s.get("t_ms", 0),
+            "rc": s.get("rc"),
+            "cur_co_ctx": ctx.get("cur_co_ctx"),
+            "co_op": ctx.get("co_op"),
+            "posted_threads": list(ctx.get("posted_threads") or []),
+            "uthreads": ctx.get("uthreads"),
+            "timers": [t["label"] for t in s.get("timers") or []],
+            "cos": cos,
+            "out": out,
+            "log_lines": s.get("log_lines", 0),
+        })
+    return frames
+
+
+def pool_cos(frames):
+    """Replace each frame's coroutine dicts by numbers into a shared pool
+    (most coroutines look the same from one step to the next; a run with
+    25 light threads shrinks its frames about fivefold).  Returns the pool."""
+    pool, index = [], {}
+    for f in frames:
+        ks = []
+        for c in f["cos"]:
+            key = json.dumps(c, sort_keys=True)
+            if key not in index:
+                index[key] = len(pool)
+                pool.append(c)
+            ks.append(index[key])
+        f["cos"] = ks
+    return pool
+
+
+def timer_labels(snaps):
+    """(labels seen, in the order first armed; labels in the order their
+    timers fired).  A label that leaves the pending list at a step other
+    than a cancellation fired there."""
+    seen, fired, before = [], [], []
+    for s in snaps:
+        now = [t["label"] for t in s.get("timers") or []]
+        for lab in now:
+            if lab and lab not in seen:
+                seen.append(lab)
+        left = list(before)
+        for lab in now:
+            if lab in left:
+                left.remove(lab)
+        if s["event"] not in ("sleep_cleanup", "finalize_threads", "request_cleanup"):
+            fired.extend(lab for lab in left if lab)
+        before = now
+    return seen, fired
+
+
+def parse_order(text, labels=()):
+    """"t2, t1" -> ['t2', 't1'].  Labels are separated by commas (a label
+    may contain spaces: "echo_sleep /sub"); a piece that is not a known
+    label but whose words all are ("t2 t1") is split at the spaces."""
+    out = []
+    for piece in re.split(r"[,;\n]", text or ""):
+        piece = " ".join(piece.split())
+        if not piece:
+            continue
+        words = piece.split()
+        if labels and piece not in labels and all(w in labels for w in words):
+            out.extend(words)
+        else:
+            out.append(piece)
+    return out
+
+
+def source_files(frames):
+    """{"ngxcoro/scheduler.py": text, ...} for every file a frame points into."""
+    out = {}
+    for f in frames:
+        name = f.get("file")
+        if name and name not in out:
+            path = _PKG / pathlib.PurePosixPath(name).name
+            try:
+                out[name] = path.read_text(encoding="utf-8")
+            except OSError:
+                out[name] = ""
+    return out
+
+
+def _is_lua_wrapper(config_text):
+    """Is `config_text` what ngxcoro.lua_location makes of a bare chunk?"""
+    return re.fullmatch(r"location = \S+ \{\n    content_by_lua_block \{.*\n    \}\n\}\n",
+                        config_text, flags=re.S) is not None
+
+
+def error_lines(result):
+    """What went wrong, in nginx's words: the startup error, the model's
+    message, and error_log lines at level error or worse."""
+    out = []
+    if getattr(result, "startup_error", None):
+        out.append(result.startup_error)
+    if getattr(result, "message", None) and result.message != getattr(result, "startup_error", None):
+        if not (result.startup_error and result.message in result.startup_error):
+            out.append(result.message)
+    for line in getattr(result, "error_log", None) or []:
+        if re.search(r"\[(error|crit|alert|emerg)\]", line):
+            out.append(line)
+    return out
+
+
+# ----------------------------------------------------------------- widget
+class Stepper(anywidget.AnyWidget):
+    """Step through one run of the model.
+
+    `Stepper(result)` takes a Result from ``ngxcoro.run(..., snapshots=True)``;
+    `lua=True` says the config is ngxcoro.lua_location's wrapper around a
+    bare chunk (the source pane then shows the chunk with nginx's chunk line
+    numbers); `rerun(order)` (optional) returns a new Result for a
+    completion order -- by default the same config and request run again.
+
+    Synced state: `frames` (one dict per snapshot, plain JSON), `graphs`
+    (every step's SVG, packed: see pack_svgs), `timeline` (one SVG),
+    `co_pool` (each coroutine's name, kind, status, Lua line and what it
+    waits for; a frame's "cos" are numbers into it), `sources` (the
+    ngxcoro files the frames point into, once), `source`
+    (the config or Lua), `meta` (request, status, body, error log, timer
+    labels, event kinds), `index` (the step shown, 0-based like
+    ``snapshots[i]["step"]``), `view` ("graph" or "timeline")."""
+
+    _esm = traitlets.Unicode((_HERE / "stepper.js").read_text(encoding="utf-8")).tag(sync=True)
+    _css = traitlets.Unicode((_HERE / "stepper.css").read_text(encoding="utf-8")).tag(sync=True)
+
+    frames = traitlets.List(traitlets.Dict()).tag(sync=True)
+    graphs = traitlets.Unicode("").tag(sync=True)   # pack_svgs(svg_pool)
+    co_pool = traitlets.List(traitlets.Dict()).tag(sync=True)   # frame["cos"] numbers into this
+    timeline = traitlets.Unicode("").tag(sync=True)
+    sources = traitlets.Dict().tag(sync=True)       # ngxcoro/*.py text, once
+    source = traitlets.Dict().tag(sync=True)        # {kind, text, name}: the config or Lua
+    meta = traitlets.Dict().tag(sync=True)          # request, status, body, log, labels ...
+    index = traitlets.Int(0).tag(sync=True)         # the step shown
+    view = traitlets.Unicode("graph").tag(sync=True)   # "graph" | "timeline"
+    rerun_status = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, result, rerun=None, *, lua=None, **kw):
+        super().__init__(**kw)
+        self._rerun = rerun
+        self._lua = lua
+        self.svg_pool = []                 # the unpacked SVGs (Python side only)
+        self.on_msg(self._on_msg)
+        self.load(result)
+
+    # -------------------------------------------------------------- data
+    def load(self, result, index=0):
+        """Show another Result (same widget, new frames)."""
+        self.result = result
+        snaps = list(result.snapshots or [])
+        # a bare chunk is shown inside the location block ngxcoro wrapped it in,
+        # numbered as nginx.conf lines: the graph's "line N" uses the same numbers
+        wrapped = bool(self._lua) and _is_lua_wrapper(result.config_text or "")
+        source = {"kind": "lua" if wrapped else "config", "text": result.config_text or "",
+                  "first": 1}
+        frames = build_frames(snaps, body=result.body or "")
+        if snaps:
+            pool, idx = graph_svgs(snaps)
+            for f, k in zip(frames, idx):
+                f["svg"] = k
+            tl = timeline(snaps)
+        else:
+            pool, tl = [], ""
+        seen, fired = timer_labels(snaps)
+        kinds = list(dict.fromkeys(f["event"] for f in frames))
+        order = getattr(result, "order", None)
+        self.meta = {
+            "request": result.request or "",
+            "status": result.status,
+            "body": result.body or "",
+            "message": result.message or "",
+            "startup_error": getattr(result, "startup_error", None) or "",
+            "errors": error_lines(result),
+            "error_log": list(result.error_log or []),
+            "labels": seen,
+            "fired": fired,
+            "order": list(order) if order else None,
+            "kinds": kinds,
+            "stages": list(STAGES),
+        }
+        self.svg_pool = pool
+        co_pool = pool_cos(frames)
+        with self.hold_sync():
+            self.co_pool = co_pool
+            self.graphs = pack_svgs(pool) if pool else ""
+            self.timeline = tl
+            self.sources = source_files(frames)
+            self.source = source
+            self.frames = frames
+            self.index = max(0, min(index, len(frames) - 1))
+        return self
+
+    # ------------------------------------------------------------ re-run
+    def rerun(self, order):
+        """Run again with a completion order (a list of timer labels, or
+        "t2, t1") and show the new frames.  Returns the new Result."""
+        self.rerun_status = ""             # so the same message twice still arrives
+        labels = self.meta.get("labels") or []
+        if isinstance(order, str):
+            order = parse_order(order, labels)
+        unknown = [x for x in order if x not in labels]
+        if unknown:
+            self.rerun_status = (f"unknown timer label {unknown[0]!r}; this run's timers are: "
+                                 + (", ".join(labels) or "none"))
+            return None
+        try:
+            res = (self._rerun(order) if self._rerun is not None else
+                   _default_rerun(self.result, order))
+        except Exception as e:             # a learner's input never becomes a traceback
+            self.rerun_status = f"re-run failed: {e}"
+            return None
+        res.order = list(order)
+        self.load(res)
+        self.rerun_status = ("re-ran with order " + ", ".join(order) + ": status "
+                             f"{res.status}, {len(res.snapshots)} steps")
+        return res
+
+    def _on_msg(self, _widget, content, _buffers):
+        if isinstance(content, dict) and content.get("kind") == "rerun":
+            self.rerun(content.get("order", ""))
+
+    # ----------------------------------------------------------- display
+    def __repr__(self):
+        return (f"Stepper({self.meta.get('request', '')!r}: {len(self.frames)} steps, "
+                f"status {self.meta.get('status')})")
+
+    def static_html(self):
+        """The last step as plain HTML: the graph and its explanation, for
+        pages that never run widget JavaScript (GitHub, nbviewer)."""
+        esc = html.escape
+        if not self.frames:
+            errs = "<br>".join(esc(e) for e in self.meta.get("errors") or []) or "no steps"
+            return f'<div class="ngxcoro-static"><b>ngxcoro</b>: {errs}</div>'
+        f = self.frames[-1]
+        svg = self.svg_pool[f["svg"]] if "svg" in f and self.svg_pool else ""
+        body = esc(self.meta.get("body") or "")
+        return (
+            '<div class="ngxcoro-static" style="font-family:sans-serif">'
+            f'<div><b>{esc(self.meta.get("request", ""))}</b> &rarr; status '
+            f'{esc(str(self.meta.get("status")))} &middot; step {f["step"]} of '
+            f'{len(self.frames) - 1} (the interactive stepper needs widget JavaScript)</div>'
+            f'<div><code>{esc(f["event"])}</code>: {esc(f["explain"])}</div>'
+            f'<div style="max-width:100%;overflow:auto">{svg}</div>'
+            f'<pre style="margin:4px 0">{body}</pre></div>')
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, tuple):
+            data, md = bundle
+        else:
+            data, md = bundle, {}
+        data = dict(data or {})
+        data["text/plain"] = repr(self)
+        data["text/html"] = self.static_html()
+        return data, md
+
+
+def _default_rerun(result, order):
+    import ngxcoro
+    return ngxcoro.run(result.config_text, result.request or "GET /t", snapshots=True,
+                       order=order)
+
+
+def show(config_or_lua, request="GET /t", **run_kw):
+    """Run a location block (or a bare Lua chunk) with snapshots and return
+    a Stepper for it.  Keyword arguments go to ngxcoro.run (headers, body,
+    order, log_level ...)."""
+    import ngxcoro
+    run_kw.pop("snapshots", None)
+    fn = ngxcoro.run if is_config(config_or_lua) else ngxcoro.run_lua
+
+    def rerun(order):
+        kw = dict(run_kw, order=order)
+        return fn(config_or_lua, request, snapshots=True, **kw)
+
+    result = fn(config_or_lua, request, snapshots=True, **run_kw)
+    result.order = list(run_kw["order"]) if run_kw.get("order") else None
+    return Stepper(result, rerun=rerun, lua=fn is ngxcoro.run_lua)

@@ -1,0 +1,289 @@
+"""A whole run on one picture: one lane per coroutine over the steps.
+
+    >>> import ngxcoro
+    >>> from ngxcoro.viz.timeline import timeline_svg
+    >>> res = ngxcoro.run_lua("ngx.thread.spawn(function() ngx.sleep(0.1) end)", snapshots=True)
+    >>> timeline_svg(res.snapshots).startswith("<svg")
+    True
+
+Hand-built SVG (no Graphviz).  The x axis is the step number, because virtual
+time stands still for most steps; the ticks above the lanes say where virtual
+time moves ("50 ms").  What a lane shows at each step:
+
+=========  =================================================================
+executing  it is cur_co_ctx with status running and not blocked in an API:
+           Lua is running in it at this step (full height, bluish green)
+blocked    status running but not executing and not posted: parked in an
+           API (ngx.sleep, ngx.thread.wait, capture...) or waiting for
+           its turn (pale green, half height; the API is written in it)
+posted     in its request's posted_threads (orange, full height)
+normal     it resumed another coroutine and waits for it (yellow)
+suspended  coroutine.yield-ed, or created and never resumed (sky blue)
+zombie     ended before its parent waited for it (reddish purple, hatched)
+dead       a thin grey line
+=========  =================================================================
+
+Every state has its own colour (Okabe-Ito), its own height, and a word in the
+segment when there is room and in the segment's tooltip (<title>), so it can
+be read without colour.  Above the lanes: the phase (dashed lines where it
+changes), virtual-time ticks, finalize_request marks with their rc, and a
+lane for the main request's r->count.  The output is deterministic text:
+coordinates are rounded, nothing depends on the clock or on ids.  The root
+<svg> carries ``data-x0``, ``data-step-width`` and ``data-steps`` so a page can
+draw its own cursor; ``cursor=k`` draws one at step k.
+"""
+from __future__ import annotations
+
+from html import escape as _esc
+
+from .graph import OKABE_ITO, STATUS_FILL, node_names, _latest
+
+__all__ = ["timeline_svg", "lane_states", "STATE_STYLE"]
+
+# state -> (fill, height as a share of the lane, label)
+STATE_STYLE = {
+    "executing": (OKABE_ITO["bluish_green"], 1.0, "executing"),
+    "posted": (OKABE_ITO["orange"], 1.0, "posted"),
+    "blocked": (STATUS_FILL["running"], 0.55, "blocked"),
+    "normal": (OKABE_ITO["yellow"], 0.75, "normal"),
+    "suspended": (OKABE_ITO["sky_blue"], 0.75, "suspended"),
+    "zombie": (OKABE_ITO["reddish_purple"], 0.75, "zombie"),
+    "dead": ("#9A9A9A", 0.12, "dead"),
+}
+PHASE_FILL = {"rewrite": "#F4F4F4", "access": "#E9E9E9", "content": "#FFFFFF"}
+FONT = "Helvetica, Arial, sans-serif"
+INK = "#333333"
+
+LABEL_W = 150          # the lane names
+LANE_H = 18
+LANE_GAP = 6
+TOP = 78               # phases, time ticks, finalize marks, r->count lane
+
+
+def _h(t):
+    return _esc(str(t), quote=True)
+
+
+def _f(x):
+    """Coordinates as short, stable text."""
+    x = round(x, 2)
+    return str(int(x)) if x == int(x) else f"{x:.2f}".rstrip("0")
+
+
+def _state(snap, c, node, current, posted):
+    st = c["status"]
+    if st in ("dead", "zombie", "normal", "suspended"):
+        return st
+    if node in current and not c["waiting"]:
+        return "executing"
+    if node in posted:
+        return "posted"
+    return "blocked"
+
+
+def lane_states(snapshots):
+    """(lanes, states): lanes = [(node, name, kind)] in creation order (the
+    last snapshot's coroutines); states[k][i] = (state, detail) of lane i at
+    step k, or None before the coroutine exists."""
+    if not snapshots:
+        return [], []
+    last = snapshots[-1]["coroutines"]
+    nodes = node_names(last)
+    lanes = [(n, c["name"], c["kind"]) for n, c in zip(nodes, last)]
+    states = []
+    for s in snapshots:
+        names = [c["name"] for c in s["coroutines"]]
+        here = node_names(s["coroutines"])
+        current, posted = set(), set()
+        for r in s["requests"]:
+            ctx = r["ctx"]
+            if ctx is None:
+                continue
+            if ctx["cur_co_ctx"]:
+                j = _latest(names, ctx["cur_co_ctx"])
+                if j is not None:
+                    current.add(here[j])
+            for p in ctx["posted_threads"]:
+                j = _latest(names, p)
+                if j is not None:
+                    posted.add(here[j])
+        row = [None] * len(lanes)
+        for i, c in enumerate(s["coroutines"]):
+            if i < len(row):
+                row[i] = (_state(s, c, here[i], current, posted), c["waiting"] or "")
+        states.append(row)
+    return lanes, states
+
+
+def _runs(values):
+    """[(start, end_exclusive, value)] for runs of equal values."""
+    out, start = [], 0
+    for k in range(1, len(values) + 1):
+        if k == len(values) or values[k] != values[start]:
+            out.append((start, k, values[start]))
+            start = k
+    return out
+
+
+def _nice_step(n, width):
+    """A step-tick spacing giving ticks at least ~40 px apart."""
+    for k in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000):
+        if k * width >= 40:
+            return k
+    return 10000
+
+
+def timeline_svg(snapshots, cursor=None, title=None):
+    """The run as an SVG document (text), one lane per coroutine."""
+    n = len(snapshots)
+    lanes, states = lane_states(snapshots)
+    sw = min(14.0, max(1.0, 1100.0 / max(n, 1)))          # px per step
+    x0 = LABEL_W
+    plot_w = sw * n
+    lanes_top = TOP + 4
+    legend_y = lanes_top + len(lanes) * (LANE_H + LANE_GAP) + 14
+    width = max(x0 + plot_w + 20, 830)
+    height = legend_y + 40
+    out = []
+    a = out.append
+    a(f'<svg xmlns="http://www.w3.org/2000/svg" width="{_f(width)}" height="{_f(height)}" '
+      f'viewBox="0 0 {_f(width)} {_f(height)}" font-family="{FONT}" font-size="11" '
+      f'data-x0="{_f(x0)}" data-step-width="{_f(sw)}" data-steps="{n}" class="ngxcoro-timeline">')
+    a('<defs><pattern id="ngxcoro-hatch" width="4" height="4" patternUnits="userSpaceOnUse" '
+      'patternTransform="rotate(45)"><rect width="4" height="4" fill="#CC79A7"/>'
+      '<line x1="0" y1="0" x2="0" y2="4" stroke="#FFFFFF" stroke-width="1.5"/></pattern></defs>')
+    a(f'<rect x="0" y="0" width="{_f(width)}" height="{_f(height)}" fill="#FFFFFF"/>')
+    a(f'<text x="8" y="16" font-weight="bold" fill="{INK}">{_h(title or "timeline")}'
+      f'<tspan font-weight="normal" fill="#666666"> - {n} steps, one lane per coroutine</tspan></text>')
+    if n == 0:
+        a("</svg>")
+        return "\n".join(out) + "\n"
+
+    def X(k):
+        return x0 + k * sw
+
+    plot_bottom = legend_y - 14
+    # ---- phase bands and boundaries
+    phases = [s["phase"] or "-" for s in snapshots]
+    a('<g class="phases">')
+    for start, end, ph in _runs(phases):
+        a(f'<rect x="{_f(X(start))}" y="24" width="{_f((end - start) * sw)}" '
+          f'height="{_f(plot_bottom - 24)}" fill="{PHASE_FILL.get(ph, "#FFFFFF")}"/>')
+        if start:
+            a(f'<line x1="{_f(X(start))}" y1="24" x2="{_f(X(start))}" y2="{_f(plot_bottom)}" '
+              f'stroke="#666666" stroke-dasharray="4 3"/>')
+        a(f'<text x="{_f(X(start) + 3)}" y="34" fill="#444444" font-style="italic">{_h(ph)}</text>')
+    a("</g>")
+    # ---- virtual time: a tick where t_ms moves, and at step 0
+    a('<g class="time">')
+    a(f'<text x="{_f(x0 - 6)}" y="48" text-anchor="end" fill="#666666">virtual time</text>')
+    last_x = -1e9
+    for k, s in enumerate(snapshots):
+        if k == 0 or s["t_ms"] != snapshots[k - 1]["t_ms"]:
+            x = X(k)
+            a(f'<line x1="{_f(x)}" y1="40" x2="{_f(x)}" y2="{_f(plot_bottom)}" stroke="#B0B0B0" '
+              f'stroke-width="0.8"/>')
+            if x - last_x >= 38:
+                a(f'<text x="{_f(x + 2)}" y="48" fill="#444444">{_h(s["t_ms"])} ms</text>')
+                last_x = x
+    a("</g>")
+    # ---- finalize_request marks
+    a('<g class="finalize">')
+    a(f'<text x="{_f(x0 - 6)}" y="62" text-anchor="end" fill="#666666">finalize_request</text>')
+    last_x = -1e9
+    for k, s in enumerate(snapshots):
+        if s["event"] == "finalize_request":
+            x = X(k) + sw / 2
+            rc = s["rc"] or "?"
+            short = rc.replace("NGX_", "")
+            uri = (s.get("data") or {}).get("uri", "")
+            a(f'<path d="M{_f(x - 4)},52 L{_f(x + 4)},52 L{_f(x)},58 Z" fill="{INK}">'
+              f'<title>step {k}: finalize_request(r, {_h(rc)}) on {_h(uri)}</title></path>')
+            if x - last_x >= 34:
+                a(f'<text x="{_f(x)}" y="67" text-anchor="middle" font-size="9" fill="{INK}">'
+                  f'{_h(short)}</text>')
+                last_x = x
+    a("</g>")
+    # ---- r->count of the main request
+    counts = []
+    for s in snapshots:
+        main = next((r for r in s["requests"] if r["main"]), None)
+        counts.append(main["count"] if main is not None else None)
+    a('<g class="count">')
+    a(f'<text x="{_f(x0 - 6)}" y="{_f(TOP - 1)}" text-anchor="end" fill="#666666">r-&gt;count</text>')
+    for start, end, cnt in _runs(counts):
+        if cnt is None:
+            continue
+        x = X(start)
+        a(f'<rect x="{_f(x)}" y="{_f(TOP - 10)}" width="{_f((end - start) * sw)}" height="12" '
+          f'fill="none" stroke="#888888" stroke-width="0.6"/>')
+        if (end - start) * sw >= 9:
+            a(f'<text x="{_f(x + 2)}" y="{_f(TOP - 1)}" font-size="10" font-weight="bold" '
+              f'fill="{INK}">{cnt}</text>')
+    a("</g>")
+    # ---- lanes
+    a('<g class="lanes">')
+    for i, (node, name, kind) in enumerate(lanes):
+        y = lanes_top + i * (LANE_H + LANE_GAP)
+        kind_text = {"entry": "entry thread", "uthread": "light thread"}.get(kind, "coroutine")
+        a(f'<g class="lane" id="lane-{_h(node)}">')
+        a(f'<text x="8" y="{_f(y + LANE_H - 5)}" fill="{INK}"><tspan font-weight="bold">{_h(name)}'
+          f'</tspan><tspan font-size="9" fill="#666666"> {kind_text}</tspan></text>')
+        a(f'<line x1="{_f(x0)}" y1="{_f(y + LANE_H)}" x2="{_f(x0 + plot_w)}" y2="{_f(y + LANE_H)}" '
+          f'stroke="#E0E0E0"/>')
+        column = [row[i] if i < len(row) else None for row in states]
+        for start, end, val in _runs(column):
+            if val is None:
+                continue
+            state, detail = val
+            fill, share, label = STATE_STYLE[state]
+            h = max(2.0, LANE_H * share)
+            w = (end - start) * sw
+            ry = y + LANE_H - h
+            paint = "url(#ngxcoro-hatch)" if state == "zombie" else fill
+            tip = f"{name}: {label}" + (f" in {detail}" if detail and state == "blocked" else "")
+            tip += f", step {start}" + (f" to {end - 1}" if end - start > 1 else "")
+            a(f'<rect x="{_f(X(start))}" y="{_f(ry)}" width="{_f(w)}" height="{_f(h)}" '
+              f'fill="{paint}" class="{state}"><title>{_h(tip)}</title></rect>')
+            text = detail if (state == "blocked" and detail) else label
+            if state != "dead" and w >= 7 * len(text) + 6:
+                colour = "#FFFFFF" if state == "executing" else INK
+                a(f'<text x="{_f(X(start) + 3)}" y="{_f(y + LANE_H - 4)}" font-size="9" '
+                  f'fill="{colour}">{_h(text)}</text>')
+        a("</g>")
+    a("</g>")
+    # ---- step axis
+    a('<g class="steps">')
+    every = _nice_step(n, sw)
+    a(f'<line x1="{_f(x0)}" y1="{_f(plot_bottom)}" x2="{_f(x0 + plot_w)}" y2="{_f(plot_bottom)}" '
+      f'stroke="#666666"/>')
+    for k in range(0, n, every):
+        x = X(k) + sw / 2
+        a(f'<line x1="{_f(x)}" y1="{_f(plot_bottom)}" x2="{_f(x)}" y2="{_f(plot_bottom + 4)}" '
+          f'stroke="#666666"/>')
+        a(f'<text x="{_f(x)}" y="{_f(plot_bottom + 13)}" text-anchor="middle" font-size="9" '
+          f'fill="#666666">{k}</text>')
+    a(f'<text x="{_f(x0 - 6)}" y="{_f(plot_bottom + 13)}" text-anchor="end" fill="#666666">step</text>')
+    a("</g>")
+    if cursor is not None and 0 <= cursor < n:
+        x = X(cursor) + sw / 2
+        a(f'<line class="cursor" x1="{_f(x)}" y1="24" x2="{_f(x)}" y2="{_f(plot_bottom)}" '
+          f'stroke="{OKABE_ITO["blue"]}" stroke-width="2"/>')
+    # ---- legend
+    a('<g class="legend">')
+    lx, ly = 8, legend_y + 14
+    for state in ("executing", "blocked", "posted", "normal", "suspended", "zombie", "dead"):
+        fill, share, label = STATE_STYLE[state]
+        h = max(2.0, 12 * share)
+        paint = "url(#ngxcoro-hatch)" if state == "zombie" else fill
+        a(f'<rect x="{lx}" y="{_f(ly + 12 - h)}" width="18" height="{_f(h)}" fill="{paint}"/>')
+        a(f'<text x="{lx + 22}" y="{ly + 11}" fill="{INK}">{label}</text>')
+        lx += 30 + 7 * len(label)
+    a(f'<path d="M{lx + 2},{ly + 2} L{lx + 10},{ly + 2} L{lx + 6},{ly + 8} Z" fill="{INK}"/>')
+    a(f'<text x="{lx + 14}" y="{ly + 11}" fill="{INK}">finalize_request (rc)</text>')
+    lx += 150
+    a(f'<line x1="{lx}" y1="{ly}" x2="{lx}" y2="{ly + 12}" stroke="#666666" stroke-dasharray="4 3"/>')
+    a(f'<text x="{lx + 5}" y="{ly + 11}" fill="{INK}">phase change</text>')
+    a("</g>")
+    a("</svg>")
+    return "\n".join(out) + "\n"
