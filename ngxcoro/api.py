@@ -14,7 +14,7 @@ from functools import partial
 from . import coroutine as coro, uthread
 from .coroutine import check_context, err, argerr
 from .model import (NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE, CONTEXT_YIELDABLE,
-                    CONTEXT_REWRITE, CONTEXT_ACCESS, CONTEXT_CONTENT, CONTEXT_TIMER)
+                    CONTEXT_REWRITE, CONTEXT_ACCESS, CONTEXT_CONTENT)
 from .scheduler import cleanup_pending_operation, run_thread, finalize_request, run_posted_threads
 
 OUTPUT_CONTEXTS = CONTEXT_REWRITE | CONTEXT_ACCESS | CONTEXT_CONTENT
@@ -109,7 +109,7 @@ def eof(w, *args):
     """ngx.eof (ngx_http_lua_ngx_eof): send the last buf now."""
     r, ctx = _req(w)
     if args:
-        return err(f"there should be no argument to ngx.eof()")
+        return err("there should be no argument to ngx.eof()")
     msg = check_context(ctx, OUTPUT_CONTEXTS)
     if msg:
         return err(msg)
@@ -312,7 +312,7 @@ def var_set(w, name, value):
         if value is None:
             value = b""
         if not isinstance(value, (bytes, int, float)):
-            return err(f"bad variable value")
+            return err("bad variable value")
         sval = value.decode("latin-1") if isinstance(value, bytes) else str(value)
         if name == "args":
             r.args = sval

@@ -149,9 +149,18 @@ class Phases:
         w = self.w
         return w.vm.new_entry(w.chunk_index(chunk)), w.vm.new_state(cached_ok=True)
 
-    def start_entry(self, r, ctx, co, L, context, phase):
-        """The part the three *_by_chunk share: fill in the entry co ctx,
-        register the cleanup, set the context."""
+    def start_chunk(self, r, ctx, chunk, context, phase):
+        """The part the three *_by_chunk share: load the chunk, make its entry
+        thread (the content handler resets the ctx first, rewrite and access
+        after new_thread), register the cleanup, set the context.  False when
+        the chunk does not compile (nginx answers 500)."""
+        if self.w.chunk_index(chunk) is None:
+            return False
+        if phase == "content":
+            reset_ctx(r, ctx)
+        co, L = self.new_thread(r, ctx, chunk)
+        if phase != "content":
+            reset_ctx(r, ctx)
         entry = ctx.entry_co_ctx
         entry.co, entry.L = co, L
         entry.req = r
@@ -168,6 +177,7 @@ class Phases:
             r.main.cleanups.insert(0, lua_request_cleanup_handler)   # LIFO, as nginx runs them
         ctx.context = context
         self.w.fire("phase_handler", phase=phase, c=r.main.count)
+        return True
 
     def read_body_first(self, r, ctx, post_read):
         """lua_need_request_body: read the body before the chunk runs.
@@ -220,12 +230,8 @@ class Phases:
 
     def rewrite_by_chunk(self, r, ctx):
         """ngx_http_lua_rewrite_by_chunk."""
-        chunk = r.location.rewrite_by_lua
-        if self.w.chunk_index(chunk) is None:
+        if not self.start_chunk(r, ctx, r.location.rewrite_by_lua, CONTEXT_REWRITE, "rewrite"):
             return 500
-        co, L = self.new_thread(r, ctx, chunk)
-        reset_ctx(r, ctx)
-        self.start_entry(r, ctx, co, L, CONTEXT_REWRITE, "rewrite")
         c = r.connection
         nreqs = c.requests
 
@@ -275,12 +281,8 @@ class Phases:
 
     def access_by_chunk(self, r, ctx):
         """ngx_http_lua_access_by_chunk: the function the seed walks through."""
-        chunk = r.location.access_by_lua
-        if self.w.chunk_index(chunk) is None:
+        if not self.start_chunk(r, ctx, r.location.access_by_lua, CONTEXT_ACCESS, "access"):
             return 500
-        co, L = self.new_thread(r, ctx, chunk)
-        reset_ctx(r, ctx)
-        self.start_entry(r, ctx, co, L, CONTEXT_ACCESS, "access")
         c = r.connection
         nreqs = c.requests
 
@@ -322,12 +324,8 @@ class Phases:
 
     def content_by_chunk(self, r, ctx):
         """ngx_http_lua_content_by_chunk."""
-        chunk = r.location.content_by_lua
-        if self.w.chunk_index(chunk) is None:
+        if not self.start_chunk(r, ctx, r.location.content_by_lua, CONTEXT_CONTENT, "content"):
             return 500
-        reset_ctx(r, ctx)
-        co, L = self.new_thread(r, ctx, chunk)
-        self.start_entry(r, ctx, co, L, CONTEXT_CONTENT, "content")
 
         rc = run_thread(r, ctx, 0)
         self.w.fire("run_thread_returned", rc=rc)

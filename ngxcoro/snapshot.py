@@ -14,7 +14,7 @@ import os
 import re
 import sys
 
-from .model import RC_NAMES, CONTEXT_NAMES, CoStatus, rc_name
+from .model import CONTEXT_NAMES, CoStatus, rc_name
 
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 _OBSERVERS = {"trace.py", "worker.py", "snapshot.py"}

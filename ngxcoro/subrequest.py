@@ -10,7 +10,7 @@ the parent at the head of the queue.
 from __future__ import annotations
 
 from .coroutine import check_context, err
-from .model import (NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE, Request, CONTEXT_REWRITE,
+from .model import (NGX_OK, NGX_ERROR, Request, CONTEXT_REWRITE,
                     CONTEXT_ACCESS, CONTEXT_CONTENT)
 
 METHODS = {2: "GET", 4: "HEAD", 8: "POST", 16: "PUT", 32: "DELETE", 512: "OPTIONS",

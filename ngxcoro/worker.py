@@ -6,7 +6,7 @@ import time
 
 from .http import Http, Wire
 from .loop import Loop
-from .lua import LuaVM, LuaSyntaxError, Runaway
+from .lua import LuaVM, LuaSyntaxError
 from .model import Connection, Request, CoStatus
 from .phases import Phases
 from .echo import Echo

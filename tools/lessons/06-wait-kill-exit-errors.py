@@ -15,7 +15,7 @@ import re
 import sys
 
 import ngxcoro
-from ngxcoro.lessons import BlogBox, Predict, Tweak, pre, scenario
+from ngxcoro.lessons import BlogBox, Predict, Tweak, scenario
 from ngxcoro.viz.timeline import timeline_svg
 
 

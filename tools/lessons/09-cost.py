@@ -191,7 +191,7 @@ def plot_svg(xs, series, width=460, height=240):
            f"<line x1='50' y1='{Y(0)}' x2='{width - 20}' y2='{Y(0)}' stroke='#999'/>",
            f"<line x1='50' y1='{Y(0)}' x2='50' y2='15' stroke='#999'/>",
            f"<text x='{width / 2}' y='{height - 5}' text-anchor='middle'>N (light threads)</text>",
-           f"<text x='5' y='12'>CPU s</text>"]
+           "<text x='5' y='12'>CPU s</text>"]
     out += [f"<text x='{X(x):.0f}' y='{Y(0) + 14:.0f}' text-anchor='middle'>{x}</text>" for x in xs]
     out += [f"<text x='45' y='{Y(v) + 4:.0f}' text-anchor='end'>{v:.1f}</text>"
             for v in (ymax / 2, ymax / 1.1)]
