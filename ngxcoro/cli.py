@@ -14,6 +14,17 @@ def _header(text):
     return name.strip(), value.strip()
 
 
+def _piece(text):
+    delay, sep, body = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        return float(delay), body.replace("\\n", "\n")
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'bad body piece "{text}": expected "SECONDS:TEXT", e.g. "0.1:a=1&"') from None
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m ngxcoro",
                                 description="Run a request through the model of ngx_lua 0.10.23.")
@@ -24,7 +35,12 @@ def main(argv=None):
     rp.add_argument("--request", default="GET /t", help='a request line, e.g. "GET /t?a=1 HTTP/1.0"')
     rp.add_argument("--header", action="append", default=[], type=_header,
                     help='a request header "Name: value" (repeatable)')
-    rp.add_argument("--body-file", help="the request body")
+    rp.add_argument("--body-file", help="the request body (it arrives with the headers)")
+    rp.add_argument("--body-piece", action="append", default=[], type=_piece,
+                    metavar="SECONDS:TEXT",
+                    help="a piece of the body that arrives SECONDS after the previous one "
+                         "(repeatable; \\n stands for a newline)")
+    rp.add_argument("--order", help="completion order of timers, e.g. \"t2,t1\"")
     rp.add_argument("--json", action="store_true", help="print one JSON object")
     a = p.parse_args(argv)
 
@@ -39,8 +55,14 @@ def main(argv=None):
         print(f"ngxcoro: cannot read {e.filename}: {e.strerror}", file=sys.stderr)
         return 2
     try:
+        if a.body_piece:
+            if body is not None:
+                print("ngxcoro: give --body-file or --body-piece, not both", file=sys.stderr)
+                return 2
+            body = a.body_piece
+        order = [x.strip() for x in a.order.split(",")] if a.order else None
         res = run(text, a.request, headers=a.header, body=body,
-                  filename=a.config.rsplit("/", 1)[-1])
+                  filename=a.config.rsplit("/", 1)[-1], order=order)
     except RequestError as e:
         print(f"ngxcoro: {e}", file=sys.stderr)
         return 2

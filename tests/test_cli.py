@@ -241,3 +241,19 @@ def test_whole_nginx_conf_real(real_nginx):
 def test_json_output_is_deterministic(conf):
     path = conf(SPAWN)
     assert cli("--config", path, "--json").stdout == cli("--config", path, "--json").stdout
+
+
+def test_body_pieces_arrive_over_virtual_time(tmp_path):
+    # the light thread sleeps 0.05 s; the body's last piece comes 0.1 s after the
+    # first, so the thread runs while read_body waits: its line comes first
+    conf = tmp_path / "rb.conf"
+    conf.write_text('location /t {\n    content_by_lua_block {\n'
+                    '        ngx.thread.spawn(function() ngx.sleep(0.05) ngx.say("thread") end)\n'
+                    '        ngx.req.read_body()\n'
+                    '        ngx.say("body: ", ngx.req.get_body_data())\n    }\n}\n')
+    out = subprocess.run([sys.executable, "-m", "ngxcoro", "run", "--config", str(conf),
+                          "--request", "POST /t", "--body-piece", "0:a=1&",
+                          "--body-piece", "0.1:b=2", "--json"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["body"] == "thread\nbody: a=1&b=2\n"
