@@ -22,7 +22,8 @@ What it does:
    not vendored: the pages load an empty local stub instead of cdnjs, so
    TeX in a lesson's markdown stays as plain text (a warning says which).
    Links between lessons (`01-x.ipynb`) are pointed at the pages (`01-x.html`).
-4. Writes index.html listing the lessons (title and first paragraph).
+4. Writes a page for each markdown note in notebooks/ (glossary.md ...) and
+   index.html listing the lessons (title and first paragraph) and the notes.
 
 Needs npm (Node) on PATH the first time, and the `[test]` or `[lab]` extras.
 """
@@ -141,29 +142,30 @@ def vendor(out, cache):
 _TEX = re.compile(r"\$\$|\\\(|\\\[|\$[^\s$][^$\n]*\\[A-Za-z]+[^$\n]*\$")
 
 
+_NAV = re.compile(r"^\*\*(Previous|Next|Back)\b")
+
+
 def lesson_info(nb, stem):
-    """(title, first paragraph) from the first markdown cell."""
-    title, blurb = stem, ""
+    """(title, first paragraph) from the first markdown cell with a `# `
+    heading; navigation lines (**Previous:** ...) are not a paragraph."""
     for cell in nb.cells:
         if cell.cell_type != "markdown":
             continue
         lines = cell.source.splitlines()
-        for k, line in enumerate(lines):
-            if line.startswith("# "):
-                title = line[2:].strip()
-                para = []
-                for rest in lines[k + 1:]:
-                    if not rest.strip():
-                        if para:
-                            break
-                        continue
-                    if rest.startswith("#"):
-                        break
-                    para.append(rest.strip())
-                blurb = " ".join(para)
-                return title, blurb
-        break
-    return title, blurb
+        heads = [k for k, line in enumerate(lines) if line.startswith("# ")]
+        if not heads:
+            continue
+        title = lines[heads[0]][2:].strip()
+        paras, cur = [], []
+        for line in lines[heads[0] + 1:] + [""]:
+            if line.strip() and not line.startswith("#"):
+                cur.append(line.strip())
+            elif cur:
+                paras.append(" ".join(cur))
+                cur = []
+        blurb = next((para for para in paras if not _NAV.match(para)), "")
+        return title, blurb
+    return stem, ""
 
 
 def execute(nb, timeout):
@@ -177,8 +179,9 @@ def export(nb, urls):
     from nbconvert import HTMLExporter
     exporter = HTMLExporter(template_name="lab", **urls)
     body, _ = exporter.from_notebook_node(nb)
-    # links between lessons: 01-x.ipynb -> 01-x.html (relative links only)
-    return re.sub(r'href="(?![a-z]+:|/)([^"#?]+)\.ipynb(#[^"]*)?"',
+    # links between lessons (01-x.ipynb) and to notes next to them (glossary.md)
+    # point at their pages (relative links only)
+    return re.sub(r'href="(?![a-z]+:|/)([^"#?/]+)\.(?:ipynb|md)(#[^"]*)?"',
                   lambda m: f'href="{m.group(1)}.html{m.group(2) or ""}"', body)
 
 
@@ -191,7 +194,10 @@ def markdown_inline(text):
     return re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", s)
 
 
-def index_page(entries, versions):
+def index_page(entries, versions, notes=()):
+    more = "".join(f'<li><a href="{html.escape(page)}">{markdown_inline(title)}</a></li>'
+                   for page, title, _ in notes)
+    more = f"<h2>Notes</h2>\n<ul>{more}</ul>" if more else ""
     items = "\n".join(
         f'<li><a href="{html.escape(page)}">{markdown_inline(title)}</a>'
         f'<div class="blurb">{markdown_inline(blurb)}</div></li>'
@@ -207,6 +213,7 @@ def index_page(entries, versions):
 body {{ font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; max-width: 52rem;
        margin: 2rem auto; padding: 0 1rem; color: #1f2328; line-height: 1.5; }}
 h1 {{ font-size: 1.6rem; margin-bottom: .2rem; }}
+h2 {{ font-size: 1.2rem; margin-top: 2rem; }}
 ol {{ padding-left: 1.4rem; }}
 li {{ margin: .9rem 0; }}
 li a {{ font-size: 1.1rem; font-weight: 600; color: #0969da; text-decoration: none; }}
@@ -225,6 +232,7 @@ Run button, need a live Jupyter).</p>
 <ol>
 {items}
 </ol>
+{more}
 <footer>Built by <code>python tools/build_site.py</code>. Widget JavaScript
 vendored from the npm registry ({html.escape(vs)}); no CDN.</footer>
 </body>
@@ -272,7 +280,16 @@ def main(argv=None):
         (out / page).write_text(export(nb, urls), encoding="utf-8")
         entries.append((page, title, blurb))
         log(f"{page}: {time.monotonic() - t:.1f} s")
-    (out / "index.html").write_text(index_page(entries, versions), encoding="utf-8")
+    # markdown notes next to the lessons (a glossary ...): a page each
+    notes = []
+    for path in sorted(NOTEBOOKS.glob("*.md")):
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["title"] = path.stem
+        nb.cells.append(nbformat.v4.new_markdown_cell(path.read_text(encoding="utf-8")))
+        page = f"{path.stem}.html"
+        (out / page).write_text(export(nb, urls), encoding="utf-8")
+        notes.append((page, lesson_info(nb, path.stem)[0], ""))
+    (out / "index.html").write_text(index_page(entries, versions, notes), encoding="utf-8")
     log(f"site: {out} ({len(entries)} lessons, {time.monotonic() - t0:.1f} s)")
     return 0
 
