@@ -91,3 +91,82 @@ class EventLog:
                 v = v.unparsed_uri
             e[k] = v
         self.events.append(e)
+
+
+# The debug-log words of ngxcoro.realnginx.normalise_debug (scheduler-semantics
+# section 6.1) that both sides can say: what run_thread, the posted loops and
+# nginx's finalize path did, in order.  Left out: NEWTHREAD/HANDLER (thread
+# cache and first-request artefacts), YIELD/SAY, POSTED_REQ/WAKE_PARENT.
+TRACE_WORDS = ("RUN ", "RESUMED ", "OP ", "SLEEP", "CAPTURE ", "SUBREQ ", "POST_SUBREQ ",
+               "SUBREQ_RESUME", "FINALIZE ", "CLOSE_REQ ", "TERMINATE ", "EXIT ",
+               "HANDLE_EXIT ", "EXEC ", "LAST_BUF", "ENDED", "TO_PARENT", "DELETE",
+               "REQ_CLEANUP ")
+_OPS = {"USER_THREAD_RESUME": "spawn-child", "USER_CORO_RESUME": "coro-resume",
+        "USER_CORO_YIELD": "coro-yield"}
+
+
+def _uri(u):
+    return u[:-1] if u.endswith("?") else u
+
+
+class DebugTrace:
+    """The model's steps as the lines nginx's debug log would show for them,
+    in the words of ngxcoro.realnginx.normalise_debug (so the two compare
+    line for line)."""
+
+    def __init__(self):
+        self.lines = []
+
+    def __call__(self, event, d):
+        if event == "run_thread":
+            line = f"RUN c={d['c']}"
+        elif event == "resume_returned":
+            line = f"RESUMED rv={d['rv']}"
+        elif event == "co_op":
+            line = _OPS.get(d["op"]) and f"OP {_OPS[d['op']]}"
+        elif event == "sleep":
+            line = f"SLEEP {d['ms']}"
+        elif event == "timer_expired":
+            line = "SLEEP_EXPIRED" if d.get("co") is not None else None
+        elif event == "sleep_cleanup":
+            line = "SLEEP_CANCELLED"
+        elif event == "capture":
+            line = f"CAPTURE c={d['c']}"
+        elif event == "subrequest":
+            line = f"SUBREQ {_uri(d['uri'])}"
+        elif event == "post_subrequest":
+            line = f"POST_SUBREQ rc={d['rc']} c={d['c']}"
+        elif event == "subrequests_done":
+            line = "SUBREQ_RESUME"
+        elif event == "finalize_request":
+            line = f"FINALIZE rc={d['rc']} uri={_uri(d['uri'])} a={d['a']} c={d['c']}"
+        elif event == "close_request":
+            line = f"CLOSE_REQ c={d['c']}"
+        elif event == "terminate_request":
+            line = f"TERMINATE c={d['c']}"
+        elif event == "exit":
+            line = f"EXIT {d['code']}"
+        elif event == "handle_exit":
+            line = f"HANDLE_EXIT {d['code']}"
+        elif event == "exec":
+            line = f"EXEC {d['uri']}" + (f"?{d['args']}" if d.get("args") else "")
+        elif event == "send_last_buf":
+            line = "LAST_BUF"
+        elif event == "thread_ended":
+            line = "ENDED"
+        elif event == "back_to_parent":
+            line = "TO_PARENT"
+        elif event == "thread_delete":
+            line = "DELETE"
+        elif event == "request_cleanup":
+            line = f"REQ_CLEANUP forcible={d['forcible']}"
+        else:
+            line = None
+        if line:
+            self.lines.append(line)
+
+
+def trace_words(debug):
+    """realnginx.normalise_debug's lines kept to TRACE_WORDS, thread ids dropped."""
+    return [x.split(" T")[0] if x.startswith("DELETE") else x
+            for x in debug if x.startswith(TRACE_WORDS)]

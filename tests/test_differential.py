@@ -229,3 +229,26 @@ def test_side_by_side_is_readable():
     assert "! status" in text and "nginx: 200" in text and "model: 500" in text
     assert "! b" in text.replace("  ", " ") or "! b " in text
     assert "< [error] one" in text
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole scheduler trace: every run_thread, lua_resume result, co_op, sleep, capture,
+# finalize, cleanup and delete of the recording's debug log, in order, against the model's
+# steps said in the same words (ngxcoro.trace.DebugTrace / trace_words).
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_model_scheduler_trace_matches_recording(path):
+    import ngxcoro
+    from ngxcoro.trace import DebugTrace, trace_words
+    text, info = _scenario(path)
+    rec = json.loads((EXPECTED_DIR / f"{path.stem}.json").read_text())
+    if rec.get("startup_error"):
+        pytest.skip("nginx did not start: no trace to compare")
+    hooks = ngxcoro.Hooks()
+    mine = hooks.add(DebugTrace())
+    ngxcoro.run(text, info["request"], headers=list(info["headers"]), body=info["body"],
+                log_level="debug", hooks=hooks)
+    theirs = trace_words(rec["debug"])
+    if mine.lines != theirs:
+        pytest.fail(f"{path.stem}: the scheduler trace differs from real nginx's debug log\n"
+                    + "\n".join(side_by_side(theirs, mine.lines)), pytrace=False)

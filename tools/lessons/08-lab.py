@@ -33,7 +33,7 @@ if not NGINX:
 
 # %% [markdown]
 # ## The translation
-# `WORDS` are the words of the vocabulary that the model also produces. Some lines stay out:
+# `TRACE_WORDS` (in `ngxcoro.trace`) are the words of the vocabulary that the model also produces. Some lines stay out:
 # `NEWTHREAD` (pointer ids), `YIELD`, `SAY`, and the `HANDLER` line, which nginx doubles on a
 # worker's first request. Also left out are `POSTED_REQ` and `WAKE_PARENT`, nginx's own
 # posted-request loop, which the model does not log line for line. On the 160 recorded
@@ -41,57 +41,8 @@ if not NGINX:
 # identical.
 
 # %%
-WORDS = ("RUN ", "RESUMED ", "OP ", "SLEEP", "CAPTURE ", "SUBREQ ", "POST_SUBREQ ",
-         "SUBREQ_RESUME", "FINALIZE ", "CLOSE_REQ ", "TERMINATE ", "EXIT ", "HANDLE_EXIT ",
-         "EXEC ", "LAST_BUF", "ENDED", "TO_PARENT", "DELETE", "REQ_CLEANUP ")
-OPS = {"USER_THREAD_RESUME": "spawn-child", "USER_CORO_RESUME": "coro-resume",
-       "USER_CORO_YIELD": "coro-yield"}
-
-
-def _uri(u):
-    return u[:-1] if u.endswith("?") else u
-
-
-class ModelTrace:
-    """A hook listener: the model's events in normalise_debug's words."""
-
-    def __init__(self):
-        self.lines = []
-
-    def __call__(self, event, d):
-        say = {
-            "run_thread": lambda: f"RUN c={d['c']}",
-            "resume_returned": lambda: f"RESUMED rv={d['rv']}",
-            "co_op": lambda: OPS.get(d["op"]) and f"OP {OPS[d['op']]}",
-            "sleep": lambda: f"SLEEP {d['ms']}",
-            "timer_expired": lambda: d.get("co") is not None and "SLEEP_EXPIRED",
-            "sleep_cleanup": lambda: "SLEEP_CANCELLED",
-            "capture": lambda: f"CAPTURE c={d['c']}",
-            "subrequest": lambda: f"SUBREQ {_uri(d['uri'])}",
-            "post_subrequest": lambda: f"POST_SUBREQ rc={d['rc']} c={d['c']}",
-            "subrequests_done": lambda: "SUBREQ_RESUME",
-            "finalize_request": lambda: (f"FINALIZE rc={d['rc']} uri={_uri(d['uri'])} "
-                                         f"a={d['a']} c={d['c']}"),
-            "close_request": lambda: f"CLOSE_REQ c={d['c']}",
-            "terminate_request": lambda: f"TERMINATE c={d['c']}",
-            "exit": lambda: f"EXIT {d['code']}",
-            "handle_exit": lambda: f"HANDLE_EXIT {d['code']}",
-            "exec": lambda: f"EXEC {d['uri']}" + (f"?{d['args']}" if d.get("args") else ""),
-            "send_last_buf": lambda: "LAST_BUF",
-            "thread_ended": lambda: "ENDED",
-            "back_to_parent": lambda: "TO_PARENT",
-            "thread_delete": lambda: "DELETE",
-            "request_cleanup": lambda: f"REQ_CLEANUP forcible={d['forcible']}",
-        }.get(event)
-        line = say and say()
-        if line:
-            self.lines.append(line)
-
-
-def nginx_words(debug):
-    """normalise_debug's lines, without thread ids, kept to WORDS."""
-    return [x.split(" T")[0] if x.startswith("DELETE") else x
-            for x in debug if x.startswith(WORDS)]
+# the model's side: a hook listener saying each step in those words
+from ngxcoro.trace import DebugTrace as ModelTrace, trace_words as nginx_words
 
 
 def as_config(text, request):
@@ -101,7 +52,7 @@ def as_config(text, request):
 
 
 def model_side(text, request="GET /t", body=None):
-    """(model result, its trace in WORDS)."""
+    """(model result, its trace in TRACE_WORDS)."""
     hooks = ngxcoro.Hooks()
     mt = hooks.add(ModelTrace())
     model = ngxcoro.run(as_config(text, request), request, body=body, hooks=hooks,
@@ -344,7 +295,7 @@ W.VBox([editor, comparison])
 
 # %% [markdown]
 # **What is compared:** status, body, the error log at notice level and above (as
-# `normalise_error_log` shortens it), and the trace in `WORDS`. **What is not:** how long
+# `normalise_error_log` shortens it), and the trace in `TRACE_WORDS`. **What is not:** how long
 # things take, thread ids, and nginx's posted-request lines. A difference is either the
 # virtual clock (as with `ngx.now()` above), something the model does not support (it says so
 # in its error log), or a bug in the model. The last kind is worth a new scenario in
