@@ -40,7 +40,8 @@ def coroutine_create_helper(w, co, is_uthread, is_wrap=False):
     kind = "t" if is_uthread else "co"
     w.nnames[kind] = w.nnames.get(kind, 0) + 1
     coctx = CoCtx(co=co, L=w.vm.new_state(cached_ok=is_uthread),
-                  name=f"{kind}{w.nnames[kind]}", is_wrap=is_wrap, req=r, creator=parent)
+                  name=f"{kind}{w.nnames[kind]}", is_wrap=is_wrap, req=r, creator=parent,
+                  kind="uthread" if is_uthread else "coroutine")
     w.coctx_by_id[co] = coctx
     ctx.user_co_ctx.append(coctx)
     w.fire("user_coroutine_create", parent=parent, child=coctx)

@@ -90,6 +90,7 @@ class CoCtx:
     waiting: str = ""                    # what the pending operation is, for messages
     req: object = None                   # the request it belongs to (for pictures)
     creator: CoCtx | None = None         # who created it (parent_co_ctx moves for coroutines)
+    kind: str = ""                       # "entry", "uthread" or "coroutine", from birth
 
     def __repr__(self):
         return f"<{self.name} {self.co_status.lua_name}>"

@@ -241,8 +241,7 @@ class Snapshots:
         vm = self.w.vm
         for coctx in self.w.all_co_ctx():
             where = vm.where(coctx.co) if coctx.co and coctx.co_status != CoStatus.DEAD else None
-            kind = ("entry" if coctx.name.startswith("entry") else
-                    "uthread" if coctx.is_uthread else "coroutine")
+            kind = coctx.kind or "entry"
             line = None
             if where and where[0] in self.w.chunk_lines:
                 line = self.w.chunk_lines[where[0]] + where[1] - 1
