@@ -109,6 +109,18 @@ def _uri(u):
     return u[:-1] if u.endswith("?") else u
 
 
+# how each model event reads in nginx's debug log (normalised)
+_DEBUG_WORDS = {
+    "run_thread": "RUN c={c}", "resume_returned": "RESUMED rv={rv}", "sleep": "SLEEP {ms}",
+    "sleep_cleanup": "SLEEP_CANCELLED", "capture": "CAPTURE c={c}",
+    "post_subrequest": "POST_SUBREQ rc={rc} c={c}", "subrequests_done": "SUBREQ_RESUME",
+    "close_request": "CLOSE_REQ c={c}", "terminate_request": "TERMINATE c={c}",
+    "exit": "EXIT {code}", "handle_exit": "HANDLE_EXIT {code}", "send_last_buf": "LAST_BUF",
+    "thread_ended": "ENDED", "back_to_parent": "TO_PARENT", "thread_delete": "DELETE",
+    "request_cleanup": "REQ_CLEANUP forcible={forcible}",
+}
+
+
 class DebugTrace:
     """The model's steps as the lines nginx's debug log would show for them,
     in the words of ngxcoro.realnginx.normalise_debug (so the two compare
@@ -118,48 +130,18 @@ class DebugTrace:
         self.lines = []
 
     def __call__(self, event, d):
-        if event == "run_thread":
-            line = f"RUN c={d['c']}"
-        elif event == "resume_returned":
-            line = f"RESUMED rv={d['rv']}"
+        if event in _DEBUG_WORDS:
+            line = _DEBUG_WORDS[event].format(**d)
         elif event == "co_op":
             line = _OPS.get(d["op"]) and f"OP {_OPS[d['op']]}"
-        elif event == "sleep":
-            line = f"SLEEP {d['ms']}"
-        elif event == "timer_expired":
+        elif event == "timer_expired":                 # echo_sleep's timer logs nothing
             line = "SLEEP_EXPIRED" if d.get("co") is not None else None
-        elif event == "sleep_cleanup":
-            line = "SLEEP_CANCELLED"
-        elif event == "capture":
-            line = f"CAPTURE c={d['c']}"
         elif event == "subrequest":
             line = f"SUBREQ {_uri(d['uri'])}"
-        elif event == "post_subrequest":
-            line = f"POST_SUBREQ rc={d['rc']} c={d['c']}"
-        elif event == "subrequests_done":
-            line = "SUBREQ_RESUME"
         elif event == "finalize_request":
             line = f"FINALIZE rc={d['rc']} uri={_uri(d['uri'])} a={d['a']} c={d['c']}"
-        elif event == "close_request":
-            line = f"CLOSE_REQ c={d['c']}"
-        elif event == "terminate_request":
-            line = f"TERMINATE c={d['c']}"
-        elif event == "exit":
-            line = f"EXIT {d['code']}"
-        elif event == "handle_exit":
-            line = f"HANDLE_EXIT {d['code']}"
         elif event == "exec":
             line = f"EXEC {d['uri']}" + (f"?{d['args']}" if d.get("args") else "")
-        elif event == "send_last_buf":
-            line = "LAST_BUF"
-        elif event == "thread_ended":
-            line = "ENDED"
-        elif event == "back_to_parent":
-            line = "TO_PARENT"
-        elif event == "thread_delete":
-            line = "DELETE"
-        elif event == "request_cleanup":
-            line = f"REQ_CLEANUP forcible={d['forcible']}"
         else:
             line = None
         if line:
