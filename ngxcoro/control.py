@@ -27,7 +27,11 @@ def _str(v):
 
 
 def check_if_abortable(ctx):
-    """ngx_http_lua_check_if_abortable."""
+    """ngx_http_lua_check_context for the phases that may abort, then
+    ngx_http_lua_check_if_abortable: the error tuple, or None."""
+    msg = check_context(ctx, ABORTABLE_CONTEXTS)
+    if msg:
+        return err(msg)
     if ctx.no_abort:
         return err("attempt to abort with pending subrequests")
     return None
@@ -70,9 +74,6 @@ def exec(w, *args):
     if not isinstance(args[0], bytes) or not args[0]:
         return err("The uri argument is empty" if args[0] == b"" else
                    f"bad argument #1 to 'exec' (string expected, got {_lua_type(args[0])})")
-    msg = check_context(ctx, ABORTABLE_CONTEXTS)
-    if msg:
-        return err(msg)
     abort = check_if_abortable(ctx)
     if abort:
         return abort
@@ -127,9 +128,6 @@ def redirect(w, *args):
             return err("only ngx.HTTP_MOVED_TEMPORARILY, ngx.HTTP_MOVED_PERMANENTLY, "
                        "ngx.HTTP_PERMANENT_REDIRECT, ngx.HTTP_SEE_OTHER, and "
                        "ngx.HTTP_TEMPORARY_REDIRECT are allowed")
-    msg = check_context(ctx, ABORTABLE_CONTEXTS)
-    if msg:
-        return err(msg)
     abort = check_if_abortable(ctx)
     if abort:
         return abort

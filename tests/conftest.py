@@ -61,12 +61,17 @@ def nginx_required() -> bool:
 def check_real_nginx() -> None:
     """Skip (or, with NGXCORO_REQUIRE_NGINX=1, fail) when the real nginx is missing."""
     ok, why = load_realnginx().available()
+    _skip_or_fail(ok, nginx_required(), f"NGXCORO_REQUIRE_NGINX=1 but the real nginx is not "
+                  f"usable: {why}", f"real nginx not available: {why}")
+
+
+def _skip_or_fail(ok, required, fail_msg, skip_msg):
+    """Locally a missing tool skips the test; in CI (required) it fails it."""
     if ok:
         return
-    if nginx_required():
-        pytest.fail(f"NGXCORO_REQUIRE_NGINX=1 but the real nginx is not usable: {why}",
-                    pytrace=False)
-    pytest.skip(f"real nginx not available: {why}")
+    if required:
+        pytest.fail(fail_msg, pytrace=False)
+    pytest.skip(skip_msg)
 
 
 # ------------------------------------------------------------------ browser
@@ -101,12 +106,8 @@ def browser_available():
 def check_browser() -> None:
     """Skip (or, with NGXCORO_REQUIRE_BROWSER=1, fail) without a browser."""
     ok, why = browser_available()
-    if ok:
-        return
-    if browser_required():
-        pytest.fail(f"NGXCORO_REQUIRE_BROWSER=1 but the browser tests cannot run: {why}",
-                    pytrace=False)
-    pytest.skip(f"browser tests need playwright and chromium: {why}")
+    _skip_or_fail(ok, browser_required(), f"NGXCORO_REQUIRE_BROWSER=1 but the browser tests "
+                  f"cannot run: {why}", f"browser tests need playwright and chromium: {why}")
 
 
 # ------------------------------------------------------------------ the gates

@@ -427,23 +427,16 @@ function render({ model, el }) {
     rerunNote.textContent = s;
     rerunNote.className = "ngxc-note" + (/^(unknown|re-run failed)/.test(s) ? " ngxc-warn" : "");
   };
-  model.on("change:frames", onFrames);
-  model.on("change:index", onIndex);
-  model.on("change:view", onIndex);
-  model.on("change:timeline", onFrames);
-  model.on("change:graphs", onFrames);
-  model.on("change:rerun_status", onStatus);
+  const listeners = [["change:frames", onFrames], ["change:index", onIndex],
+                     ["change:view", onIndex], ["change:timeline", onFrames],
+                     ["change:graphs", onFrames], ["change:rerun_status", onStatus]];
+  listeners.forEach(([ev, f]) => model.on(ev, f));
   rebuild();
   onStatus();
   return () => {
     stop();
     clearTimeout(rerunTimer);
-    model.off("change:frames", onFrames);
-    model.off("change:index", onIndex);
-    model.off("change:view", onIndex);
-    model.off("change:timeline", onFrames);
-    model.off("change:graphs", onFrames);
-    model.off("change:rerun_status", onStatus);
+    listeners.forEach(([ev, f]) => model.off(ev, f));
   };
 }
 
