@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from . import config as _config
 import lupa.luajit21 as lupa
 
-from .lua import Runaway, MAX_MEMORY
+from .ngx_lua.vm import Runaway, MAX_MEMORY
 from .trace import Hooks, StapTrace, EventLog
-from .snapshot import Snapshots
+from .trace.snapshot import Snapshots
 from .worker import Worker, Unsupported
-from .http import Wire
+from .nginx.response import Wire
 
 __all__ = ["run", "run_lua", "lua_location", "Result", "Hooks", "parse_request", "RequestError",
            "show"]

@@ -1,20 +1,32 @@
-"""One nginx worker process: the configuration, the Lua VM, the event loop,
-the error log, and the request it serves."""
+"""One nginx worker process with its modules: the configuration, the event
+loop, the error log, the Lua VM, and the requests it serves.
+
+This is where nginx core and its modules meet, as in nginx's generated
+objs/ngx_modules.c and src/core/ngx_cycle.c: the worker builds the phase
+engine (ngx_http_init_phase_handlers: the rewrite module and
+lua-nginx-module's rewrite and access handlers), the table of content
+handlers a location's directive selects (clcf->handler), and the top body
+filter (lua's capture filter in front of the write filter).  It also holds
+what lua-nginx-module keeps per worker (ngx_http_lua_main_conf_t: the VM,
+the compiled chunks) and writes the error log (src/core/ngx_log.c
+ngx_log_error).
+"""
 from __future__ import annotations
 
 import time
 
-from .http import Http, Wire
-from .loop import Loop
-from .lua import LuaVM, LuaSyntaxError
-from .model import Connection, Request, CoStatus
-from .phases import Phases
-from .echo import Echo
-from .req_body import ReqBody
-from .subrequest import Subrequests
-from . import control
+from .nginx import content, phases, request
+from .nginx.loop import Loop
+from .ngx_lua import (by, control, coroutine, misc, output, req_body, sleep, subrequest,
+                      uri, uthread, variable)
+from .ngx_lua.common import CoStatus
+from .ngx_lua.protocol import bind, abort
+from .ngx_lua.vm import LuaVM, LuaSyntaxError, STEP_LIMIT
 from .trace import Hooks
-from . import api
+
+# the modules whose `API` the Lua shims call (ngx_lua/protocol.py)
+API_MODULES = (coroutine, uthread, output, sleep, control, uri, variable, req_body, subrequest,
+               misc)
 
 LEVELS = ["", "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"]
 
@@ -28,11 +40,21 @@ class Worker:
         self.config = config
         self.hooks = hooks if hooks is not None else Hooks()
         self.loop = Loop()
-        self.http = Http(self)
-        self.phases = Phases(self)
-        self.echo = Echo(self)
-        self.req_body = ReqBody(self)
-        self.subrequests = Subrequests(self)
+        # cmcf->phase_engine.handlers: (phase, checker, module handler)
+        self.phase_engine = [
+            ("find_config", phases.core_find_config_phase, None),
+            ("rewrite", phases.core_rewrite_phase, content.rewrite_handler),
+            ("rewrite", phases.core_rewrite_phase, by.rewrite_handler),
+            ("post_rewrite", phases.core_post_rewrite_phase, None),
+            ("access", phases.core_access_phase, by.access_handler),
+            ("content", phases.core_content_phase, None),
+        ]
+        # clcf->handler, by the content directive that set it (a prefix of its name)
+        self.content_handlers = [("content_by_lua", by.content_handler),
+                                 ("echo", content.echo_handler),
+                                 ("proxy_pass", content.proxy_handler)]
+        # ngx_http_top_body_filter, for a subrequest's output
+        self.top_body_filter = subrequest.capture_body_filter
         self.error_log = []
         level = log_level or getattr(config, "error_log_level", None) or "error"
         self.log_level = LEVELS.index("" if level == "stderr" else level)
@@ -42,11 +64,12 @@ class Worker:
         self.main_r = None
         self.coctx_by_id = {}
         self.nnames = {}
-        self.nrequests = 0
+        self.nrequests = 0                # connections (the *N of log lines)
+        self.nreq = 1                     # requests, subrequests included
         self.requests = []                # every request, in creation order
         self.chunk_lines = {}             # chunk name -> config line of its Lua line 1
         self._chunks = {}
-        self.vm = LuaVM(api.bind(self), owner=self)
+        self.vm = LuaVM(bind(self, API_MODULES), owner=self)
 
     def guard(self, f):
         """A P function whose Python exceptions are model bugs: keep the
@@ -57,16 +80,8 @@ class Worker:
             except Exception as e:           # noqa: BLE001 - re-raised after the resume
                 if self.internal_error is None:
                     self.internal_error = e
-                return (3, b"ngxcoro internal error")
+                return abort(b"ngxcoro internal error")
         return guarded
-
-    def extra_api(self):
-        """The P functions that live with the request lifecycle."""
-        return {"exit": control.exit, "exec": control.exec, "redirect": control.redirect,
-                "set_uri": control.set_uri,
-                "read_body": lambda w, *a: self.req_body.read_body(*a),
-                "get_body_data": lambda w, *a: self.req_body.get_body_data(*a),
-                "capture_multi": lambda w, *a: self.subrequests.capture_multi(*a)}
 
     # ---------------------------------------------------------------- hooks
     def fire(self, event, **data):
@@ -101,7 +116,6 @@ class Worker:
         self.fire("log", level=level, msg=msg)
 
     def vm_step_limit_text(self):
-        from .lua import STEP_LIMIT
         return f"{STEP_LIMIT * 1000:,}"
 
     def location_setting(self, r, name, default):
@@ -129,36 +143,13 @@ class Worker:
 
     # ---------------------------------------------------------------- serve
     def serve(self, method, uri, args, version, headers, body_pieces=()):
-        """Serve one client request to its end on the virtual clock."""
-        r = self.process_request(method, uri, args, version, headers, body_pieces)
+        """Serve one client request to its end on the virtual clock
+        (ngx_process_events_and_timers, until the connection closes)."""
+        r = request.process_request(self, method, uri, args, version, headers, body_pieces)
         self.main_r = r
         while not r.connection.destroyed and self.loop.run_once():
             pass
         return r
-
-    def process_request(self, method, uri, args, version, headers, body_pieces=(),
-                        on_close=None):
-        """ngx_http_process_request ... ngx_http_handler for a new connection."""
-        self.nrequests += 1
-        c = Connection(number=self.nrequests, wire=Wire(), on_close=on_close)
-        r = Request(connection=c, method=method, uri=uri, args=args, http_version=version,
-                    headers=list(headers), body_pieces=list(body_pieces))
-        r.worker = self
-        self.requests.append(r)
-        r.request_uri = uri + ("?" + args if args is not None else "")
-        r.request_line = f"{method} {r.request_uri} {version}"
-        c.data = r
-        self.cur_r = r
-        r.header_only = method == "HEAD"
-        server = self.config.servers[0]
-        r.server_name = getattr(server, "server_name", "") or ""
-        r.body_pieces = list(body_pieces)
-        self.phases.handler(r)
-        self.run_posted_requests(c)
-        return r
-
-    def run_posted_requests(self, c):
-        self.subrequests.run_posted_requests(c)
 
     def all_co_ctx(self):
         """Every co ctx of the run, in creation order (an entry co ctx is

@@ -1,7 +1,7 @@
 """Scheduler rules that real nginx cannot show (they leave no trace in its logs), checked
 against the C code's structure, with the reasoning written next to each test."""
 import ngxcoro
-from ngxcoro.model import CoStatus
+from ngxcoro.ngx_lua.common import CoStatus
 
 
 def events_of(config, request="GET /t"):

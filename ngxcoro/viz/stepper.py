@@ -288,7 +288,7 @@ def source_files(frames):
     for f in frames:
         name = f.get("file")
         if name and name not in out:
-            path = _PKG / pathlib.PurePosixPath(name).name
+            path = _PKG.parent / pathlib.PurePosixPath(name)
             try:
                 out[name] = path.read_text(encoding="utf-8")
             except OSError:

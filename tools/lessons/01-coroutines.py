@@ -4,7 +4,7 @@
 # Every piece of Lua that nginx runs for a request runs inside a Lua **coroutine**, and
 # nginx's C code decides when each one runs. This lesson is about the one C function that
 # does all the resuming, `ngx_http_lua_util.c: ngx_http_lua_run_thread` (in the model:
-# `ngxcoro/scheduler.py: run_thread`), and about what `coroutine.status` tells you inside it.
+# `ngxcoro/ngx_lua/util.py: run_thread`), and about what `coroutine.status` tells you inside it.
 #
 # You will see:
 # 1. the **entry thread** each `*_by_lua` handler starts;

@@ -13,7 +13,7 @@
 # %%
 import inspect
 import ngxcoro
-from ngxcoro import scheduler
+from ngxcoro.ngx_lua import util
 from ngxcoro.lessons import Predict, Tweak, BlogBox, pre, scenario
 from ngxcoro.viz import graph, render
 from ngxcoro.viz.timeline import timeline_svg
@@ -35,7 +35,7 @@ from ngxcoro.viz.timeline import timeline_svg
 # the C function:
 
 # %%
-print(inspect.getsource(scheduler.post_thread))
+print(inspect.getsource(util.post_thread))
 
 # %% [markdown]
 # No check for duplicates, no check of the status: a node is only ever removed by being

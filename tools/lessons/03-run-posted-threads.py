@@ -20,12 +20,12 @@
 # %%
 import inspect
 import ngxcoro
-from ngxcoro import scheduler
-from ngxcoro.model import rc_name
+from ngxcoro.nginx.core import rc_name
+from ngxcoro.ngx_lua import util, by
 from ngxcoro.lessons import Predict, Tweak, BlogBox, pre, scenario, count_history
 from ngxcoro.viz.timeline import timeline_svg
 
-print(inspect.getsource(scheduler.run_posted_threads))
+print(inspect.getsource(util.run_posted_threads))
 
 # %% [markdown]
 # Who calls it: the rewrite and access handlers after their first `run_thread`
@@ -35,26 +35,26 @@ print(inspect.getsource(scheduler.run_posted_threads))
 #
 # ## A pop log
 # The events of a run show every pop (`run_posted_thread`, the module's probe of the same
-# name), but not what the `run_thread` calls made inside the loop returned. So
-# `run_logged` wraps the model's `run_thread` for one run and keeps those return codes; only
-# the two posted loops call it through the module, so those are the ones it sees.
+# name), and every return of `run_thread` (`run_thread_returned`), each with the C function
+# it happened in. So `run_logged` runs with snapshots and pairs each pop of a running thread
+# with the return of the `run_thread` that loop made for it (a stack, because a thread can
+# start a nested handler with a loop of its own).
 
 # %%
+LOOPS = ("ngx_http_lua_run_posted_threads", "ngx_http_lua_content_run_posted_threads")
+
 def run_logged(conf, request="GET /t"):
     """Run with snapshots; also return what each run_thread called by a posted loop returned."""
-    rcs, real = [], scheduler.run_thread
-
-    def spy(r, ctx, nrets):
-        k = len(rcs)
-        rcs.append(None)
-        rcs[k] = real(r, ctx, nrets)
-        return rcs[k]
-
-    scheduler.run_thread = spy
-    try:
-        return ngxcoro.run(conf, request, snapshots=True), rcs
-    finally:
-        scheduler.run_thread = real
+    res = ngxcoro.run(conf, request, snapshots=True)
+    rcs, waiting = [], []
+    for s in res.snapshots:
+        loop = s["where"]["c_function"]
+        if s["event"] == "run_posted_thread" and s["data"]["status"] == "running":
+            waiting.append(len(rcs))
+            rcs.append(None)
+        elif s["event"] == "run_thread_returned" and loop in LOOPS:
+            rcs[waiting.pop()] = s["data"]["rc"]
+    return res, rcs
 
 def pop_log(res, rcs):
     """One line per pop: the loop, the node, its status, what is left, and the loop's move."""
@@ -225,7 +225,7 @@ BlogBox("The loop checks c->destroyed before each pop: if finalize_request(r, NG
 #   `ngx_http_core_content_phase` gives it straight back with `finalize_request(r, NGX_DONE)`.
 
 # %%
-print(inspect.getsource(scheduler.content_run_posted_threads))
+print(inspect.getsource(by.content_run_posted_threads))
 
 # %% [markdown]
 # The count history of a content phase that parks (scenario `003-spawn-sleep`), and of one

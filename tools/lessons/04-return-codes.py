@@ -24,8 +24,8 @@ import sys
 
 import ngxcoro
 from ngxcoro.lessons import BlogBox, Predict, Tweak, pre, scenario
-from ngxcoro.model import rc_name
-from ngxcoro.phases import Phases
+from ngxcoro.nginx.core import rc_name
+from ngxcoro.ngx_lua import by
 
 
 def report(*lines):
@@ -40,8 +40,8 @@ def report(*lines):
 # drain; `NGX_OK` → `access_done`, which looks at `r->header_sent`.
 
 # %%
-print(inspect.getsource(Phases.access_by_chunk))
-print(inspect.getsource(Phases.access_done))
+print(inspect.getsource(by.access_by_chunk))
+print(inspect.getsource(by.access_done))
 
 # %% [markdown]
 # ## One location per case

@@ -19,7 +19,7 @@ import sys
 import ngxcoro
 from ngxcoro.lessons import (SVG, BlogBox, Predict, Tweak, count_chart_svg, count_history,
                              pre, scenario)
-from ngxcoro.model import rc_name
+from ngxcoro.nginx.core import rc_name
 
 
 def report(*lines):

@@ -14,9 +14,9 @@
 # %% check
 import inspect
 import ngxcoro
-from ngxcoro import scheduler
+from ngxcoro.ngx_lua import util
 
-print(inspect.getsource(scheduler.post_thread))
+print(inspect.getsource(util.post_thread))
 
 # %% [markdown]
 # ## Counting the walk

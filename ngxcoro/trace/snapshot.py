@@ -11,14 +11,15 @@ Names are stable ("entry", "t1", "co2", ...): no ids, no addresses.
 from __future__ import annotations
 
 import os
-import re
 import sys
 
-from .model import CONTEXT_NAMES, CoStatus, rc_name
+from ..nginx.core import rc_name
+from ..ngx_lua.common import CONTEXT_NAMES, CoStatus
+from .cfunctions import C_FUNCTIONS
 
-_PKG_DIR = os.path.dirname(os.path.abspath(__file__))
-_OBSERVERS = {"trace.py", "worker.py", "snapshot.py"}
-_C_NAME = re.compile(r"\b(ngx_[a-z0-9_]+)")
+_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# modules that fire or listen, never a step's place
+_OBSERVERS = ("ngxcoro.worker", "ngxcoro.trace.")
 
 # events that are not steps of their own
 QUIET = {"log"}
@@ -84,6 +85,10 @@ OP_TEXT = {"NOP": "an API blocked, run_thread returns NGX_AGAIN",
 RV_TEXT = {0: "0 (finished)", 1: "1 (LUA_YIELD)", 2: "2 (LUA_ERRRUN)"}
 
 
+def _module(frame):
+    return frame.f_globals.get("__name__", "")
+
+
 def _name(v):
     if hasattr(v, "co_status"):
         return v.name
@@ -100,7 +105,6 @@ class Snapshots:
         self.frames = []
         self.last_rc = None
         self.executing = None                 # inside lua_resume of this co ctx
-        self._c_names = {}
 
     def __call__(self, event, data):
         if event == "resume":
@@ -117,9 +121,9 @@ class Snapshots:
     # ----------------------------------------------------------------- where
     def where(self):
         """The model function that fired, its file and line, and the C
-        function its docstring names."""
+        function it stands for (trace/cfunctions.py; a helper's caller's)."""
         f = sys._getframe(2)
-        while f is not None and (os.path.basename(f.f_code.co_filename) in _OBSERVERS
+        while f is not None and (_module(f).startswith(_OBSERVERS)
                                  or not f.f_code.co_filename.startswith(_PKG_DIR)):
             f = f.f_back
         if f is None:
@@ -127,23 +131,11 @@ class Snapshots:
         here = f
         c_name = None
         while f is not None and c_name is None and f.f_code.co_filename.startswith(_PKG_DIR):
-            c_name = self.c_name(f)              # a helper: name its caller's C function
+            c_name = C_FUNCTIONS.get(_module(f)[len("ngxcoro."):] + "." + f.f_code.co_name)
             f = f.f_back
         code = here.f_code
-        return {"file": "ngxcoro/" + os.path.basename(code.co_filename),
-                "line": here.f_lineno, "function": code.co_name, "c_function": c_name}
-
-    def c_name(self, f):
-        """The C function a model function's docstring names, or None."""
-        code = f.f_code
-        if code not in self._c_names:
-            fn = f.f_globals.get(code.co_name)
-            if fn is None and "self" in f.f_locals:
-                fn = getattr(type(f.f_locals["self"]), code.co_name, None)
-            doc = getattr(fn, "__doc__", None) or ""
-            m = _C_NAME.search(doc)
-            self._c_names[code] = m.group(1) if m else None
-        return self._c_names[code]
+        rel = os.path.relpath(code.co_filename, os.path.dirname(_PKG_DIR)).replace(os.sep, "/")
+        return {"file": rel, "line": here.f_lineno, "function": code.co_name, "c_function": c_name}
 
     # ------------------------------------------------------------------ take
     def take(self, event, data):

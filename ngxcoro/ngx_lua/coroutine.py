@@ -1,32 +1,13 @@
 """coroutine.* inside a request (src/ngx_http_lua_coroutine.c).
 
-These are the Python halves of the shims in prelude.lua.  None of them
-resumes anything: they set ctx.co_op and ctx.cur_co_ctx and ask the shim to
-yield, and run_thread does the switch.  Each returns the prelude's protocol
-tuple: (0, values...) return, (1,) yield, (2, message) raise.
+The Python halves of the shims in lua/coroutine.lua.  None of them resumes
+anything: they set ctx.co_op and ctx.cur_co_ctx and ask the shim to yield
+(protocol.py), and run_thread does the switch.
 """
 from __future__ import annotations
 
-from .model import CoCtx, CoOp, CoStatus, CONTEXT_YIELDABLE
-from .scheduler import is_thread
-
-
-def check_context(ctx, allowed):
-    """ngx_http_lua_check_context: the message, or None when allowed."""
-    if ctx.context & allowed:
-        return None
-    from .model import CONTEXT_NAMES
-    return f"API disabled in the context of {CONTEXT_NAMES.get(ctx.context, 'unknown')}"
-
-
-def err(msg):
-    """luaL_error: raise `msg` at the caller's line."""
-    return (2, msg.encode())
-
-
-def argerr(narg, extramsg):
-    """luaL_argerror: "bad argument #narg to '<name>' (extramsg)"."""
-    return (5, narg, extramsg.encode())
+from .common import CoCtx, CoOp, CoStatus, CONTEXT_YIELDABLE, is_thread
+from .protocol import ret, err, yield_to_run_thread, check_context
 
 
 def coroutine_create_helper(w, co, is_uthread, is_wrap=False):
@@ -55,7 +36,7 @@ def create(w, co, is_wrap):
     if msg:
         return err(msg)
     coroutine_create_helper(w, co, False, bool(is_wrap))
-    return (0,)
+    return ret()
 
 
 def resume(w, co):
@@ -72,13 +53,13 @@ def resume(w, co):
         return err("no co ctx found")
     w.fire("user_coroutine_resume", parent=p_coctx, child=coctx)
     if coctx.co_status != CoStatus.SUSPENDED:
-        return (0, False, f"cannot resume {coctx.co_status.lua_name} coroutine".encode())
+        return ret(False, f"cannot resume {coctx.co_status.lua_name} coroutine".encode())
     p_coctx.co_status = CoStatus.NORMAL
     coctx.parent_co_ctx = p_coctx
     coctx.co_status = CoStatus.RUNNING
     ctx.co_op = CoOp.USER_CORO_RESUME
     ctx.cur_co_ctx = coctx
-    return (1,)
+    return yield_to_run_thread()
 
 
 def yield_(w):
@@ -95,7 +76,7 @@ def yield_(w):
         w.fire("user_coroutine_yield", parent=coctx.parent_co_ctx, child=coctx)
     else:
         w.fire("user_coroutine_yield", parent=None, child=coctx)
-    return (1,)
+    return yield_to_run_thread()
 
 
 def status(w, co):
@@ -105,4 +86,7 @@ def status(w, co):
     if msg:
         return err(msg)
     coctx = w.coctx_by_id.get(co)
-    return (0, (coctx.co_status.lua_name if coctx else "dead").encode())
+    return ret((coctx.co_status.lua_name if coctx else "dead").encode())
+
+
+API = {"co_create": create, "co_resume": resume, "co_yield": yield_, "co_status": status}

@@ -1,42 +1,25 @@
 """The scheduler: run_thread and its friends (src/ngx_http_lua_util.c).
 
-One function per C function.  `run_thread` is a trampoline: coroutines never
-resume each other directly.  coroutine.resume / coroutine.yield /
-ngx.thread.spawn set `ctx.co_op` and yield to it, and it resumes the next
-coroutine itself; an API that blocks (ngx.sleep, ...) yields with co_op NOP
-and run_thread returns NGX_AGAIN, leaving the wake-up to the event loop.
-
-The labels of the C function (user_co_done, propagate error, done) are the
-helpers below it; each returns (rc, None) to leave run_thread or
-(None, nrets) to go round the loop again.
+`run_thread` is a trampoline: coroutine.resume / yield and ngx.thread.spawn
+set `ctx.co_op` and yield to it, and it resumes the next coroutine itself;
+an API that blocks (ngx.sleep, ...) yields with co_op NOP and run_thread
+returns NGX_AGAIN, leaving the wake-up to the event loop.  The labels of the
+C function (user_co_done, propagate_error, done) are the helpers below it:
+each returns (rc, None) to leave run_thread or (None, nrets) to go round
+again.  The content handler's twin of run_posted_threads is in `by.py`.
 """
 from __future__ import annotations
 
-from .model import (NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE, LUA_YIELD, LUA_OK,
-                    CoStatus, CoOp, PostedThread)
+from ..nginx.core import NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE
+from ..nginx import request, phases, response
+from .common import (LUA_YIELD, LUA_OK, CoStatus, CoOp, PostedThread, LuaCtx, is_thread,
+                     coroutine_alive, entry_thread_alive)
 
 RUNNING, DEAD, ZOMBIE = CoStatus.RUNNING, CoStatus.DEAD, CoStatus.ZOMBIE
 ERR_NAMES = {2: "runtime error", 3: "syntax error", 5: "error handler error"}
 
 
-def is_thread(ctx, coctx):
-    """ngx_http_lua_is_thread: an entry thread or a light thread."""
-    return coctx.is_uthread or coctx is ctx.entry_co_ctx
-
-
-def coroutine_alive(coctx):
-    """ngx_http_lua_coroutine_alive."""
-    return coctx.co_status not in (DEAD, ZOMBIE)
-
-
-def entry_thread_alive(ctx):
-    """ngx_http_lua_entry_thread_alive."""
-    return ctx.entry_co_ctx.co_ref
-
-
-# --------------------------------------------------------------------------
-# ngx_http_lua_run_thread
-# --------------------------------------------------------------------------
+# --- ngx_http_lua_run_thread -----------------------------------------------
 def run_thread(r, ctx, nrets):
     """ngx_http_lua_run_thread: resume ctx.cur_co_ctx until something blocks.
 
@@ -222,15 +205,13 @@ def no_parent(r, ctx, co):
 def done(r, ctx):
     """ngx_http_lua_run_thread, label `done`: every thread of the handler has ended."""
     if ctx.entered_content_phase and r.connection.fd != -1:
-        rc = r.worker.http.send_chain_link(r, ctx, None)      # the last buf
+        rc = send_chain_link(r, ctx, None)                   # the last buf
         if rc == NGX_ERROR or rc >= 300:
             return rc
     return NGX_OK
 
 
-# --------------------------------------------------------------------------
-# the posted FIFO
-# --------------------------------------------------------------------------
+# --- the posted FIFO -------------------------------------------------------
 def post_thread(r, ctx, coctx):
     """ngx_http_lua_post_thread: append at the tail, found by walking the list."""
     pt = PostedThread(coctx)
@@ -271,45 +252,7 @@ def run_posted_threads(c, r, ctx, nreqs):
         return rc
 
 
-def content_run_posted_threads(r, ctx, n):
-    """ngx_http_lua_content_run_posted_threads (src/ngx_http_lua_contentby.c):
-    `n` is how many NGX_DONE references are already held."""
-    w = r.worker
-    while True:
-        pt = ctx.posted_threads
-        if pt is None:
-            break
-        ctx.posted_threads = pt.next
-        w.fire("run_posted_thread", co=pt.co_ctx, status=pt.co_ctx.co_status.lua_name)
-        if pt.co_ctx.co_status != RUNNING:
-            continue
-        ctx.cur_co_ctx = pt.co_ctx
-        rc = run_thread(r, ctx, 0)
-        w.fire("run_thread_returned", rc=rc)
-        if rc == NGX_AGAIN:
-            continue
-        if rc == NGX_DONE:
-            n += 1
-            continue
-        if rc == NGX_OK:
-            for _ in range(n):
-                finalize_request(r, NGX_DONE)
-            return NGX_OK
-        return rc
-
-    if n == 1:
-        return NGX_DONE
-    if n == 0:
-        w.http.count_change(r, +1, "content_run_posted_threads: park the request")
-        return NGX_DONE
-    for _ in range(n - 1):
-        finalize_request(r, NGX_DONE)
-    return NGX_DONE
-
-
-# --------------------------------------------------------------------------
-# zombies, deletion and cleanup
-# --------------------------------------------------------------------------
+# --- zombies, deletion and cleanup -----------------------------------------
 def post_zombie_thread(r, parent, coctx):
     """ngx_http_lua_post_zombie_thread: the parent keeps a finished child."""
     parent.zombie_child_threads.append(coctx)
@@ -326,7 +269,7 @@ def cleanup_zombie_child_uthreads(r, ctx, coctx):
 
 def del_thread(r, ctx, coctx):
     """ngx_http_lua_del_thread: drop the registry ref; an entry state goes
-    back to the thread cache for the next entry thread or light thread."""
+    back to the thread cache (for the next entry thread or light thread)."""
     if not coctx.co_ref:
         return
     w = r.worker
@@ -385,20 +328,16 @@ def reset_ctx(r, ctx):
     ctx.exited = False
     ctx.exec_uri = ctx.exec_args = ""
     ctx.co_op = CoOp.NOP
-    ctx.resume_handler = r.worker.http.wev_handler
+    ctx.resume_handler = wev_handler
 
 
 def zero_co_ctx(coctx):
     """ngx_memzero(&ctx->entry_co_ctx, ...): status 0 is RUNNING."""
-    coctx.co_status = CoStatus.RUNNING
-    coctx.parent_co_ctx = None
+    coctx.co_status, coctx.parent_co_ctx, coctx.cleanup, coctx.waiting = RUNNING, None, None, ""
     coctx.is_uthread = coctx.is_wrap = coctx.co_ref = False
     coctx.waited_by_parent = coctx.thread_spawn_yielded = coctx.propagate_error = False
-    coctx.zombie_child_threads = []
-    coctx.cleanup = None
+    coctx.zombie_child_threads, coctx.sr_results = [], []
     coctx.pending_subreqs = coctx.nsubreqs = 0
-    coctx.sr_results = []
-    coctx.waiting = ""
 
 
 def finalize_request(r, rc):
@@ -407,29 +346,33 @@ def finalize_request(r, rc):
     ctx = r.ctx
     if ctx is not None and ctx.cur_co_ctx is not None:
         cleanup_pending_operation(ctx.cur_co_ctx)
-    r.worker.http.finalize_request(r, rc)
+    request.finalize_request(r, rc)
 
 
-# --------------------------------------------------------------------------
-# request-wide aborts, acted on by run_thread whichever thread asked
-# --------------------------------------------------------------------------
+# --- request-wide aborts, acted on by run_thread whichever thread asked ----
+def abort_current(r, ctx, forcible):
+    """The prologue handle_exit, handle_exec and handle_rewrite_jump share:
+    the current coroutine is done (its probe fires), then request_cleanup."""
+    co = ctx.cur_co_ctx
+    cleanup_pending_operation(co)
+    r.worker.fire("coroutine_done", co=co, success=True)
+    co.co_status = DEAD
+    request_cleanup(r, ctx, forcible)
+
+
 def handle_exit(r, ctx):
     """ngx_http_lua_handle_exit: ngx.exit / ngx.redirect from any thread."""
     w = r.worker
     code = ctx.exit_code
     w.fire("handle_exit", code=code)
-    co = ctx.cur_co_ctx
-    cleanup_pending_operation(co)
-    w.fire("coroutine_done", co=co, success=True)
-    co.co_status = DEAD
-    request_cleanup(r, ctx, False)
+    abort_current(r, ctx, False)
 
     if r.connection.fd == -1:
         return code
     if not r.header_sent and not r.headers_out_status and code >= 200:
         r.headers_out_status = code
     if (code == NGX_OK and ctx.entered_content_phase) or (200 <= code < 300 and code != 204):
-        rc = w.http.send_chain_link(r, ctx, None)
+        rc = send_chain_link(r, ctx, None)
         if rc == NGX_ERROR or rc >= 300:
             return rc
     if r.header_sent and code > NGX_OK and code not in (408, 499, 444):
@@ -438,11 +381,123 @@ def handle_exit(r, ctx):
 
 
 def handle_exec(r, ctx):
-    """ngx_http_lua_handle_exec: an internal redirect (modelled with the
-    request lifecycle)."""
-    return r.worker.http.handle_exec(r, ctx)
+    """ngx_http_lua_handle_exec: kill every thread, then redirect inside
+    nginx; the new location runs now, and the count it took makes this NGX_DONE."""
+    w = r.worker
+    w.fire("handle_exec", uri=ctx.exec_uri)
+    abort_current(r, ctx, True)
+    r.write_event_handler = lambda req: None
+    if ctx.exec_uri.startswith("@"):
+        if ctx.exec_args:
+            w.log_error("warn", f"query strings {ctx.exec_args} ignored when exec'ing named "
+                                f"location {ctx.exec_uri}", r)
+        r.ctx = None                           # every module's ctx is zeroed
+        rc = phases.named_location(r, ctx.exec_uri)
+    else:
+        rc = phases.internal_redirect(r, ctx.exec_uri, ctx.exec_args)
+    if rc == NGX_ERROR or rc >= 300:
+        return rc
+    return NGX_DONE
 
 
 def handle_rewrite_jump(r, ctx):
-    """ngx_http_lua_handle_rewrite_jump (modelled with the request lifecycle)."""
-    return r.worker.http.handle_rewrite_jump(r, ctx)
+    """ngx_http_lua_handle_rewrite_jump: kill every thread, start the ctx
+    afresh (posted_threads included), and let nginx find the location again."""
+    w = r.worker
+    w.fire("handle_rewrite_jump", uri=r.uri)
+    abort_current(r, ctx, True)
+    init_ctx(r, ctx)
+    return NGX_OK
+
+
+# --- the ctx, entry threads, and waking up ---------------------------------
+def init_ctx(r, ctx):
+    """ngx_http_lua_init_ctx: everything back to zero (posted_threads too)."""
+    fresh = LuaCtx(resume_handler=wev_handler)
+    for name in LuaCtx.__dataclass_fields__:
+        if name != "entry_co_ctx":
+            setattr(ctx, name, getattr(fresh, name))
+    zero_co_ctx(ctx.entry_co_ctx)
+
+
+def new_thread(r, ctx, chunk):
+    """ngx_http_lua_new_thread: the Lua coroutine and lua_State for an
+    entry thread (the co ctx is the ctx's embedded one)."""
+    w = r.worker
+    return w.vm.new_entry(w.chunk_index(chunk)), w.vm.new_state(cached_ok=True)
+
+
+def generic_phase_post_read(r):
+    """ngx_http_lua_generic_phase_post_read (rewrite and access)."""
+    ctx = r.ctx
+    ctx.read_body_done = True
+    request.count_change(r, -1, "generic_phase_post_read")
+    if ctx.waiting_more_body:
+        ctx.waiting_more_body = False
+        phases.core_run_phases(r)
+
+
+def wev_handler(r):
+    """ngx_http_lua_wev_handler: the default resume_handler.  With nothing
+    to flush and nobody waiting on ngx.flush it does nothing."""
+    r.worker.fire("useless_wev")
+    return NGX_OK if r.ctx.entered_content_phase else NGX_DONE
+
+
+def resume_tail(r, nrets):
+    """The tail every resume handler shares (ngx_http_lua_sleep_resume,
+    ngx_http_lua_subrequest_resume, ngx_http_lua_read_body_resume, ...):
+    run_thread, then drain posted_threads, then finalize in the content phase."""
+    ctx = r.ctx
+    c = r.connection
+    ctx.resume_handler = wev_handler
+    nreqs = c.requests
+    rc = run_thread(r, ctx, nrets)
+    r.worker.fire("run_thread_returned", rc=rc)
+    if rc == NGX_AGAIN:
+        return run_posted_threads(c, r, ctx, nreqs)
+    if rc == NGX_DONE:
+        finalize_request(r, NGX_DONE)
+        return run_posted_threads(c, r, ctx, nreqs)
+    if ctx.entered_content_phase:
+        finalize_request(r, rc)
+        return NGX_DONE
+    return rc
+
+
+# --- the output path -------------------------------------------------------
+def send_header_if_needed(r, ctx):
+    """ngx_http_lua_send_header_if_needed."""
+    if not r.header_sent and not ctx.header_sent:
+        if not r.headers_out_status:
+            r.headers_out_status = 200
+        ctx.header_sent = True
+        if ctx.buffering:
+            return NGX_OK
+        return response.send_header(r)
+    return NGX_OK
+
+
+def send_chain_link(r, ctx, data):
+    """ngx_http_lua_send_chain_link: `data` None means the last buf."""
+    if ctx.eof:
+        return NGX_OK
+    if (r.http_version == "HTTP/1.0" and not r.header_sent and not ctx.header_sent
+            and r.worker.location_setting(r, "lua_http10_buffering", True)):
+        ctx.buffering = True
+    rc = send_header_if_needed(r, ctx)
+    if rc == NGX_ERROR or rc > NGX_OK:
+        return rc
+    if data is None:
+        ctx.eof = True
+        r.worker.fire("send_last_buf")
+        if ctx.buffering:
+            body = bytes(ctx.buffered)
+            ctx.buffering = False
+            response.send_header(r, content_length=len(body))
+            return response.output(r, body, last=True)
+        return response.output(r, b"", last=True)
+    if ctx.buffering:
+        ctx.buffered += data
+        return NGX_OK
+    return response.output(r, data)

@@ -1,9 +1,13 @@
-"""ngx.thread.spawn / wait / kill (src/ngx_http_lua_uthread.c)."""
+"""ngx.thread.spawn / wait / kill (src/ngx_http_lua_uthread.c).
+
+The Python halves of the shims in lua/uthread.lua.
+"""
 from __future__ import annotations
 
-from .coroutine import check_context, coroutine_create_helper, err
-from .model import CoOp, CoStatus, CONTEXT_YIELDABLE
-from .scheduler import post_thread, del_thread, cleanup_pending_operation
+from .common import CoOp, CoStatus, CONTEXT_YIELDABLE
+from .coroutine import coroutine_create_helper
+from .protocol import ret, err, yield_to_run_thread, from_stack, check_context
+from .util import post_thread, del_thread, cleanup_pending_operation
 
 
 def spawn(w, co):
@@ -27,7 +31,7 @@ def spawn(w, co):
     child.parent_co_ctx = parent
     ctx.cur_co_ctx = child
     w.fire("user_thread_spawn", parent=parent, child=child)
-    return (1,)
+    return yield_to_run_thread()
 
 
 def wait(w, *cos):
@@ -53,15 +57,15 @@ def wait(w, *cos):
             w.vm.xmove(sub.co, coctx.co, w.vm.top(sub.co))
             del_thread(r, ctx, sub)
             ctx.uthreads -= 1
-            return (4,)
+            return from_stack()
         if sub.co_status == CoStatus.DEAD:
             if i == len(cos) - 1:
-                return (0, None, b"already waited or killed")
+                return ret(None, b"already waited or killed")
             continue
         w.fire("user_thread_wait", parent=coctx, child=sub)
         sub.waited_by_parent = True
     coctx.waiting = "ngx.thread.wait"
-    return (1,)
+    return yield_to_run_thread()
 
 
 def kill(w, co):
@@ -76,18 +80,21 @@ def kill(w, co):
     if sub is None:
         return err("no co ctx found")
     if not sub.is_uthread:
-        return (0, None, b"not user thread")
+        return ret(None, b"not user thread")
     if sub.parent_co_ctx is not coctx:
-        return (0, None, b"killer not parent")
+        return ret(None, b"killer not parent")
     if sub.pending_subreqs > 0:
-        return (0, None, b"pending subrequests")
+        return ret(None, b"pending subrequests")
     if sub.co_status == CoStatus.ZOMBIE:
         del_thread(r, ctx, sub)
         ctx.uthreads -= 1
-        return (0, None, b"already terminated")
+        return ret(None, b"already terminated")
     if sub.co_status == CoStatus.DEAD:
-        return (0, None, b"already waited or killed")
+        return ret(None, b"already waited or killed")
     cleanup_pending_operation(sub)
     del_thread(r, ctx, sub)
     ctx.uthreads -= 1
-    return (0, 1)
+    return ret(1)
+
+
+API = {"spawn": spawn, "wait": wait, "kill": kill}

@@ -1,30 +1,13 @@
-"""Plain data named after the C structs the scheduler touches.
+"""ngx_lua's structs and constants (src/ngx_http_lua_common.h).
 
-Nothing here runs Lua or does I/O.  Every name can be grepped for in
-lua-nginx-module 0.10.23 (`src/ngx_http_lua_common.h`) or in nginx
-(`src/http/ngx_http_request.h`).
+Plain data named after the C: the per-request ctx, one co ctx per
+coroutine, the posted-threads list, co_status and co_op.  Nothing here runs
+Lua or does I/O.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum
-
-# nginx return codes (src/core/ngx_core.h)
-NGX_OK = 0
-NGX_ERROR = -1
-NGX_AGAIN = -2
-NGX_BUSY = -3
-NGX_DONE = -4
-NGX_DECLINED = -5
-
-RC_NAMES = {NGX_OK: "NGX_OK", NGX_ERROR: "NGX_ERROR", NGX_AGAIN: "NGX_AGAIN",
-            NGX_BUSY: "NGX_BUSY", NGX_DONE: "NGX_DONE", NGX_DECLINED: "NGX_DECLINED"}
-
-
-def rc_name(rc):
-    """`NGX_AGAIN` for -2, `404` for an HTTP status."""
-    return RC_NAMES.get(rc, str(rc))
-
 
 # lua_resume() results (lua.h)
 LUA_OK, LUA_YIELD, LUA_ERRRUN, LUA_ERRSYNTAX, LUA_ERRMEM, LUA_ERRERR = range(6)
@@ -149,70 +132,17 @@ class LuaCtx:
         return out
 
 
-@dataclass(eq=False)
-class Connection:
-    """ngx_connection_t: the parts the scheduler reads."""
-    fd: int = 3
-    destroyed: bool = False
-    requests: int = 1
-    error: bool = False
-    data: object = None
-    number: int = 1                      # the *N of log lines
-    wire: object = None                  # what the client receives (http.Wire)
-    on_close: object = None              # the upstream waiting for this connection
+# the inline predicates of src/ngx_http_lua_util.h
+def is_thread(ctx, coctx):
+    """ngx_http_lua_is_thread: an entry thread or a light thread."""
+    return coctx.is_uthread or coctx is ctx.entry_co_ctx
 
 
-@dataclass(eq=False)
-class Request:
-    """ngx_http_request_t: the parts the scheduler and phase engine touch."""
-    connection: Connection
-    method: str
-    uri: str
-    args: str | None                  # None when the request had no '?'
-    http_version: str
-    headers: list
-    body_pieces: list = field(default_factory=list)
-    main: Request | None = None
-    parent: Request | None = None
-    count: int = 1
-    uri_changed: bool = False
-    header_sent: bool = False
-    headers_out_status: int = 0
-    location: object = None
-    ctx: LuaCtx | None = None
-    write_event_handler: object = None
-    done: bool = False
-    freed: bool = False
-    phase: str = ""
-    cleanups: list = field(default_factory=list)
-    header_only: bool = False
-    err_status: int = 0
-    post_subrequest: object = None
-    set_vars: dict = field(default_factory=dict)
-    posted_requests: list = field(default_factory=list)   # on the main request
-    request_body: bytes | None = None
-    content_length: int = -1
-    uri_changes: int = 11
-    internal: bool = False
-    subrequests: int = 51
-    sr_data: object = None              # what the capture of a subrequest collects
-    access_code: int = 0
-    request_uri: str = ""
-    request_line: str = ""
-    server_name: str = ""
-    worker: object = None
-    id: int = 1
-    phase_handler: int = 0
+def coroutine_alive(coctx):
+    """ngx_http_lua_coroutine_alive."""
+    return coctx.co_status not in (CoStatus.DEAD, CoStatus.ZOMBIE)
 
-    def __post_init__(self):
-        if self.main is None:
-            self.main = self
 
-    @property
-    def unparsed_uri(self):
-        return self.uri + ("?" + self.args if self.args else "")
-
-    @property
-    def log_uri(self):
-        """How nginx's debug lines print it: "%V?%V", so always with a '?'."""
-        return f"{self.uri}?{self.args or ''}"
+def entry_thread_alive(ctx):
+    """ngx_http_lua_entry_thread_alive."""
+    return ctx.entry_co_ctx.co_ref

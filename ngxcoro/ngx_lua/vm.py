@@ -1,10 +1,13 @@
-"""The Lua VM: LuaJIT 2.1 through lupa, with ngxcoro's prelude and sandbox.
+"""The Lua VM: LuaJIT 2.1 through lupa, with the shims and the sandbox.
 
-Every ngx_lua coroutine is a real Lua coroutine in this VM, kept in a Lua
-table by id (lupa turns a Lua thread handed to Python into a function, so
-threads never cross into Python).  The scheduler resumes them by id and
-moves values between their "stacks" with `xmove`, as run_thread does with
-lua_xmove (src/ngx_http_lua_util.c).
+This module mirrors no file of lua-nginx-module: it stands for the Lua C
+API the C calls (lua_resume, lua_xmove, lua_settop, ... of lua.h) on the
+worker's one VM.  Every ngx_lua coroutine is a real Lua coroutine in it,
+kept in a Lua table by id (lupa turns a Lua thread handed to Python into a
+function, so threads never cross into Python).  The scheduler resumes them
+by id and moves values between their "stacks" with `xmove`, as run_thread
+does with lua_xmove.  The Lua halves of the shims are the files of `lua/`,
+loaded as one chunk in the order of LUA_FILES.
 """
 from __future__ import annotations
 
@@ -13,7 +16,12 @@ import time
 
 import lupa.luajit21 as luajit
 
-PRELUDE = importlib.resources.files(__package__).joinpath("prelude.lua").read_text()
+# vm.lua first (protocol, stacks, sandbox), boot.lua last (set-up); between
+# them one file per C file, beside the Python module of the same name
+LUA_FILES = ("vm", "coroutine", "uthread", "output", "sleep", "variable", "args", "req_body",
+             "uri", "control", "subrequest", "consts", "misc", "boot")
+_LUA_DIR = importlib.resources.files(__package__).joinpath("lua")
+PRELUDE = "".join(_LUA_DIR.joinpath(f"{name}.lua").read_text() for name in LUA_FILES)
 
 # one count-hook call per 1000 VM instructions; a resume that runs more than
 # STEP_LIMIT of those without yielding is taken for a runaway loop

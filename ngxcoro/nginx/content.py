@@ -1,0 +1,212 @@
+"""Content that is not Lua: the rewrite module's `set`/`return`, the static
+module, echo-nginx-module and proxy_pass to this same server.
+
+Enough of nginx's rewrite module (src/http/modules/ngx_http_rewrite_module.c),
+static module (ngx_http_static_module.c: a missing file is a 404),
+echo-nginx-module (src/ngx_http_echo_handler.c: echo, echo -n, echo_sleep,
+echo_flush) and the proxy module (ngx_http_proxy_module.c, with
+ngx_http_upstream.c) to serve the locations a lesson captures or redirects to.
+"""
+from __future__ import annotations
+
+import re
+from functools import partial
+
+from .core import NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE, NGX_DECLINED
+from .variables import expand
+from . import request, response
+
+
+# ---------------------------------------------------------- rewrite module
+def rewrite_handler(r):
+    """ngx_http_rewrite_handler: `set` and `return`, in config order."""
+    loc = r.location
+    if loc is None:
+        return NGX_DECLINED
+    for d in loc.directives:
+        if d.name == "set":
+            r.set_vars[d.args[0].lstrip("$").lower()] = expand(r, d.args[1])
+        elif d.name == "return":
+            return script_return_code(r, d.args)
+    return NGX_DECLINED
+
+
+def script_return_code(r, args):
+    """ngx_http_script_return_code."""
+    if not args[0].isdigit():                       # return URL;
+        r.headers_out_status = 302
+        return 302
+    code = int(args[0])
+    if code < 400 or len(args) > 1:
+        text = expand(r, args[1]) if len(args) > 1 else ""
+        if 301 <= code <= 308 and code != 304 and len(args) > 1:
+            return code                             # a redirect with Location
+        return response.send_response(r, code, text.encode())
+    return code
+
+
+# ----------------------------------------------------------- static module
+def static_handler(r):
+    """ngx_http_static_handler on a file that does not exist."""
+    w = r.worker
+    root = w.location_setting(r, "root", "html")
+    if not root.startswith("/"):
+        root = "/usr/share/nginx/" + root          # this nginx's --prefix
+    w.log_error("error", f"open() \"{root.rstrip('/')}{r.uri}\" failed "
+                         "(2: No such file or directory)", r)
+    return 404
+
+
+# ------------------------------------------------------------- echo module
+class EchoCtx:
+    """ngx_http_echo_ctx_t: where in the command list the handler is."""
+
+    def __init__(self):
+        self.next_handler_cmd = 0
+        self.waiting = False
+        self.done = False
+
+
+def echo_handler(r):
+    """ngx_http_echo_handler."""
+    rc = echo_run_cmds(r)
+    if rc == NGX_ERROR:
+        return 500
+    if rc >= 300 or rc == NGX_DONE:
+        return rc
+    if rc == NGX_AGAIN:
+        request.count_change(r, +1, "echo handler waits")
+        r.echo_ctx.waiting, r.echo_ctx.done = True, False
+        return NGX_DONE
+    return NGX_OK
+
+
+def echo_wev_handler(r):
+    """ngx_http_echo_wev_handler: go on after echo_sleep."""
+    ctx = r.echo_ctx
+    ctx.done = False
+    ctx.next_handler_cmd += 1
+    rc = echo_run_cmds(r)
+    if rc == NGX_DONE:
+        return
+    if rc == NGX_AGAIN:
+        ctx.waiting, ctx.done = True, False
+    else:
+        ctx.waiting, ctx.done = False, True
+        request.finalize_request(r, rc)
+
+
+def echo_run_cmds(r):
+    """ngx_http_echo_run_cmds."""
+    w = r.worker
+    cmds = [d for d in r.location.directives if d.name.startswith("echo")]
+    if getattr(r, "echo_ctx", None) is None:
+        r.echo_ctx = EchoCtx()
+    ctx = r.echo_ctx
+    while ctx.next_handler_cmd < len(cmds):
+        d = cmds[ctx.next_handler_cmd]
+        args = [expand(r, a) for a in d.args]
+        if d.name == "echo":
+            newline = True
+            if args and args[0] == "-n":
+                newline, args = False, args[1:]
+            if args and args[0] == "--":
+                args = args[1:]
+            rc = echo_send_chain_link(r, (" ".join(args) + ("\n" if newline else "")).encode())
+        elif d.name == "echo_sleep":
+            delay = int(float(args[0]) * 1000)
+            w.loop.add_timer(delay, partial(echo_sleep_event_handler, r),
+                             label=f"echo_sleep {r.uri}", kind="echo_sleep", owner=r.uri)
+            r.write_event_handler = echo_wev_handler
+            return NGX_AGAIN
+        elif d.name == "echo_flush":
+            rc = response.output(r, b"", flush=True) if r.header_sent else NGX_OK
+        else:
+            raise w.unsupported(f'the echo directive "{d.name}"')
+        if rc == NGX_ERROR or rc >= 300:
+            return rc
+        ctx.next_handler_cmd += 1
+    return echo_send_chain_link(r, None)
+
+
+def echo_send_chain_link(r, data):
+    """ngx_http_echo_send_chain_link (None: the last buf)."""
+    if not r.header_sent:
+        if not r.headers_out_status:
+            r.headers_out_status = 200
+        rc = response.send_header(r)
+        if rc == NGX_ERROR or rc > NGX_OK or r.header_only:
+            return rc
+    if data is None:
+        return response.output(r, b"", last=True)
+    return response.output(r, data)
+
+
+def echo_sleep_event_handler(r):
+    """ngx_http_echo_sleep_event_handler."""
+    r.worker.fire("timer_expired", co=None, label=f"echo_sleep {r.uri}")
+    echo_wev_handler(r)
+    request.run_posted_requests(r.connection)
+
+
+# -------------------------------------------------------------- proxy_pass
+def proxy_handler(r):
+    """ngx_http_proxy_handler, for an upstream that is this same server
+    (the usual way to get a truly asynchronous upstream in a test): the
+    upstream request is served by this worker on a connection of its own,
+    and its response is relayed when that connection closes."""
+    w = r.worker
+    d = next(d for d in r.location.directives if d.name == "proxy_pass")
+    m = re.match(r"https?://(127\.0\.0\.1|localhost)(?::([^/]*))?(/.*)?$", d.args[0])
+    if not m:
+        raise w.unsupported(f"proxy_pass to {d.args[0]} (only this server itself)")
+    if not is_this_server(w, m.group(2)):
+        w.log_error("error", "connect() failed (111: Connection refused) while "
+                             "connecting to upstream", r)
+        return 502
+    path = m.group(3)
+    uri = r.uri
+    loc = r.location
+    if path is not None and loc.modifier in ("", "^~", "=") and uri.startswith(loc.pattern):
+        uri = path + uri[len(loc.pattern):]
+    elif path is not None:
+        uri = path
+    # ngx_http_read_client_request_body(r, ngx_http_upstream_init)
+    request.count_change(r, +1, "proxy_pass: read client request body")
+    w.loop.post(partial(upstream_connect, r, uri, r.args), label="upstream connect")
+    return NGX_DONE
+
+
+def is_this_server(w, port):
+    """Does 127.0.0.1:`port` reach this server?  The scenarios write
+    __PORT__ (the oracle puts the real port there)."""
+    if port in ("__PORT__", "$server_port"):
+        return True
+    listens = [a[0] for a in w.config.servers[0].listen] or ["80"]
+    return any(l.rsplit(":", 1)[-1] == (port or "80") for l in listens)
+
+
+def upstream_connect(r, uri, args):
+    """The upstream's connection is accepted: a new request, HTTP/1.0."""
+    w = r.worker
+    headers = [("Host", "127.0.0.1"), ("Connection", "close")]
+    request.process_request(w, r.method, uri, args, "HTTP/1.0", headers,
+                            [(0, r.request_body)] if r.request_body else [],
+                            on_close=lambda c: w.loop.post(partial(upstream_done, r, c),
+                                                           label="upstream response"))
+
+
+def upstream_done(r, c):
+    """ngx_http_upstream_process_header .. finalize: relay the response."""
+    wire = c.wire
+    if wire.status is None or not wire.complete:
+        r.worker.log_error("error", "upstream prematurely closed connection while reading "
+                                    "response header from upstream", r)
+        request.finalize_request(r, 502)
+    else:
+        r.headers_out_status = wire.status
+        rc = response.send_header(r)
+        if rc == NGX_OK and not r.header_only:
+            response.output(r, bytes(wire.body), last=True)
+        request.finalize_request(r, NGX_OK)
+    request.run_posted_requests(r.connection)

@@ -1,0 +1,148 @@
+"""The phase engine and internal redirects (src/http/ngx_http_core_module.c).
+
+nginx runs a request through one array of phase handlers
+(cmcf->phase_engine.handlers, built by ngx_http_init_phase_handlers); each
+entry pairs a checker of the core with a module's handler, and the checker
+decides whether to go on to the next entry or stop and wait for an event.
+The worker builds the array (`ngxcoro.worker`): the rewrite module and
+lua-nginx-module's rewrite handler in the rewrite phase, lua's access
+handler in the access phase, and the location's content handler.
+"""
+from __future__ import annotations
+
+from .core import NGX_OK, NGX_AGAIN, NGX_DONE, NGX_DECLINED
+from . import request, content
+
+
+# ------------------------------------------------------------------ engine
+def core_run_phases(r):
+    """ngx_http_core_run_phases: run handlers from r.phase_handler on
+    until a checker says stop (NGX_OK)."""
+    engine = r.worker.phase_engine
+    while r.phase_handler < len(engine):
+        phase, checker, handler = engine[r.phase_handler]
+        r.phase = phase
+        if checker(r, handler) == NGX_OK:
+            return
+
+
+def handler(r):
+    """ngx_http_handler: a (re)started request runs from the first phase."""
+    r.phase_handler = 0
+    r.write_event_handler = core_run_phases
+    core_run_phases(r)
+
+
+def location_rewrite_index(w):
+    """cmcf->phase_engine.location_rewrite_index: the first rewrite entry."""
+    return next(i for i, (phase, _, _) in enumerate(w.phase_engine) if phase == "rewrite")
+
+
+# ----------------------------------------------------------------- checkers
+def core_find_config_phase(r, _handler):
+    """ngx_http_core_find_config_phase: pick the location for r.uri."""
+    r.uri_changed = False
+    server = r.worker.config.servers[0]
+    r.location = server.find_location(r.uri)
+    if r.location is not None and r.location.internal and not r.internal:
+        request.finalize_request(r, 404)
+        return NGX_OK
+    r.phase_handler += 1
+    return NGX_AGAIN
+
+
+def core_rewrite_phase(r, handler):
+    """ngx_http_core_rewrite_phase."""
+    rc = handler(r)
+    if rc == NGX_DECLINED:
+        r.phase_handler += 1
+        return NGX_AGAIN
+    if rc == NGX_DONE:
+        return NGX_OK
+    request.finalize_request(r, rc)
+    return NGX_OK
+
+
+def core_post_rewrite_phase(r, _handler):
+    """ngx_http_core_post_rewrite_phase: a changed URI finds its location again."""
+    if not r.uri_changed:
+        r.phase_handler += 1
+        return NGX_AGAIN
+    r.uri_changes -= 1
+    if r.uri_changes == 0:
+        r.worker.log_error("error", "rewrite or internal redirection cycle while processing "
+                                    f"\"{r.uri}\"", r)
+        request.finalize_request(r, 500)
+        return NGX_OK
+    r.phase_handler = 0
+    return NGX_AGAIN
+
+
+def core_access_phase(r, handler):
+    """ngx_http_core_access_phase (satisfy all)."""
+    if r is not r.main:                     # subrequests skip the access phase
+        r.phase_handler += 1
+        return NGX_AGAIN
+    rc = handler(r)
+    if rc in (NGX_DECLINED, NGX_OK):
+        r.phase_handler += 1
+        return NGX_AGAIN
+    if rc in (NGX_AGAIN, NGX_DONE):
+        return NGX_OK
+    request.finalize_request(r, rc)
+    return NGX_OK
+
+
+def core_content_phase(r, _handler):
+    """ngx_http_core_content_phase: the location's handler (clcf->handler,
+    set by its content directive), or the static module."""
+    w = r.worker
+    name = (r.location.content_handler or "") if r.location is not None else ""
+    if name:
+        handler = next((h for prefix, h in w.content_handlers if name.startswith(prefix)), None)
+        if handler is None:
+            raise w.unsupported(f'the content handler "{name}"')
+        r.write_event_handler = lambda req: None      # ngx_http_request_empty_handler
+        request.finalize_request(r, handler(r))
+        return NGX_OK
+    request.finalize_request(r, content.static_handler(r))
+    return NGX_OK
+
+
+# --------------------------------------------------------------- redirects
+def internal_redirect(r, uri, args):
+    """ngx_http_internal_redirect: the request starts over at `uri`, every
+    module's ctx is dropped, and it takes one more reference."""
+    r.uri_changes -= 1
+    if r.uri_changes == 0:
+        r.worker.log_error("error", "rewrite or internal redirection cycle while internally "
+                                    f"redirecting to \"{uri}\"", r)
+        request.count_change(r, +1, "internal redirect")
+        request.finalize_request(r, 500)
+        return NGX_DONE
+    r.uri, r.args = uri, (args or None)
+    r.ctx = None
+    r.internal = True
+    r.worker.fire("internal_redirect", uri=r.unparsed_uri)
+    request.count_change(r, +1, f"internal redirect to {r.unparsed_uri}")
+    handler(r)
+    return NGX_DONE
+
+
+def named_location(r, name):
+    """ngx_http_named_location."""
+    w = r.worker
+    loc = w.config.servers[0].named(name)
+    request.count_change(r, +1, f"named location {name}")
+    if loc is None:
+        w.log_error("error", f"could not find named location \"{name}\"", r)
+        request.finalize_request(r, 500)
+        return NGX_DONE
+    r.uri_changes -= 1
+    r.location = loc
+    r.internal = True
+    w.fire("internal_redirect", uri=name)
+    r.phase_handler = location_rewrite_index(w)
+    r.write_event_handler = core_run_phases
+    core_run_phases(r)
+    return NGX_DONE

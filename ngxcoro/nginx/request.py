@@ -1,0 +1,239 @@
+"""The request and its reference count (src/http/ngx_http_request.c).
+
+`Connection` and `Request` hold the fields of ngx_connection_t and
+ngx_http_request_t (src/http/ngx_http_request.h) that the scheduler and the
+phase engine touch.  The functions are nginx's: a request starts
+(ngx_http_process_request), is finalized with a return code
+(ngx_http_finalize_request), gives back one reference of r->main->count at
+a time (ngx_http_close_request) and is freed at 0, which closes the
+connection (c->destroyed).  Posted requests (subrequests, woken parents)
+run from ngx_http_run_posted_requests.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .core import NGX_ERROR, NGX_AGAIN, NGX_DONE, NGX_DECLINED
+from . import phases, response
+
+NGX_HTTP_CLOSE = 444
+
+
+@dataclass(eq=False)
+class Connection:
+    """ngx_connection_t: the parts the scheduler reads."""
+    fd: int = 3
+    destroyed: bool = False
+    requests: int = 1
+    error: bool = False
+    data: object = None
+    number: int = 1                      # the *N of log lines
+    wire: object = None                  # what the client receives (response.Wire)
+    on_close: object = None              # the upstream waiting for this connection
+
+
+@dataclass(eq=False)
+class Request:
+    """ngx_http_request_t: the parts the scheduler and phase engine touch."""
+    connection: Connection
+    method: str
+    uri: str
+    args: str | None                  # None when the request had no '?'
+    http_version: str
+    headers: list
+    body_pieces: list = field(default_factory=list)
+    main: Request | None = None
+    parent: Request | None = None
+    count: int = 1
+    uri_changed: bool = False
+    header_sent: bool = False
+    headers_out_status: int = 0
+    location: object = None
+    ctx: object = None                # ngx_http_get_module_ctx(r, ngx_http_lua_module)
+    write_event_handler: object = None
+    done: bool = False
+    freed: bool = False
+    phase: str = ""
+    cleanups: list = field(default_factory=list)
+    header_only: bool = False
+    err_status: int = 0
+    post_subrequest: object = None
+    set_vars: dict = field(default_factory=dict)
+    posted_requests: list = field(default_factory=list)   # on the main request
+    request_body: bytes | None = None
+    content_length: int = -1
+    uri_changes: int = 11
+    internal: bool = False
+    subrequests: int = 51
+    sr_data: object = None              # what the capture of a subrequest collects
+    access_code: int = 0
+    request_uri: str = ""
+    request_line: str = ""
+    server_name: str = ""
+    worker: object = None
+    id: int = 1
+    phase_handler: int = 0
+
+    def __post_init__(self):
+        if self.main is None:
+            self.main = self
+
+    @property
+    def unparsed_uri(self):
+        return self.uri + ("?" + self.args if self.args else "")
+
+    @property
+    def log_uri(self):
+        """How nginx's debug lines print it: "%V?%V", so always with a '?'."""
+        return f"{self.uri}?{self.args or ''}"
+
+
+# ------------------------------------------------------------------- start
+def process_request(w, method, uri, args, version, headers, body_pieces=(), on_close=None):
+    """ngx_http_process_request ... ngx_http_handler for a new connection,
+    then ngx_http_run_posted_requests."""
+    w.nrequests += 1
+    c = Connection(number=w.nrequests, wire=response.Wire(), on_close=on_close)
+    r = Request(connection=c, method=method, uri=uri, args=args, http_version=version,
+                headers=list(headers), body_pieces=list(body_pieces))
+    r.worker = w
+    w.requests.append(r)
+    r.request_uri = uri + ("?" + args if args is not None else "")
+    r.request_line = f"{method} {r.request_uri} {version}"
+    c.data = r
+    w.cur_r = r
+    r.header_only = method == "HEAD"
+    server = w.config.servers[0]
+    r.server_name = getattr(server, "server_name", "") or ""
+    phases.handler(r)
+    run_posted_requests(c)
+    return r
+
+
+def count_change(r, delta, cause):
+    """r->main->count++ / --, with the cause, for the event log and pictures."""
+    r.main.count += delta
+    r.worker.fire("count", delta=delta, c=r.main.count, cause=cause)
+
+
+# ---------------------------------------------------------------- finalize
+def finalize_request(r, rc):
+    """ngx_http_finalize_request."""
+    w = r.worker
+    c = r.connection
+    w.fire("finalize_request", rc=rc, uri=r.log_uri, a=int(r is r.main), c=r.main.count)
+    if rc == NGX_DONE:
+        finalize_connection(r)
+        return
+    if rc == NGX_DECLINED:
+        r.write_event_handler = phases.core_run_phases
+        phases.core_run_phases(r)
+        return
+    if r is not r.main and r.post_subrequest is not None:
+        rc = r.post_subrequest(r, rc)
+    if rc == NGX_ERROR or rc in (408, 499) or c.error:
+        terminate_request(r, rc)
+        return
+    if rc >= 300 or rc in (201, 204):
+        if rc == NGX_HTTP_CLOSE:
+            terminate_request(r, rc)
+            return
+        finalize_request(r, response.special_response_handler(r, rc))
+        return
+    if r is not r.main:
+        finalize_subrequest(r, rc)
+        return
+    if rc == NGX_AGAIN:
+        return
+    r.done = True
+    finalize_connection(r)
+
+
+def finalize_subrequest(sr, rc):
+    """The `r != r->main` branch of ngx_http_finalize_request: give the
+    reference back and wake the parent.  Real nginx 1.22 + lua 0.10.23
+    then run the parent once per finished subrequest, from the head of
+    the queue (scenarios 161, 163: it runs before subrequests already
+    posted), so the model keeps the head post made by lua's
+    post_subrequest handler and adds no second one."""
+    sr.done = True
+    count_change(sr, -1, f"subrequest {sr.unparsed_uri} done")
+    sr.worker.fire("wake_parent", uri=sr.parent.unparsed_uri)
+
+
+def finalize_connection(r):
+    """ngx_http_finalize_connection: keepalive is off, so close."""
+    close_request(r, 0)
+
+
+def close_request(r, rc):
+    """ngx_http_close_request: one reference less; free at 0."""
+    r = r.main
+    w = r.worker
+    w.fire("close_request", c=r.count)         # "http request count:%d blk:0"
+    if r.count == 0:
+        w.log_error("alert", "http request count is zero", r)
+    count_change(r, -1, "close_request")
+    if r.count:
+        return
+    free_request(r, rc)
+    close_connection(r.connection)
+
+
+def free_request(r, rc):
+    """ngx_http_free_request: run the request's cleanup handlers."""
+    r.worker.fire("free_request", uri=r.unparsed_uri)
+    run_cleanups(r)
+    r.freed = True
+
+
+def run_cleanups(r):
+    """The r->cleanup list, as ngx_http_free_request and
+    ngx_http_terminate_request run it."""
+    cleanups, r.cleanups = r.cleanups, []
+    for f in cleanups:
+        f(r)
+
+
+def close_connection(c):
+    """ngx_http_close_connection."""
+    c.destroyed = True
+    c.data.worker.fire("close_connection")
+    c.wire.close()
+    if c.on_close is not None:
+        c.on_close(c)
+
+
+def terminate_request(r, rc):
+    """ngx_http_terminate_request: cleanups now, then close at count 1."""
+    mr = r.main
+    mr.worker.fire("terminate_request", c=mr.count)
+    if rc > 0 and (mr.headers_out_status == 0 or not mr.header_sent):
+        mr.headers_out_status = rc
+    run_cleanups(mr)
+    mr.count = 1
+    close_request(mr, rc)
+
+
+# ---------------------------------------------------------- posted requests
+def post_request(r, head=False):
+    """ngx_http_post_request (tail), or lua's
+    ngx_http_lua_post_request_to_head (head)."""
+    q = r.main.posted_requests
+    if head:
+        q.insert(0, r)
+    else:
+        q.append(r)
+
+
+def run_posted_requests(c):
+    """ngx_http_run_posted_requests."""
+    while True:
+        if c.destroyed:
+            return
+        main = c.data
+        if not main.posted_requests:
+            return
+        r = main.posted_requests.pop(0)
+        r.worker.fire("posted_request", uri=r.unparsed_uri)
+        r.write_event_handler(r)

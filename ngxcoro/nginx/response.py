@@ -1,0 +1,145 @@
+"""The response on the wire: the status line and headers, nginx's built-in
+error pages, and the write filter that holds small output back
+(src/http/ngx_http_header_filter_module.c, ngx_http_special_response.c,
+ngx_http_write_filter_module.c, and ngx_http_send_response of
+ngx_http_core_module.c).
+
+I/O is instant: whatever nginx hands to the socket reaches the client.
+"""
+from __future__ import annotations
+
+from .core import NGX_OK, NGX_ERROR
+
+NGINX_VERSION = "nginx/1.22.1"
+POSTPONE_OUTPUT = 1460
+
+# ngx_http_status_lines (the ones nginx has; others are sent as "NNN ")
+STATUS_LINES = {
+    200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 206: "Partial Content",
+    301: "Moved Permanently", 302: "Moved Temporarily", 303: "See Other",
+    304: "Not Modified", 307: "Temporary Redirect", 308: "Permanent Redirect",
+    400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden",
+    404: "Not Found", 405: "Not Allowed", 406: "Not Acceptable", 408: "Request Time-out",
+    409: "Conflict", 410: "Gone", 411: "Length Required", 412: "Precondition Failed",
+    413: "Request Entity Too Large", 414: "Request-URI Too Large",
+    415: "Unsupported Media Type", 416: "Requested Range Not Satisfiable",
+    421: "Misdirected Request", 429: "Too Many Requests",
+    500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
+    503: "Service Temporarily Unavailable", 504: "Gateway Time-out",
+    505: "HTTP Version Not Supported", 507: "Insufficient Storage",
+}
+# where the built-in page's title differs from the status line
+PAGE_TITLES = {302: "Found", 401: "Authorization Required"}
+# statuses with a built-in error page (ngx_http_error_pages)
+ERROR_PAGE_STATUSES = set(range(301, 309)) - {304, 305, 306} | set(range(400, 417)) | {
+    421, 429, 494, 495, 496, 497, 500, 501, 502, 503, 504, 505, 507}
+
+
+def error_page(status):
+    """The body of nginx's built-in page for `status` (server_tokens on)."""
+    title = f"{status} {PAGE_TITLES.get(status, STATUS_LINES.get(status, ''))}".rstrip()
+    return (f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+            f"<center><h1>{title}</h1></center>\r\n"
+            f"<hr><center>{NGINX_VERSION}</center>\r\n</body>\r\n</html>\r\n").encode()
+
+
+class Wire:
+    """What the client has received, and what nginx still holds back
+    (the write filter waits for postpone_output bytes, a flush or the last
+    buf before it writes)."""
+
+    def __init__(self):
+        self.status = None          # status line sent
+        self.body = bytearray()     # body bytes that reached the client
+        self.complete = False       # the client has a whole response
+        self.closed = False
+        self._held = []             # (wire size, body bytes, last)
+        self._held_size = 0
+        self.chunked = False
+
+    def write(self, size, data, flush=False, last=False):
+        """ngx_http_write_filter: hold small output, send it all on flush/last."""
+        if self.closed:
+            return
+        self._held.append((data, last))
+        self._held_size += size
+        if last or flush or self._held_size >= POSTPONE_OUTPUT:
+            for data, last in self._held:
+                self.body += data
+                self.complete = self.complete or last
+            self._held, self._held_size = [], 0
+
+    def held(self):
+        """Output nginx is still holding back."""
+        return b"".join(d for d, _ in self._held)
+
+    def close(self):
+        """The connection closes: held output is lost."""
+        self._held, self._held_size = [], 0
+        self.closed = True
+
+
+def special_response_handler(r, status):
+    """ngx_http_special_response_handler: the built-in page."""
+    r.err_status = status
+    if r.header_sent:
+        r.worker.log_error("alert", "header already sent", r)
+        return NGX_ERROR
+    body = error_page(status) if status in ERROR_PAGE_STATUSES else b""
+    r.headers_out_status = status
+    rc = send_header(r, content_length=len(body))
+    if rc == NGX_ERROR or r.header_only:
+        return rc
+    output(r, body, last=True)
+    return NGX_OK
+
+
+def send_response(r, status, body):
+    """ngx_http_send_response (src/http/ngx_http_core_module.c)."""
+    r.headers_out_status = status
+    rc = send_header(r, content_length=len(body))
+    if rc == NGX_ERROR or r.header_only:
+        return rc
+    return output(r, body, last=True)
+
+
+def send_header(r, content_length=None):
+    """ngx_http_send_header: the status line and headers go out."""
+    if r.header_sent:
+        r.worker.log_error("alert", "header already sent", r)
+        return NGX_ERROR
+    r.header_sent = True
+    if (r.headers_out_status or 200) in (204, 304):
+        r.header_only = True                  # ngx_http_header_filter
+    if r is not r.main:
+        return NGX_OK
+    status = r.headers_out_status or 200
+    wire = r.connection.wire
+    wire.status = status
+    wire.chunked = content_length is None and r.http_version == "HTTP/1.1"
+    head = (f"{r.http_version if r.http_version == 'HTTP/1.1' else 'HTTP/1.1'} {status} "
+            f"{STATUS_LINES.get(status, '')}\r\nServer: {NGINX_VERSION}\r\n"
+            "Date: Sun, 01 Jan 2023 00:00:00 GMT\r\nContent-Type: text/plain\r\n"
+            + ("Transfer-Encoding: chunked\r\n" if wire.chunked else
+               f"Content-Length: {content_length}\r\n" if content_length is not None else "")
+            + "Connection: close\r\n\r\n")
+    wire.write(len(head), b"")
+    return NGX_OK
+
+
+def output(r, data, flush=False, last=False):
+    """ngx_http_output_filter down to ngx_http_write_filter.  A subrequest's
+    output goes to ngx_http_top_body_filter instead, where ngx_lua's capture
+    filter keeps it for the parent (the worker wires that pointer)."""
+    if r is not r.main:
+        r.worker.top_body_filter(r, data, last)
+        return NGX_OK
+    wire = r.connection.wire
+    size = len(data)
+    if wire.chunked:
+        if data:
+            size += len(f"{len(data):x}\r\n\r\n")
+        if last:
+            size += 5
+    wire.write(size, bytes(data), flush=flush, last=last)
+    return NGX_OK

@@ -1,0 +1,50 @@
+"""Variables, and their use in directive arguments
+(src/http/ngx_http_variables.c, ngx_http_script.c).
+
+The built-in variables a lesson needs, `$arg_*`, `$http_*`, and the ones
+made by `set`.
+"""
+from __future__ import annotations
+
+import re
+
+_VAR = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+
+
+def request_variable(r, name):
+    """The built-in variables a lesson needs (ngx_http_variables.c), and `set` ones."""
+    if name in r.set_vars:
+        return r.set_vars[name]
+    if name.startswith("arg_"):
+        want = name[4:]
+        for pair in (r.args or "").split("&"):
+            k, _, v = pair.partition("=")
+            if k.lower() == want:
+                return v
+        return None
+    if name.startswith("http_"):
+        want = name[5:].replace("_", "-")
+        for k, v in r.headers:
+            if k.lower() == want:
+                return v
+        return None
+    host = next((v for k, v in r.headers if k.lower() == "host"), "localhost")
+    return {
+        "uri": r.uri, "document_uri": r.uri, "args": r.args, "query_string": r.args,
+        "is_args": "?" if r.args else "", "request_method": r.method,
+        "request_uri": r.main.request_uri, "request": r.main.request_line,
+        "server_protocol": r.http_version, "scheme": "http", "host": host.split(":")[0],
+        "remote_addr": "127.0.0.1", "remote_port": "40000", "server_addr": "127.0.0.1",
+        "server_port": "80", "server_name": r.server_name, "status": None,
+        "content_length": next((v for k, v in r.headers if k.lower() == "content-length"), None),
+        "content_type": next((v for k, v in r.headers if k.lower() == "content-type"), None),
+        "request_body": None,
+    }.get(name)
+
+
+def expand(r, text):
+    """ngx_http_script: $name and ${name} in a directive argument."""
+    def var(m):
+        v = request_variable(r, (m.group(1) or m.group(2)).lower())
+        return "" if v is None else v
+    return _VAR.sub(var, text)

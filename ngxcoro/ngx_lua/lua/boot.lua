@@ -1,0 +1,69 @@
+---------------------------------------------------------------------------
+-- set-up from Python (ngx_http_lua_cache.c, _clfactory.c: chunks; the entry
+-- coroutines of ngx_http_lua_new_thread; K.init)
+---------------------------------------------------------------------------
+local chunks = {}
+
+-- compile a chunk the way ngx_http_lua_clfactory_loadbuffer does: the
+-- source becomes the body of a function, so a fresh closure can be made
+-- for every run (and `return` works at its top level)
+function K.compile(source, chunkname)
+  -- the chunk on its own gives the syntax errors nginx reports (at <eof>, say)
+  local f, err = raw_loadstring(source, "=" .. chunkname)
+  if not f then return nil, err end
+  f, err = raw_loadstring("return function(...) " .. source .. "\nend", "=" .. chunkname)
+  if not f then return nil, err end
+  setfenv(f, SAFE)
+  chunks[#chunks + 1] = f
+  return #chunks
+end
+
+-- ngx_http_lua_new_thread: a coroutine running a new closure of chunk i,
+-- with its own globals table that falls back to the shared ones
+function K.new_entry(i)
+  local fn = chunks[i]()
+  setfenv(fn, setmetatable({}, {__index = SAFE, __newindex = function(t, k, v) rawset(t, k, v) end}))
+  return reg(raw_create(fn))
+end
+
+function K.set_request(id) cur_req = id end
+
+for _, f in ipairs{SAFE.print, ngx.say, ngx.print, ngx.log, ngx.sleep, ngx.flush, ngx.eof,
+                   ngx.thread.spawn, ngx.thread.wait, ngx.thread.kill} do
+  CFUNC[f] = true
+end
+
+function K.init(api, limit)
+  for k, v in pairs(api) do P[k] = v end
+  step_limit = limit
+  null = newproxy(true)
+  getmetatable(null).__tostring = function() return "userdata: NULL" end
+  ngx.null = null
+  -- the virtual clock, in UTC whatever the host's time zone
+  SAFE.os.time = function(t)
+    if t ~= nil then
+      if type(t) ~= "table" then raw_error("bad argument #1 to 'time' (table expected, got "
+                                           .. type(t) .. ")", 2) end
+      return P.timegm(t.year, t.month, t.day, t.hour or 12, t.min or 0, t.sec or 0)
+    end
+    return floor(P.now())
+  end
+  SAFE.os.clock = function() return 0 end
+  SAFE.os.date = function(f, t)
+    f = f or "%c"
+    if ssub(f, 1, 1) ~= "!" then f = "!" .. f end
+    return os_date(f, t or floor(P.now()))
+  end
+  SAFE.os.difftime = os_difftime
+  SAFE.os.getenv = function() return nil end
+  sethook(hook, "", 1000)
+  -- nothing dangerous stays reachable, even through a hole we missed
+  for _, k in ipairs{"io", "require", "dofile", "loadfile", "load", "package", "python",
+                     "module", "os", "debug"} do
+    REAL_G[k] = nil
+  end
+end
+
+function K.runaway() return runaway end
+
+return K

@@ -1,0 +1,168 @@
+---------------------------------------------------------------------------
+-- the small APIs (ngx_http_lua_misc.c, _headers.c, _phase.c, _log.c,
+-- _time.c, _ctx.c): ngx.status, ngx.headers_sent, ngx.is_subrequest,
+-- ngx.send_headers, ngx.header, ngx.req.get_headers / get_method /
+-- http_version / is_internal / start_time, ngx.get_phase, ngx.ctx,
+-- ngx.log and print, ngx.now and friends; and the model's answer to the
+-- APIs it does not have
+---------------------------------------------------------------------------
+ngx.send_headers = simple("send_headers")
+ngx.now = function() return P.now() end
+ngx.time = function() return floor(P.now()) end
+ngx.update_time = function() P.update_time() end
+ngx.today = function() return P.today() end
+ngx.localtime = function() return P.localtime() end
+ngx.utctime = function() return P.localtime() end
+
+local function log_msg(fname, argi0, ...)
+  local buf = {}
+  for i = 1, select('#', ...) do
+    local v = select(i, ...)
+    local tv = type(v)
+    if tv == "string" then buf[#buf + 1] = v
+    elseif tv == "number" then buf[#buf + 1] = fmt_number(v)
+    elseif tv == "nil" then buf[#buf + 1] = "nil"
+    elseif tv == "boolean" then buf[#buf + 1] = v and "true" or "false"
+    elseif v == null then buf[#buf + 1] = "null"
+    elseif tv == "table" and getmetatable(v) and getmetatable(v).__tostring then
+      buf[#buf + 1] = tostring(v)
+    else
+      raw_error(sformat("bad argument #%d to '%s' (expected table to have __tostring metamethod)",
+                        i + argi0, fname), 3)
+    end
+  end
+  local info = getinfo(3, "Sln")
+  local where = ""
+  if info then
+    where = sformat("%s:%d: ", info.short_src, info.currentline or -1)
+    if info.name then where = where .. info.name .. "(): " end
+  end
+  return where .. concat(buf)
+end
+
+function ngx.log(level, ...)
+  if type(level) ~= "number" then
+    raw_error("bad argument #1 to 'log' (number expected, got " .. type(level) .. ")", 2)
+  end
+  local msg = log_msg("log", 1, ...)
+  local code, a = P.log(level, msg)
+  if code ~= RETURN then raw_error(a, 2) end
+end
+
+SAFE.print = function(...)
+  local msg = log_msg("print", 0, ...)
+  P.log(6, msg)
+end
+
+function ngx.req.get_method()
+  local _, m = P.var_get("request_method")
+  return m
+end
+local function header_key(t, k)
+  if type(k) == "string" then
+    local norm = k:lower():gsub("_", "-")
+    if norm ~= k then return rawget(t, norm) end
+  end
+  return nil
+end
+
+function ngx.req.get_headers(max, raw)
+  local kv = pack(P.req_headers())
+  local t = {}
+  max = max == nil and 100 or max
+  local n = 0
+  for i = 1, kv.n, 2 do
+    n = n + 1
+    if max > 0 and n > max then break end
+    local k, v = kv[i], kv[i + 1]
+    if not raw then k = k:lower() end
+    local old = rawget(t, k)
+    if old == nil then t[k] = v
+    elseif type(old) == "table" then old[#old + 1] = v
+    else t[k] = {old, v} end
+  end
+  if not raw then setmetatable(t, {__index = header_key}) end
+  return t
+end
+
+-- APIs of ngx_lua 0.10.23 that this model does not have: a clear error
+-- instead of "attempt to index a nil value"
+local NOT_MODELLED = {}
+for name in ([[socket timer shared re md5 md5_bin sha1_bin crc32_short crc32_long
+  encode_base64 decode_base64 hmac_sha1 cookie_time http_time parse_http_time worker
+  config on_abort arg resp run_worker_thread semaphore thread_pool escape_html
+  get_now_ts raw_header set_header clear_header get_body_file get_headers_raw
+  set_body_data set_body_file init_body append_body finish_body discard_body
+  set_method set_uri_args socket]]):gmatch("%S+") do NOT_MODELLED[name] = true end
+
+local function not_modelled(prefix)
+  return function(_, k)
+    if NOT_MODELLED[k] then
+      P.not_modelled(sformat("%s%s (a real ngx_lua API)", prefix, k))
+      raw_error("ngxcoro: not modelled", 0)
+    end
+    return nil
+  end
+end
+setmetatable(ngx.req, {__index = not_modelled("ngx.req.")})
+
+function ngx.get_phase()
+  local _, ph = P.get_phase()
+  return ph
+end
+function ngx.req.http_version()
+  local _, v = P.var_get("server_protocol")
+  return tonumber((v or ""):match("HTTP/(%d%.%d)"))
+end
+function ngx.req.is_internal()
+  return P.is_internal()
+end
+function ngx.req.start_time()
+  return P.start_time()
+end
+
+-- ngx.header: response headers (kept, not checked in depth)
+local resp_headers = {}
+ngx.header = setmetatable({}, {
+  __index = function(_, k)
+    return resp_headers[tostring(k):lower():gsub("_", "-")]
+  end,
+  __newindex = function(_, k, v)
+    if P.headers_sent() then
+      P.header_too_late()
+      return
+    end
+    resp_headers[tostring(k):lower():gsub("_", "-")] = v
+  end,
+})
+
+local ctxs = {}        -- request id -> ngx.ctx table
+local cur_req = 1
+setmetatable(ngx, {
+  __index = function(t, k)
+    if NOT_MODELLED[k] then return not_modelled("ngx.")(t, k) end
+    if k == "ctx" then
+      local t = ctxs[cur_req]
+      if t == nil then t = {}; ctxs[cur_req] = t end
+      return t
+    elseif k == "status" then
+      return P.get_status()
+    elseif k == "headers_sent" then
+      return P.headers_sent()
+    elseif k == "is_subrequest" then
+      return P.is_subrequest()
+    end
+    return nil
+  end,
+  __newindex = function(t, k, v)
+    if k == "ctx" then
+      if type(v) ~= "table" then raw_error("ctx should be a table while getting a " .. type(v), 2) end
+      ctxs[cur_req] = v
+    elseif k == "status" then
+      local code, a = P.set_status(v)
+      if code ~= RETURN then raw_error(a, 2) end
+    else
+      rawset(t, k, v)
+    end
+  end,
+})

@@ -1,0 +1,8 @@
+---------------------------------------------------------------------------
+-- ngx.req.read_body, ngx.req.get_body_data  (ngx_http_lua_req_body.c)
+---------------------------------------------------------------------------
+ngx.req.read_body = simple("read_body")
+ngx.req.get_body_data = function()
+  local code, a = P.get_body_data()
+  return a
+end

@@ -1,0 +1,326 @@
+-- ngxcoro's Lua side, first part: what every shim file after it uses.
+--
+-- The Lua half of ngxcoro is one chunk made of the files of this folder, in
+-- the order ngx_lua/vm.py names them: this one, one file per C file of
+-- lua-nginx-module that it stands for (beside the Python module of the
+-- same name), and boot.lua last.  Here: the coroutine table the Python
+-- scheduler resumes from, the stacks run_thread moves values between, the
+-- sandbox learners' code runs in, and the helpers of the protocol.
+--
+-- Each shim checks its arguments as the C function does, asks its Python
+-- half (table P) to do the bookkeeping, then yields to run_thread or
+-- returns.  Nothing here decides scheduling.  A P.* call answers a code
+-- and values (ngx_lua/protocol.py says each in full):
+local RETURN    = 0   -- return the values to the Lua caller
+local YIELD     = 1   -- yield to run_thread (the API blocked, or co_op is set)
+local ERROR     = 2   -- raise the first value as a Lua error at the caller's position
+local ABORT     = 3   -- raise with no position: the run stops (Python re-raises)
+local STACK     = 4   -- return what Python moved onto the caller's own stack
+local ARGERROR  = 5   -- luaL_argerror(narg, extramsg)
+
+local P = {}
+local K = {}
+
+local raw_create, raw_resume, raw_yield = coroutine.create, coroutine.resume, coroutine.yield
+local raw_status, raw_running, raw_isyieldable = coroutine.status, coroutine.running,
+                                                 coroutine.isyieldable
+local raw_error, raw_pcall, raw_xpcall = error, pcall, xpcall
+local select, type, tostring, setmetatable, getmetatable, rawget, rawset =
+      select, type, tostring, setmetatable, getmetatable, rawget, rawset
+local unpack, concat, floor, pairs, next = unpack, table.concat, math.floor, pairs, next
+local sformat, sbyte, ssub = string.format, string.byte, string.sub
+local getinfo, getlocal, sethook = debug.getinfo, debug.getlocal, debug.sethook
+local raw_loadstring, setfenv, getfenv = loadstring, setfenv, getfenv
+local os_time, os_date, os_difftime = os.time, os.date, os.difftime
+local REAL_G = _G
+
+local function pack(...) return {n = select('#', ...), ...} end
+local EMPTY = {n = 0}
+
+---------------------------------------------------------------------------
+-- Coroutines known to the scheduler, by id.  stk[id] stands for the Lua
+-- stack of that coroutine as run_thread sees it: what it yielded or
+-- returned, or what is waiting to be passed in on its next resume.
+---------------------------------------------------------------------------
+-- cos holds a coroutine only while it can still run; ids is weak, so a
+-- finished coroutine nobody refers to is collected, as in nginx
+local cos, ids, stk = {}, setmetatable({}, {__mode = "k"}), {}
+local nco = 0
+
+local function reg(co)
+  nco = nco + 1
+  cos[nco] = co
+  ids[co] = nco
+  return nco
+end
+
+-- runaway-loop guard: a count hook (LuaJIT hooks are global; jit.off()
+-- makes sure compiled traces do not skip it).
+local steps, step_limit, runaway = 0, 0, false
+local RUNAWAY = "ngxcoro: runaway"
+local function hook()
+  steps = steps + 1
+  if steps > step_limit then
+    runaway = true
+    raw_error(RUNAWAY, 0)
+  end
+  if steps % 64 == 0 and P.tick() then
+    runaway = true                        -- too long in wall time (slow C calls)
+    raw_error(RUNAWAY, 0)
+  end
+end
+
+local function settle(id, co, ok, ...)
+  if not ok then
+    -- LuaJIT leaves the failing frame's slots on the dead coroutine's stack
+    -- under the error value: run_thread hands all of it to a waiting parent
+    local s = {n = 0}
+    for i = 1, getinfo(co, 0, "l") and 250 or 0 do
+      local name, v = getlocal(co, 0, i)
+      if not name then break end
+      s.n = i
+      s[i] = v
+    end
+    s.n = s.n + 1
+    s[s.n] = ...
+    stk[id] = s
+    return 2
+  end
+  stk[id] = pack(...)
+  if raw_status(co) == "dead" then return 0 end
+  return 1
+end
+
+-- lua_resetthread: an entry state put back in the thread cache is empty;
+-- resuming it again (a stale wake-up) calls the nil at its stack base
+local reset = {}
+function K.reset(id) reset[id] = true end
+
+-- lua_resume(co, nrets): the top nrets values of its stack go in.
+function K.resume(id, nrets)
+  if reset[id] then
+    stk[id] = {n = 1, "attempt to call a nil value"}
+    return 2
+  end
+  local co = cos[id]
+  if co == nil then
+    stk[id] = {n = 1, "cannot resume dead coroutine"}
+    return 2
+  end
+  local s = stk[id] or EMPTY
+  stk[id] = nil
+  steps = 0
+  local rv = settle(id, co, raw_resume(co, unpack(s, s.n - nrets + 1, s.n)))
+  if runaway then return -1 end
+  if rv ~= 1 then cos[id] = nil end
+  return rv
+end
+
+function K.top(id)
+  local s = stk[id]
+  return s and s.n or 0
+end
+
+-- lua_xmove(from, to, n), with an optional boolean pushed first on `to`
+function K.xmove(from, to, n, flag)
+  local s, d = stk[from] or EMPTY, stk[to]
+  if not d then d = {n = 0}; stk[to] = d end
+  if flag ~= nil then d.n = d.n + 1; d[d.n] = flag end
+  for i = s.n - n + 1, s.n do d.n = d.n + 1; d[d.n] = s[i] end
+  local rest = s.n - n
+  if s ~= EMPTY then
+    for i = rest + 1, s.n do s[i] = nil end
+    s.n = rest
+  end
+  return (flag ~= nil) and n + 1 or n
+end
+
+-- lua_pushboolean + lua_insert(co, 1): put a boolean under the whole stack
+function K.insert_bool(id, b)
+  local s = stk[id]
+  if not s then s = {n = 0}; stk[id] = s end
+  for i = s.n, 1, -1 do s[i + 1] = s[i] end
+  s[1] = b
+  s.n = s.n + 1
+  return s.n
+end
+
+function K.settop0(id) stk[id] = nil end
+
+-- the error value on top of a dead coroutine's stack, as the C reads it:
+-- a string (numbers convert), or nil for "unknown reason"
+function K.errmsg(id)
+  local s = stk[id]
+  if not s or s.n == 0 then return nil end
+  local v = s[s.n]
+  local tv = type(v)
+  if tv == "string" then return v end
+  if tv == "number" then return tostring(v) end
+  return nil
+end
+
+-- luaL_traceback's first line is enough for the log; the rest varies
+function K.drop(id)
+  local co = cos[id]
+  if co then ids[co] = nil end
+  cos[id], stk[id] = nil, nil
+end
+
+-- the line each live coroutine is at, for snapshots
+function K.where(id)
+  local co = cos[id]
+  if not co or raw_status(co) == "dead" then return nil end
+  for level = 0, 20 do
+    local info = getinfo(co, level, "Sl")
+    if not info then return nil end
+    if info.what ~= "C" and info.currentline and info.currentline > 0
+       and info.source ~= "=[ngxcoro]" then
+      return ssub(info.source, 2), info.currentline
+    end
+  end
+  return nil
+end
+
+---------------------------------------------------------------------------
+-- The sandbox
+---------------------------------------------------------------------------
+local SAFE = {}
+local null = nil   -- set below to a lightuserdata
+
+local function check_runaway(...)
+  if runaway then raw_error(RUNAWAY, 0) end
+  return ...
+end
+
+local function safe_pcall(...) return check_runaway(raw_pcall(...)) end
+local function safe_xpcall(f, handler, ...)
+  -- a runaway's error must not reach a handler that could loop again
+  return check_runaway(raw_xpcall(f, function(...)
+    if runaway then return RUNAWAY end
+    return handler(...)
+  end, ...))
+end
+
+-- getfenv must never hand out the real globals (the prelude's functions and
+-- C functions live there): the sandbox is what learners' code sees as _G
+local function safe_getfenv(f)
+  if f == nil then f = 1 end
+  if type(f) == "number" and f > 0 then f = f + 1 end
+  local ok, env = raw_pcall(getfenv, f)
+  if not ok then raw_error(env, 2) end
+  if env == REAL_G then return SAFE end
+  return env
+end
+
+local function safe_loadstring(s, name)
+  if type(s) == "string" and sbyte(s, 1) == 27 then
+    return nil, "ngxcoro: loading bytecode is not allowed"
+  end
+  if type(s) ~= "string" then
+    return nil, "ngxcoro: load() takes a string here"
+  end
+  local f, err = raw_loadstring(s, name)
+  if f then setfenv(f, SAFE) end
+  return f, err
+end
+
+local LOADED = {}
+local function safe_require(name)
+  local m = LOADED[name]
+  if m ~= nil then return m end
+  raw_error(sformat("module '%s' not found: ngxcoro provides only the standard "
+                    .. "modules (string, table, math, coroutine, bit, jit, ...)", tostring(name)), 2)
+end
+
+local function copy(t)
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  return c
+end
+
+for _, k in ipairs{"assert", "ipairs", "next", "pairs", "rawequal", "rawget", "rawset",
+                   "select", "setmetatable", "getmetatable", "tonumber", "tostring", "type",
+                   "unpack", "_VERSION", "gcinfo", "newproxy", "setfenv"} do
+  SAFE[k] = _G[k]
+end
+SAFE.getfenv = safe_getfenv
+SAFE.error = raw_error
+SAFE.pcall = safe_pcall
+SAFE.xpcall = safe_xpcall
+SAFE.loadstring = safe_loadstring
+SAFE.load = function(s, name, ...)
+  if type(s) == "function" then
+    local parts = {}
+    while true do
+      local p = s()
+      if p == nil or p == "" then break end
+      parts[#parts + 1] = p
+    end
+    s = concat(parts)
+  end
+  return safe_loadstring(s, name)
+end
+SAFE.require = safe_require
+SAFE.collectgarbage = collectgarbage
+SAFE.string = string
+SAFE.table = table
+SAFE.math = math
+SAFE.bit = bit
+SAFE.jit = {version = jit.version, version_num = jit.version_num, os = jit.os, arch = jit.arch,
+            on = function() end, off = function() end, flush = function() end,
+            status = function() return false end}
+SAFE.os = {}       -- time/clock/date/difftime follow the virtual clock (set in K.init)
+SAFE.debug = {traceback = debug.traceback}
+SAFE._G = SAFE
+
+local co_lib = {}
+SAFE.coroutine = co_lib
+local ngx = {}
+SAFE.ngx = ngx
+SAFE.package = {loaded = LOADED}
+for _, k in ipairs{"string", "table", "math", "bit", "jit", "os", "coroutine", "debug"} do
+  LOADED[k] = SAFE[k]
+end
+LOADED.ngx = ngx
+LOADED._G = SAFE
+
+---------------------------------------------------------------------------
+-- Errors as the C API raises them
+---------------------------------------------------------------------------
+-- luaL_argerror, worded as LuaJIT words it: the API function is named as
+-- its caller named it ('?' when a C function such as pcall called it), and
+-- the position is the caller's line (none when the caller is C).  `lvl` is
+-- how many Lua frames lie between the caller of argerror and the API shim.
+local function argerror(lvl, narg, extramsg)
+  local info = getinfo(lvl + 1, "n")
+  local name = info and info.name or "?"
+  raw_error(sformat("bad argument #%d to '%s' (%s)", narg, name, extramsg), lvl + 2)
+end
+
+-- functions that are C functions in ngx_lua, though Lua shims here
+-- (boot.lua fills it once every shim exists)
+local CFUNC = {}
+local function lua_function(f)
+  return type(f) == "function" and getinfo(f, "S").what ~= "C" and not CFUNC[f]
+end
+
+-- how say/print/log write a number
+local function fmt_number(v)
+  if v == floor(v) and v >= -9.2233720368547758e18 and v < 9.2233720368547758e18 then
+    return sformat("%d", v)
+  end
+  return sformat("%.14g", v)
+end
+
+-- an API whose checks all live in Python
+local function simple(name)
+  return function(...)
+    local code, a, b = P[name](...)
+    if code == RETURN then return a, b end
+    if code == YIELD then return raw_yield() end
+    if code == ARGERROR then argerror(1, a, b) end
+    raw_error(a, 2)
+  end
+end
+
+ngx.req = {}

@@ -1,0 +1,164 @@
+"""The small APIs: ngx.status, ngx.send_headers, ngx.header, ngx.req.get_headers,
+ngx.is_subrequest, ngx.req.is_internal, ngx.get_phase, ngx.log, the clock
+(src/ngx_http_lua_misc.c, _headers.c, _phase.c, _log.c, _time.c), and the
+model's own hooks for the shims (the runaway tick, os.time, "not modelled").
+"""
+from __future__ import annotations
+
+import calendar
+import time
+
+from ..nginx.core import NGX_OK, NGX_ERROR
+from ..nginx.loop import EPOCH_MS
+from .common import CONTEXT_NAMES
+from .output import OUTPUT_CONTEXTS
+from .protocol import ret, err, argerr, abort, check_context, lua_type, tonumber
+from .util import send_header_if_needed
+
+LOG_LEVELS = ["", "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"]
+
+
+# ------------------------------------------------------- status and headers
+def headers_sent(w):
+    """ngx.headers_sent (ngx_http_lua_ffi_headers_sent)."""
+    r = w.cur_r
+    return bool(r.header_sent or r.ctx.header_sent)
+
+
+def get_status(w):
+    """ngx.status (ngx_http_lua_ffi_get_resp_status)."""
+    return w.cur_r.headers_out_status or 0
+
+
+def set_status(w, v):
+    """ngx.status = v (ngx_http_lua_ffi_set_resp_status)."""
+    r = w.cur_r
+    if r.header_sent or r.ctx.header_sent:
+        w.log_error("error", "attempt to set ngx.status after sending out response headers", r)
+        return ret()
+    n = tonumber(v)
+    if n is None:
+        return argerr(1, f"number expected, got {lua_type(v)}")
+    r.headers_out_status = int(n)
+    return ret()
+
+
+def send_headers(w, *args):
+    """ngx.send_headers (ngx_http_lua_ffi_send_headers)."""
+    r = w.cur_r
+    ctx = r.ctx
+    msg = check_context(ctx, OUTPUT_CONTEXTS)
+    if msg:
+        return err(msg)
+    if not r.header_sent and not ctx.header_sent:
+        rc = send_header_if_needed(r, ctx)
+        if rc == NGX_ERROR or rc > NGX_OK:
+            return ret(None, b"nginx output filter error")
+    return ret(1)
+
+
+def header_too_late(w):
+    """ngx.header.X = v after the header went out (ngx_http_lua_ffi_set_resp_header)."""
+    w.log_error("error", "attempt to set ngx.header.HEADER after sending out response headers",
+                w.cur_r)
+    return ret()
+
+
+def req_headers(w):
+    """ngx.req.get_headers' raw material: name, value, name, value, ...
+    (ngx_http_lua_ngx_req_get_headers)."""
+    out = []
+    for k, v in w.cur_r.headers:
+        out += [k.encode("latin-1"), v.encode("latin-1")]
+    return tuple(out)
+
+
+# ----------------------------------------------------------- the request
+def is_subrequest(w):
+    """ngx.is_subrequest (ngx_http_lua_ffi_is_subrequest)."""
+    r = w.cur_r
+    return r is not r.main
+
+
+def is_internal(w):
+    """ngx.req.is_internal (ngx_http_lua_ffi_req_is_internal)."""
+    r = w.cur_r
+    return bool(r.internal or r is not r.main)
+
+
+def get_phase(w):
+    """ngx.get_phase() (ngx_http_lua_ffi_get_phase)."""
+    ctx = w.cur_r.ctx
+    name = CONTEXT_NAMES.get(ctx.context, "") if ctx else ""
+    return ret(name.replace("_by_lua*", "").replace("ngx.", "").encode())
+
+
+# --------------------------------------------------------------------- log
+def ngx_log(w, level, msg):
+    """ngx.log / print (ngx_http_lua_ngx_log): "[lua] <where>: <msg>"."""
+    if not 0 <= level <= 8:
+        return argerr(1, "bad log level")
+    w.log_error(LOG_LEVELS[int(level)], "[lua] " + msg.decode("utf-8", "surrogateescape"), w.cur_r)
+    return ret()
+
+
+# ------------------------------------------------------- the virtual clock
+def now(w):
+    """ngx.now (ngx_http_lua_ffi_now), on the virtual clock."""
+    return w.loop.epoch_seconds()
+
+
+def clock(w):
+    return w.loop.now_ms / 1000.0
+
+
+def update_time(w):
+    """ngx.update_time: the virtual clock has nothing to catch up with."""
+    return None
+
+
+def today(w):
+    return time.strftime("%Y-%m-%d", time.gmtime(w.loop.epoch_seconds())).encode()
+
+
+def localtime(w):
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(w.loop.epoch_seconds())).encode()
+
+
+def start_time(w):
+    """ngx.req.start_time (ngx_http_lua_ffi_req_start_time)."""
+    return EPOCH_MS / 1000.0
+
+
+def timegm(w, year, month, day, hour, minute, sec):
+    """os.time{...} on the model's clock, which is UTC."""
+    try:
+        return calendar.timegm((int(year), int(month), int(day), int(hour), int(minute),
+                                int(sec), 0, 0, 0))
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+# ------------------------------------------------------ the model's hooks
+def tick(w):
+    """Called from the Lua count hook: gives Python a place to raise
+    KeyboardInterrupt while Lua spins, and says whether this resume has run
+    too long in wall time."""
+    return w.vm.over_time()
+
+
+def not_modelled(w, name):
+    """An ngx_lua API the model does not have: the run stops and says so
+    (real nginx would do something the model cannot show)."""
+    w.abort = w.unsupported(name.decode() if isinstance(name, bytes) else name)
+    return abort(b"ngxcoro: not modelled")
+
+
+API = {
+    "headers_sent": headers_sent, "get_status": get_status, "set_status": set_status,
+    "send_headers": send_headers, "header_too_late": header_too_late,
+    "req_headers": req_headers, "is_subrequest": is_subrequest, "is_internal": is_internal,
+    "get_phase": get_phase, "log": ngx_log, "now": now, "clock": clock,
+    "update_time": update_time, "today": today, "localtime": localtime,
+    "start_time": start_time, "timegm": timegm, "tick": tick, "not_modelled": not_modelled,
+}

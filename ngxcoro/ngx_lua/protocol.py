@@ -1,0 +1,116 @@
+"""The Lua<->Python protocol: how a Lua shim and its Python half talk.
+
+A shim in `ngx_lua/lua/*.lua` checks what C checks in Lua terms, calls its
+Python half through the table P, and acts on the code that comes back
+first.  The codes, each with the helper that makes it:
+
+RETURN (0), `ret(*values)`
+    Return `values` to the Lua caller.
+YIELD (1), `yield_to_run_thread()`
+    Yield to run_thread, which acts on ctx->co_op: an API that blocked
+    (co_op NOP, run_thread answers NGX_AGAIN) or a coroutine switch.
+ERROR (2), `err(msg)`
+    luaL_error: raise `msg` at the caller's line.
+ABORT (3), `abort(msg)`
+    Raise with no position.  The run stops: a model bug, or an API the
+    model does not have (see `ngxcoro.worker.Worker.guard` and
+    `misc.not_modelled`); LuaVM.resume re-raises it in Python.
+STACK (4), `from_stack()`
+    Return what Python already moved onto the caller's own stack
+    (ngx.thread.wait on a zombie gets the zombie's values).
+ARGERROR (5), `argerr(narg, extramsg)`
+    luaL_argerror: "bad argument #narg to '<name>' (extramsg)".
+
+The argument checks the C API makes before anything else sit here too:
+ngx_http_lua_check_context (a macro of src/ngx_http_lua_util.h) and the
+lua_type / luaL_checknumber conversions.  `bind(w)` makes the P table from
+the `API` dict of every module of ngx_lua.
+"""
+from __future__ import annotations
+
+from functools import partial
+
+from .common import CONTEXT_NAMES
+
+RETURN, YIELD, ERROR, ABORT, STACK, ARGERROR = range(6)
+
+
+def ret(*values):
+    """RETURN: hand `values` back to the Lua caller."""
+    return (RETURN, *values)
+
+
+def yield_to_run_thread():
+    """YIELD: the shim yields to run_thread."""
+    return (YIELD,)
+
+
+def err(msg):
+    """ERROR: luaL_error, raise `msg` at the caller's line."""
+    return (ERROR, msg.encode())
+
+
+def abort(msg):
+    """ABORT: raise with no position; the run stops (see the module docstring)."""
+    return (ABORT, msg.encode() if isinstance(msg, str) else msg)
+
+
+def from_stack():
+    """STACK: return what was moved onto the caller's stack."""
+    return (STACK,)
+
+
+def argerr(narg, extramsg):
+    """ARGERROR: luaL_argerror, "bad argument #narg to '<name>' (extramsg)"."""
+    return (ARGERROR, narg, extramsg.encode())
+
+
+def check_context(ctx, allowed):
+    """ngx_http_lua_check_context: the message, or None when allowed."""
+    if ctx.context & allowed:
+        return None
+    return f"API disabled in the context of {CONTEXT_NAMES.get(ctx.context, 'unknown')}"
+
+
+def lua_type(v):
+    """lua_type's name for a value that came from Lua."""
+    if v is None:
+        return "nil"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, bytes):
+        return "string"
+    return "table"
+
+
+def tonumber(v):
+    """lua_tonumber / luaL_checknumber: numbers and numeric strings."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, float)):
+        return v
+    if isinstance(v, bytes):
+        try:
+            return float(v.strip()) if v.strip() else None
+        except ValueError:
+            try:
+                return int(v.strip(), 16)
+            except ValueError:
+                return None
+    return None
+
+
+def to_str(v):
+    """A Lua string (bytes) or number as Python text."""
+    return v.decode("utf-8", "surrogateescape") if isinstance(v, bytes) else str(v)
+
+
+def bind(w, modules):
+    """The P table of the shims: every module's `API` (name -> f(w, *args)),
+    bound to worker `w` and guarded (a Python exception is a model bug)."""
+    table = {}
+    for m in modules:
+        table.update(m.API)
+    return {k: w.guard(partial(f, w)) for k, f in table.items()}

@@ -1,0 +1,161 @@
+"""ngx.location.capture[_multi] (src/ngx_http_lua_subrequest.c, and the
+capture body filter of src/ngx_http_lua_capturefilter.c).
+
+Each subrequest takes a reference on the main request (count++), runs when
+nginx next runs posted requests, has its output captured instead of sent,
+and when it finishes wakes its parent: lua's post_subrequest handler posts
+the parent at the head of the queue.
+"""
+from __future__ import annotations
+
+from ..nginx.core import NGX_OK, NGX_ERROR
+from ..nginx import phases, request
+from ..nginx.request import Request
+from .common import CONTEXT_REWRITE, CONTEXT_ACCESS, CONTEXT_CONTENT
+from .protocol import err, yield_to_run_thread, check_context
+from .by import content_wev_handler
+from .util import resume_tail, wev_handler
+
+METHODS = {2: "GET", 4: "HEAD", 8: "POST", 16: "PUT", 32: "DELETE", 512: "OPTIONS",
+           16384: "PATCH"}
+
+
+class SrData:
+    """What the capture of one subrequest collects (the sr_* arrays)."""
+
+    def __init__(self, parent_coctx, index):
+        self.pr_co_ctx = parent_coctx
+        self.index = index
+        self.body = bytearray()
+        self.status = 0
+        self.seen_last = False
+        self.run_post_subrequest = False
+
+
+def ngx_location_capture_multi(w, *flat):
+    """ngx.location.capture_multi (ngx_http_lua_ngx_location_capture_multi);
+    the prelude hands each query as uri, method, args, body."""
+    r, ctx = w.cur_r, w.cur_r.ctx
+    msg = check_context(ctx, CONTEXT_REWRITE | CONTEXT_ACCESS | CONTEXT_CONTENT)
+    if msg:
+        return err(msg)
+    n = len(flat) // 4
+    if n == 0:
+        return err("at least one subrequest should be specified")
+    coctx = ctx.cur_co_ctx
+    if coctx is None:
+        return err("no co ctx found")
+    if r.main.subrequests - n <= 0:
+        return err("failed to issue subrequest: too many subrequests")
+    w.fire("capture", uri=r.uri, c=r.main.count)
+    coctx.nsubreqs = n
+    coctx.pending_subreqs = 0
+    coctx.sr_results = [None] * n
+    for i in range(n):
+        uri, method, args, body = flat[4 * i: 4 * i + 4]
+        uri = uri.decode("latin-1")
+        uri, sep, uargs = uri.partition("?")
+        args = args.decode("latin-1") if args else ""
+        if args:
+            uargs = f"{uargs}&{args}" if uargs else args
+        uargs = uargs or None
+        coctx.pending_subreqs += 1
+        subrequest(r, uri, uargs, METHODS.get(int(method), "GET"),
+                        body if body is not None else None, SrData(coctx, i))
+    ctx.no_abort = True
+    coctx.waiting = "ngx.location.capture"
+    return yield_to_run_thread()
+
+def subrequest(r, uri, args, method, body, data):
+    """ngx_http_lua_subrequest (a copy of ngx_http_subrequest): count++
+    and post it at the tail; it starts when posted requests run."""
+    w = r.worker
+    w.nreq += 1
+    main = r.main
+    sr = Request(connection=r.connection, method=method, uri=uri, args=args,
+                 http_version=main.http_version, headers=list(main.headers), main=main)
+    sr.parent = r
+    sr.id = w.nreq
+    sr.worker = w
+    w.requests.append(sr)
+    sr.internal = True
+    sr.request_line = main.request_line
+    sr.request_uri = main.request_uri
+    sr.server_name = main.server_name
+    sr.request_body = body if body is not None else main.request_body
+    sr.sr_data = data
+    sr.post_subrequest = post_subrequest
+    sr.write_event_handler = phases.handler
+    main.subrequests -= 1
+    w.fire("subrequest", uri=sr.unparsed_uri)
+    request.count_change(r, +1, f"subrequest {sr.unparsed_uri}")
+    request.post_request(sr)
+    return sr
+
+def capture_body_filter(sr, data, last):
+    """ngx_http_lua_capture_body_filter: keep a subrequest's output."""
+    if sr.sr_data is not None:
+        sr.sr_data.body += data
+        sr.sr_data.seen_last = sr.sr_data.seen_last or last
+
+def post_subrequest(sr, rc):
+    """ngx_http_lua_post_subrequest: record the result; when the parent
+    coroutine's last subrequest is in, make it current and post the
+    parent at the head of the posted requests."""
+    w = sr.worker
+    data = sr.sr_data
+    if data.run_post_subrequest:
+        return rc
+    data.run_post_subrequest = True
+    w.fire("post_subrequest", uri=sr.unparsed_uri, rc=rc, c=sr.main.count)
+    pr = sr.parent
+    pr_ctx = pr.ctx
+    pr_coctx = data.pr_co_ctx
+    pr_coctx.pending_subreqs -= 1
+    if pr_coctx.pending_subreqs == 0:
+        pr_ctx.no_abort = False
+        pr_ctx.resume_handler = subrequest_resume
+        pr_ctx.cur_co_ctx = pr_coctx
+    if pr_ctx.entered_content_phase:
+        pr.write_event_handler = content_wev_handler
+    else:
+        pr.write_event_handler = phases.core_run_phases
+
+    if sr.headers_out_status:
+        status = sr.headers_out_status
+    elif rc == NGX_OK:
+        status = 200
+    elif rc == NGX_ERROR:
+        status = 500
+    elif rc >= 100:
+        status = rc
+    else:
+        status = 0
+    data.status = status
+    error_like = rc == NGX_ERROR or rc in (201, 204) or (rc >= 300 and rc not in (444, 408, 499))
+    pr_coctx.sr_results[data.index] = data
+    request.post_request(pr, head=True)
+
+    if error_like:
+        sr.err_status = rc
+        return NGX_OK
+    return rc
+
+def subrequest_resume(r):
+    """ngx_http_lua_subrequest_resume: one result table per subrequest."""
+    w = r.worker
+    ctx = r.ctx
+    ctx.resume_handler = wev_handler
+    coctx = ctx.cur_co_ctx
+    coctx.waiting = ""
+    w.fire("subrequests_done", co=coctx)
+    flat = []
+    for d in coctx.sr_results:
+        flat += [d.status, bytes(d.body), not d.seen_last]    # no last buf: truncated
+    w.vm.push_results(coctx.co, *flat)
+    n = coctx.nsubreqs
+    coctx.sr_results, coctx.nsubreqs = [], 0
+    return resume_tail(r, n)
+
+
+API = {"capture_multi": ngx_location_capture_multi}
