@@ -16,74 +16,12 @@ import sys
 from ..nginx.core import rc_name
 from ..ngx_lua.common import CONTEXT_NAMES, CoStatus
 from .cfunctions import C_FUNCTIONS
+from .events import EVENTS, explain
 
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # modules that fire or listen, never a step's place
 _OBSERVERS = ("ngxcoro.worker", "ngxcoro.trace.")
-
-# events that are not steps of their own
-QUIET = {"log"}
-
-EXPLAIN = {
-    "phase_handler": "the {phase} phase handler starts a new entry thread (r->count {c})",
-    "run_thread": "run_thread resumes {co} (r->count {c})",
-    "resume_returned": "lua_resume returned {rv_text} for {co}",
-    "co_op": "{co} yielded with co_op {op}: {op_text}",
-    "user_thread_spawn": "ngx.thread.spawn: {child} is created by {parent}; {parent} goes to the "
-                         "tail of posted_threads and {child} runs first",
-    "user_coroutine_create": "{child} is created by {parent}",
-    "user_coroutine_resume": "coroutine.resume: {parent} asks run_thread to resume {child}",
-    "user_coroutine_yield": "coroutine.yield in {child}",
-    "thread_yield": "coroutine.yield in the light thread {co}: a time slice",
-    "post_thread": "post_thread appends {co} at the tail of posted_threads (walking the list)",
-    "run_posted_thread": "run_posted_threads pops {co} ({status})",
-    "coroutine_done": "{co} {done_text}",
-    "thread_ended": "{co} ended normally",
-    "zombie": "{co} ended before its parent {parent} waited: it becomes a zombie",
-    "back_to_parent": "{co} hands its results to {parent}, which resumes in the same run_thread",
-    "thread_delete": "del_thread: {co} loses its registry reference",
-    "user_thread_wait": "ngx.thread.wait: {parent} waits for {child}",
-    "sleep": "ngx.sleep arms a {ms} ms timer for {co} and yields",
-    "timer_expired": "the timer of {label} fires at {t_ms} ms",
-    "sleep_cleanup": "the pending ngx.sleep of {co} is cancelled",
-    "finalize_threads": "finalize_threads deletes every thread of the handler",
-    "request_cleanup": "request_cleanup (forcible={forcible})",
-    "reset_ctx": "reset_ctx: the ctx is cleared for a new handler (posted_threads is kept)",
-    "run_thread_returned": "run_thread returned {rc_text}",
-    "finalize_request": "finalize_request(r, {rc_text}) on {uri} with r->count {c}",
-    "count": "r->count {delta:+d} -> {c}: {cause}",
-    "close_request": "close_request: r->count {c} -> {c_after}",
-    "free_request": "the request is freed: its cleanup handlers run",
-    "close_connection": "the connection is closed: c->destroyed = 1",
-    "terminate_request": "terminate_request: the connection will be closed",
-    "send_last_buf": "the last buf of the response is sent",
-    "exit": "ngx.exit({code}) records the exit and yields",
-    "handle_exit": "run_thread acts on ngx.exit({code}): every thread of the handler dies",
-    "exec": "ngx.exec(\"{uri}\") records the redirect and yields",
-    "handle_exec": "run_thread acts on ngx.exec: every thread dies, then an internal redirect",
-    "internal_redirect": "internal redirect to {uri} (r->count +1)",
-    "redirect": "ngx.redirect to {uri} with {code}",
-    "capture": "ngx.location.capture from {uri} (r->count {c})",
-    "subrequest": "subrequest {uri} is created and posted",
-    "posted_request": "ngx_http_run_posted_requests runs {uri}",
-    "post_subrequest": "the subrequest {uri} is done (rc {rc}): its parent is posted at the head",
-    "wake_parent": "the parent {uri} is woken",
-    "subrequests_done": "all subrequests of {co} are done: it resumes with their results",
-    "read_body": "ngx.req.read_body starts reading the request body",
-    "body_arrived": "the rest of the request body has arrived",
-    "body_post_read": "the body reader's post handler runs",
-    "useless_wev": "a write event with nothing to do (useless lua write event handler)",
-    "hang": "nothing is left that could wake the request",
-    "load_error": "the Lua code of {chunk} does not compile: nginx answers 500",
-    "set_uri_jump": "ngx.req.set_uri(\"{uri}\", true) yields for a rewrite jump",
-    "handle_rewrite_jump": "run_thread acts on the rewrite jump: threads die, the ctx starts afresh",
-}
-OP_TEXT = {"NOP": "an API blocked, run_thread returns NGX_AGAIN",
-           "USER_THREAD_RESUME": "spawn, run the new light thread now",
-           "USER_CORO_RESUME": "resume, pass the arguments to the target and run it",
-           "USER_CORO_YIELD": "yield, back to the resumer (or a time slice)"}
-RV_TEXT = {0: "0 (finished)", 1: "1 (LUA_YIELD)", 2: "2 (LUA_ERRRUN)"}
-
+_QUIET = frozenset(name for name, e in EVENTS.items() if e.quiet)
 
 def _module(frame):
     return frame.f_globals.get("__name__", "")
@@ -112,7 +50,7 @@ class Snapshots:
             return
         if event == "resume_returned":
             self.executing = None
-        if event in QUIET:
+        if event in _QUIET:
             return
         if event in ("run_thread_returned", "finalize_request"):
             self.last_rc = data.get("rc")
@@ -146,7 +84,7 @@ class Snapshots:
             "step": len(self.frames),
             "event": event,
             "data": d,
-            "explain": self.explain(event, d),
+            "explain": explain(event, d, w.loop.now_ms),
             "where": self.where(),
             "t_ms": w.loop.now_ms,
             "phase": r.phase if r is not None else "",
@@ -162,28 +100,6 @@ class Snapshots:
             "log_lines": len(w.error_log),
         }
         return snap
-
-    def explain(self, event, d):
-        d = dict(d)
-        d.setdefault("t_ms", self.w.loop.now_ms)
-        if "rc" in d and isinstance(d["rc"], int):
-            d["rc_text"] = rc_name(d["rc"])
-        if "op" in d:
-            d["op_text"] = OP_TEXT.get(d["op"], "")
-        if "rv" in d:
-            d["rv_text"] = RV_TEXT.get(d["rv"], str(d["rv"]))
-        if "success" in d:
-            d["done_text"] = "finished" if d["success"] else "failed"
-        if event == "close_request":
-            d["c_after"] = d["c"] - 1
-        for k in ("co", "parent", "child"):
-            d.setdefault(k, "-")
-            if d[k] is None:
-                d[k] = "-"
-        try:
-            return EXPLAIN.get(event, event.replace("_", " ")).format(**d)
-        except (KeyError, IndexError, ValueError):
-            return event.replace("_", " ")
 
     def request_index(self, r):
         for i, x in enumerate(self.w.requests):
