@@ -51,8 +51,7 @@ def run_thread(r, ctx, nrets):
 
 
 def thread_yielded(r, ctx, orig):
-    """ngx_http_lua_run_thread, `case LUA_YIELD`: a request-wide abort, or
-    act on co_op."""
+    """ngx_http_lua_run_thread, `case LUA_YIELD`: an abort, or act on co_op."""
     w = r.worker
     if r.uri_changed:
         return handle_rewrite_jump(r, ctx), None
@@ -164,8 +163,7 @@ def thread_failed(r, ctx, co, rv):
 
 
 def propagate_error(r, ctx):
-    """ngx_http_lua_run_thread, label `propagate_error`: who pays for
-    ctx.cur_co_ctx's error."""
+    """ngx_http_lua_run_thread, label `propagate_error`: who pays for the error."""
     w = r.worker
     co = ctx.cur_co_ctx
     if co.is_uthread:
@@ -310,8 +308,7 @@ def finalize_threads(r, ctx):
 
 
 def request_cleanup(r, ctx, forcible):
-    """ngx_http_lua_request_cleanup: disarm the request cleanup, then
-    finalize_threads."""
+    """ngx_http_lua_request_cleanup: disarm the request cleanup, finalize_threads."""
     r.worker.fire("request_cleanup", forcible=int(forcible))
     ctx.cleanup = None
     finalize_threads(r, ctx)
