@@ -36,7 +36,8 @@ from __future__ import annotations
 
 from html import escape as _esc
 
-from .graph import OKABE_ITO, STATUS_FILL, node_names, _latest
+from .palette import OKABE_ITO, STATUS_FILL
+from .graph import node_names, _latest
 
 __all__ = ["timeline_svg", "lane_states", "STATE_STYLE"]
 
