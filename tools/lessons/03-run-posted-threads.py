@@ -22,7 +22,7 @@ import inspect
 import ngxcoro
 from ngxcoro import scheduler
 from ngxcoro.model import rc_name
-from ngxcoro.lessons import Predict, Tweak, BlogBox, pre, scenario, count_history
+from ngxcoro.viz.lessons import Predict, Tweak, BlogBox, pre, scenario, count_history
 from ngxcoro.viz.timeline import timeline_svg
 
 print(inspect.getsource(scheduler.run_posted_threads))
