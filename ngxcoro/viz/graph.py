@@ -68,7 +68,7 @@ from .graph_coroutines import _CoroutineTree
 from .legend import legend, legend_dot  # noqa: F401  (kept as graph.legend / graph.legend_dot)
 
 __all__ = ["to_dot", "graph", "universe", "frames_dot", "legend_dot", "legend",
-           "OKABE_ITO", "STATUS_FILL", "node_names", "MAX_COROUTINES"]
+           "OKABE_ITO", "STATUS_FILL", "node_names", "current_and_posted", "MAX_COROUTINES"]
 
 MAX_COROUTINES = 12        # more than this: quiet coroutines are folded
 
@@ -100,6 +100,27 @@ def _latest(names, name, before=None):
         if names[j] == name:
             return j
     return None
+
+
+def current_and_posted(snap, names, nodes):
+    """The nodes of a snapshot's current coroutines (each ctx's cur_co_ctx)
+    and of its posted ones, {node: place in its posted_threads list (0 =
+    head)}.  `names` and `nodes` are the snapshot's coroutine names and
+    node_names; a name stands for the latest coroutine called that."""
+    current, posted = set(), {}
+    for r in snap["requests"]:
+        ctx = r["ctx"]
+        if ctx is None:
+            continue
+        if ctx["cur_co_ctx"]:
+            j = _latest(names, ctx["cur_co_ctx"])
+            if j is not None:
+                current.add(nodes[j])
+        for k, name in enumerate(ctx["posted_threads"]):
+            j = _latest(names, name)
+            if j is not None:
+                posted.setdefault(nodes[j], k)
+    return current, posted
 
 
 def _req_parent(reqs, i):
@@ -264,10 +285,6 @@ class _Builder(_RequestSide, _CoroutineTree):
             self.prev_co, self.prev_req = None, None
 
     # ------------------------------------------------------------ bookkeeping
-    def _resolve(self, name):
-        j = _latest(self.names, name)
-        return None if j is None else self.nodes[j]
-
     def _resolve_parent(self, node, c):
         if c["parent"] is None:
             return None
@@ -279,19 +296,7 @@ class _Builder(_RequestSide, _CoroutineTree):
         s, g = self.s, self.g
         if self.caption:
             g.attr(label=self._caption(), labelloc="t", labeljust="l")
-        self.current = set()
-        self.posted = {}
-        for r in s["requests"]:
-            ctx = r["ctx"]
-            if ctx is not None:
-                if ctx["cur_co_ctx"]:
-                    n = self._resolve(ctx["cur_co_ctx"])
-                    if n:
-                        self.current.add(n)
-                for k, name in enumerate(ctx["posted_threads"]):
-                    n = self._resolve(name)
-                    if n:
-                        self.posted.setdefault(n, k)
+        self.current, self.posted = current_and_posted(s, self.names, self.nodes)
         self._connections()
         self._timers()
         for i, ur in enumerate(self.u["requests"]):
