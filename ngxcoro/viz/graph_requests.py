@@ -150,11 +150,9 @@ class _RequestSide:
         g = self.g
         node = f"ctx_{i}"
         if ctx is None:                        # not yet created: same size, invisible
-            fake = {"cur_co_ctx": None, "co_op": "NOP", "uthreads": 0, "context": "content_by_lua*",
-                    "exited": False, "exit_code": 0, "exec_uri": ""}
             rows = [_row("cur_co_ctx", "NULL", width=CTX_W), _row("co_op", "NOP", width=CTX_W),
                     _row("uthreads", 0, width=CTX_W)]
-            g.node(node, label=_table(f"<B>ctx</B> {fake['context']}", rows), shape="plain",
+            g.node(node, label=_table("<B>ctx</B> content_by_lua*", rows), shape="plain",
                    style="invis")
             g.edge(ur["node"], node, label="ctx", style="invis")
             self._posted(i, ur, [], None, visible=False)

@@ -18,12 +18,10 @@ def _yn(v):
     return "yes" if v else "no"
 
 
-def _line(text, size=None, bold=False, italic=False, colour=None):
+def _line(text, size=None, bold=False, colour=None):
     t = _h(text)
     if bold:
         t = f"<B>{t}</B>"
-    if italic:
-        t = f"<I>{t}</I>"
     attrs = ""
     if size:
         attrs += f' POINT-SIZE="{size}"'
@@ -61,11 +59,11 @@ def _timer_key(label):
     return '<FONT POINT-SIZE="8">' + '<BR ALIGN="LEFT"/>'.join(_h(p) for p in label.split(" ", 1)) + "</FONT>"
 
 
-def _table(title, rows, bg="white", title_bg="#EEEEEE", colour=INK, changed=False):
+def _table(title, rows, bg="white", changed=False):
     border = 3 if changed else 1
-    return (f'<<TABLE BORDER="{border}" COLOR="{CHANGED if changed else colour}" CELLBORDER="0" '
+    return (f'<<TABLE BORDER="{border}" COLOR="{CHANGED if changed else INK}" CELLBORDER="0" '
             f'CELLSPACING="0" CELLPADDING="3" BGCOLOR="{bg}">'
-            f'<TR><TD COLSPAN="2" BGCOLOR="{title_bg}">{title}</TD></TR>'
+            f'<TR><TD COLSPAN="2" BGCOLOR="#EEEEEE">{title}</TD></TR>'
             + "".join(rows) + "</TABLE>>")
 
 
