@@ -1,5 +1,6 @@
-"""Pictures of ngxcoro snapshots: Graphviz frames (graph), SVG rendering
-(render) and a step timeline (timeline)."""
+"""Pictures of ngxcoro snapshots: Graphviz frames (graph, with its palette
+and legend), SVG rendering (render) and a step timeline (timeline); the
+widgets (stepper, editor) and what the lessons share (lessons)."""
 
 
 # the stepper and the editor need anywidget / ipywidgets: imported on first use,

@@ -129,6 +129,14 @@ def graph_svgs(snaps):
 _PIECE = re.compile(r'(?=<g id="[^"]*" class="(?:node|edge|cluster)[^"]*">)')
 
 
+def _intern(pool, index, key, value):
+    """The place of `key` in `pool`; `value` is appended the first time."""
+    if key not in index:
+        index[key] = len(pool)
+        pool.append(value)
+    return index[key]
+
+
 def pack_svgs(pool):
     """The SVG pool as one string for the browser: each SVG is cut into its
     node and edge groups, identical groups are kept once (from one step to
@@ -136,15 +144,8 @@ def pack_svgs(pool):
     {"pieces": [...], "svgs": [[piece, ...], ...]} is zlib-compressed and
     base64-encoded.  stepper.js undoes it with DecompressionStream.
     Deterministic: no timestamps, pieces in order of first use."""
-    pieces, index, svgs = [], {}, []
-    for svg in pool:
-        ks = []
-        for p in _PIECE.split(svg):
-            if p not in index:
-                index[p] = len(pieces)
-                pieces.append(p)
-            ks.append(index[p])
-        svgs.append(ks)
+    pieces, index = [], {}
+    svgs = [[_intern(pieces, index, p, p) for p in _PIECE.split(svg)] for svg in pool]
     raw = json.dumps({"pieces": pieces, "svgs": svgs}, separators=(",", ":"),
                      ensure_ascii=False).encode("utf-8")
     return base64.b64encode(zlib.compress(raw, 9)).decode("ascii")
@@ -234,14 +235,7 @@ def pool_cos(frames):
     25 light threads shrinks its frames about fivefold).  Returns the pool."""
     pool, index = [], {}
     for f in frames:
-        ks = []
-        for c in f["cos"]:
-            key = json.dumps(c, sort_keys=True)
-            if key not in index:
-                index[key] = len(pool)
-                pool.append(c)
-            ks.append(index[key])
-        f["cos"] = ks
+        f["cos"] = [_intern(pool, index, json.dumps(c, sort_keys=True), c) for c in f["cos"]]
     return pool
 
 

@@ -36,7 +36,8 @@ from __future__ import annotations
 
 from html import escape as _esc
 
-from .graph import OKABE_ITO, STATUS_FILL, node_names, _latest
+from .palette import INK, KIND_TEXT, OKABE_ITO, STATUS_FILL
+from .graph import current_and_posted, node_names
 
 __all__ = ["timeline_svg", "lane_states", "STATE_STYLE"]
 
@@ -52,7 +53,6 @@ STATE_STYLE = {
 }
 PHASE_FILL = {"rewrite": "#F4F4F4", "access": "#E9E9E9", "content": "#FFFFFF"}
 FONT = "Helvetica, Arial, sans-serif"
-INK = "#333333"
 
 LABEL_W = 150          # the lane names
 LANE_H = 18
@@ -70,7 +70,7 @@ def _f(x):
     return str(int(x)) if x == int(x) else f"{x:.2f}".rstrip("0")
 
 
-def _state(snap, c, node, current, posted):
+def _state(c, node, current, posted):
     st = c["status"]
     if st in ("dead", "zombie", "normal", "suspended"):
         return st
@@ -92,25 +92,12 @@ def lane_states(snapshots):
     lanes = [(n, c["name"], c["kind"]) for n, c in zip(nodes, last)]
     states = []
     for s in snapshots:
-        names = [c["name"] for c in s["coroutines"]]
         here = node_names(s["coroutines"])
-        current, posted = set(), set()
-        for r in s["requests"]:
-            ctx = r["ctx"]
-            if ctx is None:
-                continue
-            if ctx["cur_co_ctx"]:
-                j = _latest(names, ctx["cur_co_ctx"])
-                if j is not None:
-                    current.add(here[j])
-            for p in ctx["posted_threads"]:
-                j = _latest(names, p)
-                if j is not None:
-                    posted.add(here[j])
+        current, posted = current_and_posted(s, [c["name"] for c in s["coroutines"]], here)
         row = [None] * len(lanes)
         for i, c in enumerate(s["coroutines"]):
             if i < len(row):
-                row[i] = (_state(s, c, here[i], current, posted), c["waiting"] or "")
+                row[i] = (_state(c, here[i], current, posted), c["waiting"] or "")
         states.append(row)
     return lanes, states
 
@@ -225,7 +212,7 @@ def timeline_svg(snapshots, cursor=None, title=None):
     a('<g class="lanes">')
     for i, (node, name, kind) in enumerate(lanes):
         y = lanes_top + i * (LANE_H + LANE_GAP)
-        kind_text = {"entry": "entry thread", "uthread": "light thread"}.get(kind, "coroutine")
+        kind_text = KIND_TEXT.get(kind, "coroutine")
         a(f'<g class="lane" id="lane-{_h(node)}">')
         a(f'<text x="8" y="{_f(y + LANE_H - 5)}" fill="{INK}"><tspan font-weight="bold">{_h(name)}'
           f'</tspan><tspan font-size="9" fill="#666666"> {kind_text}</tspan></text>')

@@ -58,7 +58,7 @@ ngxcoro.show(conf, "GET /t")
 # Before you run the next cell: what if the light thread does **not** sleep?
 
 # %%
-from ngxcoro.lessons import Predict
+from ngxcoro.viz.lessons import Predict
 Predict("Without <code>ngx.sleep</code> in the light thread, which line comes second?",
         ["entry: after spawn", "light thread: first part", "light thread: after its sleep"],
         "light thread: first part",
@@ -75,7 +75,7 @@ print(ngxcoro.run(conf.replace("ngx.sleep(0.1)", ""), "GET /t").body)
 # warning in nginx's log), and the entry thread runs in the meantime.
 
 # %%
-from ngxcoro.lessons import Tweak, pre
+from ngxcoro.viz.lessons import Tweak, pre
 
 def body_for(seconds):
     r = ngxcoro.run(conf.replace("0.1", str(seconds)), "GET /t")

@@ -13,7 +13,7 @@
 
 # %%
 import ngxcoro
-from ngxcoro.lessons import Predict, Tweak, BlogBox, pre
+from ngxcoro.viz.lessons import Predict, Tweak, BlogBox, pre
 from ngxcoro.viz.timeline import timeline_svg
 
 # %% [markdown]
@@ -224,7 +224,7 @@ print(ngxcoro.run_lua(sleeper, "GET /t").body)
 # it sleeps.
 
 # %% check
-from ngxcoro.lessons import scenario
+from ngxcoro.viz.lessons import scenario
 status_conf, status_req, recorded = scenario("011-status")
 model = ngxcoro.run(status_conf, status_req)
 print(model.body)

@@ -14,7 +14,7 @@
 import inspect
 import ngxcoro
 from ngxcoro.ngx_lua import util
-from ngxcoro.lessons import Predict, Tweak, BlogBox, pre, scenario
+from ngxcoro.viz.lessons import Predict, Tweak, BlogBox, pre, scenario
 from ngxcoro.viz import graph, render
 from ngxcoro.viz.timeline import timeline_svg
 

@@ -22,7 +22,7 @@ import inspect
 import ngxcoro
 from ngxcoro.nginx.core import rc_name
 from ngxcoro.ngx_lua import util, by
-from ngxcoro.lessons import Predict, Tweak, BlogBox, pre, scenario, count_history
+from ngxcoro.viz.lessons import Predict, Tweak, BlogBox, pre, scenario, count_history
 from ngxcoro.viz.timeline import timeline_svg
 
 print(inspect.getsource(util.run_posted_threads))

@@ -23,7 +23,7 @@ import inspect
 import sys
 
 import ngxcoro
-from ngxcoro.lessons import BlogBox, Predict, Tweak, pre, scenario
+from ngxcoro.viz.lessons import BlogBox, Predict, Tweak, pre, scenario
 from ngxcoro.nginx.core import rc_name
 from ngxcoro.ngx_lua import by
 

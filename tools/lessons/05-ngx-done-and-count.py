@@ -17,8 +17,8 @@
 import sys
 
 import ngxcoro
-from ngxcoro.lessons import (SVG, BlogBox, Predict, Tweak, count_chart_svg, count_history,
-                             pre, scenario)
+from ngxcoro.viz.lessons import (SVG, BlogBox, Predict, Tweak, count_chart_svg, count_history,
+                                 pre, scenario)
 from ngxcoro.nginx.core import rc_name
 
 

@@ -15,7 +15,7 @@ import re
 import sys
 
 import ngxcoro
-from ngxcoro.lessons import BlogBox, Predict, Tweak, scenario
+from ngxcoro.viz.lessons import BlogBox, Predict, Tweak, scenario
 from ngxcoro.viz.timeline import timeline_svg
 
 

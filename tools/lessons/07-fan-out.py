@@ -15,8 +15,8 @@
 
 # %% check
 import ngxcoro
-from ngxcoro.lessons import (Predict, Tweak, BlogBox, SVG, pre, scenario,
-                             count_history, count_chart_svg)
+from ngxcoro.viz.lessons import (Predict, Tweak, BlogBox, SVG, pre, scenario,
+                                 count_history, count_chart_svg)
 from ngxcoro.realnginx import count_history as nginx_count_history
 
 conf, request, recording = scenario("162-capture-fan-out")   # tests/scenarios/162-*.ngx

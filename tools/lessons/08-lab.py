@@ -22,7 +22,7 @@ import html
 
 import ngxcoro
 from ngxcoro import realnginx
-from ngxcoro.lessons import Predict, Tweak, BlogBox, scenario, count_chart_svg
+from ngxcoro.viz.lessons import Predict, Tweak, BlogBox, scenario, count_chart_svg
 
 NGINX, why = realnginx.available()
 print("real nginx:", why if NGINX else "not installed here")

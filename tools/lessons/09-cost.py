@@ -62,7 +62,7 @@ for i = 1, N do ngx.thread.wait(ts[i]) end
 ngx.say("done ", N)"""
 
 # %%
-from ngxcoro.lessons import Predict
+from ngxcoro.viz.lessons import Predict
 Predict("The parent spawns 1000 light threads in a loop and each one sleeps. How many "
         "nodes do all the <code>post_thread</code> walks visit together?",
         ["0", "about 1,000", "about 500,000", "about 1,000,000"], "0",
@@ -130,7 +130,7 @@ ngxcoro.show(spawn_chain.replace("N", "5"))
 
 # %%
 import html
-from ngxcoro.lessons import Tweak
+from ngxcoro.viz.lessons import Tweak
 
 
 def bars_svg(rows, width=620, row_h=70):
@@ -206,14 +206,14 @@ def plot_svg(xs, series, width=460, height=240):
     return "".join(out)
 
 
-from ngxcoro.lessons import SVG
+from ngxcoro.viz.lessons import SVG
 SVG(plot_svg(sizes, timings))
 
 # %% [markdown]
 # ## Scenario 044: fifty threads, a one-node list
 
 # %% check
-from ngxcoro.lessons import BlogBox, scenario
+from ngxcoro.viz.lessons import BlogBox, scenario
 
 conf44, req44, _ = scenario("044-many-threads")
 hooks = ngxcoro.Hooks()

@@ -14,9 +14,9 @@ import pathlib
 import anywidget
 import traitlets
 
-from . import run
+from .. import run
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]      # the checkout: ngxcoro/viz/lessons.py
 SCENARIOS = ROOT / "tests" / "scenarios"
 
 _PREDICT_ESM = r"""
@@ -93,7 +93,7 @@ def scenario(name):
 def scenario_info(name):
     """(config text, its header lines as realnginx.parse_scenario reads them
     -- request, headers, body --, recording from real nginx)."""
-    from .realnginx import parse_scenario
+    from ..realnginx import parse_scenario
     text = (SCENARIOS / f"{name}.ngx").read_text(encoding="utf-8")
     rec_path = SCENARIOS / "expected" / f"{name}.json"
     rec = json.loads(rec_path.read_text()) if rec_path.exists() else None
@@ -149,7 +149,7 @@ def count_history(result):
         if e["event"] == "count":
             out.append(f"{e['t_ms']:>5} ms  count {e['delta']:+d} -> {e['c']}  ({e['cause']})")
         elif e["event"] == "finalize_request":
-            from .model import rc_name
+            from ..model import rc_name
             out.append(f"{e['t_ms']:>5} ms  finalize_request(r, {rc_name(e['rc'])}) "
                        f"{e['uri']} c:{e['c']}")
         elif e["event"] == "free_request":
@@ -178,7 +178,7 @@ def count_chart_svg(result, width=560, height=160):
         path += f" L{x(s):.1f},{y(prev):.1f} L{x(s):.1f},{y(v):.1f}"
         prev = v
     path += f" L{x(n):.1f},{y(prev):.1f}"
-    from .model import rc_name
+    from ..model import rc_name
     ticks = "".join(f"<text x='30' y='{y(v) + 4:.1f}' font-size='10' text-anchor='end'>{v}</text>"
                     for v in range(0, top + 1))
     fm = "".join(f"<line x1='{x(s):.1f}' x2='{x(s):.1f}' y1='{y(0):.1f}' y2='{y(top):.1f}' "
@@ -206,7 +206,7 @@ class SVG:
 def side_by_side(config_text, request="GET /t", **kw):
     """The model's count history next to real nginx's (when nginx is here),
     normalised and aligned; rows that differ are marked '!'."""
-    from . import realnginx
+    from .. import realnginx
     res = run(config_text, request, log_level="debug", **kw)
     mine = realnginx.model_count_history(res.events)
     ok, why = realnginx.available()

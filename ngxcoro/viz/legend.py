@@ -1,0 +1,71 @@
+"""The key to the graph pictures: the kinds of coroutine, the statuses, the
+markers and the edges, drawn with the same palette as the frames.
+
+    >>> from ngxcoro.viz import legend
+    >>> legend.legend_dot().startswith("digraph legend")
+    True
+"""
+from __future__ import annotations
+
+from .palette import CHANGED, CURRENT, DIM, FONT, INK, KIND_SHAPE, KIND_TEXT, OKABE_ITO, \
+    POSTED_FILL, STATUS_BORDER, STATUS_FILL
+
+__all__ = ["legend", "legend_dot"]
+
+
+def legend():
+    """The key to the pictures, as a Digraph: one row each for the kinds of
+    coroutine, the statuses, the markers and the edges."""
+    from .graph import _Frame              # graph.py imports this module
+    g = _Frame("legend", graph_attr={"rankdir": "TB", "fontname": FONT, "fontsize": "11",
+                                     "nodesep": "0.18", "ranksep": "0.18", "label": "<<B>key</B>>",
+                                     "labelloc": "t", "labeljust": "l", "bgcolor": "white",
+                                     "pad": "0.1"},
+               node_attr={"fontname": FONT, "fontsize": "10", "color": INK, "fontcolor": INK,
+                          "height": "0.4"},
+               edge_attr={"fontname": FONT, "fontsize": "9", "color": DIM, "fontcolor": "#555555",
+                          "arrowsize": "0.7"})
+    rows = []
+    kinds = []
+    for kind in ("entry", "uthread", "coroutine"):
+        shape, periph = KIND_SHAPE[kind]
+        g.node(f"k_{kind}", label=KIND_TEXT[kind], shape=shape, peripheries=str(periph),
+               style="rounded" if kind == "uthread" else "solid", width="1.3")
+        kinds.append(f"k_{kind}")
+    rows.append(kinds)
+    statuses = []
+    for status in ("running", "suspended", "normal", "zombie", "dead"):
+        style = ["rounded", "filled"] + ([STATUS_BORDER[status]] if status in STATUS_BORDER else [])
+        g.node(f"s_{status}", label=f"<<B>{status.upper()}</B>>", shape="box", style=",".join(style),
+               fillcolor=STATUS_FILL[status], width="1.0")
+        statuses.append(f"s_{status}")
+    rows.append(statuses)
+    g.node("m_cur", label=f'<<FONT COLOR="{CURRENT}"><B>&lt;&lt; cur_co_ctx</B></FONT>>', shape="box",
+           style="rounded", color=CURRENT, penwidth="3")
+    g.node("m_changed", label=f'<<FONT COLOR="{CHANGED}"><B>* changed</B></FONT> (* was ...)>',
+           shape="box", style="rounded", color=CHANGED, penwidth="3")
+    g.node("m_posted", label="<<B>t1</B><BR/>posted_threads entry>", shape="box", style="filled",
+           fillcolor=POSTED_FILL)
+    rows.append(["m_cur", "m_changed", "m_posted"])
+    g.node("m_parent", label="parent", shape="box", style="rounded", color=DIM, width="0.7")
+    g.node("m_child", label="child", shape="box", style="rounded", color=DIM, width="0.7")
+    g.node("m_created", label="created, not\nresumed yet", shape="box", style="rounded", color=DIM)
+    g.node("m_zombie", label="zombie child", shape="box", style="rounded", color=DIM)
+    g.edge("m_parent", "m_child", label="parent_co_ctx")
+    g.edge("m_child", "m_created", style="dotted", label="created")
+    g.edge("m_created", "m_zombie", style="dotted", penwidth="2", color=OKABE_ITO["reddish_purple"],
+           label="zombie list")
+    rows.append(["m_parent", "m_child", "m_created", "m_zombie"])
+    for k, row in enumerate(rows):
+        g.body.append("\t{rank=same; " + "; ".join(row) + "}\n")
+        for a, b in zip(row, row[1:]):
+            if k < 3:
+                g.edge(a, b, style="invis")
+        if k:
+            g.edge(rows[k - 1][0], row[0], style="invis")
+    return g
+
+
+def legend_dot():
+    """DOT source of the key (shapes, status colours and borders, markers)."""
+    return legend().source
