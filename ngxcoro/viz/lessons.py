@@ -149,7 +149,7 @@ def count_history(result):
         if e["event"] == "count":
             out.append(f"{e['t_ms']:>5} ms  count {e['delta']:+d} -> {e['c']}  ({e['cause']})")
         elif e["event"] == "finalize_request":
-            from ..model import rc_name
+            from ..nginx.core import rc_name
             out.append(f"{e['t_ms']:>5} ms  finalize_request(r, {rc_name(e['rc'])}) "
                        f"{e['uri']} c:{e['c']}")
         elif e["event"] == "free_request":
@@ -178,7 +178,7 @@ def count_chart_svg(result, width=560, height=160):
         path += f" L{x(s):.1f},{y(prev):.1f} L{x(s):.1f},{y(v):.1f}"
         prev = v
     path += f" L{x(n):.1f},{y(prev):.1f}"
-    from ..model import rc_name
+    from ..nginx.core import rc_name
     ticks = "".join(f"<text x='30' y='{y(v) + 4:.1f}' font-size='10' text-anchor='end'>{v}</text>"
                     for v in range(0, top + 1))
     fm = "".join(f"<line x1='{x(s):.1f}' x2='{x(s):.1f}' y1='{y(0):.1f}' y2='{y(top):.1f}' "
