@@ -14,7 +14,7 @@ from functools import partial
 
 from .core import NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE, NGX_DECLINED
 from .variables import expand
-from . import request, response
+from . import phases, request, response
 
 
 # ---------------------------------------------------------- rewrite module
@@ -41,7 +41,7 @@ def script_return_code(r, args):
         text = expand(r, args[1]) if len(args) > 1 else ""
         if 301 <= code <= 308 and code != 304 and len(args) > 1:
             return code                             # a redirect with Location
-        return response.send_response(r, code, text.encode())
+        return phases.send_response(r, code, text.encode())
     return code
 
 

@@ -10,8 +10,8 @@ handler in the access phase, and the location's content handler.
 """
 from __future__ import annotations
 
-from .core import NGX_OK, NGX_AGAIN, NGX_DONE, NGX_DECLINED
-from . import request, content
+from .core import NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE, NGX_DECLINED
+from . import request, response, content
 
 
 # ------------------------------------------------------------------ engine
@@ -146,3 +146,13 @@ def named_location(r, name):
     r.write_event_handler = core_run_phases
     core_run_phases(r)
     return NGX_DONE
+
+
+# ------------------------------------------------------------------ response
+def send_response(r, status, body):
+    """ngx_http_send_response: a whole response with a body."""
+    r.headers_out_status = status
+    rc = response.send_header(r, content_length=len(body))
+    if rc == NGX_ERROR or r.header_only:
+        return rc
+    return response.output(r, body, last=True)

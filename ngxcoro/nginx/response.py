@@ -1,8 +1,7 @@
 """The response on the wire: the status line and headers, nginx's built-in
 error pages, and the write filter that holds small output back
 (src/http/ngx_http_header_filter_module.c, ngx_http_special_response.c,
-ngx_http_write_filter_module.c, and ngx_http_send_response of
-ngx_http_core_module.c).
+ngx_http_write_filter_module.c).
 
 I/O is instant: whatever nginx hands to the socket reaches the client.
 """
@@ -92,15 +91,6 @@ def special_response_handler(r, status):
         return rc
     output(r, body, last=True)
     return NGX_OK
-
-
-def send_response(r, status, body):
-    """ngx_http_send_response (src/http/ngx_http_core_module.c)."""
-    r.headers_out_status = status
-    rc = send_header(r, content_length=len(body))
-    if rc == NGX_ERROR or r.header_only:
-        return rc
-    return output(r, body, last=True)
 
 
 def send_header(r, content_length=None):

@@ -43,7 +43,7 @@ def request_variable(r, name):
 
 
 def expand(r, text):
-    """ngx_http_script: $name and ${name} in a directive argument."""
+    """$name and ${name} in a directive argument (the scripts of ngx_http_script.c)."""
     def var(m):
         v = request_variable(r, (m.group(1) or m.group(2)).lower())
         return "" if v is None else v

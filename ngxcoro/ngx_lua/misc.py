@@ -108,10 +108,6 @@ def now(w):
     return w.loop.epoch_seconds()
 
 
-def clock(w):
-    return w.loop.now_ms / 1000.0
-
-
 def update_time(w):
     """ngx.update_time: the virtual clock has nothing to catch up with."""
     return None
@@ -158,7 +154,7 @@ API = {
     "headers_sent": headers_sent, "get_status": get_status, "set_status": set_status,
     "send_headers": send_headers, "header_too_late": header_too_late,
     "req_headers": req_headers, "is_subrequest": is_subrequest, "is_internal": is_internal,
-    "get_phase": get_phase, "log": ngx_log, "now": now, "clock": clock,
+    "get_phase": get_phase, "log": ngx_log, "now": now,
     "update_time": update_time, "today": today, "localtime": localtime,
     "start_time": start_time, "timegm": timegm, "tick": tick, "not_modelled": not_modelled,
 }

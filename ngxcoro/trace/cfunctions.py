@@ -24,7 +24,7 @@ C_FUNCTIONS = {
     "nginx.request.run_posted_requests": "ngx_http_run_posted_requests",
     # nginx/response.py
     "nginx.response.special_response_handler": "ngx_http_special_response_handler",
-    "nginx.response.send_response": "ngx_http_send_response",
+    "nginx.phases.send_response": "ngx_http_send_response",
     "nginx.response.send_header": "ngx_http_send_header",
     "nginx.response.output": "ngx_http_output_filter",
     # nginx/phases.py
@@ -143,4 +143,10 @@ C_FUNCTIONS = {
     "ngx_lua.misc.get_phase": "ngx_http_lua_ffi_get_phase",
     "ngx_lua.misc.ngx_log": "ngx_http_lua_ngx_log",
     "ngx_lua.misc.start_time": "ngx_http_lua_ffi_req_start_time",
+    # ngx_lua/common.py (the inline predicates of ngx_http_lua_util.h)
+    "ngx_lua.common.is_thread": "ngx_http_lua_is_thread",
+    "ngx_lua.common.coroutine_alive": "ngx_http_lua_coroutine_alive",
+    "ngx_lua.common.entry_thread_alive": "ngx_http_lua_entry_thread_alive",
+    # ngx_lua/protocol.py (a macro of ngx_http_lua_util.h)
+    "ngx_lua.protocol.check_context": "ngx_http_lua_check_context",
 }
