@@ -7,7 +7,7 @@ anything: they set ctx.co_op and ctx.cur_co_ctx and ask the shim to yield
 from __future__ import annotations
 
 from .common import CoCtx, CoOp, CoStatus, CONTEXT_YIELDABLE, is_thread
-from .protocol import ret, err, yield_to_run_thread, check_context
+from .protocol import ret, err, yield_to_run_thread, request_ctx, request_co_ctx
 
 
 def coroutine_create_helper(w, co, is_uthread, is_wrap=False):
@@ -31,23 +31,18 @@ def coroutine_create_helper(w, co, is_uthread, is_wrap=False):
 
 def create(w, co, is_wrap):
     """coroutine.create / coroutine.wrap (ngx_http_lua_coroutine_create)."""
-    ctx = w.cur_r.ctx
-    msg = check_context(ctx, CONTEXT_YIELDABLE)
-    if msg:
-        return err(msg)
+    _, ctx, e = request_ctx(w, CONTEXT_YIELDABLE)
+    if e:
+        return e
     coroutine_create_helper(w, co, False, bool(is_wrap))
     return ret()
 
 
 def resume(w, co):
     """coroutine.resume and the wrap runner (ngx_http_lua_coroutine_resume)."""
-    ctx = w.cur_r.ctx
-    msg = check_context(ctx, CONTEXT_YIELDABLE)
-    if msg:
-        return err(msg)
-    p_coctx = ctx.cur_co_ctx
-    if p_coctx is None:
-        return err("no parent co ctx found")
+    _, ctx, p_coctx, e = request_co_ctx(w, CONTEXT_YIELDABLE, "no parent co ctx found")
+    if e:
+        return e
     coctx = w.coctx_by_id.get(co)
     if coctx is None:
         return err("no co ctx found")
@@ -64,10 +59,9 @@ def resume(w, co):
 
 def yield_(w):
     """coroutine.yield (ngx_http_lua_coroutine_yield)."""
-    ctx = w.cur_r.ctx
-    msg = check_context(ctx, CONTEXT_YIELDABLE)
-    if msg:
-        return err(msg)
+    _, ctx, e = request_ctx(w, CONTEXT_YIELDABLE)
+    if e:
+        return e
     coctx = ctx.cur_co_ctx
     coctx.co_status = CoStatus.SUSPENDED
     ctx.co_op = CoOp.USER_CORO_YIELD
@@ -81,10 +75,9 @@ def yield_(w):
 
 def status(w, co):
     """coroutine.status (ngx_http_lua_coroutine_status)."""
-    ctx = w.cur_r.ctx
-    msg = check_context(ctx, CONTEXT_YIELDABLE)
-    if msg:
-        return err(msg)
+    _, ctx, e = request_ctx(w, CONTEXT_YIELDABLE)
+    if e:
+        return e
     coctx = w.coctx_by_id.get(co)
     return ret((coctx.co_status.lua_name if coctx else "dead").encode())
 

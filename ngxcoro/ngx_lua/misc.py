@@ -12,7 +12,7 @@ from ..nginx.core import NGX_OK, NGX_ERROR
 from ..nginx.loop import EPOCH_MS
 from .common import CONTEXT_NAMES
 from .output import OUTPUT_CONTEXTS
-from .protocol import ret, err, argerr, abort, check_context, lua_type, tonumber
+from .protocol import ret, argerr, abort, request_ctx, lua_type, tonumber
 from .util import send_header_if_needed
 
 LOG_LEVELS = ["", "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"]
@@ -45,11 +45,9 @@ def set_status(w, v):
 
 def send_headers(w, *args):
     """ngx.send_headers (ngx_http_lua_ffi_send_headers)."""
-    r = w.cur_r
-    ctx = r.ctx
-    msg = check_context(ctx, OUTPUT_CONTEXTS)
-    if msg:
-        return err(msg)
+    r, ctx, e = request_ctx(w, OUTPUT_CONTEXTS)
+    if e:
+        return e
     if not r.header_sent and not ctx.header_sent:
         rc = send_header_if_needed(r, ctx)
         if rc == NGX_ERROR or rc > NGX_OK:

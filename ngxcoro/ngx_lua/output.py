@@ -8,7 +8,7 @@ from __future__ import annotations
 from ..nginx.core import NGX_ERROR
 from ..nginx import response
 from .common import CONTEXT_REWRITE, CONTEXT_ACCESS, CONTEXT_CONTENT
-from .protocol import ret, err, argerr, check_context, lua_type
+from .protocol import ret, err, argerr, check_context, request_ctx, lua_type
 from .util import send_chain_link, send_header_if_needed
 
 OUTPUT_CONTEXTS = CONTEXT_REWRITE | CONTEXT_ACCESS | CONTEXT_CONTENT
@@ -17,11 +17,9 @@ OUTPUT_CONTEXTS = CONTEXT_REWRITE | CONTEXT_ACCESS | CONTEXT_CONTENT
 def ngx_echo(w, data):
     """ngx.say / ngx.print after the shim has flattened the arguments
     (ngx_http_lua_ngx_echo)."""
-    r = w.cur_r
-    ctx = r.ctx
-    msg = check_context(ctx, OUTPUT_CONTEXTS)
-    if msg:
-        return err(msg)
+    r, ctx, e = request_ctx(w, OUTPUT_CONTEXTS)
+    if e:
+        return e
     if r.header_only:
         return ret(None, b"header only")
     if ctx.eof:

@@ -72,6 +72,25 @@ def check_context(ctx, allowed):
     return f"API disabled in the context of {CONTEXT_NAMES.get(ctx.context, 'unknown')}"
 
 
+def request_ctx(w, allowed):
+    """The opening of most APIs: the request (ngx_http_lua_get_req), its ctx
+    (ngx_http_get_module_ctx) and ngx_http_lua_check_context.  Returns
+    (r, ctx, None), or (r, ctx, the error to answer)."""
+    r = w.cur_r
+    msg = check_context(r.ctx, allowed)
+    return r, r.ctx, (err(msg) if msg else None)
+
+
+def request_co_ctx(w, allowed, missing="no co ctx found"):
+    """request_ctx, then the current co ctx (ctx->cur_co_ctx), which the
+    API needs: (r, ctx, coctx, None), or (r, ctx, coctx, the error)."""
+    r, ctx, e = request_ctx(w, allowed)
+    if e:
+        return r, ctx, None, e
+    coctx = ctx.cur_co_ctx
+    return r, ctx, coctx, (err(missing) if coctx is None else None)
+
+
 def lua_type(v):
     """lua_type's name for a value that came from Lua."""
     if v is None:

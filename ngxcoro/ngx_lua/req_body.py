@@ -11,22 +11,17 @@ from functools import partial
 from ..nginx.core import NGX_AGAIN
 from ..nginx import body, phases, request
 from .common import CONTEXT_REWRITE, CONTEXT_ACCESS, CONTEXT_CONTENT
-from .protocol import ret, err, yield_to_run_thread, check_context
+from .protocol import ret, err, yield_to_run_thread, request_co_ctx
 from .util import cleanup_pending_operation, resume_tail
 
 
 def ngx_req_read_body(w, *args):
     """ngx.req.read_body() (ngx_http_lua_ngx_req_read_body)."""
-    r = w.cur_r
-    ctx = r.ctx
     if args:
         return err(f"expecting 0 arguments, but got {len(args)}")
-    msg = check_context(ctx, CONTEXT_REWRITE | CONTEXT_ACCESS | CONTEXT_CONTENT)
-    if msg:
-        return err(msg)
-    coctx = ctx.cur_co_ctx
-    if coctx is None:
-        return err("no co ctx found")
+    r, ctx, coctx, e = request_co_ctx(w, CONTEXT_REWRITE | CONTEXT_ACCESS | CONTEXT_CONTENT)
+    if e:
+        return e
     w.fire("read_body")
     rc = body.read_client_request_body(r, req_body_post_read)
     if rc >= 300:

@@ -11,7 +11,7 @@ from functools import partial
 
 from ..nginx import phases, request
 from .common import CONTEXT_YIELDABLE
-from .protocol import err, argerr, yield_to_run_thread, check_context, lua_type, tonumber
+from .protocol import err, argerr, yield_to_run_thread, request_co_ctx, lua_type, tonumber
 from .util import cleanup_pending_operation, resume_tail
 
 
@@ -25,14 +25,9 @@ def ngx_sleep(w, *args):
     delay = int(n * 1000)
     if delay < 0:
         return err(f'invalid sleep duration "{delay}"')
-    r = w.cur_r
-    ctx = r.ctx
-    msg = check_context(ctx, CONTEXT_YIELDABLE)
-    if msg:
-        return err(msg)
-    coctx = ctx.cur_co_ctx
-    if coctx is None:
-        return err("no co ctx found")
+    r, ctx, coctx, e = request_co_ctx(w, CONTEXT_YIELDABLE)
+    if e:
+        return e
     cleanup_pending_operation(coctx)
     if delay == 0:
         w.log_error("warn", "ngx.sleep(0) called without delayed events patch, "

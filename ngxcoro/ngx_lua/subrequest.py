@@ -12,7 +12,7 @@ from ..nginx.core import NGX_OK, NGX_ERROR
 from ..nginx import phases, request
 from ..nginx.request import Request
 from .common import CONTEXT_REWRITE, CONTEXT_ACCESS, CONTEXT_CONTENT
-from .protocol import err, yield_to_run_thread, check_context
+from .protocol import err, yield_to_run_thread, request_ctx
 from .by import content_wev_handler
 from .util import resume_tail, wev_handler
 
@@ -35,10 +35,9 @@ class SrData:
 def ngx_location_capture_multi(w, *flat):
     """ngx.location.capture_multi (ngx_http_lua_ngx_location_capture_multi);
     the prelude hands each query as uri, method, args, body."""
-    r, ctx = w.cur_r, w.cur_r.ctx
-    msg = check_context(ctx, CONTEXT_REWRITE | CONTEXT_ACCESS | CONTEXT_CONTENT)
-    if msg:
-        return err(msg)
+    r, ctx, e = request_ctx(w, CONTEXT_REWRITE | CONTEXT_ACCESS | CONTEXT_CONTENT)
+    if e:
+        return e
     n = len(flat) // 4
     if n == 0:
         return err("at least one subrequest should be specified")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from .common import CoOp, CoStatus, CONTEXT_YIELDABLE
 from .coroutine import coroutine_create_helper
-from .protocol import ret, err, yield_to_run_thread, from_stack, check_context
+from .protocol import ret, err, yield_to_run_thread, from_stack, request_ctx
 from .util import post_thread, del_thread, cleanup_pending_operation
 
 
@@ -14,11 +14,9 @@ def spawn(w, co):
     """ngx_http_lua_uthread_spawn: the caller goes to the tail of
     posted_threads and the child becomes current; run_thread runs it at once
     when the caller's shim yields with co_op USER_THREAD_RESUME."""
-    r = w.cur_r
-    ctx = r.ctx
-    msg = check_context(ctx, CONTEXT_YIELDABLE)
-    if msg:
-        return err(msg)
+    r, ctx, e = request_ctx(w, CONTEXT_YIELDABLE)
+    if e:
+        return e
     parent = ctx.cur_co_ctx
     child = coroutine_create_helper(w, co, True)
     child.co_ref = True
@@ -37,11 +35,9 @@ def spawn(w, co):
 def wait(w, *cos):
     """ngx_http_lua_uthread_wait: the first zombie (in argument order)
     answers at once; otherwise flag every live child and block."""
-    r = w.cur_r
-    ctx = r.ctx
-    msg = check_context(ctx, CONTEXT_YIELDABLE)
-    if msg:
-        return err(msg)
+    r, ctx, e = request_ctx(w, CONTEXT_YIELDABLE)
+    if e:
+        return e
     coctx = ctx.cur_co_ctx
     if not cos:
         return err("at least one coroutine should be specified")
@@ -70,11 +66,9 @@ def wait(w, *cos):
 
 def kill(w, co):
     """ngx_http_lua_uthread_kill: never yields."""
-    r = w.cur_r
-    ctx = r.ctx
-    msg = check_context(ctx, CONTEXT_YIELDABLE)
-    if msg:
-        return err(msg)
+    r, ctx, e = request_ctx(w, CONTEXT_YIELDABLE)
+    if e:
+        return e
     coctx = ctx.cur_co_ctx
     sub = w.coctx_by_id.get(co)
     if sub is None:

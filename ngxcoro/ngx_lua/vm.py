@@ -67,19 +67,12 @@ class LuaVM:
         self.rt.execute(b"jit.off()")
         K = self.rt.execute(b(PRELUDE), name=b"=[ngxcoro]")
         K.init(self.rt.table_from({b(k): v for k, v in api.items()}), step_limit)
-        self._resume = K.resume
-        self.top = K.top
-        self.xmove = K.xmove
-        self.insert_bool = K.insert_bool
-        self.settop0 = K.settop0
-        self.drop = K.drop
-        self._errmsg = K.errmsg
-        self._where = K.where
-        self._compile = K.compile
-        self._new_entry = K.new_entry
-        self.set_request = K.set_request
-        self.push_results = K.push_results
-        self.reset = K.reset
+        # the Lua C API calls of the scheduler: lua_resume, lua_gettop, lua_xmove ...
+        self.top, self.xmove, self.settop0 = K.top, K.xmove, K.settop0
+        self.insert_bool, self.drop, self.reset = K.insert_bool, K.drop, K.reset
+        self.set_request, self.push_results = K.set_request, K.push_results
+        self._resume, self._errmsg, self._where = K.resume, K.errmsg, K.where
+        self._compile, self._new_entry = K.compile, K.new_entry
         # lua_State identities: entry states are recycled through a cache
         # (ngx_http_lua_new_thread / lmcf->cached_lua_threads), so the ids
         # a probe sees repeat as they do in C

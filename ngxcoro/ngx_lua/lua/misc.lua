@@ -18,13 +18,9 @@ local function log_msg(fname, argi0, ...)
   local buf = {}
   for i = 1, select('#', ...) do
     local v = select(i, ...)
-    local tv = type(v)
-    if tv == "string" then buf[#buf + 1] = v
-    elseif tv == "number" then buf[#buf + 1] = fmt_number(v)
-    elseif tv == "nil" then buf[#buf + 1] = "nil"
-    elseif tv == "boolean" then buf[#buf + 1] = v and "true" or "false"
-    elseif v == null then buf[#buf + 1] = "null"
-    elseif tv == "table" and getmetatable(v) and getmetatable(v).__tostring then
+    local text = scalar_text(v)
+    if text then buf[#buf + 1] = text
+    elseif type(v) == "table" and getmetatable(v) and getmetatable(v).__tostring then
       buf[#buf + 1] = tostring(v)
     else
       raw_error(sformat("bad argument #%d to '%s' (expected table to have __tostring metamethod)",

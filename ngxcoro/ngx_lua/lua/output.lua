@@ -14,15 +14,11 @@ local function flatten(lvl, argi, t, buf)
   end
   for i = 1, max do
     local v = rawget(t, i)
-    local tv = type(v)
-    if tv == "string" then buf[#buf + 1] = v
-    elseif tv == "number" then buf[#buf + 1] = fmt_number(v)
-    elseif tv == "nil" then buf[#buf + 1] = "nil"
-    elseif tv == "boolean" then buf[#buf + 1] = v and "true" or "false"
-    elseif tv == "table" then flatten(lvl + 1, argi, v, buf)
-    elseif v == null then buf[#buf + 1] = "null"
+    local text = scalar_text(v)
+    if text then buf[#buf + 1] = text
+    elseif type(v) == "table" then flatten(lvl + 1, argi, v, buf)
     else
-      argerror(lvl + 1, argi, "bad data type " .. tv .. " found")
+      argerror(lvl + 1, argi, "bad data type " .. type(v) .. " found")
     end
   end
 end
@@ -31,16 +27,12 @@ local function echo(newline, ...)
   local buf = {}
   for i = 1, select('#', ...) do
     local v = select(i, ...)
-    local tv = type(v)
-    if tv == "string" then buf[#buf + 1] = v
-    elseif tv == "number" then buf[#buf + 1] = fmt_number(v)
-    elseif tv == "nil" then buf[#buf + 1] = "nil"
-    elseif tv == "boolean" then buf[#buf + 1] = v and "true" or "false"
-    elseif tv == "table" then flatten(2, i, v, buf)
-    elseif v == null then buf[#buf + 1] = "null"
+    local text = scalar_text(v)
+    if text then buf[#buf + 1] = text
+    elseif type(v) == "table" then flatten(2, i, v, buf)
     else
       argerror(2, i, "string, number, boolean, nil, ngx.null, or array table expected, "
-                     .. "but got " .. tv)
+                     .. "but got " .. type(v))
     end
   end
   if newline then buf[#buf + 1] = "\n" end

@@ -312,6 +312,19 @@ local function fmt_number(v)
   return sformat("%.14g", v)
 end
 
+-- the text say, print and ngx.log give a string, number, nil, boolean or
+-- ngx.null; nil for any other value
+local function scalar_text(v)
+  local tv = type(v)
+  if tv == "string" then return v
+  elseif tv == "number" then return fmt_number(v)
+  elseif tv == "nil" then return "nil"
+  elseif tv == "boolean" then return v and "true" or "false"
+  elseif v == null then return "null"
+  end
+  return nil
+end
+
 -- an API whose checks all live in Python
 local function simple(name)
   return function(...)
