@@ -39,7 +39,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import ngxcoro                                     # noqa: E402
-from ngxcoro import config, realnginx              # noqa: E402
+from ngxcoro import realnginx                      # noqa: E402
+from ngxcoro.nginx import conf as nginx_conf       # noqa: E402
 from ngxcoro.trace import Hooks                    # noqa: E402
 from ngxcoro.worker import Worker                  # noqa: E402
 
@@ -109,7 +110,7 @@ def model_child(workload, n, tracing):
         status, body, extra = res.status, res.body, res.message
     else:
         method, uri, args, version = ngxcoro.parse_request("GET /t")
-        w = Worker(config.load(text, "nginx.conf"), Hooks())      # nobody listens
+        w = Worker(nginx_conf.load(text, "nginx.conf"), Hooks())      # nobody listens
         r = w.serve(method, uri, args, version, [("Host", "localhost"), ("Connection", "close")])
         wire = r.connection.wire if hasattr(r.connection, "wire") else w.wire
         status, body, extra = wire.status, bytes(wire.body).decode(), None

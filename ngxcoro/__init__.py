@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from . import config as _config
+from .nginx import conf as _config
 import lupa.luajit21 as lupa
 
 from .lua import Runaway, MAX_MEMORY
