@@ -18,10 +18,10 @@ names of src/ngx_http_lua_directive.c).
 
 from .commands import DEFAULT_SETTINGS
 from .core import Config, Location, LuaChunk, Server
-from .file import ConfigError, Directive, parse, walk
+from .file import ConfigError, Directive, parse, parse_partial, walk
 from .load import load, lua_chunk, lua_load_error
 
 __all__ = [
     "ConfigError", "Directive", "LuaChunk", "Location", "Server", "Config",
-    "parse", "walk", "load", "lua_chunk", "lua_load_error", "DEFAULT_SETTINGS",
+    "parse", "parse_partial", "walk", "load", "lua_chunk", "lua_load_error", "DEFAULT_SETTINGS",
 ]

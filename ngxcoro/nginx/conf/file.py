@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-__all__ = ["ConfigError", "Directive", "parse", "walk", "OK", "BLOCK_START"]
+__all__ = ["ConfigError", "Directive", "parse", "parse_partial", "walk", "OK", "BLOCK_START"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -241,25 +241,37 @@ def parse(text: str, filename: str = "nginx.conf", *, _handler=None) -> list:
     stray ``;`` ``{`` ``}``, a quote not followed by a space, the end of the text inside a
     directive or block, and a ``*_by_lua_block`` whose Lua does not close.
     """
-    reader = _Reader(text, filename)
-    return _parse_block(reader, [], _handler)
+    tree = []
+    _parse_block(_Reader(text, filename), [], _handler, tree)
+    return tree
 
 
-def _parse_block(reader: _Reader, parents: list, handler) -> list:
-    """src/core/ngx_conf_file.c ngx_conf_parse for one file or block; ``handler`` (the
-    loader) sees each directive when nginx's ``ngx_conf_handler`` would, so errors come in
-    nginx's order."""
-    out = []
+def parse_partial(text: str, filename: str = "nginx.conf") -> tuple:
+    """(tree, error): like ``parse``, but a syntax error does not throw away what was read
+    before it. ``tree`` holds every directive read up to the error (a block the error
+    interrupted holds what was read of it); ``error`` is the ``ConfigError``, or None."""
+    tree = []
+    try:
+        _parse_block(_Reader(text, filename), [], None, tree)
+    except ConfigError as e:
+        return tree, e
+    return tree, None
+
+
+def _parse_block(reader: _Reader, parents: list, handler, out: list) -> None:
+    """src/core/ngx_conf_file.c ngx_conf_parse for one file or block, appending to ``out``
+    as it reads; ``handler`` (the loader) sees each directive when nginx's
+    ``ngx_conf_handler`` would, so errors come in nginx's order."""
     while True:
         rc, words = reader.read_token()
         if rc == FILE_DONE:
             if parents:
                 raise reader.error('unexpected end of file, expecting "}"')
-            return out
+            return
         if rc == BLOCK_DONE:
             if not parents:
                 raise reader.error('unexpected "}"')
-            return out
+            return
         d = Directive(words[0][0], [w for w, _, _ in words[1:]], reader.line,
                       arg_lines=[line for _, line, _ in words[1:]], start=words[0][2],
                       end=reader.pos, body_start=reader.pos if rc == BLOCK_START else -1)
@@ -274,7 +286,8 @@ def _parse_block(reader: _Reader, parents: list, handler) -> list:
             if handler:
                 handler.lua_block_done(d, parents, reader.line)
         else:
-            d.block = _parse_block(reader, parents + [d], handler)
+            d.block = []
+            _parse_block(reader, parents + [d], handler, d.block)
         d.end = reader.pos
 
 

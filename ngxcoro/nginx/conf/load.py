@@ -31,7 +31,7 @@ from typing import Callable, Optional
 from .commands import (DEFAULT_SETTINGS, ECHO, ECHO_FILTERS, FLAGS, KEPT, LUA_HANDLERS,
                        NUMBERS, SIZES)
 from .core import Config, Location, LuaChunk, Server, check_duplicate_locations, location_name
-from .file import ConfigError, Directive, parse
+from .file import ConfigError, Directive, parse, parse_partial
 from .handler import LOG_LEVELS, Loader, log_level, parse_size
 from .regex import pcre_compile
 
@@ -126,31 +126,14 @@ class _Builder:
 # load
 # ---------------------------------------------------------------------------------------------
 
-class _TopLevel:
-    """A parse handler that only notes the top-level directive names."""
-
-    def __init__(self):
-        self.names = []
-
-    def directive(self, d, parents, rc):
-        if not parents:
-            self.names.append(d.name)
-
-    def lua_block_done(self, d, parents, line):
-        pass
-
-
 def _kind(text: str, filename: str) -> str:
     """A top-level http or events block: a whole nginx.conf; top-level server blocks: the
     inside of http; otherwise the inside of one server block."""
-    top = _TopLevel()
-    try:
-        parse(text, filename, _handler=top)
-    except ConfigError:
-        pass                                # reported by the real parse, in nginx's order
-    if "http" in top.names or "events" in top.names:
+    # a syntax error is reported by the real parse, in nginx's order
+    names = [d.name for d in parse_partial(text, filename)[0]]
+    if "http" in names or "events" in names:
         return "main"
-    return "http" if "server" in top.names else "server"
+    return "http" if "server" in names else "server"
 
 
 def load(text: str, filename: str = "nginx.conf",
