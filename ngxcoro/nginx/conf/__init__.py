@@ -1,5 +1,4 @@
 """The nginx.conf reader: tokens, tree, checks, and the locations ngx_lua runs in.
-
 ``parse(text)`` turns nginx.conf text into a tree of ``Directive`` objects the way nginx's
 ``ngx_conf_parse`` / ``ngx_conf_read_token`` (src/core/ngx_conf_file.c) read it, and
 ``load(text)`` checks each directive the way ``ngx_conf_handler`` and the modules' handlers

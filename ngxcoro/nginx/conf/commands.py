@@ -1,5 +1,4 @@
 """The directive tables: what the modules' ``ngx_command_t`` arrays say about each name.
-
 Stands for the ``ngx_command_t`` tables of nginx 1.22.1's core and http modules
 (src/core/nginx.c, src/event/ngx_event.c, src/http/ngx_http_core_module.c,
 src/http/modules/ngx_http_rewrite_module.c, ngx_http_proxy_module.c, ...), of

@@ -1,5 +1,4 @@
 """The model's view of a checked config: servers, locations and the Lua chunks they run.
-
 Stands for src/http/ngx_http_core_module.c: ``ngx_http_core_loc_conf_t`` (``Location``),
 ``ngx_http_core_srv_conf_t`` (``Server``), ``ngx_http_core_location`` (``location_name``:
 modifier and name), ``ngx_http_core_find_location`` and

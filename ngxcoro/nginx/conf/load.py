@@ -1,10 +1,11 @@
 """``load``: check nginx.conf text like ``nginx -t`` and build the model's ``Config``.
-
 Stands for src/http/ngx_http.c ``ngx_http_block`` (reading http, its servers and locations,
 then ``ngx_http_merge_servers``: settings and ``error_log`` levels inherited inwards) and for
 lua-nginx-module's src/ngx_http_lua_directive.c (``ngx_http_lua_gen_chunk_name`` and the
-``*_by_lua`` handlers) for the Lua chunks. The text is read by ``file.parse`` with
-``handler.Loader`` checking each directive; a mistake is one ``ConfigError``.
+``*_by_lua`` handlers) for the Lua chunks.
+
+The text is read by ``file.parse`` with ``handler.Loader`` checking each directive; a
+mistake is one ``ConfigError``.
 
 Lua chunks, as read from nginx 1.22.1 + lua-nginx-module 0.10.23 (tests/test_config.py has the
 configs): both forms are named ``<phase>_by_lua(<file>:<N>)``, a path ending in ``/nginx.conf``
