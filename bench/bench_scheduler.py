@@ -9,7 +9,7 @@ Prints figures; it is not a test.  Two workloads, each at three sizes:
   yields   N coroutine.wrap coroutines that each yield 10 values, all
            consumed by a for-in loop                   -> µs per yield
 
-Real nginx: ngxcoro.realnginx.run_real; the work is timed inside Lua
+Real nginx: ngxcoro.oracle.run_real; the work is timed inside Lua
 (ngx.update_time(); ngx.now(), 1 ms resolution), so start-up is excluded.
 The timers of the `threads` workload are all armed within the same
 millisecond, so its nginx figure contains one real 1 ms wait (one wave).
@@ -39,7 +39,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import ngxcoro                                     # noqa: E402
-from ngxcoro import config, realnginx              # noqa: E402
+from ngxcoro import oracle                         # noqa: E402
+from ngxcoro.oracle import conf as oracle_conf     # noqa: E402
+from ngxcoro.nginx import conf as nginx_conf       # noqa: E402
 from ngxcoro.trace import Hooks                    # noqa: E402
 from ngxcoro.worker import Worker                  # noqa: E402
 
@@ -109,7 +111,7 @@ def model_child(workload, n, tracing):
         status, body, extra = res.status, res.body, res.message
     else:
         method, uri, args, version = ngxcoro.parse_request("GET /t")
-        w = Worker(config.load(text, "nginx.conf"), Hooks())      # nobody listens
+        w = Worker(nginx_conf.load(text, "nginx.conf"), Hooks())      # nobody listens
         r = w.serve(method, uri, args, version, [("Host", "localhost"), ("Connection", "close")])
         wire = r.connection.wire if hasattr(r.connection, "wire") else w.wire
         status, body, extra = wire.status, bytes(wire.body).decode(), None
@@ -132,18 +134,18 @@ def model_run(workload, n, tracing, budget):
 
 # ------------------------------------------------------------------ nginx
 def nginx_run(workload, n, level):
-    original = realnginx.build_config
+    original = oracle_conf.build_config
 
     def build(*a):                     # the runner logs at debug; swap the level
         text = original(*a)
         if "/logs/error.log debug;" not in text:
-            raise RuntimeError("realnginx.build_config changed: cannot set the log level")
+            raise RuntimeError("oracle.conf.build_config changed: cannot set the log level")
         return text.replace("/logs/error.log debug;", f"/logs/error.log {level};", 1)
-    realnginx.build_config = build
+    oracle_conf.build_config = build
     try:
-        r = realnginx.run_real(conf_for(workload, n), "GET /t", timeout=300)
+        r = oracle.run_real(conf_for(workload, n), "GET /t", timeout=300)
     finally:
-        realnginx.build_config = original
+        oracle_conf.build_config = original
     return check(workload, n, r["status"], r["body"] + (r["startup_error"] or ""))
 
 
@@ -204,11 +206,11 @@ def main():
     if a.child:
         return model_child(a.child[0], int(a.child[1]), a.child[2] == "1")
     if not a.no_nginx:
-        ok, why = realnginx.available()
+        ok, why = oracle.available()
         if not ok:
             sys.exit(f"real nginx not available ({why}); use --no-nginx")
     import lupa
-    nginx_v = subprocess.run([realnginx.NGINX, "-v"], capture_output=True, text=True).stderr.strip()
+    nginx_v = subprocess.run([oracle.NGINX, "-v"], capture_output=True, text=True).stderr.strip()
     print(f"machine: {os.cpu_count()} CPUs ({platform.machine()}), {platform.system()} {platform.release()}")
     print(f"python {platform.python_version()}, lupa {lupa.__version__} (LuaJIT, jit.off), {nginx_v}"
           f"{'' if a.no_nginx else f' at error_log level {a.nginx_log_level}'}")

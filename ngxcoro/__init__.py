@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from . import config as _config
+from .nginx import conf as _config
+from .nginx.http_parse import RequestError, parse_request
 import lupa.luajit21 as lupa
 
 from .ngx_lua.vm import Runaway, MAX_MEMORY
@@ -27,10 +28,6 @@ from .nginx.response import Wire
 
 __all__ = ["run", "run_lua", "lua_location", "Result", "Hooks", "parse_request", "RequestError",
            "show"]
-
-
-class RequestError(ValueError):
-    """A request line ngxcoro cannot take."""
 
 
 @dataclass
@@ -56,25 +53,6 @@ class Result:
         return json.dumps(self.to_json(), indent=1, sort_keys=True, ensure_ascii=False)
 
 
-
-
-def parse_request(line):
-    """"GET /t?a=1 HTTP/1.0" -> (method, uri, args, version)."""
-    parts = line.split()
-    if len(parts) == 2:
-        parts.append("HTTP/1.1")
-    if len(parts) != 3:
-        raise RequestError(f'bad request line "{line}": expected "METHOD /uri [HTTP/1.x]"')
-    method, target, version = parts
-    if not method.replace("_", "").isalpha() or not method.isupper():
-        raise RequestError(f'bad method "{method}" in request line "{line}" '
-                           '(nginx answers 400: a method is upper-case letters)')
-    if version not in ("HTTP/1.0", "HTTP/1.1"):
-        raise RequestError(f'unsupported protocol "{version}" in request line "{line}"')
-    if not target.startswith("/"):
-        raise RequestError(f'the URI must start with "/" in request line "{line}"')
-    uri, sep, args = target.partition("?")
-    return method, uri, (args if sep else None), version
 
 
 def body_pieces(body):
@@ -103,7 +81,7 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
     stap = hooks.add(StapTrace())
     method, uri, args, version = parse_request(request)
     headers = list(headers)
-    # the client the model stands for sends what ngxcoro.realnginx's does
+    # the client the model stands for sends what ngxcoro.oracle's does
     if not any(k.lower() == "host" for k, _ in headers):
         headers.insert(0, ("Host", "localhost"))
     if not any(k.lower() == "connection" for k, _ in headers):

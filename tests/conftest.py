@@ -2,12 +2,12 @@
 
 * The repository root is put on sys.path, so ``import ngxcoro`` works without installing.
 * Tests marked ``nginx`` need the real nginx with the ndk, lua and echo modules
-  (``ngxcoro.realnginx.available()``). Without it they are **skipped** with the reason,
+  (``ngxcoro.oracle.available()``). Without it they are **skipped** with the reason,
   unless ``NGXCORO_REQUIRE_NGINX=1`` is set (CI sets it): then they **fail**, so a CI
   image that lost nginx cannot go green by skipping the oracle.
-* ``load_realnginx()`` gives the ``ngxcoro.realnginx`` module, loading the file directly
-  when the package itself cannot be imported (realnginx.py depends on nothing else in
-  ngxcoro, and the oracle tests should not break because the model does).
+* ``oracle()`` gives the ``ngxcoro.oracle`` package (the real-nginx runner), imported when
+  first asked for; ``SCENARIO_DIR`` and ``EXPECTED_DIR`` are its scenarios and their
+  recordings (``ngxcoro/oracle/scenarios/``).
 * Tests marked ``browser`` drive a real Chromium through the Python ``playwright``
   package (Debian's ``/usr/bin/chromium``, or ``$NGXCORO_CHROMIUM``; ``playwright
   install`` is never needed). Same rule: skipped with the reason when either is
@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import pathlib
 import shutil
@@ -30,24 +29,15 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-SCENARIO_DIR = ROOT / "tests" / "scenarios"
+SCENARIO_DIR = ROOT / "ngxcoro" / "oracle" / "scenarios"
 EXPECTED_DIR = SCENARIO_DIR / "expected"
 ARTIFACTS = pathlib.Path(os.environ.get("NGXCORO_ARTIFACTS") or ROOT / "test-artifacts")
 
 
-def load_realnginx():
-    try:
-        from ngxcoro import realnginx
-        return realnginx
-    except Exception:
-        name = "ngxcoro_realnginx_standalone"
-        if name in sys.modules:
-            return sys.modules[name]
-        spec = importlib.util.spec_from_file_location(name, ROOT / "ngxcoro" / "realnginx.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-        return mod
+def oracle():
+    """The ``ngxcoro.oracle`` package (the real-nginx runner)."""
+    from ngxcoro import oracle as _oracle
+    return _oracle
 
 
 def _flag(name) -> bool:
@@ -60,7 +50,7 @@ def nginx_required() -> bool:
 
 def check_real_nginx() -> None:
     """Skip (or, with NGXCORO_REQUIRE_NGINX=1, fail) when the real nginx is missing."""
-    ok, why = load_realnginx().available()
+    ok, why = oracle().available()
     _skip_or_fail(ok, nginx_required(), f"NGXCORO_REQUIRE_NGINX=1 but the real nginx is not "
                   f"usable: {why}", f"real nginx not available: {why}")
 
@@ -155,5 +145,5 @@ def browser():
 
 @pytest.fixture
 def real_nginx():
-    """``run_real`` of ngxcoro.realnginx (for tests marked ``nginx``, which are gated above)."""
-    return load_realnginx().run_real
+    """``run_real`` of ngxcoro.oracle (for tests marked ``nginx``, which are gated above)."""
+    return oracle().run_real

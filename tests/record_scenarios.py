@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Record the scenarios on the real nginx: tests/scenarios/NNN-name.ngx -> expected/NNN-name.json.
+"""Record the scenarios on the real nginx: ngxcoro/oracle/scenarios/NNN-name.ngx -> expected/NNN-name.json.
 
     python tests/record_scenarios.py                 # record every scenario
     python tests/record_scenarios.py 005 sleep-zero  # only these (number, name or file name)
@@ -21,32 +21,9 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from ngxcoro.oracle import (EXPECTED_DIR, SCENARIO_DIR, available,  # noqa: E402
+                            parse_scenario, run_real)
 
-
-def _load_realnginx():
-    """ngxcoro.realnginx, or the file itself when the package cannot be imported.
-
-    realnginx.py depends on nothing else in the package, so recording keeps working
-    while the model (ngxcoro/__init__.py and friends) is broken or half-written.
-    """
-    try:
-        from ngxcoro import realnginx
-        return realnginx
-    except Exception:
-        import importlib.util
-        spec = importlib.util.spec_from_file_location(
-            "ngxcoro_realnginx_standalone", ROOT / "ngxcoro" / "realnginx.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = mod
-        spec.loader.exec_module(mod)
-        return mod
-
-
-_rn = _load_realnginx()
-available, parse_scenario, run_real = _rn.available, _rn.parse_scenario, _rn.run_real
-
-SCENARIO_DIR = ROOT / "tests" / "scenarios"
-EXPECTED_DIR = SCENARIO_DIR / "expected"
 KEYS = ("status", "body", "error_log", "debug", "hung", "startup_error")
 
 

@@ -3,8 +3,8 @@ nginx reports them (error log, startup error, status), or as one clear line from
 the model does not cover something; never as a Python traceback.
 
 The literals in CASES were read from real nginx 1.22.1 + lua-nginx-module 0.10.23 (Debian 12,
-`ngxcoro.realnginx.run_real`); `test_literals_match_real_nginx` reads them again.
-Error-log lines are compared after `realnginx.normalise_error_log` ("[level] message").
+`ngxcoro.oracle.run_real`); `test_literals_match_real_nginx` reads them again.
+Error-log lines are compared after `oracle.normalise_error_log` ("[level] message").
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import time
 import pytest
 
 import ngxcoro
-from ngxcoro.realnginx import normalise_error_log
+from ngxcoro.oracle import normalise_error_log
 
 
 def loc(body_lines):

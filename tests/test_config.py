@@ -1,4 +1,4 @@
-"""Tests for ngxcoro.config, the nginx configuration reader.
+"""Tests for ngxcoro.nginx.conf, the nginx configuration reader.
 
 Unless a comment gives the reasoning instead, every expected value here was read from real
 nginx 1.22.1 with lua-nginx-module 0.10.23, ndk and echo (Debian 12): ``nginx -t`` for the
@@ -16,7 +16,7 @@ import time
 import lupa.luajit21 as lupa
 import pytest
 
-from ngxcoro.config import (
+from ngxcoro.nginx.conf import (
     DEFAULT_SETTINGS, Config, ConfigError, Directive, LuaChunk, load, lua_chunk, lua_load_error,
     parse,
 )

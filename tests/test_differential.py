@@ -1,4 +1,4 @@
-"""Differential tests: the ngxcoro model against real nginx, for every tests/scenarios/*.ngx.
+"""Differential tests: the ngxcoro model against real nginx, for every ngxcoro/oracle/scenarios/*.ngx.
 
 Two checks per scenario:
 
@@ -18,8 +18,8 @@ A third check, ``test_model_count_history_matches_recording``, compares the requ
 **count history** for the scenarios in ``COUNT_SCENARIOS`` (every one numbered >= 100,
 plus the older ones listed in ``COUNT_COMPARED_OLD``): the recording's normalised debug
 lines ``FINALIZE rc=.. uri=.. a=.. c=..``, ``CLOSE_REQ c=..`` and ``TERMINATE c=..``
-(``realnginx.count_history``) against the model's ``Result.events`` rendered the same way
-(``realnginx.model_count_history``). The rest of the debug events is recorded for
+(``oracle.count_history``) against the model's ``Result.events`` rendered the same way
+(``oracle.model_count_history``). The rest of the debug events is recorded for
 reference only.
 """
 
@@ -30,9 +30,8 @@ import json
 
 import pytest
 
-from conftest import EXPECTED_DIR, SCENARIO_DIR, load_realnginx
-
-rn = load_realnginx()
+from conftest import EXPECTED_DIR, SCENARIO_DIR
+from ngxcoro import oracle as rn
 
 SCENARIOS = sorted(SCENARIO_DIR.glob("*.ngx"))
 FIELDS = ("status", "body", "error_log", "hung", "startup_error")

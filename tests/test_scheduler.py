@@ -18,7 +18,7 @@ def test_run_posted_threads_stops_once_the_connection_is_destroyed():
     # light thread in access execs while the entry thread is still posted; the exec'd
     # location finishes the request, access_by_chunk's finalize_request(r, NGX_DONE)
     # frees it, and the posted loop that follows must pop nothing.
-    config = open("tests/scenarios/141-exec-access-thread-destroyed.ngx").read()
+    config = open("ngxcoro/oracle/scenarios/141-exec-access-thread-destroyed.ngx").read()
     seen = [e for e, _ in events_of(config)]
     closed = seen.index("close_connection")
     assert "run_posted_thread" not in seen[closed:]
@@ -29,7 +29,7 @@ def test_posted_thread_left_behind_is_skipped_not_run():
     # a thread's ngx.exit(ngx.OK) killed); the content phase's posted loop pops it and skips
     # it when its status is not running, but that node is the reused entry co ctx, which is
     # running again: this is the stale resume of scheduler-semantics section 7.14
-    config = open("tests/scenarios/077-stale-posted-entry.ngx").read()
+    config = open("ngxcoro/oracle/scenarios/077-stale-posted-entry.ngx").read()
     pops = [d for e, d in events_of(config) if e == "run_posted_thread"]
     assert pops and pops[0]["co"].name == "entry"
 

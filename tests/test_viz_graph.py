@@ -27,7 +27,7 @@ import pytest
 from conftest import SCENARIO_DIR, ROOT
 
 import ngxcoro
-from ngxcoro.realnginx import parse_scenario
+from ngxcoro.oracle import parse_scenario
 from ngxcoro.viz import graph, render
 from ngxcoro.viz.timeline import timeline_svg
 
@@ -160,7 +160,7 @@ _HASH_SCRIPT = """
 import hashlib, pathlib, sys
 sys.path.insert(0, {root!r})
 import ngxcoro
-from ngxcoro.realnginx import parse_scenario
+from ngxcoro.oracle import parse_scenario
 from ngxcoro.viz import graph
 from ngxcoro.viz.timeline import timeline_svg
 h = hashlib.sha256()

@@ -8,16 +8,12 @@ an exported HTML page with no kernel.
 from __future__ import annotations
 
 import html
-import json
-import pathlib
 
 import anywidget
 import traitlets
 
 from .. import run
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]      # the checkout: ngxcoro/viz/lessons.py
-SCENARIOS = ROOT / "tests" / "scenarios"
 
 _PREDICT_ESM = r"""
 function render({ model, el }) {
@@ -91,13 +87,11 @@ def scenario(name):
 
 
 def scenario_info(name):
-    """(config text, its header lines as realnginx.parse_scenario reads them
-    -- request, headers, body --, recording from real nginx)."""
-    from ..realnginx import parse_scenario
-    text = (SCENARIOS / f"{name}.ngx").read_text(encoding="utf-8")
-    rec_path = SCENARIOS / "expected" / f"{name}.json"
-    rec = json.loads(rec_path.read_text()) if rec_path.exists() else None
-    return text, parse_scenario(text), rec
+    """(config text, its header lines as oracle.parse_scenario reads them
+    -- request, headers, body --, recording from real nginx), from the
+    scenarios the package ships (ngxcoro/oracle/scenarios)."""
+    from ..oracle import read_scenario
+    return read_scenario(name)
 
 
 class BlogBox:
@@ -206,16 +200,16 @@ class SVG:
 def side_by_side(config_text, request="GET /t", **kw):
     """The model's count history next to real nginx's (when nginx is here),
     normalised and aligned; rows that differ are marked '!'."""
-    from .. import realnginx
+    from .. import oracle
     res = run(config_text, request, log_level="debug", **kw)
-    mine = realnginx.model_count_history(res.events)
-    ok, why = realnginx.available()
+    mine = oracle.model_count_history(res.events)
+    ok, why = oracle.available()
     if not ok:
         return ("real nginx is not installed here (" + why + "). On Debian/Ubuntu: "
                 "apt-get install nginx-light libnginx-mod-http-lua libnginx-mod-http-echo\n"
                 "model:\n  " + "\n  ".join(mine))
-    real = realnginx.run_real(config_text, request, **kw)
-    theirs = realnginx.count_history(real["debug"])
+    real = oracle.run_real(config_text, request, **kw)
+    theirs = oracle.count_history(real["debug"])
     import difflib
     rows = [f"  {'real nginx':<40} | model", f"  {'-' * 40} | -----"]
     sm = difflib.SequenceMatcher(a=theirs, b=mine, autojunk=False)

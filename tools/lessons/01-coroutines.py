@@ -219,7 +219,7 @@ print(ngxcoro.run_lua(sleeper, "GET /t").body)
 
 # %% [markdown]
 # Scenario `011-status` collects every case, and real nginx answered the same (its recording
-# is in `tests/scenarios/expected/011-status.json`). Note the third and fourth lines: a light
+# is in `ngxcoro/oracle/scenarios/expected/011-status.json`). Note the third and fourth lines: a light
 # thread whose plain coroutine sleeps is `normal`, and that plain coroutine is `running` while
 # it sleeps.
 

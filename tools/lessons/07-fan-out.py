@@ -17,9 +17,9 @@
 import ngxcoro
 from ngxcoro.viz.lessons import (Predict, Tweak, BlogBox, SVG, pre, scenario,
                                  count_history, count_chart_svg)
-from ngxcoro.realnginx import count_history as nginx_count_history
+from ngxcoro.oracle import count_history as nginx_count_history
 
-conf, request, recording = scenario("162-capture-fan-out")   # tests/scenarios/162-*.ngx
+conf, request, recording = scenario("162-capture-fan-out")   # ngxcoro/oracle/scenarios/162-*.ngx
 print(conf[conf.index("location /t"):conf.index("location /sub_lua")])
 
 # %% [markdown]
@@ -54,7 +54,7 @@ Predict("When the main request <code>/t</code> parks (its first "
         "<code>finalize_request(r, NGX_DONE)</code> then gives that last one back.")
 
 # %% check
-print(f"model:          {ngxcoro.realnginx.model_count_history(res.events)[0]}\n"
+print(f"model:          {ngxcoro.oracle.model_count_history(res.events)[0]}\n"
       f"nginx recorded: {nginx_count_history(recording['debug'])[0]}")
 
 # %% [markdown]

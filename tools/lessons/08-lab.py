@@ -10,7 +10,7 @@
 # each other, and any line where they disagree is marked.
 #
 # One mechanism: **how a debug log becomes a trace you can compare.** nginx writes thousands
-# of debug lines. `ngxcoro.realnginx.normalise_debug` keeps the ones the scheduler writes and
+# of debug lines. `ngxcoro.oracle.normalise_debug` keeps the ones the scheduler writes and
 # names them with a small vocabulary: `RUN c=1` for
 # `ngx_http_lua_run_thread`'s "lua run thread", `FINALIZE rc=-4 ...` for
 # `ngx_http_finalize_request`, and so on. The model reports the same moments through its
@@ -21,10 +21,10 @@ import difflib
 import html
 
 import ngxcoro
-from ngxcoro import realnginx
+from ngxcoro import oracle
 from ngxcoro.viz.lessons import Predict, Tweak, BlogBox, scenario, count_chart_svg
 
-NGINX, why = realnginx.available()
+NGINX, why = oracle.available()
 print("real nginx:", why if NGINX else "not installed here")
 if not NGINX:
     print("The lab still runs the model. To get nginx on Debian/Ubuntu:\n"
@@ -37,7 +37,7 @@ if not NGINX:
 # `NEWTHREAD` (pointer ids), `YIELD`, `SAY`, and the `HANDLER` line, which nginx doubles on a
 # worker's first request. Also left out are `POSTED_REQ` and `WAKE_PARENT`, nginx's own
 # posted-request loop, which the model does not log line for line. On the 160 recorded
-# scenarios in `tests/scenarios/`, the model's trace and nginx's trace in these words are
+# scenarios in `ngxcoro/oracle/scenarios/`, the model's trace and nginx's trace in these words are
 # identical.
 
 # %%
@@ -62,9 +62,9 @@ def model_side(text, request="GET /t", body=None):
 
 def run_both(text, request="GET /t", body=None, recording=None):
     """(model result, model trace, nginx dict or None, nginx trace or None).
-    `recording`: a stored real-nginx answer (tests/scenarios/expected) instead of a live run."""
+    `recording`: a stored real-nginx answer (ngxcoro/oracle/scenarios/expected) instead of a live run."""
     model, trace = model_side(text, request, body)
-    real = recording or (realnginx.run_real(as_config(text, request), request, body=body)
+    real = recording or (oracle.run_real(as_config(text, request), request, body=body)
                          if NGINX else None)
     return model, trace, real, (nginx_words(real["debug"]) if real else None)
 
@@ -96,7 +96,7 @@ class Comparison:
         self.source = "recorded nginx" if recording else "real nginx"
         m = self.model
         mine = {"status": [str(m.status)], "body": m.body.split("\n"),
-                "error log": realnginx.normalise_error_log(m.error_log), "trace": self.model_trace}
+                "error log": oracle.normalise_error_log(m.error_log), "trace": self.model_trace}
         if m.startup_error or (self.real or {}).get("startup_error"):
             mine = {"startup error": [m.startup_error or ""], **mine}
         self.sections = []
@@ -242,7 +242,7 @@ Tweak("the light thread", list(bodies), thread_variant, index=1)
 
 # %% [markdown]
 # ## A recorded comparison
-# The test suite keeps real nginx's answers in `tests/scenarios/expected/`. With `recording=`,
+# The test suite keeps real nginx's answers in `ngxcoro/oracle/scenarios/expected/`. With `recording=`,
 # the comparison uses a stored answer instead of a live run, so it is checked like the model.
 # Scenario 169: the entry thread calls `ngx.exit(403)` while a light thread's capture is
 # still in flight.
@@ -252,7 +252,7 @@ text169, request169, recording169 = scenario("169-exit-entry-pending-capture")
 c169 = Comparison(text169, request169, recording=recording169)
 print(f"differing rows: {c169.differences()}",
       f"status: {c169.model.status} (no complete response)",
-      *realnginx.normalise_error_log(c169.model.error_log),
+      *oracle.normalise_error_log(c169.model.error_log),
       *[x for x in c169.model_trace if x.startswith(("FINALIZE", "TERMINATE", "CLOSE_REQ"))],
       sep="\n")
 
@@ -299,7 +299,7 @@ W.VBox([editor, comparison])
 # things take, thread ids, and nginx's posted-request lines. A difference is either the
 # virtual clock (as with `ngx.now()` above), something the model does not support (it says so
 # in its error log), or a bug in the model. The last kind is worth a new scenario in
-# `tests/scenarios/`.
+# `ngxcoro/oracle/scenarios/`.
 #
 # **Next:** [9 · Cost](09-cost.ipynb): what `post_thread`'s walk to the tail costs.
 # Terms: [glossary](glossary.md).

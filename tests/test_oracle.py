@@ -1,4 +1,4 @@
-"""Unit tests of ngxcoro.realnginx on literal text, plus nginx-marked smoke tests."""
+"""Unit tests of ngxcoro.oracle on literal text, plus nginx-marked smoke tests."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ import json
 
 import pytest
 
-from conftest import load_realnginx
-
-rn = load_realnginx()
+from ngxcoro import oracle as rn
 
 SUFFIX = ', client: 127.0.0.1, server: , request: "GET /t HTTP/1.1", host: "localhost"'
 

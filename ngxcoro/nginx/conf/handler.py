@@ -1,0 +1,273 @@
+"""Checking each directive as nginx reads it: src/core/ngx_conf_file.c ``ngx_conf_handler``
+(known name, allowed context, ``;`` or ``{``, number of arguments), then the directive's
+own ``cmd->set`` handler: src/http/ngx_http_core_module.c (``ngx_http_core_location``,
+``listen``), src/core/ngx_log.c ``ngx_log_set_levels``, src/core/ngx_parse.c
+``ngx_parse_size``, src/http/ngx_http_script.c ``ngx_http_script_compile``,
+src/http/modules/ngx_http_rewrite_module.c (``if``, ``rewrite``, ``return``, ``set``),
+src/http/modules/ngx_http_proxy_module.c ``ngx_http_proxy_pass`` and lua-nginx-module's
+src/ngx_http_lua_directive.c (the ``*_by_lua*`` handlers).
+
+``Loader`` is the handler ``file.parse`` calls for each directive, so errors come in the
+order nginx gives them. Names ngxcoro knows but does not model fail with
+``ConfigError(..., nginx=False)``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from .commands import (BLOCKS, ECHO, FLAGS, INNER, KNOWN, LUA_HANDLERS, NARGS, NUMBERS,
+                       SIZES, category)
+from .core import location_name
+from .file import BLOCK_START, OK, ConfigError, Directive
+from .regex import RegexError, pcre_compile
+
+__all__ = ["Loader", "LOG_LEVELS", "log_level", "parse_size"]
+
+
+LOG_LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debug")
+_DEBUG_LEVELS = {"debug_core", "debug_alloc", "debug_mutex", "debug_event", "debug_http",
+                 "debug_mail", "debug_stream"}
+_LISTEN_FLAGS = {"default_server", "default", "bind", "ssl", "http2", "proxy_protocol",
+                 "reuseport", "deferred"}
+_LISTEN_VALUES = ("backlog=", "rcvbuf=", "sndbuf=", "accept_filter=", "ipv6only=", "setfib=",
+                  "fastopen=", "so_keepalive=")
+_REWRITE_FLAGS = {"last", "break", "redirect", "permanent"}
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+_PROXY_URI_PART = ('"proxy_pass" cannot have URI part in location given by regular '
+                   'expression, or inside named location, or inside "if" statement, or inside '
+                   '"limit_except" block')
+
+
+def log_level(args: list) -> str:
+    """src/core/ngx_log.c ngx_log_set_levels: the level of ``error_log FILE [LEVEL...]``."""
+    level, debug = None, False
+    for a in args[1:]:
+        if a in LOG_LEVELS:
+            if level or debug:
+                raise ValueError(f'duplicate log level "{a}"')
+            level = a
+        elif a in _DEBUG_LEVELS and not level:
+            debug = True
+        else:
+            raise ValueError(f'invalid log level "{a}"')
+    return "debug" if debug else level or "error"
+
+
+def parse_size(value: str) -> Optional[int]:
+    """src/core/ngx_parse.c ngx_parse_size: digits and an optional k, m or g."""
+    m = re.fullmatch(r"([0-9]+)([kKmMgG]?)", value)
+    if not m:
+        return None
+    return int(m.group(1)) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[m.group(2).lower()]
+
+
+def _check_script(value: str):
+    """src/http/ngx_http_script.c ngx_http_script_compile: the ``$name``, ``${name}`` and
+    ``$1``..``$9`` syntax of an argument that may hold variables (not whether they exist)."""
+    i, n = 0, len(value)
+    while i < n:
+        if value[i] != "$":
+            i += 1
+            continue
+        i += 1
+        if i < n and value[i] in "123456789":
+            i += 1
+            continue
+        bracket = value[i:i + 1] == "{"
+        i += bracket
+        if i == n:
+            raise ValueError("invalid variable name")
+        start = i
+        while i < n and value[i] in _NAME_CHARS:
+            i += 1
+        name = value[start:i]
+        if bracket:
+            if value[i:i + 1] != "}":
+                raise ValueError(f'the closing bracket in "{name}" variable is missing')
+            i += 1
+        if not name:
+            raise ValueError("invalid variable name")
+
+
+def _if_condition(args: list) -> Optional[tuple]:
+    """src/http/modules/ngx_http_rewrite_module.c ngx_http_rewrite_if_condition: checks
+    ``if (...)``; returns (regex, caseless) when the condition has one."""
+    a = list(args)
+    if not a[0].startswith("("):
+        raise ValueError(f'invalid condition "{a[0]}"')
+    cur = 1 if a[0] == "(" else 0
+    if cur == 0:
+        a[0] = a[0][1:]
+    last = len(a) - 1
+    if not a[last].endswith(")"):
+        raise ValueError(f'invalid condition "{a[last]}"')
+    if a[last] == ")":
+        last -= 1
+    else:
+        a[last] = a[last][:-1]
+    p = a[cur] if cur < len(a) else ""
+    if len(p) > 1 and p[0] == "$":
+        if cur != last and cur + 2 != last:
+            raise ValueError(f'invalid condition "{p}"')
+        if cur == last:
+            return None
+        if a[cur + 1] in ("=", "!="):
+            _check_script(a[cur + 2])
+            return None
+        if a[cur + 1] in ("~", "~*", "!~", "!~*"):
+            return a[cur + 2], a[cur + 1].endswith("*")
+        raise ValueError(f'unexpected "{a[cur + 1]}" in condition')
+    if re.fullmatch(r"!?-[fdex]", p) and cur + 1 == last:
+        _check_script(a[cur + 1])
+        return None
+    raise ValueError(f'invalid condition "{p}"')
+
+
+class Loader:
+    """Checks each directive when ``_parse_block`` reads it, in nginx's order: a known name
+    (``unknown directive``), allowed in this context (``is not allowed here``), ``;`` or ``{``
+    as it should be, modelled by ngxcoro, the number of arguments, then its own handler."""
+
+    def __init__(self, filename: str, root: str):
+        self.filename, self.root = filename, root
+        self.seen = set()           # (enclosing block, key) already set there: "is duplicate"
+
+    def error(self, message: str, line: Optional[int], **kw) -> ConfigError:
+        return ConfigError(message, self.filename, line, **kw)
+
+    def context(self, parents: list) -> str:
+        ctx = self.root
+        for p in parents:
+            ctx = "skip" if ctx == "skip" or p.name == "types" else INNER[(ctx, p.name)]
+        return ctx
+
+    def once(self, parents: list, key: str, line: int, message: str, nginx_message: str = ""):
+        mark = (id(parents[-1]) if parents else None, key)
+        if mark in self.seen:
+            raise self.error(message, line, nginx_message=nginx_message)
+        self.seen.add(mark)
+
+    def directive(self, d: Directive, parents: list, rc: str):
+        """src/core/ngx_conf_file.c ngx_conf_handler."""
+        ctx, name, line = self.context(parents), d.name, d.line
+        if ctx == "skip":
+            return
+        if name not in KNOWN:
+            raise self.error(f'unknown directive "{name}"', line)
+        if ctx not in KNOWN[name]:
+            raise self.error(f'"{name}" directive is not allowed here', line)
+        if name in BLOCKS and rc != BLOCK_START:
+            raise self.error(f'directive "{name}" has no opening "{{"', line)
+        if name not in BLOCKS and rc != OK:
+            raise self.error(f'directive "{name}" is not terminated by ";"', line)
+        kind = category(name)
+        if kind == "ignored":
+            return
+        if kind == "not modelled":
+            raise self.error(f'directive "{name}" is valid nginx but is not modelled by ngxcoro',
+                             line, nginx=False)
+        low, high = NARGS[name]
+        if len(d.args) < low or (high is not None and len(d.args) > high):
+            raise self.error(f'invalid number of arguments in "{name}" directive', line)
+        try:
+            self.handle(d, parents, ctx)
+        except ValueError as e:
+            raise self.error(str(e), line) from None
+        except RegexError as e:
+            raise self.error(e.message, line, nginx=e.nginx) from None
+
+    def lua_block_done(self, d: Directive, parents: list, line: int):
+        """The ``*_by_lua_block`` handler, called once the Lua text is read (so its errors
+        name the line of the closing ``}``); ngx_lua logs its bare message here."""
+        if d.name in LUA_HANDLERS and self.context(parents) != "skip":
+            self.lua_handler(d, parents, line, nginx_message="is duplicate")
+
+    def lua_handler(self, d: Directive, parents: list, line: int, nginx_message: str = ""):
+        """src/ngx_http_lua_directive.c ngx_http_lua_{rewrite,access,content}_by_lua."""
+        self.once(parents, LUA_HANDLERS[d.name], line, f'"{d.name}" directive is duplicate',
+                  nginx_message)
+        if d.args[-1] == "":
+            raise self.error("invalid location config: no runnable Lua code", line,
+                             level="error")
+
+    def handle(self, d: Directive, parents: list, ctx: str):
+        """The directive's own handler (``cmd->set``): raises ValueError(nginx's words)."""
+        name, args = d.name, d.args
+        parent = parents[-1] if parents else None
+        duplicate = f'"{name}" directive is duplicate'
+        numbers = NUMBERS + ["echo_status"]
+        if name in ("http", "events", "internal", "proxy_pass", "satisfy") or name in FLAGS \
+                or name in numbers or name in SIZES:
+            self.once(parents, name, d.line, duplicate)
+        if name in LUA_HANDLERS and not name.endswith("_block"):
+            self.lua_handler(d, parents, d.line)
+        elif name in FLAGS and args[0].lower() not in ("on", "off"):
+            raise ValueError(f'invalid value "{args[0]}" in "{name}" directive, it must be "on" '
+                             f'or "off"')
+        elif name in numbers and not re.fullmatch(r"[0-9]+", args[0]):
+            raise ValueError(f'"{name}" directive invalid number')
+        elif name in SIZES and parse_size(args[0]) is None:
+            raise ValueError(f'"{name}" directive invalid value')
+        elif name == "satisfy" and args[0].lower() not in ("all", "any"):
+            raise ValueError(f'invalid value "{args[0]}"')
+        elif name == "error_log":
+            log_level(args)
+        elif name == "listen":
+            for a in args[1:]:
+                if a not in _LISTEN_FLAGS and not a.startswith(_LISTEN_VALUES):
+                    raise ValueError(f'invalid parameter "{a}"')
+        elif name in ECHO:
+            for a in args:
+                _check_script(a)
+        elif name == "location":
+            self.location(args, parent)
+        elif name == "if":
+            regex = _if_condition(args)
+            if regex:
+                pcre_compile(*regex)
+        elif name == "rewrite":
+            pcre_compile(args[0])
+            _check_script(args[1])
+            if len(args) == 3 and args[2] not in _REWRITE_FLAGS:
+                raise ValueError(f'invalid parameter "{args[2]}"')
+        elif name == "return":
+            code = args[0]
+            if re.fullmatch(r"[0-9]+", code):
+                if int(code) > 999:
+                    raise ValueError(f'invalid return code "{code}"')
+            elif len(args) != 1 or not code.startswith(("http://", "https://", "$scheme")):
+                raise ValueError(f'invalid return code "{code}"')
+            _check_script(args[-1])
+        elif name == "set":
+            if not args[0].startswith("$") or len(args[0]) == 1:
+                raise ValueError(f'invalid variable name "{args[0]}"')
+            _check_script(args[1])
+        elif name == "proxy_pass" and "$" in args[0]:
+            _check_script(args[0])
+        elif name == "proxy_pass":
+            url = args[0]
+            prefix = next((p for p in ("http://", "https://") if url.lower().startswith(p)), None)
+            if prefix is None:
+                raise ValueError("invalid URL prefix")
+            noname = ctx == "lif" or location_name(parent.args)[0] in ("~", "~*", "@")
+            if "/" in url[len(prefix):] and noname:
+                raise ValueError(_PROXY_URI_PART)
+
+    def location(self, args: list, parent: Optional[Directive]):
+        """src/http/ngx_http_core_module.c ngx_http_core_location: modifier, regex, nesting."""
+        modifier, name = location_name(args)
+        if modifier in ("~", "~*"):
+            pcre_compile(name, modifier == "~*")
+        if parent is None or parent.name != "location":
+            return
+        pmodifier, pname = location_name(parent.args)
+        if pmodifier == "=":
+            raise ValueError(f'location "{name}" cannot be inside the exact location "{pname}"')
+        if pmodifier == "@":
+            raise ValueError(f'location "{name}" cannot be inside the named location "{pname}"')
+        if modifier == "@":
+            raise ValueError(f'named location "{name}" can be on the server level only')
+        if modifier not in ("~", "~*") and not name.startswith(pname):
+            raise ValueError(f'location "{name}" is outside location "{pname}"')

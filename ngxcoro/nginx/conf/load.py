@@ -1,0 +1,170 @@
+"""``load``: check nginx.conf text like ``nginx -t`` and build the model's ``Config``.
+Stands for src/http/ngx_http.c ``ngx_http_block`` (reading http, its servers and locations,
+then ``ngx_http_merge_servers``: settings and ``error_log`` levels inherited inwards) and for
+lua-nginx-module's src/ngx_http_lua_directive.c (``ngx_http_lua_gen_chunk_name`` and the
+``*_by_lua`` handlers) for the Lua chunks.
+
+The text is read by ``file.parse`` with ``handler.Loader`` checking each directive; a
+mistake is one ``ConfigError``.
+
+Lua chunks, as read from nginx 1.22.1 + lua-nginx-module 0.10.23 (tests/test_config.py has the
+configs): both forms are named ``<phase>_by_lua(<file>:<N>)``, a path ending in ``/nginx.conf``
+shortened to ``nginx.conf``. The block form's source is the raw text between ``{`` and its
+matching ``}`` (nginx does not unescape it); the rest of the ``{`` line is Lua line 1 and N is
+the line of that ``{``, so Lua line k is config line N+k-1. The string form's source is the
+nginx-unescaped argument (``\\n`` becomes a real line break, so it adds a Lua line); Lua line 1
+is the line of the opening quote, but N is the line where the directive ends (its ``;``).
+Inline chunks are compiled at the first request, not at load: a Lua syntax error passes
+``nginx -t``, then every request gets a 500 and the log line ``[error] ... failed to load
+inlined Lua code: content_by_lua(nginx.conf:N):k: <message>`` (``lua_load_error``).
+
+Not modelled: ``include`` is ignored (``include mime.types`` works, an included file is not
+read); variables are not checked (nginx's ``unknown "x" variable``); hosts are not resolved;
+the arguments of ignored directives are not checked; the ``auto_redirect`` 301 of
+``proxy_pass`` locations ending in ``/`` is not part of ``find_location``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Callable, Optional
+
+from .commands import (DEFAULT_SETTINGS, ECHO, ECHO_FILTERS, FLAGS, KEPT, LUA_HANDLERS,
+                       NUMBERS, SIZES)
+from .core import Config, Location, LuaChunk, Server, check_duplicate_locations, location_name
+from .file import ConfigError, Directive, parse, parse_partial
+from .handler import LOG_LEVELS, Loader, log_level, parse_size
+from .regex import pcre_compile
+
+__all__ = ["load", "lua_chunk", "lua_load_error"]
+
+
+def lua_chunk(d: Directive, filename: str = "nginx.conf") -> LuaChunk:
+    """The ``LuaChunk`` of a ``{rewrite,access,content}_by_lua[_block]`` directive
+    (src/ngx_http_lua_directive.c ngx_http_lua_gen_chunk_name and the ``*_by_lua`` handlers);
+    the naming and line rules are in the module docstring."""
+    phase = LUA_HANDLERS[d.name]
+    shown = "nginx.conf" if filename.endswith("/nginx.conf") else filename
+    first_line = d.arg_lines[-1] if d.arg_lines else d.line
+    return LuaChunk(phase, d.args[-1], f"{phase}_by_lua({shown}:{d.line})", d.line, first_line)
+
+
+def lua_load_error(chunk: LuaChunk, compile_lua: Callable) -> Optional[str]:
+    """What nginx logs (at [error], answering 500) at each request whose inline chunk does not
+    compile, or None. ``compile_lua(source, chunkname)`` is called with ``"=" + chunkname``
+    and returns Lua's message or None: with lupa, ``loadstring`` gives ``(None, message)``
+    on failure. Kept apart so this module does not need lupa."""
+    message = compile_lua(chunk.source, "=" + chunk.chunkname)
+    return None if message is None else f"failed to load inlined Lua code: {message}"
+
+
+def _settings(block: list, inherited: dict) -> dict:
+    out = dict(inherited)
+    for d in block:
+        if d.name in FLAGS:
+            out[d.name] = d.args[0].lower() == "on"
+        elif d.name in NUMBERS:
+            out[d.name] = int(d.args[0])
+        elif d.name in SIZES:
+            out[d.name] = parse_size(d.args[0])
+        elif d.name == "satisfy":
+            out[d.name] = d.args[0].lower()
+        elif d.name == "root":
+            out[d.name] = d.args[0]
+    return out
+
+
+def _error_log_level(block: list, inherited: str) -> str:
+    """The most verbose level of this block's ``error_log`` lines, else the enclosing one's."""
+    levels = [log_level(d.args) for d in block if d.name == "error_log"]
+    return max(levels, key=LOG_LEVELS.index) if levels else inherited
+
+
+class _Builder:
+    def __init__(self, filename: str, compile_lua: Optional[Callable]):
+        self.filename, self.compile_lua = filename, compile_lua
+
+    def server(self, block: list, line: int, settings: dict, level: str) -> Server:
+        s = Server(line, settings=_settings(block, settings),
+                   error_log_level=_error_log_level(block, level))
+        for d in block:
+            if d.name == "listen":
+                s.listen.append(list(d.args))
+            elif d.name == "server_name" and d.args and not s.server_name:
+                s.server_name = d.args[0]
+            elif d.name == "location":
+                s.locations.append(self.location(d, s.settings, s.error_log_level))
+            elif d.name in KEPT:
+                s.directives.append(d)
+        return s
+
+    def location(self, d: Directive, settings: dict, level: str) -> Location:
+        modifier, pattern = location_name(d.args)
+        loc = Location(modifier, pattern, d.line, settings=_settings(d.block, settings),
+                       error_log_level=_error_log_level(d.block, level))
+        if modifier in ("~", "~*"):
+            loc.regex = pcre_compile(pattern, modifier == "~*")
+        for c in d.block:
+            if c.name in LUA_HANDLERS:
+                chunk = lua_chunk(c, self.filename)
+                if self.compile_lua:
+                    chunk = replace(chunk, load_error=lua_load_error(chunk, self.compile_lua))
+                setattr(loc, chunk.phase + "_by_lua", chunk)
+                if chunk.phase == "content":
+                    loc.content_handler = c.name
+            elif c.name == "location":
+                loc.locations.append(self.location(c, loc.settings, loc.error_log_level))
+            elif c.name in KEPT:
+                loc.directives.append(c)
+                loc.internal = loc.internal or c.name == "internal"
+                if c.name == "proxy_pass" or (c.name in ECHO and c.name not in ECHO_FILTERS):
+                    loc.content_handler = c.name
+        return loc
+
+
+
+# ---------------------------------------------------------------------------------------------
+# load
+# ---------------------------------------------------------------------------------------------
+
+def _kind(text: str, filename: str) -> str:
+    """A top-level http or events block: a whole nginx.conf; top-level server blocks: the
+    inside of http; otherwise the inside of one server block."""
+    # a syntax error is reported by the real parse, in nginx's order
+    names = [d.name for d in parse_partial(text, filename)[0]]
+    if "http" in names or "events" in names:
+        return "main"
+    return "http" if "server" in names else "server"
+
+
+def load(text: str, filename: str = "nginx.conf",
+         compile_lua: Optional[Callable] = None) -> Config:
+    """Check ``text`` like ``nginx -t`` and build the model's ``Config``.
+
+    ``text`` is a whole nginx.conf, some ``server {}`` blocks, or the inside of one server
+    block (line numbers are always the text's own). ``filename`` names it in messages and
+    chunk names. With ``compile_lua`` (see ``lua_load_error``) each ``LuaChunk`` gets the
+    ``load_error`` nginx would log at request time; load itself still succeeds, as nginx does.
+    Raises ``ConfigError``.
+    """
+    kind = _kind(text, filename)
+    root = {"main": "main", "http": "http", "server": "srv"}[kind]
+    tree = parse(text, filename, _handler=Loader(filename, root))
+    main = tree if kind == "main" else []
+    http = (next((d.block for d in tree if d.name == "http"), []) if kind == "main"
+            else tree if kind == "http" else [])
+    level = _error_log_level(http, _error_log_level(main, "error"))
+    config = Config(kind, filename, settings=_settings(http, DEFAULT_SETTINGS),
+                    error_log_level=level)
+    builder = _Builder(filename, compile_lua)
+    blocks = [(tree, 0)] if kind == "server" else [(d.block, d.line) for d in http
+                                                   if d.name == "server"]
+    for block, line in blocks:
+        server = builder.server(block, line, config.settings, level)
+        check_duplicate_locations(server.locations, filename)
+        config.servers.append(server)
+    if config.servers:
+        config.error_log_level = config.servers[0].error_log_level
+    if kind == "main" and "events" not in (d.name for d in tree):
+        raise ConfigError('no "events" section in configuration', filename)
+    return config

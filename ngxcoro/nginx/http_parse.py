@@ -1,0 +1,49 @@
+"""Reading a request line: src/http/ngx_http_parse.c ``ngx_http_parse_request_line``.
+
+``parse_request(line)`` splits ``"METHOD TARGET [VERSION]"`` (HTTP/1.1 when the version is
+left out) into ``(method, uri, args, version)``, the parts nginx keeps as
+``r->method_name``, ``r->uri``, ``r->args`` and ``r->http_protocol``; ``args`` is None
+when the target has no ``?``. Two readers use it:
+
+* the model (``ngxcoro.parse_request``, ``strict=True``): it also refuses, with a
+  ``RequestError`` naming the line, what nginx would answer with 400 or 505 instead of
+  running a location (a method that is not upper-case letters, a protocol other than
+  HTTP/1.0 or 1.1, a target not starting with ``/``), since no Lua would run;
+* the real-nginx client (``ngxcoro.oracle``, ``strict=False``): it only needs the words,
+  and sends such lines to nginx on purpose to see its answer.
+
+The line is split on whitespace, not parsed byte by byte as nginx does.
+"""
+
+from __future__ import annotations
+
+__all__ = ["RequestError", "parse_request", "request_target"]
+
+
+class RequestError(ValueError):
+    """A request line ngxcoro cannot take."""
+
+
+def parse_request(line: str, *, strict: bool = True) -> tuple:
+    """"GET /t?a=1 HTTP/1.0" -> (method, uri, args, version); see the module docstring."""
+    parts = line.split()
+    if len(parts) == 2:
+        parts.append("HTTP/1.1")
+    if len(parts) != 3:
+        raise RequestError(f'bad request line "{line}": expected "METHOD /uri [HTTP/1.x]"')
+    method, target, version = parts
+    if strict:
+        if not method.replace("_", "").isalpha() or not method.isupper():
+            raise RequestError(f'bad method "{method}" in request line "{line}" '
+                               '(nginx answers 400: a method is upper-case letters)')
+        if version not in ("HTTP/1.0", "HTTP/1.1"):
+            raise RequestError(f'unsupported protocol "{version}" in request line "{line}"')
+        if not target.startswith("/"):
+            raise RequestError(f'the URI must start with "/" in request line "{line}"')
+    uri, sep, args = target.partition("?")
+    return method, uri, (args if sep else None), version
+
+
+def request_target(uri: str, args) -> str:
+    """The request target again from ``parse_request``'s uri and args (``/t?a=1``)."""
+    return uri if args is None else f"{uri}?{args}"

@@ -1,0 +1,76 @@
+"""The oracle's command line: ``python -m ngxcoro.oracle FILE [options]``.
+
+Runs a ``.ngx`` scenario, server-block text or a full nginx.conf on the real nginx and prints
+the status, the body and the normalised error log (``--debug``: the debug events too;
+``--json``: the whole ``run_real`` result). The request, headers, body and timeout come from
+the file's ``# key: value`` lines unless given as options. Exit status 2 when nginx is
+missing, the file cannot be read or the request line is bad; 1 when nginx refused the config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import available
+from .client import _norm_headers
+from .run import run_real
+from .scenario import parse_scenario
+
+__all__ = ["main"]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m ngxcoro.oracle",
+        description="Run server-block text (or a full nginx.conf) on the real nginx.")
+    ap.add_argument("file", help="a .ngx scenario, server-block text or a full nginx.conf")
+    ap.add_argument("--request", help='e.g. "GET /t" (default: the file\'s "# request:" or GET /t)')
+    ap.add_argument("--header", action="append", default=None, help='"Name: value", repeatable')
+    ap.add_argument("--body", help="request body text")
+    ap.add_argument("--timeout", type=float, help="client timeout in seconds")
+    ap.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    ap.add_argument("--debug", action="store_true", help="also print the debug events")
+    a = ap.parse_args(argv)
+    ok, why = available()
+    if not ok:
+        print(f"ngxcoro.oracle: {why}", file=sys.stderr)
+        return 2
+    try:
+        with open(a.file, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        print(f"ngxcoro.oracle: cannot read {a.file}: {e.strerror}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError:
+        print(f"ngxcoro.oracle: {a.file} is not UTF-8 text", file=sys.stderr)
+        return 2
+    info = parse_scenario(text)
+    request = a.request or info["request"]
+    headers = _norm_headers(a.header) if a.header is not None else info["headers"]
+    body = a.body if a.body is not None else info["body"]
+    timeout = a.timeout if a.timeout is not None else info["timeout"]
+    try:
+        res = run_real(text, request, headers, body, timeout=timeout)
+    except ValueError as e:
+        print(f"ngxcoro.oracle: {e}", file=sys.stderr)
+        return 2
+    if a.json:
+        print(json.dumps(res, indent=1, sort_keys=True))
+        return 0
+    if res["startup_error"]:
+        print(f"nginx did not start: {res['startup_error']}")
+        return 1
+    print(f"status: {res['status']}{'  (client timed out)' if res['hung'] else ''}")
+    print("body:")
+    sys.stdout.write(res["body"] if res["body"].endswith("\n") or not res["body"] else res["body"] + "\n")
+    if res["error_log"]:
+        print("error log:")
+        for l in res["error_log"]:
+            print("  " + l)
+    if a.debug:
+        print("debug events:")
+        for e in res["debug"]:
+            print("  " + e)
+    return 0

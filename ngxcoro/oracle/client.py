@@ -1,0 +1,172 @@
+"""The oracle's HTTP client: the request bytes it sends and how it reads nginx's answer.
+
+``_build_request`` writes the request (``Host: localhost`` and ``Connection: close`` unless
+given, ``Content-Length`` for a body); the request line is split by
+ngxcoro.nginx.http_parse (``parse_request(..., strict=False)``: the oracle sends lines the
+model refuses, to see what nginx answers). ``exchange`` connects to 127.0.0.1 (retrying
+until nginx listens: no probe connection, so connection ``*1`` is the request), sends, and
+reads until nginx closes or the timeout; ``_parse_response`` turns the bytes into (status,
+headers, body), with status None for an incomplete answer.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+
+from ..nginx.http_parse import RequestError, parse_request, request_target
+
+__all__ = ["exchange", "request_method"]
+
+
+def _request_line(request: str) -> tuple[str, str, str]:
+    """(method, target, version); nothing is checked beyond the number of words."""
+    try:
+        method, uri, args, version = parse_request(request, strict=False)
+    except RequestError:
+        raise RequestError(f'request must be "METHOD URI [HTTP/1.x]", got {request!r}') from None
+    return method, request_target(uri, args), version
+
+
+def request_method(request: str) -> str:
+    return _request_line(request)[0]
+
+
+def _norm_headers(headers) -> list[tuple[str, object]]:
+    out = []
+    for h in headers or ():
+        if isinstance(h, str):
+            name, _, value = h.partition(":")
+            out.append((name.strip(), value.strip()))
+        else:
+            name, value = h
+            out.append((str(name), value))
+    return out
+
+
+def _build_request(request, headers, body) -> tuple[bytes, list]:
+    """(head + string body bytes, [(delay, bytes)] pieces to send later)."""
+    method, uri, version = _request_line(request)
+    hdrs = _norm_headers(headers)
+    names = {n.lower() for n, _ in hdrs}
+    lines = [f"{method} {uri} {version}"]
+    if "host" not in names:
+        lines.append("Host: localhost")
+    lines += [f"{n}: {v}" for n, v in hdrs if v is not None]
+    if "connection" not in names:
+        lines.append("Connection: close")
+    pieces: list = []
+    payload = b""
+    if body is not None:
+        if isinstance(body, (str, bytes)):
+            payload = body.encode() if isinstance(body, str) else body
+            total = len(payload)
+        else:
+            pieces = [(float(d), c.encode() if isinstance(c, str) else c) for d, c in body]
+            total = sum(len(c) for _, c in pieces)
+        if "content-length" not in names and "transfer-encoding" not in names:
+            lines.append(f"Content-Length: {total}")
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return head + payload, pieces
+def _dechunk(data: bytes) -> tuple[bytes, bool]:
+    out = bytearray()
+    i = 0
+    while True:
+        j = data.find(b"\r\n", i)
+        if j < 0:
+            return bytes(out), False
+        try:
+            size = int(data[i:j].split(b";")[0].strip(), 16)
+        except ValueError:
+            return bytes(out), False
+        i = j + 2
+        if size == 0:
+            return bytes(out), data[i:i + 2] == b"\r\n" or data.find(b"\r\n\r\n", i - 2) >= 0
+        out += data[i:i + size]
+        if len(data) < i + size + 2:
+            return bytes(out), False
+        i += size + 2
+
+
+def _parse_response(data: bytes, method: str, eof: bool):
+    """(status or None, headers, body bytes)."""
+    k = data.find(b"\r\n\r\n")
+    if k < 0:
+        return None, [], b""
+    head = data[:k].decode("latin-1").split("\r\n")
+    m = re.match(r"HTTP/\d\.\d (\d{3})", head[0])
+    if not m:
+        return None, [], b""
+    status = int(m.group(1))
+    headers = []
+    for h in head[1:]:
+        name, _, value = h.partition(":")
+        headers.append([name.strip(), value.strip()])
+    lower = {n.lower(): v for n, v in headers}
+    rest = data[k + 4:]
+    if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+        return status, headers, b""
+    if "chunked" in lower.get("transfer-encoding", "").lower():
+        body, complete = _dechunk(rest)
+        return (status if complete else None), headers, body
+    if "content-length" in lower:
+        try:
+            cl = int(lower["content-length"])
+        except ValueError:
+            return None, headers, rest
+        return (status if len(rest) >= cl else None), headers, rest[:cl]
+    return (status if eof else None), headers, rest
+
+
+def exchange(port: int, payload: bytes, pieces: list, method: str, timeout: float,
+             alive) -> dict | None:
+    """Connect to 127.0.0.1:`port` (retrying while ``alive()``, for up to 10 s, until nginx
+    listens), send the request, and read the reply until nginx closes the connection or
+    `timeout` (counted from the request) runs out. Returns None when nginx never accepted
+    the connection (a startup failure), else {status, headers, body, hung}."""
+    sock = None
+    deadline = time.monotonic() + 10.0
+    while sock is None:
+        if not alive() or time.monotonic() > deadline:
+            return None
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.connect(("127.0.0.1", port))
+            sock = s
+        except OSError:
+            s.close()
+            time.sleep(0.01)
+    with sock:
+        t0 = time.monotonic()
+        try:
+            sock.sendall(payload)
+            for delay, chunk in pieces:
+                time.sleep(delay)
+                sock.sendall(chunk)
+        except OSError:
+            pass                   # nginx may close before reading everything
+        data = bytearray()
+        eof = False
+        end = t0 + timeout
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            sock.settimeout(left)
+            try:
+                chunk = sock.recv(65536)
+            except socket.timeout:
+                break
+            except OSError:        # a reset counts as the end of the reply
+                eof = True
+                break
+            if not chunk:
+                eof = True
+                break
+            data += chunk
+    status, hdrs, rbody = _parse_response(bytes(data), method, eof)
+    if not eof:
+        status = None              # timed out: nginx never finished the request
+    return {"status": status, "headers": hdrs, "body": rbody.decode("utf-8", "replace"),
+            "hung": not eof}

@@ -1,0 +1,131 @@
+"""Render the nginx.conf the oracle runs: the user's text, made to listen and log where we say.
+
+``build_config(text, port, prefix)`` keeps every line where it was (line k of the text is
+line k of the result, so nginx's ``nginx.conf:N`` and the Lua chunk names match the
+model's): what we add goes on line 1 before the user's first character, or right after a
+``{`` on its own line; what we take out (``listen``, ``error_log``, ``pid``, ...) is
+overwritten with spaces. The directives and their byte offsets come from the model's own
+reader, ngxcoro.nginx.conf (``parse_partial``: src/core/ngx_conf_file.c ``ngx_conf_parse``),
+so the oracle reads a config exactly as the model does. In text with a syntax error only
+what comes before the error is rewritten; nginx then refuses the text with its own message
+and line number.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from ..nginx.conf import parse_partial, walk
+
+__all__ = ["build_config", "is_full_config"]
+
+_TEMP_PATHS = ("client_body_temp_path", "proxy_temp_path", "fastcgi_temp_path",
+               "uwsgi_temp_path", "scgi_temp_path")
+
+
+def _blank(chars: list, start: int, end: int) -> None:
+    """Overwrite chars[start:end] with spaces, keeping newlines (line numbers)."""
+    for k in range(start, end):
+        if chars[k] != "\n":
+            chars[k] = " "
+
+
+def is_full_config(text: str) -> bool:
+    """A full nginx.conf has a top-level ``events`` or ``http`` block."""
+    top, error = parse_partial(text)
+    if error is not None:
+        # fall back to a rough test on unparseable text
+        return bool(re.search(r"(?m)^\s*(events|http)\s*\{", text))
+    return any(d.block is not None and d.name in ("events", "http") for d in top)
+
+
+def _main_directives(prefix: str) -> str:
+    from . import MODULES, MODULES_DIR
+    loads = " ".join(f"load_module {os.path.join(MODULES_DIR, m)};" for m in MODULES)
+    return (f"{loads} pid {prefix}logs/nginx.pid; "
+            f"error_log {prefix}logs/error.log debug; worker_processes 1; ")
+
+
+def _http_directives(prefix: str, skip=()) -> str:
+    out = []
+    if "access_log" not in skip:
+        out.append("access_log off;")
+    if "keepalive_timeout" not in skip:
+        out.append("keepalive_timeout 0;")
+    for name in _TEMP_PATHS:
+        if name not in skip:
+            out.append(f"{name} {prefix}tmp/{name.split('_')[0]};")
+    return " ".join(out) + " "
+
+
+def build_config(text: str, port: int, prefix: str) -> str:
+    """The nginx.conf for `text` (server-block text or a full nginx.conf).
+
+    `prefix` is the absolute nginx prefix ending with '/'. Line k of `text` is line k
+    of the result; the result is the user's text with line 1 prefixed and, for
+    server-block text, ``\\n}\\n}\\n`` appended.
+    """
+    from . import PORT_PLACEHOLDER
+    if not prefix.endswith("/"):
+        prefix += "/"
+    # same length on every line that has none, and never a new line: line numbers stay
+    text = text.replace(PORT_PLACEHOLDER, str(port))
+    if is_full_config(text):
+        return _build_full(text, port, prefix)
+    return _build_server_block(text, port, prefix)
+
+
+def _build_server_block(text: str, port: int, prefix: str) -> str:
+    chars = list(text)
+    top = parse_partial(text)[0]   # a syntax error is left for nginx to report
+    for d in top:
+        # our own listen/error_log decide where nginx listens and logs
+        if d.name == "listen":
+            _blank(chars, d.start, d.end)
+    for d in walk(top):
+        if d.name == "error_log":
+            _blank(chars, d.start, d.end)
+    header = (_main_directives(prefix) + "events { worker_connections 64; } "
+              + "http { " + _http_directives(prefix)
+              + f"server {{ listen 127.0.0.1:{port}; ")
+    return header + "".join(chars) + "\n}\n}\n"
+
+
+def _build_full(text: str, port: int, prefix: str) -> str:
+    from . import MODULES
+    top = parse_partial(text)[0]   # a syntax error is left for nginx to report
+    chars = list(text)
+    inserts: list[tuple[int, str]] = []
+    ours = set(MODULES)
+    for d in top:
+        if d.name in ("pid", "daemon", "master_process", "worker_processes"):
+            _blank(chars, d.start, d.end)
+        elif d.name == "load_module" and d.args and os.path.basename(d.args[0]) in ours:
+            _blank(chars, d.start, d.end)
+    for d in walk(top):
+        if d.name == "error_log":
+            _blank(chars, d.start, d.end)
+    addr = f"127.0.0.1:{port}"
+    for h in top:
+        if not (h.block is not None and h.name == "http"):
+            continue
+        present = {c.name for c in h.block}
+        inserts.append((h.body_start, " " + _http_directives(prefix, skip=present)))
+        for s in h.block:
+            if not (s.block is not None and s.name == "server"):
+                continue
+            listens = [c for c in s.block if c.name == "listen"]
+            if not listens:
+                inserts.append((s.body_start, f" listen {addr};"))
+            for k, ld in enumerate(listens):
+                if k or not ld.args:
+                    _blank(chars, ld.start, ld.end)
+                    continue
+                keep = [a for a in ld.args[1:] if a in ("default_server", "default")]
+                new = " ".join(["listen", addr] + keep) + ";"
+                _blank(chars, ld.start, ld.end)
+                chars[ld.start] = new     # one list cell may hold several characters
+    for pos, s in sorted(inserts, reverse=True):
+        chars.insert(pos, s)
+    return _main_directives(prefix) + "".join(chars)

@@ -1,0 +1,238 @@
+"""Normalise nginx's error log for comparison with the model.
+
+``normalise_error_log`` keeps the request-bound lines at notice and above as
+``[level] message``; ``normalise_debug`` turns the debug lines the scheduler writes
+(src/ngx_http_lua_*.c ``ngx_log_debug*`` calls of lua-nginx-module 0.10.23, and
+src/http/ngx_http_request.c's finalize / count lines) into the event vocabulary of
+scheduler-semantics.md section 6.1 (``_DEBUG_PATTERNS``); ``count_history`` and
+``model_count_history`` give the request's count history from nginx's and from the model's
+events, in the same words. Both normalisers accept nginx's text or a list of nginx-format
+lines (the model's).
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["normalise_error_log", "normalise_debug", "COUNT_PREFIXES", "count_history",
+           "model_count_history", "record_message"]
+
+_REC_RE = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[(\w*)\] (\d+)#(\d+): (.*)$")
+_CONN_RE = re.compile(r"^\*(\d+) ")
+_CLIENT_RE = re.compile(r", client: \S*, server: ")
+# "" is ngx.STDERR: nginx writes such lines as "[] ..."
+_KEEP_LEVELS = ("notice", "warn", "error", "crit", "alert", "emerg", "")
+
+
+def record_message(line: str) -> str | None:
+    """``[level] message`` of one line in nginx's error-log format (time and ``pid#tid:``
+    dropped), or None when the line is not in that format."""
+    m = _REC_RE.match(line)
+    return f"[{m.group(2)}] {m.group(5)}" if m else None
+
+
+def _records(text_or_lines):
+    """Yield (level, pid, conn or None, [lines]) for each log record.
+
+    A record starts with a timestamp; lines that don't (a Lua traceback, a header dump)
+    continue the previous record. Lines before the first record are ignored.
+    """
+    if isinstance(text_or_lines, (list, tuple)):
+        text = "\n".join(str(x) for x in text_or_lines)
+    else:
+        text = text_or_lines or ""
+    cur = None
+    for line in text.split("\n"):
+        line = line.rstrip("\r")
+        m = _REC_RE.match(line)
+        if m:
+            if cur:
+                yield cur
+            msg = m.group(5)
+            cm = _CONN_RE.match(msg)
+            conn = None
+            if cm:
+                conn = int(cm.group(1))
+                msg = msg[cm.end():]
+            cur = (m.group(2), int(m.group(3)), conn, [msg])
+        elif cur is not None:
+            cur[3].append(line)
+    if cur:
+        yield cur
+
+
+def _first_line_without_suffix(lines: list) -> str:
+    """The first line of a record, without nginx's ", client: ..." suffix."""
+    lines = list(lines)
+    while len(lines) > 1 and lines[-1] == "":
+        lines.pop()
+    last = lines[-1]
+    i = last.rfind(", client: ")
+    if i >= 0 and _CLIENT_RE.match(last, i):
+        c = last.rfind(", context: ", 0, i)
+        if c >= 0 and "," not in last[c + 2:i]:
+            i = c
+        lines[-1] = last[:i]
+    return lines[0]
+
+
+def normalise_error_log(lines_or_text) -> list[str]:
+    """Request-bound error-log lines at notice level and above, as ``[level] message``.
+
+    Accepts nginx's error.log text or a list of nginx-format lines (the model's).
+    A line is kept when it belongs to a connection (``*N``) and its level is notice,
+    warn, error, crit, alert, emerg or stderr (written ``[]`` by nginx); nginx's own startup/shutdown notices have no
+    ``*N`` and are dropped, ``ngx.log(ngx.NOTICE, ...)`` lines are kept. The
+    timestamp, ``pid#tid:``, ``*N`` and the ``, client: ..., server: ..., request:
+    "...", [subrequest: "...",] host: "..."`` suffix are removed, and a multi-line
+    message (a Lua traceback) keeps its first line only.
+    """
+    out = []
+    for level, _pid, conn, lines in _records(lines_or_text):
+        if conn is None or level not in _KEEP_LEVELS:
+            continue
+        out.append(f"[{level}] {_first_line_without_suffix(lines)}")
+    return out
+
+
+def _uri(s: str) -> str:
+    """nginx logs "uri?args"; drop the '?' when args are empty."""
+    return s[:-1] if s.endswith("?") else s
+
+
+# (regex on the message, event builder); threads are given as ("T", pointer)
+_DEBUG_PATTERNS = [
+    (r'lua (rewrite|access|content) handler, uri:".*" c:(\d+)$', lambda m: f"HANDLER {m[1]} c={m[2]}"),
+    (r"lua reset ctx$", lambda m: "RESET_CTX"),
+    (r"http lua finalize threads$", lambda m: "FINALIZE_THREADS"),
+    (r"lua (?:ref lua thread|reusing cached lua thread) (\S+)", lambda m: ("NEWTHREAD", m[1])),
+    (r"lua run thread, top:-?\d+ c:(\d+)", lambda m: f"RUN c={m[1]}"),
+    (r"lua resume returned (-?\d+)", lambda m: f"RESUMED rv={m[1]}"),
+    (r"lua thread yielded$", lambda m: "YIELD"),
+    (r"lua user thread resume$", lambda m: "OP spawn-child"),
+    (r"lua coroutine: resume$", lambda m: "OP coro-resume"),
+    (r"lua coroutine: yield$", lambda m: "OP coro-yield"),
+    (r"lua coroutine: lua user thread ended normally", lambda m: "TO_PARENT"),
+    (r"lua light thread ended normally", lambda m: "ENDED"),
+    (r"lua deleting light thread (\S+)", lambda m: ("DELETE", m[1])),
+    (r"lua (user|entry) thread aborted: (.*)$", lambda m: f'ABORTED {m[1]} "{m[2]}"'),
+    (r"lua ready to sleep for (\d+) ms", lambda m: f"SLEEP {m[1]}"),
+    (r"lua sleep timer expired", lambda m: "SLEEP_EXPIRED"),
+    (r"lua clean up the timer for pending ngx\.sleep", lambda m: "SLEEP_CANCELLED"),
+    (r"lua run thread returned (-?\d+)", lambda m: f"RUN_RETURNED {m[1]}"),
+    (r"lua exit with code (-?\d+)", lambda m: f"EXIT {m[1]}"),
+    (r"lua thread aborting request with status (-?\d+)", lambda m: f"HANDLE_EXIT {m[1]}"),
+    (r'lua exec "(.*)"$', lambda m: f"EXEC {_uri(m[1])}"),
+    (r"lua thread initiated internal redirect to (\S+)", lambda m: f"HANDLE_EXEC {m[1]}"),
+    (r'lua redirect to "(.*)" with code (\d+)', lambda m: f"REDIRECT {m[1]} {m[2]}"),
+    (r"lua request cleanup: forcible=(\d)", lambda m: f"REQ_CLEANUP forcible={m[1]}"),
+    (r'lua location capture, uri:".*" c:(\d+)', lambda m: f"CAPTURE c={m[1]}"),
+    (r'lua http subrequest "(.*)"$', lambda m: f"SUBREQ {_uri(m[1])}"),
+    (r"lua run post subrequest handler, rc:(-?\d+) c:(\d+)", lambda m: f"POST_SUBREQ rc={m[1]} c={m[2]}"),
+    (r"lua run subrequests done", lambda m: "SUBREQ_RESUME"),
+    (r"lua start to read buffered request body", lambda m: "READ_BODY"),
+    (r"lua read buffered request body requires I/O interruptions", lambda m: "READ_BODY_AGAIN"),
+    (r"lua has read buffered request body in a single run", lambda m: "READ_BODY_SYNC"),
+    (r"lua req body post read, c:(\d+)", lambda m: f"BODY_POST_READ c={m[1]}"),
+    (r"lua sending last buf of the response body", lambda m: "LAST_BUF"),
+    (r'http finalize request: (-?\d+), "(.*)" a:(\d+), c:(\d+)',
+     lambda m: f"FINALIZE rc={m[1]} uri={_uri(m[2])} a={m[3]} c={m[4]}"),
+    (r"http request count:(\d+) blk:\d+", lambda m: f"CLOSE_REQ c={m[1]}"),
+    (r"http terminate request count:(\d+)", lambda m: f"TERMINATE c={m[1]}"),
+    (r"http wake parent request", lambda m: "WAKE_PARENT"),
+    (r'http posted request: "(.*)"$', lambda m: f"POSTED_REQ {_uri(m[1])}"),
+    (r"useless lua write event handler", lambda m: "USELESS_WEV"),
+    (r"lua say response$", lambda m: "SAY"),
+]
+_DEBUG_COMPILED = [(re.compile(p), f) for p, f in _DEBUG_PATTERNS]
+_SHUTDOWN_RE = re.compile(r"signal \d+ \(SIG(?:QUIT|TERM|INT)\) received")
+
+
+def _worker_pid(records) -> int | None:
+    for _level, pid, conn, _lines in records:
+        if conn is not None:
+            return pid
+    return None
+
+
+def normalise_debug(text, pid: int | None = None) -> list[str]:
+    """The debug log as the event vocabulary of scheduler-semantics.md section 6.1.
+
+    One string per matched line (``RUN c=1``, ``FINALIZE rc=-4 uri=/t a=1 c=2``, ...).
+    Lines are selected by the worker's pid, not by ``*N`` (the thread-ref and
+    sleep-cleanup lines go to the cycle log); when `pid` is None it is the pid of the
+    first request-bound line. Thread pointers become T1, T2, ... in order of
+    appearance; every NEWTHREAD line gives its pointer a fresh id (states are
+    recycled). Everything after nginx receives its shutdown signal is dropped.
+    """
+    recs = list(_records(text))
+    if pid is None:
+        pid = _worker_pid(recs)
+    ids: dict[str, str] = {}
+    nids = 0
+    out = []
+    for _level, rpid, _conn, lines in recs:
+        if pid is not None and rpid != pid:
+            continue
+        msg = _first_line_without_suffix(lines)
+        if _SHUTDOWN_RE.search(msg):
+            break
+        for rx, make in _DEBUG_COMPILED:
+            m = rx.match(msg)
+            if not m:
+                continue
+            ev = make(m)
+            if isinstance(ev, tuple):
+                kind, ptr = ev
+                if kind == "NEWTHREAD" or ptr not in ids:
+                    nids += 1
+                    ids[ptr] = f"T{nids}"
+                ev = f"{kind} {ids[ptr]}"
+            out.append(ev)
+            break
+    return out
+
+
+# the request's count history: finalize / close / terminate lines
+
+#: the normalised debug events that make up the count history (note the space after
+#: FINALIZE: "FINALIZE_THREADS" is not one of them)
+COUNT_PREFIXES = ("FINALIZE ", "CLOSE_REQ ", "TERMINATE ")
+
+
+def count_history(debug: list) -> list[str]:
+    """The count history of a normalised debug list (``normalise_debug`` output).
+
+    Keeps ``FINALIZE rc=<rc> uri=<uri> a=<0|1> c=<count>`` (nginx's "http finalize
+    request: %i, "%V?%V" a:%d, c:%d"; the uri is r->uri, with "?args" only when there
+    are args), ``CLOSE_REQ c=<count>`` ("http request count:%d blk:%d", logged before
+    the decrement) and ``TERMINATE c=<count>`` ("http terminate request count:%d"), in
+    log order.
+    """
+    return [x for x in debug if x.startswith(COUNT_PREFIXES)]
+
+
+def model_count_history(events: list) -> list[str]:
+    """The model's ``Result.events`` rendered as :func:`count_history` lines.
+
+    Uses ``{"event": "finalize_request", "rc", "uri", "a", "c"}`` (uri as nginx prints
+    it, "/t?" or "/t?a=1"; a trailing "?" is dropped as normalise_debug does),
+    ``{"event": "close_request", "c"}`` (the count before the decrement) and
+    ``{"event": "terminate_request", "c"}``. When the events hold no
+    ``close_request`` at all, a ``{"event": "count", "cause": "close_request", "delta",
+    "c"}`` (the count after the change) stands for it, with c - delta.
+    """
+    have_close = any(e.get("event") == "close_request" for e in events)
+    out = []
+    for e in events:
+        ev = e.get("event")
+        if ev == "finalize_request":
+            out.append(f"FINALIZE rc={int(e['rc'])} uri={_uri(str(e['uri']))} "
+                       f"a={int(e['a'])} c={int(e['c'])}")
+        elif ev == "close_request":
+            out.append(f"CLOSE_REQ c={int(e['c'])}")
+        elif ev == "terminate_request":
+            out.append(f"TERMINATE c={int(e['c'])}")
+        elif (ev == "count" and not have_close and e.get("cause") == "close_request"):
+            out.append(f"CLOSE_REQ c={int(e['c']) - int(e.get('delta', -1))}")
+    return out

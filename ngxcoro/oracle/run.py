@@ -1,0 +1,195 @@
+"""Run one request on a fresh real nginx: ``run_real``.
+
+A private temporary prefix per run (``conf/``, ``logs/``, ``tmp/``), the config rendered by
+``conf.build_config`` into ``<prefix>/conf/nginx.conf``, nginx started as a single
+foreground process (``-g 'daemon off; master_process off;'``) listening on 127.0.0.1 only,
+the request sent by ``client.exchange``, then the log waited on until the connection's
+close is logged and the log is quiet, and nginx stopped by the pid we started (SIGQUIT,
+SIGTERM, SIGKILL). The result dict is described in the package docstring.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+from . import conf
+from .client import _build_request, exchange, request_method
+from .logs import normalise_debug, normalise_error_log, record_message
+
+__all__ = ["run_real"]
+
+
+def run_real(config_text: str, request: str = "GET /t", headers=(), body=None, *,
+             timeout: float = 3.0, keep_prefix: bool = False) -> dict:
+    """Run one request against a fresh real nginx; see the package docstring.
+
+    `request` is "METHOD URI [HTTP/1.x]" (HTTP/1.1 by default). `headers` is a list of
+    (name, value) pairs or "Name: value" strings, sent in order after ``Host:
+    localhost``; a Host or Connection header replaces the default (``Connection:
+    close``), and a value of None just removes the default. `body` is a str/bytes sent
+    with the headers, or a list of (delay_seconds, chunk) pieces sent after the
+    headers, each after its delay; Content-Length is added unless given. `timeout` is
+    how long the client waits (from the request) for nginx to close the connection.
+    `keep_prefix=True` keeps the temporary prefix and returns its path as "prefix".
+    """
+    from . import available
+    ok, why = available()
+    if not ok:
+        raise RuntimeError(why)
+    method = request_method(request)
+    payload, pieces = _build_request(request, headers, body)
+    result = None
+    for _attempt in range(3):
+        result = _run_once(config_text, payload, pieces, method, timeout, keep_prefix)
+        if result.pop("_retry", False):
+            continue
+        break
+    return result
+
+
+def _run_once(config_text, payload, pieces, method, timeout, keep_prefix) -> dict:
+    prefix = tempfile.mkdtemp(prefix="ngxcoro-nginx-") + "/"
+    try:
+        res = _run_in_prefix(prefix, config_text, payload, pieces, method, timeout)
+    finally:
+        if not keep_prefix:
+            shutil.rmtree(prefix, ignore_errors=True)
+    if keep_prefix:
+        res["prefix"] = prefix
+    return res
+
+
+def _run_in_prefix(prefix, config_text, payload, pieces, method, timeout) -> dict:
+    from . import NGINX
+    for d in ("conf", "logs", "tmp"):
+        os.mkdir(prefix + d)
+    mime = "/etc/nginx/mime.types"
+    if os.path.isfile(mime):
+        shutil.copy(mime, prefix + "conf/mime.types")
+    port = _free_port()
+    text = conf.build_config(config_text, port, prefix)   # looked up here: bench swaps it
+    with open(prefix + "conf/nginx.conf", "w") as f:
+        f.write(text)
+    log_path = prefix + "logs/error.log"
+    err_path = prefix + "logs/stderr.log"
+    env = {k: v for k, v in os.environ.items() if k not in ("LUA_PATH", "LUA_CPATH", "LUA_INIT")}
+    res = {"status": None, "body": "", "headers": [], "error_log": [], "debug": [],
+           "hung": False, "startup_error": None, "raw_error_log": "", "stderr": ""}
+    with open(err_path, "wb") as errf:
+        proc = subprocess.Popen(
+            [NGINX, "-p", prefix, "-c", "conf/nginx.conf", "-g", "daemon off; master_process off;"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errf, env=env,
+            start_new_session=True)
+        try:
+            reply = exchange(port, payload, pieces, method, timeout,
+                             alive=lambda: proc.poll() is None)
+            if reply is not None:
+                res.update(reply)
+                _wait_log_settled(log_path, want_close=not reply["hung"])
+        finally:
+            _stop(proc)
+    res["raw_error_log"] = _scrub(_read(log_path), prefix)
+    res["stderr"] = _scrub(_read(err_path), prefix)
+    if reply is None:
+        if "Address already in use" in res["stderr"]:
+            res["_retry"] = True
+        res["startup_error"] = _scrub(_startup_message(res["stderr"]), prefix)
+        return res
+    res["error_log"] = normalise_error_log(res["raw_error_log"])
+    res["debug"] = normalise_debug(res["raw_error_log"], pid=proc.pid)
+    _unport(res, port)
+    return res
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop our nginx by pid: SIGQUIT, then SIGTERM, then SIGKILL."""
+    for sig, wait in ((signal.SIGQUIT, 3.0), (signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)):
+        if proc.poll() is not None:
+            return
+        try:
+            os.kill(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
+
+
+def _wait_log_settled(path: str, want_close: bool, limit: float = 1.5) -> None:
+    """Wait until the connection's close is logged (if expected) and the log is quiet."""
+    end = time.monotonic() + limit
+    last_size, quiet_since = -1, time.monotonic()
+    while time.monotonic() < end:
+        try:
+            size = os.path.getsize(path)
+        except OSError:
+            size = 0
+        now = time.monotonic()
+        if size != last_size:
+            last_size, quiet_since = size, now
+        closed = (not want_close) or ("close http connection" in _read(path))
+        if closed and now - quiet_since >= 0.05:
+            return
+        time.sleep(0.01)
+
+
+def _startup_message(stderr: str) -> str:
+    """The "[emerg] ... in nginx.conf:N" line of a failed start, without time and pid.
+
+    nginx writes it either as "nginx: [emerg] ..." or, through its default stderr
+    log, in the full error-log format.
+    """
+    lines = [l.strip() for l in stderr.splitlines() if l.strip()]
+    pick = next((l for l in lines if "[emerg]" in l), None) \
+        or next((l for l in lines if "[alert]" in l), None) \
+        or (lines[-1] if lines else "nginx exited during startup")
+    if pick.startswith("nginx: "):
+        pick = pick[len("nginx: "):]
+    pick = record_message(pick) or pick
+    return re.sub(r"\S*/conf/nginx\.conf", "nginx.conf", pick)
+
+
+def _scrub(s: str, prefix: str) -> str:
+    from . import PREFIX_ALIAS
+    return s.replace(prefix, PREFIX_ALIAS)
+
+
+def _unport(res: dict, port: int) -> None:
+    """Write our random listen port back as PORT_PLACEHOLDER (after 127.0.0.1: or
+    localhost:) in the body, headers and logs, so recordings stay deterministic."""
+    from . import PORT_PLACEHOLDER
+    rx = re.compile(rf"(?<=127\.0\.0\.1:|localhost:){port}(?!\d)")
+
+    def fix(x):
+        if isinstance(x, str):
+            return rx.sub(PORT_PLACEHOLDER, x)
+        if isinstance(x, list):
+            return [fix(y) for y in x]
+        return x
+
+    for k in ("body", "headers", "error_log", "debug", "raw_error_log"):
+        res[k] = fix(res[k])
+
