@@ -4,7 +4,8 @@
 ``[level] message``; ``normalise_debug`` turns the debug lines the scheduler writes
 (src/ngx_http_lua_*.c ``ngx_log_debug*`` calls of lua-nginx-module 0.10.23, and
 src/http/ngx_http_request.c's finalize / count lines) into the event vocabulary of
-scheduler-semantics.md section 6.1 (``_DEBUG_PATTERNS``); ``count_history`` and
+scheduler-semantics.md section 6.1, with the lines and words of the event registry
+(ngxcoro/trace/events.py) that also words the model's events; ``count_history`` and
 ``model_count_history`` give the request's count history from nginx's and from the model's
 events, in the same words. Both normalisers accept nginx's text or a list of nginx-format
 lines (the model's).
@@ -13,6 +14,8 @@ lines (the model's).
 from __future__ import annotations
 
 import re
+
+from ..trace.events import COUNT_WORDS, debug_words, nginx_lines, nginx_words
 
 __all__ = ["normalise_error_log", "normalise_debug", "COUNT_PREFIXES", "count_history",
            "model_count_history", "record_message"]
@@ -95,56 +98,8 @@ def normalise_error_log(lines_or_text) -> list[str]:
     return out
 
 
-def _uri(s: str) -> str:
-    """nginx logs "uri?args"; drop the '?' when args are empty."""
-    return s[:-1] if s.endswith("?") else s
-
-
-# (regex on the message, event builder); threads are given as ("T", pointer)
-_DEBUG_PATTERNS = [
-    (r'lua (rewrite|access|content) handler, uri:".*" c:(\d+)$', lambda m: f"HANDLER {m[1]} c={m[2]}"),
-    (r"lua reset ctx$", lambda m: "RESET_CTX"),
-    (r"http lua finalize threads$", lambda m: "FINALIZE_THREADS"),
-    (r"lua (?:ref lua thread|reusing cached lua thread) (\S+)", lambda m: ("NEWTHREAD", m[1])),
-    (r"lua run thread, top:-?\d+ c:(\d+)", lambda m: f"RUN c={m[1]}"),
-    (r"lua resume returned (-?\d+)", lambda m: f"RESUMED rv={m[1]}"),
-    (r"lua thread yielded$", lambda m: "YIELD"),
-    (r"lua user thread resume$", lambda m: "OP spawn-child"),
-    (r"lua coroutine: resume$", lambda m: "OP coro-resume"),
-    (r"lua coroutine: yield$", lambda m: "OP coro-yield"),
-    (r"lua coroutine: lua user thread ended normally", lambda m: "TO_PARENT"),
-    (r"lua light thread ended normally", lambda m: "ENDED"),
-    (r"lua deleting light thread (\S+)", lambda m: ("DELETE", m[1])),
-    (r"lua (user|entry) thread aborted: (.*)$", lambda m: f'ABORTED {m[1]} "{m[2]}"'),
-    (r"lua ready to sleep for (\d+) ms", lambda m: f"SLEEP {m[1]}"),
-    (r"lua sleep timer expired", lambda m: "SLEEP_EXPIRED"),
-    (r"lua clean up the timer for pending ngx\.sleep", lambda m: "SLEEP_CANCELLED"),
-    (r"lua run thread returned (-?\d+)", lambda m: f"RUN_RETURNED {m[1]}"),
-    (r"lua exit with code (-?\d+)", lambda m: f"EXIT {m[1]}"),
-    (r"lua thread aborting request with status (-?\d+)", lambda m: f"HANDLE_EXIT {m[1]}"),
-    (r'lua exec "(.*)"$', lambda m: f"EXEC {_uri(m[1])}"),
-    (r"lua thread initiated internal redirect to (\S+)", lambda m: f"HANDLE_EXEC {m[1]}"),
-    (r'lua redirect to "(.*)" with code (\d+)', lambda m: f"REDIRECT {m[1]} {m[2]}"),
-    (r"lua request cleanup: forcible=(\d)", lambda m: f"REQ_CLEANUP forcible={m[1]}"),
-    (r'lua location capture, uri:".*" c:(\d+)', lambda m: f"CAPTURE c={m[1]}"),
-    (r'lua http subrequest "(.*)"$', lambda m: f"SUBREQ {_uri(m[1])}"),
-    (r"lua run post subrequest handler, rc:(-?\d+) c:(\d+)", lambda m: f"POST_SUBREQ rc={m[1]} c={m[2]}"),
-    (r"lua run subrequests done", lambda m: "SUBREQ_RESUME"),
-    (r"lua start to read buffered request body", lambda m: "READ_BODY"),
-    (r"lua read buffered request body requires I/O interruptions", lambda m: "READ_BODY_AGAIN"),
-    (r"lua has read buffered request body in a single run", lambda m: "READ_BODY_SYNC"),
-    (r"lua req body post read, c:(\d+)", lambda m: f"BODY_POST_READ c={m[1]}"),
-    (r"lua sending last buf of the response body", lambda m: "LAST_BUF"),
-    (r'http finalize request: (-?\d+), "(.*)" a:(\d+), c:(\d+)',
-     lambda m: f"FINALIZE rc={m[1]} uri={_uri(m[2])} a={m[3]} c={m[4]}"),
-    (r"http request count:(\d+) blk:\d+", lambda m: f"CLOSE_REQ c={m[1]}"),
-    (r"http terminate request count:(\d+)", lambda m: f"TERMINATE c={m[1]}"),
-    (r"http wake parent request", lambda m: "WAKE_PARENT"),
-    (r'http posted request: "(.*)"$', lambda m: f"POSTED_REQ {_uri(m[1])}"),
-    (r"useless lua write event handler", lambda m: "USELESS_WEV"),
-    (r"lua say response$", lambda m: "SAY"),
-]
-_DEBUG_COMPILED = [(re.compile(p), f) for p, f in _DEBUG_PATTERNS]
+# the debug lines the registry knows (ngxcoro/trace/events.py): (regex, words, thread group)
+_DEBUG_COMPILED = [(re.compile(rx), words, thread) for rx, words, thread in nginx_lines()]
 _SHUTDOWN_RE = re.compile(r"signal \d+ \(SIG(?:QUIT|TERM|INT)\) received")
 
 
@@ -177,17 +132,17 @@ def normalise_debug(text, pid: int | None = None) -> list[str]:
         msg = _first_line_without_suffix(lines)
         if _SHUTDOWN_RE.search(msg):
             break
-        for rx, make in _DEBUG_COMPILED:
+        for rx, words, thread in _DEBUG_COMPILED:
             m = rx.match(msg)
             if not m:
                 continue
-            ev = make(m)
-            if isinstance(ev, tuple):
-                kind, ptr = ev
-                if kind == "NEWTHREAD" or ptr not in ids:
+            ev = nginx_words(m, words)
+            if thread:
+                ptr = m[thread]
+                if words == "NEWTHREAD" or ptr not in ids:
                     nids += 1
                     ids[ptr] = f"T{nids}"
-                ev = f"{kind} {ids[ptr]}"
+                ev = f"{ev} {ids[ptr]}"
             out.append(ev)
             break
     return out
@@ -197,7 +152,7 @@ def normalise_debug(text, pid: int | None = None) -> list[str]:
 
 #: the normalised debug events that make up the count history (note the space after
 #: FINALIZE: "FINALIZE_THREADS" is not one of them)
-COUNT_PREFIXES = ("FINALIZE ", "CLOSE_REQ ", "TERMINATE ")
+COUNT_PREFIXES = COUNT_WORDS
 
 
 def count_history(debug: list) -> list[str]:
@@ -226,13 +181,9 @@ def model_count_history(events: list) -> list[str]:
     out = []
     for e in events:
         ev = e.get("event")
-        if ev == "finalize_request":
-            out.append(f"FINALIZE rc={int(e['rc'])} uri={_uri(str(e['uri']))} "
-                       f"a={int(e['a'])} c={int(e['c'])}")
-        elif ev == "close_request":
-            out.append(f"CLOSE_REQ c={int(e['c'])}")
-        elif ev == "terminate_request":
-            out.append(f"TERMINATE c={int(e['c'])}")
+        words = debug_words(ev, e)
+        if words and words.startswith(COUNT_WORDS):
+            out.append(words)
         elif (ev == "count" and not have_close and e.get("cause") == "close_request"):
             out.append(f"CLOSE_REQ c={int(e['c']) - int(e.get('delta', -1))}")
     return out
