@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from ..trace.events import COUNT_WORDS, debug_words, nginx_lines, nginx_words
+from ..trace.events import COUNT_EVENTS, COUNT_WORDS, debug_words, nginx_lines, nginx_words
 
 __all__ = ["normalise_error_log", "normalise_debug", "COUNT_PREFIXES", "count_history",
            "model_count_history", "record_message"]
@@ -181,9 +181,8 @@ def model_count_history(events: list) -> list[str]:
     out = []
     for e in events:
         ev = e.get("event")
-        words = debug_words(ev, e)
-        if words and words.startswith(COUNT_WORDS):
-            out.append(words)
+        if ev in COUNT_EVENTS:
+            out.append(debug_words(ev, e))
         elif (ev == "count" and not have_close and e.get("cause") == "close_request"):
             out.append(f"CLOSE_REQ c={int(e['c']) - int(e.get('delta', -1))}")
     return out

@@ -248,8 +248,10 @@ def _word(words):
 # the words both sides can say, in the line-by-line trace comparison
 TRACE_WORDS = tuple(dict.fromkeys(_word(w) for e in _ALL if e.compared for _, w in e.nginx))
 
-# the words of the count history (finalize / close / terminate)
+# the words of the count history (finalize / close / terminate), and the events that say them
 COUNT_WORDS = ("FINALIZE ", "CLOSE_REQ ", "TERMINATE ")
+COUNT_EVENTS = tuple(e.name for e in _ALL if isinstance(e.words, str)
+                     and e.words.startswith(COUNT_WORDS))
 
 
 def _fill(template, fields):
