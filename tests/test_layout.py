@@ -2,10 +2,13 @@
 
 Reasoning, not recordings: each test states a rule of ngxcoro's layout
 (ARCHITECTURE.md) and reads the source to check it.
-* every module of ngxcoro/ngx_lua names the lua-nginx-module C files it
+* every module of ngxcoro/ngx_lua and ngxcoro/nginx names the C files it
   mirrors in the first paragraph of its docstring (a Lua half in the first
   comment block of its file), and each C file has one home: one module
-  stem, whose .py and .lua halves sit side by side;
+  (for ngx_lua one stem, whose .py and .lua halves sit side by side).  The
+  configuration side of a C file (its ngx_command_t table, cmd->set
+  handlers, the location tree built at start-up) lives in the nginx.conf
+  reader, ngxcoro/nginx/conf, which counts as one home of its own;
 * nginx core (ngxcoro/nginx) never imports lua-nginx-module: ngx_lua plugs
   in through the function pointers the worker wires up;
 * the explicit map of C functions names functions that exist, and each
@@ -28,6 +31,7 @@ import pytest
 
 PKG = pathlib.Path(__file__).resolve().parent.parent / "ngxcoro"
 LUA_C = re.compile(r"\b(?:src/)?ngx_http_lua_(\w+)\.[ch]\b|(?<=[\s,(])_(\w+)\.c\b")
+NGINX_C = re.compile(r"\b(ngx_(?!http_lua_)\w+\.[ch])\b")
 
 
 def _py_modules(folder):
@@ -42,9 +46,16 @@ def _lua_files_named(text):
     return {"ngx_http_lua_" + (a or b) + ".c" for a, b in LUA_C.findall(text)}
 
 
+def _docstring_head(p):
+    return _first_paragraph(ast.get_docstring(ast.parse(p.read_text())) or "")
+
+
 def _homes():
-    """C file -> the module stems whose first paragraph names it."""
+    """C file -> the modules whose first paragraph names it (ngx_lua: by stem)."""
     homes = {}
+    for p in _py_modules("nginx"):
+        for c in NGINX_C.findall(_docstring_head(p)):
+            homes.setdefault(c, set()).add(f"nginx/{p.stem}")
     for p in _py_modules("ngx_lua"):
         doc = ast.get_docstring(ast.parse(p.read_text())) or ""
         for c in _lua_files_named(_first_paragraph(doc)):
@@ -60,13 +71,15 @@ def _homes():
     return homes
 
 
-def test_each_ngx_lua_module_names_its_c_files():
+def test_each_module_names_its_c_files():
     exempt = {"protocol", "vm"}          # no C file: the protocol, and the Lua C API
     for p in _py_modules("ngx_lua"):
-        if p.stem in exempt:
-            continue
-        doc = ast.get_docstring(ast.parse(p.read_text())) or ""
-        assert _lua_files_named(_first_paragraph(doc)), f"{p.name} names no C file"
+        if p.stem not in exempt:
+            assert _lua_files_named(_docstring_head(p)), f"{p.name} names no C file"
+    for p in _py_modules("nginx") + sorted((PKG / "nginx" / "conf").glob("*.py")):
+        if p.name != "__init__.py" or p.parent.name == "conf":
+            head = _docstring_head(p)
+            assert NGINX_C.search(head) or _lua_files_named(head), f"{p} names no C file"
 
 
 def test_each_c_file_has_one_home():

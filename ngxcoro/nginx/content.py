@@ -1,11 +1,10 @@
-"""Content that is not Lua: the rewrite module's `set`/`return`, the static
-module, echo-nginx-module and proxy_pass to this same server.
+"""Content that is not Lua, at run time: the rewrite module's `set` and
+`return` (src/http/modules/ngx_http_rewrite_module.c), the static module
+(ngx_http_static_module.c: a missing file is a 404), echo-nginx-module
+(src/ngx_http_echo_handler.c: echo, echo -n, echo_sleep, echo_flush) and
+proxy_pass to this same server (ngx_http_proxy_module.c, ngx_http_upstream.c).
 
-Enough of nginx's rewrite module (src/http/modules/ngx_http_rewrite_module.c),
-static module (ngx_http_static_module.c: a missing file is a 404),
-echo-nginx-module (src/ngx_http_echo_handler.c: echo, echo -n, echo_sleep,
-echo_flush) and the proxy module (ngx_http_proxy_module.c, with
-ngx_http_upstream.c) to serve the locations a lesson captures or redirects to.
+Enough of each to serve the locations a lesson captures or redirects to.
 """
 from __future__ import annotations
 

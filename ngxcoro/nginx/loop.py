@@ -1,4 +1,5 @@
-"""The event loop: a virtual clock and nginx's timer tree.
+"""The event loop: a virtual clock, nginx's timer tree and posted events
+(src/event/ngx_event_timer.c, ngx_event_posted.c).
 
 nginx keeps timers in a red-black tree keyed by deadline in milliseconds,
 and a timer with the same deadline as an existing one goes to its right,
