@@ -277,7 +277,7 @@ def parse_order(text, labels=()):
 
 
 def source_files(frames):
-    """{"ngxcoro/scheduler.py": text, ...} for every file a frame points into."""
+    """{"ngxcoro/ngx_lua/util.py": text, ...} for every file a frame points into."""
     out = {}
     for f in frames:
         name = f.get("file")
