@@ -20,14 +20,14 @@ from .nginx import conf as _config
 from .nginx.http_parse import RequestError, parse_request
 import lupa.luajit21 as lupa
 
-from .ngx_lua.vm import Runaway, MAX_MEMORY
+from .ngx_lua.vm import Runaway, MAX_MEMORY, RunOutOfTime, TooManyCoroutines
 from .trace import Hooks, StapTrace, EventLog
 from .trace.snapshot import Snapshots
-from .worker import Worker, Unsupported
+from .worker import Worker, Unsupported, CLIENT_TIMEOUT
 from .nginx.response import Wire
 
 __all__ = ["run", "run_lua", "lua_location", "Result", "Hooks", "parse_request", "RequestError",
-           "show"]
+           "show", "CLIENT_TIMEOUT"]
 
 
 @dataclass
@@ -43,11 +43,15 @@ class Result:
     snapshots: list = field(default_factory=list)
     config_text: str = ""
     request: str = ""
+    # the model's own answer, not nginx's (not modelled, out of memory, out of wall time)
+    refused: bool = False
+    notes: list = field(default_factory=list)   # bounds the record hit (steps, events kept)
 
     def to_json(self):
         return {"status": self.status, "body": self.body, "error_log": self.error_log,
                 "stap": self.stap, "events": self.events, "hung": self.hung,
-                "message": self.message, "startup_error": self.startup_error}
+                "message": self.message, "startup_error": self.startup_error,
+                "refused": self.refused, "notes": self.notes}
 
     def dumps(self):
         return json.dumps(self.to_json(), indent=1, sort_keys=True, ensure_ascii=False)
@@ -66,7 +70,8 @@ def body_pieces(body):
 
 
 def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
-        filename="nginx.conf", log_level=None, snapshots=False, order=None):
+        filename="nginx.conf", log_level=None, snapshots=False, order=None,
+        timeout=CLIENT_TIMEOUT):
     """Serve one request with the model of nginx + ngx_lua 0.10.23.
 
     `config_text` is a whole nginx.conf or the inside of a `server {}`;
@@ -74,7 +79,9 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
     [(delay_seconds, text), ...] for a body that arrives in pieces;
     `log_level` overrides the config's error_log level; `snapshots=True`
     records a snapshot of every step (Result.snapshots); `order` is a
-    completion order for timers and subrequests (a list of their labels).
+    completion order for timers and subrequests (a list of their labels);
+    `timeout` is the client's, in seconds of virtual time (None: none): a
+    request still open then is `hung`, and `message` says what keeps it.
     Mistakes in the config or the Lua come back as nginx reports them (in
     `error_log`, `startup_error` or `message`), never as a traceback."""
     hooks = hooks if hooks is not None else Hooks()
@@ -92,41 +99,50 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
     try:
         conf = _config.load(config_text, filename)
     except _config.ConfigError as e:
-        return Result(None, "", [], [], hung=False, message=str(e),
-                      startup_error=getattr(e, "nginx_line", None) or None,
-                      config_text=config_text, request=request)
+        startup = getattr(e, "nginx_line", None) or None
+        return Result(None, "", [], [], hung=False, message=str(e), startup_error=startup,
+                      config_text=config_text, request=request, refused=startup is None)
     w = Worker(conf, hooks, log_level)
     log = hooks.add(EventLog(w.loop))
     snaps = hooks.add(Snapshots(w)) if snapshots else None
     if order:
         w.loop.order = list(order)
-    message = None
+    message, refused = None, False
     try:
-        r = w.serve(method, uri, args, version, headers, pieces)
+        r = w.serve(method, uri, args, version, headers, pieces, timeout=timeout)
         hung = not r.connection.destroyed
         if hung:
             message = w.why_hung(r)
+            refused = w.vm.out_of_time
+            hung = not refused
             w.fire("hang", message=message)
+    except RunOutOfTime:
+        hung, refused = False, True
+        message = w.why_hung(w.main_r) if w.main_r is not None else "stopped: out of wall-clock time"
+    except TooManyCoroutines:
+        hung = True
+        message = w.too_many_coroutines()
     except Runaway:
         hung = True
         message = ("runaway Lua: a coroutine ran more than "
                    f"{w.vm_step_limit_text()} VM instructions (or 5 s) without yielding; "
                    "real nginx would block its worker here")
     except Unsupported as e:
-        hung = False
+        hung, refused = False, True
         message = str(e)
     except lupa.LuaMemoryError:
-        hung = False
+        hung, refused = False, True
         message = ("the Lua VM ran out of memory (ngxcoro allows "
                    f"{MAX_MEMORY // 2**20} MB); real nginx would fail with \"not enough memory\"")
     wire = w.main_r.connection.wire if w.main_r is not None else Wire()
     status = wire.status if wire.complete else None
-    if message and not hung:
-        status = None
+    if message and not hung or w.stopped:
+        status = None          # a client that gave up has no complete response
     return Result(status=status, body=bytes(wire.body).decode("utf-8", "replace"),
-                  error_log=w.error_log, stap=stap.lines, events=log.events, hung=hung,
+                  error_log=w.error_log, stap=stap.lines, events=list(log.events), hung=hung,
                   message=message, snapshots=snaps.frames if snaps else [],
-                  config_text=config_text, request=request)
+                  config_text=config_text, request=request, refused=refused,
+                  notes=[n for n in (log.note(), snaps and snaps.note()) if n])
 
 
 def lua_location(lua, uri="/t"):

@@ -21,12 +21,18 @@ from .ngx_lua import (by, control, coroutine, misc, output, req_body, sleep, sub
                       uri, uthread, variable)
 from .ngx_lua.common import CoStatus
 from .ngx_lua.protocol import bind, abort
-from .ngx_lua.vm import LuaVM, LuaSyntaxError, STEP_LIMIT
+from .ngx_lua.vm import LuaVM, LuaSyntaxError, STEP_LIMIT, RUN_WALL_LIMIT, MAX_COROUTINES
 from .trace import Hooks
 
 # the modules whose `API` the Lua shims call (ngx_lua/protocol.py)
 API_MODULES = (coroutine, uthread, output, sleep, control, uri, variable, req_body, subrequest,
                misc)
+
+# the client's timeout, in seconds: Test::Nginx's, and the oracle's (run_real and a
+# scenario's "# timeout:" default); the run stops at this much virtual time
+CLIENT_TIMEOUT = 3.0
+# events the loop may handle in one run (a ngx.sleep(0) loop never moves the clock)
+MAX_EVENTS = 100_000
 
 LEVELS = ["", "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"]
 
@@ -62,6 +68,7 @@ class Worker:
         self.abort = None                 # an Unsupported raised from inside Lua
         self.cur_r = None
         self.main_r = None
+        self.stopped = None               # "horizon" or "events": a bound of serve ended the run
         self.coctx_by_id = {}
         self.nnames = {}
         self.nrequests = 0                # connections (the *N of log lines)
@@ -142,13 +149,27 @@ class Worker:
         return self._chunks[key]
 
     # ---------------------------------------------------------------- serve
-    def serve(self, method, uri, args, version, headers, body_pieces=()):
-        """Serve one client request to its end on the virtual clock
-        (ngx_process_events_and_timers, until the connection closes)."""
+    def serve(self, method, uri, args, version, headers, body_pieces=(), timeout=CLIENT_TIMEOUT):
+        """Serve one client request on the virtual clock
+        (ngx_process_events_and_timers, until the connection closes), for
+        at most `timeout` seconds of virtual time (None: no horizon): then
+        the client gives up.  `self.stopped` says which bound ended the run
+        ("horizon" or "events"), or stays None."""
+        self.loop.horizon_ms = None if timeout is None else round(timeout * 1000)
+        self.vm.run_deadline = time.monotonic() + RUN_WALL_LIMIT
+        self.stopped = None
         r = request.process_request(self, method, uri, args, version, headers, body_pieces)
         self.main_r = r
+        n = 0
         while not r.connection.destroyed and self.loop.run_once():
-            pass
+            n += 1
+            if n >= MAX_EVENTS:
+                self.stopped = "events"
+                break
+            if n % 64 == 0 and self.vm.run_over_time():
+                break
+        if self.loop.at_horizon and not r.connection.destroyed:
+            self.stopped = "horizon"
         return r
 
     def all_co_ctx(self):
@@ -164,21 +185,63 @@ class Worker:
     # ---------------------------------------------------------------- hang
     def why_hung(self, r):
         """Real nginx would leave the client waiting: say which threads are
-        alive and why nothing will wake them."""
+        alive and why nothing will wake them (or, when a bound of the run
+        stopped it, what keeps it going)."""
         ctx = r.ctx
+        state = (f"the request is not finished (r->count {r.main.count}"
+                 + (f", uthreads {ctx.uthreads})" if ctx is not None else ")"))
+        t = f"{self.loop.now_ms / 1000:g} s"
+        if self.stopped == "horizon":
+            head = (f"stopped at the horizon: the client gives up after {self.loop.horizon_ms / 1000:g} s "
+                    f"(its timeout) and closes; {state}, nothing ends it; alive: ")
+        elif self.stopped == "events":
+            head = (f"stopped after {MAX_EVENTS:,} events at {t} of virtual time that never moves on "
+                    f"(real nginx would spin until the client gives up); {state}; alive: ")
+        elif self.vm.out_of_time:
+            head = (f"stopped by ngxcoro's last-resort guard after {RUN_WALL_LIMIT:g} s of wall-clock "
+                    f"time, at {t} of virtual time; {state}; alive: ")
+        else:
+            head = (f"real nginx would hang here: {state} and no timer or event is left to wake it; "
+                    "alive: ")
         if ctx is None:
-            return "the request was never finished and nothing is pending"
-        alive = []
-        for co in [ctx.entry_co_ctx] + list(ctx.user_co_ctx):
-            if co is None or co.co_status == CoStatus.DEAD:
-                continue
-            what = co.waiting or {
-                CoStatus.SUSPENDED: "suspended: nobody will resume it",
-                CoStatus.ZOMBIE: "a zombie: finished, waiting for its parent to wait on it or die",
-                CoStatus.NORMAL: "normal: it resumed a coroutine that never came back",
-                CoStatus.RUNNING: "running but parked with nothing armed to wake it",
-            }[co.co_status]
-            alive.append(f"{co.name} ({co.co_status.lua_name}; {what})")
-        return (f"real nginx would hang here: the request is not finished (r->count {r.main.count}, "
-                f"uthreads {ctx.uthreads}) and no timer or event is left to wake it; alive: "
-                + (", ".join(alive) if alive else "no coroutine"))
+            return head + "no Lua coroutine"
+        alive = [f"{co.name} ({co.co_status.lua_name}; {self._doing(ctx, co)})"
+                 for co in [ctx.entry_co_ctx] + list(ctx.user_co_ctx)
+                 if co is not None and co.co_status != CoStatus.DEAD]
+        return head + (", ".join(alive) if alive else "no coroutine")
+
+    def _doing(self, ctx, co):
+        """What a live coroutine is doing, for why_hung."""
+        if co.waiting == "ngx.thread.wait":
+            on = [c.name for c in ctx.user_co_ctx
+                  if c.waited_by_parent and c.parent_co_ctx is co and c.co_status != CoStatus.DEAD]
+            return f"waits on {', '.join(on) or 'a thread'} (ngx.thread.wait)"
+        timers = [x for x in self.loop.pending() if x.owner == co.name]
+        if timers:
+            x = timers[0]
+            delay = next((d for (o, k, d), n in self.loop.armed.items()
+                          if o == co.name and k == x.kind and n > 1), None)
+            if delay is not None:
+                n = self.loop.armed[(co.name, x.kind, delay)]
+                return (f"{co.waiting or x.kind}: re-arms a {delay / 1000:g} s timer forever, "
+                        f"armed {n:,} times, next due at {x.deadline / 1000:g} s")
+            return f"{co.waiting or x.kind}, due at {x.deadline / 1000:g} s"
+        return co.waiting or {
+            CoStatus.SUSPENDED: "suspended: nobody will resume it",
+            CoStatus.ZOMBIE: "a zombie: finished, waiting for its parent to wait on it or die",
+            CoStatus.NORMAL: "normal: it resumed a coroutine that never came back",
+            CoStatus.RUNNING: "running but parked with nothing armed to wake it",
+        }[co.co_status]
+
+    def too_many_coroutines(self):
+        """The message when a run made MAX_COROUTINES coroutines."""
+        r = self.cur_r
+        ctx = r.ctx if r is not None else None
+        who = ctx.cur_co_ctx.name if ctx is not None and ctx.cur_co_ctx is not None else "Lua"
+        zombies = sum(1 for c in (ctx.user_co_ctx if ctx is not None else ())
+                      if c.co_status == CoStatus.ZOMBIE)
+        return (f"stopped after {MAX_COROUTINES:,} coroutines at {self.loop.now_ms / 1000:g} s "
+                f"(ngxcoro's limit): {who} keeps making them without the request ending "
+                f"({zombies:,} zombies nobody waits for); real nginx's worker would spin in Lua"
+                + (", its memory growing," if zombies else "")
+                + " and never answer: the client gives up")

@@ -72,9 +72,10 @@ def _run_model(text, info):
     run = getattr(ngxcoro, "run", None)
     if run is None:
         pytest.fail("ngxcoro.run does not exist yet", pytrace=False)
-    # the oracle's wrapper sets `error_log ... debug` on line 1; so does the model here
+    # the oracle's wrapper sets `error_log ... debug` on line 1; so does the model here;
+    # the model's horizon is the client's timeout, as the oracle's client waits
     res = run(text, info["request"], headers=list(info["headers"]), body=info["body"],
-              log_level="debug")
+              log_level="debug", timeout=info["timeout"])
     _MODEL_RUNS[key] = res
     return res
 
@@ -249,7 +250,7 @@ def test_model_scheduler_trace_matches_recording(path):
     hooks = ngxcoro.Hooks()
     mine = hooks.add(DebugTrace())
     ngxcoro.run(text, info["request"], headers=list(info["headers"]), body=info["body"],
-                log_level="debug", hooks=hooks)
+                log_level="debug", hooks=hooks, timeout=info["timeout"])
     theirs = trace_words(rec["debug"])
     if mine.lines != theirs:
         pytest.fail(f"{path.stem}: the scheduler trace differs from real nginx's debug log\n"

@@ -7,6 +7,12 @@ so equal deadlines fire in the order they were armed
 (src/event/ngx_event_timer.c, ngx_rbtree_insert_timer_value).  A heap of
 (deadline, arming sequence) gives the same order.  Time only moves when a
 timer fires, so a run is instant and the same every time.
+
+A run has a horizon: the client's timeout (`horizon_ms`).  nginx has no
+such thing; its client does.  A timer due at or after the horizon would
+fire after the client gave up and closed, so the loop stops before it
+(`run_once` answers False and sets `at_horizon`).  What each owner armed is
+counted (`armed`), so a coroutine that re-arms its timer forever can be named.
 """
 from __future__ import annotations
 
@@ -33,12 +39,17 @@ class Loop:
         self._seq = itertools.count()
         self.order = None                # learner-chosen completion order (labels), or None
         self._posted = deque()           # ngx_posted_events: run before the clock moves
+        self.horizon_ms = None           # the client's timeout: nothing runs at or after it
+        self.at_horizon = False          # the loop stopped there with a timer still armed
+        self.armed = {}                  # (owner, kind, delay_ms) -> timers armed so far
 
     def add_timer(self, delay_ms, handler, label="", kind="", owner=""):
         """ngx_add_timer: `handler()` runs `delay_ms` virtual ms from now.
         `label` names it for a completion order; `kind` and `owner` say what
         it is for (pictures)."""
         t = Timer(self.now_ms + delay_ms, next(self._seq), handler, label, kind, owner)
+        key = (owner, kind, delay_ms)
+        self.armed[key] = self.armed.get(key, 0) + 1
         heapq.heappush(self._heap, (t.deadline, t.seq, t))
         return t
 
@@ -87,6 +98,10 @@ class Loop:
             return True
         t = self.next_timer()
         if t is None:
+            return False
+        if self.horizon_ms is not None and t.deadline >= self.horizon_ms:
+            heapq.heappush(self._heap, (t.deadline, t.seq, t))     # still armed
+            self.at_horizon = True
             return False
         self.now_ms = max(self.now_ms, t.deadline)
         t.active = False

@@ -30,6 +30,12 @@ STEP_LIMIT = 300_000
 # such as string.rep of a huge string are few VM instructions)
 WALL_LIMIT = 5.0
 MAX_MEMORY = 512 * 2**20
+# the whole run (every resume and the event loop between them) gets this many
+# wall-clock seconds: a last resort when no other bound applies
+RUN_WALL_LIMIT = 15.0
+# coroutines a run may create (entry threads, light threads, coroutine.create):
+# past this the run stops, as a worker spinning in Lua would never answer
+MAX_COROUTINES = 20_000
 
 
 class LuaSyntaxError(Exception):
@@ -38,6 +44,15 @@ class LuaSyntaxError(Exception):
 
 class Runaway(Exception):
     """Lua ran too long without yielding (real nginx would hang the worker)."""
+
+
+class TooManyCoroutines(Exception):
+    """The run created MAX_COROUTINES coroutines (a spawn loop that never
+    reaches the event loop)."""
+
+
+class RunOutOfTime(Exception):
+    """The whole run used RUN_WALL_LIMIT wall-clock seconds."""
 
 
 def _deny_private(obj, name, is_setting):
@@ -64,6 +79,9 @@ class LuaVM:
             encoding=None, attribute_filter=_deny_private, max_memory=MAX_MEMORY)
         self.owner = owner
         self.resume_started = 0.0
+        self.run_deadline = None          # time.monotonic() the whole run must end by
+        self.out_of_time = False
+        self.ncoroutines = 0              # coroutines made so far (new_state calls)
         self.rt.execute(b"jit.off()")
         K = self.rt.execute(b(PRELUDE), name=b"=[ngxcoro]")
         K.init(self.rt.table_from({b(k): v for k, v in api.items()}), step_limit)
@@ -90,9 +108,11 @@ class LuaVM:
     def resume(self, co, nrets):
         """lua_resume(co, nrets) -> 0 (finished), 1 (yielded) or 2 (error)."""
         self.resume_started = time.monotonic()
+        if self.run_over_time():
+            raise RunOutOfTime()
         rv = self._resume(co, nrets)
         if rv == -1:
-            raise Runaway()
+            raise RunOutOfTime() if self.out_of_time else Runaway()
         if self.owner is not None:
             if self.owner.internal_error is not None:
                 raise self.owner.internal_error
@@ -101,8 +121,15 @@ class LuaVM:
         return rv
 
     def over_time(self):
-        """Has the current resume run longer than WALL_LIMIT (wall clock)?"""
-        return time.monotonic() - self.resume_started > WALL_LIMIT
+        """Has the current resume run longer than WALL_LIMIT, or the whole
+        run longer than RUN_WALL_LIMIT (wall clock)?"""
+        return self.run_over_time() or time.monotonic() - self.resume_started > WALL_LIMIT
+
+    def run_over_time(self):
+        """Is the whole run past its wall-clock deadline?"""
+        if self.run_deadline is not None and time.monotonic() > self.run_deadline:
+            self.out_of_time = True
+        return self.out_of_time
 
     def errmsg(self, co):
         v = self._errmsg(co)
@@ -116,7 +143,11 @@ class LuaVM:
         return None
 
     def new_state(self, cached_ok=True):
-        """A lua_State id: a recycled one when the cache has one."""
+        """A lua_State id: a recycled one when the cache has one.  Every
+        call counts toward MAX_COROUTINES."""
+        self.ncoroutines += 1
+        if self.ncoroutines > MAX_COROUTINES:
+            raise TooManyCoroutines()
         if cached_ok and self.cached_lua_threads:
             return self.cached_lua_threads.pop()
         self.nstates += 1

@@ -7,6 +7,8 @@ each event carries and how each listener words it is in `events.py`.
 """
 from __future__ import annotations
 
+from collections import deque
+
 from .events import EVENTS, TRACE_WORDS, debug_words
 
 
@@ -53,17 +55,27 @@ class StapTrace:
 class EventLog:
     """The request's history as plain dicts: every finalize_request with its
     rc and count, every change of r->main->count with its cause, and the
-    scheduler steps, in order (the `events` of --json)."""
+    scheduler steps, in order (the `events` of --json).  A ring: only the
+    last `limit` events are kept, and `note()` says how many went."""
 
     KEEP = frozenset(name for name, e in EVENTS.items() if e.keep)
+    LIMIT = 20_000
 
-    def __init__(self, clock):
-        self.events = []
+    def __init__(self, clock, limit=LIMIT):
+        self.events = deque(maxlen=limit)
+        self.seen = 0
         self._clock = clock
+
+    def note(self):
+        """One line when the ring dropped events, else None."""
+        lost = self.seen - len(self.events)
+        return (f"events: only the last {len(self.events):,} of {self.seen:,} are kept"
+                if lost else None)
 
     def __call__(self, event, d):
         if event not in self.KEEP:
             return
+        self.seen += 1
         e = {"t_ms": self._clock.now_ms, "event": event}
         for k, v in d.items():
             if hasattr(v, "name") and hasattr(v, "co_status"):

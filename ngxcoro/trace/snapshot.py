@@ -36,10 +36,15 @@ def _name(v):
 
 
 class Snapshots:
-    """Listener: `frames` is the list of snapshots, one per step."""
+    """Listener: `frames` is the list of snapshots, one per step, up to
+    `limit` of them (`note()` says when the run went on past that)."""
 
-    def __init__(self, worker):
+    LIMIT = 2_000
+
+    def __init__(self, worker, limit=LIMIT):
         self.w = worker
+        self.limit = limit
+        self.skipped = 0
         self.frames = []
         self.last_rc = None
         self.executing = None                 # inside lua_resume of this co ctx
@@ -54,7 +59,15 @@ class Snapshots:
             return
         if event in ("run_thread_returned", "finalize_request"):
             self.last_rc = data.get("rc")
+        if len(self.frames) >= self.limit:
+            self.skipped += 1
+            return
         self.frames.append(self.take(event, data))
+
+    def note(self):
+        """One line when steps were left out, else None."""
+        return (f"steps: only the first {self.limit:,} are recorded; {self.skipped:,} more "
+                "were not" if self.skipped else None)
 
     # ----------------------------------------------------------------- where
     def where(self):
