@@ -1,10 +1,19 @@
-"""python -m ngxcoro run --config FILE --request "GET /t" [--header "N: v"]... [--json]"""
+"""python -m ngxcoro run --config FILE --request "GET /t" [--header "N: v"]... [--json]
+
+Exit codes: 0 when the run gave nginx's answer, whatever the status (a hang
+real nginx would also have, answered at the client's timeout, included);
+1 when nginx would refuse the config (its "[emerg] ..." line, as `nginx -t`
+exits 1); 2 when ngxcoro refuses: something not modelled, a config or request
+line it cannot read, a file it cannot open, or one of its own limits (memory,
+wall time).  With --json the output is one JSON object in every case.
+"""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
-from . import run, RequestError
+from . import run, RequestError, CLIENT_TIMEOUT
 
 
 def _header(text):
@@ -41,6 +50,9 @@ def main(argv=None):
                     help="a piece of the body that arrives SECONDS after the previous one "
                          "(repeatable; \\n stands for a newline)")
     rp.add_argument("--order", help="completion order of timers, e.g. \"t2,t1\"")
+    rp.add_argument("--timeout", type=_seconds, default=CLIENT_TIMEOUT, metavar="SECONDS",
+                    help="the client's timeout in virtual seconds: a request still open then "
+                         f"is answered as hung (default {CLIENT_TIMEOUT:g}, as the oracle's)")
     rp.add_argument("--json", action="store_true", help="print one JSON object")
     a = p.parse_args(argv)
 
@@ -62,9 +74,12 @@ def main(argv=None):
             body = a.body_piece
         order = [x.strip() for x in a.order.split(",")] if a.order else None
         res = run(text, a.request, headers=a.header, body=body,
-                  filename=a.config.rsplit("/", 1)[-1], order=order)
+                  filename=a.config.rsplit("/", 1)[-1], order=order, timeout=a.timeout)
     except RequestError as e:
-        print(f"ngxcoro: {e}", file=sys.stderr)
+        if a.json:
+            print(json.dumps({"status": None, "message": str(e), "refused": True}))
+        else:
+            print(f"ngxcoro: {e}", file=sys.stderr)
         return 2
 
     try:
@@ -74,18 +89,35 @@ def main(argv=None):
         return 0
 
 
+def _seconds(text):
+    try:
+        v = float(text)
+    except ValueError:
+        v = -1.0
+    if not v > 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f'bad timeout "{text}": expected seconds > 0, e.g. 3')
+    return v
+
+
+def exit_code(res):
+    """0: nginx's answer; 1: nginx refuses the config; 2: ngxcoro refuses."""
+    return 2 if res.refused else 1 if res.startup_error else 0
+
+
 def _print(res, as_json):
     if as_json:
         print(res.dumps())
-        return 0
+        return exit_code(res)
     if res.startup_error:
         print(res.startup_error)
         return 1
     print(f"status: {res.status if res.status is not None else '(no complete response)'}")
     if res.message:
         print(f"note: {res.message}")
+    for note in res.notes:
+        print(f"note: {note}")
     for line in res.error_log:
         print(f"log: {line}")
     print()
     sys.stdout.write(res.body)
-    return 0
+    return exit_code(res)

@@ -192,8 +192,13 @@ class Worker:
                  + (f", uthreads {ctx.uthreads})" if ctx is not None else ")"))
         t = f"{self.loop.now_ms / 1000:g} s"
         if self.stopped == "horizon":
+            wire = r.main.connection.wire
+            got = (f"it has the status line ({wire.status}) and {len(wire.body):,} body bytes"
+                   + (", the whole response" if wire.complete else "")
+                   if wire.body or wire.complete else "it has received nothing"
+                   + (": nginx holds back what was written" if wire.status is not None else ""))
             head = (f"stopped at the horizon: the client gives up after {self.loop.horizon_ms / 1000:g} s "
-                    f"(its timeout) and closes; {state}, nothing ends it; alive: ")
+                    f"(its timeout) and closes ({got}); {state}, nothing ends it; alive: ")
         elif self.stopped == "events":
             head = (f"stopped after {MAX_EVENTS:,} events at {t} of virtual time that never moves on "
                     f"(real nginx would spin until the client gives up); {state}; alive: ")

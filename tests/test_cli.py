@@ -257,3 +257,73 @@ def test_body_pieces_arrive_over_virtual_time(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["body"] == "thread\nbody: a=1&b=2\n"
+
+
+# ------------------------------------------------------------------ horizon and exit codes
+FOREVER = textwrap.dedent("""\
+    location = /t {
+        content_by_lua_block {
+            ngx.thread.spawn(function()
+                while true do ngx.sleep(1) end
+            end)
+            ngx.say("entry")
+        }
+    }
+    """)
+
+NOT_MODELLED = "location = /t {\n    content_by_lua_block {\n        ngx.timer.at(0, function() end)\n    }\n}\n"
+
+
+def test_a_hang_at_the_horizon_is_nginx_s_answer_exit_0(conf):
+    # real nginx keeps the request open; its client gives up at its timeout (3 s, the
+    # oracle's default): that is the answer, so the exit code is 0
+    for extra in ([], ["--json"]):
+        out = cli("--config", conf(FOREVER), *extra)
+        no_traceback(out)
+        assert out.returncode == 0, out.stdout + out.stderr
+    obj = json.loads(out.stdout)
+    assert obj["status"] is None and obj["hung"] is True and obj["refused"] is False
+    assert obj["message"].startswith("stopped at the horizon: the client gives up after 3 s")
+    # the light thread sleeps at 1 s and 2 s; the one due at 3 s is past the horizon
+    assert "t1 (running; ngx.sleep(1): re-arms a 1 s timer forever, armed 3 times" in obj["message"]
+
+
+def test_timeout_moves_the_horizon(conf):
+    out = cli("--config", conf(FOREVER), "--json", "--timeout", "10.5")
+    obj = json.loads(out.stdout)
+    assert out.returncode == 0 and obj["hung"] is True
+    assert "after 10.5 s" in obj["message"] and "armed 11 times" in obj["message"]
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "abc", "inf"])
+def test_bad_timeout_is_a_usage_error(conf, bad):
+    out = cli("--config", conf(FOREVER), "--timeout", bad)
+    no_traceback(out)
+    assert out.returncode == 2 and "bad timeout" in out.stderr
+
+
+def test_not_modelled_exits_2_with_one_json_object(conf):
+    out = cli("--config", conf(NOT_MODELLED))
+    no_traceback(out)
+    assert out.returncode == 2
+    assert "not modelled" in out.stdout
+    out = cli("--config", conf(NOT_MODELLED), "--json")
+    obj = json.loads(out.stdout)
+    assert out.returncode == 2 and obj["refused"] is True and "not modelled" in obj["message"]
+
+
+def test_bad_request_line_with_json_is_one_object_exit_2(conf):
+    out = cli("--config", conf(SPAWN), "--request", "GET t", "--json")
+    no_traceback(out)
+    assert out.returncode == 2
+    obj = json.loads(out.stdout)
+    assert obj["status"] is None and "request line" in obj["message"] and obj["refused"] is True
+
+
+def test_exit_codes_of_each_kind_of_answer(conf):
+    # a Lua error is nginx's 500: exit 0; a config nginx refuses: exit 1 (as nginx -t);
+    # a runaway loop is a hang real nginx's worker would also have: exit 0
+    assert cli("--config", conf(LUA_ERROR), "--json").returncode == 0
+    assert cli("--config", conf("location = /t {\n    foo;\n}\n"), "--json").returncode == 1
+    spin = "location = /t {\n    content_by_lua_block {\n        while true do end\n    }\n}\n"
+    assert cli("--config", conf(spin), "--json").returncode == 0
