@@ -221,6 +221,8 @@ class Worker:
             on = [c.name for c in ctx.user_co_ctx
                   if c.waited_by_parent and c.parent_co_ctx is co and c.co_status != CoStatus.DEAD]
             return f"waits on {', '.join(on) or 'a thread'} (ngx.thread.wait)"
+        if self.vm.out_of_time and co is ctx.cur_co_ctx and not co.waiting:
+            return "running Lua when the guard stopped it"
         timers = [x for x in self.loop.pending() if x.owner == co.name]
         if timers:
             x = timers[0]
