@@ -198,3 +198,28 @@ def test_parse_order():
     # labels may contain spaces (echo_sleep timers of subrequests): commas separate them
     labels = ["echo_sleep /a", "echo_sleep /b"]
     assert parse_order("echo_sleep /b,  echo_sleep /a", labels) == ["echo_sleep /b", "echo_sleep /a"]
+
+
+def test_editor_marks_a_stopped_run_and_never_shows_an_older_one(monkeypatch):
+    forever = 'ngx.thread.spawn(function() while true do ngx.sleep(1) end end)\nngx.say("x")\n'
+    ed = Editor(lua=forever)
+    assert "ngxc-editor-banner" in ed.banner.value
+    assert "stopped at the horizon: the client gives up after 3 s" in ed.banner.value
+    assert "status stopped" in ed.summary.value and ed.holder.children == (ed.stepper,)
+    # an interrupt (the kernel's stop button) leaves no run on show, and says so
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(ngxcoro, "run_lua", interrupted)
+    assert ed.run() is None
+    assert ed.holder.children == () and ed.result is None and ed.error.value == ""
+    assert "interrupted" in ed.banner.value and "stopped at the horizon" not in ed.banner.value
+    assert "status" not in ed.summary.value
+    monkeypatch.undo()
+    # a run that fails to start clears the previous one too
+    ed.request.value = "fetch /t"
+    ed.run()
+    assert ed.holder.children == () and ed.banner.value == "" and 'bad method "fetch"' in ed.error.value
+    ed.request.value = "GET /t"
+    ed.code.value = 'ngx.say("ok")'
+    res = ed.run()
+    assert res.status == 200 and ed.banner.value == "" and ed.holder.children == (ed.stepper,)

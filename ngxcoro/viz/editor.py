@@ -6,7 +6,10 @@ an optional body, press Run, step through the result below.
 
 Mistakes come back the way nginx words them -- `unknown directive "foo" in
 nginx.conf:2`, `failed to load inlined Lua code: content_by_lua(nginx.conf:2):3:
-...` -- inline, above the stepper; never as a Python traceback.
+...` -- inline, above the stepper; never as a Python traceback.  A run that a
+bound stopped (the client's timeout, ngxcoro's limits) or that was
+interrupted says so in a banner; a new run clears the old one first, so the
+view never shows an older run as current.
 """
 from __future__ import annotations
 
@@ -58,6 +61,7 @@ class Editor(W.VBox):
         self.run_button = W.Button(description="Run", button_style="primary", icon="play",
                                    tooltip="run the model and step through it")
         self.error = W.HTML(value="")
+        self.banner = W.HTML(value="")     # stopped at the horizon / a limit / interrupted
         self.summary = W.HTML(value="")
         self.holder = W.VBox(layout=W.Layout(width="100%"))
         self.stepper = None
@@ -67,7 +71,7 @@ class Editor(W.VBox):
                        "monospace);font-size:var(--jp-code-font-size,13px)}</style>")
         super().__init__([style, self.code,
                           W.HBox([self.request, self.body, self.run_button, self.summary]),
-                          self.error, self.holder], **kw)
+                          self.banner, self.error, self.holder], **kw)
         if autorun:                        # the stepper is there at once (and in exported pages)
             self.run()
 
@@ -87,9 +91,37 @@ class Editor(W.VBox):
                             'line-height:1.45;white-space:pre-wrap;border-left:3px solid currentColor;'
                             f'padding:2px 8px;margin:4px 0">{"".join(rows)}</div>')
 
+    def _show_banner(self, text, kind="stopped"):
+        """One line above the errors: how this run ended, if not on its own."""
+        if not text:
+            self.banner.value = ""
+            return
+        self.banner.value = (f'<div class="ngxc-editor-banner ngxc-editor-{kind}" style="font-size:12px;'
+                             'background:var(--jp-warn-color3,#fff3cd);border-left:3px solid '
+                             'var(--jp-warn-color1,#f0ad4e);padding:2px 8px;margin:4px 0">'
+                             f'{html.escape(text, quote=False)}</div>')
+
+    def _clear(self, summary=""):
+        """Forget the shown run: nothing of it may pass for the next one."""
+        self.result = None
+        self._show_errors([])
+        self._show_banner("")
+        self.summary.value = summary
+        self.holder.children = ()
+
     def run(self):
         """What the Run button does.  Returns the Result (None when the
-        request line itself was refused)."""
+        request line itself was refused, or the run was interrupted)."""
+        self._clear("<span style='color:var(--jp-ui-font-color2,#666)'>running&hellip;</span>")
+        try:
+            return self._run()
+        except KeyboardInterrupt:         # the kernel's interrupt: no run to show
+            self._clear()
+            self._show_banner("interrupted: this run was stopped before it ended; "
+                              "nothing of it is shown", "interrupted")
+            return None
+
+    def _run(self):
         import ngxcoro
         text = self.code.value
         request = self.request.value.strip() or "GET /t"
@@ -102,16 +134,19 @@ class Editor(W.VBox):
         try:
             res = fn(text, request, body=body, snapshots=True)
         except ngxcoro.RequestError as e:
+            self._clear()
             self._show_errors([str(e)])
-            self.summary.value = ""
             return None
         except Exception as e:            # never a traceback in front of a learner
+            self._clear()
             self._show_errors([f"ngxcoro could not run this: {e}"])
-            self.summary.value = ""
             return None
         self.result = res
-        self._show_errors(error_lines(res), lua=fn is ngxcoro.run_lua)
-        status = res.status if res.status is not None else ("hung" if res.hung else "no response")
+        stopped = res.message if res.message and res.message.startswith("stopped ") else ""
+        self._show_banner("; ".join(filter(None, [stopped, *res.notes])))
+        self._show_errors([x for x in error_lines(res) if x != stopped], lua=fn is ngxcoro.run_lua)
+        status = res.status if res.status is not None else (
+            ("stopped" if stopped else "hung") if res.hung else "no response")
         self.summary.value = (f"<span style='color:var(--jp-ui-font-color2,#666)'>status "
                               f"{html.escape(str(status))} &middot; {len(res.snapshots)} steps</span>")
         if not res.snapshots:

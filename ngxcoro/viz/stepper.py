@@ -418,6 +418,9 @@ class Stepper(anywidget.AnyWidget):
         except Exception as e:             # a learner's input never becomes a traceback
             self.rerun_status = f"re-run failed: {e}"
             return None
+        except KeyboardInterrupt:
+            self.rerun_status = "re-run interrupted: the steps shown are still the previous run's"
+            return None
         res.order = list(order)
         self.load(res)
         self.rerun_status = ("re-ran with order " + ", ".join(order) + ": status "
