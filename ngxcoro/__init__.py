@@ -113,15 +113,15 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
         hung = not r.connection.destroyed
         if hung:
             message = w.why_hung(r)
-            refused = w.vm.out_of_time
+            refused = w.vm.out_of_time or w.stopped == "events"
             hung = not refused
             w.fire("hang", message=message)
     except RunOutOfTime:
         hung, refused = False, True
-        message = w.why_hung(w.main_r) if w.main_r is not None else "stopped: out of wall-clock time"
-    except TooManyCoroutines:
-        hung = True
-        message = w.too_many_coroutines()
+        message = w.why_hung(w.requests[0].main)
+    except TooManyCoroutines as e:
+        hung, refused = False, True
+        message = w.too_many_coroutines(e.args[0])
     except Runaway:
         hung = True
         message = ("runaway Lua: a coroutine ran more than "

@@ -21,7 +21,8 @@ from .ngx_lua import (by, control, coroutine, misc, output, req_body, sleep, sub
                       uri, uthread, variable)
 from .ngx_lua.common import CoStatus
 from .ngx_lua.protocol import bind, abort
-from .ngx_lua.vm import LuaVM, LuaSyntaxError, STEP_LIMIT, RUN_WALL_LIMIT, MAX_COROUTINES
+from .ngx_lua.vm import (LuaVM, LuaSyntaxError, STEP_LIMIT, RUN_WALL_LIMIT, MAX_COROUTINES,
+                         MAX_MADE)
 from .trace import Hooks
 
 # the modules whose `API` the Lua shims call (ngx_lua/protocol.py)
@@ -31,7 +32,7 @@ API_MODULES = (coroutine, uthread, output, sleep, control, uri, variable, req_bo
 # the client's timeout, in seconds: Test::Nginx's, and the oracle's (run_real and a
 # scenario's "# timeout:" default); the run stops at this much virtual time
 CLIENT_TIMEOUT = 3.0
-# events the loop may handle in one run (a ngx.sleep(0) loop never moves the clock)
+# events the loop may handle without the clock moving on (a ngx.sleep(0) loop)
 MAX_EVENTS = 100_000
 
 LEVELS = ["", "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"]
@@ -154,19 +155,21 @@ class Worker:
         (ngx_process_events_and_timers, until the connection closes), for
         at most `timeout` seconds of virtual time (None: no horizon): then
         the client gives up.  `self.stopped` says which bound ended the run
-        ("horizon" or "events"), or stays None."""
+        ("horizon", or "events": MAX_EVENTS without the clock moving on), or
+        stays None."""
         self.loop.horizon_ms = None if timeout is None else round(timeout * 1000)
         self.vm.run_deadline = time.monotonic() + RUN_WALL_LIMIT
         self.stopped = None
         r = request.process_request(self, method, uri, args, version, headers, body_pieces)
         self.main_r = r
-        n = 0
+        n, now = 0, self.loop.now_ms
         while not r.connection.destroyed and self.loop.run_once():
-            n += 1
+            n = n + 1 if self.loop.now_ms == now else 0
+            now = self.loop.now_ms
             if n >= MAX_EVENTS:
                 self.stopped = "events"
                 break
-            if n % 64 == 0 and self.vm.run_over_time():
+            if self.vm.run_over_time():
                 break
         if self.loop.at_horizon and not r.connection.destroyed:
             self.stopped = "horizon"
@@ -200,8 +203,9 @@ class Worker:
             head = (f"stopped at the horizon: the client gives up after {self.loop.horizon_ms / 1000:g} s "
                     f"(its timeout) and closes ({got}); {state}, nothing ends it; alive: ")
         elif self.stopped == "events":
-            head = (f"stopped after {MAX_EVENTS:,} events at {t} of virtual time that never moves on "
-                    f"(real nginx would spin until the client gives up); {state}; alive: ")
+            head = (f"stopped by ngxcoro after {MAX_EVENTS:,} events at {t} without the clock moving "
+                    f"on (its limit; if this never stops, real nginx spins until the client gives "
+                    f"up); {state}; alive: ")
         elif self.vm.out_of_time:
             head = (f"stopped by ngxcoro's last-resort guard after {RUN_WALL_LIMIT:g} s of wall-clock "
                     f"time, at {t} of virtual time; {state}; alive: ")
@@ -240,15 +244,21 @@ class Worker:
             CoStatus.RUNNING: "running but parked with nothing armed to wake it",
         }[co.co_status]
 
-    def too_many_coroutines(self):
-        """The message when a run made MAX_COROUTINES coroutines."""
+    def live_coroutines(self):
+        """How many coroutines of the run are not dead (zombies count)."""
+        return sum(1 for c in self.coctx_by_id.values() if c.co_status != CoStatus.DEAD)
+
+    def too_many_coroutines(self, kind):
+        """The message when a run holds MAX_COROUTINES live coroutines
+        (`kind` "live") or made MAX_MADE ("made")."""
         r = self.cur_r
         ctx = r.ctx if r is not None else None
         who = ctx.cur_co_ctx.name if ctx is not None and ctx.cur_co_ctx is not None else "Lua"
-        zombies = sum(1 for c in (ctx.user_co_ctx if ctx is not None else ())
-                      if c.co_status == CoStatus.ZOMBIE)
-        return (f"stopped after {MAX_COROUTINES:,} coroutines at {self.loop.now_ms / 1000:g} s "
-                f"(ngxcoro's limit): {who} keeps making them without the request ending "
-                f"({zombies:,} zombies nobody waits for); real nginx's worker would spin in Lua"
-                + (", its memory growing," if zombies else "")
-                + " and never answer: the client gives up")
+        zombies = sum(1 for c in self.coctx_by_id.values() if c.co_status == CoStatus.ZOMBIE)
+        what = (f"{self.live_coroutines():,} live coroutines ({zombies:,} of them zombies nobody "
+                f"waits for; the limit is {MAX_COROUTINES:,})" if kind == "live" else
+                f"{MAX_MADE:,} coroutines made in one run (its limit)")
+        return (f"stopped by ngxcoro at {what}, at {self.loop.now_ms / 1000:g} s: {who} keeps "
+                "making them without the request ending; if it never stops, real nginx's worker "
+                "spins in Lua" + (", its memory growing," if zombies else "")
+                + " and never answers: the client gives up")

@@ -33,9 +33,13 @@ MAX_MEMORY = 512 * 2**20
 # the whole run (every resume and the event loop between them) gets this many
 # wall-clock seconds: a last resort when no other bound applies
 RUN_WALL_LIMIT = 15.0
-# coroutines a run may create (entry threads, light threads, coroutine.create):
-# past this the run stops, as a worker spinning in Lua would never answer
+# live coroutines (entry threads, light threads, coroutines, zombies: all but
+# the dead) a run may hold; past this the run stops, as a worker spinning in
+# Lua would never answer.  They are counted (owner.live_coroutines()) after
+# every 1,000 made, or every tenth of those made so far, whichever is more;
+# and a run may make MAX_MADE in all (dead ones too: each leaves its traces)
 MAX_COROUTINES = 20_000
+MAX_MADE = 150_000
 
 
 class LuaSyntaxError(Exception):
@@ -47,8 +51,8 @@ class Runaway(Exception):
 
 
 class TooManyCoroutines(Exception):
-    """The run created MAX_COROUTINES coroutines (a spawn loop that never
-    reaches the event loop)."""
+    """The run holds MAX_COROUTINES live coroutines, or made MAX_MADE (a spawn
+    loop that never reaches the event loop); args[0] is "live" or "made"."""
 
 
 class RunOutOfTime(Exception):
@@ -82,6 +86,7 @@ class LuaVM:
         self.run_deadline = None          # time.monotonic() the whole run must end by
         self.out_of_time = False
         self.ncoroutines = 0              # coroutines made so far (new_state calls)
+        self.next_census = 1_000          # ... when to count the live ones next
         self.rt.execute(b"jit.off()")
         K = self.rt.execute(b(PRELUDE), name=b"=[ngxcoro]")
         K.init(self.rt.table_from({b(k): v for k, v in api.items()}), step_limit)
@@ -144,10 +149,14 @@ class LuaVM:
 
     def new_state(self, cached_ok=True):
         """A lua_State id: a recycled one when the cache has one.  Every
-        call counts toward MAX_COROUTINES."""
+        call counts toward the census of live ones (MAX_COROUTINES)."""
         self.ncoroutines += 1
-        if self.ncoroutines > MAX_COROUTINES:
-            raise TooManyCoroutines()
+        if self.ncoroutines > MAX_MADE:
+            raise TooManyCoroutines("made")
+        if self.ncoroutines >= self.next_census and self.owner is not None:
+            self.next_census = self.ncoroutines + max(1_000, self.ncoroutines // 10)
+            if self.owner.live_coroutines() >= MAX_COROUTINES:
+                raise TooManyCoroutines("live")
         if cached_ok and self.cached_lua_threads:
             return self.cached_lua_threads.pop()
         self.nstates += 1

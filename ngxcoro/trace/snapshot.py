@@ -39,7 +39,7 @@ class Snapshots:
     """Listener: `frames` is the list of snapshots, one per step, up to
     `limit` of them (`note()` says when the run went on past that)."""
 
-    LIMIT = 2_000
+    LIMIT = 1_500
 
     def __init__(self, worker, limit=LIMIT):
         self.w = worker
