@@ -139,10 +139,10 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
     if message and not hung or w.stopped:
         status = None          # a client that gave up has no complete response
     return Result(status=status, body=bytes(wire.body).decode("utf-8", "replace"),
-                  error_log=w.error_log, stap=stap.lines, events=list(log.events), hung=hung,
+                  error_log=w.error_log, stap=list(stap.lines), events=list(log.events), hung=hung,
                   message=message, snapshots=snaps.frames if snaps else [],
                   config_text=config_text, request=request, refused=refused,
-                  notes=[n for n in (log.note(), snaps and snaps.note()) if n])
+                  notes=[n for n in (stap.note(), log.note(), snaps and snaps.note()) if n])
 
 
 def lua_location(lua, uri="/t"):

@@ -66,7 +66,7 @@ def test_forever_programs_answer_hung_in_bounded_memory(name, snapshots):
     assert res["status"] is None and res["hung"] is horizon and res["refused"] is not horizon
     assert res["message"].startswith("stopped ") and "\n" not in res["message"]
     assert res["maxrss_mb"] < 500, res["maxrss_mb"]
-    assert len(res["events"]) <= 20_000
+    assert len(res["events"]) <= 20_000 and len(res["stap"]) <= 20_000
     assert res["nsnapshots"] <= 1_500
     if snapshots and name != "thread sleeps forever":
         assert any(n.startswith("steps: only the first 1,500") for n in res["notes"])

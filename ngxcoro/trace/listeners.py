@@ -12,6 +12,15 @@ from collections import deque
 from .events import EVENTS, TRACE_WORDS, debug_words
 
 
+# what a ring of StapTrace or EventLog keeps: the last RING lines or events
+RING = 20_000
+
+
+def ring_note(what, ring, seen):
+    """One line when a ring dropped some of what it saw, else None."""
+    return f"{what}: only the last {len(ring):,} of {seen:,} are kept" if seen > len(ring) else None
+
+
 class Hooks:
     """A list of listeners `f(event, data)`; falsy when nobody listens."""
 
@@ -34,19 +43,24 @@ class StapTrace:
     """The systemtap "GC script" of the module's test suite (t/StapThread.pm):
     the `stap` line of each probe in the registry.
 
-    Ids are small integers given to lua_States in the order a probe first
-    mentions them, the parent before the child; hex for create/spawn/delete,
-    decimal for terminate.
+    A ring, as EventLog.  Ids are small integers given to lua_States in the
+    order a probe first mentions them, the parent before the child; hex for
+    create/spawn/delete, decimal for terminate.
     """
 
-    def __init__(self):
-        self.lines = []
+    def __init__(self, limit=None):
+        self.lines = deque(maxlen=limit or RING)     # the last `limit` lines
+        self.seen = 0
         self._ids = {}
+
+    def note(self):
+        return ring_note("stap lines", self.lines, self.seen)
 
     def __call__(self, event, d):
         e = EVENTS.get(event)
         if e is None or not e.stap:
             return
+        self.seen += 1
         ids = {k: self._ids.setdefault(d[k].L, len(self._ids) + 1)
                for k in e.fields if k in ("parent", "child", "co")}
         self.lines.append(e.stap.format(**ids, result="ok" if d.get("success") else "fail"))
@@ -59,18 +73,14 @@ class EventLog:
     last `limit` events are kept, and `note()` says how many went."""
 
     KEEP = frozenset(name for name, e in EVENTS.items() if e.keep)
-    LIMIT = 20_000
 
-    def __init__(self, clock, limit=LIMIT):
-        self.events = deque(maxlen=limit)
+    def __init__(self, clock, limit=None):
+        self.events = deque(maxlen=limit or RING)
         self.seen = 0
         self._clock = clock
 
     def note(self):
-        """One line when the ring dropped events, else None."""
-        lost = self.seen - len(self.events)
-        return (f"events: only the last {len(self.events):,} of {self.seen:,} are kept"
-                if lost else None)
+        return ring_note("events", self.events, self.seen)
 
     def __call__(self, event, d):
         if event not in self.KEEP:
