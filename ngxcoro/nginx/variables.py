@@ -11,6 +11,16 @@ import re
 _VAR = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 
 
+#: the core variables the model has (ngx_http_core_variables); of these only $args
+#: is NGX_HTTP_VAR_CHANGEABLE
+CORE_NAMES = frozenset((
+    "uri", "document_uri", "args", "query_string", "is_args", "request_method",
+    "request_uri", "request", "server_protocol", "scheme", "host", "remote_addr",
+    "remote_port", "server_addr", "server_port", "server_name", "status",
+    "content_length", "content_type", "request_body"))
+CHANGEABLE = frozenset(("args",))
+
+
 def request_variable(r, name):
     """The built-in variables a lesson needs (ngx_http_variables.c), and `set` ones."""
     if name in r.set_vars:

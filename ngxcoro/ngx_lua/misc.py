@@ -94,8 +94,8 @@ def get_phase(w):
 # --------------------------------------------------------------------- log
 def ngx_log(w, level, msg):
     """ngx.log / print (ngx_http_lua_ngx_log): "[lua] <where>: <msg>"."""
-    if not 0 <= level <= 8:
-        return argerr(1, "bad log level")
+    if not 0 <= level <= 8:                 # ngx.log checked the range already
+        return argerr(1, f"bad log level: {level}")
     w.log_error(LOG_LEVELS[int(level)], "[lua] " + msg.decode("utf-8", "surrogateescape"), w.cur_r)
     return ret()
 

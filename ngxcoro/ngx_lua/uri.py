@@ -14,7 +14,7 @@ def req_set_uri(w, *args):
     """ngx.req.set_uri(uri, jump?) (ngx_http_lua_ngx_req_set_uri)."""
     r, ctx = w.cur_r, w.cur_r.ctx
     if len(args) not in (1, 2, 3):
-        return err(f"expecting 1 argument but seen {len(args)}")
+        return err(f"expecting 1, 2 or 3 arguments but seen {len(args)}")
     if not isinstance(args[0], (bytes, int, float)):
         return argerr(1, f"string expected, got {lua_type(args[0])}")
     uri = to_str(args[0])
