@@ -41,7 +41,7 @@ def request_variable(r, name):
     host = next((v for k, v in r.headers if k.lower() == "host"), "localhost")
     return {
         "uri": r.uri, "document_uri": r.uri, "args": r.args, "query_string": r.args,
-        "is_args": "?" if r.args else "", "request_method": r.method,
+        "is_args": "?" if r.args else "", "request_method": r.main.method,
         "request_uri": r.main.request_uri, "request": r.main.request_line,
         "server_protocol": r.http_version, "scheme": "http", "host": host.split(":")[0],
         "remote_addr": "127.0.0.1", "remote_port": "40000", "server_addr": "127.0.0.1",

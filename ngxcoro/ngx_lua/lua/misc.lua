@@ -58,8 +58,7 @@ SAFE.print = function(...)
 end
 
 function ngx.req.get_method()
-  local _, m = P.var_get("request_method")
-  return m
+  return P.get_method()
 end
 local function header_key(t, k)
   if type(k) == "string" then

@@ -70,12 +70,22 @@ local function hook()
   end
 end
 
+-- the arguments of an API that is a C function in ngx_lua but a shim here, by
+-- coroutine, while its luaL_error is raised: they are that C frame's slots
+local capi_frame = setmetatable({}, {__mode = "k"})
+
 local function settle(id, co, ok, ...)
   if not ok then
     -- LuaJIT leaves the failing frame's slots on the dead coroutine's stack
     -- under the error value: run_thread hands all of it to a waiting parent
     local s = {n = 0}
-    for i = 1, getinfo(co, 0, "l") and 250 or 0 do
+    local cf = capi_frame[co]
+    capi_frame[co] = nil
+    if cf and rawequal(select(2, getlocal(co, 0, 1)), cf.msg) then
+      for i = 1, cf.n do s[i] = cf[i] end
+      s.n = cf.n
+    end
+    for i = 1, (s.n == 0 and getinfo(co, 0, "l")) and 250 or 0 do
       local name, v = getlocal(co, 0, i)
       if not name then break end
       s.n = i
@@ -332,6 +342,12 @@ local function simple(name)
     if code == RETURN then return a, b end
     if code == YIELD then return raw_yield() end
     if code == ARGERROR then argerror(1, a, b) end
+    local co = raw_running()
+    if co then
+      local frame = pack(...)
+      frame.msg = a
+      capi_frame[co] = frame
+    end
     raw_error(a, 2)
   end
 end
