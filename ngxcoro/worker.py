@@ -53,7 +53,8 @@ class Worker:
         self.content_handlers = [("content_by_lua", by.content_handler),
                                  ("echo", content.echo_handler),
                                  ("proxy_pass", content.proxy_handler)]
-        # ngx_http_top_body_filter, for a subrequest's output
+        # ngx_http_top_header_filter and ngx_http_top_body_filter, for a subrequest
+        self.top_header_filter = subrequest.capture_header_filter
         self.top_body_filter = subrequest.capture_body_filter
         self.error_log = []
         level = log_level or getattr(config, "error_log_level", None) or "error"

@@ -466,12 +466,9 @@ def resume_tail(r, nrets):
 def send_header_if_needed(r, ctx):
     """ngx_http_lua_send_header_if_needed."""
     if not r.header_sent and not ctx.header_sent:
-        if not r.headers_out_status:
-            r.headers_out_status = 200
+        r.headers_out_status = r.headers_out_status or 200
         ctx.header_sent = True
-        if ctx.buffering:
-            return NGX_OK
-        return response.send_header(r)
+        return NGX_OK if ctx.buffering else response.send_header(r)
     return NGX_OK
 
 
@@ -484,6 +481,9 @@ def send_chain_link(r, ctx, data):
         ctx.buffering = True
     rc = send_header_if_needed(r, ctx)
     if rc == NGX_ERROR or rc > NGX_OK:
+        return rc
+    if r.header_only:                 # a HEAD request: the header was all, no last buf
+        ctx.eof = True
         return rc
     if data is None:
         ctx.eof = True
