@@ -15,6 +15,7 @@ import re
 
 import ipywidgets as W
 
+from ..nginx.http_parse import invalid_method
 from .stepper import Stepper, is_config, error_lines
 
 _EXAMPLE = """location = /t {
@@ -110,7 +111,11 @@ class Editor(W.VBox):
             self.summary.value = ""
             return None
         self.result = res
-        self._show_errors(error_lines(res), lua=fn is ngxcoro.run_lua)
+        method = request.split()[0]
+        said = ([f'bad method "{method}" in request line "{request}": nginx answers 400 Bad '
+                 'Request and runs no location (a method is "A"-"Z", "_" and "-")']
+                if invalid_method(method) else [])
+        self._show_errors(said + error_lines(res), lua=fn is ngxcoro.run_lua)
         status = res.status if res.status is not None else ("hung" if res.hung else "no response")
         self.summary.value = (f"<span style='color:var(--jp-ui-font-color2,#666)'>status "
                               f"{html.escape(str(status))} &middot; {len(res.snapshots)} steps</span>")
