@@ -43,11 +43,13 @@ class Result:
     snapshots: list = field(default_factory=list)
     config_text: str = ""
     request: str = ""
+    inert: list = field(default_factory=list)   # (directive, line): no effect on the model
 
     def to_json(self):
         return {"status": self.status, "body": self.body, "error_log": self.error_log,
                 "stap": self.stap, "events": self.events, "hung": self.hung,
-                "message": self.message, "startup_error": self.startup_error}
+                "message": self.message, "startup_error": self.startup_error,
+                "inert": [{"directive": n, "line": k} for n, k in self.inert]}
 
     def dumps(self):
         return json.dumps(self.to_json(), indent=1, sort_keys=True, ensure_ascii=False)
@@ -126,7 +128,7 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
     return Result(status=status, body=bytes(wire.body).decode("utf-8", "replace"),
                   error_log=w.error_log, stap=stap.lines, events=log.events, hung=hung,
                   message=message, snapshots=snaps.frames if snaps else [],
-                  config_text=config_text, request=request)
+                  config_text=config_text, request=request, inert=list(conf.inert))
 
 
 def lua_location(lua, uri="/t"):

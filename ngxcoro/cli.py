@@ -74,6 +74,12 @@ def main(argv=None):
         return 0
 
 
+def _inert_line(inert):
+    """The one line that lists the directives accepted with no effect on the model."""
+    return ("inert (no effect on the model): "
+            + ", ".join(f"{name} (line {line})" for name, line in inert))
+
+
 def _print(res, as_json):
     if as_json:
         print(res.dumps())
@@ -81,6 +87,8 @@ def _print(res, as_json):
     if res.startup_error:
         print(res.startup_error)
         return 1
+    if res.inert:
+        print(_inert_line(res.inert))
     print(f"status: {res.status if res.status is not None else '(no complete response)'}")
     if res.message:
         print(f"note: {res.message}")

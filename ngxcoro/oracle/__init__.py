@@ -24,7 +24,11 @@ How a run works
 * A full nginx.conf (a top-level ``events`` or ``http`` block) gets the main-context
   directives on line 1; its own ``pid``, ``daemon``, ``master_process``,
   ``worker_processes``, ``error_log`` and ``load_module`` of our three modules are
-  blanked; in every ``http > server`` the first ``listen`` becomes
+  blanked, and so are (anywhere) ``user``, ``access_log``, the ``*_temp_path`` directives
+  and the includes of Debian's ``modules-enabled/``, ``sites-enabled/`` and ``conf.d/``
+  (modules we load ourselves, servers that would listen on the host); a relative include
+  (``include mime.types``) is read from ``/etc/nginx/``; in every ``http > server`` the
+  first ``listen`` becomes
   ``listen 127.0.0.1:PORT [default_server]``, further ones are blanked, and a server
   without one gets it; http-level defaults it lacks (access_log off, temp paths,
   keepalive_timeout 0) are added after ``http {``.
