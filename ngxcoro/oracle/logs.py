@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import re
 
-from ..trace.events import COUNT_EVENTS, COUNT_WORDS, debug_words, nginx_lines, nginx_words
+from ..trace.events import (COUNT_EVENTS, COUNT_WORDS, EVENTS, debug_words, nginx_lines,
+                            nginx_words)
 
 __all__ = ["normalise_error_log", "normalise_debug", "COUNT_PREFIXES", "count_history",
-           "model_count_history", "record_message"]
+           "model_count_history", "record_message", "error_records", "debug_lines"]
 
 _REC_RE = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[(\w*)\] (\d+)#(\d+): (.*)$")
 _CONN_RE = re.compile(r"^\*(\d+) ")
@@ -66,6 +67,11 @@ def _records(text_or_lines):
 
 def _first_line_without_suffix(lines: list) -> str:
     """The first line of a record, without nginx's ", client: ..." suffix."""
+    return _without_suffix(lines)[0]
+
+
+def _without_suffix(lines: list) -> list:
+    """The lines of a record, without nginx's ", client: ..." suffix (on the last)."""
     lines = list(lines)
     while len(lines) > 1 and lines[-1] == "":
         lines.pop()
@@ -76,7 +82,7 @@ def _first_line_without_suffix(lines: list) -> str:
         if c >= 0 and "," not in last[c + 2:i]:
             i = c
         lines[-1] = last[:i]
-    return lines[0]
+    return lines
 
 
 def normalise_error_log(lines_or_text) -> list[str]:
@@ -90,12 +96,19 @@ def normalise_error_log(lines_or_text) -> list[str]:
     "...", [subrequest: "...",] host: "..."`` suffix are removed, and a multi-line
     message (a Lua traceback) keeps its first line only.
     """
-    out = []
+    return [f"[{level}] {lines[0]}" for level, lines in _kept_records(lines_or_text)]
+
+
+def _kept_records(lines_or_text):
     for level, _pid, conn, lines in _records(lines_or_text):
-        if conn is None or level not in _KEEP_LEVELS:
-            continue
-        out.append(f"[{level}] {_first_line_without_suffix(lines)}")
-    return out
+        if conn is not None and level in _KEEP_LEVELS:
+            yield level, _without_suffix(lines)
+
+
+def error_records(lines_or_text) -> list[str]:
+    """``normalise_error_log`` keeping every line of a record: a Lua error with its
+    whole ``stack traceback:`` (lines joined by newlines, tabs kept)."""
+    return [f"[{level}] " + "\n".join(lines) for level, lines in _kept_records(lines_or_text)]
 
 
 # the debug lines the registry knows (ngxcoro/trace/events.py): (regex, words, thread group)
@@ -145,6 +158,33 @@ def normalise_debug(text, pid: int | None = None) -> list[str]:
                 ev = f"{ev} {ids[ptr]}"
             out.append(ev)
             break
+    return out
+
+
+_COMPARED_RX = [re.compile(rx) for e in EVENTS.values() if e.compared for rx, _w in e.nginx]
+_POINTER_RE = re.compile(r"\b[0-9A-F]{16}\b")
+
+
+def debug_lines(text, pid: int | None = None) -> list[str]:
+    """The worker's debug lines of the events the registry compares (`compared`), as
+    nginx wrote them but for what differs from run to run: the time and ``pid#tid:``
+    are dropped, ``*N `` becomes ``* `` (a cycle-log line has none) and a pointer
+    becomes PTR. The model's error log gives the same lines from the registry's `line`
+    templates, so the two compare line for line. Lines are selected as in
+    ``normalise_debug``.
+    """
+    recs = list(_records(text))
+    if pid is None:
+        pid = _worker_pid(recs)
+    out = []
+    for level, rpid, conn, lines in recs:
+        if level != "debug" or (pid is not None and rpid != pid):
+            continue
+        msg = lines[0]
+        if _SHUTDOWN_RE.search(msg):
+            break
+        if any(rx.match(msg) for rx in _COMPARED_RX):
+            out.append(("* " if conn is not None else "") + _POINTER_RE.sub("PTR", msg))
     return out
 
 
