@@ -209,7 +209,7 @@ _ALL = [
       line='lua location capture, uri:"{uri}" c:{c}'),
     E("subrequest", ("uri",), compared=True, explain="subrequest {uri} is created and posted",
       words="SUBREQ {uri}", nginx=((r'lua http subrequest "(?P<uri>.*)"$', "SUBREQ {uri}"),),
-      line='lua http subrequest "{uri}"'),
+      line='lua http subrequest "{q_uri}"'),
     E("posted_request", ("uri",), explain="ngx_http_run_posted_requests runs {uri}",
       words="POSTED_REQ {uri}",
       nginx=((r'http posted request: "(?P<uri>.*)"$', "POSTED_REQ {uri}"),),

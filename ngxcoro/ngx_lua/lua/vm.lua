@@ -184,9 +184,9 @@ end
 -- then "coroutine N:" and the frames of each coroutine of the chain (the
 -- failed one, then its parents), at most 22 frames and 5 coroutines.  The
 -- shims of this chunk are C functions in nginx: a run of our frames (and
--- the C functions they call) is one "[C]" frame named as its caller named
--- it; our frames under the user's first function are not shown, and a
--- user function our code called has no name (C called it).
+-- the C functions they call) stands for the C functions nginx has there;
+-- our frames under the user's first function are not shown, and a user
+-- function our code called has no name (C called it).
 local BT_DEPTH, BT_MAX_COROS = 22, 5
 
 local function internal(ar) return ar.what == "C" or ar.source == OURS end
@@ -201,16 +201,22 @@ local function user_frames(co)
     level = level + 1
   end
 
-  local out, run = {}, nil
+  -- a run of our frames and C frames (innermost first) is, in nginx, one C
+  -- function per frame that the user's code or a C function called: pcall
+  -- calling a wrap's function is two frames, the inner one nameless
+  local out, run = {}, {}
   for i, ar in ipairs(raw) do
     if internal(ar) then
-      run = ar                                  -- the outermost of the run names it
+      run[#run + 1] = ar
     else
-      if run then
-        out[#out + 1] = {short_src = "[C]", currentline = -1, what = "C",
-                         namewhat = run.namewhat or "", name = run.name}
-        run = nil
+      for j, f in ipairs(run) do
+        local caller = run[j + 1]
+        if caller == nil or caller.what == "C" then
+          out[#out + 1] = {short_src = "[C]", currentline = -1, what = "C",
+                           namewhat = caller == nil and f.namewhat or "", name = f.name}
+        end
       end
+      run = {}
       if raw[i + 1] and internal(raw[i + 1]) then ar.namewhat = "" end
       out[#out + 1] = ar
     end
