@@ -19,7 +19,8 @@ from ..trace.events import (COUNT_EVENTS, COUNT_WORDS, EVENTS, debug_words, ngin
                             nginx_words)
 
 __all__ = ["normalise_error_log", "normalise_debug", "COUNT_PREFIXES", "count_history",
-           "model_count_history", "record_message", "error_records", "debug_lines"]
+           "model_count_history", "record_message", "error_records", "debug_lines",
+           "LEVELS", "log_view"]
 
 _REC_RE = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[(\w*)\] (\d+)#(\d+): (.*)$")
 _CONN_RE = re.compile(r"^\*(\d+) ")
@@ -225,4 +226,50 @@ def model_count_history(events: list) -> list[str]:
             out.append(debug_words(ev, e))
         elif (ev == "count" and not have_close and e.get("cause") == "close_request"):
             out.append(f"CLOSE_REQ c={int(e['c']) - int(e.get('delta', -1))}")
+    return out
+
+
+#: nginx's error_log levels, most severe first ("" is ngx.STDERR's, written "[]")
+LEVELS = ("", "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug")
+# the debug lines the model writes (the registry's `line` events, and the "yielded" line
+# that follows "lua resume returned 1"); not the phase handlers' "lua content handler, ..."
+# lines, which nginx writes on every entry into the handler (twice on a worker's first
+# request for rewrite and access) and the model once per new entry thread, after its reset
+_MODEL_DEBUG_RX = [re.compile(rx) for e in EVENTS.values()
+                   if e.line and e.name != "phase_handler" for rx, _w in e.nginx]
+_MODEL_DEBUG_RX.append(re.compile(r"lua thread yielded$"))
+
+
+def log_view(text, level: str = "error", pid: int | None = None) -> list[str]:
+    """The error log as two sides of a comparison see it: the rows of every record at
+    `level` or above, without what differs from run to run or from side to side.
+
+    The time, ``pid#tid:`` and the ", client: ..." suffix are dropped, ``*N`` becomes
+    ``*`` and a pointer PTR; a record's further lines (a Lua traceback) are rows of their
+    own. Kept: request-bound records (nginx's own start-up notices have no ``*N``), and at
+    debug level only the debug lines the model writes too (the registry's `line` events),
+    cycle-log ones included. Lines after nginx's shutdown signal are dropped.
+    """
+    upto = LEVELS.index(level)
+    recs = list(_records(text))
+    if pid is None:
+        pid = _worker_pid(recs)
+    out = []
+    for lvl, rpid, conn, lines in recs:
+        if pid is not None and rpid != pid:
+            continue
+        if _SHUTDOWN_RE.search(lines[0]):
+            break
+        if lvl not in LEVELS or LEVELS.index(lvl) > upto:
+            continue
+        if lvl == "debug":
+            if not any(rx.match(lines[0]) for rx in _MODEL_DEBUG_RX):
+                continue
+        elif conn is None:
+            continue
+        lines = _without_suffix(lines)
+        while len(lines) > 1 and lines[-1] == "":
+            lines.pop()
+        out.append(f"[{lvl}] " + ("* " if conn is not None else "") + _POINTER_RE.sub("PTR", lines[0]))
+        out += [_POINTER_RE.sub("PTR", x) for x in lines[1:]]
     return out
