@@ -98,6 +98,21 @@ def compare(text, request="GET /t", headers=(), body=None, *, level=None, timeou
     return {"level": level, "same": same, "nginx": theirs, "model": ours, "report": report}
 
 
+def _refuse(why):
+    print(f"ngxcoro compare: {why}", file=sys.stderr)
+
+
+def _read(path):
+    """The text of a file, or None after saying why it cannot be read."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError as e:
+        return _refuse(f"cannot read {path}: {e.strerror}")
+    except UnicodeDecodeError:
+        return _refuse(f"{path} is not UTF-8 text")
+
+
 def main(argv=None) -> int:
     from .oracle.logs import LEVELS
     ap = argparse.ArgumentParser(
@@ -117,31 +132,19 @@ def main(argv=None) -> int:
         return 2 if e.code else 0
     from . import oracle
     ok, why = oracle.available()
-    if not ok:
-        print(f"ngxcoro compare: {why}", file=sys.stderr)
-        return 2
-    try:
-        with open(a.config, encoding="utf-8") as f:
-            text = f.read()
-        body = None
-        if a.body_file:
-            with open(a.body_file, encoding="utf-8") as f:
-                body = f.read()
-    except OSError as e:
-        print(f"ngxcoro compare: cannot read {e.filename}: {e.strerror}", file=sys.stderr)
-        return 2
-    except UnicodeDecodeError:
-        print("ngxcoro compare: the file is not UTF-8 text", file=sys.stderr)
+    text = _read(a.config) if ok else _refuse(why)
+    body = _read(a.body_file) if text is not None and a.body_file else None
+    if text is None or (a.body_file and body is None):
         return 2
     from . import RequestError
     bad = [h for h in a.header if not h.partition(":")[0].strip() or ":" not in h]
     if bad:
-        print(f'ngxcoro compare: bad header "{bad[0]}": expected "Name: value"', file=sys.stderr)
+        _refuse(f'bad header "{bad[0]}": expected "Name: value"')
         return 2
     try:
         res = compare(text, a.request, a.header, body, level=a.log_level, timeout=a.timeout)
     except (ValueError, RequestError) as e:  # a bad request line (both sides refuse it)
-        print(f"ngxcoro compare: {e}", file=sys.stderr)
+        _refuse(e)
         return 2
     print("\n".join(res["report"]))
     print("same" if res["same"] else "different")

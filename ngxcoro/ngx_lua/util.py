@@ -170,10 +170,9 @@ def propagate_error(r, ctx):
     if co.is_uthread or co is ctx.entry_co_ctx:
         w.log_error("error", f"lua {'user' if co.is_uthread else 'entry'} thread aborted: "
                              f"{ctx.err}: {ctx.msg}\n{ctx.trace}", r)
-    if co.is_uthread:
-        return uthread_finished(r, ctx, co, False)
-    if co is ctx.entry_co_ctx:
-        w.vm.settop0(co.co)
+        if co.is_uthread:
+            return uthread_finished(r, ctx, co, False)
+        w.vm.settop0(co.co)                              # the entry thread
         request_cleanup(r, ctx, False)
         if ctx.no_abort:
             ctx.no_abort = False
