@@ -195,5 +195,6 @@ def _unport(res: dict, port: int) -> None:
 
     for k in ("body", "headers", "error_log", "debug", "error_records", "debug_lines",
               "raw_error_log"):
-        res[k] = fix(res[k])
+        if k in res:
+            res[k] = fix(res[k])
 
