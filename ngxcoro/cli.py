@@ -6,6 +6,8 @@ import sys
 
 from . import run, RequestError
 
+LOG_LEVELS = ("stderr", "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug")
+
 
 def _header(text):
     name, sep, value = text.partition(":")
@@ -26,6 +28,10 @@ def _piece(text):
 
 
 def main(argv=None):
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args[:1] == ["compare"]:                # the model beside real nginx (compare.py)
+        from .compare import main as compare_main
+        return compare_main(args[1:])
     p = argparse.ArgumentParser(prog="python -m ngxcoro",
                                 description="Run a request through the model of ngx_lua 0.10.23.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -42,6 +48,11 @@ def main(argv=None):
                          "(repeatable; \\n stands for a newline)")
     rp.add_argument("--order", help="completion order of timers, e.g. \"t2,t1\"")
     rp.add_argument("--json", action="store_true", help="print one JSON object")
+    rp.add_argument("--log-level", choices=LOG_LEVELS,
+                    help="error_log level to write at (default: the config's error_log level)")
+    sub.add_parser("compare", add_help=False,
+                   help="run on the model and on real nginx, print both error logs side by side "
+                        "(python -m ngxcoro compare --help)")
     a = p.parse_args(argv)
 
     try:
@@ -62,7 +73,7 @@ def main(argv=None):
             body = a.body_piece
         order = [x.strip() for x in a.order.split(",")] if a.order else None
         res = run(text, a.request, headers=a.header, body=body,
-                  filename=a.config.rsplit("/", 1)[-1], order=order)
+                  filename=a.config.rsplit("/", 1)[-1], order=order, log_level=a.log_level)
     except RequestError as e:
         print(f"ngxcoro: {e}", file=sys.stderr)
         return 2

@@ -159,6 +159,7 @@ def thread_failed(r, ctx, co, rv):
     if co.is_uthread or co.is_wrap or co is ctx.entry_co_ctx:
         ctx.err = ERR_NAMES.get(rv, "unknown error")
         ctx.msg = w.vm.errmsg(co.co) or "unknown reason"
+        ctx.trace = w.vm.thread_traceback(co)
     return propagate_error(r, ctx)
 
 
@@ -166,13 +167,12 @@ def propagate_error(r, ctx):
     """ngx_http_lua_run_thread, label `propagate_error`: who pays for the error."""
     w = r.worker
     co = ctx.cur_co_ctx
-    if co.is_uthread:
-        w.log_error("error", f"lua user thread aborted: {ctx.err}: {ctx.msg}", r)
-        return uthread_finished(r, ctx, co, False)
-
-    if co is ctx.entry_co_ctx:
-        w.log_error("error", f"lua entry thread aborted: {ctx.err}: {ctx.msg}", r)
-        w.vm.settop0(co.co)
+    if co.is_uthread or co is ctx.entry_co_ctx:
+        w.log_error("error", f"lua {'user' if co.is_uthread else 'entry'} thread aborted: "
+                             f"{ctx.err}: {ctx.msg}\n{ctx.trace}", r)
+        if co.is_uthread:
+            return uthread_finished(r, ctx, co, False)
+        w.vm.settop0(co.co)                              # the entry thread
         request_cleanup(r, ctx, False)
         if ctx.no_abort:
             ctx.no_abort = False
