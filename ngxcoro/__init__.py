@@ -43,6 +43,7 @@ class Result:
     snapshots: list = field(default_factory=list)
     config_text: str = ""
     request: str = ""
+    inert: list = field(default_factory=list)   # (directive, line): no effect on the model
     # the model's own answer, not nginx's (not modelled, out of memory, out of wall time)
     refused: bool = False
     notes: list = field(default_factory=list)   # bounds the record hit (steps, events kept)
@@ -51,6 +52,7 @@ class Result:
         return {"status": self.status, "body": self.body, "error_log": self.error_log,
                 "stap": self.stap, "events": self.events, "hung": self.hung,
                 "message": self.message, "startup_error": self.startup_error,
+                "inert": [{"directive": n, "line": k} for n, k in self.inert],
                 "refused": self.refused, "notes": self.notes}
 
     def dumps(self):
@@ -141,7 +143,8 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
     return Result(status=status, body=bytes(wire.body).decode("utf-8", "replace"),
                   error_log=w.error_log, stap=list(stap.lines), events=list(log.events), hung=hung,
                   message=message, snapshots=snaps.frames if snaps else [],
-                  config_text=config_text, request=request, refused=refused,
+                  config_text=config_text, request=request, inert=list(conf.inert),
+                  refused=refused,
                   notes=[n for n in (stap.note(), log.note(), snaps and snaps.note()) if n])
 
 

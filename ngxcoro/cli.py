@@ -15,6 +15,8 @@ import sys
 
 from . import run, RequestError, CLIENT_TIMEOUT
 
+LOG_LEVELS = ("stderr", "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug")
+
 
 def _header(text):
     name, sep, value = text.partition(":")
@@ -35,6 +37,10 @@ def _piece(text):
 
 
 def main(argv=None):
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args[:1] == ["compare"]:                # the model beside real nginx (compare.py)
+        from .compare import main as compare_main
+        return compare_main(args[1:])
     p = argparse.ArgumentParser(prog="python -m ngxcoro",
                                 description="Run a request through the model of ngx_lua 0.10.23.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -54,6 +60,11 @@ def main(argv=None):
                     help="the client's timeout in virtual seconds: a request still open then "
                          f"is answered as hung (default {CLIENT_TIMEOUT:g}, as the oracle's)")
     rp.add_argument("--json", action="store_true", help="print one JSON object")
+    rp.add_argument("--log-level", choices=LOG_LEVELS,
+                    help="error_log level to write at (default: the config's error_log level)")
+    sub.add_parser("compare", add_help=False,
+                   help="run on the model and on real nginx, print both error logs side by side "
+                        "(python -m ngxcoro compare --help)")
     a = p.parse_args(argv)
 
     try:
@@ -74,7 +85,8 @@ def main(argv=None):
             body = a.body_piece
         order = [x.strip() for x in a.order.split(",")] if a.order else None
         res = run(text, a.request, headers=a.header, body=body,
-                  filename=a.config.rsplit("/", 1)[-1], order=order, timeout=a.timeout)
+                  filename=a.config.rsplit("/", 1)[-1], order=order, log_level=a.log_level,
+                  timeout=a.timeout)
     except RequestError as e:
         if a.json:
             print(json.dumps({"status": None, "message": str(e), "refused": True}))
@@ -104,6 +116,12 @@ def exit_code(res):
     return 2 if res.refused else 1 if res.startup_error else 0
 
 
+def _inert_line(inert):
+    """The one line that lists the directives accepted with no effect on the model."""
+    return ("inert (no effect on the model): "
+            + ", ".join(f"{name} (line {line})" for name, line in inert))
+
+
 def _print(res, as_json):
     if as_json:
         print(res.dumps())
@@ -111,6 +129,8 @@ def _print(res, as_json):
     if res.startup_error:
         print(res.startup_error)
         return 1
+    if res.inert:
+        print(_inert_line(res.inert))
     print(f"status: {res.status if res.status is not None else '(no complete response)'}")
     if res.message:
         print(f"note: {res.message}")

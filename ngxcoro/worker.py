@@ -24,6 +24,7 @@ from .ngx_lua.protocol import bind, abort
 from .ngx_lua.vm import (LuaVM, LuaSyntaxError, STEP_LIMIT, RUN_WALL_LIMIT, MAX_COROUTINES,
                          MAX_MADE)
 from .trace import Hooks
+from .trace.listeners import DebugLog
 
 # the modules whose `API` the Lua shims call (ngx_lua/protocol.py)
 API_MODULES = (coroutine, uthread, output, sleep, control, uri, variable, req_body, subrequest,
@@ -60,11 +61,14 @@ class Worker:
         self.content_handlers = [("content_by_lua", by.content_handler),
                                  ("echo", content.echo_handler),
                                  ("proxy_pass", content.proxy_handler)]
-        # ngx_http_top_body_filter, for a subrequest's output
+        # ngx_http_top_header_filter and ngx_http_top_body_filter, for a subrequest
+        self.top_header_filter = subrequest.capture_header_filter
         self.top_body_filter = subrequest.capture_body_filter
         self.error_log = []
         level = log_level or getattr(config, "error_log_level", None) or "error"
         self.log_level = LEVELS.index("" if level == "stderr" else level)
+        # nginx's debug lines for the model's steps, when the level is debug
+        self.debug_log = DebugLog(self) if self.log_level == LEVELS.index("debug") else None
         self.internal_error = None
         self.abort = None                 # an Unsupported raised from inside Lua
         self.cur_r = None
@@ -93,6 +97,8 @@ class Worker:
 
     # ---------------------------------------------------------------- hooks
     def fire(self, event, **data):
+        if self.debug_log is not None:
+            self.debug_log(event, data)
         if self.hooks:
             self.hooks.fire(event, **data)
 
@@ -109,7 +115,10 @@ class Worker:
             return
         ts = time.strftime("%Y/%m/%d %H:%M:%S", time.gmtime(self.loop.epoch_seconds()))
         line = f"{ts} [{level}] 1#1: "
-        if r is not None:
+        if r is not None and level == "debug":
+            # ngx_log_error_core calls log->handler (the suffix) only above debug
+            line += f"*{r.main.connection.number} {msg}"
+        elif r is not None:
             m = r.main
             host = next((v for k, v in m.headers if k.lower() == "host"), None)
             line += (f"*{m.connection.number} {msg}, client: 127.0.0.1, server: {m.server_name}, "
@@ -121,7 +130,8 @@ class Worker:
         else:
             line += msg
         self.error_log.append(line)
-        self.fire("log", level=level, msg=msg)
+        if level != "debug":
+            self.fire("log", level=level, msg=msg)
 
     def vm_step_limit_text(self):
         return f"{STEP_LIMIT * 1000:,}"

@@ -4,11 +4,15 @@
     python tests/record_scenarios.py                 # record every scenario
     python tests/record_scenarios.py 005 sleep-zero  # only these (number, name or file name)
     python tests/record_scenarios.py --check         # re-run and compare, write nothing
+    python tests/record_scenarios.py --logs-only 003 # only the log recording (below)
 
 The expected files are produced only here, only from real nginx (never from the model).
 Each holds {status, body, error_log, debug, hung, startup_error} with sorted keys,
-indent 1 and a trailing newline. `--check` is the determinism test: it exits 1 when a
-fresh run differs from the recording.
+indent 1 and a trailing newline. Beside it, expected/logs/NNN-name.json holds the logs
+compared more strictly: {debug_lines, error_records} (``oracle.debug_lines``: the debug
+lines of the registry's compared events; ``oracle.error_records``: the error log with
+whole records, Lua tracebacks included). `--check` is the determinism test: it exits 1
+when a fresh run differs from either recording.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from ngxcoro.oracle import (EXPECTED_DIR, SCENARIO_DIR, available,  # noqa: E402
                             parse_scenario, run_real)
 
 KEYS = ("status", "body", "error_log", "debug", "hung", "startup_error")
+LOG_KEYS = ("debug_lines", "error_records")
+LOGS_DIR = EXPECTED_DIR / "logs"
 
 
 def scenario_files() -> list[pathlib.Path]:
@@ -46,11 +52,11 @@ def select(names: list[str]) -> list[pathlib.Path]:
     return out
 
 
-def record(path: pathlib.Path) -> dict:
+def record(path: pathlib.Path) -> tuple[dict, dict]:
     text = path.read_text(encoding="utf-8")
     info = parse_scenario(text)
     res = run_real(text, info["request"], info["headers"], info["body"], timeout=info["timeout"])
-    return {k: res[k] for k in KEYS}
+    return {k: res[k] for k in KEYS}, {k: res[k] for k in LOG_KEYS}
 
 
 def dump(rec: dict) -> str:
@@ -59,34 +65,37 @@ def dump(rec: dict) -> str:
 
 def main(argv: list[str]) -> int:
     check = "--check" in argv
-    names = [a for a in argv if a != "--check"]
+    logs_only = "--logs-only" in argv
+    names = [a for a in argv if a not in ("--check", "--logs-only")]
     ok, why = available()
     if not ok:
         print(f"record_scenarios: real nginx is not available: {why}", file=sys.stderr)
         return 2
-    EXPECTED_DIR.mkdir(exist_ok=True)
+    LOGS_DIR.mkdir(parents=True, exist_ok=True)
     differ = 0
     for path in select(names):
-        rec = record(path)
-        out = EXPECTED_DIR / (path.stem + ".json")
+        rec, logs = record(path)
+        outs = [] if logs_only else [(EXPECTED_DIR / (path.stem + ".json"), rec, KEYS)]
+        outs.append((LOGS_DIR / (path.stem + ".json"), logs, LOG_KEYS))
         summary = (f"status={rec['status']} hung={rec['hung']} log={len(rec['error_log'])} "
-                   f"events={len(rec['debug'])}"
+                   f"events={len(rec['debug'])} debug_lines={len(logs['debug_lines'])}"
                    + (f" startup_error={rec['startup_error']!r}" if rec["startup_error"] else ""))
-        if check:
-            old = out.read_text(encoding="utf-8") if out.exists() else None
-            same = old == dump(rec)
-            differ += not same
-            print(f"{'same ' if same else 'DIFF '} {path.stem}: {summary}")
-            if not same and old is not None:
-                prev = json.loads(old)
-                for k in KEYS:
-                    if prev.get(k) != rec[k]:
-                        print(f"    {k}: recorded {prev.get(k)!r}\n    {' ' * len(k)}  now      {rec[k]!r}")
-        else:
-            out.write_text(dump(rec), encoding="utf-8")
-            print(f"wrote {out.relative_to(ROOT)}: {summary}")
+        for out, data, keys in outs:
+            if check:
+                old = out.read_text(encoding="utf-8") if out.exists() else None
+                same = old == dump(data)
+                differ += not same
+                print(f"{'same ' if same else 'DIFF '} {out.relative_to(EXPECTED_DIR)}: {summary}")
+                if not same and old is not None:
+                    prev = json.loads(old)
+                    for k in keys:
+                        if prev.get(k) != data[k]:
+                            print(f"    {k}: recorded {prev.get(k)!r}\n    {' ' * len(k)}  now      {data[k]!r}")
+            else:
+                out.write_text(dump(data), encoding="utf-8")
+                print(f"wrote {out.relative_to(ROOT)}: {summary}")
     if check and differ:
-        print(f"{differ} scenario(s) differ from their recording")
+        print(f"{differ} recording(s) differ from a fresh run")
         return 1
     return 0
 

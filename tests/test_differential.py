@@ -25,7 +25,6 @@ reference only.
 
 from __future__ import annotations
 
-import difflib
 import json
 
 import pytest
@@ -91,39 +90,8 @@ def _model_view(text, info) -> dict:
     }
 
 
-def _show(line: str) -> str:
-    return line.replace("\t", "\\t").replace("\r", "\\r")
-
-
-def side_by_side(left: list[str], right: list[str], lname="nginx", rname="model") -> list[str]:
-    """Two aligned columns; '!' marks a changed row, '<' a row only nginx has, '>' only the model.
-
-    The left column is cut at 64 characters; a cut line is repeated in full below.
-    """
-    left = [_show(x) for x in left]
-    right = [_show(x) for x in right]
-    width = min(max([len(lname)] + [len(x) for x in left + right]), 64)
-    rows = [f"  {lname:<{width}} | {rname}", f"  {'-' * width} | {'-' * len(rname)}"]
-    cut = []
-
-    def cell(s):
-        if len(s) <= width:
-            return s
-        cut.append(s)
-        return s[:width - 1] + "…"
-
-    sm = difflib.SequenceMatcher(a=left, b=right, autojunk=False)
-    for tag, i1, i2, j1, j2 in sm.get_opcodes():
-        if tag == "equal":
-            rows += [f"  {cell(l):<{width}} | {l}" for l in left[i1:i2]]
-            continue
-        for k in range(max(i2 - i1, j2 - j1)):
-            l = left[i1 + k] if i1 + k < i2 else None
-            r = right[j1 + k] if j1 + k < j2 else None
-            mark = "!" if l is not None and r is not None else ("<" if r is None else ">")
-            rows.append(f"{mark} {cell(l or ''):<{width}} | {r or ''}".rstrip())
-    rows += [f"  (full {lname} line: {l})" for l in cut]
-    return rows
+# the two-column view is the compare command's (python -m ngxcoro compare)
+from ngxcoro.compare import side_by_side  # noqa: E402
 
 
 def explain(name: str, oracle: str, want: dict, got: dict) -> str:

@@ -46,7 +46,10 @@ def script_return_code(r, args):
 
 # ----------------------------------------------------------- static module
 def static_handler(r):
-    """ngx_http_static_handler on a file that does not exist."""
+    """ngx_http_static_handler on a file that does not exist; a method other than
+    GET, HEAD and POST is refused first (the index module declines it too)."""
+    if r.method not in ("GET", "HEAD", "POST"):
+        return 405                                   # NGX_HTTP_NOT_ALLOWED
     w = r.worker
     root = w.location_setting(r, "root", "html")
     if not root.startswith("/"):

@@ -7,8 +7,10 @@ when the target has no ``?``. Two readers use it:
 
 * the model (``ngxcoro.parse_request``, ``strict=True``): it also refuses, with a
   ``RequestError`` naming the line, what nginx would answer with 400 or 505 instead of
-  running a location (a method that is not upper-case letters, a protocol other than
-  HTTP/1.0 or 1.1, a target not starting with ``/``), since no Lua would run;
+  running a location (a protocol other than HTTP/1.0 or 1.1, a target not starting
+  with ``/``), since no Lua would run. A bad method is let through: the model's
+  nginx answers it as nginx does (``invalid_method``, checked by
+  ``request.process_request``: 400 Bad Request, no location run);
 * the real-nginx client (``ngxcoro.oracle``, ``strict=False``): it only needs the words,
   and sends such lines to nginx on purpose to see its answer.
 
@@ -17,7 +19,7 @@ The line is split on whitespace, not parsed byte by byte as nginx does.
 
 from __future__ import annotations
 
-__all__ = ["RequestError", "parse_request", "request_target"]
+__all__ = ["RequestError", "parse_request", "request_target", "invalid_method"]
 
 
 class RequestError(ValueError):
@@ -33,15 +35,19 @@ def parse_request(line: str, *, strict: bool = True) -> tuple:
         raise RequestError(f'bad request line "{line}": expected "METHOD /uri [HTTP/1.x]"')
     method, target, version = parts
     if strict:
-        if not method.replace("_", "").isalpha() or not method.isupper():
-            raise RequestError(f'bad method "{method}" in request line "{line}" '
-                               '(nginx answers 400: a method is upper-case letters)')
         if version not in ("HTTP/1.0", "HTTP/1.1"):
             raise RequestError(f'unsupported protocol "{version}" in request line "{line}"')
         if not target.startswith("/"):
             raise RequestError(f'the URI must start with "/" in request line "{line}"')
     uri, sep, args = target.partition("?")
     return method, uri, (args if sep else None), version
+
+
+def invalid_method(method: str) -> bool:
+    """The sw_method state of ngx_http_parse_request_line: a method is made of 'A'-'Z',
+    '_' and '-' (any such word, known or not: an unknown one is NGX_HTTP_UNKNOWN and
+    goes on); another byte is NGX_HTTP_PARSE_INVALID_METHOD."""
+    return not method or any(not ("A" <= ch <= "Z" or ch in "_-") for ch in method)
 
 
 def request_target(uri: str, args) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .core import NGX_ERROR, NGX_AGAIN, NGX_DONE, NGX_DECLINED
-from . import phases, response
+from . import http_parse, phases, response
 
 NGX_HTTP_CLOSE = 444
 
@@ -105,6 +105,15 @@ def process_request(w, method, uri, args, version, headers, body_pieces=(), on_c
     r.header_only = method == "HEAD"
     server = w.config.servers[0]
     r.server_name = getattr(server, "server_name", "") or ""
+    if http_parse.invalid_method(method):
+        # ngx_http_process_request_line: the parser stopped at the method, so no
+        # uri was read; the client error is logged at info and answered with 400
+        r.uri, r.args = "", None
+        w.log_error("info", "client sent invalid method while reading client request line",
+                    r)
+        finalize_request(r, 400)                       # NGX_HTTP_BAD_REQUEST
+        run_posted_requests(c)
+        return r
     phases.handler(r)
     run_posted_requests(c)
     return r

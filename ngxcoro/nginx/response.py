@@ -102,6 +102,7 @@ def send_header(r, content_length=None):
     if (r.headers_out_status or 200) in (204, 304):
         r.header_only = True                  # ngx_http_header_filter
     if r is not r.main:
+        r.worker.top_header_filter(r)         # ngx_http_top_header_filter (capture)
         return NGX_OK
     status = r.headers_out_status or 200
     wire = r.connection.wire

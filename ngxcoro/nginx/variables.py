@@ -11,6 +11,16 @@ import re
 _VAR = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 
 
+#: the core variables the model has (ngx_http_core_variables); of these only $args
+#: is NGX_HTTP_VAR_CHANGEABLE
+CORE_NAMES = frozenset((
+    "uri", "document_uri", "args", "query_string", "is_args", "request_method",
+    "request_uri", "request", "server_protocol", "scheme", "host", "remote_addr",
+    "remote_port", "server_addr", "server_port", "server_name", "status",
+    "content_length", "content_type", "request_body"))
+CHANGEABLE = frozenset(("args",))
+
+
 def request_variable(r, name):
     """The built-in variables a lesson needs (ngx_http_variables.c), and `set` ones."""
     if name in r.set_vars:
@@ -31,7 +41,7 @@ def request_variable(r, name):
     host = next((v for k, v in r.headers if k.lower() == "host"), "localhost")
     return {
         "uri": r.uri, "document_uri": r.uri, "args": r.args, "query_string": r.args,
-        "is_args": "?" if r.args else "", "request_method": r.method,
+        "is_args": "?" if r.args else "", "request_method": r.main.method,
         "request_uri": r.main.request_uri, "request": r.main.request_line,
         "server_protocol": r.http_version, "scheme": "http", "host": host.split(":")[0],
         "remote_addr": "127.0.0.1", "remote_port": "40000", "server_addr": "127.0.0.1",

@@ -54,7 +54,7 @@ def start_chunk(r, ctx, chunk, context, phase):
         ctx.cleanup = lua_request_cleanup_handler
         r.main.cleanups.insert(0, lua_request_cleanup_handler)   # LIFO, as nginx runs them
     ctx.context = context
-    w.fire("phase_handler", phase=phase, c=r.main.count)
+    w.fire("phase_handler", phase=phase, c=r.main.count, uri=r.uri)
     return True
 
 

@@ -122,6 +122,7 @@ class LuaCtx:
     # propagate_error carries these across loop turns of run_thread
     err: str = ""
     msg: str = ""
+    trace: str = ""                   # ngx_http_lua_thread_traceback's text
 
     def posted_list(self):
         """The posted FIFO as a Python list (for snapshots and tests)."""

@@ -59,17 +59,19 @@ def ngx_exec(w, *args):
     r, ctx = w.cur_r, w.cur_r.ctx
     if len(args) not in (1, 2):
         return err(f"expecting one or two arguments, but got {len(args)}")
-    if not isinstance(args[0], bytes) or not args[0]:
-        return err("The uri argument is empty" if args[0] == b"" else
-                   f"bad argument #1 to 'exec' (string expected, got {lua_type(args[0])})")
+    if lua_type(args[0]) not in ("string", "number"):      # luaL_checklstring
+        return argerr(1, f"string expected, got {lua_type(args[0])}")
+    if args[0] == b"":
+        return err("The uri argument is empty")
     abort = check_if_abortable(ctx)
     if abort:
         return abort
     uri, _, uargs = to_str(args[0]).partition("?")
     if len(args) == 2 and args[1] is not None:
-        extra = to_str(args[1]) if isinstance(args[1], (bytes, int, float)) else None
-        if extra is None:
-            return err("bad argument #2 to 'exec' (string, number, or table expected)")
+        if lua_type(args[1]) not in ("string", "number"):   # a table is encoded in Lua
+            return argerr(2, "string, number, or table expected, but got "
+                             f"{lua_type(args[1])}")
+        extra = to_str(args[1])
         uargs = f"{uargs}&{extra}" if uargs else extra
     if r.header_sent or ctx.header_sent:
         return err("attempt to call ngx.exec after sending out response headers")
@@ -83,12 +85,14 @@ def ngx_redirect(w, *args):
     """ngx.redirect(uri, status?) (ngx_http_lua_ngx_redirect)."""
     r, ctx = w.cur_r, w.cur_r.ctx
     if len(args) not in (1, 2):
-        return err(f"expecting one or two arguments, but got {len(args)}")
-    if not isinstance(args[0], bytes):
+        return err("expecting one or two arguments")
+    if lua_type(args[0]) not in ("string", "number"):      # luaL_checklstring
         return argerr(1, f"string expected, got {lua_type(args[0])}")
     code = 302
     if len(args) == 2:
-        code = int(args[1]) if isinstance(args[1], (int, float)) else -1
+        if tonumber(args[1]) is None:                     # luaL_checknumber
+            return argerr(2, f"number expected, got {lua_type(args[1])}")
+        code = int(tonumber(args[1]))
         if code not in REDIRECT_CODES:
             return err("only ngx.HTTP_MOVED_TEMPORARILY, ngx.HTTP_MOVED_PERMANENTLY, "
                        "ngx.HTTP_PERMANENT_REDIRECT, ngx.HTTP_SEE_OTHER, and "

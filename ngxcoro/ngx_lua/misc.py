@@ -84,6 +84,13 @@ def is_internal(w):
     return bool(r.internal or r is not r.main)
 
 
+def get_method(w):
+    """ngx.req.get_method (ngx_http_lua_ffi_req_get_method): this request's own
+    method; a subrequest's is the one capture gave it (the variable
+    $request_method is the main request's)."""
+    return w.cur_r.method.encode("latin-1")
+
+
 def get_phase(w):
     """ngx.get_phase() (ngx_http_lua_ffi_get_phase)."""
     ctx = w.cur_r.ctx
@@ -94,8 +101,8 @@ def get_phase(w):
 # --------------------------------------------------------------------- log
 def ngx_log(w, level, msg):
     """ngx.log / print (ngx_http_lua_ngx_log): "[lua] <where>: <msg>"."""
-    if not 0 <= level <= 8:
-        return argerr(1, "bad log level")
+    if not 0 <= level <= 8:                 # ngx.log checked the range already
+        return argerr(1, f"bad log level: {level}")
     w.log_error(LOG_LEVELS[int(level)], "[lua] " + msg.decode("utf-8", "surrogateescape"), w.cur_r)
     return ret()
 
@@ -152,7 +159,7 @@ API = {
     "headers_sent": headers_sent, "get_status": get_status, "set_status": set_status,
     "send_headers": send_headers, "header_too_late": header_too_late,
     "req_headers": req_headers, "is_subrequest": is_subrequest, "is_internal": is_internal,
-    "get_phase": get_phase, "log": ngx_log, "now": now,
+    "get_phase": get_phase, "get_method": get_method, "log": ngx_log, "now": now,
     "update_time": update_time, "today": today, "localtime": localtime,
     "start_time": start_time, "timegm": timegm, "tick": tick, "not_modelled": not_modelled,
 }

@@ -68,7 +68,7 @@ def ngx_eof(w, *args):
     r = w.cur_r
     ctx = r.ctx
     if args:
-        return err("there should be no argument to ngx.eof()")
+        return err("no argument is expected")
     msg = check_context(ctx, OUTPUT_CONTEXTS)
     if msg:
         return err(msg)

@@ -28,7 +28,10 @@ the `API` dict of every module of ngx_lua.
 """
 from __future__ import annotations
 
+import re
 from functools import partial
+
+import lupa.luajit21 as luajit
 
 from .common import CONTEXT_NAMES
 
@@ -101,23 +104,26 @@ def lua_type(v):
         return "number"
     if isinstance(v, bytes):
         return "string"
-    return "table"
+    return luajit.lua_type(v) or "userdata"
+
+
+_DEC = re.compile(rb"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
+_HEX = re.compile(rb"\s*([-+]?)0[xX]([0-9a-fA-F]+)\s*")
 
 
 def tonumber(v):
-    """lua_tonumber / luaL_checknumber: numbers and numeric strings."""
+    """lua_tonumber / luaL_checknumber: numbers and numeric strings (decimal, or
+    hexadecimal with 0x, as LuaJIT's lj_strscan reads them; "a" is no number)."""
     if isinstance(v, bool):
         return None
     if isinstance(v, (int, float)):
         return v
     if isinstance(v, bytes):
-        try:
-            return float(v.strip()) if v.strip() else None
-        except ValueError:
-            try:
-                return int(v.strip(), 16)
-            except ValueError:
-                return None
+        if _DEC.fullmatch(v):
+            return float(v)
+        m = _HEX.fullmatch(v)
+        if m:
+            return -int(m.group(2), 16) if m.group(1) == b"-" else int(m.group(2), 16)
     return None
 
 

@@ -91,6 +91,13 @@ def subrequest(r, uri, args, method, body, data):
     request.post_request(sr)
     return sr
 
+def capture_header_filter(sr):
+    """ngx_http_lua_capture_header_filter: a captured HEAD subrequest sends its
+    header only (ngx_http_header_filter, which would say so, skips subrequests)."""
+    if sr.sr_data is not None and sr.method == "HEAD":
+        sr.header_only = True
+
+
 def capture_body_filter(sr, data, last):
     """ngx_http_lua_capture_body_filter: keep a subrequest's output."""
     if sr.sr_data is not None:

@@ -7,6 +7,7 @@ location again.
 from __future__ import annotations
 
 from .common import CONTEXT_REWRITE
+from .control import check_if_abortable
 from .protocol import ret, err, argerr, yield_to_run_thread, check_context, lua_type, to_str
 
 
@@ -14,18 +15,24 @@ def req_set_uri(w, *args):
     """ngx.req.set_uri(uri, jump?) (ngx_http_lua_ngx_req_set_uri)."""
     r, ctx = w.cur_r, w.cur_r.ctx
     if len(args) not in (1, 2, 3):
-        return err(f"expecting 1 argument but seen {len(args)}")
-    if not isinstance(args[0], (bytes, int, float)):
+        return err(f"expecting 1, 2 or 3 arguments but seen {len(args)}")
+    if lua_type(args[0]) not in ("string", "number"):      # luaL_checklstring
         return argerr(1, f"string expected, got {lua_type(args[0])}")
     uri = to_str(args[0])
     if not uri:
         return err("attempt to use zero-length uri")
-    jump = len(args) > 1 and bool(args[1])
+    if len(args) == 3 and not isinstance(args[2], bool):   # luaL_checktype(L, 3, ...)
+        return argerr(3, f"boolean expected, got {lua_type(args[2])}")
+    if len(args) >= 2 and not isinstance(args[1], bool):
+        return argerr(2, f"boolean expected, got {lua_type(args[1])}")
+    jump = len(args) > 1 and args[1]
     if jump:
         msg = check_context(ctx, CONTEXT_REWRITE)
         if msg:
-            return err("API disabled in the context of "
-                       f"{msg.rsplit(' ', 1)[-1]}")
+            return err(msg)
+        abort = check_if_abortable(ctx)       # ngx_http_lua_check_if_abortable
+        if abort:
+            return abort
     r.uri = uri
     if jump:
         r.uri_changed = True

@@ -159,6 +159,7 @@ def thread_failed(r, ctx, co, rv):
     if co.is_uthread or co.is_wrap or co is ctx.entry_co_ctx:
         ctx.err = ERR_NAMES.get(rv, "unknown error")
         ctx.msg = w.vm.errmsg(co.co) or "unknown reason"
+        ctx.trace = w.vm.thread_traceback(co)
     return propagate_error(r, ctx)
 
 
@@ -166,13 +167,12 @@ def propagate_error(r, ctx):
     """ngx_http_lua_run_thread, label `propagate_error`: who pays for the error."""
     w = r.worker
     co = ctx.cur_co_ctx
-    if co.is_uthread:
-        w.log_error("error", f"lua user thread aborted: {ctx.err}: {ctx.msg}", r)
-        return uthread_finished(r, ctx, co, False)
-
-    if co is ctx.entry_co_ctx:
-        w.log_error("error", f"lua entry thread aborted: {ctx.err}: {ctx.msg}", r)
-        w.vm.settop0(co.co)
+    if co.is_uthread or co is ctx.entry_co_ctx:
+        w.log_error("error", f"lua {'user' if co.is_uthread else 'entry'} thread aborted: "
+                             f"{ctx.err}: {ctx.msg}\n{ctx.trace}", r)
+        if co.is_uthread:
+            return uthread_finished(r, ctx, co, False)
+        w.vm.settop0(co.co)                              # the entry thread
         request_cleanup(r, ctx, False)
         if ctx.no_abort:
             ctx.no_abort = False
@@ -466,12 +466,9 @@ def resume_tail(r, nrets):
 def send_header_if_needed(r, ctx):
     """ngx_http_lua_send_header_if_needed."""
     if not r.header_sent and not ctx.header_sent:
-        if not r.headers_out_status:
-            r.headers_out_status = 200
+        r.headers_out_status = r.headers_out_status or 200
         ctx.header_sent = True
-        if ctx.buffering:
-            return NGX_OK
-        return response.send_header(r)
+        return NGX_OK if ctx.buffering else response.send_header(r)
     return NGX_OK
 
 
@@ -484,6 +481,9 @@ def send_chain_link(r, ctx, data):
         ctx.buffering = True
     rc = send_header_if_needed(r, ctx)
     if rc == NGX_ERROR or rc > NGX_OK:
+        return rc
+    if r.header_only:                 # a HEAD request: the header was all, no last buf
+        ctx.eof = True
         return rc
     if data is None:
         ctx.eof = True

@@ -5,7 +5,7 @@ allowed for variables made by `set` (and $args), as in nginx.
 """
 from __future__ import annotations
 
-from ..nginx.variables import request_variable
+from ..nginx.variables import CHANGEABLE, CORE_NAMES, request_variable
 from .protocol import ret, err
 
 
@@ -31,9 +31,11 @@ def var_set(w, name, value):
         else:
             r.set_vars[name] = sval
         return ret()
+    if name in CORE_NAMES and name not in CHANGEABLE:
+        return err(f'variable "{name}" not changeable')
     return err(f'variable "{name}" not found for writing; maybe it is a built-in variable '
                f'that is not changeable or you forgot to use "set ${name} \'\';" in the '
-               f'config to define it first')
+               f'config file to define it first')
 
 
 API = {"var_get": var_get, "var_set": var_set}

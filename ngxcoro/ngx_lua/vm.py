@@ -96,6 +96,7 @@ class LuaVM:
         self.set_request, self.push_results = K.set_request, K.push_results
         self._resume, self._errmsg, self._where = K.resume, K.errmsg, K.where
         self._compile, self._new_entry = K.compile, K.new_entry
+        self._traceback = K.traceback
         # lua_State identities: entry states are recycled through a cache
         # (ngx_http_lua_new_thread / lmcf->cached_lua_threads), so the ids
         # a probe sees repeat as they do in C
@@ -139,6 +140,17 @@ class LuaVM:
     def errmsg(self, co):
         v = self._errmsg(co)
         return None if v is None else s(v)
+
+    def thread_traceback(self, coctx):
+        """The text of ngx_http_lua_thread_traceback (ngx_http_lua_util.c) for
+        a coroutine that failed: its frames, then those of each parent up to
+        the first dead one (lua/vm.lua K.traceback writes them)."""
+        cos = [coctx.co]
+        coctx = coctx.parent_co_ctx
+        while coctx is not None and coctx.co_status.name != "DEAD":
+            cos.append(coctx.co)
+            coctx = coctx.parent_co_ctx
+        return s(self._traceback(*cos))
 
     def where(self, co):
         """(chunkname, line) the coroutine is at, or None."""

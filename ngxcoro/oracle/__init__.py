@@ -24,7 +24,11 @@ How a run works
 * A full nginx.conf (a top-level ``events`` or ``http`` block) gets the main-context
   directives on line 1; its own ``pid``, ``daemon``, ``master_process``,
   ``worker_processes``, ``error_log`` and ``load_module`` of our three modules are
-  blanked; in every ``http > server`` the first ``listen`` becomes
+  blanked, and so are (anywhere) ``user``, ``access_log``, the ``*_temp_path`` directives
+  and the includes of Debian's ``modules-enabled/``, ``sites-enabled/`` and ``conf.d/``
+  (modules we load ourselves, servers that would listen on the host); a relative include
+  (``include mime.types``) is read from ``/etc/nginx/``; in every ``http > server`` the
+  first ``listen`` becomes
   ``listen 127.0.0.1:PORT [default_server]``, further ones are blanked, and a server
   without one gets it; http-level defaults it lacks (access_log off, temp paths,
   keepalive_timeout 0) are added after ``http {``.
@@ -53,6 +57,8 @@ The result of :func:`run_real` is a dict::
     headers        [[name, value], ...] of the response, in order (extra)
     error_log      normalise_error_log(...) of the run's error log
     debug          normalise_debug(...) of the run's error log
+    error_records  error_records(...): error_log with whole records (Lua tracebacks)
+    debug_lines    debug_lines(...): the compared debug lines, pointers and *N masked
     hung           True when the client timed out waiting for the connection to close
     startup_error  None, or nginx's "[emerg] ... in nginx.conf:N" when it refused to start
     raw_error_log  the error log text; the temporary prefix is replaced by
@@ -81,7 +87,8 @@ __all__ = [
     "NGINX", "MODULES_DIR", "MODULES", "PREFIX_ALIAS", "PORT_PLACEHOLDER",
     "available", "build_config", "is_full_config", "run_real",
     "normalise_error_log", "normalise_debug", "COUNT_PREFIXES", "count_history",
-    "model_count_history", "parse_scenario", "SCENARIO_DIR", "EXPECTED_DIR",
+    "model_count_history", "error_records", "debug_lines", "LEVELS", "log_view",
+    "parse_scenario", "SCENARIO_DIR", "EXPECTED_DIR",
     "scenario_names", "scenario_path", "read_scenario", "read_recording", "main",
 ]
 
@@ -113,7 +120,8 @@ def available() -> tuple[bool, str]:
 from .conf import build_config, is_full_config  # noqa: E402
 from .client import _build_request, _parse_response  # noqa: E402,F401  (tests use them)
 from .logs import (COUNT_PREFIXES, count_history, model_count_history,  # noqa: E402
-                   normalise_debug, normalise_error_log)
+                   normalise_debug, normalise_error_log, error_records, debug_lines,
+                   LEVELS, log_view)
 from .run import _startup_message, _unport, run_real  # noqa: E402,F401  (tests use them)
 from .scenario import (EXPECTED_DIR, SCENARIO_DIR, parse_scenario, read_recording,  # noqa: E402
                        read_scenario, scenario_names, scenario_path)

@@ -1,8 +1,11 @@
 """The oracle's command line: ``python -m ngxcoro.oracle FILE [options]``.
 
 Runs a ``.ngx`` scenario, server-block text or a full nginx.conf on the real nginx and prints
-the status, the body and the normalised error log (``--debug``: the debug events too;
-``--json``: the whole ``run_real`` result). The request, headers, body and timeout come from
+the status, the body and the error log as ``log_view`` puts it (time, pid, ``*N`` and
+pointers masked), at the config's ``error_log`` level unless ``--log-level`` names one: nginx
+always runs with ``error_log ... debug`` here (the oracle reads its debug lines), so the log
+is filtered to what that config would have written (``--debug``: the normalised debug events
+too; ``--json``: the whole ``run_real`` result). The request, headers, body and timeout come from
 the file's ``# key: value`` lines unless given as options. Exit status 2 when nginx is
 missing, the file cannot be read or the request line is bad; 1 when nginx refused the config.
 """
@@ -15,6 +18,7 @@ import sys
 
 from . import available
 from .client import _norm_headers
+from .logs import LEVELS, log_view
 from .run import run_real
 from .scenario import parse_scenario
 
@@ -32,6 +36,8 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=float, help="client timeout in seconds")
     ap.add_argument("--json", action="store_true", help="print the whole result as JSON")
     ap.add_argument("--debug", action="store_true", help="also print the debug events")
+    ap.add_argument("--log-level", choices=[x for x in LEVELS if x],
+                    help="show the error log at this level (default: the config's error_log level)")
     a = ap.parse_args(argv)
     ok, why = available()
     if not ok:
@@ -65,9 +71,12 @@ def main(argv=None) -> int:
     print(f"status: {res['status']}{'  (client timed out)' if res['hung'] else ''}")
     print("body:")
     sys.stdout.write(res["body"] if res["body"].endswith("\n") or not res["body"] else res["body"] + "\n")
-    if res["error_log"]:
-        print("error log:")
-        for l in res["error_log"]:
+    from ..compare import config_level
+    level = a.log_level or config_level(text)
+    rows = log_view(res["raw_error_log"], level)
+    if rows:
+        print(f"error log ({level}):")
+        for l in rows:
             print("  " + l)
     if a.debug:
         print("debug events:")

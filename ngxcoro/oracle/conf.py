@@ -4,7 +4,9 @@
 line k of the result, so nginx's ``nginx.conf:N`` and the Lua chunk names match the
 model's): what we add goes on line 1 before the user's first character, or right after a
 ``{`` on its own line; what we take out (``listen``, ``error_log``, ``pid``, ...) is
-overwritten with spaces. The directives and their byte offsets come from the model's own
+overwritten with spaces; a whole config is kept off the host (its ``user``, access logs,
+temp paths and the includes that load modules or add servers are blanked). The directives
+and their byte offsets come from the model's own
 reader, ngxcoro.nginx.conf (``parse_partial``: src/core/ngx_conf_file.c ``ngx_conf_parse``),
 so the oracle reads a config exactly as the model does. In text with a syntax error only
 what comes before the error is rewritten; nginx then refuses the text with its own message
@@ -92,6 +94,29 @@ def _build_server_block(text: str, port: int, prefix: str) -> str:
     return header + "".join(chars) + "\n}\n}\n"
 
 
+# Debian's include directories that load modules (ours are loaded on line 1) or add servers
+# (the stock default site listens on port 80 of every address): blanked in a whole config
+_HOST_INCLUDES = ("modules-enabled/", "sites-enabled/", "conf.d/")
+
+
+def _rewrite_host_paths(top: list, chars: list) -> set:
+    """Keep a whole config off the host: blank ``user``, every ``access_log`` and temp path
+    (ours go after ``http {``) and the includes of _HOST_INCLUDES; a relative include (of
+    mime.types, ...) is read from Debian's /etc/nginx, the conf prefix the text was written
+    for, since the private prefix has no such file. Returns the names blanked."""
+    blanked = set()
+    for d in walk(top):
+        target = d.args[0] if d.name == "include" and d.args else ""
+        host = any(part in target for part in _HOST_INCLUDES)
+        if d.name in ("user", "access_log") + _TEMP_PATHS or host:
+            _blank(chars, d.start, d.end)
+            blanked.add(d.name)
+        elif target and not target.startswith("/") and "$" not in target:
+            _blank(chars, d.start, d.end)
+            chars[d.start] = f"include /etc/nginx/{target};"
+    return blanked
+
+
 def _build_full(text: str, port: int, prefix: str) -> str:
     from . import MODULES
     top = parse_partial(text)[0]   # a syntax error is left for nginx to report
@@ -106,11 +131,12 @@ def _build_full(text: str, port: int, prefix: str) -> str:
     for d in walk(top):
         if d.name == "error_log":
             _blank(chars, d.start, d.end)
+    blanked = _rewrite_host_paths(top, chars)
     addr = f"127.0.0.1:{port}"
     for h in top:
         if not (h.block is not None and h.name == "http"):
             continue
-        present = {c.name for c in h.block}
+        present = {c.name for c in h.block} - blanked
         inserts.append((h.body_start, " " + _http_directives(prefix, skip=present)))
         for s in h.block:
             if not (s.block is not None and s.name == "server"):

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import re
 
-from ..trace.events import COUNT_EVENTS, COUNT_WORDS, debug_words, nginx_lines, nginx_words
+from ..trace.events import (COUNT_EVENTS, COUNT_WORDS, EVENTS, debug_words, nginx_lines,
+                            nginx_words)
 
 __all__ = ["normalise_error_log", "normalise_debug", "COUNT_PREFIXES", "count_history",
-           "model_count_history", "record_message"]
+           "model_count_history", "record_message", "error_records", "debug_lines",
+           "LEVELS", "log_view"]
 
 _REC_RE = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[(\w*)\] (\d+)#(\d+): (.*)$")
 _CONN_RE = re.compile(r"^\*(\d+) ")
@@ -66,6 +68,11 @@ def _records(text_or_lines):
 
 def _first_line_without_suffix(lines: list) -> str:
     """The first line of a record, without nginx's ", client: ..." suffix."""
+    return _without_suffix(lines)[0]
+
+
+def _without_suffix(lines: list) -> list:
+    """The lines of a record, without nginx's ", client: ..." suffix (on the last)."""
     lines = list(lines)
     while len(lines) > 1 and lines[-1] == "":
         lines.pop()
@@ -76,7 +83,7 @@ def _first_line_without_suffix(lines: list) -> str:
         if c >= 0 and "," not in last[c + 2:i]:
             i = c
         lines[-1] = last[:i]
-    return lines[0]
+    return lines
 
 
 def normalise_error_log(lines_or_text) -> list[str]:
@@ -90,12 +97,19 @@ def normalise_error_log(lines_or_text) -> list[str]:
     "...", [subrequest: "...",] host: "..."`` suffix are removed, and a multi-line
     message (a Lua traceback) keeps its first line only.
     """
-    out = []
+    return [f"[{level}] {lines[0]}" for level, lines in _kept_records(lines_or_text)]
+
+
+def _kept_records(lines_or_text):
     for level, _pid, conn, lines in _records(lines_or_text):
-        if conn is None or level not in _KEEP_LEVELS:
-            continue
-        out.append(f"[{level}] {_first_line_without_suffix(lines)}")
-    return out
+        if conn is not None and level in _KEEP_LEVELS:
+            yield level, _without_suffix(lines)
+
+
+def error_records(lines_or_text) -> list[str]:
+    """``normalise_error_log`` keeping every line of a record: a Lua error with its
+    whole ``stack traceback:`` (lines joined by newlines, tabs kept)."""
+    return [f"[{level}] " + "\n".join(lines) for level, lines in _kept_records(lines_or_text)]
 
 
 # the debug lines the registry knows (ngxcoro/trace/events.py): (regex, words, thread group)
@@ -148,6 +162,33 @@ def normalise_debug(text, pid: int | None = None) -> list[str]:
     return out
 
 
+_COMPARED_RX = [re.compile(rx) for e in EVENTS.values() if e.compared for rx, _w in e.nginx]
+_POINTER_RE = re.compile(r"\b[0-9A-F]{16}\b")
+
+
+def debug_lines(text, pid: int | None = None) -> list[str]:
+    """The worker's debug lines of the events the registry compares (`compared`), as
+    nginx wrote them but for what differs from run to run: the time and ``pid#tid:``
+    are dropped, ``*N `` becomes ``* `` (a cycle-log line has none) and a pointer
+    becomes PTR. The model's error log gives the same lines from the registry's `line`
+    templates, so the two compare line for line. Lines are selected as in
+    ``normalise_debug``.
+    """
+    recs = list(_records(text))
+    if pid is None:
+        pid = _worker_pid(recs)
+    out = []
+    for level, rpid, conn, lines in recs:
+        if level != "debug" or (pid is not None and rpid != pid):
+            continue
+        msg = lines[0]
+        if _SHUTDOWN_RE.search(msg):
+            break
+        if any(rx.match(msg) for rx in _COMPARED_RX):
+            out.append(("* " if conn is not None else "") + _POINTER_RE.sub("PTR", msg))
+    return out
+
+
 # the request's count history: finalize / close / terminate lines
 
 #: the normalised debug events that make up the count history (note the space after
@@ -185,4 +226,50 @@ def model_count_history(events: list) -> list[str]:
             out.append(debug_words(ev, e))
         elif (ev == "count" and not have_close and e.get("cause") == "close_request"):
             out.append(f"CLOSE_REQ c={int(e['c']) - int(e.get('delta', -1))}")
+    return out
+
+
+#: nginx's error_log levels, most severe first ("" is ngx.STDERR's, written "[]")
+LEVELS = ("", "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug")
+# the debug lines the model writes (the registry's `line` events, and the "yielded" line
+# that follows "lua resume returned 1"); not the phase handlers' "lua content handler, ..."
+# lines, which nginx writes on every entry into the handler (twice on a worker's first
+# request for rewrite and access) and the model once per new entry thread, after its reset
+_MODEL_DEBUG_RX = [re.compile(rx) for e in EVENTS.values()
+                   if e.line and e.name != "phase_handler" for rx, _w in e.nginx]
+_MODEL_DEBUG_RX.append(re.compile(r"lua thread yielded$"))
+
+
+def log_view(text, level: str = "error", pid: int | None = None) -> list[str]:
+    """The error log as two sides of a comparison see it: the rows of every record at
+    `level` or above, without what differs from run to run or from side to side.
+
+    The time, ``pid#tid:`` and the ", client: ..." suffix are dropped, ``*N`` becomes
+    ``*`` and a pointer PTR; a record's further lines (a Lua traceback) are rows of their
+    own. Kept: request-bound records (nginx's own start-up notices have no ``*N``), and at
+    debug level only the debug lines the model writes too (the registry's `line` events),
+    cycle-log ones included. Lines after nginx's shutdown signal are dropped.
+    """
+    upto = LEVELS.index(level)
+    recs = list(_records(text))
+    if pid is None:
+        pid = _worker_pid(recs)
+    out = []
+    for lvl, rpid, conn, lines in recs:
+        if pid is not None and rpid != pid:
+            continue
+        if _SHUTDOWN_RE.search(lines[0]):
+            break
+        if lvl not in LEVELS or LEVELS.index(lvl) > upto:
+            continue
+        if lvl == "debug":
+            if not any(rx.match(lines[0]) for rx in _MODEL_DEBUG_RX):
+                continue
+        elif conn is None:
+            continue
+        lines = _without_suffix(lines)
+        while len(lines) > 1 and lines[-1] == "":
+            lines.pop()
+        out.append(f"[{lvl}] " + ("* " if conn is not None else "") + _POINTER_RE.sub("PTR", lines[0]))
+        out += [_POINTER_RE.sub("PTR", x) for x in lines[1:]]
     return out

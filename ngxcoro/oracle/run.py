@@ -21,7 +21,8 @@ import time
 
 from . import conf
 from .client import _build_request, exchange, request_method
-from .logs import normalise_debug, normalise_error_log, record_message
+from .logs import (debug_lines, error_records, normalise_debug, normalise_error_log,
+                   record_message)
 
 __all__ = ["run_real"]
 
@@ -81,7 +82,7 @@ def _run_in_prefix(prefix, config_text, payload, pieces, method, timeout) -> dic
     err_path = prefix + "logs/stderr.log"
     env = {k: v for k, v in os.environ.items() if k not in ("LUA_PATH", "LUA_CPATH", "LUA_INIT")}
     res = {"status": None, "body": "", "headers": [], "error_log": [], "debug": [],
-           "hung": False, "startup_error": None, "raw_error_log": "", "stderr": ""}
+           "error_records": [], "debug_lines": [], "hung": False, "startup_error": None, "raw_error_log": "", "stderr": ""}
     with open(err_path, "wb") as errf:
         proc = subprocess.Popen(
             [NGINX, "-p", prefix, "-c", "conf/nginx.conf", "-g", "daemon off; master_process off;"],
@@ -104,6 +105,8 @@ def _run_in_prefix(prefix, config_text, payload, pieces, method, timeout) -> dic
         return res
     res["error_log"] = normalise_error_log(res["raw_error_log"])
     res["debug"] = normalise_debug(res["raw_error_log"], pid=proc.pid)
+    res["error_records"] = error_records(res["raw_error_log"])
+    res["debug_lines"] = debug_lines(res["raw_error_log"], pid=proc.pid)
     _unport(res, port)
     return res
 
@@ -190,6 +193,8 @@ def _unport(res: dict, port: int) -> None:
             return [fix(y) for y in x]
         return x
 
-    for k in ("body", "headers", "error_log", "debug", "raw_error_log"):
-        res[k] = fix(res[k])
+    for k in ("body", "headers", "error_log", "debug", "error_records", "debug_lines",
+              "raw_error_log"):
+        if k in res:
+            res[k] = fix(res[k])
 

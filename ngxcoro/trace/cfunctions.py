@@ -120,6 +120,7 @@ C_FUNCTIONS = {
     "ngx_lua.subrequest.ngx_location_capture_multi": "ngx_http_lua_ngx_location_capture_multi",
     "ngx_lua.subrequest.subrequest": "ngx_http_lua_subrequest",
     "ngx_lua.subrequest.capture_body_filter": "ngx_http_lua_capture_body_filter",
+    "ngx_lua.subrequest.capture_header_filter": "ngx_http_lua_capture_header_filter",
     "ngx_lua.subrequest.post_subrequest": "ngx_http_lua_post_subrequest",
     "ngx_lua.subrequest.subrequest_resume": "ngx_http_lua_subrequest_resume",
     # ngx_lua/req_body.py

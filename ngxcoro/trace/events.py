@@ -16,6 +16,10 @@ compared  the words take part in the line-by-line comparison with real
           nginx (`TRACE_WORDS`); the others are artefacts one side lacks
 keep      kept in `Result.events` (the --json event log)
 quiet     not a step of its own for snapshots
+line      the text of the debug line nginx writes for it (ngx_log_debug* in
+          the C), formatted over the fields and `debug_extras`; the worker
+          writes it to its error log at level debug (`debug_lines`)
+cycle     that line goes to the cycle log, so it has no "*N" connection
 
 `StapTrace`, `EventLog`, `DebugTrace` and `Snapshots` read this table, and
 so does the oracle's debug-log normaliser (`nginx_lines`), so the model and
@@ -41,6 +45,8 @@ class Event:
     compared: bool = False
     keep: bool = False
     quiet: bool = False
+    line: object = None               # nginx's debug line: a template, a tuple of them, or f(fields)
+    cycle: bool = False               # written to the cycle log (no "*N")
 
 
 def _uri(u):
@@ -54,6 +60,8 @@ OP_TEXT = {"NOP": "an API blocked, run_thread returns NGX_AGAIN",
            "USER_THREAD_RESUME": "spawn, run the new light thread now",
            "USER_CORO_RESUME": "resume, pass the arguments to the target and run it",
            "USER_CORO_YIELD": "yield, back to the resumer (or a time slice)"}
+_OP_LINES = {"USER_THREAD_RESUME": "lua user thread resume",
+             "USER_CORO_RESUME": "lua coroutine: resume", "USER_CORO_YIELD": "lua coroutine: yield"}
 RV_TEXT = {0: "0 (finished)", 1: "1 (LUA_YIELD)", 2: "2 (LUA_ERRRUN)"}
 
 E = Event
@@ -63,34 +71,42 @@ _ALL = [
       explain="the {phase} phase handler starts a new entry thread (r->count {c})",
       words="HANDLER {phase} c={c}",
       nginx=((r'lua (?P<phase>rewrite|access|content) handler, uri:".*" c:(?P<c>\d+)$',
-              "HANDLER {phase} c={c}"),)),
+              "HANDLER {phase} c={c}"),),
+      line='lua {phase} handler, uri:"{uri}" c:{c}'),
     E("reset_ctx", explain="reset_ctx: the ctx is cleared for a new handler "
                            "(posted_threads is kept)",
-      words="RESET_CTX", nginx=((r"lua reset ctx$", "RESET_CTX"),)),
+      words="RESET_CTX", nginx=((r"lua reset ctx$", "RESET_CTX"),),
+      line="lua reset ctx"),
     E("load_error", ("chunk", "error"),
       explain="the Lua code of {chunk} does not compile: nginx answers 500"),
     E("run_thread", ("r", "c", "co"), keep=True, compared=True,
       explain="run_thread resumes {co} (r->count {c})", words="RUN c={c}",
-      nginx=((r"lua run thread, top:-?\d+ c:(?P<c>\d+)", "RUN c={c}"),)),
+      nginx=((r"lua run thread, top:-?\d+ c:(?P<c>\d+)", "RUN c={c}"),),
+      line="lua run thread, top:{top} c:{c}"),
     E("resume", ("co", "nrets"), quiet=True, explain="lua_resume({co}, {nrets})"),
     E("resume_returned", ("co", "rv"), keep=True, compared=True,
       explain="lua_resume returned {rv_text} for {co}", words="RESUMED rv={rv}",
-      nginx=((r"lua resume returned (?P<rv>-?\d+)", "RESUMED rv={rv}"),)),
+      nginx=((r"lua resume returned (?P<rv>-?\d+)", "RESUMED rv={rv}"),),
+      line=lambda d: ("lua resume returned {rv}",) + (("lua thread yielded",) if d["rv"] == 1 else ())),
     E("co_op", ("co", "op"), compared=True,
       explain="{co} yielded with co_op {op}: {op_text}",
       words=lambda d: _OPS.get(d["op"]) and f"OP {_OPS[d['op']]}",
       nginx=((r"lua user thread resume$", "OP spawn-child"),
              (r"lua coroutine: resume$", "OP coro-resume"),
-             (r"lua coroutine: yield$", "OP coro-yield"))),
+             (r"lua coroutine: yield$", "OP coro-yield")),
+      line=lambda d: _OP_LINES.get(d["op"])),
     E("run_thread_returned", ("rc",), keep=True, explain="run_thread returned {rc_text}",
       words="RUN_RETURNED {rc}",
-      nginx=((r"lua run thread returned (?P<rc>-?\d+)", "RUN_RETURNED {rc}"),)),
+      nginx=((r"lua run thread returned (?P<rc>-?\d+)", "RUN_RETURNED {rc}"),),
+      line="lua run thread returned {rc}"),
     E("thread_ended", ("co",), compared=True, explain="{co} ended normally", words="ENDED",
-      nginx=((r"lua light thread ended normally", "ENDED"),)),
+      nginx=((r"lua light thread ended normally", "ENDED"),),
+      line="lua light thread ended normally"),
     E("back_to_parent", ("co", "parent"), compared=True,
       explain="{co} hands its results to {parent}, which resumes in the same run_thread",
       words="TO_PARENT",
-      nginx=((r"lua coroutine: lua user thread ended normally", "TO_PARENT"),)),
+      nginx=((r"lua coroutine: lua user thread ended normally", "TO_PARENT"),),
+      line="lua coroutine: lua user thread ended normally"),
     E("zombie", ("parent", "co"),
       explain="{co} ended before its parent {parent} waited: it becomes a zombie"),
 
@@ -115,7 +131,8 @@ _ALL = [
     E("thread_delete", ("co",), keep=True, compared=True,
       probe="ngx_http_lua_probe_thread_delete", stap="delete thread {co:x}",
       explain="del_thread: {co} loses its registry reference", words="DELETE",
-      nginx=((r"lua deleting light thread (?P<thread>\S+)", "DELETE"),)),
+      nginx=((r"lua deleting light thread (?P<thread>\S+)", "DELETE"),),
+      line="lua deleting light thread {ptr} (ref {ref})"),
     E("run_posted_thread", ("co", "status"), keep=True,
       probe="ngx_http_lua_probe_run_posted_thread",
       explain="run_posted_threads pops {co} ({status})"),
@@ -127,40 +144,49 @@ _ALL = [
     # --- sleeping and waking (ngx_http_lua_sleep.c, the event loop) -----------------------
     E("sleep", ("co", "ms"), keep=True, compared=True,
       explain="ngx.sleep arms a {ms} ms timer for {co} and yields", words="SLEEP {ms}",
-      nginx=((r"lua ready to sleep for (?P<ms>\d+) ms", "SLEEP {ms}"),)),
+      nginx=((r"lua ready to sleep for (?P<ms>\d+) ms", "SLEEP {ms}"),),
+      line="lua ready to sleep for {ms} ms"),
     E("timer_expired", ("co", "label"), keep=True, compared=True,
       explain="the timer of {label} fires at {t_ms} ms",
       # echo_sleep's timer (co None) logs nothing of the kind
       words=lambda d: "SLEEP_EXPIRED" if d.get("co") is not None else None,
-      nginx=((r"lua sleep timer expired", "SLEEP_EXPIRED"),)),
+      nginx=((r"lua sleep timer expired", "SLEEP_EXPIRED"),),
+      line=lambda d: d.get("co") is not None and 'lua sleep timer expired: "{co_uri}"'),
     E("sleep_cleanup", ("co",), compared=True, explain="the pending ngx.sleep of {co} is cancelled",
       words="SLEEP_CANCELLED",
-      nginx=((r"lua clean up the timer for pending ngx\.sleep", "SLEEP_CANCELLED"),)),
+      nginx=((r"lua clean up the timer for pending ngx\.sleep", "SLEEP_CANCELLED"),),
+      line="lua clean up the timer for pending ngx.sleep", cycle=True),
     E("useless_wev", explain="a write event with nothing to do (useless lua write event "
                              "handler)",
-      words="USELESS_WEV", nginx=((r"useless lua write event handler", "USELESS_WEV"),)),
+      words="USELESS_WEV", nginx=((r"useless lua write event handler", "USELESS_WEV"),),
+      line="useless lua write event handler"),
 
     # --- leaving early (ngx_http_lua_control.c, _uri.c, _util.c) --------------------------
     E("exit", ("code",), keep=True, compared=True,
       explain="ngx.exit({code}) records the exit and yields", words="EXIT {code}",
-      nginx=((r"lua exit with code (?P<code>-?\d+)", "EXIT {code}"),)),
+      nginx=((r"lua exit with code (?P<code>-?\d+)", "EXIT {code}"),),
+      line="lua exit with code {code}"),
     E("handle_exit", ("code",), compared=True,
       explain="run_thread acts on ngx.exit({code}): every thread of the handler dies",
       words="HANDLE_EXIT {code}",
-      nginx=((r"lua thread aborting request with status (?P<code>-?\d+)", "HANDLE_EXIT {code}"),)),
+      nginx=((r"lua thread aborting request with status (?P<code>-?\d+)", "HANDLE_EXIT {code}"),),
+      line="lua thread aborting request with status {code}"),
     E("exec", ("uri", "args"), keep=True, compared=True,
       explain="ngx.exec(\"{uri}\") records the redirect and yields",
       words=lambda d: f"EXEC {d['uri']}" + (f"?{d['args']}" if d.get("args") else ""),
-      nginx=((r'lua exec "(?P<uri>.*)"$', "EXEC {uri}"),)),
+      nginx=((r'lua exec "(?P<uri>.*)"$', "EXEC {uri}"),),
+      line=lambda d: 'lua exec "{uri}?' + (d.get("args") or "") + '"'),
     E("handle_exec", ("uri",),
       explain="run_thread acts on ngx.exec: every thread dies, then an internal redirect",
       words="HANDLE_EXEC {uri}",
       nginx=((r"lua thread initiated internal redirect to (?P<target>\S+)",
-              "HANDLE_EXEC {target}"),)),
+              "HANDLE_EXEC {target}"),),
+      line="lua thread initiated internal redirect to {uri}"),
     E("redirect", ("uri", "code"), explain="ngx.redirect to {uri} with {code}",
       words="REDIRECT {uri} {code}",
       nginx=((r'lua redirect to "(?P<target>.*)" with code (?P<code>\d+)',
-              "REDIRECT {target} {code}"),)),
+              "REDIRECT {target} {code}"),),
+      line='lua redirect to "{uri}" with code {code}'),
     E("set_uri_jump", ("uri",),
       explain="ngx.req.set_uri(\"{uri}\", true) yields for a rewrite jump"),
     E("handle_rewrite_jump", ("uri",),
@@ -169,54 +195,68 @@ _ALL = [
     E("request_cleanup", ("forcible",), keep=True, compared=True,
       explain="request_cleanup (forcible={forcible})", words="REQ_CLEANUP forcible={forcible}",
       nginx=((r"lua request cleanup: forcible=(?P<forcible>\d)",
-              "REQ_CLEANUP forcible={forcible}"),)),
+              "REQ_CLEANUP forcible={forcible}"),),
+      line=lambda d: f"lua request cleanup: forcible={int(bool(d['forcible']))}"),
     E("finalize_threads", keep=True,
       explain="finalize_threads deletes every thread of the handler",
-      words="FINALIZE_THREADS", nginx=((r"http lua finalize threads$", "FINALIZE_THREADS"),)),
+      words="FINALIZE_THREADS", nginx=((r"http lua finalize threads$", "FINALIZE_THREADS"),),
+      line="http lua finalize threads"),
 
     # --- subrequests (ngx_http_lua_subrequest.c, ngx_http_request.c) ----------------------
     E("capture", ("uri", "c"), compared=True,
       explain="ngx.location.capture from {uri} (r->count {c})", words="CAPTURE c={c}",
-      nginx=((r'lua location capture, uri:".*" c:(?P<c>\d+)', "CAPTURE c={c}"),)),
+      nginx=((r'lua location capture, uri:".*" c:(?P<c>\d+)', "CAPTURE c={c}"),),
+      line='lua location capture, uri:"{uri}" c:{c}'),
     E("subrequest", ("uri",), compared=True, explain="subrequest {uri} is created and posted",
-      words="SUBREQ {uri}", nginx=((r'lua http subrequest "(?P<uri>.*)"$', "SUBREQ {uri}"),)),
+      words="SUBREQ {uri}", nginx=((r'lua http subrequest "(?P<uri>.*)"$', "SUBREQ {uri}"),),
+      line='lua http subrequest "{q_uri}"'),
     E("posted_request", ("uri",), explain="ngx_http_run_posted_requests runs {uri}",
       words="POSTED_REQ {uri}",
-      nginx=((r'http posted request: "(?P<uri>.*)"$', "POSTED_REQ {uri}"),)),
+      nginx=((r'http posted request: "(?P<uri>.*)"$', "POSTED_REQ {uri}"),),
+      line='http posted request: "{q_uri}"'),
     E("post_subrequest", ("uri", "rc", "c"), compared=True,
       explain="the subrequest {uri} is done (rc {rc}): its parent is posted at the head",
       words="POST_SUBREQ rc={rc} c={c}",
       nginx=((r"lua run post subrequest handler, rc:(?P<rc>-?\d+) c:(?P<c>\d+)",
-              "POST_SUBREQ rc={rc} c={c}"),)),
+              "POST_SUBREQ rc={rc} c={c}"),),
+      line="lua run post subrequest handler, rc:{rc} c:{c}"),
     E("wake_parent", ("uri",), explain="the parent {uri} is woken", words="WAKE_PARENT",
-      nginx=((r"http wake parent request", "WAKE_PARENT"),)),
+      nginx=((r"http wake parent request", "WAKE_PARENT"),),
+      line='http wake parent request: "{q_uri}"'),
     E("subrequests_done", ("co",), compared=True,
       explain="all subrequests of {co} are done: it resumes with their results",
-      words="SUBREQ_RESUME", nginx=((r"lua run subrequests done", "SUBREQ_RESUME"),)),
+      words="SUBREQ_RESUME", nginx=((r"lua run subrequests done", "SUBREQ_RESUME"),),
+      line="lua run subrequests done, resuming lua thread"),
 
     # --- the request body (ngx_http_lua_req_body.c, ngx_http_request_body.c) -------------
     E("read_body", explain="ngx.req.read_body starts reading the request body",
-      words="READ_BODY", nginx=((r"lua start to read buffered request body", "READ_BODY"),)),
+      words="READ_BODY", nginx=((r"lua start to read buffered request body", "READ_BODY"),),
+      line="lua start to read buffered request body"),
     E("body_arrived", ("uri",), explain="the rest of the request body has arrived"),
     E("body_post_read", ("c",), explain="the body reader's post handler runs",
       words="BODY_POST_READ c={c}",
-      nginx=((r"lua req body post read, c:(?P<c>\d+)", "BODY_POST_READ c={c}"),)),
+      nginx=((r"lua req body post read, c:(?P<c>\d+)", "BODY_POST_READ c={c}"),),
+      line="lua req body post read, c:{c}"),
 
     # --- the response and the request's end (ngx_http_request.c) -------------------------
     E("send_last_buf", keep=True, compared=True, explain="the last buf of the response is sent",
-      words="LAST_BUF", nginx=((r"lua sending last buf of the response body", "LAST_BUF"),)),
+      words="LAST_BUF", nginx=((r"lua sending last buf of the response body", "LAST_BUF"),),
+      line="lua sending last buf of the response body"),
     E("finalize_request", ("rc", "uri", "a", "c"), keep=True, compared=True,
       explain="finalize_request(r, {rc_text}) on {uri} with r->count {c}",
       words="FINALIZE rc={rc} uri={uri} a={a} c={c}",
       nginx=((r'http finalize request: (?P<rc>-?\d+), "(?P<uri>.*)" a:(?P<a>\d+), c:(?P<c>\d+)',
-              "FINALIZE rc={rc} uri={uri} a={a} c={c}"),)),
+              "FINALIZE rc={rc} uri={uri} a={a} c={c}"),),
+      line='http finalize request: {rc}, "{uri}" a:{a}, c:{c}'),
     E("count", ("delta", "c", "cause"), keep=True, explain="r->count {delta:+d} -> {c}: {cause}"),
     E("close_request", ("c",), keep=True, compared=True,
       explain="close_request: r->count {c} -> {c_after}", words="CLOSE_REQ c={c}",
-      nginx=((r"http request count:(?P<c>\d+) blk:\d+", "CLOSE_REQ c={c}"),)),
+      nginx=((r"http request count:(?P<c>\d+) blk:\d+", "CLOSE_REQ c={c}"),),
+      line="http request count:{c} blk:0"),
     E("terminate_request", ("c",), keep=True, compared=True,
       explain="terminate_request: the connection will be closed", words="TERMINATE c={c}",
-      nginx=((r"http terminate request count:(?P<c>\d+)", "TERMINATE c={c}"),)),
+      nginx=((r"http terminate request count:(?P<c>\d+)", "TERMINATE c={c}"),),
+      line="http terminate request count:{c}"),
     E("free_request", ("uri",), keep=True,
       explain="the request is freed: its cleanup handlers run"),
     E("close_connection", explain="the connection is closed: c->destroyed = 1"),
@@ -266,6 +306,38 @@ def debug_words(name, fields):
     if callable(e.words):
         return e.words(fields)
     return _fill(e.words, fields)
+
+
+def fake_pointer(state):
+    """A stable stand-in for the address of lua_State number `state` (nginx
+    prints %p: 16 hex digits)."""
+    return f"{0x00007F0000001000 + 0x180 * int(state):016X}"
+
+
+def debug_lines(name, fields, top=0, ref=None):
+    """The debug lines nginx writes for a model event (its `line`), as
+    message texts; fields the template needs beyond the event's own:
+    top (lua_gettop of the main state), ptr / ref (the thread's fake
+    pointer and its lua_State number), co_uri (the sleeper's request as
+    "%V?%V"), q_uri (a URI with the '?' nginx always prints)."""
+    e = EVENTS.get(name)
+    if e is None or e.line is None:
+        return ()
+    texts = e.line(fields) if callable(e.line) else e.line
+    if not texts:
+        return ()
+    if isinstance(texts, str):
+        texts = (texts,)
+    d = dict(fields, top=top)
+    co = d.get("co")
+    if hasattr(co, "L"):
+        d["ptr"], d["ref"] = fake_pointer(co.L), co.L if ref is None else ref
+        req = getattr(co, "req", None)
+        if req is not None:
+            d["co_uri"] = req.log_uri
+    if isinstance(d.get("uri"), str):
+        d["q_uri"] = d["uri"] if "?" in d["uri"] else d["uri"] + "?"
+    return tuple(t.format(**d) for t in texts)
 
 
 def nginx_lines():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from .events import EVENTS, TRACE_WORDS, debug_words
+from .events import EVENTS, TRACE_WORDS, debug_lines, debug_words
 
 
 # what a ring of StapTrace or EventLog keeps: the last RING lines or events
@@ -117,3 +117,75 @@ def trace_words(debug):
     """The oracle's normalised debug lines kept to TRACE_WORDS, thread ids dropped."""
     return [x.split(" T")[0] if x.startswith("DELETE") else x
             for x in debug if x.startswith(TRACE_WORDS)]
+
+
+class DebugLog:
+    """nginx's debug lines for the model's steps, written to the worker's
+    error log at level debug (the worker calls it when its error_log level
+    is debug).  Lines go to the request's connection (``*N``, no ", client:"
+    suffix: nginx adds that only above debug) or, for the registry's
+    `cycle` lines, to the cycle log.
+
+    Two values the events do not carry are followed here:
+
+    top      lua_gettop(L) of the main Lua state, which "lua run thread,
+             top:%d" prints: a worker's first request finds 9 values there
+             (nginx 1.22.1 + ngx_lua 0.10.23, as recorded), until
+             run_thread's lua_settop(L, 0) clears them when an entry thread
+             or a light thread ends or aborts (ngx_http_lua_util.c)
+    ref      the registry ref "lua deleting light thread %p (ref %d)"
+             prints: luaL_ref of the coroutines table, taken by an entry
+             thread (kept while its lua_State is cached) and by a light
+             thread (given back by del_thread, reused last-in first-out);
+             plain coroutines take none
+    resuming "lua run thread returned %d" is written by the resume handlers
+             only (ngx_http_lua_sleep_resume, _subrequest_resume,
+             _read_body_resume): the first run_thread_returned after their
+             wake-up, not those of the phase handlers or of
+             run_posted_threads
+    """
+
+    HANDLER_TOP = 9
+    WAKE_UPS = frozenset(("timer_expired", "subrequests_done", "body_post_read"))
+    ABORTS = ("lua user thread aborted", "lua entry thread aborted", "lua handler aborted")
+
+    def __init__(self, worker):
+        self.w = worker
+        self.top = self.HANDLER_TOP
+        self.resuming = False
+        self.refs = {}                      # lua_State number -> ref
+        self.free_refs = []
+
+    def _ref(self, co):
+        if co.L not in self.refs:
+            self.refs[co.L] = self.free_refs.pop() if self.free_refs else len(self.refs) + 1
+        return self.refs[co.L]
+
+    def __call__(self, event, d):
+        co = d.get("co")
+        if event == "phase_handler":
+            self.resuming = False
+        elif event == "run_thread" and co is not None and co.kind not in ("uthread", "coroutine"):
+            self._ref(co)                   # an entry thread (ngx_http_lua_new_thread)
+        elif event == "user_thread_spawn":
+            self._ref(d["child"])
+        elif event in self.WAKE_UPS and (event != "timer_expired" or co is not None):
+            self.resuming = True
+        elif event == "log" and str(d.get("msg", "")).startswith(self.ABORTS):
+            self.top = 0
+        elif event == "run_thread_returned":
+            if not self.resuming:
+                return
+            self.resuming = False
+        e = EVENTS.get(event)
+        if e is None or e.line is None:
+            return
+        reqs = self.w.requests
+        r = None if e.cycle or not reqs else reqs[0]
+        ref = self.refs.get(co.L) if event == "thread_delete" else None
+        for text in debug_lines(event, d, self.top, ref):
+            self.w.log_error("debug", text, r)
+        if event == "thread_delete" and co.is_uthread and co.L in self.refs:
+            self.free_refs.append(self.refs.pop(co.L))      # luaL_unref
+        if event == "thread_ended" and (co.is_uthread or co.kind not in ("uthread", "coroutine")):
+            self.top = 0

@@ -18,6 +18,7 @@ import re
 
 import ipywidgets as W
 
+from ..nginx.http_parse import invalid_method
 from .stepper import Stepper, is_config, error_lines
 
 _EXAMPLE = """location = /t {
@@ -142,9 +143,14 @@ class Editor(W.VBox):
             self._show_errors([f"ngxcoro could not run this: {e}"])
             return None
         self.result = res
+        method = request.split()[0]
+        said = ([f'bad method "{method}" in request line "{request}": nginx answers 400 Bad '
+                 'Request and runs no location (a method is "A"-"Z", "_" and "-")']
+                if invalid_method(method) else [])
         stopped = res.message if res.message and res.message.startswith("stopped ") else ""
         self._show_banner("; ".join(filter(None, [stopped, *res.notes])))
-        self._show_errors([x for x in error_lines(res) if x != stopped], lua=fn is ngxcoro.run_lua)
+        self._show_errors(said + [x for x in error_lines(res) if x != stopped],
+                          lua=fn is ngxcoro.run_lua)
         status = res.status if res.status is not None else (
             ("stopped" if stopped else "hung") if res.hung else "no response")
         self.summary.value = (f"<span style='color:var(--jp-ui-font-color2,#666)'>status "

@@ -154,7 +154,7 @@ def summary(res):
         answer = f"{res.status} {res.body.strip()!r}"
     log = []
     for line in res.error_log:                      # keep the message, drop the clutter
-        msg = line.split(" 1#1: *1 ")[1].split(", client:")[0]
+        msg = line.split(" 1#1: *1 ")[1].split("\n")[0].split(", client:")[0]   # not the traceback
         msg = re.sub(r"^\[lua\] |^lua |runtime error: |\S+\(nginx\.conf:\d+\):\d+: ", "", msg)
         log.append(msg)
     return answer, log

@@ -9,7 +9,8 @@ objects, and the few settings that change Lua scheduling. A mistake gives one
 
 Modules, by the C source they stand for: ``file`` (src/core/ngx_conf_file.c, and
 lua-nginx-module's Lua block reader), ``commands`` (the ``ngx_command_t`` tables),
-``handler`` (``ngx_conf_handler`` and the directives' own handlers), ``regex``
+``handler`` (``ngx_conf_handler`` and the directives' own handlers), ``slots`` (the
+argument counts of every directive and the generic ``ngx_conf_set_*_slot`` values), ``regex``
 (src/core/ngx_regex.c), ``core`` (src/http/ngx_http_core_module.c: locations, servers,
 ``find_location``) and ``load`` (src/http/ngx_http.c ``ngx_http_block``, and the Lua chunk
 names of src/ngx_http_lua_directive.c).

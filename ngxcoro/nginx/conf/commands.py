@@ -6,7 +6,9 @@ lua-nginx-module 0.10.23 (src/ngx_http_lua_module.c ``ngx_http_lua_cmds``), ndk 
 (src/ngx_http_echo_module.c): in which contexts a name is allowed (``cmd->type``'s
 ``NGX_*_CONF`` bits), whether it opens a block (``NGX_CONF_BLOCK``), how many arguments it
 takes (``NGX_CONF_TAKE*``), and how a block changes the context. Also which names the
-model runs, which it accepts and ignores, and the defaults of the settings it uses.
+model runs, which are inert (accepted and listed, no effect on what it simulates) and which
+it refuses, and the defaults of the settings it uses. Argument counts and value slots are
+in ``slots``.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ __all__ = ["DEFAULT_SETTINGS"]
 # ---------------------------------------------------------------------------------------------
 # Directives: every name nginx 1.22.1 knows here (core and http modules of the Debian build,
 # ndk, lua 0.10.23, echo), keyed by the contexts it is allowed in. Contexts are nginx's:
-# main, events, http, srv, loc, lif (if in location), sif (if in server); "" = only inside
-# upstream {}, which is not modelled. Read from nginx -t by trying each name in each context.
+# main, events, http, srv, loc, lif (if in location), sif (if in server); ups = only inside
+# upstream {}, which is not modelled (its block is not looked into). Read from nginx -t by trying each name in each context.
 # ---------------------------------------------------------------------------------------------
 
 _CONTEXT_TABLE = {
@@ -207,7 +209,7 @@ _CONTEXT_TABLE = {
         echo_subrequest echo_subrequest_async fastcgi_pass grpc_pass memcached_pass
         proxy_pass scgi_pass uwsgi_pass
     """,
-    "": """
+    "ups": """
         balancer_by_lua_block balancer_by_lua_file hash ip_hash keepalive least_conn random
         zone
     """,
@@ -248,68 +250,69 @@ DEFAULT_SETTINGS = {
 # Directives kept in Location.directives / Server.directives for the model to run.
 KEPT = ECHO | {"return", "rewrite", "break", "set", "internal", "proxy_pass", "if"}
 _MODELLED = (KEPT | set(LUA_HANDLERS) | set(DEFAULT_SETTINGS)
-             | {"http", "events", "server", "location", "listen", "error_log"})
+             | {"http", "events", "server", "location", "listen", "error_log", "root",
+                "server_name"})
 
-# Valid nginx that does not change how Lua is scheduled: accepted, arguments not checked.
-_IGNORED = frozenset("""
-    daemon master_process pid user load_module env include lock_file pcre_jit thread_pool
-    timer_resolution working_directory debug_points ssl_engine
-    use multi_accept accept_mutex accept_mutex_delay epoll_events debug_connection
-    types default_type access_log log_format open_log_file_cache log_not_found log_subrequest
-    rewrite_log uninitialized_variable_warn sendfile sendfile_max_chunk tcp_nopush tcp_nodelay
-    aio aio_write directio directio_alignment read_ahead output_buffers send_timeout send_lowat
-    reset_timedout_connection connection_pool_size request_pool_size large_client_header_buffers
-    server_name server_name_in_redirect port_in_redirect absolute_redirect server_tokens
-    root alias index charset charset_types source_charset override_charset etag
-    if_modified_since msie_padding msie_refresh ignore_invalid_headers underscores_in_headers
-    merge_slashes disable_symlinks resolver resolver_timeout add_header add_trailer expires
-    chunked_transfer_encoding max_ranges subrequest_output_buffer_size ssl
-    set_real_ip_from real_ip_header real_ip_recursive
-    lua_package_path lua_package_cpath lua_code_cache lua_shared_dict
-    lua_regex_cache_max_entries lua_regex_match_limit lua_use_default_type lua_sa_restart
-    lua_transform_underscores_in_response_headers lua_malloc_trim lua_load_resty_core
-    lua_worker_thread_vm_pool_size
-    proxy_set_header proxy_http_version proxy_connect_timeout proxy_read_timeout
-    proxy_send_timeout proxy_hide_header proxy_pass_header proxy_redirect proxy_buffering
-    proxy_buffer_size proxy_buffers proxy_busy_buffers_size proxy_temp_path
-    proxy_max_temp_file_size proxy_temp_file_write_size proxy_socket_keepalive proxy_bind
+# Valid nginx that changes what a request gets (the answer, the error log, the order of
+# events) in a way the model cannot simulate: refused with one line naming it. Besides
+# these: every *_by_lua* the model does not run, and the rewrite directives where the model
+# does not run them (see category). Every other name nginx knows is inert: it does not
+# change what the model simulates (temp paths, timeouts, buffers, logging, headers only,
+# settings of modules that are not in use, ...).
+_NOT_MODELLED = frozenset("""
+    alias allow deny auth_basic auth_request auth_request_set error_page try_files
+    limit_rate limit_rate_after limit_req limit_conn limit_except post_action mirror ssi
+    sub_filter add_before_body add_after_body source_charset map geo split_clients
+    valid_referers secure_link secure_link_md5 secure_link_secret modern_browser
+    ancient_browser slice dav_methods empty_gif flv mp4 stub_status random_index upstream
+    fastcgi_pass grpc_pass memcached_pass scgi_pass uwsgi_pass proxy_method proxy_set_body
+    proxy_pass_request_body proxy_pass_request_headers proxy_intercept_errors proxy_cache
+    proxy_store proxy_limit_rate if rewrite break
 """.split())
-_IGNORED_PREFIXES = ("worker_", "client_", "keepalive", "lingering_", "gzip", "gunzip",
-                     "http2_", "ssl_", "proxy_ssl_", "proxy_cookie_", "lua_socket_", "lua_ssl_",
-                     "open_file_cache")
+
+# Inert directives whose value (any case) changes the answer: server_tokens changes the
+# error pages' "nginx/1.22.1", chunked_transfer_encoding off the framing of a response
+# that is cut short, log_not_found off and rewrite_log on the error log, merge_slashes off
+# the URI, autoindex on a directory's answer.
+_NOT_MODELLED_VALUES = {"server_tokens": ("off", "build"), "chunked_transfer_encoding": ("off",),
+                        "log_not_found": ("off",), "rewrite_log": ("on",),
+                        "merge_slashes": ("off",), "autoindex": ("on",)}
+
+# Files of a Debian install that an `include` may name without changing what the model
+# simulates: mime.types (a types {} block), the *_params files (only read by *_pass), the
+# modules-enabled/*.conf that load ndk, lua and echo (the model has them), and the
+# conf.d/*.conf and sites-enabled/* of a stock install (empty; the default site on port 80).
+# The model reads none of them; any other include is not modelled.
+_STOCK_INCLUDES = ("mime.types", "fastcgi_params", "fastcgi.conf", "scgi_params", "uwsgi_params",
+                   "proxy_params", "snippets/fastcgi-php.conf", "snippets/snakeoil.conf",
+                   "modules-enabled/*.conf", "conf.d/*.conf", "sites-enabled/*")
 
 
-def category(name: str) -> str:
-    """"modelled", "ignored" or "not modelled" for a name nginx knows."""
+def stock_include(path: str) -> bool:
+    """Whether ``include path`` names one of the stock files above (relative to /etc/nginx,
+    the conf prefix of Debian's build, or absolute under it)."""
+    rel = path[len("/etc/nginx/"):] if path.startswith("/etc/nginx/") else path
+    return rel in _STOCK_INCLUDES
+
+
+def category(name: str, ctx: str = "", args=()) -> str:
+    """"modelled", "inert" or "not modelled" for a name nginx knows, in context ``ctx``
+    with arguments ``args``."""
+    if name in ("set", "return") and ctx in ("srv", "sif"):
+        return "not modelled"       # server-level rewrite directives are not run
+    if name in _NOT_MODELLED or ("_by_lua" in name and name not in _MODELLED):
+        return "not modelled"
     if name in _MODELLED:
         return "modelled"
-    if "_by_lua" in name:
+    if name == "include":
+        return "inert" if args and stock_include(args[0]) else "not modelled"
+    if args and args[0].lower() in _NOT_MODELLED_VALUES.get(name, ()):
         return "not modelled"
-    if name in _IGNORED or "_hash_" in name or name.startswith(_IGNORED_PREFIXES):
-        return "ignored"
-    return "not modelled"
+    return "inert"
 
 
-def _nargs_table(spec: dict) -> dict:
-    return {name: n for n, names in spec.items() for name in names.split()}
-
-
-# (min, max) arguments, max None = any number; read from nginx -t. Lua block sources not counted.
-NARGS = _nargs_table({
-    (0, 0): "http events server break internal echo_abort_parent echo_end echo_flush "
-            "echo_read_request_body echo_request_body echo_reset_timer "
-            "rewrite_by_lua_block access_by_lua_block content_by_lua_block",
-    (1, 1): "rewrite_by_lua access_by_lua content_by_lua proxy_pass satisfy echo_sleep "
-            "echo_blocking_sleep echo_status " + " ".join(FLAGS + NUMBERS + SIZES),
-    (1, 2): "location return echo_exec echo_location echo_location_async",
-    (2, 2): "set",
-    (2, 3): "rewrite",
-    (1, None): "if listen error_log",
-    (2, None): "echo_duplicate echo_foreach_split echo_subrequest echo_subrequest_async",
-    (0, None): "echo echo_before_body echo_after_body",
-})
-
-# How a block directive changes the context (ngx_conf_t cmd_type); "skip": not looked into.
+# How a block directive changes the context (ngx_conf_t cmd_type); any other block (types,
+# map, geo, upstream, limit_except, ...) is "skip": not looked into.
 INNER = {("main", "events"): "events", ("main", "http"): "http", ("http", "server"): "srv",
           ("srv", "location"): "loc", ("loc", "location"): "loc", ("srv", "if"): "sif",
           ("loc", "if"): "lif"}

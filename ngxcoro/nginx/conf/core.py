@@ -92,12 +92,14 @@ class Config:
     """What ``load`` returns. ``kind`` is ``"main"`` (a whole nginx.conf), ``"http"`` (server
     blocks) or ``"server"`` (the inside of one server block). ``settings`` are the http-level
     values; ``error_log_level`` is the level the first server logs at (each Server and
-    Location has its own, inherited inwards; the default is "error")."""
+    Location has its own, inherited inwards; the default is "error"). ``inert`` lists the
+    (name, line) of each directive accepted with no effect on the model, in file order."""
     kind: str
     filename: str
     servers: list = field(default_factory=list)
     settings: dict = field(default_factory=dict)
     error_log_level: str = "error"
+    inert: list = field(default_factory=list)
 
     @property
     def server(self) -> Optional[Server]:

@@ -8,8 +8,11 @@ src/http/modules/ngx_http_proxy_module.c ``ngx_http_proxy_pass`` and lua-nginx-m
 src/ngx_http_lua_directive.c (the ``*_by_lua*`` handlers).
 
 ``Loader`` is the handler ``file.parse`` calls for each directive, so errors come in the
-order nginx gives them. Names ngxcoro knows but does not model fail with
-``ConfigError(..., nginx=False)``.
+order nginx gives them. Every directive gets nginx's checks (name, context, argument count;
+for the generic slots their value and ``is duplicate``); then it is modelled, inert (listed
+in ``Loader.inert``) or not modelled: the first of those is kept in ``Loader.refused``, a
+``ConfigError(..., nginx=False)`` that ``load`` raises once the whole text passed nginx's
+checks.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from .commands import (BLOCKS, ECHO, FLAGS, INNER, KNOWN, LUA_HANDLERS, NARGS, NUMBERS,
+from .commands import (BLOCKS, ECHO, FLAGS, INNER, KEPT, KNOWN, LUA_HANDLERS, NUMBERS,
                        SIZES, category)
+from .slots import nargs_ok, slot_error, slot_value_ok, value_kind
 from .core import location_name
 from .file import BLOCK_START, OK, ConfigError, Directive
 from .regex import RegexError, pcre_compile
@@ -133,6 +137,8 @@ class Loader:
     def __init__(self, filename: str, root: str):
         self.filename, self.root = filename, root
         self.seen = set()           # (enclosing block, key) already set there: "is duplicate"
+        self.inert = []             # (name, line) of each inert directive, in file order
+        self.refused = None         # the first directive the model cannot simulate
 
     def error(self, message: str, line: Optional[int], **kw) -> ConfigError:
         return ConfigError(message, self.filename, line, **kw)
@@ -140,7 +146,7 @@ class Loader:
     def context(self, parents: list) -> str:
         ctx = self.root
         for p in parents:
-            ctx = "skip" if ctx == "skip" or p.name == "types" else INNER[(ctx, p.name)]
+            ctx = "skip" if ctx == "skip" else INNER.get((ctx, p.name), "skip")
         return ctx
 
     def once(self, parents: list, key: str, line: int, message: str, nginx_message: str = ""):
@@ -162,21 +168,36 @@ class Loader:
             raise self.error(f'directive "{name}" has no opening "{{"', line)
         if name not in BLOCKS and rc != OK:
             raise self.error(f'directive "{name}" is not terminated by ";"', line)
-        kind = category(name)
-        if kind == "ignored":
-            return
-        if kind == "not modelled":
-            raise self.error(f'directive "{name}" is valid nginx but is not modelled by ngxcoro',
-                             line, nginx=False)
-        low, high = NARGS[name]
-        if len(d.args) < low or (high is not None and len(d.args) > high):
+        if not nargs_ok(name, len(d.args)):
             raise self.error(f'invalid number of arguments in "{name}" directive', line)
+        kind = category(name, ctx, d.args)
         try:
-            self.handle(d, parents, ctx)
+            if kind == "modelled" or name in KEPT:
+                self.handle(d, parents, ctx)
+            else:
+                self.slot(d, parents)
         except ValueError as e:
             raise self.error(str(e), line) from None
         except RegexError as e:
             raise self.error(e.message, line, nginx=e.nginx) from None
+        if kind == "inert":
+            self.inert.append((name, line))
+        elif kind == "not modelled" and self.refused is None:
+            # nginx would go on reading: its own errors further on come first (load raises it)
+            self.refused = self.error(
+                f'directive "{name}" is valid nginx but is not modelled by ngxcoro', line,
+                nginx=False)
+
+    def slot(self, d: Directive, parents: list):
+        """A directive read by one of the generic ``ngx_conf_set_*_slot`` handlers: its value
+        and, for most, ``is duplicate`` (see slots.py)."""
+        kind, once = value_kind(d.name)
+        if not kind:
+            return
+        if once:
+            self.once(parents, d.name, d.line, f'"{d.name}" directive is duplicate')
+        if not slot_value_ok(kind, d.args[0]):
+            raise ValueError(slot_error(d.name, kind, d.args[0]))
 
     def lua_block_done(self, d: Directive, parents: list, line: int):
         """The ``*_by_lua_block`` handler, called once the Lua text is read (so its errors

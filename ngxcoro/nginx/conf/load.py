@@ -18,10 +18,18 @@ Inline chunks are compiled at the first request, not at load: a Lua syntax error
 ``nginx -t``, then every request gets a 500 and the log line ``[error] ... failed to load
 inlined Lua code: content_by_lua(nginx.conf:N):k: <message>`` (``lua_load_error``).
 
-Not modelled: ``include`` is ignored (``include mime.types`` works, an included file is not
-read); variables are not checked (nginx's ``unknown "x" variable``); hosts are not resolved;
-the arguments of ignored directives are not checked; the ``auto_redirect`` 301 of
-``proxy_pass`` locations ending in ``/`` is not part of ``find_location``.
+Inert directives (commands.category) are listed in ``Config.inert`` as (name, line).
+``include`` is inert for the stock files of a Debian install (commands.stock_include), which
+are not read: the model never reads the host's files, so its answer does not depend on the
+machine; nginx -t would read them and fail on a missing one. Any other include is not
+modelled. A directive the model cannot simulate is refused (``ConfigError`` with
+``nginx_line`` None) only after the whole text passed nginx's checks, so nginx's own error
+further on comes first, as ``nginx -t`` would report it.
+
+Not modelled: variables are not checked (nginx's ``unknown "x" variable``); hosts are not
+resolved; the values of inert directives are checked only for the generic slots
+(slots.py: flag, number, size, offset, time) and for their count; the ``auto_redirect``
+301 of ``proxy_pass`` locations ending in ``/`` is not part of ``find_location``.
 """
 
 from __future__ import annotations
@@ -149,13 +157,14 @@ def load(text: str, filename: str = "nginx.conf",
     """
     kind = _kind(text, filename)
     root = {"main": "main", "http": "http", "server": "srv"}[kind]
-    tree = parse(text, filename, _handler=Loader(filename, root))
+    loader = Loader(filename, root)
+    tree = parse(text, filename, _handler=loader)
     main = tree if kind == "main" else []
     http = (next((d.block for d in tree if d.name == "http"), []) if kind == "main"
             else tree if kind == "http" else [])
     level = _error_log_level(http, _error_log_level(main, "error"))
     config = Config(kind, filename, settings=_settings(http, DEFAULT_SETTINGS),
-                    error_log_level=level)
+                    error_log_level=level, inert=list(loader.inert))
     builder = _Builder(filename, compile_lua)
     blocks = [(tree, 0)] if kind == "server" else [(d.block, d.line) for d in http
                                                    if d.name == "server"]
@@ -167,4 +176,6 @@ def load(text: str, filename: str = "nginx.conf",
         config.error_log_level = config.servers[0].error_log_level
     if kind == "main" and "events" not in (d.name for d in tree):
         raise ConfigError('no "events" section in configuration', filename)
+    if loader.refused is not None:
+        raise loader.refused
     return config

@@ -23,6 +23,7 @@ end
 function K.new_entry(i)
   local fn = chunks[i]()
   setfenv(fn, setmetatable({}, {__index = SAFE, __newindex = function(t, k, v) rawset(t, k, v) end}))
+  K.entry_fns[fn] = true                 -- a chunk's main function, for tracebacks
   return reg(raw_create(fn))
 end
 

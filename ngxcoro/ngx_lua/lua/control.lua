@@ -1,17 +1,26 @@
 ---------------------------------------------------------------------------
 -- ngx.exit, ngx.exec, ngx.redirect  (ngx_http_lua_control.c)
 ---------------------------------------------------------------------------
-ngx.exit = simple("exit")
+-- lua-resty-core's ngx.exit (resty/core/exit.lua) hands its argument to the FFI
+-- function ngx_http_lua_ffi_exit(r, status, ...) on line 52; a value the FFI cannot
+-- convert to an int fails there, named by that file and line (a boolean converts: 1 or 0)
+local EXIT_FFI = "/usr/share/lua/5.1/resty/core/exit.lua:52: "
+local exit_simple = simple("exit")
+ngx.exit = function(rc)
+  if type(rc) == "boolean" then rc = rc and 1 or 0 end
+  if type(rc) ~= "number" then
+    raw_error(EXIT_FFI .. "bad argument #2 to 'ngx_lua_ffi_exit' (cannot convert '"
+              .. type(rc) .. "' to 'int')", 0)
+  end
+  return exit_simple(rc)
+end
 ngx.redirect = simple("redirect")
 
-local function exec_shim(uri, args, ...)
-  if type(args) == "table" then args = encode_args(args) end
-  local code, a, b
-  if args == nil and select('#', ...) == 0 then
-    code, a, b = P.exec(uri)
-  else
-    code, a, b = P.exec(uri, args, ...)
-  end
+local function exec_shim(...)
+  local n = select('#', ...)
+  local t = {...}
+  if type(t[2]) == "table" then t[2] = encode_args(t[2]) end
+  local code, a, b = P.exec(unpack(t, 1, n))
   if code == YIELD then return raw_yield() end
   if code == ARGERROR then argerror(1, a, b) end
   raw_error(a, 2)

@@ -36,11 +36,18 @@ local function log_msg(fname, argi0, ...)
   return where .. concat(buf)
 end
 
-function ngx.log(level, ...)
-  if type(level) ~= "number" then
-    raw_error("bad argument #1 to 'log' (number expected, got " .. type(level) .. ")", 2)
+-- ngx_http_lua_ngx_log: luaL_checkint(L, 1), the level's range, then lua_remove(L, 1),
+-- so the message arguments are counted from 1 as print's are
+function ngx.log(...)
+  local level = ...
+  if tonumber(level) == nil or type(level) == "boolean" then
+    local got = select('#', ...) == 0 and "no value" or type(level)
+    argerror(1, 1, "number expected, got " .. got)
   end
-  local msg = log_msg("log", 1, ...)
+  level = tonumber(level)
+  level = level >= 0 and floor(level) or -floor(-level)
+  if level < 0 or level > 8 then argerror(1, 1, "bad log level: " .. level) end
+  local msg = log_msg("log", 0, select(2, ...))
   local code, a = P.log(level, msg)
   if code ~= RETURN then raw_error(a, 2) end
 end
@@ -51,8 +58,7 @@ SAFE.print = function(...)
 end
 
 function ngx.req.get_method()
-  local _, m = P.var_get("request_method")
-  return m
+  return P.get_method()
 end
 local function header_key(t, k)
   if type(k) == "string" then

@@ -2,37 +2,87 @@
 -- ngx.location.capture[_multi]  (ngx_http_lua_subrequest.c)
 ---------------------------------------------------------------------------
 ngx.location = {}
-local function capture_query(q, i)
+-- the checks of ngx_http_lua_ngx_location_capture_multi, in its order, on query
+-- `q` (index `i`, from 0); `lvl` is the error level of the API's caller
+local OPTION_TYPES = {
+  {"vars", {table = true, ["nil"] = true}, "Bad vars option value"},
+  {"share_all_vars", {boolean = true, ["nil"] = true}, "Bad share_all_vars option value"},
+  {"copy_all_vars", {boolean = true, ["nil"] = true}, "Bad copy_all_vars option value"},
+}
+local function capture_query(q, i, lvl)
+  if q == nil then raw_error("only array-like tables are allowed", lvl) end
   if type(q) ~= "table" then
-    raw_error("only one argument is expected, but got " .. tostring(i), 3)
+    raw_error(sformat("the query argument %d is not a table, but a %s", i, type(q)), lvl)
   end
-  local uri, opts = q[1], q[2] or {}
-  if type(uri) ~= "string" or uri == "" then raw_error("The uri argument is empty", 3) end
-  local args = opts.args
-  if type(args) == "table" then args = encode_args(args) end
-  return uri, opts.method or ngx.HTTP_GET, args or "", opts.body
+  local nargs = #q
+  if nargs ~= 1 and nargs ~= 2 then
+    raw_error(sformat("query argument %d expecting one or two arguments", i), lvl)
+  end
+  local uri, opts, args, method, body = rawget(q, 1), {}, nil, nil, nil
+  if nargs == 2 then
+    opts = rawget(q, 2)
+    if type(opts) ~= "table" then
+      raw_error(sformat("expecting table as the 2nd argument for subrequest %d, but got %s",
+                        i, type(opts)), lvl)
+    end
+    args = opts.args
+    if type(args) == "table" then args = encode_args(args)
+    elseif args ~= nil and type(args) ~= "string" and type(args) ~= "number" then
+      raw_error("Bad args option value", lvl)
+    end
+    for _, o in ipairs(OPTION_TYPES) do
+      if not o[2][type(opts[o[1]])] then raw_error(o[3], lvl) end
+    end
+    method = opts.method
+    if method ~= nil and type(method) ~= "number" then
+      raw_error("Bad http request method", lvl)
+    end
+    local ctx = opts.ctx
+    if ctx ~= nil and type(ctx) ~= "table" then
+      raw_error(sformat("Bad ctx option value type %s, expected a Lua table", type(ctx)), lvl)
+    end
+    body = opts.body
+    if body ~= nil and type(body) ~= "string" and type(body) ~= "number" then
+      raw_error("Bad http request body", lvl)
+    end
+  end
+  if type(uri) ~= "string" and type(uri) ~= "number" then      -- luaL_checklstring(L, 3)
+    argerror(lvl - 1, 3, "string expected, got " .. type(uri))
+  end
+  uri = tostring(uri)
+  if uri == "" then raw_error("unsafe uri in argument #1: " .. uri, lvl) end
+  return uri, method or ngx.HTTP_GET, args and tostring(args) or "",
+         body and tostring(body)
 end
 
-function ngx.location.capture_multi(reqs, ...)
-  if select('#', ...) > 0 then
-    raw_error("only one argument is expected, but got " .. (select('#', ...) + 1), 2)
-  end
-  if type(reqs) ~= "table" then argerror(1, 1, "table expected, got " .. type(reqs)) end
+local function capture(reqs, lvl)
+  local nreqs = #reqs
+  if nreqs == 0 then raw_error("at least one subrequest should be specified", lvl) end
   local flat, n = {}, 0
-  for i = 1, #reqs do
-    local uri, method, args, body = capture_query(reqs[i], i)
+  for i = 1, nreqs do
+    local uri, method, args, body = capture_query(rawget(reqs, i), i - 1, lvl + 1)
     flat[n + 1], flat[n + 2], flat[n + 3], flat[n + 4] = uri, method, args, body
     n = n + 4
   end
   local code, a = P.capture_multi(unpack(flat, 1, n))
   if code == YIELD then return raw_yield() end
-  raw_error(a, 2)
+  raw_error(a, lvl)
 end
 
-function ngx.location.capture(uri, opts)
-  local code, a = P.capture_multi(capture_query({uri, opts}, 1))
-  if code == YIELD then return raw_yield() end
-  raw_error(a, 2)
+function ngx.location.capture_multi(...)
+  local n = select('#', ...)
+  if n ~= 1 then raw_error("only one argument is expected, but got " .. n, 2) end
+  local reqs = ...
+  if type(reqs) ~= "table" then argerror(1, 1, "table expected, got " .. type(reqs)) end
+  return capture(reqs, 2)
+end
+
+-- ngx_http_lua_ngx_location_capture: a thin wrapper around capture_multi
+function ngx.location.capture(...)
+  local n = select('#', ...)
+  if n ~= 1 and n ~= 2 then raw_error("expecting one or two arguments", 2) end
+  local uri, opts = ...
+  return capture({{uri, opts, n = n}}, 2)
 end
 ngx.HTTP_GET, ngx.HTTP_HEAD, ngx.HTTP_PUT, ngx.HTTP_POST, ngx.HTTP_DELETE = 2, 4, 16, 8, 32
 ngx.HTTP_OPTIONS, ngx.HTTP_PATCH = 512, 16384

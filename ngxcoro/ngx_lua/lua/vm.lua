@@ -34,6 +34,7 @@ local raw_loadstring, setfenv, getfenv = loadstring, setfenv, getfenv
 local os_time, os_date, os_difftime = os.time, os.date, os.difftime
 local REAL_G = _G
 
+local OURS = "=[ngxcoro]"            -- the source name of this chunk's functions
 local function pack(...) return {n = select('#', ...), ...} end
 local EMPTY = {n = 0}
 
@@ -46,6 +47,12 @@ local EMPTY = {n = 0}
 -- finished coroutine nobody refers to is collected, as in nginx
 local cos, ids, stk = {}, setmetatable({}, {__mode = "k"}), {}
 local nco = 0
+-- the coroutine the last resume saw fail, kept for its traceback
+local failed_id, failed_co = nil, nil
+-- entry chunks (their frames are "main chunk"), and the coroutines whose
+-- stack overflowed in our count hook (by the frame that made the call)
+K.entry_fns = setmetatable({}, {__mode = "k"})
+local overflowed = setmetatable({}, {__mode = "k"})
 
 local function reg(co)
   nco = nco + 1
@@ -70,12 +77,22 @@ local function hook()
   end
 end
 
+-- the arguments of an API that is a C function in ngx_lua but a shim here, by
+-- coroutine, while its luaL_error is raised: they are that C frame's slots
+local capi_frame = setmetatable({}, {__mode = "k"})
+
 local function settle(id, co, ok, ...)
   if not ok then
     -- LuaJIT leaves the failing frame's slots on the dead coroutine's stack
     -- under the error value: run_thread hands all of it to a waiting parent
     local s = {n = 0}
-    for i = 1, getinfo(co, 0, "l") and 250 or 0 do
+    local cf = capi_frame[co]
+    capi_frame[co] = nil
+    if cf and rawequal(select(2, getlocal(co, 0, 1)), cf.msg) then
+      for i = 1, cf.n do s[i] = cf[i] end
+      s.n = cf.n
+    end
+    for i = 1, (s.n == 0 and getinfo(co, 0, "l")) and 250 or 0 do
       local name, v = getlocal(co, 0, i)
       if not name then break end
       s.n = i
@@ -83,6 +100,19 @@ local function settle(id, co, ok, ...)
     end
     s.n = s.n + 1
     s[s.n] = ...
+    if s[s.n] == "stack overflow" then
+      -- LuaJIT adds the position unless the overflow hits in our count hook
+      -- (nginx runs no hook): add it as LuaJIT would, from the calling frame
+      for level = 0, 250 do
+        local ar = getinfo(co, level, "Sl")
+        if not ar then break end
+        if ar.currentline > 0 and ar.what ~= "C" and ar.source ~= OURS then
+          s[s.n] = ar.short_src .. ":" .. ar.currentline .. ": stack overflow"
+          overflowed[co] = true
+          break
+        end
+      end
+    end
     stk[id] = s
     return 2
   end
@@ -113,6 +143,7 @@ function K.resume(id, nrets)
   local rv = settle(id, co, raw_resume(co, unpack(s, s.n - nrets + 1, s.n)))
   if runaway then return -1 end
   if rv ~= 1 then cos[id] = nil end
+  if rv == 2 then failed_id, failed_co = id, co else failed_id, failed_co = nil, nil end
   return rv
 end
 
@@ -159,7 +190,88 @@ function K.errmsg(id)
   return nil
 end
 
--- luaL_traceback's first line is enough for the log; the rest varies
+-- ngx_http_lua_thread_traceback (ngx_http_lua_util.c): "stack traceback:",
+-- then "coroutine N:" and the frames of each coroutine of the chain (the
+-- failed one, then its parents), at most 22 frames and 5 coroutines.  The
+-- shims of this chunk are C functions in nginx: a run of our frames (and
+-- the C functions they call) stands for the C functions nginx has there;
+-- our frames under the user's first function are not shown, and a user
+-- function our code called has no name (C called it).
+local BT_DEPTH, BT_MAX_COROS = 22, 5
+
+local function internal(ar) return ar.what == "C" or ar.source == OURS end
+
+local function user_frames(co)
+  local raw, level = {}, 0
+  while true do
+    local ar = getinfo(co, level, "Snlf")
+    if not ar then break end
+    if K.entry_fns[ar.func] then ar.what = "main" end
+    raw[#raw + 1] = ar
+    level = level + 1
+  end
+
+  -- a run of our frames and C frames (innermost first) is, in nginx, one C
+  -- function per frame that the user's code or a C function called: pcall
+  -- calling a wrap's function is two frames, the inner one nameless
+  local out, run = {}, {}
+  for i, ar in ipairs(raw) do
+    if internal(ar) then
+      run[#run + 1] = ar
+    else
+      for j, f in ipairs(run) do
+        local caller = run[j + 1]
+        if caller == nil or caller.what == "C" then
+          out[#out + 1] = {short_src = "[C]", currentline = -1, what = "C",
+                           namewhat = caller == nil and f.namewhat or "", name = f.name}
+        end
+      end
+      run = {}
+      if raw[i + 1] and internal(raw[i + 1]) then ar.namewhat = "" end
+      out[#out + 1] = ar
+    end
+  end
+  local top = out[1]
+  if overflowed[co] and top and top.what ~= "C" and top.currentline > 0 then
+    -- without our hook the overflow happens in the callee's new frame, not
+    -- yet on a line (the callee is taken to be the caller: recursion)
+    table.insert(out, 1, {short_src = top.short_src, currentline = -1, what = top.what,
+                          namewhat = top.namewhat, name = top.name,
+                          linedefined = top.linedefined})
+  end
+  return out
+end
+
+local function frame_text(ar)
+  local t = ar.short_src .. ":"
+  if ar.currentline and ar.currentline > 0 then t = t .. ar.currentline .. ":" end
+  if ar.namewhat ~= "" then
+    return t .. " in function '" .. tostring(ar.name) .. "'"
+  elseif ar.what == "main" then
+    return t .. " in main chunk"
+  elseif ar.what == "C" or ar.what == "tail" then
+    return t .. " ?"
+  end
+  return t .. " in function <" .. ar.short_src .. ":" .. ar.linedefined .. ">"
+end
+
+function K.traceback(...)
+  local parts = {"stack traceback:"}
+  for coid = 0, select("#", ...) - 1 do
+    if coid >= BT_MAX_COROS then break end
+    local id = select(coid + 1, ...)
+    local co = cos[id] or (id == failed_id and failed_co) or nil
+    if co == nil then break end
+    parts[#parts + 1] = "\ncoroutine " .. coid .. ":"
+    local frames = user_frames(co)
+    for i, ar in ipairs(frames) do
+      if i > BT_DEPTH then parts[#parts + 1] = "\n\t..."; break end
+      parts[#parts + 1] = "\n\t" .. frame_text(ar)
+    end
+  end
+  return concat(parts)
+end
+
 function K.drop(id)
   local co = cos[id]
   if co then ids[co] = nil end
@@ -332,6 +444,12 @@ local function simple(name)
     if code == RETURN then return a, b end
     if code == YIELD then return raw_yield() end
     if code == ARGERROR then argerror(1, a, b) end
+    local co = raw_running()
+    if co then
+      local frame = pack(...)
+      frame.msg = a
+      capi_frame[co] = frame
+    end
     raw_error(a, 2)
   end
 end
