@@ -40,7 +40,7 @@ def _model(path):
     text = path.read_text(encoding="utf-8")
     info = rn.parse_scenario(text)
     return ngxcoro.run(text, info["request"], headers=list(info["headers"]), body=info["body"],
-                       log_level="debug")
+                       log_level="debug", timeout=info["timeout"])     # the client's horizon
 
 
 def _recording(path):
