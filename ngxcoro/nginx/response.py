@@ -34,12 +34,15 @@ ERROR_PAGE_STATUSES = set(range(301, 309)) - {304, 305, 306} | set(range(400, 41
     421, 429, 494, 495, 496, 497, 500, 501, 502, 503, 504, 505, 507}
 
 
-def error_page(status):
-    """The body of nginx's built-in page for `status` (server_tokens on)."""
+def error_page(status, tokens=True):
+    """The body of nginx's built-in page for `status`: its tail names the
+    version with server_tokens on (and build: this build has no build name),
+    plain "nginx" with off (ngx_http_error_full_tail / ngx_http_error_tail)."""
     title = f"{status} {PAGE_TITLES.get(status, STATUS_LINES.get(status, ''))}".rstrip()
     return (f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
             f"<center><h1>{title}</h1></center>\r\n"
-            f"<hr><center>{NGINX_VERSION}</center>\r\n</body>\r\n</html>\r\n").encode()
+            f"<hr><center>{NGINX_VERSION if tokens else 'nginx'}</center>\r\n</body>\r\n"
+            "</html>\r\n").encode()
 
 
 class Wire:
@@ -84,7 +87,8 @@ def special_response_handler(r, status):
     if r.header_sent:
         r.worker.log_error("alert", "header already sent", r)
         return NGX_ERROR
-    body = error_page(status) if status in ERROR_PAGE_STATUSES else b""
+    tokens = r.worker.location_setting(r, "server_tokens", "on") != "off"
+    body = error_page(status, tokens) if status in ERROR_PAGE_STATUSES else b""
     r.headers_out_status = status
     rc = send_header(r, content_length=len(body))
     if rc == NGX_ERROR or r.header_only:
@@ -108,8 +112,10 @@ def send_header(r, content_length=None):
     wire = r.connection.wire
     wire.status = status
     wire.chunked = content_length is None and r.http_version == "HTTP/1.1"
+    server = NGINX_VERSION if r.worker.location_setting(r, "server_tokens", "on") != "off" \
+        else "nginx"
     head = (f"{r.http_version if r.http_version == 'HTTP/1.1' else 'HTTP/1.1'} {status} "
-            f"{STATUS_LINES.get(status, '')}\r\nServer: {NGINX_VERSION}\r\n"
+            f"{STATUS_LINES.get(status, '')}\r\nServer: {server}\r\n"
             "Date: Sun, 01 Jan 2023 00:00:00 GMT\r\nContent-Type: text/plain\r\n"
             + ("Transfer-Encoding: chunked\r\n" if wire.chunked else
                f"Content-Length: {content_length}\r\n" if content_length is not None else "")

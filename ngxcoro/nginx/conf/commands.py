@@ -239,6 +239,7 @@ DEFAULT_SETTINGS = {
     "lua_http10_buffering": True,
     "postpone_output": 1460,
     "satisfy": "all",
+    "server_tokens": "on",
     # http-level (ngx_http_lua_main_conf_t)
     "lua_thread_cache_max_entries": 1024,
     "lua_max_pending_timers": 1024,
@@ -274,7 +275,7 @@ _NOT_MODELLED = frozenset("""
 # error pages' "nginx/1.22.1", chunked_transfer_encoding off the framing of a response
 # that is cut short, log_not_found off and rewrite_log on the error log, merge_slashes off
 # the URI, autoindex on a directory's answer.
-_NOT_MODELLED_VALUES = {"server_tokens": ("off", "build"), "chunked_transfer_encoding": ("off",),
+_NOT_MODELLED_VALUES = {"chunked_transfer_encoding": ("off",),
                         "log_not_found": ("off",), "rewrite_log": ("on",),
                         "merge_slashes": ("off",), "autoindex": ("on",)}
 

@@ -219,7 +219,8 @@ class Loader:
         parent = parents[-1] if parents else None
         duplicate = f'"{name}" directive is duplicate'
         numbers = NUMBERS + ["echo_status"]
-        if name in ("http", "events", "internal", "proxy_pass", "satisfy") or name in FLAGS \
+        if name in ("http", "events", "internal", "proxy_pass", "satisfy", "server_tokens") \
+                or name in FLAGS \
                 or name in numbers or name in SIZES:
             self.once(parents, name, d.line, duplicate)
         if name in LUA_HANDLERS and not name.endswith("_block"):
@@ -232,6 +233,8 @@ class Loader:
         elif name in SIZES and parse_size(args[0]) is None:
             raise ValueError(f'"{name}" directive invalid value')
         elif name == "satisfy" and args[0].lower() not in ("all", "any"):
+            raise ValueError(f'invalid value "{args[0]}"')
+        elif name == "server_tokens" and args[0].lower() not in ("on", "off", "build"):
             raise ValueError(f'invalid value "{args[0]}"')
         elif name == "error_log":
             log_level(args)

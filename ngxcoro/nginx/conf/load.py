@@ -75,7 +75,7 @@ def _settings(block: list, inherited: dict) -> dict:
             out[d.name] = int(d.args[0])
         elif d.name in SIZES:
             out[d.name] = parse_size(d.args[0])
-        elif d.name == "satisfy":
+        elif d.name in ("satisfy", "server_tokens"):
             out[d.name] = d.args[0].lower()
         elif d.name == "root":
             out[d.name] = d.args[0]
