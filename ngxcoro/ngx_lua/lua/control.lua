@@ -6,6 +6,8 @@
 -- convert to an int fails there, named by that file and line (a boolean converts: 1 or 0)
 local EXIT_FFI = "/usr/share/lua/5.1/resty/core/exit.lua:52: "
 local exit_simple = simple("exit")
+-- its other errors: error(ffi_string(err, errlen[0]), 2) on line 60
+RESTY_LUA[exit_simple] = {"/usr/share/lua/5.1/resty/core/exit.lua", 60}
 ngx.exit = function(rc)
   if type(rc) == "boolean" then rc = rc and 1 or 0 end
   if type(rc) ~= "number" then

@@ -201,6 +201,11 @@ local BT_DEPTH, BT_MAX_COROS = 22, 5
 
 local function internal(ar) return ar.what == "C" or ar.source == OURS end
 
+-- shims that are Lua functions of lua-resty-core in nginx, where their error()
+-- is: shim -> {file, line}; nginx's traceback shows "[C]: in function 'error'"
+-- and that file and line for them (filled by the files that define them)
+local RESTY_LUA = {}
+
 local function user_frames(co)
   local raw, level = {}, 0
   while true do
@@ -221,7 +226,13 @@ local function user_frames(co)
     else
       for j, f in ipairs(run) do
         local caller = run[j + 1]
-        if caller == nil or caller.what == "C" then
+        local resty = caller == nil and RESTY_LUA[f.func]
+        if resty then
+          out[#out + 1] = {short_src = "[C]", currentline = -1, what = "C",
+                           namewhat = "global", name = "error"}
+          out[#out + 1] = {short_src = resty[1], currentline = resty[2], what = "Lua",
+                           namewhat = f.namewhat, name = f.name}
+        elseif caller == nil or caller.what == "C" then
           out[#out + 1] = {short_src = "[C]", currentline = -1, what = "C",
                            namewhat = caller == nil and f.namewhat or "", name = f.name}
         end
@@ -261,9 +272,10 @@ function K.traceback(...)
     if coid >= BT_MAX_COROS then break end
     local id = select(coid + 1, ...)
     local co = cos[id] or (id == failed_id and failed_co) or nil
-    if co == nil then break end
+    if co == nil and not reset[id] then break end
     parts[#parts + 1] = "\ncoroutine " .. coid .. ":"
-    local frames = user_frames(co)
+    -- a reset state (a stale wake-up) has no frames: nginx prints the header alone
+    local frames = co and user_frames(co) or {}
     for i, ar in ipairs(frames) do
       if i > BT_DEPTH then parts[#parts + 1] = "\n\t..."; break end
       parts[#parts + 1] = "\n\t" .. frame_text(ar)
