@@ -144,6 +144,10 @@ class Worker:
     def unsupported(self, what):
         return Unsupported(f"{what} is not modelled by ngxcoro")
 
+    def refuse(self, message):
+        """Unsupported with a whole message of its own."""
+        return Unsupported(message)
+
     # --------------------------------------------------------------- chunks
     def chunk_index(self, chunk):
         """The compiled chunk (ngx_http_lua_cache_loadbuffer): compiled on

@@ -44,11 +44,19 @@ def core_find_config_phase(r, _handler):
     r.uri_changed = False
     server = r.worker.config.servers[0]
     r.location = server.find_location(r.uri)
+    check_modelled(r)
     if r.location is not None and r.location.internal and not r.internal:
         request.finalize_request(r, 404)
         return NGX_OK
     r.phase_handler += 1
     return NGX_AGAIN
+
+
+def check_modelled(r):
+    """The location a request reached holds a directive the model cannot
+    simulate (the reader kept it there instead of refusing the whole config)."""
+    if r.location is not None and r.location.refused:
+        raise r.worker.refuse(f"{r.location.refused} (the location {r.uri} reached)")
 
 
 def core_rewrite_phase(r, handler):
@@ -140,6 +148,7 @@ def named_location(r, name):
         return NGX_DONE
     r.uri_changes -= 1
     r.location = loc
+    check_modelled(r)
     r.internal = True
     w.fire("internal_redirect", uri=name)
     r.phase_handler = location_rewrite_index(w)

@@ -43,7 +43,7 @@ class Location:
     the other directives the model uses, in order (echo family, return, rewrite, break, set,
     internal, proxy_pass, if). ``content_handler`` names the last directive that set
     ``clcf->handler`` (nginx keeps the last one). ``settings`` are the effective values
-    (see ``DEFAULT_SETTINGS``).
+    (see ``DEFAULT_SETTINGS``). ``refused`` says why a request reaching it is not modelled.
     """
     modifier: str
     pattern: str
@@ -58,6 +58,9 @@ class Location:
     settings: dict = field(default_factory=dict, repr=False)
     error_log_level: str = "error"
     regex: Optional[re.Pattern] = field(default=None, repr=False, compare=False)
+    # a directive here (or in an enclosing location) the model cannot simulate: the request
+    # that reaches this location is refused with this message
+    refused: Optional[str] = field(default=None, compare=False)
 
 
 @dataclass

@@ -10,9 +10,11 @@ src/ngx_http_lua_directive.c (the ``*_by_lua*`` handlers).
 ``Loader`` is the handler ``file.parse`` calls for each directive, so errors come in the
 order nginx gives them. Every directive gets nginx's checks (name, context, argument count;
 for the generic slots their value and ``is duplicate``); then it is modelled, inert (listed
-in ``Loader.inert``) or not modelled: the first of those is kept in ``Loader.refused``, a
-``ConfigError(..., nginx=False)`` that ``load`` raises once the whole text passed nginx's
-checks.
+in ``Loader.inert``) or not modelled.  A directive not modelled inside a location only
+matters to the requests that reach that location: the first of each location is kept in
+``Loader.refused_in`` and the request that reaches it is refused.  Elsewhere the first is
+kept in ``Loader.refused``, a ``ConfigError(..., nginx=False)`` that ``load`` raises once the
+whole text passed nginx's checks.
 """
 
 from __future__ import annotations
@@ -139,6 +141,7 @@ class Loader:
         self.seen = set()           # (enclosing block, key) already set there: "is duplicate"
         self.inert = []             # (name, line) of each inert directive, in file order
         self.refused = None         # the first directive the model cannot simulate
+        self.refused_in = {}        # id(location directive) -> its first such message
 
     def error(self, message: str, line: Optional[int], **kw) -> ConfigError:
         return ConfigError(message, self.filename, line, **kw)
@@ -182,11 +185,15 @@ class Loader:
             raise self.error(e.message, line, nginx=e.nginx) from None
         if kind == "inert":
             self.inert.append((name, line))
-        elif kind == "not modelled" and self.refused is None:
-            # nginx would go on reading: its own errors further on come first (load raises it)
-            self.refused = self.error(
-                f'directive "{name}" is valid nginx but is not modelled by ngxcoro', line,
-                nginx=False)
+        elif kind == "not modelled":
+            refusal = self.error(f'directive "{name}" is valid nginx but is not modelled by '
+                                 'ngxcoro', line, nginx=False)
+            loc = next((p for p in reversed(parents) if p.name == "location"), None)
+            if loc is not None:
+                self.refused_in.setdefault(id(loc), str(refusal))
+            elif self.refused is None:
+                # nginx goes on reading: its own errors further on come first (load raises it)
+                self.refused = refusal
 
     def slot(self, d: Directive, parents: list):
         """A directive read by one of the generic ``ngx_conf_set_*_slot`` handlers: its value

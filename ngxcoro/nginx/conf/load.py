@@ -89,8 +89,9 @@ def _error_log_level(block: list, inherited: str) -> str:
 
 
 class _Builder:
-    def __init__(self, filename: str, compile_lua: Optional[Callable]):
+    def __init__(self, filename: str, compile_lua: Optional[Callable], refused_in: dict):
         self.filename, self.compile_lua = filename, compile_lua
+        self.refused_in = refused_in     # id(location directive) -> why a request is refused
 
     def server(self, block: list, line: int, settings: dict, level: str) -> Server:
         s = Server(line, settings=_settings(block, settings),
@@ -101,15 +102,17 @@ class _Builder:
             elif d.name == "server_name" and d.args and not s.server_name:
                 s.server_name = d.args[0]
             elif d.name == "location":
-                s.locations.append(self.location(d, s.settings, s.error_log_level))
+                s.locations.append(self.location(d, s.settings, s.error_log_level, None))
             elif d.name in KEPT:
                 s.directives.append(d)
         return s
 
-    def location(self, d: Directive, settings: dict, level: str) -> Location:
+    def location(self, d: Directive, settings: dict, level: str, refused: Optional[str]
+                 ) -> Location:
         modifier, pattern = location_name(d.args)
         loc = Location(modifier, pattern, d.line, settings=_settings(d.block, settings),
-                       error_log_level=_error_log_level(d.block, level))
+                       error_log_level=_error_log_level(d.block, level),
+                       refused=self.refused_in.get(id(d)) or refused)   # inherited inwards
         if modifier in ("~", "~*"):
             loc.regex = pcre_compile(pattern, modifier == "~*")
         for c in d.block:
@@ -121,7 +124,8 @@ class _Builder:
                 if chunk.phase == "content":
                     loc.content_handler = c.name
             elif c.name == "location":
-                loc.locations.append(self.location(c, loc.settings, loc.error_log_level))
+                loc.locations.append(self.location(c, loc.settings, loc.error_log_level,
+                                                   loc.refused))
             elif c.name in KEPT:
                 loc.directives.append(c)
                 loc.internal = loc.internal or c.name == "internal"
@@ -165,7 +169,7 @@ def load(text: str, filename: str = "nginx.conf",
     level = _error_log_level(http, _error_log_level(main, "error"))
     config = Config(kind, filename, settings=_settings(http, DEFAULT_SETTINGS),
                     error_log_level=level, inert=list(loader.inert))
-    builder = _Builder(filename, compile_lua)
+    builder = _Builder(filename, compile_lua, loader.refused_in)
     blocks = [(tree, 0)] if kind == "server" else [(d.block, d.line) for d in http
                                                    if d.name == "server"]
     for block, line in blocks:
