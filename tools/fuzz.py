@@ -141,6 +141,48 @@ def write_scenario(sig: str, result: dict) -> str | None:
     return stem
 
 
+def _chunks(lines: list[str]) -> list[tuple[int, int]]:
+    """(start, end) of each removable piece: a statement with its nested lines and the
+    ``end)`` closing it, or a whole generated location; longest first."""
+    out = []
+    ind = [len(x) - len(x.lstrip()) for x in lines]
+    for i, line in enumerate(lines):
+        if not line.strip() or line.startswith("#") or line.strip() in ("}", "end)"):
+            continue
+        if line.startswith("location /t "):
+            continue
+        j = i + 1
+        while j < len(lines) and lines[j].strip() and ind[j] > ind[i]:
+            j += 1
+        if j < len(lines) and ind[j] == ind[i] and lines[j].strip() in ("}", "end)", "end"):
+            j += 1
+        out.append((i, j))
+    return sorted(out, key=lambda c: c[0] - c[1])
+
+
+def reduce_program(text: str, sig: str, budget: int = 150) -> str:
+    """A smaller program with the same signature: greedy removal of pieces (each try
+    runs nginx twice and the model once), at most `budget` tries."""
+    tries = 0
+    progress = True
+    while progress and tries < budget:
+        progress = False
+        lines = text.split("\n")
+        for a, b in _chunks(lines):
+            cand = "\n".join(lines[:a] + lines[b:])
+            tries += 1
+            try:
+                stable, _ = real_twice(cand)
+            except Exception:  # noqa: BLE001 - a candidate nginx cannot run is just rejected
+                stable = None
+            if stable is not None and signature(stable, model_answer(cand)) == sig:
+                text, progress = cand, True
+                break
+            if tries >= budget:
+                break
+    return text
+
+
 def corpus_line(r: dict) -> str:
     entry = {"seed": r["seed"], "text": r["text"], "answer": r["answer"]}
     if r.get("signature"):
@@ -155,6 +197,9 @@ def main(argv=None) -> int:
     ap.add_argument("--corpus", help="write the stable programs and answers here (JSONL)")
     ap.add_argument("--report", help="write every divergence (seed, signature) here (JSON)")
     ap.add_argument("--no-scenarios", action="store_true", help="do not write scenarios")
+    ap.add_argument("--log", help="append each program's result here as it comes (JSONL)")
+    ap.add_argument("--reduce", action="store_true",
+                    help="shrink each new class's smallest program before writing it")
     args = ap.parse_args(argv)
     ok, why = available()
     if not ok:
@@ -169,6 +214,9 @@ def main(argv=None) -> int:
     with concurrent.futures.ProcessPoolExecutor(max(1, args.jobs)) as ex:
         for k, r in enumerate(ex.map(check_seed, seeds, chunksize=4), 1):
             results.append(r)
+            if args.log:
+                with open(args.log, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(r, sort_keys=True) + "\n")
             if k % 100 == 0:
                 print(f"  ... {k}/{len(seeds)}", file=sys.stderr, flush=True)
     return report(results, args)
@@ -198,6 +246,8 @@ def report(results: list[dict], args) -> int:
         small = min(rs, key=lambda r: (len(r["text"]), r["seed"]))
         where = covered.get(sig)
         if where is None and not args.no_scenarios:
+            if args.reduce:
+                small = dict(small, text=reduce_program(small["text"], sig))
             where = write_scenario(sig, small)
             if where:
                 covered[sig] = where
