@@ -12,6 +12,7 @@ Runs without nginx.
 
 from __future__ import annotations
 
+import difflib
 import json
 import pathlib
 import sys
@@ -28,7 +29,6 @@ sys.path.insert(0, str(ROOT / "tools"))
 from fuzz import signature  # noqa: E402  (tools/fuzz.py: one definition of a signature)
 
 sys.path.remove(str(ROOT / "tools"))
-from test_differential import side_by_side  # noqa: E402
 
 
 def explain(seed: int, want: dict, got: dict) -> str:
@@ -42,7 +42,7 @@ def explain(seed: int, want: dict, got: dict) -> str:
             a, b = a.split("\n"), b.split("\n")
         if isinstance(a, list) and isinstance(b, list):
             out.append(f"! {f}:")
-            out += ["    " + r for r in side_by_side(a, b)]
+            out += ["    " + r for r in difflib.unified_diff(a, b, "nginx", "model", lineterm="")]
         else:
             out.append(f"! {f:<14} nginx: {a!r}  model: {b!r}")
     if got.get("message"):
