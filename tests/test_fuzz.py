@@ -96,3 +96,33 @@ def test_generated_programs_are_bounded_and_spaced():
         assert len(durations) == len(set(durations)), seed
         assert all(float(d) * 1000 in (10, 20, 40, 80, 160, 320) for d in durations), seed
         assert text == generate(seed)
+
+
+def test_signature_names_the_first_differing_field_and_line():
+    want = {"status": 200, "body": "m1\nm2 woke\n", "error_log": [], "count": [], "trace": [],
+            "hung": False, "startup_error": None}
+    got = dict(want, body="m1\nm7 sleep\n", error_log=["[error] x"])
+    assert signature(want, got) == "body: 'mN woke' | 'mN sleep'"
+    assert signature(want, dict(want)) is None
+    assert signature(want, dict(want, count=["CLOSE_REQ c=1"])) == "count: '<end>' | 'CLOSE_REQ c=1'"
+
+
+def test_tool_reads_seed_ranges_and_refuses_bad_ones():
+    import subprocess
+    from fuzz import parse_seeds  # noqa: F401 - tools/ was on sys.path when fuzz was imported
+    assert parse_seeds("3-5,9") == [3, 4, 5, 9]
+    out = subprocess.run([sys.executable, str(ROOT / "tools" / "fuzz.py"), "--seeds", "x-y"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().count("\n") == 0 and "fuzz:" in out.stderr
+
+
+def test_reducer_pieces_keep_blocks_whole():
+    """Each piece the reducer may cut opens as many functions and blocks as it closes."""
+    from fuzz import _chunks
+    for seed in (3, 63, 86):
+        lines = generate(seed).split("\n")
+        for a, b in _chunks(lines):
+            piece = [x.strip() for x in lines[a:b]]
+            assert sum(x.endswith("function()") for x in piece) == piece.count("end)"), piece
+            assert sum(x.endswith("{") for x in piece) == piece.count("}"), piece
