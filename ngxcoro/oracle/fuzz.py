@@ -1,0 +1,301 @@
+"""Random nginx location blocks with Lua programs, from a seed, for differential fuzzing.
+
+``generate(seed)`` gives the text of a ``.ngx`` scenario (the oracle's format: ``#
+title:`` / ``# request:`` / ``# body:`` header lines, then server-block text): a ``location
+/t`` with one to three ``*_by_lua_block`` phases (or an echo content handler), light
+threads (nested too), sleeps, ``ngx.thread.wait`` / ``kill``, ``ngx.exit``, ``ngx.exec``,
+``ngx.redirect``, ``ngx.location.capture`` / ``capture_multi`` of generated echo and Lua
+locations, ``ngx.req.read_body`` (``lua_need_request_body`` too, bodies sent at once or in
+pieces), coroutines (create / resume / yield / wrap / status), ``pcall`` and errors. Every
+statement that does something prints a marker (``ngx.say`` or ``ngx.log``), so the order
+of events shows in the body and the error log.
+
+Why here: the generator writes scenarios in the oracle's own format and is used by the
+tool (``tools/fuzz.py``), by the corpus test (``tests/test_fuzz.py``) and by whoever wants
+to re-record the corpus; like the rest of ``ngxcoro.oracle`` it never imports the model
+(``model_answer`` loads it when called).
+
+Stable timing, so real nginx answers the same twice: every duration in a program (an
+``ngx.sleep``, an ``echo_sleep``, the delay of a body piece) is a different power of two
+times 10 ms, taken without replacement from a pool of six. Any two moments a program can
+wake up at are then sums of different subsets of the pool, and so at least 10 ms apart.
+No ``ngx.sleep(0)``. Programs are bounded: no loops, at most ``MAX_STATEMENTS`` statements
+and three nested function levels.
+
+``real_answer(run_real result)`` and ``model_answer(text)`` put both sides in the one form
+the corpus stores: status, body, normalised error log, count history, trace words, hung and
+startup_error.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+__all__ = ["generate", "real_answer", "model_answer", "first_difference", "FIELDS",
+           "MAX_STATEMENTS"]
+
+MAX_STATEMENTS = 25
+#: ms; every program draws its durations from these without replacement
+POOL_MS = (10, 20, 40, 80, 160, 320)
+#: the compared fields, in the order a difference is reported
+FIELDS = ("startup_error", "hung", "status", "body", "error_log", "count", "trace")
+EXIT_CODES = ("ngx.OK", "200", "204", "403", "404", "500", "444", "ngx.ERROR")
+
+
+class _Program:
+    def __init__(self, seed: int):
+        self.rng = random.Random(seed)
+        self.pool = list(POOL_MS)
+        self.rng.shuffle(self.pool)
+        self.marks = 0
+        self.statements = 0
+        self.extra: list[str] = []          # generated locations (capture / exec targets)
+        self.nloc = 0
+        self.body_used = False
+
+    # ------------------------------------------------------------------ helpers
+    def duration(self) -> str | None:
+        if not self.pool:
+            return None
+        ms = self.pool.pop()
+        return f"{ms / 1000:g}"
+
+    def mark(self) -> str:
+        self.marks += 1
+        return f"m{self.marks}"
+
+    def say(self, ctx: dict, args: str) -> str:
+        """A marker: ngx.say in the content phase (mostly), ngx.log elsewhere (mostly), so
+        that rewrite and access programs do not send the header at their first marker."""
+        if self.chance(0.8 if ctx.get("phase") == "content" else 0.2):
+            return f"ngx.say({args})"
+        return f"ngx.log(ngx.NOTICE, {args})"
+
+    def chance(self, p: float) -> bool:
+        return self.rng.random() < p
+
+    def location(self, kind: str) -> str:
+        """A new capture or exec target; its URI."""
+        self.nloc += 1
+        uri = f"/{'s' if kind == 'sub' else 'x'}{self.nloc}"
+        r = self.rng.random()
+        d = self.duration()
+        if r < 0.35:
+            lines = [f'    echo "{uri[1:]} $args";']
+        elif r < 0.6 and d:
+            lines = [f"    echo_sleep {d};", f'    echo "{uri[1:]} slept $args";']
+        else:
+            body = [f'ngx.say("{uri[1:]} ", ngx.var.args)']
+            if d:
+                body.insert(0, f"ngx.sleep({d})")
+            if self.chance(0.25):
+                body.append(self.rng.choice(['ngx.exit(404)', 'error("sub boom")',
+                                             'ngx.exit(ngx.ERROR)']))
+            lines = ["    content_by_lua_block {"] + [f"        {b}" for b in body] + ["    }"]
+        self.extra.append("\n".join([f"location {uri} {{"] + lines + ["}"]))
+        return uri
+
+    # ------------------------------------------------------------------ statements
+    def block(self, ctx: dict, depth: int, want: int) -> list[str]:
+        """Up to `want` statements of one function body; a terminal one ends it."""
+        out: list[str] = []
+        threads: list[str] = []             # light threads spawned in this function
+        n = max(1, want)
+        for i in range(n):
+            if self.statements >= MAX_STATEMENTS:
+                break
+            self.statements += 1
+            last = i == n - 1
+            lines = self.statement(ctx, depth, threads, last)
+            out += lines
+            if lines[-1].startswith(("return ", "error(", "_t.x")):
+                break
+        if not out:
+            out = [f'ngx.say("{self.mark()}")']
+        return out
+
+    def statement(self, ctx, depth, threads, last) -> list[str]:
+        rng = self.rng
+        kinds = ["say", "say", "log", "sleep", "sleep"]
+        if depth < 3:
+            kinds += ["spawn", "spawn", "coroutine", "pcall"]
+        if threads:
+            kinds += ["wait", "wait", "kill"]
+        kinds += ["capture", "capture_multi" if self.pool else "capture"]
+        if not self.body_used:
+            kinds += ["read_body"]
+        if ctx.get("coroutine"):
+            kinds += ["yield", "yield"]
+        if last and self.chance(0.45):
+            kinds = ["exit", "exit", "exec", "redirect", "error", "error"]
+        kind = rng.choice(kinds)
+        m = self.mark()
+        if kind == "say":
+            return [self.say(ctx, f'"{m}"')]
+        if kind == "log":
+            return [f'ngx.log(ngx.NOTICE, "{m}")']
+        if kind == "sleep":
+            d = self.duration()
+            if d is None:
+                return [self.say(ctx, f'"{m}"')]
+            return [self.say(ctx, f'"{m} sleep {d}"'), f"ngx.sleep({d})", self.say(ctx, f'"{m} woke"')]
+        if kind == "yield":
+            return [self.say(ctx, f'"{m} yield"'), f'coroutine.yield("{m}")']
+        if kind == "spawn":
+            name = f"t{m[1:]}"
+            threads.append(name)
+            body = self.block(dict(ctx, coroutine=False), depth + 1, rng.randint(1, 4))
+            return ([self.say(ctx, f'"{m} spawn"'), f"local {name} = ngx.thread.spawn(function()"]
+                    + _indent(body) + ["end)"])
+        if kind == "wait":
+            t = rng.choice(threads)
+            return [f"local ok, res = ngx.thread.wait({t})",
+                    self.say(ctx, f'"{m} wait {t} ", tostring(ok), " ", tostring(res)')]
+        if kind == "kill":
+            t = rng.choice(threads)
+            return [f"local ok, err = ngx.thread.kill({t})",
+                    self.say(ctx, f'"{m} kill {t} ", tostring(ok), " ", tostring(err)')]
+        if kind == "coroutine":
+            return self.coroutine(m, ctx, depth)
+        if kind == "pcall":
+            body = self.block(dict(ctx, coroutine=False), depth + 1, rng.randint(1, 3))
+            return (["local ok, err = pcall(function()"] + _indent(body)
+                    + ["end)", self.say(ctx, f'"{m} pcall ", tostring(ok), " ", tostring(err)')])
+        if kind == "capture":
+            uri = self.location("sub")
+            return [f'local res = ngx.location.capture("{uri}?from={m}")',
+                    self.say(ctx, f'"{m} capture ", res.status, " [", res.body, "]"')]
+        if kind == "capture_multi":
+            uris = [self.location("sub") for _ in range(rng.randint(2, 3))]
+            names = [f"r{k}" for k in range(len(uris))]
+            reqs = ", ".join(f'{{"{u}", {{args = "k={k}"}}}}' for k, u in enumerate(uris))
+            return ([f"local {', '.join(names)} = ngx.location.capture_multi{{{reqs}}}"]
+                    + [self.say(ctx, f'"{m} multi{k} ", {n}.status, " [", {n}.body, "]"')
+                       for k, n in enumerate(names)])
+        if kind == "read_body":
+            self.body_used = True
+            return ["ngx.req.read_body()",
+                    self.say(ctx, f'"{m} body ", tostring(ngx.req.get_body_data())')]
+        return self.terminal(kind, m, ctx)
+
+    def terminal(self, kind, m, ctx) -> list[str]:
+        rng = self.rng
+        if kind == "exit":
+            return [self.say(ctx, f'"{m} exit"'),
+                    f"return ngx.exit({rng.choice(EXIT_CODES)})"]
+        if kind == "exec":
+            uri = self.location("exec")
+            return [f'ngx.log(ngx.NOTICE, "{m} exec")', f'return ngx.exec("{uri}", "from={m}")']
+        if kind == "redirect":
+            code = rng.choice(("", ", 301", ", 302"))
+            return [f'ngx.log(ngx.NOTICE, "{m} redirect")', f'return ngx.redirect("/r{m}"{code})']
+        if self.chance(0.5):
+            return [self.say(ctx, f'"{m} error"'), f'error("{m} boom")']
+        return [self.say(ctx, f'"{m} nil"'), "local _t = nil", "_t.x = 1"]
+
+    def coroutine(self, m, ctx, depth) -> list[str]:
+        rng = self.rng
+        body = self.block(dict(ctx, coroutine=True), depth + 1, rng.randint(1, 4))
+        co = f"co{m[1:]}"
+        ret = [] if body[-1].startswith(("return ", "error(", "_t.x")) else ['    return "ret"']
+        if self.chance(0.3):
+            out = [f"local {co} = coroutine.wrap(function()"] + _indent(body) + ret + ["end)"]
+            out.append(self.say(ctx, f'"{m} wrap ", tostring({co}())'))
+            if self.chance(0.4):
+                out.append(self.say(ctx, f'"{m} wrap again ", tostring({co}())'))
+            return out
+        out = [f"local {co} = coroutine.create(function()"] + _indent(body) + ret + ["end)"]
+        for _ in range(rng.randint(1, 3)):
+            out += [f"local ok, v = coroutine.resume({co})",
+                    self.say(ctx, f'"{m} resume ", tostring(ok), " ", tostring(v), " ", coroutine.status({co})')]
+        return out
+
+    # ------------------------------------------------------------------ the location
+    def text(self, seed: int) -> str:
+        rng = self.rng
+        phases = [p for p in ("rewrite", "access") if self.chance(0.4)]
+        echo_content = self.chance(0.2)
+        if not echo_content:
+            phases.append("content")
+        elif not phases:
+            phases.append(rng.choice(("rewrite", "access")))
+        need_body = self.chance(0.15)
+        budget = rng.randint(3, MAX_STATEMENTS)
+        blocks = []
+        for k, phase in enumerate(phases):
+            share = max(1, budget // len(phases)) if k < len(phases) - 1 else budget
+            body = self.block({"phase": phase}, 1, min(share, 8))
+            blocks.append([f"{phase}_by_lua_block {{"] + _indent(body) + ["}"])
+        body_hdr = None
+        if self.body_used or need_body or self.chance(0.1):
+            if self.chance(0.5) and len(self.pool) >= 2:
+                pieces = [[float(self.duration()), "first "], [float(self.duration()), "second"]]
+                body_hdr = f"# body-pieces: {json.dumps(pieces)}"
+            else:
+                body_hdr = "# body: hello body"
+        head = [f"# title: fuzz seed {seed}",
+                f"# request: {'POST' if body_hdr else 'GET'} /t"]
+        if body_hdr:
+            head.append(body_hdr)
+        loc = ["location /t {"]
+        if need_body:
+            loc.append("    lua_need_request_body on;")
+        for b in blocks:
+            loc += _indent(b)
+        if echo_content:
+            loc.append('    echo "echo content";')
+        loc.append("}")
+        return "\n".join(head + [""] + loc + self.extra) + "\n"
+
+
+def _indent(lines: list[str]) -> list[str]:
+    return ["    " + x for x in lines]
+
+
+def generate(seed: int) -> str:
+    """The .ngx scenario text of program `seed` (the same seed, the same text)."""
+    return _Program(seed).text(seed)
+
+
+# ---------------------------------------------------------------------- answers
+def real_answer(res: dict) -> dict:
+    """The compared fields of a ``run_real`` result."""
+    from ..trace import trace_words
+    from .logs import count_history
+    return {"status": res["status"], "body": res["body"], "error_log": list(res["error_log"]),
+            "count": count_history(res["debug"]), "trace": trace_words(res["debug"]),
+            "hung": bool(res["hung"]), "startup_error": res["startup_error"]}
+
+
+def model_answer(text: str) -> dict:
+    """The compared fields of the model's run of scenario `text` (ngxcoro.run, debug log
+    level, as tests/test_differential.py runs it). A crash of the model is reported in
+    ``startup_error`` as ``model crashed: Type: message`` rather than raised; a refusal
+    ("not modelled") is in ``message``."""
+    import ngxcoro
+    from ..trace import DebugTrace
+    from .logs import model_count_history, normalise_error_log
+    from .scenario import parse_scenario
+    info = parse_scenario(text)
+    hooks = ngxcoro.Hooks()
+    dt = hooks.add(DebugTrace())
+    try:
+        res = ngxcoro.run(text, info["request"], headers=list(info["headers"]), body=info["body"],
+                          log_level="debug", hooks=hooks)
+    except Exception as e:  # noqa: BLE001 - a crash is a finding, reported as one line
+        return {"status": None, "body": "", "error_log": [], "count": [], "trace": [],
+                "hung": False, "startup_error": f"model crashed: {type(e).__name__}: {e}",
+                "message": None}
+    return {"status": res.status, "body": res.body,
+            "error_log": normalise_error_log(list(res.error_log or [])),
+            "count": model_count_history(list(res.events or [])), "trace": list(dt.lines),
+            "hung": bool(res.hung), "startup_error": res.startup_error, "message": res.message}
+
+
+def first_difference(want: dict, got: dict) -> str | None:
+    """The first compared field that differs (FIELDS order), or None."""
+    for f in FIELDS:
+        if want.get(f) != got.get(f):
+            return f
+    return None

@@ -1,0 +1,141 @@
+"""The fuzz corpus: a few hundred random programs (ngxcoro.oracle.fuzz) and real nginx's answers.
+
+``tests/fuzz/corpus.jsonl`` holds one program a line: its seed, its text and what real
+nginx answered (status, body, normalised error log, count history, trace words, hung,
+startup_error), recorded twice by ``python3 tools/fuzz.py --seeds 1-300 --corpus
+tests/fuzz/corpus.jsonl`` with the programs whose two answers differed dropped (never
+from the model). Each entry is run on the model and compared; an entry whose ``xfail``
+names a known divergence (its signature: first differing field, nginx's line | the
+model's line) is an expected failure while it still diverges, and passes once fixed.
+Runs without nginx.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import pathlib
+import sys
+
+import pytest
+
+from ngxcoro.oracle.fuzz import FIELDS, first_difference, generate, model_answer
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CORPUS = pathlib.Path(__file__).resolve().parent / "fuzz" / "corpus.jsonl"
+ENTRIES = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line]
+
+sys.path.insert(0, str(ROOT / "tools"))
+from fuzz import signature  # noqa: E402  (tools/fuzz.py: one definition of a signature)
+
+sys.path.remove(str(ROOT / "tools"))
+
+
+def explain(seed: int, want: dict, got: dict) -> str:
+    out = [f"fuzz seed {seed}: the model differs from real nginx "
+           f"(first: {signature(want, got)})"]
+    for f in FIELDS:
+        a, b = want.get(f), got.get(f)
+        if a == b:
+            continue
+        if f == "body":
+            a, b = a.split("\n"), b.split("\n")
+        if isinstance(a, list) and isinstance(b, list):
+            out.append(f"! {f}:")
+            out += ["    " + r for r in difflib.unified_diff(a, b, "nginx", "model", lineterm="")]
+        else:
+            out.append(f"! {f:<14} nginx: {a!r}  model: {b!r}")
+    if got.get("message"):
+        out.append(f"  model message: {got['message']}")
+    return "\n".join(out)
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=[f"seed{e['seed']}" for e in ENTRIES])
+def test_model_matches_fuzz_recording(entry):
+    got = model_answer(entry["text"])
+    want = entry["answer"]
+    if first_difference(want, got) is None:
+        return
+    if entry.get("xfail"):
+        pytest.xfail(f"known divergence: {entry['xfail']}")
+    pytest.fail(explain(entry["seed"], want, got), pytrace=False)
+
+
+def test_corpus_shape():
+    assert len(ENTRIES) >= 250
+    assert CORPUS.stat().st_size < 4 * 2**20
+    seeds = [e["seed"] for e in ENTRIES]
+    assert seeds == sorted(set(seeds))
+    for e in ENTRIES:
+        assert set(e) <= {"seed", "text", "answer", "xfail"}, e["seed"]
+        assert set(e["answer"]) == set(FIELDS), e["seed"]
+
+
+def test_generator_still_makes_the_corpus():
+    """The same seed gives the same text; when the generator changes, re-record."""
+    changed = [e["seed"] for e in ENTRIES if generate(e["seed"]) != e["text"]]
+    assert not changed, (f"the generator no longer gives the corpus programs for seeds "
+                         f"{changed[:10]}: re-record with python3 tools/fuzz.py --corpus")
+
+
+def test_known_divergences_are_listed():
+    """Each xfail says which field differs first, in the tool's signature form."""
+    for e in ENTRIES:
+        if "xfail" in e:
+            assert e["xfail"].split(":", 1)[0] in FIELDS, e["seed"]
+
+
+def test_generated_programs_are_bounded_and_spaced():
+    """No loops, no zero sleeps, every duration a different power of two times 10 ms."""
+    import re
+    for seed in range(0, 400):
+        text = generate(seed)
+        assert not re.search(r"\b(while|for|repeat|goto)\b", text), seed
+        durations = re.findall(r"(?:ngx\.sleep\(|echo_sleep )([\d.]+)", text)
+        durations += re.findall(r"\[([\d.]+), \"", text)
+        assert len(durations) == len(set(durations)), seed
+        assert all(float(d) * 1000 in (10, 20, 40, 80, 160, 320) for d in durations), seed
+        assert text == generate(seed)
+
+
+def test_signature_names_the_first_differing_field_and_line():
+    want = {"status": 200, "body": "m1\nm2 woke\n", "error_log": [], "count": [], "trace": [],
+            "hung": False, "startup_error": None}
+    got = dict(want, body="m1\nm7 sleep\n", error_log=["[error] x"])
+    assert signature(want, got) == "body: 'mN woke' | 'mN sleep'"
+    assert signature(want, dict(want)) is None
+    assert signature(want, dict(want, count=["CLOSE_REQ c=1"])) == "count: '<end>' | 'CLOSE_REQ c=1'"
+
+
+def test_tool_reads_seed_ranges_and_refuses_bad_ones():
+    import subprocess
+    from fuzz import parse_seeds  # noqa: F401 - tools/ was on sys.path when fuzz was imported
+    assert parse_seeds("3-5,9") == [3, 4, 5, 9]
+    out = subprocess.run([sys.executable, str(ROOT / "tools" / "fuzz.py"), "--seeds", "x-y"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().count("\n") == 0 and "fuzz:" in out.stderr
+
+
+def test_reducer_pieces_keep_blocks_whole():
+    """Each piece the reducer may cut opens as many functions and blocks as it closes."""
+    from fuzz import _chunks
+    for seed in (3, 63, 86):
+        lines = generate(seed).split("\n")
+        for a, b in _chunks(lines):
+            piece = [x.strip() for x in lines[a:b]]
+            assert sum(x.endswith("function()") for x in piece) == piece.count("end)"), piece
+            assert sum(x.endswith("{") for x in piece) == piece.count("}"), piece
+
+
+def test_every_known_divergence_has_its_scenario():
+    """Each xfail of the corpus is a class with one recorded 4NN-fuzz scenario
+    (tests/fuzz/known.json maps a class's variants to it)."""
+    from fuzz import covered_signatures
+    from ngxcoro.oracle import EXPECTED_DIR, SCENARIO_DIR
+    covered = covered_signatures()
+    for stem in set(covered.values()):
+        assert (SCENARIO_DIR / f"{stem}.ngx").exists() and (EXPECTED_DIR / f"{stem}.json").exists()
+        assert 400 <= int(stem[:3]) <= 449
+    missing = sorted({e["xfail"] for e in ENTRIES if "xfail" in e} - set(covered))
+    assert not missing, missing
