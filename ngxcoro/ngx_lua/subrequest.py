@@ -111,11 +111,13 @@ def post_subrequest(sr, rc):
     w = sr.worker
     data = sr.sr_data
     if data.run_post_subrequest:
-        return rc
-    data.run_post_subrequest = True
+        return NGX_OK
     w.fire("post_subrequest", uri=sr.unparsed_uri, rc=rc, c=sr.main.count)
+    data.run_post_subrequest = True
     pr = sr.parent
     pr_ctx = pr.ctx
+    if pr_ctx is None:                  # the parent's ctx is gone (ngx.exec dropped it)
+        return NGX_ERROR
     pr_coctx = data.pr_co_ctx
     pr_coctx.pending_subreqs -= 1
     if pr_coctx.pending_subreqs == 0:
