@@ -89,7 +89,8 @@ __all__ = [
     "normalise_error_log", "normalise_debug", "COUNT_PREFIXES", "count_history",
     "model_count_history", "error_records", "debug_lines", "LEVELS", "log_view",
     "parse_scenario", "SCENARIO_DIR", "EXPECTED_DIR",
-    "scenario_names", "scenario_path", "read_scenario", "read_recording", "main",
+    "scenario_names", "scenario_path", "read_scenario", "read_recording", "read_log_recording",
+    "main",
 ]
 
 # These are read when they are used (``from . import NGINX`` inside the functions), so a
@@ -124,5 +125,5 @@ from .logs import (COUNT_PREFIXES, count_history, model_count_history,  # noqa: 
                    LEVELS, log_view)
 from .run import _startup_message, _unport, run_real  # noqa: E402,F401  (tests use them)
 from .scenario import (EXPECTED_DIR, SCENARIO_DIR, parse_scenario, read_recording,  # noqa: E402
-                       read_scenario, scenario_names, scenario_path)
+                       read_log_recording, read_scenario, scenario_names, scenario_path)
 from .cli import main  # noqa: E402

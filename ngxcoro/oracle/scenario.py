@@ -14,11 +14,12 @@ import json
 import pathlib
 import re
 
-__all__ = ["SCENARIO_DIR", "EXPECTED_DIR", "parse_scenario", "scenario_names",
-           "scenario_path", "read_scenario", "read_recording"]
+__all__ = ["SCENARIO_DIR", "EXPECTED_DIR", "LOGS_DIR", "parse_scenario", "scenario_names",
+           "scenario_path", "read_scenario", "read_recording", "read_log_recording"]
 
 SCENARIO_DIR = pathlib.Path(__file__).resolve().parent / "scenarios"
 EXPECTED_DIR = SCENARIO_DIR / "expected"
+LOGS_DIR = EXPECTED_DIR / "logs"
 
 
 def scenario_names() -> list[str]:
@@ -39,6 +40,13 @@ def read_recording(name: str) -> dict | None:
     """What real nginx answered for scenario `name` (``expected/<name>.json``), or None
     when it was never recorded."""
     path = EXPECTED_DIR / f"{name.removesuffix('.ngx')}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def read_log_recording(name: str) -> dict | None:
+    """nginx's logs for scenario `name` (``expected/logs/<name>.json``: ``debug_lines`` and
+    ``error_records``, whole records with their tracebacks), or None."""
+    path = LOGS_DIR / f"{name.removesuffix('.ngx')}.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 

@@ -22,6 +22,7 @@ import html
 
 import ngxcoro
 from ngxcoro import oracle
+from ngxcoro.compare import config_level
 from ngxcoro.viz.lessons import Predict, Tweak, BlogBox, scenario, count_chart_svg
 
 NGINX, why = oracle.available()
@@ -87,16 +88,32 @@ def aligned(left, right):
     return rows
 
 
+def record_rows(records):
+    """Whole error-log records as rows (a traceback's lines are rows of their own)."""
+    return [row for rec in records for row in rec.split("\n")]
+
+
 class Comparison:
     """Status, body, error log and trace of one run, nginx beside the model."""
 
-    def __init__(self, text, request="GET /t", body=None, recording=None):
+    def __init__(self, text, request="GET /t", body=None, recording=None, logs=None):
         self.model, self.model_trace, self.real, self.real_trace = run_both(
             text, request, body, recording)
         self.source = "recorded nginx" if recording else "real nginx"
         m = self.model
+        # the error log as `python -m ngxcoro compare` puts both sides: the config's level,
+        # no time, pid or connection number; a recording keeps nginx's whole records
+        self.level = config_level(as_config(text, request))
+        if logs is not None:
+            self.log = (record_rows(logs["error_records"]),
+                        record_rows(oracle.error_records(m.error_log)))
+        elif recording is not None:          # a recording without its logs: notice and above
+            self.log = (recording["error_log"], oracle.normalise_error_log(m.error_log))
+        else:
+            self.log = ((oracle.log_view(self.real["raw_error_log"], self.level)
+                         if self.real else None), oracle.log_view(m.error_log, self.level))
         mine = {"status": [str(m.status)], "body": m.body.split("\n"),
-                "error log": oracle.normalise_error_log(m.error_log), "trace": self.model_trace}
+                "error log": self.log[1], "trace": self.model_trace}
         if m.startup_error or (self.real or {}).get("startup_error"):
             mine = {"startup error": [m.startup_error or ""], **mine}
         self.sections = []
@@ -110,7 +127,7 @@ class Comparison:
             elif name == "body":
                 theirs = self.real["body"].split("\n")
             elif name == "error log":
-                theirs = self.real["error_log"]
+                theirs = self.log[0]
             else:
                 theirs = self.real_trace
             rows = aligned(theirs, ours) if theirs is not None else [(" ", "", x) for x in ours]
@@ -249,7 +266,8 @@ Tweak("the light thread", list(bodies), thread_variant, index=1)
 
 # %% check
 text169, request169, recording169 = scenario("169-exit-entry-pending-capture")
-c169 = Comparison(text169, request169, recording=recording169)
+c169 = Comparison(text169, request169, recording=recording169,
+                  logs=oracle.read_log_recording("169-exit-entry-pending-capture"))
 print(f"differing rows: {c169.differences()}",
       f"status: {c169.model.status} (no complete response)",
       *oracle.normalise_error_log(c169.model.error_log),
@@ -294,8 +312,11 @@ compare_editor()
 W.VBox([editor, comparison])
 
 # %% [markdown]
-# **What is compared:** status, body, the error log at notice level and above (as
-# `normalise_error_log` shortens it), and the trace in `TRACE_WORDS`. **What is not:** how long
+# **What is compared:** status, body, the error log at the config's `error_log` level as
+# `python -m ngxcoro compare` shows it (`oracle.log_view`: no time, pid or connection number,
+# tracebacks as rows of their own; a recording keeps nginx's whole records), and the trace in
+# `TRACE_WORDS`. The same comparison from a shell: `python -m ngxcoro compare --config FILE`.
+# **What is not:** how long
 # things take, thread ids, and nginx's posted-request lines. A difference is either the
 # virtual clock (as with `ngx.now()` above), something the model does not support (it says so
 # in its error log), or a bug in the model. The last kind is worth a new scenario in
