@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 
-from .nginx import content, phases, request
+from .nginx import access, content, phases, request
 from .nginx.loop import Loop
 from .ngx_lua import (by, control, coroutine, misc, output, req_body, sleep, subrequest,
                       uri, uthread, variable)
@@ -54,7 +54,9 @@ class Worker:
             ("rewrite", phases.core_rewrite_phase, content.rewrite_handler),
             ("rewrite", phases.core_rewrite_phase, by.rewrite_handler),
             ("post_rewrite", phases.core_post_rewrite_phase, None),
+            ("access", phases.core_access_phase, access.access_handler),
             ("access", phases.core_access_phase, by.access_handler),
+            ("post_access", phases.core_post_access_phase, None),
             ("content", phases.core_content_phase, None),
         ]
         # clcf->handler, by the content directive that set it (a prefix of its name)

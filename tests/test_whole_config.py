@@ -120,8 +120,6 @@ def head(http: str = "", server: str = "", loc: str = "", main: str = "") -> str
     # reasoning: each changes what a request gets, and the model cannot simulate it
     (dict(loc="try_files $uri =404;\n"), "try_files", 5),
     (dict(loc="error_page 404 /x;\n"), "error_page", 5),
-    (dict(loc="allow 127.0.0.1;\n"), "allow", 5),
-    (dict(loc="deny all;\n"), "deny", 5),
     (dict(loc="alias /tmp/;\n"), "alias", 5),
     (dict(loc="rewrite ^ /x last;\n"), "rewrite", 5),
     (dict(loc="if ($uri = /t) { return 404; }\n"), "if", 5),
@@ -174,6 +172,14 @@ def test_server_tokens_is_modelled(value):
     # which the model writes (scenarios 240-242 record what nginx sends)
     config = load(head(http=f"server_tokens {value};\n"))
     assert "server_tokens" not in [n for n, _ in config.inert]
+
+
+@pytest.mark.parametrize("value", ["1.2.3", "127.0.0.1/33", "abc"])
+def test_allow_bad_address_is_nginx_s_error(value):
+    # nginx -t: 'invalid parameter "1.2.3" in nginx.conf:5' (ngx_http_access_rule)
+    with pytest.raises(ConfigError) as info:
+        load(head(loc=f"allow {value};\n"))
+    assert info.value.nginx_line == f'[emerg] invalid parameter "{value}" in nginx.conf:5'
 
 
 def test_server_tokens_bad_value_is_nginx_s_error():

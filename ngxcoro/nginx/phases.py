@@ -5,8 +5,9 @@ nginx runs a request through one array of phase handlers
 entry pairs a checker of the core with a module's handler, and the checker
 decides whether to go on to the next entry or stop and wait for an event.
 The worker builds the array (`ngxcoro.worker`): the rewrite module and
-lua-nginx-module's rewrite handler in the rewrite phase, lua's access
-handler in the access phase, and the location's content handler.
+lua-nginx-module's rewrite handler in the rewrite phase, the access module
+(allow/deny) and lua's access handler in the access phase, then the
+post-access check of satisfy any, and the location's content handler.
 """
 from __future__ import annotations
 
@@ -87,18 +88,54 @@ def core_post_rewrite_phase(r, _handler):
 
 
 def core_access_phase(r, handler):
-    """ngx_http_core_access_phase (satisfy all)."""
+    """ngx_http_core_access_phase: with satisfy all every handler must pass; with
+    satisfy any the first NGX_OK skips the rest, and a 403 waits in
+    r->access_code for ngx_http_core_post_access_phase."""
     if r is not r.main:                     # subrequests skip the access phase
-        r.phase_handler += 1
+        r.phase_handler = next_phase(r)
         return NGX_AGAIN
     rc = handler(r)
-    if rc in (NGX_DECLINED, NGX_OK):
+    if rc == NGX_DECLINED:
         r.phase_handler += 1
         return NGX_AGAIN
     if rc in (NGX_AGAIN, NGX_DONE):
         return NGX_OK
+    if r.worker.location_setting(r, "satisfy", "all") == "all":
+        if rc == NGX_OK:
+            r.phase_handler += 1
+            return NGX_AGAIN
+    elif rc == NGX_OK:
+        r.access_code = 0
+        r.phase_handler = next_phase(r)
+        return NGX_AGAIN
+    elif rc in (403, 401):
+        if r.access_code != 401:
+            r.access_code = rc
+        r.phase_handler += 1
+        return NGX_AGAIN
     request.finalize_request(r, rc)
     return NGX_OK
+
+
+def core_post_access_phase(r, _handler):
+    """ngx_http_core_post_access_phase: a refusal kept by satisfy any."""
+    if r.access_code:
+        code, r.access_code = r.access_code, 0
+        if code == 403:
+            r.worker.log_error("error", "access forbidden by rule", r)
+        request.finalize_request(r, code)
+        return NGX_OK
+    r.phase_handler += 1
+    return NGX_AGAIN
+
+
+def next_phase(r):
+    """ph->next: the first handler of the next phase."""
+    engine = r.worker.phase_engine
+    i = r.phase_handler
+    while i < len(engine) and engine[i][0] == engine[r.phase_handler][0]:
+        i += 1
+    return i
 
 
 def core_content_phase(r, _handler):

@@ -34,6 +34,10 @@ C_FUNCTIONS = {
     "nginx.phases.core_rewrite_phase": "ngx_http_core_rewrite_phase",
     "nginx.phases.core_post_rewrite_phase": "ngx_http_core_post_rewrite_phase",
     "nginx.phases.core_access_phase": "ngx_http_core_access_phase",
+    "nginx.phases.core_post_access_phase": "ngx_http_core_post_access_phase",
+    # nginx/access.py
+    "nginx.access.access_handler": "ngx_http_access_handler",
+    "nginx.access.access_found": "ngx_http_access_found",
     "nginx.phases.core_content_phase": "ngx_http_core_content_phase",
     "nginx.phases.internal_redirect": "ngx_http_internal_redirect",
     "nginx.phases.named_location": "ngx_http_named_location",

@@ -240,6 +240,7 @@ DEFAULT_SETTINGS = {
     "postpone_output": 1460,
     "satisfy": "all",
     "server_tokens": "on",
+    "access_rules": (),             # allow / deny, as (deny?, network) in order
     # http-level (ngx_http_lua_main_conf_t)
     "lua_thread_cache_max_entries": 1024,
     "lua_max_pending_timers": 1024,
@@ -250,7 +251,8 @@ DEFAULT_SETTINGS = {
 
 # Directives kept in Location.directives / Server.directives for the model to run.
 KEPT = ECHO | {"return", "rewrite", "break", "set", "internal", "proxy_pass", "if"}
-_MODELLED = (KEPT | set(LUA_HANDLERS) | set(DEFAULT_SETTINGS)
+ACCESS = ("allow", "deny")
+_MODELLED = (KEPT | set(ACCESS) | set(LUA_HANDLERS) | set(DEFAULT_SETTINGS)
              | {"http", "events", "server", "location", "listen", "error_log", "root",
                 "server_name"})
 
@@ -261,7 +263,7 @@ _MODELLED = (KEPT | set(LUA_HANDLERS) | set(DEFAULT_SETTINGS)
 # change what the model simulates (temp paths, timeouts, buffers, logging, headers only,
 # settings of modules that are not in use, ...).
 _NOT_MODELLED = frozenset("""
-    alias allow deny auth_basic auth_request auth_request_set error_page try_files
+    alias auth_basic auth_request auth_request_set error_page try_files
     limit_rate limit_rate_after limit_req limit_conn limit_except post_action mirror ssi
     sub_filter add_before_body add_after_body source_charset map geo split_clients
     valid_referers secure_link secure_link_md5 secure_link_secret modern_browser

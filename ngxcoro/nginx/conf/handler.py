@@ -4,7 +4,8 @@ own ``cmd->set`` handler: src/http/ngx_http_core_module.c (``ngx_http_core_locat
 ``listen``), src/core/ngx_log.c ``ngx_log_set_levels``, src/core/ngx_parse.c
 ``ngx_parse_size``, src/http/ngx_http_script.c ``ngx_http_script_compile``,
 src/http/modules/ngx_http_rewrite_module.c (``if``, ``rewrite``, ``return``, ``set``),
-src/http/modules/ngx_http_proxy_module.c ``ngx_http_proxy_pass`` and lua-nginx-module's
+src/http/modules/ngx_http_proxy_module.c ``ngx_http_proxy_pass``,
+src/http/modules/ngx_http_access_module.c ``ngx_http_access_rule`` and lua-nginx-module's
 src/ngx_http_lua_directive.c (the ``*_by_lua*`` handlers).
 
 ``Loader`` is the handler ``file.parse`` calls for each directive, so errors come in the
@@ -19,10 +20,11 @@ whole text passed nginx's checks.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Optional
 
-from .commands import (BLOCKS, ECHO, FLAGS, INNER, KEPT, KNOWN, LUA_HANDLERS, NUMBERS,
+from .commands import (ACCESS, BLOCKS, ECHO, FLAGS, INNER, KEPT, KNOWN, LUA_HANDLERS, NUMBERS,
                        SIZES, category)
 from .slots import nargs_ok, slot_error, slot_value_ok, value_kind
 from .core import location_name
@@ -129,6 +131,22 @@ def _if_condition(args: list) -> Optional[tuple]:
         _check_script(a[cur + 1])
         return None
     raise ValueError(f'invalid condition "{p}"')
+
+
+def parse_rule(name, value):
+    """ngx_http_access_rule (src/http/modules/ngx_http_access_module.c): (deny?, network or "all" or "unix:"); ValueError
+    with nginx's words for an address it cannot read."""
+    if value in ("all", "unix:"):
+        return name == "deny", value
+    try:
+        if "/" in value:
+            net = ipaddress.ip_network(value, strict=False)
+        else:
+            net = ipaddress.ip_network(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError(f'invalid parameter "{value}"') from None
+    return name == "deny", net
+
 
 
 class Loader:
@@ -263,6 +281,8 @@ class Loader:
             _check_script(args[1])
             if len(args) == 3 and args[2] not in _REWRITE_FLAGS:
                 raise ValueError(f'invalid parameter "{args[2]}"')
+        elif name in ACCESS:
+            parse_rule(name, args[0])
         elif name == "return":
             code = args[0]
             if re.fullmatch(r"[0-9]+", code):

@@ -37,11 +37,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable, Optional
 
-from .commands import (DEFAULT_SETTINGS, ECHO, ECHO_FILTERS, FLAGS, KEPT, LUA_HANDLERS,
+from .commands import (ACCESS, DEFAULT_SETTINGS, ECHO, ECHO_FILTERS, FLAGS, KEPT, LUA_HANDLERS,
                        NUMBERS, SIZES)
 from .core import Config, Location, LuaChunk, Server, check_duplicate_locations, location_name
 from .file import ConfigError, Directive, parse, parse_partial
-from .handler import LOG_LEVELS, Loader, log_level, parse_size
+from .handler import LOG_LEVELS, Loader, log_level, parse_rule, parse_size
 from .regex import pcre_compile
 
 __all__ = ["load", "lua_chunk", "lua_load_error"]
@@ -68,6 +68,9 @@ def lua_load_error(chunk: LuaChunk, compile_lua: Callable) -> Optional[str]:
 
 def _settings(block: list, inherited: dict) -> dict:
     out = dict(inherited)
+    rules = [parse_rule(d.name, d.args[0]) for d in block if d.name in ACCESS]
+    if rules:                       # ngx_http_access_merge_loc_conf: own rules, or inherited
+        out["access_rules"] = tuple(rules)
     for d in block:
         if d.name in FLAGS:
             out[d.name] = d.args[0].lower() == "on"
