@@ -25,6 +25,9 @@ def request_variable(r, name):
     """The built-in variables a lesson needs (ngx_http_variables.c), and `set` ones."""
     if name in r.set_vars:
         return r.set_vars[name]
+    refused = r.worker.config.refused_vars.get(name)
+    if refused:
+        raise r.worker.refuse(f"{refused} (the request reads ${name})")
     if name.startswith("arg_"):
         want = name[4:]
         for pair in (r.args or "").split("&"):

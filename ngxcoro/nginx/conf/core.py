@@ -96,13 +96,16 @@ class Config:
     blocks) or ``"server"`` (the inside of one server block). ``settings`` are the http-level
     values; ``error_log_level`` is the level the first server logs at (each Server and
     Location has its own, inherited inwards; the default is "error"). ``inert`` lists the
-    (name, line) of each directive accepted with no effect on the model, in file order."""
+    (name, line) of each directive accepted with no effect on the model, in file order.
+    ``refused_vars`` maps a variable made by a block the model cannot run (map, geo,
+    split_clients) to the refusal a request that reads it gets."""
     kind: str
     filename: str
     servers: list = field(default_factory=list)
     settings: dict = field(default_factory=dict)
     error_log_level: str = "error"
     inert: list = field(default_factory=list)
+    refused_vars: dict = field(default_factory=dict)
 
     @property
     def server(self) -> Optional[Server]:

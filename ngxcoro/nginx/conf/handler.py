@@ -149,6 +149,10 @@ def parse_rule(name, value):
 
 
 
+# blocks that make a variable (ngx_http_map_module.c, _geo_module.c, _split_clients_module.c)
+VARIABLE_BLOCKS = ("map", "geo", "split_clients")
+
+
 class Loader:
     """Checks each directive when ``_parse_block`` reads it, in nginx's order: a known name
     (``unknown directive``), allowed in this context (``is not allowed here``), ``;`` or ``{``
@@ -160,6 +164,7 @@ class Loader:
         self.inert = []             # (name, line) of each inert directive, in file order
         self.refused = None         # the first directive the model cannot simulate
         self.refused_in = {}        # id(location directive) -> its first such message
+        self.refused_vars = {}      # a variable made by map / geo / split_clients -> message
 
     def error(self, message: str, line: Optional[int], **kw) -> ConfigError:
         return ConfigError(message, self.filename, line, **kw)
@@ -207,7 +212,10 @@ class Loader:
             refusal = self.error(f'directive "{name}" is valid nginx but is not modelled by '
                                  'ngxcoro', line, nginx=False)
             loc = next((p for p in reversed(parents) if p.name == "location"), None)
-            if loc is not None:
+            if name in VARIABLE_BLOCKS and d.args and d.args[-1].startswith("$"):
+                # it only matters to a request that reads its variable
+                self.refused_vars.setdefault(d.args[-1][1:].lower(), str(refusal))
+            elif loc is not None:
                 self.refused_in.setdefault(id(loc), str(refusal))
             elif self.refused is None:
                 # nginx goes on reading: its own errors further on come first (load raises it)

@@ -171,7 +171,8 @@ def load(text: str, filename: str = "nginx.conf",
             else tree if kind == "http" else [])
     level = _error_log_level(http, _error_log_level(main, "error"))
     config = Config(kind, filename, settings=_settings(http, DEFAULT_SETTINGS),
-                    error_log_level=level, inert=list(loader.inert))
+                    error_log_level=level, inert=list(loader.inert),
+                    refused_vars=dict(loader.refused_vars))
     builder = _Builder(filename, compile_lua, loader.refused_in)
     blocks = [(tree, 0)] if kind == "server" else [(d.block, d.line) for d in http
                                                    if d.name == "server"]
