@@ -119,14 +119,12 @@ def head(http: str = "", server: str = "", loc: str = "", main: str = "") -> str
 @pytest.mark.parametrize("kw, name, line", [
     # reasoning: each changes what a request gets, and the model cannot simulate it
     (dict(loc="try_files $uri =404;\n"), "try_files", 5),
-    (dict(loc="error_page 404 /x;\n"), "error_page", 5),
     (dict(loc="alias /tmp/;\n"), "alias", 5),
     (dict(loc="rewrite ^ /x last;\n"), "rewrite", 5),
     (dict(loc="if ($uri = /t) { return 404; }\n"), "if", 5),
     (dict(server="if ($uri = /t) { return 404; }\n"), "if", 4),
     (dict(server="return 404;\n"), "return", 4),         # server-level: not run by the model
     (dict(server="set $a 1;\n"), "set", 4),
-    (dict(http="upstream b { server 127.0.0.1:1; }\n"), "upstream", 3),
     (dict(http="map $uri $x { default 1; }\n"), "map", 3),
     (dict(http="init_by_lua_block { x = 1 }\n"), "init_by_lua_block", 3),
     (dict(http="init_worker_by_lua_block { x = 1 }\n"), "init_worker_by_lua_block", 3),
@@ -184,6 +182,40 @@ def test_allow_bad_address_is_nginx_s_error(value):
     with pytest.raises(ConfigError) as info:
         load(head(loc=f"allow {value};\n"))
     assert info.value.nginx_line == f'[emerg] invalid parameter "{value}" in nginx.conf:5'
+
+
+def test_error_page_refuses_only_the_status_it_names():
+    # reasoning: error_page changes only a response with one of its statuses; the model
+    # cannot serve the page, so that request is refused, naming the directive and its line
+    text = head(loc="error_page 404 /x;\n")
+    assert ngxcoro.run(text, "GET /t").status == 200
+    res = ngxcoro.run(text.replace("ngx.say(1)", "ngx.exit(404)"), "GET /t")
+    assert res.refused and res.message == (
+        'directive "error_page" is valid nginx but is not modelled by ngxcoro in nginx.conf:5 '
+        "(the request's status 404 would use it)")
+
+
+@pytest.mark.parametrize("args, error", [
+    # nginx -t's words (ngx_http_core_error_page)
+    ("200 /x", 'value "200" must be between 300 and 599'),
+    ("600 /x", 'value "600" must be between 300 and 599'),
+    ("abc /x", 'invalid value "abc"'),
+    ("404 =abc /x", 'invalid value "=abc"'),
+    ("=200 /x", 'invalid value "=200"'),
+])
+def test_error_page_bad_values_are_nginx_s_errors(args, error):
+    with pytest.raises(ConfigError) as info:
+        load(head(loc=f"error_page {args};\n"))
+    assert info.value.nginx_line == f"[emerg] {error} in nginx.conf:5"
+
+
+def test_an_upstream_block_is_inert_and_proxy_pass_to_it_is_refused():
+    # reasoning: an upstream only matters to a proxy_pass naming it, which the model refuses
+    text = head(http="upstream b { server 127.0.0.1:1; }\n")
+    assert "upstream" in [n for n, _ in load(text).inert]
+    res = ngxcoro.run(text.replace("content_by_lua_block { ngx.say(1) }",
+                                   "proxy_pass http://b;"), "GET /t")
+    assert res.refused and "proxy_pass to http://b" in res.message
 
 
 def test_server_tokens_bad_value_is_nginx_s_error():

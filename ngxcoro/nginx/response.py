@@ -82,7 +82,14 @@ class Wire:
 
 
 def special_response_handler(r, status):
-    """ngx_http_special_response_handler: the built-in page."""
+    """ngx_http_special_response_handler: the built-in page (an error_page for the
+    status is not modelled: the request is refused, naming it)."""
+    w = r.worker
+    line = w.location_setting(r, "error_pages", {}).get(status)
+    if line is not None and not r.header_sent:
+        raise w.refuse(f'directive "error_page" is valid nginx but is not modelled by ngxcoro '
+                       f'in {w.config.filename}:{line} (the request\'s status {status} would '
+                       'use it)')
     r.err_status = status
     if r.header_sent:
         r.worker.log_error("alert", "header already sent", r)

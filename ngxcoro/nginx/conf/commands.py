@@ -241,6 +241,7 @@ DEFAULT_SETTINGS = {
     "satisfy": "all",
     "server_tokens": "on",
     "access_rules": (),             # allow / deny, as (deny?, network) in order
+    "error_pages": {},              # status -> line of the error_page that names it
     # http-level (ngx_http_lua_main_conf_t)
     "lua_thread_cache_max_entries": 1024,
     "lua_max_pending_timers": 1024,
@@ -252,7 +253,8 @@ DEFAULT_SETTINGS = {
 # Directives kept in Location.directives / Server.directives for the model to run.
 KEPT = ECHO | {"return", "rewrite", "break", "set", "internal", "proxy_pass", "if"}
 ACCESS = ("allow", "deny")
-_MODELLED = (KEPT | set(ACCESS) | set(LUA_HANDLERS) | set(DEFAULT_SETTINGS)
+# error_page: accepted and checked; a request whose status it names is refused (error_pages)
+_MODELLED = (KEPT | set(ACCESS) | {"error_page"} | set(LUA_HANDLERS) | set(DEFAULT_SETTINGS)
              | {"http", "events", "server", "location", "listen", "error_log", "root",
                 "server_name"})
 
@@ -263,11 +265,11 @@ _MODELLED = (KEPT | set(ACCESS) | set(LUA_HANDLERS) | set(DEFAULT_SETTINGS)
 # change what the model simulates (temp paths, timeouts, buffers, logging, headers only,
 # settings of modules that are not in use, ...).
 _NOT_MODELLED = frozenset("""
-    alias auth_basic auth_request auth_request_set error_page try_files
+    alias auth_basic auth_request auth_request_set try_files
     limit_rate limit_rate_after limit_req limit_conn limit_except post_action mirror ssi
     sub_filter add_before_body add_after_body source_charset map geo split_clients
     valid_referers secure_link secure_link_md5 secure_link_secret modern_browser
-    ancient_browser slice dav_methods empty_gif flv mp4 stub_status random_index upstream
+    ancient_browser slice dav_methods empty_gif flv mp4 stub_status random_index
     fastcgi_pass grpc_pass memcached_pass scgi_pass uwsgi_pass proxy_method proxy_set_body
     proxy_pass_request_body proxy_pass_request_headers proxy_intercept_errors proxy_cache
     proxy_store proxy_limit_rate if rewrite break

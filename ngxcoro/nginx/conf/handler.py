@@ -153,6 +153,24 @@ def parse_rule(name, value):
 VARIABLE_BLOCKS = ("map", "geo", "split_clients")
 
 
+def error_page_codes(args):
+    """ngx_http_core_error_page (src/http/ngx_http_core_module.c): the statuses an
+    error_page names; ValueError with nginx's words for a bad one."""
+    codes = args[:-1]
+    if codes and codes[-1].startswith("="):
+        if len(codes) == 1 or not codes[-1][1:].isdigit() and codes[-1] != "=":
+            raise ValueError(f'invalid value "{codes[-1]}"')
+        codes = codes[:-1]
+    out = []
+    for c in codes:
+        if not c.isdigit():
+            raise ValueError(f'invalid value "{c}"')
+        if not 300 <= int(c) <= 599:
+            raise ValueError(f'value "{c}" must be between 300 and 599')
+        out.append(int(c))
+    return out
+
+
 class Loader:
     """Checks each directive when ``_parse_block`` reads it, in nginx's order: a known name
     (``unknown directive``), allowed in this context (``is not allowed here``), ``;`` or ``{``
@@ -291,6 +309,8 @@ class Loader:
                 raise ValueError(f'invalid parameter "{args[2]}"')
         elif name in ACCESS:
             parse_rule(name, args[0])
+        elif name == "error_page":
+            error_page_codes(args)
         elif name == "return":
             code = args[0]
             if re.fullmatch(r"[0-9]+", code):

@@ -41,7 +41,7 @@ from .commands import (ACCESS, DEFAULT_SETTINGS, ECHO, ECHO_FILTERS, FLAGS, KEPT
                        NUMBERS, SIZES)
 from .core import Config, Location, LuaChunk, Server, check_duplicate_locations, location_name
 from .file import ConfigError, Directive, parse, parse_partial
-from .handler import LOG_LEVELS, Loader, log_level, parse_rule, parse_size
+from .handler import LOG_LEVELS, Loader, error_page_codes, log_level, parse_rule, parse_size
 from .regex import pcre_compile
 
 __all__ = ["load", "lua_chunk", "lua_load_error"]
@@ -71,6 +71,10 @@ def _settings(block: list, inherited: dict) -> dict:
     rules = [parse_rule(d.name, d.args[0]) for d in block if d.name in ACCESS]
     if rules:                       # ngx_http_access_merge_loc_conf: own rules, or inherited
         out["access_rules"] = tuple(rules)
+    pages = {code: d.line for d in block if d.name == "error_page"
+             for code in error_page_codes(d.args)}
+    if pages:                       # ngx_http_core_merge_loc_conf: own error_pages, or inherited
+        out["error_pages"] = pages
     for d in block:
         if d.name in FLAGS:
             out[d.name] = d.args[0].lower() == "on"
