@@ -20,6 +20,7 @@ C_FUNCTIONS = {
     "nginx.request.free_request": "ngx_http_free_request",
     "nginx.request.close_connection": "ngx_http_close_connection",
     "nginx.request.terminate_request": "ngx_http_terminate_request",
+    "nginx.request.terminate_handler": "ngx_http_terminate_handler",
     "nginx.request.post_request": "ngx_http_post_request",
     "nginx.request.run_posted_requests": "ngx_http_run_posted_requests",
     # nginx/response.py
