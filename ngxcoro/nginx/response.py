@@ -120,7 +120,9 @@ def send_header(r, content_length=None):
             + ("Transfer-Encoding: chunked\r\n" if wire.chunked else
                f"Content-Length: {content_length}\r\n" if content_length is not None else "")
             + "Connection: close\r\n\r\n")
-    wire.write(len(head), b"")
+    # ngx_http_header_filter: a header-only response (HEAD, 204, 304) ends
+    # with its header: that buf is the last one (b->last_buf = 1)
+    wire.write(len(head), b"", last=r.header_only)
     return NGX_OK
 
 

@@ -482,7 +482,7 @@ def send_chain_link(r, ctx, data):
     rc = send_header_if_needed(r, ctx)
     if rc == NGX_ERROR or rc > NGX_OK:
         return rc
-    if r.header_only:                 # a HEAD request: the header was all, no last buf
+    if r.header_only:                 # the header was all (its buf was the last one)
         ctx.eof = True
         return rc
     if data is None:
