@@ -61,6 +61,7 @@ class Request:
     set_vars: dict = field(default_factory=dict)
     posted_requests: list = field(default_factory=list)   # on the main request
     request_body: bytes | None = None
+    discard_body: bool = False
     content_length: int = -1
     uri_changes: int = 11
     internal: bool = False

@@ -8,6 +8,7 @@ I/O is instant: whatever nginx hands to the socket reaches the client.
 from __future__ import annotations
 
 from .core import NGX_OK, NGX_ERROR
+from . import body as request_body
 
 NGINX_VERSION = "nginx/1.22.1"
 POSTPONE_OUTPUT = 1460
@@ -88,6 +89,7 @@ def special_response_handler(r, status):
         r.worker.log_error("alert", "header already sent", r)
         return NGX_ERROR
     tokens = r.worker.location_setting(r, "server_tokens", "on") != "off"
+    request_body.discard_request_body(r)
     body = error_page(status, tokens) if status in ERROR_PAGE_STATUSES else b""
     r.headers_out_status = status
     rc = send_header(r, content_length=len(body))
