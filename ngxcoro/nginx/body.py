@@ -36,6 +36,7 @@ def read_client_request_body(r, post_handler):
         r.request_body = b"".join(p for _, p in r.body_pieces)
         post_handler(r)
         return NGX_OK
+    r.reading_body = True                # r->request_body is allocated: no discard
     r.body_timer = w.loop.add_timer(ready - w.loop.now_ms,
                                     partial(read_client_request_body_handler, r, post_handler),
                                     label="client body", kind="request body", owner=r.uri)
@@ -56,7 +57,8 @@ def discard_request_body(r):
     read or already being discarded, or one that is all here; otherwise
     count++ and read (and drop) the rest as it arrives."""
     w = r.worker
-    if r is not r.main or r.discard_body or r.request_body is not None or not r.body_pieces:
+    if (r is not r.main or r.discard_body or r.request_body is not None or r.reading_body
+            or not r.body_pieces):
         return NGX_OK
     w.fire("discard_body", uri=r.unparsed_uri)
     ready = arrived_by(r)

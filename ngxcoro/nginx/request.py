@@ -62,6 +62,7 @@ class Request:
     posted_requests: list = field(default_factory=list)   # on the main request
     request_body: bytes | None = None
     discard_body: bool = False
+    reading_body: bool = False
     content_length: int = -1
     uri_changes: int = 11
     internal: bool = False
