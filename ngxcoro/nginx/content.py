@@ -13,7 +13,7 @@ from functools import partial
 
 from .core import NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE, NGX_DECLINED
 from .variables import expand
-from . import phases, request, response
+from . import phases, request, response, body
 
 
 # ---------------------------------------------------------- rewrite module
@@ -70,7 +70,8 @@ class EchoCtx:
 
 
 def echo_handler(r):
-    """ngx_http_echo_handler."""
+    """ngx_http_echo_handler (which discards an unread body first)."""
+    body.discard_request_body(r)
     rc = echo_run_cmds(r)
     if rc == NGX_ERROR:
         return 500

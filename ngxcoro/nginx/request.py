@@ -61,6 +61,8 @@ class Request:
     set_vars: dict = field(default_factory=dict)
     posted_requests: list = field(default_factory=list)   # on the main request
     request_body: bytes | None = None
+    discard_body: bool = False
+    reading_body: bool = False
     content_length: int = -1
     uri_changes: int = 11
     internal: bool = False
@@ -214,14 +216,28 @@ def close_connection(c):
 
 
 def terminate_request(r, rc):
-    """ngx_http_terminate_request: cleanups now, then close at count 1."""
+    """ngx_http_terminate_request: the cleanups now; then, as the main
+    request has a write event handler, the posted requests are dropped and
+    ngx_http_terminate_handler is posted in their place: the references
+    taken meanwhile are still given back one by one (an ngx.exec's
+    NGX_DONE, scenario 403) before the handler closes at count 1."""
     mr = r.main
     mr.worker.fire("terminate_request", c=mr.count)
     if rc > 0 and (mr.headers_out_status == 0 or not mr.header_sent):
         mr.headers_out_status = rc
     run_cleanups(mr)
-    mr.count = 1
+    if mr.write_event_handler is not None:
+        mr.posted_requests = []
+        mr.write_event_handler = terminate_handler
+        post_request(mr)
+        return
     close_request(mr, rc)
+
+
+def terminate_handler(r):
+    """ngx_http_terminate_handler: count = 1, then close."""
+    r.count = 1
+    close_request(r, 0)
 
 
 # ---------------------------------------------------------- posted requests

@@ -8,6 +8,7 @@ I/O is instant: whatever nginx hands to the socket reaches the client.
 from __future__ import annotations
 
 from .core import NGX_OK, NGX_ERROR
+from . import body as request_body
 
 NGINX_VERSION = "nginx/1.22.1"
 POSTPONE_OUTPUT = 1460
@@ -95,6 +96,7 @@ def special_response_handler(r, status):
         r.worker.log_error("alert", "header already sent", r)
         return NGX_ERROR
     tokens = r.worker.location_setting(r, "server_tokens", "on") != "off"
+    request_body.discard_request_body(r)
     body = error_page(status, tokens) if status in ERROR_PAGE_STATUSES else b""
     r.headers_out_status = status
     rc = send_header(r, content_length=len(body))
@@ -127,7 +129,9 @@ def send_header(r, content_length=None):
             + ("Transfer-Encoding: chunked\r\n" if wire.chunked else
                f"Content-Length: {content_length}\r\n" if content_length is not None else "")
             + "Connection: close\r\n\r\n")
-    wire.write(len(head), b"")
+    # ngx_http_header_filter: a header-only response (HEAD, 204, 304) ends
+    # with its header: that buf is the last one (b->last_buf = 1)
+    wire.write(len(head), b"", last=r.header_only)
     return NGX_OK
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from .common import CoOp, CoStatus, CONTEXT_YIELDABLE
 from .coroutine import coroutine_create_helper
-from .protocol import ret, err, yield_to_run_thread, from_stack, request_ctx
+from .protocol import ret, err, argerr, yield_to_run_thread, from_stack, request_ctx
 from .util import post_thread, del_thread, cleanup_pending_operation
 
 
@@ -42,6 +42,8 @@ def wait(w, *cos):
     if not cos:
         return err("at least one coroutine should be specified")
     for i, co in enumerate(cos):
+        if co is False:
+            return argerr(i + 1, "lua thread expected")
         sub = w.coctx_by_id.get(co)
         if sub is None:
             return err("no co ctx found")

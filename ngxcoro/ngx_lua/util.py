@@ -1,17 +1,16 @@
 """The scheduler: run_thread and its friends (src/ngx_http_lua_util.c).
 
-`run_thread` is a trampoline: coroutine.resume / yield and ngx.thread.spawn
-set `ctx.co_op` and yield to it, and it resumes the next coroutine itself;
-an API that blocks (ngx.sleep, ...) yields with co_op NOP and run_thread
-returns NGX_AGAIN, leaving the wake-up to the event loop.  The labels of the
-C function (user_co_done, propagate_error, done) are the helpers below it:
-each returns (rc, None) to leave run_thread or (None, nrets) to go round
-again.  The content handler's twin of run_posted_threads is in `by.py`.
+`run_thread` is a trampoline: coroutine.resume / yield and ngx.thread.spawn set `ctx.co_op`
+and yield to it, and it resumes the next coroutine itself; an API that blocks (ngx.sleep,
+...) yields with co_op NOP and run_thread returns NGX_AGAIN, leaving the wake-up to the
+event loop.  The C function's labels (user_co_done, propagate_error, done) are helpers
+below it, each returning (rc, None) to leave run_thread or (None, nrets) to go round again
+(by.py has the content handler's twin of run_posted_threads).
 """
 from __future__ import annotations
 
 from ..nginx.core import NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE
-from ..nginx import request, phases, response
+from ..nginx import request, phases, response, body as request_body
 from .common import (LUA_YIELD, LUA_OK, CoStatus, CoOp, PostedThread, LuaCtx, is_thread,
                      coroutine_alive, entry_thread_alive)
 
@@ -482,11 +481,12 @@ def send_chain_link(r, ctx, data):
     rc = send_header_if_needed(r, ctx)
     if rc == NGX_ERROR or rc > NGX_OK:
         return rc
-    if r.header_only:                 # a HEAD request: the header was all, no last buf
+    if r.header_only:                 # the header was all (its buf was the last one)
         ctx.eof = True
         return rc
     if data is None:
         ctx.eof = True
+        request_body.discard_request_body(r)       # an unread body is discarded (402)
         r.worker.fire("send_last_buf")
         if ctx.buffering:
             body = bytes(ctx.buffered)

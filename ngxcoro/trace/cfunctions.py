@@ -20,6 +20,7 @@ C_FUNCTIONS = {
     "nginx.request.free_request": "ngx_http_free_request",
     "nginx.request.close_connection": "ngx_http_close_connection",
     "nginx.request.terminate_request": "ngx_http_terminate_request",
+    "nginx.request.terminate_handler": "ngx_http_terminate_handler",
     "nginx.request.post_request": "ngx_http_post_request",
     "nginx.request.run_posted_requests": "ngx_http_run_posted_requests",
     # nginx/response.py
@@ -42,6 +43,8 @@ C_FUNCTIONS = {
     "nginx.phases.internal_redirect": "ngx_http_internal_redirect",
     "nginx.phases.named_location": "ngx_http_named_location",
     # nginx/body.py
+    "nginx.body.discard_request_body": "ngx_http_discard_request_body",
+    "nginx.body.discarded_request_body_handler": "ngx_http_discarded_request_body_handler",
     "nginx.body.read_client_request_body": "ngx_http_read_client_request_body",
     "nginx.body.read_client_request_body_handler": "ngx_http_read_client_request_body_handler",
     # nginx/content.py

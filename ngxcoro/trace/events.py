@@ -233,6 +233,8 @@ _ALL = [
       words="READ_BODY", nginx=((r"lua start to read buffered request body", "READ_BODY"),),
       line="lua start to read buffered request body"),
     E("body_arrived", ("uri",), explain="the rest of the request body has arrived"),
+    E("discard_body", ("uri",), explain="the request ends before its body is read: "
+      "nginx discards the rest as it arrives", line="http set discard body"),
     E("body_post_read", ("c",), explain="the body reader's post handler runs",
       words="BODY_POST_READ c={c}",
       nginx=((r"lua req body post read, c:(?P<c>\d+)", "BODY_POST_READ c={c}"),),

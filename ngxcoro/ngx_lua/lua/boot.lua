@@ -32,6 +32,11 @@ function K.set_request(id) cur_req = id end
 for _, f in ipairs{SAFE.print, ngx.say, ngx.print, ngx.log, ngx.sleep, ngx.flush, ngx.eof,
                    ngx.thread.spawn, ngx.thread.wait, ngx.thread.kill} do
   CFUNC[f] = true
+  CSTACK[f] = 0
+end
+for _, f in ipairs{ngx.exec, ngx.location.capture, ngx.location.capture_multi, co_lib.create,
+                   co_lib.resume, co_lib.wrap, co_lib.yield, co_lib.status} do
+  CSTACK[f] = 0
 end
 
 function K.init(api, limit)

@@ -8,6 +8,8 @@ local EXIT_FFI = "/usr/share/lua/5.1/resty/core/exit.lua:52: "
 local exit_simple = simple("exit")
 -- its other errors: error(ffi_string(err, errlen[0]), 2) on line 60
 RESTY_LUA[exit_simple] = {"/usr/share/lua/5.1/resty/core/exit.lua", 60}
+-- ... by Lua's error(): no C frame of ngx_lua is left on the dead thread's stack
+CSTACK[exit_simple] = nil
 ngx.exit = function(rc)
   if type(rc) == "boolean" then rc = rc and 1 or 0 end
   if type(rc) ~= "number" then

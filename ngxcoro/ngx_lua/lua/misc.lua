@@ -36,6 +36,9 @@ local function log_msg(fname, argi0, ...)
   return where .. concat(buf)
 end
 
+-- what ngx.log (after lua_remove(L, 1)) and print have on the C stack as they check
+CSTACK[log_msg] = 2
+
 -- ngx_http_lua_ngx_log: luaL_checkint(L, 1), the level's range, then lua_remove(L, 1),
 -- so the message arguments are counted from 1 as print's are
 function ngx.log(...)

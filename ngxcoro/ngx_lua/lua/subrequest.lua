@@ -74,7 +74,9 @@ function ngx.location.capture_multi(...)
   if n ~= 1 then raw_error("only one argument is expected, but got " .. n, 2) end
   local reqs = ...
   if type(reqs) ~= "table" then argerror(1, 1, "table expected, got " .. type(reqs)) end
-  return capture(reqs, 2)
+  -- not a tail call: a failure leaves this C function's frame (its table)
+  local r = pack(capture(reqs, 3))
+  return unpack(r, 1, r.n)
 end
 
 -- ngx_http_lua_ngx_location_capture: a thin wrapper around capture_multi

@@ -20,11 +20,12 @@ function ngx.thread.wait(...)
   local t = {}
   for i = 1, n do
     local co = select(i, ...)
-    if type(co) ~= "thread" then argerror(1, i, "lua thread expected") end
-    t[i] = ids[co] or 0
+    -- a non-thread is refused when the C loop reaches it (luaL_argcheck)
+    t[i] = type(co) == "thread" and (ids[co] or 0)
   end
   local code, a, b = P.wait(unpack(t, 1, n))
   if code == RETURN then return a, b end
+  if code == ARGERROR then argerror(1, a, b) end
   if code == STACK then
     -- a zombie answered at once: its values were moved onto our own stack
     local me = ids[raw_running()]

@@ -77,21 +77,64 @@ local function hook()
   end
 end
 
--- the arguments of an API that is a C function in ngx_lua but a shim here, by
--- coroutine, while its luaL_error is raised: they are that C frame's slots
-local capi_frame = setmetatable({}, {__mode = "k"})
+-- A C function of ngx_lua that fails leaves its frame on the dead coroutine's
+-- stack, under the error value, for a waiting parent (LuaJIT's luaL_error and
+-- lj_err_argmsg push the message, then lj_err_callermsg its positioned copy):
+-- the C function's arguments; luaL_argerror's extramsg when the C code
+-- formatted it (lua_pushfstring, luaL_checktype's "X expected, got Y"; a
+-- literal one is not on the stack); then the message.  CSTACK names the shims
+-- of C functions, each with how many leading parameters of its own to skip
+-- (a helper such as log_msg whose varargs are the C stack at that point);
+-- boot.lua fills it from CFUNC, the others register themselves.
+local CSTACK = {}
+local LITERAL_EXTRAMSG = {["Lua function expected"] = true, ["lua thread expected"] = true,
+                          ["coroutine expected"] = true, ["non-array table found"] = true}
+local argerror
+
+local function cstack(co)
+  local ar0 = getinfo(co, 0, "f")
+  if not ar0 or ar0.func ~= raw_error then return nil end
+  local _, msg = getlocal(co, 0, 1)
+  local extra
+  for level = 1, 30 do
+    local ar = getinfo(co, level, "fSu")
+    if not ar or ar.source ~= OURS then return nil end
+    if ar.func == argerror and extra == nil then
+      local _, e = getlocal(co, level, 3)
+      if LITERAL_EXTRAMSG[e] then extra = false else extra = e end
+    end
+    local skip = CSTACK[ar.func]
+    if skip then
+      local s = {n = 0}
+      for i = skip + 1, ar.nparams do
+        local _, v = getlocal(co, level, i)
+        s.n = s.n + 1
+        s[s.n] = v
+      end
+      local nva = 0
+      for i = 1, ar.isvararg and 250 or 0 do
+        local name, v = getlocal(co, level, -i)
+        if not name then break end
+        s.n = s.n + 1
+        s[s.n] = v
+        nva = i
+      end
+      -- a named parameter left nil with nothing after it was not passed
+      while nva == 0 and s.n > 0 and s[s.n] == nil do s.n = s.n - 1 end
+      if extra then s.n = s.n + 1; s[s.n] = extra end
+      s.n = s.n + 1
+      s[s.n] = msg
+      return s
+    end
+  end
+  return nil
+end
 
 local function settle(id, co, ok, ...)
   if not ok then
     -- LuaJIT leaves the failing frame's slots on the dead coroutine's stack
     -- under the error value: run_thread hands all of it to a waiting parent
-    local s = {n = 0}
-    local cf = capi_frame[co]
-    capi_frame[co] = nil
-    if cf and rawequal(select(2, getlocal(co, 0, 1)), cf.msg) then
-      for i = 1, cf.n do s[i] = cf[i] end
-      s.n = cf.n
-    end
+    local s = cstack(co) or {n = 0}
     for i = 1, (s.n == 0 and getinfo(co, 0, "l")) and 250 or 0 do
       local name, v = getlocal(co, 0, i)
       if not name then break end
@@ -415,7 +458,7 @@ LOADED._G = SAFE
 -- its caller named it ('?' when a C function such as pcall called it), and
 -- the position is the caller's line (none when the caller is C).  `lvl` is
 -- how many Lua frames lie between the caller of argerror and the API shim.
-local function argerror(lvl, narg, extramsg)
+function argerror(lvl, narg, extramsg)
   local info = getinfo(lvl + 1, "n")
   local name = info and info.name or "?"
   raw_error(sformat("bad argument #%d to '%s' (%s)", narg, name, extramsg), lvl + 2)
@@ -451,19 +494,15 @@ end
 
 -- an API whose checks all live in Python
 local function simple(name)
-  return function(...)
+  local f = function(...)
     local code, a, b = P[name](...)
     if code == RETURN then return a, b end
     if code == YIELD then return raw_yield() end
     if code == ARGERROR then argerror(1, a, b) end
-    local co = raw_running()
-    if co then
-      local frame = pack(...)
-      frame.msg = a
-      capi_frame[co] = frame
-    end
     raw_error(a, 2)
   end
+  CSTACK[f] = 0
+  return f
 end
 
 ngx.req = {}
