@@ -135,8 +135,6 @@ def head(http: str = "", server: str = "", loc: str = "", main: str = "") -> str
     (dict(loc="limit_req zone=one;\n"), "limit_req", 5),
     (dict(loc="auth_basic on;\n"), "auth_basic", 5),
     (dict(loc="fastcgi_pass 127.0.0.1:9000;\n"), "fastcgi_pass", 5),
-    (dict(http="chunked_transfer_encoding off;\n"), "chunked_transfer_encoding", 3),
-    (dict(http="log_not_found off;\n"), "log_not_found", 3),
     (dict(http="include /etc/nginx/my-locations.conf;\n"), "include", 3),
 ])
 def test_what_the_model_cannot_simulate_is_refused_naming_it(kw, name, line):
@@ -156,7 +154,7 @@ def test_what_the_model_cannot_simulate_is_refused_naming_it(kw, name, line):
 
 @pytest.mark.parametrize("kw", [
     # reasoning: no effect on status, body, error log or the order of events
-    dict(http="server_tokens on;\nchunked_transfer_encoding on;\nlog_not_found on;\n"),
+    dict(http="sendfile on;\ntcp_nopush on;\ntypes_hash_max_size 2048;\n"),
     dict(http="include mime.types;\ninclude /etc/nginx/mime.types;\n"),
     dict(main="include /etc/nginx/modules-enabled/*.conf;\n"),
     dict(http="include /etc/nginx/conf.d/*.conf;\ninclude /etc/nginx/sites-enabled/*;\n"),
@@ -216,6 +214,14 @@ def test_an_upstream_block_is_inert_and_proxy_pass_to_it_is_refused():
     res = ngxcoro.run(text.replace("content_by_lua_block { ngx.say(1) }",
                                    "proxy_pass http://b;"), "GET /t")
     assert res.refused and "proxy_pass to http://b" in res.message
+
+
+@pytest.mark.parametrize("name", ["server_tokens", "chunked_transfer_encoding",
+                                  "log_not_found"])
+def test_settings_the_model_runs_are_not_inert(name):
+    # reasoning: each changes bytes the model writes (scenarios 240-242, 298, 299)
+    config = load(head(http=f"{name} off;\n"))
+    assert name not in [n for n, _ in config.inert]
 
 
 def test_server_tokens_bad_value_is_nginx_s_error():

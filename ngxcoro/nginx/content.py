@@ -54,8 +54,9 @@ def static_handler(r):
     root = w.location_setting(r, "root", "html")
     if not root.startswith("/"):
         root = "/usr/share/nginx/" + root          # this nginx's --prefix
-    w.log_error("error", f"open() \"{root.rstrip('/')}{r.uri}\" failed "
-                         "(2: No such file or directory)", r)
+    if w.location_setting(r, "log_not_found", True):
+        w.log_error("error", f"open() \"{root.rstrip('/')}{r.uri}\" failed "
+                             "(2: No such file or directory)", r)
     return 404
 
 

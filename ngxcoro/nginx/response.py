@@ -120,7 +120,8 @@ def send_header(r, content_length=None):
     status = r.headers_out_status or 200
     wire = r.connection.wire
     wire.status = status
-    wire.chunked = content_length is None and r.http_version == "HTTP/1.1"
+    wire.chunked = (content_length is None and r.http_version == "HTTP/1.1"
+                    and r.worker.location_setting(r, "chunked_transfer_encoding", True))
     server = NGINX_VERSION if r.worker.location_setting(r, "server_tokens", "on") != "off" \
         else "nginx"
     head = (f"{r.http_version if r.http_version == 'HTTP/1.1' else 'HTTP/1.1'} {status} "

@@ -225,7 +225,8 @@ BLOCKS = frozenset(
 _LUA_PHASES = ("rewrite", "access", "content")
 LUA_HANDLERS = {f"{p}_by_lua{b}": p for p in _LUA_PHASES for b in ("", "_block")}
 FLAGS = ("lua_check_client_abort lua_need_request_body lua_http10_buffering "
-          "rewrite_by_lua_no_postpone access_by_lua_no_postpone").split()
+         "rewrite_by_lua_no_postpone access_by_lua_no_postpone "
+         "chunked_transfer_encoding log_not_found").split()
 NUMBERS = "lua_thread_cache_max_entries lua_max_pending_timers lua_max_running_timers".split()
 SIZES = ["postpone_output"]
 ECHO = {n for n in KNOWN if n.startswith("echo")}
@@ -235,6 +236,8 @@ ECHO_FILTERS = {"echo_before_body", "echo_after_body", "echo_status"}
 DEFAULT_SETTINGS = {
     # location-level (http, server, location; inherited inwards)
     "lua_check_client_abort": False,
+    "chunked_transfer_encoding": True,
+    "log_not_found": True,
     "lua_need_request_body": False,
     "lua_http10_buffering": True,
     "postpone_output": 1460,
@@ -279,8 +282,7 @@ _NOT_MODELLED = frozenset("""
 # error pages' "nginx/1.22.1", chunked_transfer_encoding off the framing of a response
 # that is cut short, log_not_found off and rewrite_log on the error log, merge_slashes off
 # the URI, autoindex on a directory's answer.
-_NOT_MODELLED_VALUES = {"chunked_transfer_encoding": ("off",),
-                        "log_not_found": ("off",), "rewrite_log": ("on",),
+_NOT_MODELLED_VALUES = {"rewrite_log": ("on",),
                         "merge_slashes": ("off",), "autoindex": ("on",)}
 
 # Files of a Debian install that an `include` may name without changing what the model
