@@ -138,8 +138,10 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
                    f"{MAX_MEMORY // 2**20} MB); real nginx would fail with \"not enough memory\"")
     wire = w.main_r.connection.wire if w.main_r is not None else Wire()
     status = wire.status if wire.complete else None
-    if message and not hung or w.stopped:
-        status = None          # a client that gave up has no complete response
+    if message or w.stopped:
+        # a client that gave up, or timed out before nginx closed the connection
+        # (ngxcoro.oracle's: no EOF, no status), has no complete response
+        status = None
     return Result(status=status, body=bytes(wire.body).decode("utf-8", "replace"),
                   error_log=w.error_log, stap=list(stap.lines), events=list(log.events), hung=hung,
                   message=message, snapshots=snaps.frames if snaps else [],

@@ -26,8 +26,8 @@ function ngx.thread.wait(...)
   local code, a, b = P.wait(unpack(t, 1, n))
   if code == RETURN then return a, b end
   if code == STACK then
-    -- a zombie answered at once: its values were moved onto our own stack
-    local me = ids[raw_running()]
+    -- a zombie answered at once: its values were moved onto our own stack (a)
+    local me = a
     local s = stk[me] or EMPTY
     stk[me] = nil
     return unpack(s, 1, s.n)
