@@ -118,20 +118,33 @@ class Worker:
         if r is not None and level == "debug":
             # ngx_log_error_core calls log->handler (the suffix) only above debug
             line += f"*{r.main.connection.number} {msg}"
-        elif r is not None:
+        elif r is not None:                 # ngx_http_log_error, the log handler
             m = r.main
-            host = next((v for k, v in m.headers if k.lower() == "host"), None)
-            line += (f"*{m.connection.number} {msg}, client: 127.0.0.1, server: {m.server_name}, "
-                     f"request: \"{m.request_line}\"")
-            if r is not m:
-                line += f", subrequest: \"{r.uri}\""
-            if host is not None:
-                line += f", host: \"{host}\""
+            c = m.connection
+            line += f"*{c.number} {msg}"
+            if c.log_action:
+                line += f" while {c.log_action}"
+            if not c.log_request:           # freed: the listening socket's address
+                line += f", client: 127.0.0.1, server: {self.listen_text()}"
+            else:
+                host = next((v for k, v in m.headers if k.lower() == "host"), None)
+                line += (f", client: 127.0.0.1, server: {m.server_name}, "
+                         f"request: \"{m.request_line}\"")
+                if r is not m:
+                    line += f", subrequest: \"{r.uri}\""
+                if host is not None:
+                    line += f", host: \"{host}\""
         else:
             line += msg
         self.error_log.append(line)
         if level != "debug":
             self.fire("log", level=level, msg=msg)
+
+    def listen_text(self):
+        """The listening socket's addr_text (ngx_listening_t), as the log says it."""
+        listen = self.config.servers[0].listen
+        addr = listen[0][0] if listen else "80"
+        return addr if ":" in addr else f"127.0.0.1:{addr}"
 
     def vm_step_limit_text(self):
         return f"{STEP_LIMIT * 1000:,}"
@@ -166,8 +179,8 @@ class Worker:
     # ---------------------------------------------------------------- serve
     def serve(self, method, uri, args, version, headers, body_pieces=(), timeout=CLIENT_TIMEOUT):
         """Serve one client request on the virtual clock
-        (ngx_process_events_and_timers, until the connection closes), for
-        at most `timeout` seconds of virtual time (None: no horizon): then
+        (ngx_process_events_and_timers, until no event is left: a timer a
+        freed request left armed fires after the connection closed), for at most `timeout` seconds of virtual time (None: no horizon): then
         the client gives up.  `self.stopped` says which bound ended the run
         ("horizon", or "events": MAX_EVENTS without the clock moving on), or
         stays None."""
@@ -177,7 +190,9 @@ class Worker:
         r = request.process_request(self, method, uri, args, version, headers, body_pieces)
         self.main_r = r
         n, now = 0, self.loop.now_ms
-        while not r.connection.destroyed and self.loop.run_once():
+        # the worker goes on after the connection closes (a timer a freed request
+        # left armed still fires), until the loop is empty or the horizon
+        while self.loop.run_once():
             n = n + 1 if self.loop.now_ms == now else 0
             now = self.loop.now_ms
             if n >= MAX_EVENTS:

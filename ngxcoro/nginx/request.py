@@ -30,6 +30,8 @@ class Connection:
     number: int = 1                      # the *N of log lines
     wire: object = None                  # what the client receives (response.Wire)
     on_close: object = None              # the upstream waiting for this connection
+    log_action: str | None = None        # c->log->action: " while ..." in its log lines
+    log_request: bool = True             # ctx->request of c->log->data (NULL once freed)
 
 
 @dataclass(eq=False)
@@ -193,6 +195,9 @@ def free_request(r, rc):
     """ngx_http_free_request: run the request's cleanup handlers."""
     r.worker.fire("free_request", uri=r.unparsed_uri)
     run_cleanups(r)
+    c = r.connection
+    c.log_action = "closing request"
+    c.log_request = False                 # ctx->request = NULL: no "request: ..." suffix
     r.freed = True
 
 
@@ -208,6 +213,8 @@ def close_connection(c):
     """ngx_http_close_connection."""
     c.destroyed = True
     c.data.worker.fire("close_connection")
+    if getattr(c.data, "body_timer", None) is not None:
+        c.data.worker.loop.del_timer(c.data.body_timer)    # ngx_close_connection: c->read's timer
     c.wire.close()
     if c.on_close is not None:
         c.on_close(c)
