@@ -122,8 +122,9 @@ def process_request(w, method, uri, args, version, headers, body_pieces=(), on_c
 
 
 def count_change(r, delta, cause):
-    """r->main->count++ / --, with the cause, for the event log and pictures."""
-    r.main.count += delta
+    """r->main->count++ / --, with the cause, for the event log and pictures.
+    The field is `unsigned count:16`: one below zero is 65535."""
+    r.main.count = (r.main.count + delta) & 0xFFFF
     r.worker.fire("count", delta=delta, c=r.main.count, cause=cause)
 
 
