@@ -64,6 +64,7 @@ class Request:
     posted_requests: list = field(default_factory=list)   # on the main request
     request_body: bytes | None = None
     content_length: int = -1
+    lingering_close: bool = False     # a client request with a body (ngx_http_handler)
     uri_changes: int = 11
     internal: bool = False
     subrequests: int = 51
@@ -174,8 +175,32 @@ def finalize_subrequest(sr, rc):
 
 
 def finalize_connection(r):
-    """ngx_http_finalize_connection: keepalive is off, so close."""
+    """ngx_http_finalize_connection: keepalive is off (the client says
+    Connection: close), so close; the last reference of a request that came
+    with a body closes lingering."""
+    if r.main.count != 1:
+        close_request(r, 0)
+        return
+    r = r.main
+    setting = r.worker.location_setting(r, "lingering_close", "on")
+    if setting == "always" or (setting == "on" and r.lingering_close):
+        set_lingering_close(r.connection)
+        return
     close_request(r, 0)
+
+
+def set_lingering_close(c):
+    """ngx_http_set_lingering_close: shut the writing side (the client has
+    the whole answer and closes its end) and close the request when the
+    client's EOF is read, an event later: what is posted now still runs."""
+    r = c.data
+    r.worker.loop.post(lambda: lingering_close_handler(r), label="lingering close")
+
+
+def lingering_close_handler(r):
+    """ngx_http_lingering_close_handler: the client's EOF is in."""
+    if not r.connection.destroyed:
+        close_request(r, 0)
 
 
 def close_request(r, rc):
