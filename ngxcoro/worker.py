@@ -35,6 +35,11 @@ API_MODULES = (coroutine, uthread, output, sleep, control, uri, variable, req_bo
 CLIENT_TIMEOUT = 3.0
 # events the loop may handle without the clock moving on (a ngx.sleep(0) loop)
 MAX_EVENTS = 100_000
+# after the connection closes the worker goes on (a timer a freed request left armed
+# still fires) until the oracle stops it: once the close is logged and the log has been
+# quiet this long (oracle/run.py, _wait_log_settled), SIGQUIT, and nginx in single-process
+# mode exits at once, armed timers or not
+QUIET_MS = 50
 
 LEVELS = ["", "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"]
 
@@ -191,10 +196,15 @@ class Worker:
         self.main_r = r
         n, now = 0, self.loop.now_ms
         # the worker goes on after the connection closes (a timer a freed request
-        # left armed still fires), until the loop is empty or the horizon
+        # left armed still fires), until the loop is empty, the horizon, or QUIET_MS
+        # without an event
+        horizon = self.loop.horizon_ms
         while self.loop.run_once():
             n = n + 1 if self.loop.now_ms == now else 0
             now = self.loop.now_ms
+            if r.connection.destroyed:              # the oracle's quiet window
+                quiet = now + QUIET_MS
+                self.loop.horizon_ms = quiet if horizon is None else min(horizon, quiet)
             if n >= MAX_EVENTS:
                 self.stopped = "events"
                 break
