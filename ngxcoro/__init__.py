@@ -23,7 +23,7 @@ import lupa.luajit21 as lupa
 from .ngx_lua.vm import Runaway, MAX_MEMORY, RunOutOfTime, TooManyCoroutines
 from .trace import Hooks, StapTrace, EventLog
 from .trace.snapshot import Snapshots
-from .worker import Worker, Unsupported, CLIENT_TIMEOUT
+from .worker import Worker, Unsupported, CLIENT_TIMEOUT, client_done
 from .nginx.response import Wire
 
 __all__ = ["run", "run_lua", "lua_location", "Result", "Hooks", "parse_request", "RequestError",
@@ -112,7 +112,7 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
     message, refused = None, False
     try:
         r = w.serve(method, uri, args, version, headers, pieces, timeout=timeout)
-        hung = not r.connection.destroyed
+        hung = not client_done(r.connection)
         if hung:
             message = w.why_hung(r)
             refused = w.vm.out_of_time or w.stopped == "events"

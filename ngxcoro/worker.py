@@ -38,10 +38,22 @@ MAX_EVENTS = 100_000
 # after the connection closes the worker goes on (a timer a freed request left armed
 # still fires) until the oracle stops it: once the close is logged and the log has been
 # quiet this long (oracle/run.py, _wait_log_settled), SIGQUIT, and nginx in single-process
-# mode exits at once, armed timers or not
+# mode exits at once, armed timers or not; a client that saw EOF on a connection nginx
+# never closes (a lingering close at a count gone below zero) is watched SETTLE_MS
 QUIET_MS = 50
+SETTLE_MS = 1500
 
 LEVELS = ["", "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"]
+
+
+def _earlier(horizon, ms):
+    return ms if horizon is None else min(horizon, ms)
+
+
+def client_done(c):
+    """Has the client its EOF: nginx closed the connection, or shut its writing
+    side (ngx_http_set_lingering_close)?"""
+    return c.destroyed or c.wire.closed
 
 
 class Unsupported(Exception):
@@ -198,19 +210,21 @@ class Worker:
         # the worker goes on after the connection closes (a timer a freed request
         # left armed still fires), until the loop is empty, the horizon, or QUIET_MS
         # without an event
-        horizon = self.loop.horizon_ms
+        horizon, eof_ms = self.loop.horizon_ms, None
         while self.loop.run_once():
             n = n + 1 if self.loop.now_ms == now else 0
             now = self.loop.now_ms
             if r.connection.destroyed:              # the oracle's quiet window
-                quiet = now + QUIET_MS
-                self.loop.horizon_ms = quiet if horizon is None else min(horizon, quiet)
+                self.loop.horizon_ms = _earlier(horizon, now + QUIET_MS)
+            elif r.connection.wire.closed:          # the client has its EOF
+                eof_ms = now if eof_ms is None else eof_ms
+                self.loop.horizon_ms = _earlier(horizon, eof_ms + SETTLE_MS)
             if n >= MAX_EVENTS:
                 self.stopped = "events"
                 break
             if self.vm.run_over_time():
                 break
-        if self.loop.at_horizon and not r.connection.destroyed:
+        if self.loop.at_horizon and not client_done(r.connection):
             self.stopped = "horizon"
         return r
 

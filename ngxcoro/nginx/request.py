@@ -32,6 +32,7 @@ class Connection:
     on_close: object = None              # the upstream waiting for this connection
     log_action: str | None = None        # c->log->action: " while ..." in its log lines
     log_request: bool = True             # ctx->request of c->log->data (NULL once freed)
+    lingering: bool = False              # c->read->handler is ngx_http_lingering_close_handler
 
 
 @dataclass(eq=False)
@@ -194,6 +195,10 @@ def set_lingering_close(c):
     the whole answer and closes its end) and close the request when the
     client's EOF is read, an event later: what is posted now still runs."""
     r = c.data
+    c.wire.close()                          # ngx_shutdown_socket(NGX_WRITE_SHUTDOWN)
+    if c.lingering:                         # c->read's handler is set already: one EOF
+        return
+    c.lingering = True
     r.worker.loop.post(lambda: lingering_close_handler(r), label="lingering close")
 
 
