@@ -211,14 +211,16 @@ class Worker:
         # left armed still fires), until the loop is empty, the horizon, or QUIET_MS
         # without an event
         horizon, eof_ms = self.loop.horizon_ms, None
-        while self.loop.run_once():
-            n = n + 1 if self.loop.now_ms == now else 0
-            now = self.loop.now_ms
+        while True:
             if r.connection.destroyed:              # the oracle's quiet window
                 self.loop.horizon_ms = _earlier(horizon, now + QUIET_MS)
             elif r.connection.wire.closed:          # the client has its EOF
                 eof_ms = now if eof_ms is None else eof_ms
                 self.loop.horizon_ms = _earlier(horizon, eof_ms + SETTLE_MS)
+            if not self.loop.run_once():
+                break
+            n = n + 1 if self.loop.now_ms == now else 0
+            now = self.loop.now_ms
             if n >= MAX_EVENTS:
                 self.stopped = "events"
                 break
