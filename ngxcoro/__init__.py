@@ -23,7 +23,7 @@ import lupa.luajit21 as lupa
 from .ngx_lua.vm import Runaway, MAX_MEMORY, RunOutOfTime, TooManyCoroutines
 from .trace import Hooks, StapTrace, EventLog
 from .trace.snapshot import Snapshots
-from .worker import Worker, Unsupported, CLIENT_TIMEOUT
+from .worker import Worker, Unsupported, CLIENT_TIMEOUT, client_done
 from .nginx.response import Wire
 
 __all__ = ["run", "run_lua", "lua_location", "Result", "Hooks", "parse_request", "RequestError",
@@ -112,7 +112,7 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
     message, refused = None, False
     try:
         r = w.serve(method, uri, args, version, headers, pieces, timeout=timeout)
-        hung = not r.connection.destroyed
+        hung = not client_done(r.connection)
         if hung:
             message = w.why_hung(r)
             refused = w.vm.out_of_time or w.stopped == "events"
@@ -138,8 +138,10 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
                    f"{MAX_MEMORY // 2**20} MB); real nginx would fail with \"not enough memory\"")
     wire = w.main_r.connection.wire if w.main_r is not None else Wire()
     status = wire.status if wire.complete else None
-    if message and not hung or w.stopped:
-        status = None          # a client that gave up has no complete response
+    if message or w.stopped:
+        # a client that gave up, or timed out before nginx closed the connection
+        # (ngxcoro.oracle's: no EOF, no status), has no complete response
+        status = None
     return Result(status=status, body=bytes(wire.body).decode("utf-8", "replace"),
                   error_log=w.error_log, stap=list(stap.lines), events=list(log.events), hung=hung,
                   message=message, snapshots=snaps.frames if snaps else [],

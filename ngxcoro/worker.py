@@ -35,8 +35,25 @@ API_MODULES = (coroutine, uthread, output, sleep, control, uri, variable, req_bo
 CLIENT_TIMEOUT = 3.0
 # events the loop may handle without the clock moving on (a ngx.sleep(0) loop)
 MAX_EVENTS = 100_000
+# after the connection closes the worker goes on (a timer a freed request left armed
+# still fires) until the oracle stops it: once the close is logged and the log has been
+# quiet this long (oracle/run.py, _wait_log_settled), SIGQUIT, and nginx in single-process
+# mode exits at once, armed timers or not; a client that saw EOF on a connection nginx
+# never closes (a lingering close at a count gone below zero) is watched SETTLE_MS
+QUIET_MS = 50
+SETTLE_MS = 1500
 
 LEVELS = ["", "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"]
+
+
+def _earlier(horizon, ms):
+    return ms if horizon is None else min(horizon, ms)
+
+
+def client_done(c):
+    """Has the client its EOF: nginx closed the connection, or shut its writing
+    side (ngx_http_set_lingering_close)?"""
+    return c.destroyed or c.wire.closed
 
 
 class Unsupported(Exception):
@@ -120,20 +137,33 @@ class Worker:
         if r is not None and level == "debug":
             # ngx_log_error_core calls log->handler (the suffix) only above debug
             line += f"*{r.main.connection.number} {msg}"
-        elif r is not None:
+        elif r is not None:                 # ngx_http_log_error, the log handler
             m = r.main
-            host = next((v for k, v in m.headers if k.lower() == "host"), None)
-            line += (f"*{m.connection.number} {msg}, client: 127.0.0.1, server: {m.server_name}, "
-                     f"request: \"{m.request_line}\"")
-            if r is not m:
-                line += f", subrequest: \"{r.uri}\""
-            if host is not None:
-                line += f", host: \"{host}\""
+            c = m.connection
+            line += f"*{c.number} {msg}"
+            if c.log_action:
+                line += f" while {c.log_action}"
+            if not c.log_request:           # freed: the listening socket's address
+                line += f", client: 127.0.0.1, server: {self.listen_text()}"
+            else:
+                host = next((v for k, v in m.headers if k.lower() == "host"), None)
+                line += (f", client: 127.0.0.1, server: {m.server_name}, "
+                         f"request: \"{m.request_line}\"")
+                if r is not m:
+                    line += f", subrequest: \"{r.uri}\""
+                if host is not None:
+                    line += f", host: \"{host}\""
         else:
             line += msg
         self.error_log.append(line)
         if level != "debug":
             self.fire("log", level=level, msg=msg)
+
+    def listen_text(self):
+        """The listening socket's addr_text (ngx_listening_t), as the log says it."""
+        listen = self.config.servers[0].listen
+        addr = listen[0][0] if listen else "80"
+        return addr if ":" in addr else f"127.0.0.1:{addr}"
 
     def vm_step_limit_text(self):
         return f"{STEP_LIMIT * 1000:,}"
@@ -168,8 +198,8 @@ class Worker:
     # ---------------------------------------------------------------- serve
     def serve(self, method, uri, args, version, headers, body_pieces=(), timeout=CLIENT_TIMEOUT):
         """Serve one client request on the virtual clock
-        (ngx_process_events_and_timers, until the connection closes), for
-        at most `timeout` seconds of virtual time (None: no horizon): then
+        (ngx_process_events_and_timers, until no event is left: a timer a
+        freed request left armed fires after the connection closed), for at most `timeout` seconds of virtual time (None: no horizon): then
         the client gives up.  `self.stopped` says which bound ended the run
         ("horizon", or "events": MAX_EVENTS without the clock moving on), or
         stays None."""
@@ -179,7 +209,18 @@ class Worker:
         r = request.process_request(self, method, uri, args, version, headers, body_pieces)
         self.main_r = r
         n, now = 0, self.loop.now_ms
-        while not r.connection.destroyed and self.loop.run_once():
+        # the worker goes on after the connection closes (a timer a freed request
+        # left armed still fires), until the loop is empty, the horizon, or QUIET_MS
+        # without an event
+        horizon, eof_ms = self.loop.horizon_ms, None
+        while True:
+            if r.connection.destroyed:              # the oracle's quiet window
+                self.loop.horizon_ms = _earlier(horizon, now + QUIET_MS)
+            elif r.connection.wire.closed:          # the client has its EOF
+                eof_ms = now if eof_ms is None else eof_ms
+                self.loop.horizon_ms = _earlier(horizon, eof_ms + SETTLE_MS)
+            if not self.loop.run_once():
+                break
             n = n + 1 if self.loop.now_ms == now else 0
             now = self.loop.now_ms
             if n >= MAX_EVENTS:
@@ -187,7 +228,7 @@ class Worker:
                 break
             if self.vm.run_over_time():
                 break
-        if self.loop.at_horizon and not r.connection.destroyed:
+        if self.loop.at_horizon and not client_done(r.connection):
             self.stopped = "horizon"
         return r
 

@@ -148,6 +148,8 @@ def echo_send_chain_link(r, data):
 
 def echo_sleep_event_handler(r):
     """ngx_http_echo_sleep_event_handler."""
+    if r.connection.destroyed:
+        return
     r.worker.fire("timer_expired", co=None, label=f"echo_sleep {r.uri}")
     echo_wev_handler(r)
     request.run_posted_requests(r.connection)
@@ -193,6 +195,8 @@ def is_this_server(w, port):
 def upstream_connect(r, uri, args):
     """The upstream's connection is accepted: a new request, HTTP/1.0."""
     w = r.worker
+    if r.connection.destroyed:          # ngx_http_upstream_cleanup ran with the request
+        return
     headers = [("Host", "127.0.0.1"), ("Connection", "close")]
     request.process_request(w, r.method, uri, args, "HTTP/1.0", headers,
                             [(0, r.request_body)] if r.request_body else [],
@@ -202,6 +206,8 @@ def upstream_connect(r, uri, args):
 
 def upstream_done(r, c):
     """ngx_http_upstream_process_header .. finalize: relay the response."""
+    if r.connection.destroyed:          # ngx_http_upstream_cleanup ran with the request
+        return
     wire = c.wire
     if wire.status is None or not wire.complete:
         r.worker.log_error("error", "upstream prematurely closed connection while reading "

@@ -28,7 +28,13 @@ def core_run_phases(r):
 
 
 def handler(r):
-    """ngx_http_handler: a (re)started request runs from the first phase."""
+    """ngx_http_handler: a (re)started request runs from the first phase.
+    A client's request that has a body will close lingering."""
+    if not r.internal:
+        h = {k.lower(): v.strip() for k, v in r.headers}
+        r.lingering_close = (h.get("content-length", "0").isdigit()
+                             and int(h.get("content-length", "0")) > 0
+                             or "chunked" in h.get("transfer-encoding", "").lower())
     r.phase_handler = 0
     r.write_event_handler = core_run_phases
     core_run_phases(r)

@@ -30,6 +30,9 @@ class Connection:
     number: int = 1                      # the *N of log lines
     wire: object = None                  # what the client receives (response.Wire)
     on_close: object = None              # the upstream waiting for this connection
+    log_action: str | None = None        # c->log->action: " while ..." in its log lines
+    log_request: bool = True             # ctx->request of c->log->data (NULL once freed)
+    lingering: bool = False              # c->read->handler is ngx_http_lingering_close_handler
 
 
 @dataclass(eq=False)
@@ -64,6 +67,7 @@ class Request:
     discard_body: bool = False
     reading_body: bool = False
     content_length: int = -1
+    lingering_close: bool = False     # a client request with a body (ngx_http_handler)
     uri_changes: int = 11
     internal: bool = False
     subrequests: int = 51
@@ -122,8 +126,9 @@ def process_request(w, method, uri, args, version, headers, body_pieces=(), on_c
 
 
 def count_change(r, delta, cause):
-    """r->main->count++ / --, with the cause, for the event log and pictures."""
-    r.main.count += delta
+    """r->main->count++ / --, with the cause, for the event log and pictures.
+    The field is `unsigned count:16`: one below zero is 65535."""
+    r.main.count = (r.main.count + delta) & 0xFFFF
     r.worker.fire("count", delta=delta, c=r.main.count, cause=cause)
 
 
@@ -173,8 +178,36 @@ def finalize_subrequest(sr, rc):
 
 
 def finalize_connection(r):
-    """ngx_http_finalize_connection: keepalive is off, so close."""
+    """ngx_http_finalize_connection: keepalive is off (the client says
+    Connection: close), so close; the last reference of a request that came
+    with a body closes lingering."""
+    if r.main.count != 1:
+        close_request(r, 0)
+        return
+    r = r.main
+    setting = r.worker.location_setting(r, "lingering_close", "on")
+    if setting == "always" or (setting == "on" and r.lingering_close):
+        set_lingering_close(r.connection)
+        return
     close_request(r, 0)
+
+
+def set_lingering_close(c):
+    """ngx_http_set_lingering_close: shut the writing side (the client has
+    the whole answer and closes its end) and close the request when the
+    client's EOF is read, an event later: what is posted now still runs."""
+    r = c.data
+    c.wire.close()                          # ngx_shutdown_socket(NGX_WRITE_SHUTDOWN)
+    if c.lingering:                         # c->read's handler is set already: one EOF
+        return
+    c.lingering = True
+    r.worker.loop.post(lambda: lingering_close_handler(r), label="lingering close")
+
+
+def lingering_close_handler(r):
+    """ngx_http_lingering_close_handler: the client's EOF is in."""
+    if not r.connection.destroyed:
+        close_request(r, 0)
 
 
 def close_request(r, rc):
@@ -195,6 +228,9 @@ def free_request(r, rc):
     """ngx_http_free_request: run the request's cleanup handlers."""
     r.worker.fire("free_request", uri=r.unparsed_uri)
     run_cleanups(r)
+    c = r.connection
+    c.log_action = "closing request"
+    c.log_request = False                 # ctx->request = NULL: no "request: ..." suffix
     r.freed = True
 
 
@@ -210,6 +246,8 @@ def close_connection(c):
     """ngx_http_close_connection."""
     c.destroyed = True
     c.data.worker.fire("close_connection")
+    if getattr(c.data, "body_timer", None) is not None:
+        c.data.worker.loop.del_timer(c.data.body_timer)    # ngx_close_connection: c->read's timer
     c.wire.close()
     if c.on_close is not None:
         c.on_close(c)

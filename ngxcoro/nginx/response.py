@@ -141,8 +141,7 @@ def output(r, data, flush=False, last=False):
     output goes to ngx_http_top_body_filter instead, where ngx_lua's capture
     filter keeps it for the parent (the worker wires that pointer)."""
     if r is not r.main:
-        r.worker.top_body_filter(r, data, last)
-        return NGX_OK
+        return r.worker.top_body_filter(r, data, last)
     wire = r.connection.wire
     size = len(data)
     if wire.chunked:

@@ -15,9 +15,9 @@ ABORT (3), `abort(msg)`
     Raise with no position.  The run stops: a model bug, or an API the
     model does not have (see `ngxcoro.worker.Worker.guard` and
     `misc.not_modelled`); LuaVM.resume re-raises it in Python.
-STACK (4), `from_stack()`
-    Return what Python already moved onto the caller's own stack
-    (ngx.thread.wait on a zombie gets the zombie's values).
+STACK (4), `from_stack(coctx)`
+    Return what Python already moved onto the caller's own stack, that of
+    `coctx` (ngx.thread.wait on a zombie gets the zombie's values).
 ARGERROR (5), `argerr(narg, extramsg)`
     luaL_argerror: "bad argument #narg to '<name>' (extramsg)".
 
@@ -58,9 +58,9 @@ def abort(msg):
     return (ABORT, msg.encode() if isinstance(msg, str) else msg)
 
 
-def from_stack():
-    """STACK: return what was moved onto the caller's stack."""
-    return (STACK,)
+def from_stack(coctx):
+    """STACK: return what was moved onto the caller's (`coctx`'s) stack."""
+    return (STACK, coctx.co)
 
 
 def argerr(narg, extramsg):

@@ -99,10 +99,17 @@ def capture_header_filter(sr):
 
 
 def capture_body_filter(sr, data, last):
-    """ngx_http_lua_capture_body_filter: keep a subrequest's output."""
-    if sr.sr_data is not None:
-        sr.sr_data.body += data
-        sr.sr_data.seen_last = sr.sr_data.seen_last or last
+    """ngx_http_lua_capture_body_filter: keep a subrequest's output for the
+    parent's ctx; NGX_ERROR when the parent has no ctx (ngx.exec dropped it),
+    so the subrequest ends with rc -1."""
+    d = sr.sr_data
+    if d is None or d.run_post_subrequest:
+        return NGX_OK
+    if sr.parent.ctx is None:
+        return NGX_ERROR
+    d.body += data
+    d.seen_last = d.seen_last or last
+    return NGX_OK
 
 def post_subrequest(sr, rc):
     """ngx_http_lua_post_subrequest: record the result; when the parent

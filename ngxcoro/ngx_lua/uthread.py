@@ -55,7 +55,7 @@ def wait(w, *cos):
             w.vm.xmove(sub.co, coctx.co, w.vm.top(sub.co))
             del_thread(r, ctx, sub)
             ctx.uthreads -= 1
-            return from_stack()
+            return from_stack(coctx)
         if sub.co_status == CoStatus.DEAD:
             if i == len(cos) - 1:
                 return ret(None, b"already waited or killed")

@@ -298,7 +298,7 @@ def finalize_threads(r, ctx):
             del_thread(r, ctx, coctx)
             ctx.uthreads -= 1
     for coctx in ctx.user_co_ctx:
-        w.vm.drop(coctx.co)
+        w.vm.unlist(coctx.co)                   # ctx->user_co_ctx = NULL
     ctx.user_co_ctx = []
     entry = ctx.entry_co_ctx
     if entry.co_ref:

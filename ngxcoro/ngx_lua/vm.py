@@ -92,7 +92,7 @@ class LuaVM:
         K.init(self.rt.table_from({b(k): v for k, v in api.items()}), step_limit)
         # the Lua C API calls of the scheduler: lua_resume, lua_gettop, lua_xmove ...
         self.top, self.xmove, self.settop0 = K.top, K.xmove, K.settop0
-        self.insert_bool, self.drop, self.reset = K.insert_bool, K.drop, K.reset
+        self.insert_bool, self.unlist, self.reset = K.insert_bool, K.unlist, K.reset
         self.set_request, self.push_results = K.set_request, K.push_results
         self._resume, self._errmsg, self._where = K.resume, K.errmsg, K.where
         self._compile, self._new_entry = K.compile, K.new_entry

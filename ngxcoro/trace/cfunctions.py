@@ -16,6 +16,8 @@ C_FUNCTIONS = {
     "nginx.request.finalize_request": "ngx_http_finalize_request",
     "nginx.request.finalize_subrequest": "ngx_http_finalize_request",
     "nginx.request.finalize_connection": "ngx_http_finalize_connection",
+    "nginx.request.set_lingering_close": "ngx_http_set_lingering_close",
+    "nginx.request.lingering_close_handler": "ngx_http_lingering_close_handler",
     "nginx.request.close_request": "ngx_http_close_request",
     "nginx.request.free_request": "ngx_http_free_request",
     "nginx.request.close_connection": "ngx_http_close_connection",

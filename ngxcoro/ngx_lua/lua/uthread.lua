@@ -27,8 +27,8 @@ function ngx.thread.wait(...)
   if code == RETURN then return a, b end
   if code == ARGERROR then argerror(1, a, b) end
   if code == STACK then
-    -- a zombie answered at once: its values were moved onto our own stack
-    local me = ids[raw_running()]
+    -- a zombie answered at once: its values were moved onto our own stack (a)
+    local me = a
     local s = stk[me] or EMPTY
     stk[me] = nil
     return unpack(s, 1, s.n)
