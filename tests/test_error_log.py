@@ -54,7 +54,14 @@ def test_log_recordings():
         assert set(data) == {"debug_lines", "error_records"}, p.name
 
 
-@pytest.mark.parametrize("path", LOGGED, ids=[p.stem for p in LOGGED])
+# debug lines nginx prints from freed memory: known, not modelled
+FREED_MEMORY = {"406-fuzz-1939": 'the sleep timer fires on the freed request: nginx prints its '
+                                 'URI from freed pool memory ("lua sleep timer expired: \" ?\"")'}
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(
+    strict=True, reason=FREED_MEMORY[p.stem])) if p.stem in FREED_MEMORY else p
+    for p in LOGGED], ids=[p.stem for p in LOGGED])
 def test_model_debug_lines_match_recording(path):
     want = _recording(path)["debug_lines"]
     got = rn.debug_lines(list(_model(path).error_log))

@@ -318,7 +318,7 @@ function K.traceback(...)
     if co == nil and not reset[id] then break end
     parts[#parts + 1] = "\ncoroutine " .. coid .. ":"
     -- a reset state (a stale wake-up) has no frames: nginx prints the header alone
-    local frames = co and user_frames(co) or {}
+    local frames = (co and not reset[id]) and user_frames(co) or {}
     for i, ar in ipairs(frames) do
       if i > BT_DEPTH then parts[#parts + 1] = "\n\t..."; break end
       parts[#parts + 1] = "\n\t" .. frame_text(ar)
