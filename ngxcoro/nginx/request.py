@@ -243,8 +243,9 @@ def run_cleanups(r):
 
 
 def close_connection(c):
-    """ngx_http_close_connection."""
+    """ngx_http_close_connection (ngx_close_connection sets c->fd to -1)."""
     c.destroyed = True
+    c.fd = -1
     c.data.worker.fire("close_connection")
     if getattr(c.data, "body_timer", None) is not None:
         c.data.worker.loop.del_timer(c.data.body_timer)    # ngx_close_connection: c->read's timer

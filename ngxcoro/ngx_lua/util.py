@@ -108,8 +108,7 @@ def thread_ended(r, ctx, co):
 
 
 def uthread_finished(r, ctx, co, success):
-    """A light thread ended or failed: hand its values to a waiting parent,
-    keep them as a zombie for a live one, or delete it."""
+    """A light thread ended or failed: to its waiting parent, a zombie, or deleted."""
     w = r.worker
     parent = co.parent_co_ctx
     if parent is not None and coroutine_alive(parent):
@@ -265,8 +264,7 @@ def cleanup_zombie_child_uthreads(r, ctx, coctx):
 
 
 def del_thread(r, ctx, coctx):
-    """ngx_http_lua_del_thread: drop the registry ref; an entry state goes
-    back to the thread cache (for the next entry thread or light thread)."""
+    """ngx_http_lua_del_thread: drop the registry ref; an entry state is cached."""
     if not coctx.co_ref:
         return
     w = r.worker
@@ -288,8 +286,7 @@ def cleanup_pending_operation(coctx):
 
 
 def finalize_threads(r, ctx):
-    """ngx_http_lua_finalize_threads: delete every thread of the handler,
-    light threads in creation order, the entry thread last."""
+    """ngx_http_lua_finalize_threads: light threads in creation order, entry last."""
     w = r.worker
     w.fire("finalize_threads")
     for coctx in ctx.user_co_ctx:
@@ -337,18 +334,22 @@ def zero_co_ctx(coctx):
 
 
 def finalize_request(r, rc):
-    """ngx_http_lua_finalize_request: cancel the current coroutine's pending
-    operation, then nginx's ngx_http_finalize_request."""
+    """ngx_http_lua_finalize_request: cancel the pending operation, then finalize;
+    on a closed connection (fd -1) ngx_http_lua_close_fake_request's count--."""
     ctx = r.ctx
     if ctx is not None and ctx.cur_co_ctx is not None:
         cleanup_pending_operation(ctx.cur_co_ctx)
-    request.finalize_request(r, rc)
+    if r.connection.fd != -1:
+        request.finalize_request(r, rc)
+    else:
+        if r.main.count == 0:
+            r.worker.log_error("alert", "http lua fake request count is zero", r)
+        r.main.count = (r.main.count - 1) % 65536
 
 
 # --- request-wide aborts, acted on by run_thread whichever thread asked ----
 def abort_current(r, ctx, forcible):
-    """The prologue handle_exit, handle_exec and handle_rewrite_jump share:
-    the current coroutine is done (its probe fires), then request_cleanup."""
+    """What handle_exit, _exec and _rewrite_jump do first: the coroutine is done."""
     co = ctx.cur_co_ctx
     cleanup_pending_operation(co)
     r.worker.fire("coroutine_done", co=co, success=True)
@@ -417,8 +418,7 @@ def init_ctx(r, ctx):
 
 
 def new_thread(r, ctx, chunk):
-    """ngx_http_lua_new_thread: the Lua coroutine and lua_State for an
-    entry thread (the co ctx is the ctx's embedded one)."""
+    """ngx_http_lua_new_thread: an entry thread's Lua coroutine and lua_State."""
     w = r.worker
     return w.vm.new_entry(w.chunk_index(chunk)), w.vm.new_state(cached_ok=True)
 
