@@ -413,11 +413,13 @@ for _, k in ipairs{"assert", "ipairs", "next", "pairs", "rawequal", "rawget", "r
                    "unpack", "_VERSION", "gcinfo", "newproxy", "setfenv"} do
   SAFE[k] = _G[k]
 end
-SAFE.getfenv = safe_getfenv
-SAFE.error = raw_error
-SAFE.pcall = safe_pcall
-SAFE.xpcall = safe_xpcall
-SAFE.loadstring = safe_loadstring
+-- the guarded ones, and whole libraries (assignments: their order does not matter)
+for k, v in pairs{getfenv = safe_getfenv, error = raw_error, pcall = safe_pcall,
+                  xpcall = safe_xpcall, loadstring = safe_loadstring, require = safe_require,
+                  collectgarbage = collectgarbage, string = string, table = table,
+                  math = math, bit = bit} do
+  SAFE[k] = v
+end
 SAFE.load = function(s, name, ...)
   if type(s) == "function" then
     local parts = {}
@@ -430,12 +432,6 @@ SAFE.load = function(s, name, ...)
   end
   return safe_loadstring(s, name)
 end
-SAFE.require = safe_require
-SAFE.collectgarbage = collectgarbage
-SAFE.string = string
-SAFE.table = table
-SAFE.math = math
-SAFE.bit = bit
 SAFE.jit = {version = jit.version, version_num = jit.version_num, os = jit.os, arch = jit.arch,
             on = function() end, off = function() end, flush = function() end,
             status = function() return false end}
