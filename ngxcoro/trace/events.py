@@ -161,6 +161,11 @@ _ALL = [
       words="USELESS_WEV", nginx=((r"useless lua write event handler", "USELESS_WEV"),),
       line="useless lua write event handler"),
 
+    # --- ngx.shared.DICT (ngx_http_lua_shdict.c): an operation on a lua_shared_dict -----
+    # (it never yields; the snapshot carries each zone's entries)
+    E("shdict", ("zone", "op", "key", "result"), keep=True,
+      explain="ngx.shared.{zone}:{op}({key}) -> {result}"),
+
     # --- leaving early (ngx_http_lua_control.c, _uri.c, _util.c) --------------------------
     E("exit", ("code",), keep=True, compared=True,
       explain="ngx.exit({code}) records the exit and yields", words="EXIT {code}",

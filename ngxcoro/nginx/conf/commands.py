@@ -259,7 +259,7 @@ ACCESS = ("allow", "deny")
 # error_page: accepted and checked; a request whose status it names is refused (error_pages)
 _MODELLED = (KEPT | set(ACCESS) | {"error_page"} | set(LUA_HANDLERS) | set(DEFAULT_SETTINGS)
              | {"http", "events", "server", "location", "listen", "error_log", "root",
-                "server_name"})
+                "server_name", "lua_shared_dict"})
 
 # Valid nginx that changes what a request gets (the answer, the error log, the order of
 # events) in a way the model cannot simulate: refused with one line naming it. Besides

@@ -98,7 +98,8 @@ class Config:
     Location has its own, inherited inwards; the default is "error"). ``inert`` lists the
     (name, line) of each directive accepted with no effect on the model, in file order.
     ``refused_vars`` maps a variable made by a block the model cannot run (map, geo,
-    split_clients) to the refusal a request that reads it gets."""
+    split_clients) to the refusal a request that reads it gets. ``shared_dicts`` maps each
+    ``lua_shared_dict`` name to its size, in file order (``lmcf->shm_zones``)."""
     kind: str
     filename: str
     servers: list = field(default_factory=list)
@@ -106,6 +107,7 @@ class Config:
     error_log_level: str = "error"
     inert: list = field(default_factory=list)
     refused_vars: dict = field(default_factory=dict)
+    shared_dicts: dict = field(default_factory=dict)
 
     @property
     def server(self) -> Optional[Server]:

@@ -183,6 +183,7 @@ class Loader:
         self.refused = None         # the first directive the model cannot simulate
         self.refused_in = {}        # id(location directive) -> its first such message
         self.refused_vars = {}      # a variable made by map / geo / split_clients -> message
+        self.shared_dicts = {}      # lua_shared_dict: name -> size, in file order
 
     def error(self, message: str, line: Optional[int], **kw) -> ConfigError:
         return ConfigError(message, self.filename, line, **kw)
@@ -289,6 +290,8 @@ class Loader:
             raise ValueError(f'invalid value "{args[0]}"')
         elif name == "error_log":
             log_level(args)
+        elif name == "lua_shared_dict":
+            self.shared_dict(args)
         elif name == "listen":
             for a in args[1:]:
                 if a not in _LISTEN_FLAGS and not a.startswith(_LISTEN_VALUES):
@@ -333,6 +336,24 @@ class Loader:
             noname = ctx == "lif" or location_name(parent.args)[0] in ("~", "~*", "@")
             if "/" in url[len(prefix):] and noname:
                 raise ValueError(_PROXY_URI_PART)
+
+    def shared_dict(self, args: list):
+        """src/ngx_http_lua_directive.c ngx_http_lua_shared_dict: a name, a size read by
+        ngx_parse_size (k or m; nginx 1.22's has no g) above 8191, and
+        ngx_http_lua_shared_memory_add's checks of a name used twice."""
+        name, value = args
+        if not name:
+            raise ValueError(f'invalid lua shared dict name "{name}"')
+        m = re.fullmatch(r"([0-9]+)([kKmM]?)", value)
+        size = int(m[1]) << {"": 0, "k": 10, "m": 20}[m[2].lower()] if m else -1
+        if size <= 8191:
+            raise ValueError(f'invalid lua shared dict size "{value}"')
+        if name in self.shared_dicts:
+            if self.shared_dicts[name] != size:
+                raise ValueError(f'the size {size} of shared memory zone "{name}" conflicts '
+                                 f'with already declared size {self.shared_dicts[name]}')
+            raise ValueError(f'lua_shared_dict "{name}" is already defined as "{name}"')
+        self.shared_dicts[name] = size
 
     def location(self, args: list, parent: Optional[Directive]):
         """src/http/ngx_http_core_module.c ngx_http_core_location: modifier, regex, nesting."""

@@ -46,6 +46,10 @@ from .regex import pcre_compile
 
 __all__ = ["load", "lua_chunk", "lua_load_error"]
 
+# the smallest lua_shared_dict nginx starts with (12k; 8k to 12287 bytes pass nginx -t's
+# checks but fail at start-up, scenario 632)
+_MIN_ZONE = 3 * 4096
+
 
 def lua_chunk(d: Directive, filename: str = "nginx.conf") -> LuaChunk:
     """The ``LuaChunk`` of a ``{rewrite,access,content}_by_lua[_block]`` directive
@@ -176,7 +180,8 @@ def load(text: str, filename: str = "nginx.conf",
     level = _error_log_level(http, _error_log_level(main, "error"))
     config = Config(kind, filename, settings=_settings(http, DEFAULT_SETTINGS),
                     error_log_level=level, inert=list(loader.inert),
-                    refused_vars=dict(loader.refused_vars))
+                    refused_vars=dict(loader.refused_vars),
+                    shared_dicts=dict(loader.shared_dicts))
     builder = _Builder(filename, compile_lua, loader.refused_in)
     blocks = [(tree, 0)] if kind == "server" else [(d.block, d.line) for d in http
                                                    if d.name == "server"]
@@ -188,6 +193,10 @@ def load(text: str, filename: str = "nginx.conf",
         config.error_log_level = config.servers[0].error_log_level
     if kind == "main" and "events" not in (d.name for d in tree):
         raise ConfigError('no "events" section in configuration', filename)
+    if any(size < _MIN_ZONE for size in config.shared_dicts.values()):
+        # ngx_init_zone_pool -> ngx_slab_init, then ngx_http_lua_shdict_init_zone's
+        # ngx_slab_alloc: a zone of less than three 4k pages has no page left for it
+        raise ConfigError("ngx_slab_alloc() failed: no memory", filename, level="crit")
     if loader.refused is not None:
         raise loader.refused
     return config

@@ -41,6 +41,7 @@ end
 
 function K.init(api, limit)
   for k, v in pairs(api) do P[k] = v end
+  K.inject_shdict()
   step_limit = limit
   null = newproxy(true)
   getmetatable(null).__tostring = function() return "userdata: NULL" end
