@@ -56,11 +56,10 @@ class Zone:
         out = []
         for key in sorted(self.lru):
             sd = self.lru[key]
-            value = sd.value
             if sd.value_type == SHDICT_TLIST:
-                value = [_text(v) for _t, v in value]
-            elif sd.value_type != SHDICT_TBOOLEAN:
-                value = _text(value)
+                value = [_plain(v) for _t, v in sd.value]
+            else:
+                value = _plain(sd.value)
             out.append({"key": _text(key), "type": TYPE_NAMES[sd.value_type], "value": value,
                         "flags": sd.user_flags,
                         "expires_ms": sd.expires - EPOCH_MS if sd.expires else None,
@@ -68,10 +67,19 @@ class Zone:
         return out
 
 
+def _plain(v):
+    """A value as plain data: text, a number (integral ones as int), a boolean."""
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "surrogateescape")
+    if isinstance(v, float) and abs(v) < 2**63 and v == int(v):
+        return int(v)
+    return v
+
+
 def _text(v):
     if isinstance(v, bytes):
         return v.decode("utf-8", "surrogateescape")
-    if isinstance(v, float) and v == int(v) and abs(v) < 2**63:
+    if isinstance(v, float) and abs(v) < 2**63 and v == int(v):
         return str(int(v))
     return str(v)
 

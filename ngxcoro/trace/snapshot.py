@@ -14,6 +14,7 @@ import os
 import sys
 
 from ..nginx.core import rc_name
+from ..nginx.loop import EPOCH_MS
 from ..ngx_lua.common import CONTEXT_NAMES, CoStatus
 from .cfunctions import C_FUNCTIONS
 from .events import EVENTS, explain
@@ -111,8 +112,16 @@ class Snapshots:
             "rc": rc_name(self.last_rc) if self.last_rc is not None else None,
             "output": self.output(),
             "log_lines": len(w.error_log),
+            "shared_dicts": self.shared_dicts(),
         }
         return snap
+
+    def shared_dicts(self):
+        """Each lua_shared_dict's entries by key (ngx_lua/shdict.py Zone.contents): value,
+        type, flags, expiry in virtual ms and whether it has expired."""
+        now = EPOCH_MS + self.w.loop.now_ms
+        return {name: zone.contents(now)
+                for name, zone in getattr(self.w, "shdict_zones", {}).items()}
 
     def request_index(self, r):
         for i, x in enumerate(self.w.requests):
