@@ -11,33 +11,50 @@
 -- written here as they are there; the FFI functions and the zones are
 -- the Python half (P.shdict_*).  Nothing here yields.
 ---------------------------------------------------------------------------
-local RESTY_SHDICT = "/usr/share/lua/5.1/resty/core/shdict.lua:"
+local RESTY_FILE = "/usr/share/lua/5.1/resty/core/shdict.lua"
 local ZONES = setmetatable({}, {__mode = "k"})   -- zone userdata -> its name
 local SHDICT_MT = {}
 SHDICT_MT.__index = SHDICT_MT
 
--- an error LuaJIT raises inside resty/core/shdict.lua, at that file's line
-local function resty_error(line, msg)
-  raw_error(RESTY_SHDICT .. line .. ": " .. msg, 0)
+-- where in resty/core/shdict.lua a coroutine's last error was raised, for its
+-- traceback (vm.lua RESTY_LUA): the method's line, the frames inside it
+local RESTY_SITE = setmetatable({}, {__mode = "k"})
+local function resty_site(co) return RESTY_SITE[co] end
+
+-- error(msg, level) in resty/core/shdict.lua: in the method at `line`, or in
+-- the `inner` frames it called
+local function resty_raise(msg, level, line, inner)
+  RESTY_SITE[raw_running()] = {RESTY_FILE, line, inner = inner}
+  raw_error(msg, level + 1)
+end
+
+-- an error LuaJIT raises running resty/core/shdict.lua's code, at that line
+-- (its traceback shows that frame without a line; an FFI call's refusal of an
+-- argument shows the C function first, `cfunc`)
+local function resty_error(line, msg, cfunc)
+  RESTY_SITE[raw_running()] = {RESTY_FILE, -1, raised = false, cfunc = cfunc}
+  if cfunc then RESTY_SITE[raw_running()][2] = line end
+  raw_error(RESTY_FILE .. ":" .. line .. ": " .. msg, 0)
 end
 
 -- the FFI's refusal of a value that is no number for a C int
 local function ffi_cannot(line, narg, fname, v, ctype)
   resty_error(line, sformat("bad argument #%d to '%s' (cannot convert '%s' to '%s')",
-                            narg, fname, type(v), ctype))
+                            narg, fname, type(v), ctype), fname)
 end
 
-local function check_zone(zone)
+-- `line` is the line of the method's call to check_zone
+local function check_zone(zone, line)
   if not zone or type(zone) ~= "table" then
-    raw_error("bad \"zone\" argument", 3)
+    resty_raise("bad \"zone\" argument", 3, line, {{468, "check_zone"}})
   end
   zone = zone[1]
   if type(zone) ~= "userdata" then
-    raw_error("bad \"zone\" argument", 3)
+    resty_raise("bad \"zone\" argument", 3, line, {{473, "check_zone"}})
   end
   zone = ZONES[zone]                  -- ngx_http_lua_ffi_shdict_udata_to_zone
   if zone == nil then
-    raw_error("bad \"zone\" argument", 3)
+    resty_raise("bad \"zone\" argument", 3, line, {{478, "check_zone"}})
   end
   return zone
 end
@@ -53,14 +70,14 @@ local function check_key(key)
 end
 
 local function shdict_store(zone, op, key, value, exptime, flags)
-  zone = check_zone(zone)
+  zone = check_zone(zone, 486)
   if not exptime then
     exptime = 0
   else
     if type(exptime) ~= "number" then
       resty_error(490, "attempt to compare " .. type(exptime) .. " with number")
     end
-    if exptime < 0 then raw_error('bad "exptime" argument', 2) end
+    if exptime < 0 then resty_raise('bad "exptime" argument', 2, 491) end
   end
   if not flags then flags = 0 end
   local k, err = check_key(key)
@@ -115,21 +132,21 @@ local function shdict_get(zone, key, get_stale)
 end
 
 function SHDICT_MT.get(zone, key)
-  zone = check_zone(zone)
+  zone = check_zone(zone, 590)
   local k, err = check_key(key)
   if not k then return nil, err end
   return shdict_get(zone, k, false)
 end
 
 function SHDICT_MT.get_stale(zone, key)
-  zone = check_zone(zone)
+  zone = check_zone(zone, 665)
   local k, err = check_key(key)
   if not k then return nil, err end
   return shdict_get(zone, k, true)
 end
 
 function SHDICT_MT.incr(zone, key, value, init, init_ttl)
-  zone = check_zone(zone)
+  zone = check_zone(zone, 739)
   local k, err = check_key(key)
   if not k then return nil, err end
   key = k
@@ -139,17 +156,19 @@ function SHDICT_MT.incr(zone, key, value, init, init_ttl)
     local typ = type(init)
     if typ ~= "number" then
       init = tonumber(init)
-      if not init then raw_error("bad init arg: number expected, got " .. typ, 2) end
+      if not init then resty_raise("bad init arg: number expected, got " .. typ, 2, 768) end
     end
   end
   if init_ttl ~= nil then
     local typ = type(init_ttl)
     if typ ~= "number" then
       init_ttl = tonumber(init_ttl)
-      if not init_ttl then raw_error("bad init_ttl arg: number expected, got " .. typ, 2) end
+      if not init_ttl then
+        resty_raise("bad init_ttl arg: number expected, got " .. typ, 2, 779)
+      end
     end
-    if init_ttl < 0 then raw_error('bad "init_ttl" argument', 2) end
-    if not init then raw_error('must provide "init" when providing "init_ttl"', 2) end
+    if init_ttl < 0 then resty_raise('bad "init_ttl" argument', 2, 784) end
+    if not init then resty_raise('must provide "init" when providing "init_ttl"', 2, 788) end
   else
     init_ttl = 0
   end
@@ -161,12 +180,12 @@ function SHDICT_MT.incr(zone, key, value, init, init_ttl)
 end
 
 function SHDICT_MT.flush_all(zone)
-  zone = check_zone(zone)
+  zone = check_zone(zone, 812)
   P.shdict_flush_all(zone)
 end
 
 function SHDICT_MT.ttl(zone, key)
-  zone = check_zone(zone)
+  zone = check_zone(zone, 819)
   local k, err = check_key(key)
   if not k then return nil, err end
   local rc = P.shdict_get_ttl(zone, k)
@@ -175,8 +194,8 @@ function SHDICT_MT.ttl(zone, key)
 end
 
 function SHDICT_MT.expire(zone, key, exptime)
-  zone = check_zone(zone)
-  if not exptime then raw_error('bad "exptime" argument', 2) end
+  zone = check_zone(zone, 849)
+  if not exptime then resty_raise('bad "exptime" argument', 2, 852) end
   local k, err = check_key(key)
   if not k then return nil, err end
   local ms = tonumber(exptime)
@@ -190,12 +209,12 @@ function SHDICT_MT.expire(zone, key, exptime)
 end
 
 function SHDICT_MT.capacity(zone)
-  zone = check_zone(zone)
+  zone = check_zone(zone, 886)
   return P.shdict_capacity(zone)
 end
 
 function SHDICT_MT.free_space(zone)
-  zone = check_zone(zone)
+  zone = check_zone(zone, 895)
   local code, a = P.shdict_free_space(zone)
   raw_error(a, 0)
 end
@@ -307,6 +326,11 @@ end
 
 for _, name in ipairs{"flush_expired", "get_keys", "lpush", "rpush", "lpop", "rpop", "llen"} do
   CSTACK[SHDICT_MT[name]] = 0
+end
+-- resty.core's methods (set and the others tail-call shdict_store: its frame is theirs)
+RESTY_LUA[shdict_store] = resty_site
+for _, name in ipairs{"get", "get_stale", "incr", "flush_all", "ttl", "expire", "capacity"} do
+  RESTY_LUA[SHDICT_MT[name]] = resty_site
 end
 
 -- ngx_http_lua_inject_shdict_api, called by K.init once P is there

@@ -246,7 +246,11 @@ local function internal(ar) return ar.what == "C" or ar.source == OURS end
 
 -- shims that are Lua functions of lua-resty-core in nginx, where their error()
 -- is: shim -> {file, line}; nginx's traceback shows "[C]: in function 'error'"
--- and that file and line for them (filled by the files that define them)
+-- and that file and line for them (filled by the files that define them).  The
+-- entry may also be a function(co) answering that table for the error co just
+-- raised, with `inner` = {{line, name}, ...}: the resty frames between error()
+-- and the shim's own (innermost first), `raised` false for a runtime error
+-- of resty's own code (no error() frame), `cfunc` the C function in its place
 local RESTY_LUA = {}
 
 local function user_frames(co)
@@ -270,9 +274,17 @@ local function user_frames(co)
       for j, f in ipairs(run) do
         local caller = run[j + 1]
         local resty = caller == nil and RESTY_LUA[f.func]
+        if type(resty) == "function" then resty = resty(co) end
         if resty then
-          out[#out + 1] = {short_src = "[C]", currentline = -1, what = "C",
-                           namewhat = "global", name = "error"}
+          if resty.raised ~= false or resty.cfunc then
+            out[#out + 1] = {short_src = "[C]", currentline = -1, what = "C",
+                             namewhat = resty.cfunc and "upvalue" or "global",
+                             name = resty.cfunc or "error"}
+          end
+          for _, fr in ipairs(resty.inner or EMPTY) do
+            out[#out + 1] = {short_src = resty[1], currentline = fr[1], what = "Lua",
+                             namewhat = "local", name = fr[2]}
+          end
           out[#out + 1] = {short_src = resty[1], currentline = resty[2], what = "Lua",
                            namewhat = f.namewhat, name = f.name}
         elseif caller == nil or caller.what == "C" then
@@ -460,6 +472,13 @@ LOADED._G = SAFE
 function argerror(lvl, narg, extramsg)
   local info = getinfo(lvl + 1, "n")
   local name = info and info.name or "?"
+  -- lj_err_argmsg: a method call (obj:f()) does not count its self
+  if info and info.namewhat == "method" then
+    narg = narg - 1
+    if narg == 0 then
+      raw_error(sformat("calling '%s' on bad self (%s)", name, extramsg), lvl + 2)
+    end
+  end
   raw_error(sformat("bad argument #%d to '%s' (%s)", narg, name, extramsg), lvl + 2)
 end
 
