@@ -98,6 +98,25 @@ def test_generated_programs_are_bounded_and_spaced():
         assert text == generate(seed)
 
 
+def test_shdict_programs_are_whole_configs_with_times_to_live_off_the_steps():
+    """generate(seed, shdict=True): a whole nginx.conf with ``lua_shared_dict fz``, whose
+    programs use ngx.shared.fz; every time to live is 5 ms off the 10 ms steps a program
+    wakes at, and no ttl() prints nginx's drift. (The default programs are the corpus's:
+    test_generator_still_makes_the_corpus.)"""
+    import re
+    from ngxcoro.nginx.conf import load
+    used = 0
+    for seed in range(0, 60):
+        text = generate(seed, shdict=True)
+        assert text == generate(seed, shdict=True)
+        assert load(text).shared_dicts == {"fz": 1 << 20}
+        assert ":ttl(" not in text and not re.search(r"\b(while|for|repeat|goto)\b", text)
+        used += "ngx.shared.fz:" in text
+        for ttl in re.findall(r"ngx\.shared\.fz:(?:set|add|replace|safe_set)\([^,]+, [^,]+, ([\d.]+)", text):
+            assert float(ttl) == 0 or round(float(ttl) * 1000) % 10 == 5, (seed, ttl)
+    assert used > 30
+
+
 def test_signature_names_the_first_differing_field_and_line():
     want = {"status": 200, "body": "m1\nm2 woke\n", "error_log": [], "count": [], "trace": [],
             "hung": False, "startup_error": None}

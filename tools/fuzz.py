@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import collections
 import concurrent.futures
+import functools
 import json
 import pathlib
 import re
@@ -83,8 +84,8 @@ def real_twice(text: str) -> tuple[dict | None, dict]:
     return (runs[0] if runs[0] == runs[1] else None), runs[0]
 
 
-def check_seed(seed: int) -> dict:
-    text = generate(seed)
+def check_seed(seed: int, shdict: bool = False) -> dict:
+    text = generate(seed, shdict=shdict)
     out = {"seed": seed, "text": text}
     try:
         stable, first = real_twice(text)
@@ -203,6 +204,8 @@ def main(argv=None) -> int:
     ap.add_argument("--report", help="write every divergence (seed, signature) here (JSON)")
     ap.add_argument("--no-scenarios", action="store_true", help="do not write scenarios")
     ap.add_argument("--log", help="append each program's result here as it comes (JSONL)")
+    ap.add_argument("--shdict", action="store_true",
+                    help="programs that also use ngx.shared (whole nginx.confs)")
     ap.add_argument("--reduce", action="store_true",
                     help="shrink each new class's smallest program before writing it")
     args = ap.parse_args(argv)
@@ -217,7 +220,8 @@ def main(argv=None) -> int:
         return 2
     results = []
     with concurrent.futures.ProcessPoolExecutor(max(1, args.jobs)) as ex:
-        for k, r in enumerate(ex.map(check_seed, seeds, chunksize=4), 1):
+        check = functools.partial(check_seed, shdict=args.shdict)
+        for k, r in enumerate(ex.map(check, seeds, chunksize=4), 1):
             results.append(r)
             if args.log:
                 with open(args.log, "a", encoding="utf-8") as f:

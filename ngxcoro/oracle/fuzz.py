@@ -6,7 +6,9 @@ title:`` / ``# request:`` / ``# body:`` header lines, then server-block text): a
 threads (nested too), sleeps, ``ngx.thread.wait`` / ``kill``, ``ngx.exit``, ``ngx.exec``,
 ``ngx.redirect``, ``ngx.location.capture`` / ``capture_multi`` of generated echo and Lua
 locations, ``ngx.req.read_body`` (``lua_need_request_body`` too, bodies sent at once or in
-pieces), coroutines (create / resume / yield / wrap / status), ``pcall`` and errors. Every
+pieces), coroutines (create / resume / yield / wrap / status), ``pcall`` and errors; with
+``shdict=True`` also ``ngx.shared.DICT`` operations on one ``lua_shared_dict`` (the program
+is then a whole nginx.conf, since the directive is http-level). Every
 statement that does something prints a marker (``ngx.say`` or ``ngx.log``), so the order
 of events shows in the body and the error log.
 
@@ -19,7 +21,9 @@ Stable timing, so real nginx answers the same twice: every duration in a program
 ``ngx.sleep``, an ``echo_sleep``, the delay of a body piece) is a different power of two
 times 10 ms, taken without replacement from a pool of six. Any two moments a program can
 wake up at are then sums of different subsets of the pool, and so at least 10 ms apart.
-No ``ngx.sleep(0)``. Programs are bounded: no loops, at most ``MAX_STATEMENTS`` statements
+No ``ngx.sleep(0)``. A dict entry's time to live is 5 ms off those steps (15, 35, 75 or
+155 ms), so whether it has expired when read does not depend on nginx's few ms of drift; no
+``ttl()`` (it prints the drift). Programs are bounded: no loops, at most ``MAX_STATEMENTS`` statements
 and three nested function levels.
 
 ``real_answer(run_real result)`` and ``model_answer(text)`` put both sides in the one form
@@ -43,8 +47,14 @@ FIELDS = ("startup_error", "hung", "status", "body", "error_log", "count", "trac
 EXIT_CODES = ("ngx.OK", "200", "204", "403", "404", "500", "444", "ngx.ERROR")
 
 
+#: s; the times to live of dict entries, 5 ms off every wake-up moment
+SHDICT_TTLS = ("0.015", "0.035", "0.075", "0.155")
+SHDICT_KEYS = ("a", "b", "c")
+
+
 class _Program:
-    def __init__(self, seed: int):
+    def __init__(self, seed: int, shdict: bool = False):
+        self.shdict = shdict
         self.rng = random.Random(seed)
         self.pool = list(POOL_MS)
         self.rng.shuffle(self.pool)
@@ -127,6 +137,8 @@ class _Program:
             kinds += ["read_body"]
         if ctx.get("coroutine"):
             kinds += ["yield", "yield"]
+        if self.shdict:
+            kinds += ["shdict"] * 4
         if last and self.chance(0.45):
             kinds = ["exit", "exit", "exec", "redirect", "error", "error"]
         kind = rng.choice(kinds)
@@ -173,6 +185,8 @@ class _Program:
             return ([f"local {', '.join(names)} = ngx.location.capture_multi{{{reqs}}}"]
                     + [self.say(ctx, f'"{m} multi{k} ", {n}.status, " [", {n}.body, "]"')
                        for k, n in enumerate(names)])
+        if kind == "shdict":
+            return self.shdict_op(m, ctx)
         if kind == "read_body":
             self.body_used = True
             return ["ngx.req.read_body()",
@@ -193,6 +207,35 @@ class _Program:
         if self.chance(0.5):
             return [self.say(ctx, f'"{m} error"'), f'error("{m} boom")']
         return [self.say(ctx, f'"{m} nil"'), "local _t = nil", "_t.x = 1"]
+
+    def shdict_op(self, m, ctx) -> list[str]:
+        """One ngx.shared.fz operation, its results printed."""
+        rng = self.rng
+        k = f'"{rng.choice(SHDICT_KEYS)}"'
+        value = rng.choice((f'"{m}"', str(rng.randint(-3, 9)), "true", "false", "nil", "2.5"))
+        ttl = rng.choice(("",) * 3 + SHDICT_TTLS)
+        flags = rng.choice(("",) * 3 + ("3", "0"))
+        extra = (f", {ttl or 0}, {flags}" if flags else f", {ttl}" if ttl else "")
+        op = rng.choice(("set", "set", "add", "replace", "safe_set", "delete", "get", "get",
+                         "get_stale", "incr", "incr", "lpush", "rpush", "lpop", "rpop", "llen",
+                         "get_keys", "flush_expired", "expire"))
+        d = "ngx.shared.fz"
+        if op in ("set", "add", "replace", "safe_set"):
+            call = f"{d}:{op}({k}, {value}{extra})"
+        elif op == "incr":
+            init = rng.choice(("", "", ", 10", f", 0, {rng.choice(SHDICT_TTLS)}"))
+            call = f"{d}:incr({k}, {rng.randint(-2, 5)}{init})"
+        elif op in ("lpush", "rpush"):
+            call = f"{d}:{op}({k}, {rng.choice((f'{chr(34)}{m}{chr(34)}', '7'))})"
+        elif op == "get_keys":
+            call = f'table.concat({d}:get_keys(), ",")'
+        elif op == "flush_expired":
+            call = f"{d}:flush_expired()"
+        elif op == "expire":
+            call = f"{d}:expire({k}, {rng.choice(SHDICT_TTLS + ('0',))})"
+        else:
+            call = f"{d}:{op}({k})"
+        return [self.say(ctx, f'"{m} {op} ", {call}')]
 
     def coroutine(self, m, ctx, depth) -> list[str]:
         rng = self.rng
@@ -234,7 +277,7 @@ class _Program:
                 body_hdr = f"# body-pieces: {json.dumps(pieces)}"
             else:
                 body_hdr = "# body: hello body"
-        head = [f"# title: fuzz seed {seed}",
+        head = [f"# title: fuzz seed {seed}" + (" (ngx.shared)" if self.shdict else ""),
                 f"# request: {'POST' if body_hdr else 'GET'} /t"]
         if body_hdr:
             head.append(body_hdr)
@@ -246,6 +289,8 @@ class _Program:
         if echo_content:
             loc.append('    echo "echo content";')
         loc.append("}")
+        if self.shdict:
+            return "\n".join(head + _whole_config(loc + self.extra)) + "\n"
         return "\n".join(head + [""] + loc + self.extra) + "\n"
 
 
@@ -253,9 +298,20 @@ def _indent(lines: list[str]) -> list[str]:
     return ["    " + x for x in lines]
 
 
-def generate(seed: int) -> str:
-    """The .ngx scenario text of program `seed` (the same seed, the same text)."""
-    return _Program(seed).text(seed)
+def _whole_config(server: list[str]) -> list[str]:
+    """A whole nginx.conf around a server's lines, with the dict ``fz``."""
+    return (["worker_processes 1;", "daemon on;", "master_process off;",
+             "error_log logs/error.log debug;", "pid logs/nginx.pid;", "",
+             "events {", "    worker_connections 64;", "}", "",
+             "http {", "    default_type text/plain;", "    lua_shared_dict fz 1m;",
+             "    server {", "        listen 1984;", "        server_name localhost;"]
+            + _indent(_indent(server)) + ["    }", "}"])
+
+
+def generate(seed: int, shdict: bool = False) -> str:
+    """The .ngx scenario text of program `seed` (the same seed, the same text); with
+    `shdict` a whole nginx.conf whose programs also use ngx.shared.fz."""
+    return _Program(seed, shdict).text(seed)
 
 
 # ---------------------------------------------------------------------- answers
