@@ -150,6 +150,26 @@ def test_shdict_free_space_is_refused_in_one_line():
     assert "free_space()" in res.message and "not modelled" in res.message, res.message
 
 
+def test_shdict_near_full_is_refused_before_nginx_would_evict():
+    # reasoning: the slab allocator is not modelled, so a store past half of the zone's
+    # estimated room is refused; on real nginx this 100k zone's 353rd set of a 100-byte
+    # value was the first to answer forcible (evicting), so the model must stop earlier
+    text = "lua_shared_dict d 100k;\nserver {\n" + lua_block(
+        "local n = 0",
+        "for i = 1, 100000 do",
+        "    local ok, err, forcible = ngx.shared.d:set('key' .. i, string.rep('x', 100))",
+        "    if forcible then ngx.say('forcible at ', i) break end",
+        "    n = i",
+        "end",
+        "ngx.say(n)") + "}\n"
+    res = ngxcoro.run(text, "GET /t", snapshots=True)
+    _no_traceback(res)
+    assert res.status is None and "\n" not in res.message
+    assert "ngx.shared.d" in res.message and "not modelled" in res.message, res.message
+    sets = [s for s in res.snapshots if s["event"] == "shdict"]
+    assert 100 < len(sets) < 353
+
+
 @pytest.mark.parametrize("api", ["ngx.socket.tcp()", "pcall(ngx.socket.tcp)"])
 def test_unmodelled_api_is_not_passed_off_as_nginx_answer(api):
     """Decision (for the lead): real nginx would give the learner a socket, so a 500 (or a

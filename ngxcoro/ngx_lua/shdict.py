@@ -12,7 +12,9 @@ the zone's entries, each with its value type, value, user flags and expiry
 an entry to the head; ``get_keys`` and ``ngx_http_lua_shdict_expire`` walk from the
 tail).  The red-black tree is only the index: a Python dict.  The slab allocator is not
 modelled: no ``no memory``, no forcible eviction (``forcible`` is always false),
-``free_space()`` is refused.
+``free_space()`` is refused, and a store that brings a zone's estimated use (each node
+rounded up to its slab slot) past half of its pages is refused: from there on real nginx
+may evict or answer ``no memory``.
 
 A zone exists once per worker for the whole run (shared memory, so shared by the
 request, its subrequests and timers).  Times are ``ngx_timeofday()`` in ms on the
@@ -43,13 +45,53 @@ class Node:
         self.user_flags, self.expires = user_flags, expires
 
 
+# offsetof(ngx_rbtree_node_t, color) + offsetof(ngx_http_lua_shdict_node_t, data), and
+# offsetof(ngx_http_lua_shdict_list_node_t, data), on x86-64
+NODE_HEAD, LIST_NODE_HEAD = 68, 21
+# the model's own bound on what it keeps for a zone
+MAX_ZONE_BYTES = 64 << 20
+
+
+def _slot(n):
+    """The bytes ngx_slab_alloc takes for n: a power of two from 8 up to half a page,
+    whole 4k pages above that."""
+    if n > 2048:
+        return -(-n // 4096) * 4096
+    return max(8, 1 << (n - 1).bit_length())
+
+
+def _value_len(value_type, value):
+    return {SHDICT_TNUMBER: 8, SHDICT_TBOOLEAN: 1, SHDICT_TLIST: 16}.get(
+        value_type, len(value) if isinstance(value, bytes) else 0)
+
+
+def _node_cost(key, sd):
+    cost = _slot(NODE_HEAD + len(key) + _value_len(sd.value_type, sd.value))
+    if sd.value_type == SHDICT_TLIST:
+        cost += sum(_slot(LIST_NODE_HEAD + _value_len(t, v)) for t, v in sd.value)
+    return cost
+
+
 class Zone:
     """One lua_shared_dict (ngx_http_lua_shdict_ctx_t + its shctx): ``lru`` holds the
-    entries by key, its first item the tail of the LRU queue, its last the head."""
+    entries by key, its first item the tail of the LRU queue, its last the head; ``used``
+    is the estimate of the slab bytes they take."""
 
     def __init__(self, name, size):
         self.name, self.size = name, size
         self.lru = OrderedDict()
+        self.used = 0
+        # half the pages left after the pool's own (ngx_slab_init, the shctx, log_ctx)
+        self.budget = min(max(0, size - 4 * 4096) // 2, MAX_ZONE_BYTES)
+
+    def put(self, key, sd):
+        """Insert at the LRU head (ngx_rbtree_insert + ngx_queue_insert_head)."""
+        self.lru[key] = sd
+        self.used += _node_cost(key, sd)
+
+    def drop(self, key):
+        """Remove an entry (ngx_queue_remove, ngx_rbtree_delete, ngx_slab_free_locked)."""
+        self.used -= _node_cost(key, self.lru.pop(key))
 
     def contents(self, now):
         """The entries as plain data, by key, for snapshots."""
@@ -130,7 +172,7 @@ def shdict_expire(zone, n, now):
         if n != 0 and (sd.expires == 0 or sd.expires - now > 0):
             return freed
         n += 1
-        del zone.lru[key]
+        zone.drop(key)
         freed += 1
     return freed
 
@@ -157,11 +199,22 @@ def shdict_store(w, name, op, key, value_type, value, exptime, user_flags):
     if sd is not None:
         # replace (in place when the size matches) or remove, then insert: either way
         # the entry ends at the LRU head, as a new one does
-        del zone.lru[key]
+        zone.drop(key)
     if value_type == SHDICT_TNIL:
         return _store_done(w, zone, "delete", key, NGX_OK, None)
-    zone.lru[key] = Node(value_type, value, _int32(user_flags), _expires(now, exptime))
+    zone.put(key, Node(value_type, value, _int32(user_flags), _expires(now, exptime)))
+    if zone.used > zone.budget:
+        return _full(w, zone)
     return _store_done(w, zone, opname, key, NGX_OK, None)
+
+
+def _full(w, zone):
+    """A zone past its budget: the run is refused (see the module docstring)."""
+    w.abort = w.refuse(
+        f"ngx.shared.{zone.name} holds about {zone.used:,} bytes of its {zone.size:,} by "
+        "ngxcoro's estimate: real nginx's slab allocator may now evict entries (forcible) "
+        "or answer \"no memory\", which is not modelled by ngxcoro")
+    return abort(b"ngxcoro: not modelled")
 
 
 def _store_done(w, zone, op, key, rc, errmsg):
@@ -221,8 +274,10 @@ def shdict_incr(w, name, key, value, has_init, init, init_ttl):
             return NGX_ERROR, 0, b"not found", False
         num = float(value) + float(init)
         if sd is not None:
-            del zone.lru[key]
-        zone.lru[key] = Node(SHDICT_TNUMBER, num, 0, _expires(now, init_ttl))
+            zone.drop(key)
+        zone.put(key, Node(SHDICT_TNUMBER, num, 0, _expires(now, init_ttl)))
+        if zone.used > zone.budget:
+            return _full(w, zone)
         _fire(w, zone, "incr", key, _text(num))
         return NGX_OK, num, None, False
     if sd.value_type != SHDICT_TNUMBER:
@@ -293,7 +348,7 @@ def shdict_flush_expired(w, name, attempts):
     for key in list(zone.lru):
         sd = zone.lru[key]
         if sd.expires and sd.expires <= now:
-            del zone.lru[key]
+            zone.drop(key)
             freed += 1
             if attempts and freed == attempts:
                 break
@@ -327,16 +382,21 @@ def shdict_push_helper(w, name, key, value_type, value, left):
         _fire(w, zone, op, key, "nil, value not a list")
         return None, b"value not a list"
     if rc == NGX_DONE and sd.value_type != SHDICT_TLIST:
-        del zone.lru[key]
+        zone.drop(key)
         sd = None
     if sd is None:
-        sd = zone.lru[key] = Node(SHDICT_TLIST, [])
+        sd = Node(SHDICT_TLIST, [])
+        zone.put(key, sd)
     elif rc == NGX_DONE:                  # an expired list is reused, emptied
+        zone.used -= _node_cost(key, sd) - _node_cost(key, Node(SHDICT_TLIST, []))
         sd.expires, sd.value = 0, []
     if left:
         sd.value.insert(0, (value_type, value))
     else:
         sd.value.append((value_type, value))
+    zone.used += _slot(LIST_NODE_HEAD + _value_len(value_type, value))
+    if zone.used > zone.budget:
+        return _full(w, zone)
     n = len(sd.value)
     _fire(w, zone, op, key, str(n))
     return (n,)
@@ -355,9 +415,11 @@ def shdict_pop_helper(w, name, key, left):
     if sd.value_type != SHDICT_TLIST:
         _fire(w, zone, op, key, "nil, value not a list")
         return None, b"value not a list"
-    _t, value = sd.value.pop(0 if left else -1)
+    t, value = sd.value[0 if left else -1]
+    zone.used -= _slot(LIST_NODE_HEAD + _value_len(t, value))
+    sd.value.pop(0 if left else -1)
     if not sd.value:
-        del zone.lru[key]
+        zone.drop(key)
     _fire(w, zone, op, key, _text(value))
     return (value,)
 

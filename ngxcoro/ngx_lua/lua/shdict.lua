@@ -94,6 +94,7 @@ local function shdict_store(zone, op, key, value, exptime, flags)
   end
   local rc, errmsg, forcible = P.shdict_store(zone, op, key, valtyp, val, exptime * 1000, flags)
   if rc == 0 then return true, nil, forcible end
+  if rc == ABORT then raw_error(errmsg, 0) end      -- the zone is too full for the model
   return false, errmsg, forcible
 end
 
@@ -174,6 +175,7 @@ function SHDICT_MT.incr(zone, key, value, init, init_ttl)
   end
   local rc, num, errmsg, forcible = P.shdict_incr(zone, key, value, init and true or false,
                                                   init or 0, init_ttl * 1000)
+  if rc == ABORT then raw_error(num, 0) end         -- the zone is too full for the model
   if rc ~= 0 then return nil, errmsg end
   if not init then return num end
   return num, nil, forcible
@@ -290,12 +292,19 @@ local function push_value(value)
   return nil
 end
 
+-- the length, or nil and the message; a zone too full for the model stops the run
+local function pushed(n, err)
+  if err ~= nil and n == ABORT then raw_error(err, 0) end
+  if err ~= nil then return nil, err end
+  return n
+end
+
 function SHDICT_MT.lpush(...)
   local z, key = list_args(3, ...)
   if not z then return nil, key end
   local vt = push_value((select(3, ...)))
   if not vt then return nil, "bad value type" end
-  return P.shdict_push(z, key, vt, (select(3, ...)), true)
+  return pushed(P.shdict_push(z, key, vt, (select(3, ...)), true))
 end
 
 function SHDICT_MT.rpush(...)
@@ -303,7 +312,7 @@ function SHDICT_MT.rpush(...)
   if not z then return nil, key end
   local vt = push_value((select(3, ...)))
   if not vt then return nil, "bad value type" end
-  return P.shdict_push(z, key, vt, (select(3, ...)), false)
+  return pushed(P.shdict_push(z, key, vt, (select(3, ...)), false))
 end
 
 function SHDICT_MT.lpop(...)
