@@ -56,13 +56,14 @@ class Wire:
         self.body = bytearray()     # body bytes that reached the client
         self.complete = False       # the client has a whole response
         self.closed = False
+        self.gone = False           # the client closed its socket: it reads no more
         self._held = []             # (wire size, body bytes, last)
         self._held_size = 0
         self.chunked = False
 
     def write(self, size, data, flush=False, last=False):
         """ngx_http_write_filter: hold small output, send it all on flush/last."""
-        if self.closed:
+        if self.closed or self.gone:
             return
         self._held.append((data, last))
         self._held_size += size
@@ -119,7 +120,8 @@ def send_header(r, content_length=None):
         return NGX_OK
     status = r.headers_out_status or 200
     wire = r.connection.wire
-    wire.status = status
+    if not wire.gone:                         # what the client saw stays as it was
+        wire.status = status
     wire.chunked = (content_length is None and r.http_version == "HTTP/1.1"
                     and r.worker.location_setting(r, "chunked_transfer_encoding", True))
     server = NGINX_VERSION if r.worker.location_setting(r, "server_tokens", "on") != "off" \
