@@ -286,9 +286,15 @@ def client_close(c):
     """The client closes its socket (ngxcoro.run's `abort_at`): what it had
     received is all it gets, and nginx sees a read event on the connection
     (the FIN, with epoll), handled by ngx_http_request_handler.  A client
-    that already had its EOF has nothing left to abort."""
+    that already had its EOF has nothing left to abort; one that closes
+    before its body is all sent is refused (the oracle's client sends the
+    whole body first)."""
     if c.destroyed or c.wire.closed:
         return
+    r = c.data
+    if round(sum(d for d, _ in r.body_pieces) * 1000) > r.worker.loop.now_ms:
+        raise r.worker.refuse("a client that closes before it has sent its whole request "
+                              "body is not modelled by ngxcoro")
     c.wire.gone = True
     c.data.worker.fire("client_close", uri=c.data.unparsed_uri)
     request_handler(c)
