@@ -15,7 +15,7 @@ from __future__ import annotations
 from ..nginx.core import NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE
 from ..nginx import phases
 from .common import (CONTEXT_YIELDABLE, CONTEXT_REWRITE, CONTEXT_ACCESS, CONTEXT_CONTENT,
-                     CONTEXT_NAMES, CoStatus)
+                     CONTEXT_NAMES, CONTEXT_TIMER, CoStatus)
 from .coroutine import coroutine_create_helper
 from .protocol import (ret, err, argerr, yield_to_run_thread, check_context, lua_type, tonumber,
                        to_str)
@@ -129,7 +129,8 @@ def on_abort(w, co):
     and not counted in ctx->uthreads, for the client to close."""
     r = w.cur_r
     ctx = r.ctx
-    if r.connection.fd == -1:                   # ngx_http_lua_check_fake_request2
+    # ngx_http_lua_check_fake_request2: a timer's fake request (fd -1, context ngx.timer)
+    if r.connection.fd == -1 or ctx.context & CONTEXT_TIMER:
         return err(f"API disabled in the context of {CONTEXT_NAMES.get(ctx.context, 'unknown')}")
     if ctx.on_abort_co_ctx is not None:
         return ret(None, b"duplicate call")
