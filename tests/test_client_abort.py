@@ -104,3 +104,16 @@ def test_cli_client_abort_at(tmp_path):
     obj = json.loads(out.stdout)
     assert (obj["status"], obj["body"], obj["hung"], obj["client_abort_at"]) == (
         rec["status"], rec["body"], False, 0.2)
+
+
+def test_on_abort_in_a_timer_is_refused_first():
+    # ngx_http_lua_on_abort calls ngx_http_lua_check_fake_request2 before the duplicate
+    # and directive checks (second-ring-semantics.md 4.1): a timer's fake request
+    # (fd -1, context ngx.timer) gets "API disabled in the context of ngx.timer"
+    from types import SimpleNamespace as NS
+    from ngxcoro.ngx_lua import control
+    from ngxcoro.ngx_lua.common import CONTEXT_TIMER
+    from ngxcoro.ngx_lua.protocol import err
+    ctx = NS(context=CONTEXT_TIMER, on_abort_co_ctx=object())
+    w = NS(cur_r=NS(connection=NS(fd=-1), ctx=ctx))
+    assert control.on_abort(w, 1) == err("API disabled in the context of ngx.timer")
