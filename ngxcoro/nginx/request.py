@@ -304,6 +304,8 @@ def request_handler(c):
     """ngx_http_request_handler, for a read event: r->read_event_handler(r)
     (ngx_http_block_reading when nobody set another), then
     ngx_http_run_posted_requests."""
+    if c.destroyed:                             # closed meanwhile: no event
+        return
     r = c.data
     (r.read_event_handler or block_reading)(r)
     run_posted_requests(c)
