@@ -32,6 +32,7 @@ C_FUNCTIONS = {
     "nginx.phases.send_response": "ngx_http_send_response",
     "nginx.response.send_header": "ngx_http_send_header",
     "nginx.response.output": "ngx_http_output_filter",
+    "nginx.response.sent_to_gone_client": "ngx_http_write_filter",
     # nginx/phases.py
     "nginx.phases.core_run_phases": "ngx_http_core_run_phases",
     "nginx.phases.handler": "ngx_http_handler",
