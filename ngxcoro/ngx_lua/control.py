@@ -141,7 +141,7 @@ def on_abort(w, co):
     msg = check_context(ctx, CONTEXT_YIELDABLE)
     if msg:
         return err(msg)
-    coctx = coroutine_create_helper(w, co, True)
+    coctx = coroutine_create_helper(w, co, True, label="on_abort")
     coctx.co_ref = True
     coctx.is_uthread = True
     ctx.on_abort_co_ctx = coctx

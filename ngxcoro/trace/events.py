@@ -272,8 +272,8 @@ _ALL = [
                                "without lua_check_client_abort nobody looks at the close",
       line="http reading blocked"),
     E("on_abort", ("parent", "child"), keep=True,
-      explain="ngx.on_abort: {child} waits, suspended (not counted in uthreads), for the "
-              "client to close"),
+      explain="ngx.on_abort: {child} is a light thread of {parent}'s that waits, suspended "
+              "and not counted in uthreads, for the client to close"),
     E("check_broken_connection", ("uri",), keep=True, compared=True,
       explain="lua_check_client_abort: the read event on {uri}'s connection is checked",
       words="CHECK_CLIENT", nginx=((r'http lua check client, write event:0, ".*"$',
@@ -285,12 +285,13 @@ _ALL = [
       words="CLIENT_RECV {n}", nginx=((r"http lua recv\(\): (?P<n>-?\d+)$", "CLIENT_RECV {n}"),),
       line="http lua recv(): {n}"),
     E("on_abort_wake", ("co",), keep=True, compared=True,
-      explain="the on_abort handler {co} becomes a running light thread (uthreads +1) and "
-              "is resumed at once through r->write_event_handler",
+      explain="the client is gone: {co} becomes a running light thread (uthreads +1) and "
+              "runs at once, through r->write_event_handler",
       words="ON_ABORT_WAKE", nginx=((r"lua waking up the on_abort callback thread$",
                                      "ON_ABORT_WAKE"),),
       line="lua waking up the on_abort callback thread"),
-    E("on_abort_resume", ("co",), compared=True, explain="on_abort_resume runs {co}",
+    E("on_abort_resume", ("co",), compared=True,
+      explain="ngx_http_lua_on_abort_resume runs {co} (run_thread, then posted threads)",
       words="ON_ABORT_RESUME", nginx=((r"lua resuming the on_abort callback thread$",
                                        "ON_ABORT_RESUME"),),
       line="lua resuming the on_abort callback thread"),
