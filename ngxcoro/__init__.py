@@ -47,13 +47,16 @@ class Result:
     # the model's own answer, not nginx's (not modelled, out of memory, out of wall time)
     refused: bool = False
     notes: list = field(default_factory=list)   # bounds the record hit (steps, events kept)
+    client_abort_at: float | None = None        # when the client closed its socket, if it did
 
     def to_json(self):
         return {"status": self.status, "body": self.body, "error_log": self.error_log,
                 "stap": self.stap, "events": self.events, "hung": self.hung,
                 "message": self.message, "startup_error": self.startup_error,
                 "inert": [{"directive": n, "line": k} for n, k in self.inert],
-                "refused": self.refused, "notes": self.notes}
+                "refused": self.refused, "notes": self.notes,
+                **({"client_abort_at": self.client_abort_at}
+                   if self.client_abort_at is not None else {})}
 
     def dumps(self):
         return json.dumps(self.to_json(), indent=1, sort_keys=True, ensure_ascii=False)
@@ -73,7 +76,7 @@ def body_pieces(body):
 
 def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
         filename="nginx.conf", log_level=None, snapshots=False, order=None,
-        timeout=CLIENT_TIMEOUT):
+        timeout=CLIENT_TIMEOUT, abort_at=None):
     """Serve one request with the model of nginx + ngx_lua 0.10.23.
 
     `config_text` is a whole nginx.conf or the inside of a `server {}`;
@@ -84,6 +87,13 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
     completion order for timers and subrequests (a list of their labels);
     `timeout` is the client's, in seconds of virtual time (None: none): a
     request still open then is `hung`, and `message` says what keeps it.
+    `abort_at` is when the client closes its socket (seconds of virtual time
+    after the request; None: never): the answer is then what the client had
+    received by that time (`status` only if the whole response had arrived,
+    the body bytes that had), `hung` is False, and `client_abort_at` says when
+    it closed (None when nginx closed first); nginx goes on
+    (lua_check_client_abort and ngx.on_abort decide what it does), and its
+    error log says so.
     Mistakes in the config or the Lua come back as nginx reports them (in
     `error_log`, `startup_error` or `message`), never as a traceback."""
     hooks = hooks if hooks is not None else Hooks()
@@ -111,7 +121,8 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
         w.loop.order = list(order)
     message, refused = None, False
     try:
-        r = w.serve(method, uri, args, version, headers, pieces, timeout=timeout)
+        r = w.serve(method, uri, args, version, headers, pieces, timeout=timeout,
+                    abort_at=abort_at)
         hung = not client_done(r.connection)
         if hung:
             message = w.why_hung(r)
@@ -146,7 +157,7 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
                   error_log=w.error_log, stap=list(stap.lines), events=list(log.events), hung=hung,
                   message=message, snapshots=snaps.frames if snaps else [],
                   config_text=config_text, request=request, inert=list(conf.inert),
-                  refused=refused,
+                  refused=refused, client_abort_at=abort_at if wire.gone else None,
                   notes=[n for n in (stap.note(), log.note(), snaps and snaps.note()) if n])
 
 

@@ -1,4 +1,5 @@
-"""python -m ngxcoro run --config FILE --request "GET /t" [--header "N: v"]... [--json]
+"""python -m ngxcoro run --config FILE --request "GET /t" [--header "N: v"]...
+                      [--client-abort-at SECONDS] [--json]
 
 Exit codes: 0 when the run gave nginx's answer, whatever the status (a hang
 real nginx would also have, answered at the client's timeout, included);
@@ -59,6 +60,9 @@ def main(argv=None):
     rp.add_argument("--timeout", type=_seconds, default=CLIENT_TIMEOUT, metavar="SECONDS",
                     help="the client's timeout in virtual seconds: a request still open then "
                          f"is answered as hung (default {CLIENT_TIMEOUT:g}, as the oracle's)")
+    rp.add_argument("--client-abort-at", type=_seconds, metavar="SECONDS",
+                    help="the client closes its socket this long after the request (virtual "
+                         "seconds; default never): what had arrived is the answer")
     rp.add_argument("--json", action="store_true", help="print one JSON object")
     rp.add_argument("--log-level", choices=LOG_LEVELS,
                     help="error_log level to write at (default: the config's error_log level)")
@@ -86,7 +90,7 @@ def main(argv=None):
         order = [x.strip() for x in a.order.split(",")] if a.order else None
         res = run(text, a.request, headers=a.header, body=body,
                   filename=a.config.rsplit("/", 1)[-1], order=order, log_level=a.log_level,
-                  timeout=a.timeout)
+                  timeout=a.timeout, abort_at=a.client_abort_at)
     except RequestError as e:
         if a.json:
             print(json.dumps({"status": None, "message": str(e), "refused": True}))
@@ -131,7 +135,9 @@ def _print(res, as_json):
         return 1
     if res.inert:
         print(_inert_line(res.inert))
-    print(f"status: {res.status if res.status is not None else '(no complete response)'}")
+    print(f"status: {res.status if res.status is not None else '(no complete response)'}"
+          + (f" (the client closed at {res.client_abort_at:g} s)"
+             if res.client_abort_at is not None else ""))
     if res.message:
         print(f"note: {res.message}")
     for note in res.notes:

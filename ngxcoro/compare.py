@@ -64,16 +64,19 @@ def config_level(text: str) -> str:
         return "error"
 
 
-def compare(text, request="GET /t", headers=(), body=None, *, level=None, timeout=3.0):
-    """Run both sides; returns a dict: level, same (bool), nginx / model views
-    (status, body, log rows) and the printable report lines."""
+def compare(text, request="GET /t", headers=(), body=None, *, level=None, timeout=3.0,
+            abort_at=None):
+    """Run both sides (`abort_at`: the client closes then, on both); returns a
+    dict: level, same (bool), nginx / model views (status, body, log rows) and
+    the printable report lines."""
     import ngxcoro
     from . import oracle
     level = level or config_level(text)
     headers = [tuple(x.strip() for x in h.partition(":")[::2]) if isinstance(h, str) else tuple(h)
                for h in headers]
-    mine = ngxcoro.run(text, request, headers=headers, body=body, log_level=level, timeout=timeout)
-    real = oracle.run_real(text, request, headers, body, timeout=timeout)
+    mine = ngxcoro.run(text, request, headers=headers, body=body, log_level=level, timeout=timeout,
+                       abort_at=abort_at)
+    real = oracle.run_real(text, request, headers, body, timeout=timeout, abort_at=abort_at)
     theirs = {"status": real["status"], "body": real["body"],
               "log": oracle.log_view(real["raw_error_log"], level)
               if not real["startup_error"] else [real["startup_error"]]}
@@ -126,6 +129,8 @@ def main(argv=None) -> int:
     ap.add_argument("--log-level", choices=[x for x in LEVELS if x],
                     help="the level to compare at (default: the config's error_log level)")
     ap.add_argument("--timeout", type=float, default=3.0, help="nginx client timeout (s)")
+    ap.add_argument("--client-abort-at", type=float, metavar="SECONDS",
+                    help="the client closes its socket this long after the request")
     try:
         a = ap.parse_args(argv)
     except SystemExit as e:
@@ -142,7 +147,8 @@ def main(argv=None) -> int:
         _refuse(f'bad header "{bad[0]}": expected "Name: value"')
         return 2
     try:
-        res = compare(text, a.request, a.header, body, level=a.log_level, timeout=a.timeout)
+        res = compare(text, a.request, a.header, body, level=a.log_level, timeout=a.timeout,
+                      abort_at=a.client_abort_at)
     except (ValueError, RequestError) as e:  # a bad request line (both sides refuse it)
         _refuse(e)
         return 2

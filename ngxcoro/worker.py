@@ -51,9 +51,9 @@ def _earlier(horizon, ms):
 
 
 def client_done(c):
-    """Has the client its EOF: nginx closed the connection, or shut its writing
-    side (ngx_http_set_lingering_close)?"""
-    return c.destroyed or c.wire.closed
+    """Is the client done: it has its EOF (nginx closed the connection, or shut
+    its writing side: ngx_http_set_lingering_close), or it closed first (abort_at)?"""
+    return c.destroyed or c.wire.closed or c.wire.gone
 
 
 class Unsupported(Exception):
@@ -198,18 +198,26 @@ class Worker:
         return self._chunks[key]
 
     # ---------------------------------------------------------------- serve
-    def serve(self, method, uri, args, version, headers, body_pieces=(), timeout=CLIENT_TIMEOUT):
+    def serve(self, method, uri, args, version, headers, body_pieces=(), timeout=CLIENT_TIMEOUT,
+              abort_at=None):
         """Serve one client request on the virtual clock
         (ngx_process_events_and_timers, until no event is left: a timer a
         freed request left armed fires after the connection closed), for at most `timeout` seconds of virtual time (None: no horizon): then
         the client gives up.  `self.stopped` says which bound ended the run
         ("horizon", or "events": MAX_EVENTS without the clock moving on), or
-        stays None."""
+        stays None.  `abort_at` (seconds, or None) is when the client closes
+        its socket: an I/O event on the connection (request.client_close),
+        armed here as a loop timer of its own kind; the run then goes on as
+        after an EOF (SETTLE_MS at most)."""
         self.loop.horizon_ms = None if timeout is None else round(timeout * 1000)
         self.vm.run_deadline = time.monotonic() + RUN_WALL_LIMIT
         self.stopped = None
         r = request.process_request(self, method, uri, args, version, headers, body_pieces)
         self.main_r = r
+        if abort_at is not None:
+            self.loop.add_timer(max(0, round(abort_at * 1000) - self.loop.now_ms),
+                                lambda: request.client_close(r.connection),
+                                label="client close", kind="client close", owner="client")
         n, now = 0, self.loop.now_ms
         # the worker goes on after the connection closes (a timer a freed request
         # left armed still fires), until the loop is empty, the horizon, or QUIET_MS
@@ -218,7 +226,7 @@ class Worker:
         while True:
             if r.connection.destroyed:              # the oracle's quiet window
                 self.loop.horizon_ms = _earlier(horizon, now + QUIET_MS)
-            elif r.connection.wire.closed:          # the client has its EOF
+            elif client_done(r.connection):         # the client has its EOF, or left
                 eof_ms = now if eof_ms is None else eof_ms
                 self.loop.horizon_ms = _earlier(horizon, eof_ms + SETTLE_MS)
             if not self.loop.run_once():

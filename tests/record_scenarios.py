@@ -7,7 +7,8 @@
     python tests/record_scenarios.py --logs-only 003 # only the log recording (below)
 
 The expected files are produced only here, only from real nginx (never from the model).
-Each holds {status, body, error_log, debug, hung, startup_error} with sorted keys,
+Each holds {status, body, error_log, debug, hung, startup_error} (and, for a scenario with
+a ``# client-abort-at:`` line, client_abort_at and client_aborted) with sorted keys,
 indent 1 and a trailing newline. Beside it, expected/logs/NNN-name.json holds the logs
 compared more strictly: {debug_lines, error_records} (``oracle.debug_lines``: the debug
 lines of the registry's compared events; ``oracle.error_records``: the error log with
@@ -30,6 +31,9 @@ from ngxcoro.oracle import (EXPECTED_DIR, SCENARIO_DIR, available,  # noqa: E402
 
 KEYS = ("status", "body", "error_log", "debug", "hung", "startup_error")
 LOG_KEYS = ("debug_lines", "error_records")
+# a scenario with "# client-abort-at:" also records when the client closed and whether it
+# closed before nginx did
+ABORT_KEYS = ("client_abort_at", "client_aborted")
 LOGS_DIR = EXPECTED_DIR / "logs"
 
 
@@ -55,8 +59,12 @@ def select(names: list[str]) -> list[pathlib.Path]:
 def record(path: pathlib.Path) -> tuple[dict, dict]:
     text = path.read_text(encoding="utf-8")
     info = parse_scenario(text)
-    res = run_real(text, info["request"], info["headers"], info["body"], timeout=info["timeout"])
-    return {k: res[k] for k in KEYS}, {k: res[k] for k in LOG_KEYS}
+    res = run_real(text, info["request"], info["headers"], info["body"], timeout=info["timeout"],
+                   abort_at=info["client_abort_at"])
+    rec = {k: res[k] for k in KEYS}
+    if info["client_abort_at"] is not None:       # only then: old recordings stay as they are
+        rec.update({k: res[k] for k in ABORT_KEYS})
+    return rec, {k: res[k] for k in LOG_KEYS}
 
 
 def dump(rec: dict) -> str:

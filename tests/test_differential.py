@@ -61,7 +61,8 @@ _MODEL_RUNS: dict = {}
 
 def _run_model(text, info):
     """ngxcoro.run on a scenario (memoised: the recording, live and count checks share it)."""
-    key = (text, info["request"], tuple(info["headers"]), repr(info["body"]))
+    key = (text, info["request"], tuple(info["headers"]), repr(info["body"]),
+           info["client_abort_at"])
     if key in _MODEL_RUNS:
         return _MODEL_RUNS[key]
     try:
@@ -72,9 +73,10 @@ def _run_model(text, info):
     if run is None:
         pytest.fail("ngxcoro.run does not exist yet", pytrace=False)
     # the oracle's wrapper sets `error_log ... debug` on line 1; so does the model here;
-    # the model's horizon is the client's timeout, as the oracle's client waits
+    # the model's horizon is the client's timeout, as the oracle's client waits; a
+    # "# client-abort-at:" scenario's client closes then, on both sides
     res = run(text, info["request"], headers=list(info["headers"]), body=info["body"],
-              log_level="debug", timeout=info["timeout"])
+              log_level="debug", timeout=info["timeout"], abort_at=info["client_abort_at"])
     _MODEL_RUNS[key] = res
     return res
 
@@ -135,7 +137,8 @@ def test_model_matches_recording(path):
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
 def test_model_matches_live_nginx(path, real_nginx):
     text, info = _scenario(path)
-    want = real_nginx(text, info["request"], info["headers"], info["body"], timeout=info["timeout"])
+    want = real_nginx(text, info["request"], info["headers"], info["body"], timeout=info["timeout"],
+                      abort_at=info["client_abort_at"])
     assert_same(path.stem, "live nginx", want, _model_view(text, info))
 
 
@@ -184,7 +187,9 @@ def test_recordings_are_canonical():
     for p in sorted(EXPECTED_DIR.glob("*.json")):
         text = p.read_text(encoding="utf-8")
         data = json.loads(text)
-        assert set(data) == {"status", "body", "error_log", "debug", "hung", "startup_error"}, p.name
+        # the client_abort keys only in a "# client-abort-at:" scenario's recording
+        keys = {"status", "body", "error_log", "debug", "hung", "startup_error"}
+        assert set(data) in (keys, keys | {"client_abort_at", "client_aborted"}), p.name
         assert text == json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n", p.name
 
 
@@ -218,7 +223,8 @@ def test_model_scheduler_trace_matches_recording(path):
     hooks = ngxcoro.Hooks()
     mine = hooks.add(DebugTrace())
     ngxcoro.run(text, info["request"], headers=list(info["headers"]), body=info["body"],
-                log_level="debug", hooks=hooks, timeout=info["timeout"])
+                log_level="debug", hooks=hooks, timeout=info["timeout"],
+                abort_at=info["client_abort_at"])
     theirs = trace_words(rec["debug"])
     if mine.lines != theirs:
         pytest.fail(f"{path.stem}: the scheduler trace differs from real nginx's debug log\n"

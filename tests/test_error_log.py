@@ -39,7 +39,8 @@ def _model(path):
     text = path.read_text(encoding="utf-8")
     info = rn.parse_scenario(text)
     return ngxcoro.run(text, info["request"], headers=list(info["headers"]), body=info["body"],
-                       log_level="debug", timeout=info["timeout"])     # the client's horizon
+                       log_level="debug", timeout=info["timeout"],     # the client's horizon
+                       abort_at=info["client_abort_at"])
 
 
 def _recording(path):

@@ -168,10 +168,11 @@ def test_scan_errors_are_reported_by_nginx_not_by_us():
 
 def test_parse_scenario_header():
     text = ('# title: t\n# request: POST /x?a=1 HTTP/1.0\n# header: X-A: b: c\n'
-            '# body-pieces: [[0.1, "ab"], [0, "c"]]\n# timeout: 1.5\n\nlocation / {}\n')
+            '# body-pieces: [[0.1, "ab"], [0, "c"]]\n# timeout: 1.5\n# client-abort-at: 0.5\n'
+            '\nlocation / {}\n')
     assert rn.parse_scenario(text) == {
         "title": "t", "request": "POST /x?a=1 HTTP/1.0", "headers": [("X-A", "b: c")],
-        "body": [(0.1, "ab"), (0.0, "c")], "timeout": 1.5}
+        "body": [(0.1, "ab"), (0.0, "c")], "timeout": 1.5, "client_abort_at": 0.5}
 
 
 def test_request_bytes_defaults_and_overrides():

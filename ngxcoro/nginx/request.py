@@ -33,6 +33,7 @@ class Connection:
     log_action: str | None = None        # c->log->action: " while ..." in its log lines
     log_request: bool = True             # ctx->request of c->log->data (NULL once freed)
     lingering: bool = False              # c->read->handler is ngx_http_lingering_close_handler
+    read_eof: bool = False               # c->read->eof: the client's FIN was seen
 
 
 @dataclass(eq=False)
@@ -54,6 +55,7 @@ class Request:
     location: object = None
     ctx: object = None                # ngx_http_get_module_ctx(r, ngx_http_lua_module)
     write_event_handler: object = None
+    read_event_handler: object = None  # None: ngx_http_block_reading
     done: bool = False
     freed: bool = False
     phase: str = ""
@@ -277,6 +279,42 @@ def terminate_handler(r):
     """ngx_http_terminate_handler: count = 1, then close."""
     r.count = 1
     close_request(r, 0)
+
+
+# ------------------------------------------------------- the client's close
+def client_close(c):
+    """The client closes its socket (ngxcoro.run's `abort_at`): what it had
+    received is all it gets, and nginx sees a read event on the connection
+    (the FIN, with epoll), handled by ngx_http_request_handler.  A client
+    that already had its EOF has nothing left to abort; one that closes
+    before its body is all sent is refused (the oracle's client sends the
+    whole body first)."""
+    if c.destroyed or c.wire.closed:
+        return
+    r = c.data
+    if round(sum(d for d, _ in r.body_pieces) * 1000) > r.worker.loop.now_ms:
+        raise r.worker.refuse("a client that closes before it has sent its whole request "
+                              "body is not modelled by ngxcoro")
+    c.wire.gone = True
+    c.data.worker.fire("client_close", uri=c.data.unparsed_uri)
+    request_handler(c)
+
+
+def request_handler(c):
+    """ngx_http_request_handler, for a read event: r->read_event_handler(r)
+    (ngx_http_block_reading when nobody set another), then
+    ngx_http_run_posted_requests."""
+    if c.destroyed:                             # closed meanwhile: no event
+        return
+    r = c.data
+    (r.read_event_handler or block_reading)(r)
+    run_posted_requests(c)
+
+
+def block_reading(r):
+    """ngx_http_block_reading: the read event is not looked at (epoll keeps
+    it registered); a client's close goes unnoticed until nginx writes."""
+    r.worker.fire("block_reading")
 
 
 # ---------------------------------------------------------- posted requests

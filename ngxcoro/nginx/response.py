@@ -56,21 +56,27 @@ class Wire:
         self.body = bytearray()     # body bytes that reached the client
         self.complete = False       # the client has a whole response
         self.closed = False
+        self.gone = False           # the client closed its socket: it reads no more
+        self.reset = False          # ... and its kernel answered a write with a reset
         self._held = []             # (wire size, body bytes, last)
         self._held_size = 0
         self.chunked = False
 
     def write(self, size, data, flush=False, last=False):
-        """ngx_http_write_filter: hold small output, send it all on flush/last."""
+        """ngx_http_write_filter: hold small output, send it all on flush/last.
+        True when it went to the socket (to a client that left: nowhere)."""
         if self.closed:
-            return
+            return False
         self._held.append((data, last))
         self._held_size += size
         if last or flush or self._held_size >= POSTPONE_OUTPUT:
             for data, last in self._held:
-                self.body += data
-                self.complete = self.complete or last
+                if not self.gone:
+                    self.body += data
+                    self.complete = self.complete or last
             self._held, self._held_size = [], 0
+            return True
+        return False
 
     def held(self):
         """Output nginx is still holding back."""
@@ -119,7 +125,8 @@ def send_header(r, content_length=None):
         return NGX_OK
     status = r.headers_out_status or 200
     wire = r.connection.wire
-    wire.status = status
+    if not wire.gone:                         # what the client saw stays as it was
+        wire.status = status
     wire.chunked = (content_length is None and r.http_version == "HTTP/1.1"
                     and r.worker.location_setting(r, "chunked_transfer_encoding", True))
     server = NGINX_VERSION if r.worker.location_setting(r, "server_tokens", "on") != "off" \
@@ -132,8 +139,9 @@ def send_header(r, content_length=None):
             + "Connection: close\r\n\r\n")
     # ngx_http_header_filter: a header-only response (HEAD, 204, 304) ends
     # with its header: that buf is the last one (b->last_buf = 1)
-    wire.write(len(head), b"", last=r.header_only)
-    return NGX_OK
+    if r.connection.error:                    # ngx_http_write_filter's first check
+        return NGX_ERROR
+    return sent_to_gone_client(r, wire.write(len(head), b"", last=r.header_only))
 
 
 def output(r, data, flush=False, last=False):
@@ -149,5 +157,25 @@ def output(r, data, flush=False, last=False):
             size += len(f"{len(data):x}\r\n\r\n")
         if last:
             size += 5
-    wire.write(size, bytes(data), flush=flush, last=last)
+    if r.connection.error:                    # ngx_http_write_filter's first check
+        return NGX_ERROR
+    return sent_to_gone_client(r, wire.write(size, bytes(data), flush=flush, last=last))
+
+
+def sent_to_gone_client(r, sent):
+    """ngx_http_write_filter's send (c->send_chain, writev) when the client
+    has closed its socket: the first write still goes into the kernel, and
+    the client's kernel answers with a reset, a read event on the connection
+    in the next loop turn; a later write fails: "writev() failed (32: Broken
+    pipe)" (info), c->error, NGX_ERROR."""
+    c = r.connection
+    if not sent or not c.wire.gone:
+        return NGX_OK
+    if c.wire.reset:
+        r.worker.log_error("info", "writev() failed (32: Broken pipe)", r)
+        c.error = True
+        return NGX_ERROR
+    c.wire.reset = True
+    from .request import request_handler         # (request.py imports this module)
+    r.worker.loop.post(lambda: request_handler(c), label="client reset")
     return NGX_OK

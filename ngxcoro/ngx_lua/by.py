@@ -13,6 +13,7 @@ from __future__ import annotations
 from ..nginx.core import NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE, NGX_DECLINED
 from ..nginx import body, phases, request
 from .common import LuaCtx, CoStatus, CONTEXT_REWRITE, CONTEXT_ACCESS, CONTEXT_CONTENT
+from .control import rd_check_broken_connection
 from .util import (run_thread, run_posted_threads, reset_ctx, request_cleanup, finalize_request,
                    new_thread, generic_phase_post_read, send_chain_link, wev_handler)
 
@@ -54,6 +55,8 @@ def start_chunk(r, ctx, chunk, context, phase):
         ctx.cleanup = lua_request_cleanup_handler
         r.main.cleanups.insert(0, lua_request_cleanup_handler)   # LIFO, as nginx runs them
     ctx.context = context
+    r.read_event_handler = (rd_check_broken_connection           # None: ngx_http_block_reading
+                            if w.location_setting(r, "lua_check_client_abort", False) else None)
     w.fire("phase_handler", phase=phase, c=r.main.count, uri=r.uri)
     return True
 

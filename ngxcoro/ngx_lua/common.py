@@ -117,6 +117,7 @@ class LuaCtx:
     waiting_more_body: bool = False
     read_body_done: bool = False
     downstream: CoCtx | None = None
+    on_abort_co_ctx: CoCtx | None = None   # ngx.on_abort's handler (SUSPENDED until it runs)
     capture: bool = False              # a subrequest's ctx: its output is captured
     index: int = 0
     # propagate_error carries these across loop turns of run_thread
@@ -131,6 +132,16 @@ class LuaCtx:
             out.append(pt.co_ctx)
             pt = pt.next
         return out
+
+
+def zero_co_ctx(coctx):
+    """ngx_memzero(&ctx->entry_co_ctx, ...): status 0 is RUNNING."""
+    coctx.co_status, coctx.parent_co_ctx, coctx.cleanup = CoStatus.RUNNING, None, None
+    coctx.waiting = ""
+    coctx.is_uthread = coctx.is_wrap = coctx.co_ref = False
+    coctx.waited_by_parent = coctx.thread_spawn_yielded = coctx.propagate_error = False
+    coctx.zombie_child_threads, coctx.sr_results = [], []
+    coctx.pending_subreqs = coctx.nsubreqs = 0
 
 
 # the inline predicates of src/ngx_http_lua_util.h

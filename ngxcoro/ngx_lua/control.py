@@ -1,15 +1,27 @@
-"""Leaving a handler early: ngx.exit, ngx.exec and ngx.redirect
-(src/ngx_http_lua_control.c; ngx.exit is lua-resty-core's FFI twin,
-ngx_http_lua_ffi_exit).
+"""Leaving a handler early: ngx.exit, ngx.exec, ngx.redirect and
+ngx.on_abort (src/ngx_http_lua_control.c; ngx.exit is lua-resty-core's FFI
+twin, ngx_http_lua_ffi_exit).
 
 Each API only records a request-wide intention and yields; run_thread acts
 on it whichever thread asked (util.handle_exit, util.handle_exec).
+
+The client-abort check that runs ngx.on_abort's handler sits here with it:
+ngx_http_lua_check_broken_connection, ngx_http_lua_rd_check_broken_connection
+and ngx_http_lua_on_abort_resume are functions of ngx_http_lua_util.c in C,
+kept beside the API they serve (util.py is full).
 """
 from __future__ import annotations
 
-from ..nginx.core import NGX_ERROR, NGX_AGAIN, NGX_DONE
-from .common import CONTEXT_YIELDABLE, CONTEXT_REWRITE, CONTEXT_ACCESS, CONTEXT_CONTENT
-from .protocol import err, argerr, yield_to_run_thread, check_context, lua_type, tonumber, to_str
+from ..nginx.core import NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE
+from ..nginx import phases
+from .common import (CONTEXT_YIELDABLE, CONTEXT_REWRITE, CONTEXT_ACCESS, CONTEXT_CONTENT,
+                     CONTEXT_NAMES, CONTEXT_TIMER, CoStatus)
+from .coroutine import coroutine_create_helper
+from .protocol import (ret, err, argerr, yield_to_run_thread, check_context, lua_type, tonumber,
+                       to_str)
+from .util import request_cleanup, finalize_request, resume_tail
+
+NGX_HTTP_CLIENT_CLOSED_REQUEST = 499
 
 ABORTABLE_CONTEXTS = CONTEXT_REWRITE | CONTEXT_ACCESS | CONTEXT_CONTENT
 REDIRECT_CODES = (301, 302, 303, 307, 308)
@@ -110,4 +122,89 @@ def ngx_redirect(w, *args):
     return yield_to_run_thread()
 
 
-API = {"exit": ngx_exit, "exec": ngx_exec, "redirect": ngx_redirect}
+# -------------------------------------------------------------- ngx.on_abort
+def on_abort(w, co):
+    """ngx.on_abort(f) (ngx_http_lua_on_abort): `f`'s coroutine (`co`, False
+    when f is no Lua function) becomes a light thread that waits, SUSPENDED
+    and not counted in ctx->uthreads, for the client to close."""
+    r = w.cur_r
+    ctx = r.ctx
+    # ngx_http_lua_check_fake_request2: a timer's fake request (fd -1, context ngx.timer)
+    if r.connection.fd == -1 or ctx.context & CONTEXT_TIMER:
+        return err(f"API disabled in the context of {CONTEXT_NAMES.get(ctx.context, 'unknown')}")
+    if ctx.on_abort_co_ctx is not None:
+        return ret(None, b"duplicate call")
+    if not w.location_setting(r, "lua_check_client_abort", False):
+        return ret(None, b"lua_check_client_abort is off")
+    if co is False:                             # ngx_http_lua_coroutine_create_helper's checks
+        return argerr(1, "Lua function expected")
+    msg = check_context(ctx, CONTEXT_YIELDABLE)
+    if msg:
+        return err(msg)
+    coctx = coroutine_create_helper(w, co, True, label="on_abort")
+    coctx.co_ref = True
+    coctx.is_uthread = True
+    ctx.on_abort_co_ctx = coctx
+    coctx.co_status = CoStatus.SUSPENDED
+    coctx.parent_co_ctx = ctx.cur_co_ctx
+    w.fire("on_abort", parent=ctx.cur_co_ctx, child=coctx)
+    return ret(1)
+
+
+def check_broken_connection(r):
+    """ngx_http_lua_check_broken_connection for the read event: has the
+    client gone?  A recv(MSG_PEEK) of one byte: 0 is its FIN (a client that
+    only shut its writing side counts too).  Answers NGX_OK or 499."""
+    w = r.worker
+    c = r.connection
+    w.fire("check_broken_connection", uri=r.uri)
+    if c.error:
+        return NGX_HTTP_CLIENT_CLOSED_REQUEST
+    if not c.wire.gone:                         # data (pipelined) or EAGAIN
+        return NGX_OK
+    w.fire("client_recv", n=0)
+    c.read_eof = True
+    w.log_error("info", "client prematurely closed connection", r)
+    return NGX_HTTP_CLIENT_CLOSED_REQUEST
+
+
+def rd_check_broken_connection(r):
+    """ngx_http_lua_rd_check_broken_connection: r->read_event_handler while a
+    Lua handler runs with lua_check_client_abort on.  Without an on_abort
+    handler the request ends at once (threads killed, 499); a handler not yet
+    run becomes a running light thread and is resumed now, through
+    r->write_event_handler; once run, the abort is ignored."""
+    from .by import content_wev_handler         # (by.py imports this module)
+    if r.done:
+        return
+    rc = check_broken_connection(r)
+    if rc == NGX_OK:
+        return
+    ctx = r.ctx
+    if ctx is None:
+        return
+    if ctx.on_abort_co_ctx is None:
+        r.connection.error = True
+        request_cleanup(r, ctx, False)
+        finalize_request(r, rc)
+        return
+    if ctx.on_abort_co_ctx.co_status != CoStatus.SUSPENDED:
+        return                                  # epoll: nothing to delete
+    ctx.uthreads += 1
+    ctx.resume_handler = on_abort_resume
+    ctx.on_abort_co_ctx.co_status = CoStatus.RUNNING
+    ctx.cur_co_ctx = ctx.on_abort_co_ctx
+    r.worker.fire("on_abort_wake", co=ctx.on_abort_co_ctx)
+    r.write_event_handler = (content_wev_handler if ctx.entered_content_phase
+                             else phases.core_run_phases)
+    r.write_event_handler(r)
+
+
+def on_abort_resume(r):
+    """ngx_http_lua_on_abort_resume: run the handler (the tail every resume
+    handler shares: run_thread, posted threads, finalize in the content phase)."""
+    r.worker.fire("on_abort_resume", co=r.ctx.cur_co_ctx)
+    return resume_tail(r, 0)
+
+
+API = {"exit": ngx_exit, "exec": ngx_exec, "redirect": ngx_redirect, "on_abort": on_abort}

@@ -10,18 +10,21 @@ from .common import CoCtx, CoOp, CoStatus, CONTEXT_YIELDABLE, is_thread
 from .protocol import ret, err, yield_to_run_thread, request_ctx, request_co_ctx
 
 
-def coroutine_create_helper(w, co, is_uthread, is_wrap=False):
+def coroutine_create_helper(w, co, is_uthread, is_wrap=False, label=None):
     """ngx_http_lua_coroutine_create_helper: a co ctx for a new Lua coroutine
     `co`, created by the current one.  Light threads get a registry ref and
     may reuse a cached lua_State (ngx_http_lua_new_cached_thread); plain
-    coroutines get a fresh one (lua_newthread)."""
+    coroutines get a fresh one (lua_newthread).  Names are "t1", "co2", ...,
+    or `label` ("on_abort", then "on_abort2" ...)."""
     r = w.cur_r
     ctx = r.ctx
     parent = ctx.cur_co_ctx
-    kind = "t" if is_uthread else "co"
+    kind = label or ("t" if is_uthread else "co")
     w.nnames[kind] = w.nnames.get(kind, 0) + 1
+    n = w.nnames[kind]
     coctx = CoCtx(co=co, L=w.vm.new_state(cached_ok=is_uthread),
-                  name=f"{kind}{w.nnames[kind]}", is_wrap=is_wrap, req=r, creator=parent,
+                  name=f"{kind}{'' if label and n == 1 else n}", is_wrap=is_wrap, req=r,
+                  creator=parent,
                   kind="uthread" if is_uthread else "coroutine")
     w.coctx_by_id[co] = coctx
     ctx.user_co_ctx.append(coctx)

@@ -59,7 +59,9 @@ def ngx_flush(w, *args):
         return ret(None, b"buffering")
     if (not r.header_sent and not ctx.header_sent) or (not ctx.seen_body_data and not wait):
         return ret(None, b"nothing to flush")
-    response.output(r, b"", flush=True)              # a flush buf
+    rc = response.output(r, b"", flush=True)         # a flush buf
+    if rc == NGX_ERROR or rc >= 300:
+        return ret(None, b"nginx output filter error")
     return ret(1)
 
 

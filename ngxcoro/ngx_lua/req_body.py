@@ -12,6 +12,7 @@ from ..nginx.core import NGX_AGAIN
 from ..nginx import body, phases, request
 from .common import CONTEXT_REWRITE, CONTEXT_ACCESS, CONTEXT_CONTENT
 from .protocol import ret, err, yield_to_run_thread, request_co_ctx
+from .control import rd_check_broken_connection
 from .util import cleanup_pending_operation, resume_tail
 
 
@@ -48,6 +49,9 @@ def req_body_post_read(r):
         ctx.cur_co_ctx = ctx.downstream
         ctx.cur_co_ctx.cleanup = None
         ctx.cur_co_ctx.waiting = ""
+        r.read_event_handler = (rd_check_broken_connection      # None: ngx_http_block_reading
+                                if r.worker.location_setting(r, "lua_check_client_abort", False)
+                                else None)
         if ctx.entered_content_phase:
             read_body_resume(r)
         else:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..nginx.core import NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE
 from ..nginx import request, phases, response, body as request_body
 from .common import (LUA_YIELD, LUA_OK, CoStatus, CoOp, PostedThread, LuaCtx, is_thread,
-                     coroutine_alive, entry_thread_alive)
+                     coroutine_alive, entry_thread_alive, zero_co_ctx)
 
 RUNNING, DEAD, ZOMBIE = CoStatus.RUNNING, CoStatus.DEAD, CoStatus.ZOMBIE
 ERR_NAMES = {2: "runtime error", 3: "syntax error", 5: "error handler error"}
@@ -289,6 +289,13 @@ def finalize_threads(r, ctx):
     """ngx_http_lua_finalize_threads: light threads in creation order, entry last."""
     w = r.worker
     w.fire("finalize_threads")
+    coctx = ctx.on_abort_co_ctx
+    if coctx is not None and coctx.co_ref:
+        if coctx.co_status != CoStatus.SUSPENDED:   # in uthreads once it started
+            cleanup_pending_operation(coctx)
+            ctx.uthreads -= 1
+        del_thread(r, ctx, coctx)
+        ctx.on_abort_co_ctx = None
     for coctx in ctx.user_co_ctx:
         if coctx.co_ref:
             cleanup_pending_operation(coctx)
@@ -322,15 +329,6 @@ def reset_ctx(r, ctx):
     ctx.exec_uri = ctx.exec_args = ""
     ctx.co_op = CoOp.NOP
     ctx.resume_handler = wev_handler
-
-
-def zero_co_ctx(coctx):
-    """ngx_memzero(&ctx->entry_co_ctx, ...): status 0 is RUNNING."""
-    coctx.co_status, coctx.parent_co_ctx, coctx.cleanup, coctx.waiting = RUNNING, None, None, ""
-    coctx.is_uthread = coctx.is_wrap = coctx.co_ref = False
-    coctx.waited_by_parent = coctx.thread_spawn_yielded = coctx.propagate_error = False
-    coctx.zombie_child_threads, coctx.sr_results = [], []
-    coctx.pending_subreqs = coctx.nsubreqs = 0
 
 
 def finalize_request(r, rc):

@@ -60,6 +60,10 @@ The result of :func:`run_real` is a dict::
     error_records  error_records(...): error_log with whole records (Lua tracebacks)
     debug_lines    debug_lines(...): the compared debug lines, pointers and *N masked
     hung           True when the client timed out waiting for the connection to close
+                   (False when it closed first, at `abort_at`)
+    client_abort_at  `abort_at`: when the client was to close its socket (None: never)
+    client_aborted True when it did, before nginx closed the connection; status and
+                   body are then what it had received by that time
     startup_error  None, or nginx's "[emerg] ... in nginx.conf:N" when it refused to start
     raw_error_log  the error log text; the temporary prefix is replaced by
                    PREFIX_ALIAS (``/usr/share/nginx/``, this nginx's compiled-in prefix)
@@ -76,7 +80,8 @@ normalises the error and debug logs, ``scenario`` reads the ``.ngx`` scenarios s
 line::
 
     python -m ngxcoro.oracle FILE [--request "GET /t"] [--header "N: v"]...
-                                  [--body TEXT] [--timeout S] [--json] [--debug]
+                                  [--body TEXT] [--timeout S] [--client-abort-at S]
+                                  [--json] [--debug]
 """
 
 from __future__ import annotations

@@ -34,6 +34,9 @@ def main(argv=None) -> int:
     ap.add_argument("--header", action="append", default=None, help='"Name: value", repeatable')
     ap.add_argument("--body", help="request body text")
     ap.add_argument("--timeout", type=float, help="client timeout in seconds")
+    ap.add_argument("--client-abort-at", type=float, metavar="SECONDS",
+                    help="the client closes its socket this long after the request "
+                         "(default: the file's \"# client-abort-at:\" or never)")
     ap.add_argument("--json", action="store_true", help="print the whole result as JSON")
     ap.add_argument("--debug", action="store_true", help="also print the debug events")
     ap.add_argument("--log-level", choices=[x for x in LEVELS if x],
@@ -57,8 +60,9 @@ def main(argv=None) -> int:
     headers = _norm_headers(a.header) if a.header is not None else info["headers"]
     body = a.body if a.body is not None else info["body"]
     timeout = a.timeout if a.timeout is not None else info["timeout"]
+    abort_at = a.client_abort_at if a.client_abort_at is not None else info["client_abort_at"]
     try:
-        res = run_real(text, request, headers, body, timeout=timeout)
+        res = run_real(text, request, headers, body, timeout=timeout, abort_at=abort_at)
     except ValueError as e:
         print(f"ngxcoro.oracle: {e}", file=sys.stderr)
         return 2
@@ -68,7 +72,8 @@ def main(argv=None) -> int:
     if res["startup_error"]:
         print(f"nginx did not start: {res['startup_error']}")
         return 1
-    print(f"status: {res['status']}{'  (client timed out)' if res['hung'] else ''}")
+    print(f"status: {res['status']}{'  (client timed out)' if res['hung'] else ''}"
+          + (f"  (the client closed at {abort_at:g} s)" if res.get("client_aborted") else ""))
     print("body:")
     sys.stdout.write(res["body"] if res["body"].endswith("\n") or not res["body"] else res["body"] + "\n")
     from ..compare import config_level

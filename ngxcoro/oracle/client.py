@@ -5,7 +5,8 @@ given, ``Content-Length`` for a body); the request line is split by
 ngxcoro.nginx.http_parse (``parse_request(..., strict=False)``: the oracle sends lines the
 model refuses, to see what nginx answers). ``exchange`` connects to 127.0.0.1 (retrying
 until nginx listens: no probe connection, so connection ``*1`` is the request), sends, and
-reads until nginx closes or the timeout; ``_parse_response`` turns the bytes into (status,
+reads until nginx closes, the timeout, or the client's own close (``abort_at``: the
+client aborts); ``_parse_response`` turns the bytes into (status,
 headers, body), with status None for an incomplete answer.
 """
 
@@ -120,11 +121,18 @@ def _parse_response(data: bytes, method: str, eof: bool):
 
 
 def exchange(port: int, payload: bytes, pieces: list, method: str, timeout: float,
-             alive) -> dict | None:
+             alive, abort_at: float | None = None) -> dict | None:
     """Connect to 127.0.0.1:`port` (retrying while ``alive()``, for up to 10 s, until nginx
     listens), send the request, and read the reply until nginx closes the connection or
     `timeout` (counted from the request) runs out. Returns None when nginx never accepted
-    the connection (a startup failure), else {status, headers, body, hung}."""
+    the connection (a startup failure), else {status, headers, body, hung, client_aborted}.
+
+    `abort_at` (seconds from when the request was sent; the body pieces, if any, are sent
+    first) makes the client close its socket then, if nginx has not closed the connection
+    before: what had arrived is kept, the status is the response's when it had arrived
+    whole (else None), `hung` is False and `client_aborted` True. Whatever is readable is
+    read before the close, so the close is a FIN (not a reset) unless nginx writes in the
+    same instant."""
     sock = None
     deadline = time.monotonic() + 10.0
     while sock is None:
@@ -137,6 +145,7 @@ def exchange(port: int, payload: bytes, pieces: list, method: str, timeout: floa
         except OSError:
             s.close()
             time.sleep(0.01)
+    aborted = False
     with sock:
         t0 = time.monotonic()
         try:
@@ -149,15 +158,18 @@ def exchange(port: int, payload: bytes, pieces: list, method: str, timeout: floa
         data = bytearray()
         eof = False
         end = t0 + timeout
+        if abort_at is not None:
+            end = min(end, t0 + abort_at)
         while True:
             left = end - time.monotonic()
             if left <= 0:
+                aborted = abort_at is not None and abort_at < timeout
                 break
             sock.settimeout(left)
             try:
                 chunk = sock.recv(65536)
             except socket.timeout:
-                break
+                continue           # the loop sees the time is up
             except OSError:        # a reset counts as the end of the reply
                 eof = True
                 break
@@ -165,8 +177,18 @@ def exchange(port: int, payload: bytes, pieces: list, method: str, timeout: floa
                 eof = True
                 break
             data += chunk
+        if aborted:                # read what is there, so that close() sends a FIN
+            sock.setblocking(False)
+            try:
+                while True:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+            except OSError:
+                pass
     status, hdrs, rbody = _parse_response(bytes(data), method, eof)
-    if not eof:
+    if not eof and not aborted:
         status = None              # timed out: nginx never finished the request
     return {"status": status, "headers": hdrs, "body": rbody.decode("utf-8", "replace"),
-            "hung": not eof}
+            "hung": not eof and not aborted, "client_aborted": aborted}

@@ -28,7 +28,8 @@ __all__ = ["run_real"]
 
 
 def run_real(config_text: str, request: str = "GET /t", headers=(), body=None, *,
-             timeout: float = 3.0, keep_prefix: bool = False) -> dict:
+             timeout: float = 3.0, keep_prefix: bool = False,
+             abort_at: float | None = None) -> dict:
     """Run one request against a fresh real nginx; see the package docstring.
 
     `request` is "METHOD URI [HTTP/1.x]" (HTTP/1.1 by default). `headers` is a list of
@@ -38,6 +39,12 @@ def run_real(config_text: str, request: str = "GET /t", headers=(), body=None, *
     with the headers, or a list of (delay_seconds, chunk) pieces sent after the
     headers, each after its delay; Content-Length is added unless given. `timeout` is
     how long the client waits (from the request) for nginx to close the connection.
+    `abort_at` (seconds from the request, None: never) makes the client close its socket
+    then, unless nginx closed first (``client.exchange``): the result keeps what the
+    client had received (status None unless the whole response had arrived), `hung` is
+    False, "client_aborted" says whether the client closed first, and "client_abort_at"
+    is `abort_at`. The log is then awaited as usual (nginx's close of the connection,
+    for at most 1.5 s).
     `keep_prefix=True` keeps the temporary prefix and returns its path as "prefix".
     """
     from . import available
@@ -48,17 +55,18 @@ def run_real(config_text: str, request: str = "GET /t", headers=(), body=None, *
     payload, pieces = _build_request(request, headers, body)
     result = None
     for _attempt in range(3):
-        result = _run_once(config_text, payload, pieces, method, timeout, keep_prefix)
+        result = _run_once(config_text, payload, pieces, method, timeout, keep_prefix,
+                           abort_at)
         if result.pop("_retry", False):
             continue
         break
     return result
 
 
-def _run_once(config_text, payload, pieces, method, timeout, keep_prefix) -> dict:
+def _run_once(config_text, payload, pieces, method, timeout, keep_prefix, abort_at) -> dict:
     prefix = tempfile.mkdtemp(prefix="ngxcoro-nginx-") + "/"
     try:
-        res = _run_in_prefix(prefix, config_text, payload, pieces, method, timeout)
+        res = _run_in_prefix(prefix, config_text, payload, pieces, method, timeout, abort_at)
     finally:
         if not keep_prefix:
             shutil.rmtree(prefix, ignore_errors=True)
@@ -67,7 +75,7 @@ def _run_once(config_text, payload, pieces, method, timeout, keep_prefix) -> dic
     return res
 
 
-def _run_in_prefix(prefix, config_text, payload, pieces, method, timeout) -> dict:
+def _run_in_prefix(prefix, config_text, payload, pieces, method, timeout, abort_at) -> dict:
     from . import NGINX
     for d in ("conf", "logs", "tmp"):
         os.mkdir(prefix + d)
@@ -82,7 +90,8 @@ def _run_in_prefix(prefix, config_text, payload, pieces, method, timeout) -> dic
     err_path = prefix + "logs/stderr.log"
     env = {k: v for k, v in os.environ.items() if k not in ("LUA_PATH", "LUA_CPATH", "LUA_INIT")}
     res = {"status": None, "body": "", "headers": [], "error_log": [], "debug": [],
-           "error_records": [], "debug_lines": [], "hung": False, "startup_error": None, "raw_error_log": "", "stderr": ""}
+           "error_records": [], "debug_lines": [], "hung": False, "startup_error": None, "raw_error_log": "", "stderr": "",
+           "client_abort_at": abort_at, "client_aborted": False}
     with open(err_path, "wb") as errf:
         proc = subprocess.Popen(
             [NGINX, "-p", prefix, "-c", "conf/nginx.conf", "-g", "daemon off; master_process off;"],
@@ -90,7 +99,7 @@ def _run_in_prefix(prefix, config_text, payload, pieces, method, timeout) -> dic
             start_new_session=True)
         try:
             reply = exchange(port, payload, pieces, method, timeout,
-                             alive=lambda: proc.poll() is None)
+                             alive=lambda: proc.poll() is None, abort_at=abort_at)
             if reply is not None:
                 res.update(reply)
                 _wait_log_settled(log_path, want_close=not reply["hung"])

@@ -59,12 +59,14 @@ def read_scenario(name: str) -> tuple[str, dict, dict | None]:
 def parse_scenario(text: str) -> dict:
     """Read the leading ``# key: value`` comment lines of a .ngx scenario.
 
-    Returns {title, request, headers, body, timeout}. Keys: ``title``, ``request``
-    (default "GET /t"), ``header`` (repeatable, "Name: value"), ``body`` (a string;
-    ``\\n`` stands for a newline), ``body-pieces`` (JSON list of [delay_s, text]),
-    ``timeout`` (client timeout in seconds, default 3).
+    Returns {title, request, headers, body, timeout, client_abort_at}. Keys: ``title``,
+    ``request`` (default "GET /t"), ``header`` (repeatable, "Name: value"), ``body`` (a
+    string; ``\\n`` stands for a newline), ``body-pieces`` (JSON list of [delay_s, text]),
+    ``timeout`` (client timeout in seconds, default 3), ``client-abort-at`` (seconds after
+    the request when the client closes its socket; default None, never).
     """
-    info = {"title": "", "request": "GET /t", "headers": [], "body": None, "timeout": 3.0}
+    info = {"title": "", "request": "GET /t", "headers": [], "body": None, "timeout": 3.0,
+            "client_abort_at": None}
     for line in text.split("\n"):
         if not line.startswith("#"):
             break
@@ -85,4 +87,6 @@ def parse_scenario(text: str) -> dict:
             info["body"] = [(float(d), str(c)) for d, c in json.loads(val)]
         elif key == "timeout":
             info["timeout"] = float(val)
+        elif key == "client-abort-at":
+            info["client_abort_at"] = float(val)
     return info

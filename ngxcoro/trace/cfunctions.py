@@ -25,11 +25,14 @@ C_FUNCTIONS = {
     "nginx.request.terminate_handler": "ngx_http_terminate_handler",
     "nginx.request.post_request": "ngx_http_post_request",
     "nginx.request.run_posted_requests": "ngx_http_run_posted_requests",
+    "nginx.request.request_handler": "ngx_http_request_handler",
+    "nginx.request.block_reading": "ngx_http_block_reading",
     # nginx/response.py
     "nginx.response.special_response_handler": "ngx_http_special_response_handler",
     "nginx.phases.send_response": "ngx_http_send_response",
     "nginx.response.send_header": "ngx_http_send_header",
     "nginx.response.output": "ngx_http_output_filter",
+    "nginx.response.sent_to_gone_client": "ngx_http_write_filter",
     # nginx/phases.py
     "nginx.phases.core_run_phases": "ngx_http_core_run_phases",
     "nginx.phases.handler": "ngx_http_handler",
@@ -141,6 +144,10 @@ C_FUNCTIONS = {
     "ngx_lua.control.ngx_exit": "ngx_http_lua_ffi_exit",
     "ngx_lua.control.ngx_exec": "ngx_http_lua_ngx_exec",
     "ngx_lua.control.ngx_redirect": "ngx_http_lua_ngx_redirect",
+    "ngx_lua.control.on_abort": "ngx_http_lua_on_abort",
+    "ngx_lua.control.check_broken_connection": "ngx_http_lua_check_broken_connection",
+    "ngx_lua.control.rd_check_broken_connection": "ngx_http_lua_rd_check_broken_connection",
+    "ngx_lua.control.on_abort_resume": "ngx_http_lua_on_abort_resume",
     # ngx_lua/uri.py
     "ngx_lua.uri.req_set_uri": "ngx_http_lua_ngx_req_set_uri",
     # ngx_lua/subrequest.py

@@ -268,6 +268,38 @@ _ALL = [
       explain="the request is freed: its cleanup handlers run"),
     E("close_connection", explain="the connection is closed: c->destroyed = 1"),
     E("hang", ("message",), keep=True, explain="nothing is left that could wake the request"),
+
+    # --- the client's close: lua_check_client_abort and ngx.on_abort (ngx_http_request.c,
+    # ngx_http_lua_control.c, ngx_http_lua_util.c) -----------------------------------------
+    E("client_close", ("uri",), keep=True,
+      explain="the client closed the connection at {t_ms} ms: a read event on it for {uri}"),
+    E("block_reading", explain="the read event is ignored (ngx_http_block_reading): "
+                               "without lua_check_client_abort nobody looks at the close",
+      line="http reading blocked"),
+    E("on_abort", ("parent", "child"), keep=True,
+      explain="ngx.on_abort: {child} is a light thread of {parent}'s that waits, suspended "
+              "and not counted in uthreads, for the client to close"),
+    E("check_broken_connection", ("uri",), keep=True, compared=True,
+      explain="lua_check_client_abort: the read event on {uri}'s connection is checked",
+      words="CHECK_CLIENT", nginx=((r'http lua check client, write event:0, ".*"$',
+                                    "CHECK_CLIENT"),),
+      line='http lua check client, write event:0, "{uri}"'),
+    E("client_recv", ("n",), compared=True,
+      explain="recv(MSG_PEEK) on the client's connection gives {n}: EOF, the client is gone "
+              "(499)",
+      words="CLIENT_RECV {n}", nginx=((r"http lua recv\(\): (?P<n>-?\d+)$", "CLIENT_RECV {n}"),),
+      line="http lua recv(): {n}"),
+    E("on_abort_wake", ("co",), keep=True, compared=True,
+      explain="the client is gone: {co} becomes a running light thread (uthreads +1) and "
+              "runs at once, through r->write_event_handler",
+      words="ON_ABORT_WAKE", nginx=((r"lua waking up the on_abort callback thread$",
+                                     "ON_ABORT_WAKE"),),
+      line="lua waking up the on_abort callback thread"),
+    E("on_abort_resume", ("co",), compared=True,
+      explain="ngx_http_lua_on_abort_resume runs {co} (run_thread, then posted threads)",
+      words="ON_ABORT_RESUME", nginx=((r"lua resuming the on_abort callback thread$",
+                                       "ON_ABORT_RESUME"),),
+      line="lua resuming the on_abort callback thread"),
     E("log", ("level", "msg"), quiet=True, explain="[{level}] {msg}"),
 ]
 EVENTS = {e.name: e for e in _ALL}

@@ -146,7 +146,8 @@ class DebugLog:
     """
 
     HANDLER_TOP = 9
-    WAKE_UPS = frozenset(("timer_expired", "subrequests_done", "body_post_read"))
+    WAKE_UPS = frozenset(("timer_expired", "subrequests_done", "body_post_read",
+                          "on_abort_resume"))
     ABORTS = ("lua user thread aborted", "lua entry thread aborted", "lua handler aborted")
 
     def __init__(self, worker):
@@ -167,7 +168,7 @@ class DebugLog:
             self.resuming = False
         elif event == "run_thread" and co is not None and co.kind not in ("uthread", "coroutine"):
             self._ref(co)                   # an entry thread (ngx_http_lua_new_thread)
-        elif event == "user_thread_spawn":
+        elif event in ("user_thread_spawn", "on_abort"):
             self._ref(d["child"])
         elif event in self.WAKE_UPS and (event != "timer_expired" or co is not None):
             self.resuming = True

@@ -161,6 +161,8 @@ class Snapshots:
                     "exec_uri": ctx.exec_uri,
                     "no_abort": ctx.no_abort,
                     "eof": ctx.eof,
+                    "on_abort_co_ctx": (ctx.on_abort_co_ctx.name
+                                        if ctx.on_abort_co_ctx is not None else None),
                 },
             })
         return out
@@ -199,4 +201,4 @@ class Snapshots:
         wire = r.connection.wire
         return {"status": wire.status, "sent": bytes(wire.body).decode("utf-8", "replace"),
                 "held": wire.held().decode("utf-8", "replace"),
-                "complete": wire.complete}
+                "complete": wire.complete, "client_gone": wire.gone}

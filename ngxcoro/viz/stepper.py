@@ -44,7 +44,7 @@ _STAGE_OF_C = {
         "ngx_sleep", "uthread_spawn", "uthread_wait", "uthread_kill", "coroutine_resume",
         "coroutine_yield", "coroutine_wrap", "ffi_exit", "ngx_exec", "ngx_redirect",
         "ngx_location_capture_multi", "ngx_req_read_body", "ngx_req_set_uri", "handle_exit",
-        "handle_exec", "handle_rewrite_jump", "post_zombie_thread")},
+        "handle_exec", "handle_rewrite_jump", "post_zombie_thread", "on_abort")},
     "ngx_http_echo_handler": "phase handler",
     "ngx_http_proxy_handler": "phase handler",
     **{n: "finalize_request" for n in (
@@ -56,7 +56,10 @@ _STAGE_OF_C = {
         "ngx_http_echo_sleep_event_handler", "ngx_http_lua_wev_handler",
         "ngx_http_run_posted_requests", "ngx_http_lua_subrequest_resume",
         "ngx_http_lua_req_body_post_read", "ngx_http_lua_content_phase_post_read",
-        "ngx_http_lua_generic_phase_post_read", "ngx_http_read_client_request_body")},
+        "ngx_http_lua_generic_phase_post_read", "ngx_http_read_client_request_body",
+        "ngx_http_request_handler", "ngx_http_block_reading",
+        "ngx_http_lua_rd_check_broken_connection", "ngx_http_lua_check_broken_connection",
+        "ngx_http_lua_on_abort_resume")},
 }
 
 
@@ -66,6 +69,8 @@ def stage_of(c_function, event, previous):
     the stage of the step before them."""
     if c_function and c_function.endswith("run_posted_threads"):
         return "run_posted_threads"
+    if event == "client_close":                 # an I/O event: the client's FIN
+        return "event handler"
     if c_function and c_function.endswith("_by_chunk") or event == "phase_handler":
         return "phase handler"
     if c_function in _STAGE_OF_C:
@@ -470,7 +475,7 @@ class Stepper(anywidget.AnyWidget):
 def _default_rerun(result, order):
     import ngxcoro
     return ngxcoro.run(result.config_text, result.request or "GET /t", snapshots=True,
-                       order=order)
+                       order=order, abort_at=result.client_abort_at)
 
 
 def show(config_or_lua, request="GET /t", **run_kw):

@@ -174,6 +174,15 @@ def timeline_svg(snapshots, cursor=None, title=None):
                 a(f'<text x="{_f(x + 2)}" y="48" fill="#444444">{_h(s["t_ms"])} ms</text>')
                 last_x = x
     a("</g>")
+    # ---- the client's close (ngxcoro.run's abort_at): a red line through the lanes
+    for k, s in enumerate(snapshots):
+        if s["event"] == "client_close":
+            x = X(k)
+            a(f'<g class="client-close"><line x1="{_f(x)}" y1="24" x2="{_f(x)}" '
+              f'y2="{_f(plot_bottom)}" stroke="{OKABE_ITO["vermillion"]}" stroke-width="1.5">'
+              f'<title>step {k}: the client closed the connection at {_h(s["t_ms"])} ms'
+              f'</title></line><text x="{_f(x + 3)}" y="34" fill="{OKABE_ITO["vermillion"]}">'
+              f'client closed</text></g>')
     # ---- finalize_request marks
     a('<g class="finalize">')
     a(f'<text x="{_f(x0 - 6)}" y="62" text-anchor="end" fill="#666666">finalize_request</text>')

@@ -30,3 +30,13 @@ local function exec_shim(...)
   raw_error(a, 2)
 end
 ngx.exec = exec_shim
+
+-- ngx.on_abort(f): f's coroutine is made here and handed over; Python keeps it as
+-- the on_abort handler, or answers nil and a message (or an error) first
+function ngx.on_abort(f)
+  local id = lua_function(f) and reg(raw_create(f))
+  local code, a, b = P.on_abort(id)
+  if code == RETURN then return a, b end
+  if code == ARGERROR then argerror(1, a, b) end
+  raw_error(a, 2)
+end
