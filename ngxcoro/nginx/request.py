@@ -33,6 +33,7 @@ class Connection:
     log_action: str | None = None        # c->log->action: " while ..." in its log lines
     log_request: bool = True             # ctx->request of c->log->data (NULL once freed)
     lingering: bool = False              # c->read->handler is ngx_http_lingering_close_handler
+    log_context: str | None = None       # a module's log handler: ", context: ngx.timer"
 
 
 @dataclass(eq=False)

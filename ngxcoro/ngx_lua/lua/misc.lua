@@ -73,6 +73,7 @@ end
 
 function ngx.req.get_headers(max, raw)
   local kv = pack(P.req_headers())
+  if kv[1] == false then raw_error("API disabled in the current context", 2) end
   local t = {}
   max = max == nil and 100 or max
   local n = 0
@@ -93,7 +94,7 @@ end
 -- APIs of ngx_lua 0.10.23 that this model does not have: a clear error
 -- instead of "attempt to index a nil value"
 local NOT_MODELLED = {}
-for name in ([[socket timer shared re md5 md5_bin sha1_bin crc32_short crc32_long
+for name in ([[socket shared re md5 md5_bin sha1_bin crc32_short crc32_long
   encode_base64 decode_base64 hmac_sha1 cookie_time http_time parse_http_time worker
   config on_abort arg resp run_worker_thread semaphore thread_pool escape_html
   get_now_ts raw_header set_header clear_header get_body_file get_headers_raw

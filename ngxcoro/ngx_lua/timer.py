@@ -1,0 +1,139 @@
+"""ngx.timer.at / every / running_count / pending_count (src/ngx_http_lua_timer.c).
+
+A timer is an nginx timer event whose handler runs a Lua function as the
+entry thread of a fake request (fd -1, its own connection number, count 1,
+context TIMER), long after the request that made it may be gone.  The
+worker keeps the two counters of ngx_http_lua_main_conf_t: timers armed and
+not yet fired (`pending_timers`), and timer callbacks whose fake request
+exists (`running_timers`).  The fake connection and request themselves are
+in fake_request.py (their C functions are in ngx_http_lua_util.c).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+from ..nginx.core import NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE
+from .by import content_run_posted_threads
+from .common import CoCtx, CoStatus, LuaCtx, CONTEXT_TIMER
+from .fake_request import create_fake_connection, create_fake_request
+from .protocol import ret
+from .util import run_thread, finalize_request, request_cleanup, wev_handler
+
+
+@dataclass(eq=False)
+class TimerCtx:
+    """ngx_http_lua_timer_ctx_t: what the timer keeps of its creator."""
+    co: CoCtx                   # the timer's thread (its co ctx-to-be)
+    delay: int                  # 0 for ngx.timer.at, the period for ngx.timer.every
+    location: object            # loc_conf: the creator's location
+    premature: bool = False
+
+
+def max_timers(w, name):
+    """lua_max_pending_timers / lua_max_running_timers (http level)."""
+    return w.config.settings.get(name, 1024 if name == "lua_max_pending_timers" else 256)
+
+
+def new_timer_thread(w, co, creator):
+    """ngx_http_lua_new_cached_thread for a timer: a lua_State (maybe a cached
+    one) and the co ctx the thread will have as its fake request's entry."""
+    w.nnames["timer"] = w.nnames.get("timer", 0) + 1
+    return CoCtx(co=co, L=w.vm.new_state(cached_ok=True), name=f"timer{w.nnames['timer']}",
+                 creator=creator, kind="timer")
+
+
+def ngx_timer_helper(w, co, delay, every, nargs):
+    """ngx_http_lua_ngx_timer_helper, after the argument checks of its Lua
+    half: the pending limit, the watcher, the thread, the event."""
+    r = w.cur_r
+    if w.pending_timers >= max_timers(w, "lua_max_pending_timers"):
+        return ret(None, b"too many pending timers")
+    if not w.timer_watcher:                     # lmcf->watcher, made once per worker
+        w.timer_watcher = True
+        w.fire("timer_watcher")
+    parent = r.ctx.cur_co_ctx if r.ctx is not None else None
+    coctx = new_timer_thread(w, co, parent)
+    w.coctx_by_id[co] = coctx
+    w.fire("user_coroutine_create", parent=parent, child=coctx)
+    tctx = TimerCtx(coctx, delay if every else 0, r.location)
+    add_timer(w, tctx, delay)
+    # lua_gettop(L): "time func", plus the thread when there were no arguments to move
+    w.fire("timer_create", co=coctx, delay=delay, sz=2 if nargs > 2 else 3)
+    return ret(1)
+
+
+def add_timer(w, tctx, delay):
+    """pending_timers++ and ngx_add_timer (the part _helper and _copy share)."""
+    w.pending_timers += 1
+    w.loop.add_timer(delay, partial(timer_handler, w, tctx), label=tctx.co.name,
+                     kind="ngx.timer", owner=tctx.co.name)
+    w.lua_timers.append(tctx)
+
+
+def timer_copy(w, old):
+    """ngx_http_lua_timer_copy: the next run of an every timer, armed before
+    this one runs, on a new thread with the original function and arguments."""
+    coctx = new_timer_thread(w, w.vm.timer_copy(old.co.co), old.co.creator)
+    w.coctx_by_id[coctx.co] = coctx
+    tctx = TimerCtx(coctx, old.delay, old.location)
+    tctx.runs = getattr(old, "runs", 1) + 1
+    add_timer(w, tctx, old.delay)
+    w.fire("timer_next", co=coctx, delay=old.delay)
+
+
+def timer_handler(w, tctx):
+    """ngx_http_lua_timer_handler: the timer fired; run its function in a
+    new fake request."""
+    w.fire("timer_fired", co=tctx.co)
+    w.lua_timers.remove(tctx)
+    w.pending_timers -= 1
+    if tctx.delay > 0:
+        timer_copy(w, tctx)
+    limit = max_timers(w, "lua_max_running_timers")
+    if w.running_timers >= limit:
+        source, line = w.vm.timer_fail(tctx.co.co)
+        tctx.co.co_status = CoStatus.DEAD
+        w.log_error("alert", f"lua failed to run timer with function defined at "
+                             f"{source.decode()}:{line}: {limit} lua_max_running_timers "
+                             "are not enough")
+        return
+    c = create_fake_connection(w)
+    r = create_fake_request(w, c, tctx.location)
+    ctx = r.ctx = LuaCtx(resume_handler=wev_handler, entry_co_ctx=tctx.co)
+    ctx.cur_co_ctx = entry = tctx.co
+
+    def lua_request_cleanup_handler(req):       # ngx_http_lua_request_cleanup_handler
+        if ctx.cleanup is lua_request_cleanup_handler:
+            request_cleanup(r, ctx, False)
+    ctx.cleanup = lua_request_cleanup_handler
+    r.cleanups.insert(0, lua_request_cleanup_handler)
+    ctx.entered_content_phase = True
+    ctx.context = CONTEXT_TIMER
+    entry.co_ref, entry.co_status, entry.req = True, CoStatus.RUNNING, r
+    w.running_timers += 1
+    n = w.vm.insert_bool(entry.co, tctx.premature)      # premature, then the arguments
+    rc = run_thread(r, ctx, n)
+    if rc == NGX_ERROR or rc >= NGX_OK:
+        pass
+    elif rc == NGX_AGAIN:
+        rc = content_run_posted_threads(r, ctx, 0)
+    elif rc == NGX_DONE:
+        rc = content_run_posted_threads(r, ctx, 1)
+    else:
+        rc = NGX_OK
+    finalize_request(r, rc)
+
+
+def running_count(w):
+    """ngx_http_lua_ngx_timer_running_count: ngx.timer.running_count()."""
+    return w.running_timers
+
+
+def pending_count(w):
+    """ngx_http_lua_ngx_timer_pending_count: ngx.timer.pending_count()."""
+    return w.pending_timers
+
+
+API = {"timer_at": ngx_timer_helper, "timer_running_count": running_count,
+       "timer_pending_count": pending_count}
