@@ -20,6 +20,7 @@ from .nginx import conf as _config
 from .nginx.http_parse import RequestError, parse_request
 import lupa.luajit21 as lupa
 
+from .ngx_lua.timer import timers_note
 from .ngx_lua.vm import Runaway, MAX_MEMORY, RunOutOfTime, TooManyCoroutines
 from .trace import Hooks, StapTrace, EventLog
 from .trace.snapshot import Snapshots
@@ -147,7 +148,8 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
                   message=message, snapshots=snaps.frames if snaps else [],
                   config_text=config_text, request=request, inert=list(conf.inert),
                   refused=refused,
-                  notes=[n for n in (stap.note(), log.note(), snaps and snaps.note()) if n])
+                  notes=[n for n in (timers_note(w), stap.note(), log.note(),
+                                     snaps and snaps.note()) if n])
 
 
 def lua_location(lua, uri="/t"):

@@ -28,6 +28,9 @@ class TimerCtx:
     delay: int                  # 0 for ngx.timer.at, the period for ngx.timer.every
     location: object            # loc_conf: the creator's location
     premature: bool = False
+    runs: int = 0               # an every timer: how many times its series has fired
+    due_ms: int = 0             # when it fires (virtual ms)
+    series: str = ""            # an every timer: the name of its first thread
 
 
 def max_timers(w, name):
@@ -66,6 +69,7 @@ def ngx_timer_helper(w, co, delay, every, nargs):
 def add_timer(w, tctx, delay):
     """pending_timers++ and ngx_add_timer (the part _helper and _copy share)."""
     w.pending_timers += 1
+    tctx.due_ms = w.loop.now_ms + delay
     w.loop.add_timer(delay, partial(timer_handler, w, tctx), label=tctx.co.name,
                      kind="ngx.timer", owner=tctx.co.name)
     w.lua_timers.append(tctx)
@@ -76,8 +80,8 @@ def timer_copy(w, old):
     this one runs, on a new thread with the original function and arguments."""
     coctx = new_timer_thread(w, w.vm.timer_copy(old.co.co), old.co.creator)
     w.coctx_by_id[coctx.co] = coctx
-    tctx = TimerCtx(coctx, old.delay, old.location)
-    tctx.runs = getattr(old, "runs", 1) + 1
+    tctx = TimerCtx(coctx, old.delay, old.location, runs=old.runs + 1,
+                    series=old.series or old.co.name)
     add_timer(w, tctx, old.delay)
     w.fire("timer_next", co=coctx, delay=old.delay)
 
@@ -123,6 +127,27 @@ def timer_handler(w, tctx):
     else:
         rc = NGX_OK
     finalize_request(r, rc)
+
+
+def timers_note(w):
+    """What the run's end left of the lua timers, when the horizon stopped it
+    with some still armed or running (None otherwise): nginx would go on."""
+    if not w.loop.at_horizon or not (w.pending_timers or w.running_timers):
+        return None
+    parts = []
+    for t in w.lua_timers:
+        if t.delay:
+            parts.append(f"the ngx.timer.every of {t.series or t.co.name} (period {t.delay / 1000:g} s) ran "
+                         f"{t.runs} time{'s' if t.runs != 1 else ''} and is due again at "
+                         f"{t.due_ms / 1000:g} s: it re-arms itself forever")
+        else:
+            parts.append(f"the ngx.timer.at of {t.co.name} is due at {t.due_ms / 1000:g} s")
+    running = [r for r in w.requests if r.connection.log_context and not r.freed]
+    parts += [f"the callback of {r.ctx.entry_co_ctx.name} still runs in its fake request "
+              f"*{r.connection.number}" for r in running if r.ctx is not None]
+    return (f"stopped at the horizon ({w.loop.horizon_ms / 1000:g} s, the client's timeout) with "
+            f"lua timers left (pending {w.pending_timers}, running {w.running_timers}): "
+            + "; ".join(parts) + "; real nginx keeps them going after the client is gone")
 
 
 def running_count(w):
