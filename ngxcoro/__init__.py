@@ -139,7 +139,7 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
                    f"{MAX_MEMORY // 2**20} MB); real nginx would fail with \"not enough memory\"")
     wire = w.main_r.connection.wire if w.main_r is not None else Wire()
     status = wire.status if wire.complete else None
-    if message or w.stopped:
+    if message or (w.stopped and not (w.main_r is not None and client_done(w.main_r.connection))):
         # a client that gave up, or timed out before nginx closed the connection
         # (ngxcoro.oracle's: no EOF, no status), has no complete response
         status = None

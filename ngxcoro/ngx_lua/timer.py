@@ -132,7 +132,14 @@ def timer_handler(w, tctx):
 def timers_note(w):
     """What the run's end left of the lua timers, when the horizon stopped it
     with some still armed or running (None otherwise): nginx would go on."""
-    if not w.loop.at_horizon or not (w.pending_timers or w.running_timers):
+    if not (w.pending_timers or w.running_timers):
+        return None
+    if w.stopped == "events":
+        return (f"stopped by ngxcoro at {w.loop.now_ms / 1000:g} s after its limit of events "
+                f"without the clock moving on, with lua timers left (pending {w.pending_timers}, "
+                f"running {w.running_timers}): a timer's callback spins (ngx.sleep(0) or "
+                "0-delay timers in a loop); real nginx spins on until it is stopped")
+    if not w.loop.at_horizon:
         return None
     parts = []
     for t in w.lua_timers:
