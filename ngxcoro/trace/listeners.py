@@ -163,7 +163,9 @@ class DebugLog:
 
     def _request(self, d, co):
         """A timer's fake request, when the line is one of its own (its own *N)."""
-        r = d.get("r") or getattr(co, "req", None) or self.w.cur_r
+        r = d.get("r") or getattr(co, "req", None)
+        if r is None:                       # the current request, while a timer's runs
+            r = self.w.cur_r if self.w.cur_r is not None and not self.w.cur_r.freed else None
         return r if r is not None and r.connection.log_context else None
 
     def __call__(self, event, d):
