@@ -36,7 +36,8 @@ def test_every_forever_ends_at_the_horizon_with_a_note():
     assert res.status == 200 and res.body == "started\n" and not res.hung
     assert res.message is None
     note = res.notes[0]
-    assert "ngx.timer.every of timer1 (period 0.8 s) ran 3 times" in note
+    assert ("ngx.timer.every of timer1 (function defined at content_by_lua(nginx.conf:5):3, "
+            "period 0.8 s) ran 3 times") in note
     assert "due again at 3.2 s" in note and "horizon (3 s" in note
 
 

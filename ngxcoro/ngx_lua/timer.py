@@ -143,12 +143,16 @@ def timers_note(w):
         return None
     parts = []
     for t in w.lua_timers:
+        src = w.vm.timer_source(t.co.co)
+        at = f"function defined at {src[0].decode().lstrip('=')}:{src[1]}, " if src else ""
         if t.delay:
-            parts.append(f"the ngx.timer.every of {t.series or t.co.name} (period {t.delay / 1000:g} s) ran "
+            parts.append(f"the ngx.timer.every of {t.series or t.co.name} ({at}period "
+                         f"{t.delay / 1000:g} s) ran "
                          f"{t.runs} time{'s' if t.runs != 1 else ''} and is due again at "
                          f"{t.due_ms / 1000:g} s: it re-arms itself forever")
         else:
-            parts.append(f"the ngx.timer.at of {t.co.name} is due at {t.due_ms / 1000:g} s")
+            parts.append(f"the ngx.timer.at of {t.co.name} ({at.rstrip(', ')}) is due at "
+                         f"{t.due_ms / 1000:g} s")
     running = [r for r in w.requests if r.connection.log_context and not r.freed]
     parts += [f"the callback of {r.ctx.entry_co_ctx.name} still runs in its fake request "
               f"*{r.connection.number}" for r in running if r.ctx is not None]

@@ -97,7 +97,8 @@ class LuaVM:
         self._resume, self._errmsg, self._where = K.resume, K.errmsg, K.where
         self._compile, self._new_entry = K.compile, K.new_entry
         self._traceback = K.traceback
-        self.timer_copy, self.timer_fail = K.timer_copy, K.timer_fail     # lua/timer.lua
+        # lua/timer.lua
+        self.timer_copy, self.timer_fail, self.timer_source = K.timer_copy, K.timer_fail, K.timer_source
         # lua_State identities: entry states are recycled through a cache
         # (ngx_http_lua_new_thread / lmcf->cached_lua_threads), so the ids
         # a probe sees repeat as they do in C

@@ -61,11 +61,17 @@ end
 
 -- the source and first line of a timer's function (lua_getinfo ">Sf"), for the
 -- "lua failed to run timer" alert; the thread is then dropped (luaL_unref)
-function K.timer_fail(id)
+function K.timer_source(id)
   local t = timer_fns[id]
+  if not t then return nil end
   local ar = getinfo(t.f, "S")
+  return ar.source, ar.linedefined
+end
+
+function K.timer_fail(id)
+  local source, line = K.timer_source(id)
   timer_fns[id] = nil
   K.drop(id)
-  return ar.source, ar.linedefined
+  return source, line
 end
 
