@@ -97,10 +97,10 @@ def timer_handler(w, tctx):
     limit = max_timers(w, "lua_max_running_timers")
     if w.running_timers >= limit:
         source, line = w.vm.timer_fail(tctx.co.co)
-        tctx.co.co_status = CoStatus.DEAD
         w.log_error("alert", f"lua failed to run timer with function defined at "
                              f"{source.decode()}:{line}: {limit} lua_max_running_timers "
                              "are not enough")
+        free_thread(w, tctx.co)
         return
     c = create_fake_connection(w)
     r = create_fake_request(w, c, tctx.location)
@@ -159,6 +159,13 @@ def timers_note(w):
     return (f"stopped at the horizon ({w.loop.horizon_ms / 1000:g} s, the client's timeout) with "
             f"lua timers left (pending {w.pending_timers}, running {w.running_timers}): "
             + "; ".join(parts) + "; real nginx keeps them going after the client is gone")
+
+
+def free_thread(w, coctx):
+    """ngx_http_lua_free_thread: the thread of a timer that cannot run is
+    given back (its registry ref; its lua_State is not cached)."""
+    coctx.co_status = CoStatus.DEAD
+    w.fire("free_timer_thread", co=coctx)
 
 
 def running_count(w):

@@ -115,6 +115,7 @@ C_FUNCTIONS = {
     "ngx_lua.timer.new_timer_thread": "ngx_http_lua_new_cached_thread",
     "ngx_lua.timer.timer_copy": "ngx_http_lua_timer_copy",
     "ngx_lua.timer.timer_handler": "ngx_http_lua_timer_handler",
+    "ngx_lua.timer.free_thread": "ngx_http_lua_free_thread",
     "ngx_lua.timer.running_count": "ngx_http_lua_ngx_timer_running_count",
     "ngx_lua.timer.pending_count": "ngx_http_lua_ngx_timer_pending_count",
     "ngx_lua.fake_request.create_fake_connection": "ngx_http_lua_create_fake_connection",

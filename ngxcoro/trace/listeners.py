@@ -189,10 +189,11 @@ class DebugLog:
             return
         reqs = self.w.requests
         r = None if e.cycle or not reqs else self._request(d, co) or reqs[0]
-        ref = self.refs.get(co.L) if event == "thread_delete" else None
+        ref = self.refs.get(co.L) if event in ("thread_delete", "free_timer_thread") else None
         for text in debug_lines(event, d, self.top, ref):
             self.w.log_error("debug", text, r)
-        if event == "thread_delete" and co.is_uthread and co.L in self.refs:
+        if (event == "thread_delete" and co.is_uthread or event == "free_timer_thread") \
+                and co.L in self.refs:
             self.free_refs.append(self.refs.pop(co.L))      # luaL_unref
         if event == "thread_ended" and (co.is_uthread or co.kind not in ("uthread", "coroutine")):
             self.top = 0
