@@ -178,5 +178,11 @@ def pending_count(w):
     return w.pending_timers
 
 
+def fake_request(w):
+    """Is the current request a timer's fake one?  lua-resty-core's FFI
+    functions check c->fd == -1 and answer NGX_HTTP_LUA_FFI_BAD_CONTEXT."""
+    return bool(w.cur_r.connection.log_context)
+
+
 API = {"timer_at": ngx_timer_helper, "timer_running_count": running_count,
-       "timer_pending_count": pending_count}
+       "timer_pending_count": pending_count, "fake_request": fake_request}

@@ -28,6 +28,7 @@ local function decode_args(s, max)
   return args
 end
 function ngx.req.get_uri_args(max)
+  bad_context(2)
   local _, args = P.var_get("args")
   return decode_args(args or "", max == nil and 100 or max)
 end

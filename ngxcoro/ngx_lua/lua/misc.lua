@@ -61,6 +61,7 @@ SAFE.print = function(...)
 end
 
 function ngx.req.get_method()
+  bad_context(2)
   return P.get_method()
 end
 local function header_key(t, k)
@@ -117,10 +118,15 @@ function ngx.get_phase()
   return ph
 end
 function ngx.req.http_version()
+  bad_context(2)
   local _, v = P.var_get("server_protocol")
   return tonumber((v or ""):match("HTTP/(%d%.%d)"))
 end
 function ngx.req.is_internal()
+  -- resty/core/misc.lua raises this one at level 1: its own file and line
+  if P.fake_request() then
+    raw_error("/usr/share/lua/5.1/resty/core/misc.lua:181: API disabled in the current context", 0)
+  end
   return P.is_internal()
 end
 function ngx.req.start_time()
@@ -152,10 +158,13 @@ setmetatable(ngx, {
       if t == nil then t = {}; ctxs[cur_req] = t end
       return t
     elseif k == "status" then
+      bad_context(2)
       return P.get_status()
     elseif k == "headers_sent" then
+      bad_context(2)
       return P.headers_sent()
     elseif k == "is_subrequest" then
+      bad_context(2)
       return P.is_subrequest()
     end
     return nil
@@ -165,6 +174,7 @@ setmetatable(ngx, {
       if type(v) ~= "table" then raw_error("ctx should be a table while getting a " .. type(v), 2) end
       ctxs[cur_req] = v
     elseif k == "status" then
+      bad_context(2)
       local code, a = P.set_status(v)
       if code ~= RETURN then raw_error(a, 2) end
     else
