@@ -137,9 +137,11 @@ end
 local resp_headers = {}
 ngx.header = setmetatable({}, {
   __index = function(_, k)
+    bad_context(2)
     return resp_headers[tostring(k):lower():gsub("_", "-")]
   end,
   __newindex = function(_, k, v)
+    bad_context(2)
     if P.headers_sent() then
       P.header_too_late()
       return
