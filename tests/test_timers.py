@@ -75,3 +75,15 @@ def test_counters_follow_lmcf():
         ngx.say(ngx.timer.pending_count(), " ", ngx.timer.running_count())
     """)
     assert res.body == "1 0\n0 1\n0 0\n"
+
+
+def test_resuming_the_requests_coroutine_from_a_timer_is_refused():
+    # recorded on real nginx while writing scenario 537: "lua coroutine: resume", then the
+    # worker died (no status, nothing more in the log); the model says so and stops
+    res = ngxcoro.run_lua("""
+        local co = coroutine.create(function() coroutine.yield(1) end)
+        ngx.timer.at(0.05, function() pcall(coroutine.resume, co) end)
+        ngx.sleep(0.1)
+        ngx.say("not reached")
+    """)
+    assert res.refused and res.status is None and "crashes" in res.message
