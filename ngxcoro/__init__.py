@@ -20,6 +20,7 @@ from .nginx import conf as _config
 from .nginx.http_parse import RequestError, parse_request
 import lupa.luajit21 as lupa
 
+from .ngx_lua.timer import timers_note
 from .ngx_lua.vm import Runaway, MAX_MEMORY, RunOutOfTime, TooManyCoroutines
 from .trace import Hooks, StapTrace, EventLog
 from .trace.snapshot import Snapshots
@@ -149,7 +150,7 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
                    f"{MAX_MEMORY // 2**20} MB); real nginx would fail with \"not enough memory\"")
     wire = w.main_r.connection.wire if w.main_r is not None else Wire()
     status = wire.status if wire.complete else None
-    if message or w.stopped:
+    if message or (w.stopped and not (w.main_r is not None and client_done(w.main_r.connection))):
         # a client that gave up, or timed out before nginx closed the connection
         # (ngxcoro.oracle's: no EOF, no status), has no complete response
         status = None
@@ -158,7 +159,8 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
                   message=message, snapshots=snaps.frames if snaps else [],
                   config_text=config_text, request=request, inert=list(conf.inert),
                   refused=refused, client_abort_at=abort_at if wire.gone else None,
-                  notes=[n for n in (stap.note(), log.note(), snaps and snaps.note()) if n])
+                  notes=[n for n in (timers_note(w), stap.note(), log.note(),
+                                     snaps and snaps.note()) if n])
 
 
 def lua_location(lua, uri="/t"):

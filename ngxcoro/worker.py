@@ -18,7 +18,7 @@ import time
 from .nginx import access, content, phases, request
 from .nginx.loop import Loop
 from .ngx_lua import (by, control, coroutine, misc, output, req_body, shdict, sleep,
-                      subrequest, uri, uthread, variable)
+                      subrequest, timer, uri, uthread, variable)
 from .ngx_lua.common import CoStatus
 from .ngx_lua.protocol import bind, abort
 from .ngx_lua.vm import (LuaVM, LuaSyntaxError, STEP_LIMIT, RUN_WALL_LIMIT, MAX_COROUTINES,
@@ -28,7 +28,7 @@ from .trace.listeners import DebugLog
 
 # the modules whose `API` the Lua shims call (ngx_lua/protocol.py)
 API_MODULES = (coroutine, uthread, output, sleep, control, uri, variable, req_body, subrequest,
-               misc, shdict)
+               timer, misc, shdict)
 
 # the client's timeout, in seconds: Test::Nginx's, and the oracle's (run_real and a
 # scenario's "# timeout:" default); the run stops at this much virtual time
@@ -102,6 +102,10 @@ class Worker:
         self._chunks = {}
         # the lua_shared_dict zones: shared memory, one set for the whole run
         self.shdict_zones = shdict.init_zones(config)
+        # ngx_http_lua_main_conf_t's timer fields (ngx_lua/timer.py)
+        self.pending_timers = self.running_timers = 0
+        self.timer_watcher = False
+        self.lua_timers = []              # the armed ones (TimerCtx), for messages and pictures
         self.vm = LuaVM(bind(self, API_MODULES), owner=self)
 
     def guard(self, f):
@@ -145,7 +149,9 @@ class Worker:
             line += f"*{c.number} {msg}"
             if c.log_action:
                 line += f" while {c.log_action}"
-            if not c.log_request:           # freed: the listening socket's address
+            if c.log_context:               # ngx_http_lua_log_timer_error
+                line += f", context: {c.log_context}, client: 127.0.0.1, server: {self.listen_text()}"
+            elif not c.log_request:           # freed: the listening socket's address
                 line += f", client: 127.0.0.1, server: {self.listen_text()}"
             else:
                 host = next((v for k, v in m.headers if k.lower() == "host"), None)
@@ -224,7 +230,11 @@ class Worker:
         # without an event
         horizon, eof_ms = self.loop.horizon_ms, None
         while True:
-            if r.connection.destroyed:              # the oracle's quiet window
+            if self.pending_timers or self.running_timers:
+                # lua timers outlive the request: the oracle waits for them, up to
+                # the client's timeout (oracle/run.py, _wait_log_settled)
+                self.loop.horizon_ms = horizon
+            elif r.connection.destroyed:            # the oracle's quiet window
                 self.loop.horizon_ms = _earlier(horizon, now + QUIET_MS)
             elif client_done(r.connection):         # the client has its EOF, or left
                 eof_ms = now if eof_ms is None else eof_ms

@@ -88,3 +88,19 @@ def test_killed_sleeper_is_deleted_once_and_never_terminates():
         ngx.thread.kill(t)
     """) == ["create 2 in 1", "spawn user thread 2 in 1", "delete thread 2",
              "terminate 1: ok", "delete thread 1"]
+
+
+def test_timer_thread_t106_T1_T4_T7():
+    # lua-nginx-module t/106-timer.t TEST 1 (at 0.05), TEST 4 (the callback sleeps) and
+    # TEST 7 (a 0 timer) all print the same: the timer's thread is created by the entry
+    # thread (ngx_http_lua_ngx_timer_helper's user_coroutine_create probe), the entry ends
+    # first, then the timer's thread ends as the entry thread of its fake request
+    want = ["create 2 in 1", "terminate 1: ok", "delete thread 1", "terminate 2: ok",
+            "delete thread 2"]
+    for body in ("ngx.sleep(0)", "ngx.sleep(0.02)", ""):
+        for delay in ("0.05", "0"):
+            assert stap(f"""
+                local function f(premature) {body} end
+                local ok, err = ngx.timer.at({delay}, f)
+                ngx.say("registered timer")
+            """) == want, (body, delay)

@@ -34,6 +34,7 @@ class Connection:
     log_request: bool = True             # ctx->request of c->log->data (NULL once freed)
     lingering: bool = False              # c->read->handler is ngx_http_lingering_close_handler
     read_eof: bool = False               # c->read->eof: the client's FIN was seen
+    log_context: str | None = None       # a module's log handler: ", context: ngx.timer"
 
 
 @dataclass(eq=False)

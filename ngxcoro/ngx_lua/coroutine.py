@@ -7,7 +7,7 @@ anything: they set ctx.co_op and ctx.cur_co_ctx and ask the shim to yield
 from __future__ import annotations
 
 from .common import CoCtx, CoOp, CoStatus, CONTEXT_YIELDABLE, is_thread
-from .protocol import ret, err, yield_to_run_thread, request_ctx, request_co_ctx
+from .protocol import ret, err, abort, yield_to_run_thread, request_ctx, request_co_ctx
 
 
 def coroutine_create_helper(w, co, is_uthread, is_wrap=False, label=None):
@@ -52,6 +52,14 @@ def resume(w, co):
     w.fire("user_coroutine_resume", parent=p_coctx, child=coctx)
     if coctx.co_status != CoStatus.SUSPENDED:
         return ret(False, f"cannot resume {coctx.co_status.lua_name} coroutine".encode())
+    other = coctx.req
+    if other is not None and other is not w.cur_r and (other.connection.log_context
+                                                       or w.cur_r.connection.log_context):
+        # recorded (scenario 537's first version): nginx logs "lua coroutine: resume", then
+        # its worker dies; the model cannot show a crash
+        w.abort = w.refuse("coroutine.resume of a coroutine another request made, across a "
+                           "timer's fake request: real nginx's worker crashes here")
+        return abort(b"ngxcoro: refused")
     p_coctx.co_status = CoStatus.NORMAL
     coctx.parent_co_ctx = p_coctx
     coctx.co_status = CoStatus.RUNNING

@@ -65,6 +65,8 @@ def header_too_late(w):
 def req_headers(w):
     """ngx.req.get_headers' raw material: name, value, name, value, ...
     (ngx_http_lua_ngx_req_get_headers)."""
+    if w.cur_r.connection.log_context:    # a timer's fake request: NGX_HTTP_LUA_FFI_BAD_CONTEXT
+        return (False,)
     out = []
     for k, v in w.cur_r.headers:
         out += [k.encode("latin-1"), v.encode("latin-1")]

@@ -16,6 +16,8 @@ def req_set_uri(w, *args):
     r, ctx = w.cur_r, w.cur_r.ctx
     if len(args) not in (1, 2, 3):
         return err(f"expecting 1, 2 or 3 arguments but seen {len(args)}")
+    if r.connection.log_context:                            # ngx_http_lua_check_fake_request
+        return err("API disabled in the current context")
     if lua_type(args[0]) not in ("string", "number"):      # luaL_checklstring
         return argerr(1, f"string expected, got {lua_type(args[0])}")
     uri = to_str(args[0])

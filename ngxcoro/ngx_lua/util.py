@@ -12,7 +12,8 @@ from __future__ import annotations
 from ..nginx.core import NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE
 from ..nginx import request, phases, response, body as request_body
 from .common import (LUA_YIELD, LUA_OK, CoStatus, CoOp, PostedThread, LuaCtx, is_thread,
-                     coroutine_alive, entry_thread_alive, zero_co_ctx)
+                     coroutine_alive, entry_thread_alive, zero_co_ctx, CONTEXT_TIMER)
+from .fake_request import finalize_fake_request
 
 RUNNING, DEAD, ZOMBIE = CoStatus.RUNNING, CoStatus.DEAD, CoStatus.ZOMBIE
 ERR_NAMES = {2: "runtime error", 3: "syntax error", 5: "error handler error"}
@@ -313,6 +314,8 @@ def finalize_threads(r, ctx):
 def request_cleanup(r, ctx, forcible):
     """ngx_http_lua_request_cleanup: disarm the request cleanup, finalize_threads."""
     r.worker.fire("request_cleanup", forcible=int(forcible))
+    if r.connection.log_context and ctx.context == CONTEXT_TIMER:     # a timer's fake request
+        r.worker.running_timers -= 1
     ctx.cleanup = None
     finalize_threads(r, ctx)
 
@@ -332,17 +335,14 @@ def reset_ctx(r, ctx):
 
 
 def finalize_request(r, rc):
-    """ngx_http_lua_finalize_request: cancel the pending operation, then finalize;
-    on a closed connection (fd -1) ngx_http_lua_close_fake_request's count--."""
+    """ngx_http_lua_finalize_request: cancel the pending operation, then finalize."""
     ctx = r.ctx
     if ctx is not None and ctx.cur_co_ctx is not None:
         cleanup_pending_operation(ctx.cur_co_ctx)
     if r.connection.fd != -1:
         request.finalize_request(r, rc)
     else:
-        if r.main.count == 0:
-            r.worker.log_error("alert", "http lua fake request count is zero", r)
-        r.main.count = (r.main.count - 1) % 65536
+        finalize_fake_request(r, rc)
 
 
 # --- request-wide aborts, acted on by run_thread whichever thread asked ----

@@ -19,7 +19,7 @@ import lupa.luajit21 as luajit
 # vm.lua first (protocol, stacks, sandbox), boot.lua last (set-up); between
 # them one file per C file, beside the Python module of the same name
 LUA_FILES = ("vm", "coroutine", "uthread", "output", "sleep", "variable", "args", "req_body",
-             "uri", "control", "subrequest", "consts", "misc", "shdict", "boot")
+             "uri", "control", "subrequest", "timer", "consts", "misc", "shdict", "boot")
 _LUA_DIR = importlib.resources.files(__package__).joinpath("lua")
 PRELUDE = "".join(_LUA_DIR.joinpath(f"{name}.lua").read_text() for name in LUA_FILES)
 
@@ -97,6 +97,8 @@ class LuaVM:
         self._resume, self._errmsg, self._where = K.resume, K.errmsg, K.where
         self._compile, self._new_entry = K.compile, K.new_entry
         self._traceback = K.traceback
+        # lua/timer.lua
+        self.timer_copy, self.timer_fail, self.timer_source = K.timer_copy, K.timer_fail, K.timer_source
         # lua_State identities: entry states are recycled through a cache
         # (ngx_http_lua_new_thread / lmcf->cached_lua_threads), so the ids
         # a probe sees repeat as they do in C

@@ -98,11 +98,13 @@ def _run_in_prefix(prefix, config_text, payload, pieces, method, timeout, abort_
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errf, env=env,
             start_new_session=True)
         try:
+            t0 = time.monotonic()
             reply = exchange(port, payload, pieces, method, timeout,
                              alive=lambda: proc.poll() is None, abort_at=abort_at)
             if reply is not None:
                 res.update(reply)
-                _wait_log_settled(log_path, want_close=not reply["hung"])
+                _wait_log_settled(log_path, want_close=not reply["hung"],
+                                  timers_until=t0 + timeout)
         finally:
             _stop(proc)
     res["raw_error_log"] = _scrub(_read(log_path), prefix)
@@ -150,11 +152,20 @@ def _read(path: str) -> str:
         return ""
 
 
-def _wait_log_settled(path: str, want_close: bool, limit: float = 1.5) -> None:
-    """Wait until the connection's close is logged (if expected) and the log is quiet."""
+def _wait_log_settled(path: str, want_close: bool, limit: float = 1.5,
+                      timers_until: float | None = None) -> None:
+    """Wait until the connection's close is logged (if expected) and the log is quiet.
+
+    Lua timers outlive the request that made them: while one is armed or running (its
+    ``created timer`` / ``created next timer`` debug line has no ``lua ngx.timer expired``
+    yet, or an expired one has neither closed its fake connection, ``http lua close fake
+    http connection``, nor failed to start, ``lua failed to run timer``), the wait goes on
+    until `timers_until` (the client's timeout, counted from the request: the horizon
+    the model stops at too). Needs ``error_log ... debug`` to see the timers.
+    """
     end = time.monotonic() + limit
     last_size, quiet_since = -1, time.monotonic()
-    while time.monotonic() < end:
+    while True:
         try:
             size = os.path.getsize(path)
         except OSError:
@@ -162,10 +173,22 @@ def _wait_log_settled(path: str, want_close: bool, limit: float = 1.5) -> None:
         now = time.monotonic()
         if size != last_size:
             last_size, quiet_since = size, now
-        closed = (not want_close) or ("close http connection" in _read(path))
-        if closed and now - quiet_since >= 0.05:
+        text = _read(path)
+        closed = (not want_close) or ("close http connection" in text)
+        timers = _timers_done(text)
+        if closed and now - quiet_since >= 0.05 and timers:
+            return
+        if now >= (end if timers or timers_until is None else timers_until):
             return
         time.sleep(0.01)
+
+
+def _timers_done(text: str) -> bool:
+    """Has every Lua timer the log shows created expired, and every expired one ended?"""
+    created = text.count("created timer (co: ") + text.count("created next timer (co: ")
+    expired = text.count("lua ngx.timer expired")
+    ended = text.count("http lua close fake http connection") + text.count("lua failed to run timer")
+    return created == expired and ended >= expired
 
 
 def _startup_message(stderr: str) -> str:

@@ -245,6 +245,47 @@ _ALL = [
       nginx=((r"lua req body post read, c:(?P<c>\d+)", "BODY_POST_READ c={c}"),),
       line="lua req body post read, c:{c}"),
 
+    # --- ngx.timer and its fake request (ngx_http_lua_timer.c; the fake-request part of
+    # ngx_http_lua_util.c, in ngx_lua/fake_request.py) --------------------------------------
+    E("timer_watcher", explain="the worker's first timer makes the watcher connection",
+      line="lua creating fake watcher connection", cycle=True),
+    E("timer_create", ("co", "delay", "sz"), keep=True, compared=True,
+      explain="ngx.timer arms a {delay} ms timer that will run {co}", words="TIMER {delay}",
+      nginx=((r"created timer \(co: \S+ delay: (?P<delay>\d+) ms\)", "TIMER {delay}"),),
+      line="created timer (co: {ptr} delay: {delay} ms): sz={sz}", cycle=True),
+    E("timer_next", ("co", "delay"), keep=True, compared=True,
+      explain="the every timer re-arms before it runs: {co} is due in {delay} ms",
+      words="TIMER_NEXT {delay}",
+      nginx=((r"created next timer \(co: \S+ delay: (?P<delay>\d+) ms\)", "TIMER_NEXT {delay}"),),
+      line="created next timer (co: {ptr} delay: {delay} ms)", cycle=True),
+    E("timer_fired", ("co",), keep=True, compared=True,
+      explain="the ngx.timer of {co} fires at {t_ms} ms", words="TIMER_EXPIRED",
+      nginx=((r"lua ngx\.timer expired$", "TIMER_EXPIRED"),),
+      line="lua ngx.timer expired", cycle=True),
+    E("free_timer_thread", ("co",),
+      explain="the timer of {co} cannot run: its thread is given back (ngx_http_lua_free_thread)",
+      words="FREE_THREAD", nginx=((r"lua unref lua thread ", "FREE_THREAD"),),
+      line=("lua freeing light thread {ptr} (ref {ref})", "lua unref lua thread {ptr} (ref {ref})"),
+      cycle=True),
+    E("finalize_fake_request", ("r", "rc", "a", "c"), keep=True, compared=True,
+      explain="finalize the timer's fake request with {rc_text} (r->count {c})",
+      words="FAKE_FINALIZE rc={rc} c={c}",
+      nginx=((r"http lua finalize fake request: (?P<rc>-?\d+), a:\d+, c:(?P<c>\d+)",
+              "FAKE_FINALIZE rc={rc} c={c}"),),
+      line="http lua finalize fake request: {rc}, a:{a}, c:{c}"),
+    E("close_fake_request", ("r", "c"), keep=True, compared=True,
+      explain="close the fake request: r->count {c} -> {c_after}", words="FAKE_COUNT c={c}",
+      nginx=((r"http lua fake request count:(?P<c>\d+)$", "FAKE_COUNT c={c}"),),
+      line="http lua fake request count:{c}"),
+    E("free_fake_request", ("r",), keep=True, compared=True,
+      explain="the fake request is freed: its cleanups run", words="FAKE_FREE",
+      nginx=((r"http lua close fake request$", "FAKE_FREE"),), line="http lua close fake request"),
+    E("close_fake_connection", ("r",), keep=True, compared=True,
+      explain="the fake connection is closed", words="FAKE_CLOSE_CONN",
+      nginx=((r"http lua close fake http connection", "FAKE_CLOSE_CONN"),),
+      line=lambda d: "http lua close fake http connection "
+                     + fake_pointer(4096 + d["r"].connection.number)),
+
     # --- the response and the request's end (ngx_http_request.c) -------------------------
     E("send_last_buf", keep=True, compared=True, explain="the last buf of the response is sent",
       words="LAST_BUF", nginx=((r"lua sending last buf of the response body", "LAST_BUF"),),
@@ -404,7 +445,7 @@ def explain(name, d, t_ms):
         d["rv_text"] = RV_TEXT.get(d["rv"], str(d["rv"]))
     if "success" in d:
         d["done_text"] = "finished" if d["success"] else "failed"
-    if name == "close_request":
+    if name in ("close_request", "close_fake_request"):
         d["c_after"] = d["c"] - 1
     for k in ("co", "parent", "child"):
         d.setdefault(k, "-")

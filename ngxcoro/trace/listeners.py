@@ -162,14 +162,21 @@ class DebugLog:
             self.refs[co.L] = self.free_refs.pop() if self.free_refs else len(self.refs) + 1
         return self.refs[co.L]
 
+    def _request(self, d, co):
+        """A timer's fake request, when the line is one of its own (its own *N)."""
+        r = d.get("r") or getattr(co, "req", None)
+        if r is None:                       # the current request, while a timer's runs
+            r = self.w.cur_r if self.w.cur_r is not None and not self.w.cur_r.freed else None
+        return r if r is not None and r.connection.log_context else None
+
     def __call__(self, event, d):
         co = d.get("co")
         if event == "phase_handler":
             self.resuming = False
         elif event == "run_thread" and co is not None and co.kind not in ("uthread", "coroutine"):
             self._ref(co)                   # an entry thread (ngx_http_lua_new_thread)
-        elif event in ("user_thread_spawn", "on_abort"):
-            self._ref(d["child"])
+        elif event in ("user_thread_spawn", "on_abort", "timer_create", "timer_next"):
+            self._ref(d.get("child") or co)    # a light thread's, a handler's or a timer's thread
         elif event in self.WAKE_UPS and (event != "timer_expired" or co is not None):
             self.resuming = True
         elif event == "log" and str(d.get("msg", "")).startswith(self.ABORTS):
@@ -182,11 +189,12 @@ class DebugLog:
         if e is None or e.line is None:
             return
         reqs = self.w.requests
-        r = None if e.cycle or not reqs else reqs[0]
-        ref = self.refs.get(co.L) if event == "thread_delete" else None
+        r = None if e.cycle or not reqs else self._request(d, co) or reqs[0]
+        ref = self.refs.get(co.L) if event in ("thread_delete", "free_timer_thread") else None
         for text in debug_lines(event, d, self.top, ref):
             self.w.log_error("debug", text, r)
-        if event == "thread_delete" and co.is_uthread and co.L in self.refs:
+        if (event == "thread_delete" and co.is_uthread or event == "free_timer_thread") \
+                and co.L in self.refs:
             self.free_refs.append(self.refs.pop(co.L))      # luaL_unref
         if event == "thread_ended" and (co.is_uthread or co.kind not in ("uthread", "coroutine")):
             self.top = 0

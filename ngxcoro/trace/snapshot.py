@@ -149,6 +149,7 @@ class Snapshots:
                 "freed": r.freed,
                 "destroyed": r.connection.destroyed,
                 "connection": r.connection.number,
+                "fake": bool(r.connection.log_context),     # a timer's fake request
                 "ctx": None if ctx is None else {
                     "cur_co_ctx": ctx.cur_co_ctx.name if ctx.cur_co_ctx else None,
                     "entry_co_ctx": ctx.entry_co_ctx.name,

@@ -122,6 +122,8 @@ class _RequestSide:
 
         uri = r["uri"] + (f"?{r['args']}" if r.get("args") else "")
         title = f"<B>{'request' if r['main'] else 'subrequest'} {_h(uri)}</B>"
+        if r.get("fake"):                       # a timer's: no URI, a connection of its own
+            title = f"<B>fake request *{r['connection']}</B> (ngx.timer)"
         if fresh:
             title += f' <FONT POINT-SIZE="9" COLOR="{CHANGED}">* new</FONT>'
         rows = []

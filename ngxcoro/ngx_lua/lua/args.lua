@@ -28,10 +28,12 @@ local function decode_args(s, max)
   return args
 end
 function ngx.req.get_uri_args(max)
+  bad_context(2)
   local _, args = P.var_get("args")
   return decode_args(args or "", max == nil and 100 or max)
 end
 function ngx.req.get_post_args(max)
+  bad_context(2)                       -- ngx_http_lua_check_fake_request
   local code, body, read = P.get_body_data()
   if not read then raw_error("request body not read yet", 2) end
   return decode_args(body or "", max == nil and 100 or max)

@@ -61,6 +61,7 @@ SAFE.print = function(...)
 end
 
 function ngx.req.get_method()
+  bad_context(2)
   return P.get_method()
 end
 local function header_key(t, k)
@@ -73,6 +74,7 @@ end
 
 function ngx.req.get_headers(max, raw)
   local kv = pack(P.req_headers())
+  if kv[1] == false then raw_error("API disabled in the current context", 2) end
   local t = {}
   max = max == nil and 100 or max
   local n = 0
@@ -93,7 +95,7 @@ end
 -- APIs of ngx_lua 0.10.23 that this model does not have: a clear error
 -- instead of "attempt to index a nil value"
 local NOT_MODELLED = {}
-for name in ([[socket timer re md5 md5_bin sha1_bin crc32_short crc32_long
+for name in ([[socket re md5 md5_bin sha1_bin crc32_short crc32_long
   encode_base64 decode_base64 hmac_sha1 cookie_time http_time parse_http_time worker
   config arg resp run_worker_thread semaphore thread_pool escape_html
   get_now_ts raw_header set_header clear_header get_body_file get_headers_raw
@@ -116,10 +118,15 @@ function ngx.get_phase()
   return ph
 end
 function ngx.req.http_version()
+  bad_context(2)
   local _, v = P.var_get("server_protocol")
   return tonumber((v or ""):match("HTTP/(%d%.%d)"))
 end
 function ngx.req.is_internal()
+  -- resty/core/misc.lua raises this one at level 1: its own file and line
+  if P.fake_request() then
+    raw_error("/usr/share/lua/5.1/resty/core/misc.lua:181: API disabled in the current context", 0)
+  end
   return P.is_internal()
 end
 function ngx.req.start_time()
@@ -130,9 +137,11 @@ end
 local resp_headers = {}
 ngx.header = setmetatable({}, {
   __index = function(_, k)
+    bad_context(2)
     return resp_headers[tostring(k):lower():gsub("_", "-")]
   end,
   __newindex = function(_, k, v)
+    bad_context(2)
     if P.headers_sent() then
       P.header_too_late()
       return
@@ -151,10 +160,13 @@ setmetatable(ngx, {
       if t == nil then t = {}; ctxs[cur_req] = t end
       return t
     elseif k == "status" then
+      bad_context(2)
       return P.get_status()
     elseif k == "headers_sent" then
+      bad_context(2)
       return P.headers_sent()
     elseif k == "is_subrequest" then
+      bad_context(2)
       return P.is_subrequest()
     end
     return nil
@@ -164,6 +176,7 @@ setmetatable(ngx, {
       if type(v) ~= "table" then raw_error("ctx should be a table while getting a " .. type(v), 2) end
       ctxs[cur_req] = v
     elseif k == "status" then
+      bad_context(2)
       local code, a = P.set_status(v)
       if code ~= RETURN then raw_error(a, 2) end
     else

@@ -524,3 +524,9 @@ local function simple(name)
 end
 
 ngx.req = {}
+
+-- lua-resty-core's FFI request APIs get NGX_HTTP_LUA_FFI_BAD_CONTEXT in a timer's fake
+-- request (fd -1) and raise error("API disabled in the current context", level)
+local function bad_context(level)
+  if P.fake_request() then raw_error("API disabled in the current context", level + 1) end
+end

@@ -1,0 +1,89 @@
+"""ngx.timer: what the scenarios 500-531 (recorded on real nginx) do not show directly.
+
+Reasoning, stated with each test: the oracle's wait for timers, the note a run stopped at
+the horizon leaves, and what the pictures get (a timer's fake request beside the real one).
+"""
+from __future__ import annotations
+
+from conftest import SCENARIO_DIR
+
+import ngxcoro
+from ngxcoro.oracle.run import _timers_done
+
+
+def _scenario(name):
+    return (SCENARIO_DIR / f"{name}.ngx").read_text(encoding="utf-8")
+
+
+def test_runner_waits_for_every_timer_created():
+    # created = "created timer" + "created next timer"; each must have expired, and each
+    # expired one ended (its fake connection closed, or it failed to start)
+    log = ("created timer (co: 1 delay: 50 ms): sz=2\n"
+           "lua ngx.timer expired\n")
+    assert not _timers_done(log)                            # running
+    assert _timers_done(log + "http lua close fake http connection 1\n")
+    every = log + "created next timer (co: 2 delay: 50 ms)\n"
+    assert not _timers_done(every + "http lua close fake http connection 1\n")   # armed again
+    failed = every + "lua ngx.timer expired\n[alert] lua failed to run timer with ...\n"
+    assert _timers_done(failed + "http lua close fake http connection 1\n")
+    assert _timers_done("no timer at all")
+
+
+def test_every_forever_ends_at_the_horizon_with_a_note():
+    # every(0.8) from a request at 0 s: runs at 0.8, 1.6 and 2.4 s; the next one (3.2 s) is
+    # past the client's 3 s timeout, where the run ends; the request answered long before
+    res = ngxcoro.run(_scenario("514-timer-every-forever"))
+    assert res.status == 200 and res.body == "started\n" and not res.hung
+    assert res.message is None
+    note = res.notes[0]
+    assert ("ngx.timer.every of timer1 (function defined at content_by_lua(nginx.conf:5):3, "
+            "period 0.8 s) ran 3 times") in note
+    assert "due again at 3.2 s" in note and "horizon (3 s" in note
+
+
+def test_no_note_when_every_timer_is_done():
+    res = ngxcoro.run(_scenario("500-timer-at-args"))
+    assert res.notes == []
+
+
+def test_snapshots_show_the_fake_request_and_the_lua_timer():
+    res = ngxcoro.run(_scenario("505-timer-uthread-sleeps"), snapshots=True)
+    snaps = res.snapshots
+    created = next(s for s in snaps if s["event"] == "timer_create")
+    assert [t["kind"] for t in created["timers"]] == ["ngx.timer"]
+    # once the timer fired: the main request (freed, connection 1) and the timer's fake
+    # request (connection 2, count 1, context ngx.timer), whose coroutines are the timer's
+    # thread (its entry) and the light thread it spawned
+    s = next(s for s in snaps if s["event"] == "sleep" and len(s["requests"]) == 2)
+    main, fake = s["requests"]
+    assert (main["fake"], main["connection"], main["freed"]) == (False, 1, True)
+    assert (fake["fake"], fake["connection"], fake["count"], fake["uri"]) == (True, 2, 1, "")
+    assert fake["ctx"]["context"] == "ngx.timer" and fake["ctx"]["entry_co_ctx"] == "timer1"
+    mine = [c["name"] for c in s["coroutines"] if c["request"] == 1]
+    assert mine == ["timer1", "t1"]
+
+
+def test_counters_follow_lmcf():
+    # pending_timers++ at creation, -- when it fires; running_timers++ before the first
+    # run_thread, -- in the request cleanup of the fake request: both end at 0
+    res = ngxcoro.run_lua("""
+        ngx.timer.at(0.01, function() ngx.sleep(0.01) end)
+        ngx.say(ngx.timer.pending_count(), " ", ngx.timer.running_count())
+        ngx.sleep(0.015)
+        ngx.say(ngx.timer.pending_count(), " ", ngx.timer.running_count())
+        ngx.sleep(0.01)
+        ngx.say(ngx.timer.pending_count(), " ", ngx.timer.running_count())
+    """)
+    assert res.body == "1 0\n0 1\n0 0\n"
+
+
+def test_resuming_the_requests_coroutine_from_a_timer_is_refused():
+    # recorded on real nginx while writing scenario 537: "lua coroutine: resume", then the
+    # worker died (no status, nothing more in the log); the model says so and stops
+    res = ngxcoro.run_lua("""
+        local co = coroutine.create(function() coroutine.yield(1) end)
+        ngx.timer.at(0.05, function() pcall(coroutine.resume, co) end)
+        ngx.sleep(0.1)
+        ngx.say("not reached")
+    """)
+    assert res.refused and res.status is None and "crashes" in res.message
