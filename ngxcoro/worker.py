@@ -14,11 +14,12 @@ ngx_log_error).
 from __future__ import annotations
 
 import time
+from functools import partial
 
-from .nginx import access, content, phases, request
+from .nginx import access, content, phases, request, response
 from .nginx.loop import Loop
-from .ngx_lua import (by, control, coroutine, misc, output, req_body, sleep, subrequest,
-                      uri, uthread, variable)
+from .ngx_lua import (bodyfilterby, by, control, coroutine, headerfilterby, logby, misc,
+                      output, req_body, sleep, subrequest, uri, uthread, variable)
 from .ngx_lua.common import CoStatus
 from .ngx_lua.protocol import bind, abort
 from .ngx_lua.vm import (LuaVM, LuaSyntaxError, STEP_LIMIT, RUN_WALL_LIMIT, MAX_COROUTINES,
@@ -28,7 +29,7 @@ from .trace.listeners import DebugLog
 
 # the modules whose `API` the Lua shims call (ngx_lua/protocol.py)
 API_MODULES = (coroutine, uthread, output, sleep, control, uri, variable, req_body, subrequest,
-               misc)
+               misc, bodyfilterby)
 
 # the client's timeout, in seconds: Test::Nginx's, and the oracle's (run_real and a
 # scenario's "# timeout:" default); the run stops at this much virtual time
@@ -80,9 +81,20 @@ class Worker:
         self.content_handlers = [("content_by_lua", by.content_handler),
                                  ("echo", content.echo_handler),
                                  ("proxy_pass", content.proxy_handler)]
-        # ngx_http_top_header_filter and ngx_http_top_body_filter, for a subrequest
-        self.top_header_filter = subrequest.capture_header_filter
-        self.top_body_filter = subrequest.capture_body_filter
+        # ngx_http_top_header_filter and ngx_http_top_body_filter: each module's
+        # filter init puts its filter on top of the chain (lua's capture filters,
+        # then its header and body filters once a *_filter_by_lua* exists)
+        lua_phases = getattr(config, "lua_phases", set())
+        hf, bf = response.header_filter, response.write_filter
+        hf = partial(subrequest.capture_header_filter, nxt=hf)
+        bf = partial(subrequest.capture_body_filter, nxt=bf)
+        if lua_phases & {"header_filter", "body_filter"}:
+            hf = partial(headerfilterby.header_filter, nxt=hf)
+        if "body_filter" in lua_phases:
+            bf = partial(bodyfilterby.body_filter, nxt=bf)
+        self.top_header_filter, self.top_body_filter = hf, bf
+        # cmcf->phases[NGX_HTTP_LOG_PHASE].handlers
+        self.log_handlers = [logby.log_handler] if "log" in lua_phases else []
         self.error_log = []
         level = log_level or getattr(config, "error_log_level", None) or "error"
         self.log_level = LEVELS.index("" if level == "stderr" else level)

@@ -91,20 +91,21 @@ def subrequest(r, uri, args, method, body, data):
     request.post_request(sr)
     return sr
 
-def capture_header_filter(sr):
+def capture_header_filter(sr, nxt):
     """ngx_http_lua_capture_header_filter: a captured HEAD subrequest sends its
     header only (ngx_http_header_filter, which would say so, skips subrequests)."""
-    if sr.sr_data is not None and sr.method == "HEAD":
+    if sr is not sr.main and sr.sr_data is not None and sr.method == "HEAD":
         sr.header_only = True
+    return nxt(sr)
 
 
-def capture_body_filter(sr, data, last):
+def capture_body_filter(sr, data, flush, last, nxt):
     """ngx_http_lua_capture_body_filter: keep a subrequest's output for the
     parent's ctx; NGX_ERROR when the parent has no ctx (ngx.exec dropped it),
     so the subrequest ends with rc -1."""
     d = sr.sr_data
-    if d is None or d.run_post_subrequest:
-        return NGX_OK
+    if sr is sr.main or d is None or d.run_post_subrequest:
+        return nxt(sr, data, flush, last)
     if sr.parent.ctx is None:
         return NGX_ERROR
     d.body += data

@@ -466,8 +466,8 @@ def send_header_if_needed(r, ctx):
     """ngx_http_lua_send_header_if_needed."""
     if not r.header_sent and not ctx.header_sent:
         r.headers_out_status = r.headers_out_status or 200
-        ctx.header_sent = True
-        return NGX_OK if ctx.buffering else response.send_header(r)
+        rc, ctx.header_sent = NGX_OK if ctx.buffering else response.send_header(r), True
+        return rc                               # header_sent set after the filters ran
     return NGX_OK
 
 

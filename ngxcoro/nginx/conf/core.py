@@ -98,7 +98,10 @@ class Config:
     Location has its own, inherited inwards; the default is "error"). ``inert`` lists the
     (name, line) of each directive accepted with no effect on the model, in file order.
     ``refused_vars`` maps a variable made by a block the model cannot run (map, geo,
-    split_clients) to the refusal a request that reads it gets."""
+    split_clients) to the refusal a request that reads it gets. ``lua_phases`` holds the
+    phases of the log and filter handlers found anywhere (``log``, ``header_filter``,
+    ``body_filter``): lua-nginx-module registers its log handler and filters only then
+    (lmcf->requires_log, requires_header_filter, requires_body_filter)."""
     kind: str
     filename: str
     servers: list = field(default_factory=list)
@@ -106,6 +109,7 @@ class Config:
     error_log_level: str = "error"
     inert: list = field(default_factory=list)
     refused_vars: dict = field(default_factory=dict)
+    lua_phases: set = field(default_factory=set)
 
     @property
     def server(self) -> Optional[Server]:
