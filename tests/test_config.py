@@ -429,8 +429,8 @@ def test_no_runnable_lua_is_an_error_level_message():
 @pytest.mark.parametrize("body, name", [
     # all accepted by nginx -t (directive names from the installed build's ngx_command_t)
     ("location /a { content_by_lua_file x.lua; }", "content_by_lua_file"),
-    ('location /a { log_by_lua_block { ngx.log(ngx.ERR, "x") } }', "log_by_lua_block"),
-    ("location /a { header_filter_by_lua_block { ngx.header.x = 1 } }", "header_filter_by_lua_block"),
+    ("location /a { log_by_lua_file x.lua; }", "log_by_lua_file"),
+    ("location /a { header_filter_by_lua_file x.lua; }", "header_filter_by_lua_file"),
     ("location /a { try_files $uri =404; }", "try_files"),
     ("location /a { limit_rate 10; }", "limit_rate"),
     ("server_rewrite_by_lua_block { x() }", "server_rewrite_by_lua_block"),
