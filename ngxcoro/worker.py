@@ -5,8 +5,9 @@ This is where nginx core and its modules meet, as in nginx's generated
 objs/ngx_modules.c and src/core/ngx_cycle.c: the worker builds the phase
 engine (ngx_http_init_phase_handlers: the rewrite module and
 lua-nginx-module's rewrite and access handlers), the table of content
-handlers a location's directive selects (clcf->handler), and the top body
-filter (lua's capture filter in front of the write filter).  It also holds
+handlers a location's directive selects (clcf->handler), the header and body
+filter chains (lua's user filters and capture filters in front of nginx's
+header and write filters) and the log phase handlers (lua's log handler).  It also holds
 what lua-nginx-module keeps per worker (ngx_http_lua_main_conf_t: the VM,
 the compiled chunks) and writes the error log (src/core/ngx_log.c
 ngx_log_error).

@@ -57,8 +57,11 @@ def body_filter_by_chunk(r, chunk):
     if error is not None:
         r.worker.log_error("error", f"failed to run body_filter_by_lua*: {error}", r)
         return NGX_ERROR
-    rc = tonumber(values[0]) if values and values[0] is not None else 0
-    if rc is not None and (int(rc) == NGX_ERROR or int(rc) >= 300):
+    try:                                # lua_tointeger of what the chunk returned
+        rc = int(float(values[0])) if values and values[0] is not None else 0
+    except ValueError:
+        rc = 0
+    if rc == NGX_ERROR or rc >= 300:
         return NGX_ERROR
     return NGX_OK
 

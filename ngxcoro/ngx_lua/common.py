@@ -127,6 +127,7 @@ class LuaCtx:
     capture: bool = False              # a subrequest's ctx: its output is captured
     seen_last_in_filter: bool = False   # body_filter_by_lua set the eof flag
     filter_chain: list | None = None    # lmcf->body_filter_chain: [data, last, flush]
+    ctx_ref: int = 0                    # which ngx.ctx table is this ctx's (0: none yet)
     index: int = 0
     # propagate_error carries these across loop turns of run_thread
     err: str = ""

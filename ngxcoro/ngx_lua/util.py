@@ -492,7 +492,7 @@ def send_chain_link(r, ctx, data):
             body = bytes(ctx.buffered)
             ctx.buffering = False
             response.send_header(r, content_length=len(body))
-            return response.output(r, body, last=True)
+            response.output(r, body)             # the buffered chain, then the last buf
         return response.output(r, b"", last=True)
     if ctx.buffering:
         ctx.buffered += data

@@ -141,14 +141,15 @@ ngx.header = setmetatable({}, {
   end,
 })
 
-local ctxs = {}        -- request id -> ngx.ctx table
+local ctxs = {}        -- ctx->ctx_ref (misc.py ctx_ref) -> ngx.ctx table
 local cur_req = 1
 setmetatable(ngx, {
   __index = function(t, k)
     if NOT_MODELLED[k] then return not_modelled("ngx.")(t, k) end
     if k == "ctx" then
-      local t = ctxs[cur_req]
-      if t == nil then t = {}; ctxs[cur_req] = t end
+      local _, ref = P.ctx_ref()
+      local t = ctxs[ref]
+      if t == nil then t = {}; ctxs[ref] = t end
       return t
     elseif k == "status" then
       return P.get_status()
@@ -162,7 +163,8 @@ setmetatable(ngx, {
   __newindex = function(t, k, v)
     if k == "ctx" then
       if type(v) ~= "table" then raw_error("ctx should be a table while getting a " .. type(v), 2) end
-      ctxs[cur_req] = v
+      local _, ref = P.ctx_ref()
+      ctxs[ref] = v
     elseif k == "status" then
       local code, a = P.set_status(v)
       if code ~= RETURN then raw_error(a, 2) end
