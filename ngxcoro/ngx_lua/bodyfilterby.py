@@ -15,8 +15,10 @@ from ..nginx.core import NGX_OK, NGX_ERROR
 from .common import CONTEXT_BODY_FILTER
 from .headerfilterby import add_cleanup
 from .logby import create_ctx, protected_call
-from .misc import not_modelled
-from .protocol import ret, err, argerr, lua_type, tonumber
+from .protocol import ret, err, argerr, check_context, lua_type, tonumber
+
+# what resty/core/param.lua's error() raises when ngx.arg is read elsewhere
+RESTY_PARAM_ERROR = b"/usr/share/lua/5.1/resty/core/param.lua:93: API disabled in the current context"
 
 
 def body_filter(r, data, flush, last, nxt):
@@ -66,36 +68,32 @@ def body_filter_by_chunk(r, chunk):
     return NGX_OK
 
 
-def _filter_ctx(w):
-    r = w.cur_r
-    ctx = r.ctx
-    if ctx is None or not ctx.context & CONTEXT_BODY_FILTER:
-        return None
-    return ctx
-
-
 def get_param(w, idx):
-    """ngx_http_lua_ffi_get_body_filter_param_body (and _eof): ngx.arg[idx]."""
-    ctx = _filter_ctx(w)
-    if ctx is None:
-        return _not_modelled(w)
+    """ngx_http_lua_ffi_get_body_filter_param_body (and _eof): ngx.arg[idx],
+    read by resty/core/param.lua, which raises outside body_filter_by_lua*
+    (set_by_lua* is not modelled)."""
+    ctx = w.cur_r.ctx
+    if ctx is None or not ctx.context & CONTEXT_BODY_FILTER:
+        return ret(None, RESTY_PARAM_ERROR)
     chain = ctx.filter_chain
-    if idx == 1:
+    n = tonumber(idx)
+    if n == 1:
         return ret(chain[0] if chain is not None else b"")
-    if idx == 2:
+    if n == 2:
         return ret(bool(chain is not None and chain[1]))
     return ret(None)
 
 
-def _not_modelled(w):
-    return not_modelled(w, b"ngx.arg outside body_filter_by_lua* (a real ngx_lua API)")
-
-
 def set_param(w, idx, value):
-    """ngx_http_lua_body_filter_param_set: ngx.arg[idx] = value."""
-    ctx = _filter_ctx(w)
+    """ngx_http_lua_body_filter_param_set (after ngx_http_lua_param_set's
+    context check): ngx.arg[idx] = value (the shim made a number or an
+    array table a string)."""
+    ctx = w.cur_r.ctx
     if ctx is None:
-        return _not_modelled(w)
+        return err("ctx not found")
+    msg = check_context(ctx, CONTEXT_BODY_FILTER)
+    if msg:
+        return err(msg)
     n = tonumber(idx)
     if n is None:
         return argerr(2, f"number expected, got {lua_type(idx)}")
@@ -111,12 +109,10 @@ def set_param(w, idx, value):
                 chain[1] = False
             ctx.seen_last_in_filter = False
         return ret()
+    if value is not None and not isinstance(value, bytes):
+        return err(f"bad chunk data type: {lua_type(value)}")
     last = bool(chain and chain[1])
     flush = bool(chain and chain[2])
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        value = str(tonumber(value)).encode() if float(value) != int(value) else b"%d" % value
-    if value is not None and not isinstance(value, bytes):
-        return err(f"bad argument #2 to 'ngx.arg' (string expected, got {lua_type(value)})")
     if value:
         ctx.filter_chain = [value, last, flush]
     elif last or flush:
