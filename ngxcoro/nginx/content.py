@@ -71,11 +71,13 @@ class EchoCtx:
 
 
 def echo_handler(r):
-    """ngx_http_echo_handler (which discards an unread body first)."""
+    """ngx_http_echo_handler (which discards an unread body first).  An
+    NGX_ERROR from its commands (a filter failed) is answered as NGX_ERROR
+    by this build, not 500: nginx finalizes with -1 (scenario 626)."""
     body.discard_request_body(r)
     rc = echo_run_cmds(r)
     if rc == NGX_ERROR:
-        return 500
+        return NGX_ERROR
     if rc >= 300 or rc == NGX_DONE:
         return rc
     if rc == NGX_AGAIN:

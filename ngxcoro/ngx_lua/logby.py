@@ -36,7 +36,7 @@ def protected_call(r, chunk):
         return None, None
     prev = w.cur_r
     w.enter_request(r)
-    co = w.vm.new_entry(index)
+    co = w.vm.new_entry(index, plain=True)
     try:
         rv = w.vm.resume(co, 0)
         if rv == 0:

@@ -174,6 +174,7 @@ class LuaVM:
         self.nstates += 1
         return self.nstates
 
-    def new_entry(self, chunk):
-        """A Lua coroutine running a fresh closure of chunk `chunk`."""
-        return self._new_entry(chunk)
+    def new_entry(self, chunk, plain=False):
+        """A Lua coroutine running a fresh closure of chunk `chunk`; `plain`
+        for a log or filter chunk, run as lua_pcall on the main state."""
+        return self._new_entry(chunk, plain)

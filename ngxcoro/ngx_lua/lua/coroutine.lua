@@ -5,6 +5,10 @@
 -- in header_filter_by_lua* and body_filter_by_lua* resty.core's wrappers
 -- fall back to the standard Lua coroutine functions
 local raw_wrap = coroutine.wrap
+-- the coroutines that stand for the main state in a lua_pcall'd log or
+-- filter chunk (boot.lua K.new_entry): yielding there crosses the C call,
+-- and coroutine.running() sees the main state (nil)
+local PLAIN = setmetatable({}, {__mode = "k"})
 local function native()
   local _, yes = P.co_native()
   return yes
@@ -55,7 +59,10 @@ function co_lib.wrap(f)
 end
 
 function co_lib.yield(...)
-  if native() then return raw_yield(...) end
+  if native() then
+    if PLAIN[raw_running()] then raw_error("attempt to yield across C-call boundary", 2) end
+    return raw_yield(...)
+  end
   local code, a = P.co_yield()
   if code ~= YIELD then raw_error(a, 2) end
   return raw_yield(...)
@@ -69,7 +76,11 @@ function co_lib.status(co)
   return a
 end
 
-co_lib.running = raw_running
+function co_lib.running()
+  local co = raw_running()
+  if PLAIN[co] then return nil end
+  return co
+end
 -- lua-resty-core keeps the module's C functions as __name and the standard
 -- ones as _name; OpenResty's LuaJIT has no coroutine.isyieldable
 co_lib.__create, co_lib.__resume, co_lib.__yield = co_lib.create, co_lib.resume, co_lib.yield
