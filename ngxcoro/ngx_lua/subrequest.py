@@ -30,6 +30,7 @@ class SrData:
         self.status = 0
         self.seen_last = False
         self.run_post_subrequest = False
+        self.sr_id = 0                  # the subrequest (its res.header, in the VM)
 
 
 def ngx_location_capture_multi(w, *flat):
@@ -83,6 +84,7 @@ def subrequest(r, uri, args, method, body, data):
     sr.server_name = main.server_name
     sr.request_body = body if body is not None else main.request_body
     sr.sr_data = data
+    data.sr_id = sr.id
     sr.post_subrequest = post_subrequest
     sr.write_event_handler = phases.handler
     main.subrequests -= 1
@@ -167,7 +169,7 @@ def subrequest_resume(r):
     w.fire("subrequests_done", co=coctx)
     flat = []
     for d in coctx.sr_results:
-        flat += [d.status, bytes(d.body), not d.seen_last]    # no last buf: truncated
+        flat += [d.status, bytes(d.body), not d.seen_last, d.sr_id]  # no last buf: truncated
     w.vm.push_results(coctx.co, *flat)
     n = coctx.nsubreqs
     coctx.sr_results, coctx.nsubreqs = [], 0

@@ -126,23 +126,34 @@ function ngx.req.start_time()
   return P.start_time()
 end
 
--- ngx.header: response headers (kept, not checked in depth)
-local resp_headers = {}
+local cur_req = 1      -- the request id ngx_http_lua_get_req answers (K.set_request)
+
+-- ngx.header: the current request's response headers (kept per request for
+-- res.header of a capture; the status line and headers the model writes do
+-- not show them)
+local function resp_headers()
+  local t = resp_headers_of[cur_req]
+  if t == nil then t = {}; resp_headers_of[cur_req] = t end
+  return t
+end
 ngx.header = setmetatable({}, {
   __index = function(_, k)
-    return resp_headers[tostring(k):lower():gsub("_", "-")]
+    local h = resp_headers()[(tostring(k):lower():gsub("_", "-"))]
+    return h and h[2]
   end,
   __newindex = function(_, k, v)
     if P.headers_sent() then
       P.header_too_late()
       return
     end
-    resp_headers[tostring(k):lower():gsub("_", "-")] = v
+    local t, name = resp_headers(), (tostring(k):gsub("_", "-"))
+    local key = name:lower()
+    if v == nil then t[key] = nil
+    else t[key] = {t[key] and t[key][1] or name, v} end
   end,
 })
 
 local ctxs = {}        -- ctx->ctx_ref (misc.py ctx_ref) -> ngx.ctx table
-local cur_req = 1
 setmetatable(ngx, {
   __index = function(t, k)
     if NOT_MODELLED[k] then return not_modelled("ngx.")(t, k) end
