@@ -137,12 +137,13 @@ def echo_run_cmds(r):
 
 def echo_send_chain_link(r, data):
     """ngx_http_echo_send_chain_link (None: the last buf)."""
-    if not r.header_sent:
+    rc = NGX_OK
+    if not r.header_sent:                    # ngx_http_echo_send_header_if_needed
         if not r.headers_out_status:
             r.headers_out_status = 200
         rc = response.send_header(r)
-        if rc == NGX_ERROR or rc > NGX_OK or r.header_only:
-            return rc
+    if rc == NGX_ERROR or rc > NGX_OK or r.header_only:
+        return rc
     if data is None:
         return response.output(r, b"", last=True)
     return response.output(r, data)

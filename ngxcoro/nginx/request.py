@@ -111,7 +111,6 @@ def process_request(w, method, uri, args, version, headers, body_pieces=(), on_c
     r.request_line = f"{method} {r.request_uri} {version}"
     c.data = r
     w.cur_r = r
-    r.header_only = method == "HEAD"
     server = w.config.servers[0]
     r.server_name = getattr(server, "server_name", "") or ""
     if http_parse.invalid_method(method):

@@ -136,6 +136,8 @@ def header_filter(r):
         r.header_only = True
     if r is not r.main:
         return NGX_OK
+    if r.method == "HEAD":                    # set here, when the header goes out
+        r.header_only = True
     content_length = r.content_length_n
     status = r.headers_out_status or 200
     wire = r.connection.wire

@@ -272,9 +272,13 @@ _ALL = [
       words="LOG_HANDLER c={c}",
       nginx=((r'lua log handler, uri:".*" c:(?P<c>\d+)$', "LOG_HANDLER c={c}"),),
       line='lua log handler, uri:"{uri}" c:{c}'),
-    E("header_filter", ("uri", "chunk"), explain="lua's header filter for {uri}",
+    E("header_filter", ("uri", "chunk"), compared=True, explain="lua's header filter for {uri}",
+      words="HEADER_FILTER {uri}",
+      nginx=((r'lua header filter for user lua code, uri "(?P<uri>.*)"$', "HEADER_FILTER {uri}"),),
       line='lua header filter for user lua code, uri "{uri}"'),
-    E("body_filter", ("uri", "chunk"), explain="lua's body filter for {uri}",
+    E("body_filter", ("uri", "chunk"), compared=True, explain="lua's body filter for {uri}",
+      words="BODY_FILTER {uri}",
+      nginx=((r'lua body filter for user lua code, uri "(?P<uri>.*)"$', "BODY_FILTER {uri}"),),
       line='lua body filter for user lua code, uri "{uri}"'),
 ]
 EVENTS = {e.name: e for e in _ALL}
