@@ -20,7 +20,7 @@ from functools import partial
 from .nginx import access, content, phases, request, response
 from .nginx.loop import Loop
 from .ngx_lua import (bodyfilterby, by, control, coroutine, headerfilterby, logby, misc,
-                      output, req_body, sleep, subrequest, uri, uthread, variable)
+                      output, req_body, sleep, socket_tcp, subrequest, uri, uthread, variable)
 from .ngx_lua.common import CoStatus
 from .ngx_lua.protocol import bind, abort
 from .ngx_lua.vm import (LuaVM, LuaSyntaxError, STEP_LIMIT, RUN_WALL_LIMIT, MAX_COROUTINES,
@@ -30,7 +30,7 @@ from .trace.listeners import DebugLog
 
 # the modules whose `API` the Lua shims call (ngx_lua/protocol.py)
 API_MODULES = (coroutine, uthread, output, sleep, control, uri, variable, req_body, subrequest,
-               misc, bodyfilterby)
+               misc, bodyfilterby, socket_tcp)
 
 # the client's timeout, in seconds: Test::Nginx's, and the oracle's (run_real and a
 # scenario's "# timeout:" default); the run stops at this much virtual time

@@ -19,7 +19,7 @@ import lupa.luajit21 as luajit
 # vm.lua first (protocol, stacks, sandbox), boot.lua last (set-up); between
 # them one file per C file, beside the Python module of the same name
 LUA_FILES = ("vm", "coroutine", "uthread", "output", "sleep", "variable", "args", "req_body",
-             "uri", "control", "subrequest", "consts", "misc", "bodyfilterby", "boot")
+             "uri", "control", "subrequest", "consts", "misc", "bodyfilterby", "socket_tcp", "boot")
 _LUA_DIR = importlib.resources.files(__package__).joinpath("lua")
 PRELUDE = "".join(_LUA_DIR.joinpath(f"{name}.lua").read_text() for name in LUA_FILES)
 

@@ -102,6 +102,9 @@ C_FUNCTIONS = {
     "ngx_lua.bodyfilterby.body_filter_by_chunk": "ngx_http_lua_body_filter_by_chunk",
     "ngx_lua.bodyfilterby.get_param": "ngx_http_lua_ffi_get_body_filter_param_body",
     "ngx_lua.bodyfilterby.set_param": "ngx_http_lua_body_filter_param_set",
+    "ngx_lua.socket_tcp.socket_tcp": "ngx_http_lua_socket_tcp",
+    "ngx_lua.socket_tcp.socket_connect": "ngx_http_lua_socket_tcp_connect",
+    "ngx_lua.socket_tcp.socket_udp": "ngx_http_lua_socket_udp",
     # ngx_lua/by.py
     "ngx_lua.by.get_ctx": "ngx_http_get_module_ctx",
     "ngx_lua.by.rewrite_handler": "ngx_http_lua_rewrite_handler",
