@@ -10,10 +10,10 @@ filters make as well.
 """
 from __future__ import annotations
 
-from ..nginx.core import NGX_OK, NGX_ERROR, NGX_DECLINED
 import re
 from types import SimpleNamespace
 
+from ..nginx.core import NGX_OK, NGX_ERROR, NGX_DECLINED
 from .common import CONTEXT_LOG, LuaCtx
 from .util import wev_handler
 
