@@ -5,8 +5,9 @@ This is where nginx core and its modules meet, as in nginx's generated
 objs/ngx_modules.c and src/core/ngx_cycle.c: the worker builds the phase
 engine (ngx_http_init_phase_handlers: the rewrite module and
 lua-nginx-module's rewrite and access handlers), the table of content
-handlers a location's directive selects (clcf->handler), and the top body
-filter (lua's capture filter in front of the write filter).  It also holds
+handlers a location's directive selects (clcf->handler), the header and body
+filter chains (lua's user filters and capture filters in front of nginx's
+header and write filters) and the log phase handlers (lua's log handler).  It also holds
 what lua-nginx-module keeps per worker (ngx_http_lua_main_conf_t: the VM,
 the compiled chunks) and writes the error log (src/core/ngx_log.c
 ngx_log_error).
@@ -14,11 +15,13 @@ ngx_log_error).
 from __future__ import annotations
 
 import time
+from functools import partial
 
-from .nginx import access, content, phases, request
+from .nginx import access, content, phases, request, response
 from .nginx.loop import Loop
-from .ngx_lua import (by, control, coroutine, misc, output, req_body, shdict, sleep,
-                      subrequest, timer, uri, uthread, variable)
+from .ngx_lua import (bodyfilterby, by, control, coroutine, headerfilterby, logby, misc,
+                      output, req_body, shdict, sleep, socket_tcp, subrequest, timer, uri,
+                      uthread, variable)
 from .ngx_lua.common import CoStatus
 from .ngx_lua.protocol import bind, abort
 from .ngx_lua.vm import (LuaVM, LuaSyntaxError, STEP_LIMIT, RUN_WALL_LIMIT, MAX_COROUTINES,
@@ -28,7 +31,7 @@ from .trace.listeners import DebugLog
 
 # the modules whose `API` the Lua shims call (ngx_lua/protocol.py)
 API_MODULES = (coroutine, uthread, output, sleep, control, uri, variable, req_body, subrequest,
-               timer, misc, shdict)
+               timer, misc, shdict, bodyfilterby, socket_tcp)
 
 # the client's timeout, in seconds: Test::Nginx's, and the oracle's (run_real and a
 # scenario's "# timeout:" default); the run stops at this much virtual time
@@ -80,9 +83,20 @@ class Worker:
         self.content_handlers = [("content_by_lua", by.content_handler),
                                  ("echo", content.echo_handler),
                                  ("proxy_pass", content.proxy_handler)]
-        # ngx_http_top_header_filter and ngx_http_top_body_filter, for a subrequest
-        self.top_header_filter = subrequest.capture_header_filter
-        self.top_body_filter = subrequest.capture_body_filter
+        # ngx_http_top_header_filter and ngx_http_top_body_filter: each module's
+        # filter init puts its filter on top of the chain (lua's capture filters,
+        # then its header and body filters once a *_filter_by_lua* exists)
+        lua_phases = getattr(config, "lua_phases", set())
+        hf, bf = response.header_filter, response.write_filter
+        hf = partial(subrequest.capture_header_filter, nxt=hf)
+        bf = partial(subrequest.capture_body_filter, nxt=bf)
+        if lua_phases & {"header_filter", "body_filter"}:
+            hf = partial(headerfilterby.header_filter, nxt=hf)
+        if "body_filter" in lua_phases:
+            bf = partial(bodyfilterby.body_filter, nxt=bf)
+        self.top_header_filter, self.top_body_filter = hf, bf
+        # cmcf->phases[NGX_HTTP_LOG_PHASE].handlers
+        self.log_handlers = [logby.log_handler] if "log" in lua_phases else []
         self.error_log = []
         level = log_level or getattr(config, "error_log_level", None) or "error"
         self.log_level = LEVELS.index("" if level == "stderr" else level)

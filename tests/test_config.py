@@ -321,6 +321,13 @@ ERRORS = [   # (server body wrapped by full(), what nginx -t printed)
     ("location /a { content_by_lua_block { y() } content_by_lua 'x()'; }", '[emerg] "content_by_lua" directive is duplicate in nginx.conf:14'),
     ('location /a { if ($uri) { content_by_lua_block { a() } content_by_lua_block { b() } } }', '[emerg] is duplicate in nginx.conf:14'),
     ('location /a { content_by_lua_block {} }', '[error] invalid location config: no runnable Lua code in nginx.conf:14'),
+    # the log and filter handlers, at location and server level
+    ('location /a { log_by_lua_block { a() } log_by_lua_block { b() } }', '[emerg] is duplicate in nginx.conf:14'),
+    ('log_by_lua_block { a() } log_by_lua_block { b() }', '[emerg] is duplicate in nginx.conf:14'),
+    ("location /a { header_filter_by_lua 'x()'; header_filter_by_lua 'y()'; }", '[emerg] "header_filter_by_lua" directive is duplicate in nginx.conf:14'),
+    ("location /a { body_filter_by_lua_block { x() } body_filter_by_lua 'y()'; }", '[emerg] "body_filter_by_lua" directive is duplicate in nginx.conf:14'),
+    ('location /a { body_filter_by_lua_block {} }', '[error] invalid location config: no runnable Lua code in nginx.conf:14'),
+    ('location /a { log_by_lua ""; }', '[error] invalid location config: no runnable Lua code in nginx.conf:14'),
     ('location /a { rewrite_by_lua "" ; }', '[error] invalid location config: no runnable Lua code in nginx.conf:14'),
     # the Lua block lexer
     ('location /a { content_by_lua_block { ngx.say([[x) } }', '[emerg] Lua code block missing the closing long bracket "]]", the inlined Lua code may be too long in nginx.conf:14'),
@@ -429,8 +436,8 @@ def test_no_runnable_lua_is_an_error_level_message():
 @pytest.mark.parametrize("body, name", [
     # all accepted by nginx -t (directive names from the installed build's ngx_command_t)
     ("location /a { content_by_lua_file x.lua; }", "content_by_lua_file"),
-    ('location /a { log_by_lua_block { ngx.log(ngx.ERR, "x") } }', "log_by_lua_block"),
-    ("location /a { header_filter_by_lua_block { ngx.header.x = 1 } }", "header_filter_by_lua_block"),
+    ("location /a { log_by_lua_file x.lua; }", "log_by_lua_file"),
+    ("location /a { header_filter_by_lua_file x.lua; }", "header_filter_by_lua_file"),
     ("location /a { try_files $uri =404; }", "try_files"),
     ("location /a { limit_rate 10; }", "limit_rate"),
     ("server_rewrite_by_lua_block { x() }", "server_rewrite_by_lua_block"),
@@ -738,3 +745,26 @@ def test_chunk_names_against_nginx(tmp_path):
     log = (tmp_path / "logs" / "error.log").read_text()
     for message in E1_LOG.values():
         assert f"lua entry thread aborted: runtime error: {message}\nstack traceback:" in log
+
+
+def test_log_and_filter_handlers_are_inherited_inwards():
+    """Reasoning from ngx_http_lua_merge_loc_conf (src/ngx_http_lua_module.c): a location
+    without its own log_by_lua* / header_filter_by_lua* / body_filter_by_lua* takes its
+    enclosing block's (http -> server -> location -> nested location); its own replaces it.
+    The chunk keeps the name of the directive that made it (scenario 619 runs this)."""
+    text = ("events {}\nhttp {\n"
+            "  log_by_lua_block { a() }\n"
+            "  server {\n"
+            "    header_filter_by_lua_block { b() }\n"
+            "    location /x { location /x/y { body_filter_by_lua_block { c() } } }\n"
+            "    location /z { log_by_lua_block { d() } }\n"
+            "  }\n}\n")
+    config = load(text)
+    x, z = config.servers[0].locations
+    y = x.locations[0]
+    names = lambda loc: {k: v.chunkname for k, v in loc.settings.items() if k.endswith("_by_lua")}
+    assert names(x) == {"log_by_lua": "log_by_lua(nginx.conf:3)",
+                        "header_filter_by_lua": "header_filter_by_lua(nginx.conf:5)"}
+    assert names(y) == dict(names(x), body_filter_by_lua="body_filter_by_lua(nginx.conf:6)")
+    assert names(z) == dict(names(x), log_by_lua="log_by_lua(nginx.conf:7)")
+    assert config.lua_phases == {"log", "header_filter", "body_filter"}

@@ -71,11 +71,13 @@ class EchoCtx:
 
 
 def echo_handler(r):
-    """ngx_http_echo_handler (which discards an unread body first)."""
+    """ngx_http_echo_handler (which discards an unread body first).  An
+    NGX_ERROR from its commands (a filter failed) is answered as NGX_ERROR
+    by this build, not 500: nginx finalizes with -1 (scenario 626)."""
     body.discard_request_body(r)
     rc = echo_run_cmds(r)
     if rc == NGX_ERROR:
-        return 500
+        return NGX_ERROR
     if rc >= 300 or rc == NGX_DONE:
         return rc
     if rc == NGX_AGAIN:
@@ -135,12 +137,13 @@ def echo_run_cmds(r):
 
 def echo_send_chain_link(r, data):
     """ngx_http_echo_send_chain_link (None: the last buf)."""
-    if not r.header_sent:
+    rc = NGX_OK
+    if not r.header_sent:                    # ngx_http_echo_send_header_if_needed
         if not r.headers_out_status:
             r.headers_out_status = 200
         rc = response.send_header(r)
-        if rc == NGX_ERROR or rc > NGX_OK or r.header_only:
-            return rc
+    if rc == NGX_ERROR or rc > NGX_OK or r.header_only:
+        return rc
     if data is None:
         return response.output(r, b"", last=True)
     return response.output(r, data)

@@ -82,6 +82,9 @@ class Request:
     worker: object = None
     id: int = 1
     phase_handler: int = 0
+    content_length_n: int | None = None   # r->headers_out.content_length_n (None: unknown)
+    filter_finalize: bool = False
+    logged: bool = False
 
     def __post_init__(self):
         if self.main is None:
@@ -111,7 +114,6 @@ def process_request(w, method, uri, args, version, headers, body_pieces=(), on_c
     r.request_line = f"{method} {r.request_uri} {version}"
     c.data = r
     w.cur_r = r
-    r.header_only = method == "HEAD"
     server = w.config.servers[0]
     r.server_name = getattr(server, "server_name", "") or ""
     if http_parse.invalid_method(method):
@@ -144,6 +146,8 @@ def finalize_request(r, rc):
     if rc == NGX_DONE:
         finalize_connection(r)
         return
+    if rc == 0 and r.filter_finalize:     # NGX_OK after ngx_http_filter_finalize_request
+        c.error = True
     if rc == NGX_DECLINED:
         r.write_event_handler = phases.core_run_phases
         phases.core_run_phases(r)
@@ -232,9 +236,20 @@ def free_request(r, rc):
     r.worker.fire("free_request", uri=r.unparsed_uri)
     run_cleanups(r)
     c = r.connection
+    if not r.logged:
+        c.log_action = "logging request"
+        log_request(r)
     c.log_action = "closing request"
     c.log_request = False                 # ctx->request = NULL: no "request: ..." suffix
     r.freed = True
+
+
+def log_request(r):
+    """ngx_http_log_request: the NGX_HTTP_LOG_PHASE handlers (the worker
+    lists them: lua's log handler once any log_by_lua* exists)."""
+    r.logged = True
+    for handler in r.worker.log_handlers:
+        handler(r)
 
 
 def run_cleanups(r):

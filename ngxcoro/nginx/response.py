@@ -112,17 +112,39 @@ def special_response_handler(r, status):
     return NGX_OK
 
 
+def filter_finalize_request(r, status):
+    """ngx_http_filter_finalize_request: a filter answers `status` instead
+    (the headers are cleaned, the error page goes out); NGX_ERROR when it
+    went out, and the request's NGX_OK finalization then closes it
+    (r->filter_finalize sets c->error)."""
+    r.headers_out_status = 0
+    r.filter_finalize = True
+    rc = special_response_handler(r, status)
+    return NGX_ERROR if rc == NGX_OK else rc
+
+
 def send_header(r, content_length=None):
-    """ngx_http_send_header: the status line and headers go out."""
+    """ngx_http_send_header: the header goes down ngx_http_top_header_filter
+    (the worker wires the chain: lua's header filter, its capture filter,
+    then header_filter below)."""
     if r.header_sent:
         r.worker.log_error("alert", "header already sent", r)
         return NGX_ERROR
+    r.content_length_n = content_length
+    return r.worker.top_header_filter(r)
+
+
+def header_filter(r):
+    """ngx_http_header_filter, the last header filter: the status line and
+    headers go out (a subrequest's are not written)."""
     r.header_sent = True
     if (r.headers_out_status or 200) in (204, 304):
-        r.header_only = True                  # ngx_http_header_filter
+        r.header_only = True
     if r is not r.main:
-        r.worker.top_header_filter(r)         # ngx_http_top_header_filter (capture)
         return NGX_OK
+    if r.method == "HEAD":                    # set here, when the header goes out
+        r.header_only = True
+    content_length = r.content_length_n
     status = r.headers_out_status or 200
     wire = r.connection.wire
     if not wire.gone:                         # what the client saw stays as it was
@@ -145,11 +167,23 @@ def send_header(r, content_length=None):
 
 
 def output(r, data, flush=False, last=False):
-    """ngx_http_output_filter down to ngx_http_write_filter.  A subrequest's
-    output goes to ngx_http_top_body_filter instead, where ngx_lua's capture
-    filter keeps it for the parent (the worker wires that pointer)."""
+    """ngx_http_output_filter: down ngx_http_top_body_filter (lua's body
+    filter, its capture filter that keeps a subrequest's output for the
+    parent, then write_filter); NGX_ERROR from any filter sets c->error."""
+    rc = r.worker.top_body_filter(r, data, flush, last)
+    if rc == NGX_ERROR:
+        r.connection.error = True
+    return rc
+
+
+def write_filter(r, data, flush=False, last=False):
+    """ngx_http_write_filter, the last body filter (the chunked filter's
+    framing counted in): the wire holds small output back.  A subrequest's
+    output that no capture took goes nowhere."""
     if r is not r.main:
-        return r.worker.top_body_filter(r, data, last)
+        return NGX_OK
+    if r.connection.error:
+        return NGX_ERROR
     wire = r.connection.wire
     size = len(data)
     if wire.chunked:

@@ -39,9 +39,16 @@ class CoOp(IntEnum):
 CONTEXT_REWRITE = 0x0002
 CONTEXT_ACCESS = 0x0004
 CONTEXT_CONTENT = 0x0008
+CONTEXT_LOG = 0x0010
+CONTEXT_HEADER_FILTER = 0x0020
+CONTEXT_BODY_FILTER = 0x0040
 CONTEXT_TIMER = 0x0080
 CONTEXT_NAMES = {CONTEXT_REWRITE: "rewrite_by_lua*", CONTEXT_ACCESS: "access_by_lua*",
-                 CONTEXT_CONTENT: "content_by_lua*", CONTEXT_TIMER: "ngx.timer"}
+                 CONTEXT_CONTENT: "content_by_lua*", CONTEXT_LOG: "log_by_lua*",
+                 CONTEXT_HEADER_FILTER: "header_filter_by_lua*",
+                 CONTEXT_BODY_FILTER: "body_filter_by_lua*", CONTEXT_TIMER: "ngx.timer"}
+# the phases run as a plain protected call: standard Lua coroutines there
+CONTEXT_FILTERS = CONTEXT_HEADER_FILTER | CONTEXT_BODY_FILTER
 CONTEXT_YIELDABLE = CONTEXT_REWRITE | CONTEXT_ACCESS | CONTEXT_CONTENT | CONTEXT_TIMER
 
 
@@ -119,6 +126,9 @@ class LuaCtx:
     downstream: CoCtx | None = None
     on_abort_co_ctx: CoCtx | None = None   # ngx.on_abort's handler (SUSPENDED until it runs)
     capture: bool = False              # a subrequest's ctx: its output is captured
+    seen_last_in_filter: bool = False   # body_filter_by_lua set the eof flag
+    filter_chain: list | None = None    # lmcf->body_filter_chain: [data, last, flush]
+    ctx_ref: int = 0                    # which ngx.ctx table is this ctx's (0: none yet)
     index: int = 0
     # propagate_error carries these across loop turns of run_thread
     err: str = ""

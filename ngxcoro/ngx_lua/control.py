@@ -15,7 +15,7 @@ from __future__ import annotations
 from ..nginx.core import NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE
 from ..nginx import phases
 from .common import (CONTEXT_YIELDABLE, CONTEXT_REWRITE, CONTEXT_ACCESS, CONTEXT_CONTENT,
-                     CONTEXT_NAMES, CONTEXT_TIMER, CoStatus)
+                     CONTEXT_HEADER_FILTER, CONTEXT_NAMES, CONTEXT_TIMER, CoStatus)
 from .coroutine import coroutine_create_helper
 from .protocol import (ret, err, argerr, yield_to_run_thread, check_context, lua_type, tonumber,
                        to_str)
@@ -46,7 +46,7 @@ def ngx_exit(w, *args):
         got = lua_type(args[0]) if args else "no value"
         return argerr(1, f"number expected, got {got}")
     status = int(tonumber(args[0]))
-    msg = check_context(ctx, CONTEXT_YIELDABLE)
+    msg = check_context(ctx, CONTEXT_YIELDABLE | CONTEXT_HEADER_FILTER)
     if msg:
         return err(msg)
     if status in (NGX_AGAIN, NGX_DONE):
@@ -62,6 +62,8 @@ def ngx_exit(w, *args):
     ctx.exit_code = status
     ctx.exited = True
     w.fire("exit", code=status)
+    if ctx.context & CONTEXT_HEADER_FILTER:     # NGX_DONE: resty.core returns at once
+        return ret()
     return yield_to_run_thread()
 
 

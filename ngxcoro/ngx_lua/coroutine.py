@@ -6,7 +6,7 @@ anything: they set ctx.co_op and ctx.cur_co_ctx and ask the shim to yield
 """
 from __future__ import annotations
 
-from .common import CoCtx, CoOp, CoStatus, CONTEXT_YIELDABLE, is_thread
+from .common import CoCtx, CoOp, CoStatus, CONTEXT_YIELDABLE, CONTEXT_FILTERS, is_thread
 from .protocol import ret, err, abort, yield_to_run_thread, request_ctx, request_co_ctx
 
 
@@ -93,4 +93,11 @@ def status(w, co):
     return ret((coctx.co_status.lua_name if coctx else "dead").encode())
 
 
-API = {"co_create": create, "co_resume": resume, "co_yield": yield_, "co_status": status}
+def native(w):
+    """Do resty.core's coroutine wrappers take the standard Lua functions
+    here (header_filter_by_lua*, body_filter_by_lua*)?"""
+    r = w.cur_r
+    return ret(bool(r is not None and r.ctx is not None and r.ctx.context & CONTEXT_FILTERS))
+
+
+API = {"co_native": native, "co_create": create, "co_resume": resume, "co_yield": yield_, "co_status": status}

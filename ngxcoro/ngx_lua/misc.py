@@ -6,6 +6,7 @@ model's own hooks for the shims (the runaway tick, os.time, "not modelled").
 from __future__ import annotations
 
 import calendar
+import itertools
 import time
 
 from ..nginx.core import NGX_OK, NGX_ERROR
@@ -100,6 +101,22 @@ def get_phase(w):
     return ret(name.replace("_by_lua*", "").replace("ngx.", "").encode())
 
 
+# ------------------------------------------------------------------ ngx.ctx
+_CTX_REFS = itertools.count(1)
+
+
+def ctx_ref(w):
+    """ngx_http_lua_ngx_get_ctx's ctx->ctx_ref: the ngx.ctx table belongs to
+    the request's Lua ctx, so the new ctx after an internal redirect
+    (ngx.exec) starts with an empty one."""
+    ctx = w.cur_r.ctx
+    if ctx is None:
+        return ret(0)
+    if not ctx.ctx_ref:
+        ctx.ctx_ref = next(_CTX_REFS)
+    return ret(ctx.ctx_ref)
+
+
 # --------------------------------------------------------------------- log
 def ngx_log(w, level, msg):
     """ngx.log / print (ngx_http_lua_ngx_log): "[lua] <where>: <msg>"."""
@@ -164,4 +181,5 @@ API = {
     "get_phase": get_phase, "get_method": get_method, "log": ngx_log, "now": now,
     "update_time": update_time, "today": today, "localtime": localtime,
     "start_time": start_time, "timegm": timegm, "tick": tick, "not_modelled": not_modelled,
+    "ctx_ref": ctx_ref,
 }

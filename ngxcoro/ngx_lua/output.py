@@ -71,11 +71,11 @@ def ngx_eof(w, *args):
     ctx = r.ctx
     if args:
         return err("no argument is expected")
+    if ctx.eof:                                 # before the context check, as in C
+        return ret(None, b"seen eof")
     msg = check_context(ctx, OUTPUT_CONTEXTS)
     if msg:
         return err(msg)
-    if ctx.eof:
-        return ret(None, b"seen eof")
     rc = send_chain_link(r, ctx, None)
     if rc == NGX_ERROR or rc >= 300:
         return ret(None, b"nginx output filter error")

@@ -30,6 +30,7 @@ class SrData:
         self.status = 0
         self.seen_last = False
         self.run_post_subrequest = False
+        self.sr_id = 0                  # the subrequest (its res.header, in the VM)
 
 
 def ngx_location_capture_multi(w, *flat):
@@ -83,6 +84,7 @@ def subrequest(r, uri, args, method, body, data):
     sr.server_name = main.server_name
     sr.request_body = body if body is not None else main.request_body
     sr.sr_data = data
+    data.sr_id = sr.id
     sr.post_subrequest = post_subrequest
     sr.write_event_handler = phases.handler
     main.subrequests -= 1
@@ -91,20 +93,21 @@ def subrequest(r, uri, args, method, body, data):
     request.post_request(sr)
     return sr
 
-def capture_header_filter(sr):
+def capture_header_filter(sr, nxt):
     """ngx_http_lua_capture_header_filter: a captured HEAD subrequest sends its
     header only (ngx_http_header_filter, which would say so, skips subrequests)."""
-    if sr.sr_data is not None and sr.method == "HEAD":
+    if sr is not sr.main and sr.sr_data is not None and sr.method == "HEAD":
         sr.header_only = True
+    return nxt(sr)
 
 
-def capture_body_filter(sr, data, last):
+def capture_body_filter(sr, data, flush, last, nxt):
     """ngx_http_lua_capture_body_filter: keep a subrequest's output for the
     parent's ctx; NGX_ERROR when the parent has no ctx (ngx.exec dropped it),
     so the subrequest ends with rc -1."""
     d = sr.sr_data
-    if d is None or d.run_post_subrequest:
-        return NGX_OK
+    if sr is sr.main or d is None or d.run_post_subrequest:
+        return nxt(sr, data, flush, last)
     if sr.parent.ctx is None:
         return NGX_ERROR
     d.body += data
@@ -166,7 +169,7 @@ def subrequest_resume(r):
     w.fire("subrequests_done", co=coctx)
     flat = []
     for d in coctx.sr_results:
-        flat += [d.status, bytes(d.body), not d.seen_last]    # no last buf: truncated
+        flat += [d.status, bytes(d.body), not d.seen_last, d.sr_id]  # no last buf: truncated
     w.vm.push_results(coctx.co, *flat)
     n = coctx.nsubreqs
     coctx.sr_results, coctx.nsubreqs = [], 0

@@ -432,8 +432,7 @@ def generic_phase_post_read(r):
 
 
 def wev_handler(r):
-    """ngx_http_lua_wev_handler: the default resume_handler.  With nothing
-    to flush and nobody waiting on ngx.flush it does nothing."""
+    """ngx_http_lua_wev_handler: the default resume_handler (nothing to flush: a no-op)."""
     r.worker.fire("useless_wev")
     return NGX_OK if r.ctx.entered_content_phase else NGX_DONE
 
@@ -464,8 +463,8 @@ def send_header_if_needed(r, ctx):
     """ngx_http_lua_send_header_if_needed."""
     if not r.header_sent and not ctx.header_sent:
         r.headers_out_status = r.headers_out_status or 200
-        ctx.header_sent = True
-        return NGX_OK if ctx.buffering else response.send_header(r)
+        rc, ctx.header_sent = NGX_OK if ctx.buffering else response.send_header(r), True
+        return rc                               # header_sent set after the filters ran
     return NGX_OK
 
 
@@ -473,24 +472,25 @@ def send_chain_link(r, ctx, data):
     """ngx_http_lua_send_chain_link: `data` None means the last buf."""
     if ctx.eof:
         return NGX_OK
+    r.header_only = r.header_only or r.method == "HEAD"
     if (r.http_version == "HTTP/1.0" and not r.header_sent and not ctx.header_sent
             and r.worker.location_setting(r, "lua_http10_buffering", True)):
         ctx.buffering = True
     rc = send_header_if_needed(r, ctx)
     if rc == NGX_ERROR or rc > NGX_OK:
         return rc
-    if r.header_only:                 # the header was all (its buf was the last one)
-        ctx.eof = True
-        return rc
+    if r.header_only:     # the header is all (sent now when buffered: send_http10_headers)
+        ctx.eof, buffering, ctx.buffering = True, ctx.buffering, False
+        return response.send_header(r, content_length=len(ctx.buffered)) if buffering else rc
     if data is None:
         ctx.eof = True
         request_body.discard_request_body(r)       # an unread body is discarded (402)
-        r.worker.fire("send_last_buf")
         if ctx.buffering:
             body = bytes(ctx.buffered)
             ctx.buffering = False
             response.send_header(r, content_length=len(body))
-            return response.output(r, body, last=True)
+            response.output(r, body)             # the buffered chain, then the last buf
+        r.worker.fire("send_last_buf")
         return response.output(r, b"", last=True)
     if ctx.buffering:
         ctx.buffered += data

@@ -19,7 +19,8 @@ import lupa.luajit21 as luajit
 # vm.lua first (protocol, stacks, sandbox), boot.lua last (set-up); between
 # them one file per C file, beside the Python module of the same name
 LUA_FILES = ("vm", "coroutine", "uthread", "output", "sleep", "variable", "args", "req_body",
-             "uri", "control", "subrequest", "timer", "consts", "misc", "shdict", "boot")
+             "uri", "control", "subrequest", "timer", "consts", "misc", "shdict", "bodyfilterby",
+             "socket_tcp", "boot")
 _LUA_DIR = importlib.resources.files(__package__).joinpath("lua")
 PRELUDE = "".join(_LUA_DIR.joinpath(f"{name}.lua").read_text() for name in LUA_FILES)
 
@@ -176,6 +177,7 @@ class LuaVM:
         self.nstates += 1
         return self.nstates
 
-    def new_entry(self, chunk):
-        """A Lua coroutine running a fresh closure of chunk `chunk`."""
-        return self._new_entry(chunk)
+    def new_entry(self, chunk, plain=False):
+        """A Lua coroutine running a fresh closure of chunk `chunk`; `plain`
+        for a log or filter chunk, run as lua_pcall on the main state."""
+        return self._new_entry(chunk, plain)

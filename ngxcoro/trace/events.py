@@ -342,6 +342,22 @@ _ALL = [
                                        "ON_ABORT_RESUME"),),
       line="lua resuming the on_abort callback thread"),
     E("log", ("level", "msg"), quiet=True, explain="[{level}] {msg}"),
+
+    # --- log_by_lua and the filters (ngx_http_lua_logby.c, _headerfilterby.c,
+    # _bodyfilterby.c): plain protected calls, no coroutine ------------------------------
+    E("log_handler", ("uri", "c", "chunk"), keep=True, compared=True,
+      explain="the log phase: lua's log handler runs for {uri} (r->count {c})",
+      words="LOG_HANDLER c={c}",
+      nginx=((r'lua log handler, uri:".*" c:(?P<c>\d+)$', "LOG_HANDLER c={c}"),),
+      line='lua log handler, uri:"{uri}" c:{c}'),
+    E("header_filter", ("uri", "chunk"), compared=True, explain="lua's header filter for {uri}",
+      words="HEADER_FILTER {uri}",
+      nginx=((r'lua header filter for user lua code, uri "(?P<uri>.*)"$', "HEADER_FILTER {uri}"),),
+      line='lua header filter for user lua code, uri "{uri}"'),
+    E("body_filter", ("uri", "chunk"), compared=True, explain="lua's body filter for {uri}",
+      words="BODY_FILTER {uri}",
+      nginx=((r'lua body filter for user lua code, uri "(?P<uri>.*)"$', "BODY_FILTER {uri}"),),
+      line='lua body filter for user lua code, uri "{uri}"'),
 ]
 EVENTS = {e.name: e for e in _ALL}
 

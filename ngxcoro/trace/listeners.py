@@ -132,7 +132,8 @@ class DebugLog:
              top:%d" prints: a worker's first request finds 9 values there
              (nginx 1.22.1 + ngx_lua 0.10.23, as recorded), until
              run_thread's lua_settop(L, 0) clears them when an entry thread
-             or a light thread ends or aborts (ngx_http_lua_util.c)
+             or a light thread ends or aborts (ngx_http_lua_util.c), or
+             after the lua_pcall of a log or filter chunk
     ref      the registry ref "lua deleting light thread %p (ref %d)"
              prints: luaL_ref of the coroutines table, taken by an entry
              thread (kept while its lua_State is cached) and by a light
@@ -146,6 +147,7 @@ class DebugLog:
     """
 
     HANDLER_TOP = 9
+    PCALLS = frozenset(("log_handler", "header_filter", "body_filter"))
     WAKE_UPS = frozenset(("timer_expired", "subrequests_done", "body_post_read",
                           "on_abort_resume"))
     ABORTS = ("lua user thread aborted", "lua entry thread aborted", "lua handler aborted")
@@ -181,6 +183,8 @@ class DebugLog:
             self.resuming = True
         elif event == "log" and str(d.get("msg", "")).startswith(self.ABORTS):
             self.top = 0
+        elif event in self.PCALLS and d.get("chunk"):
+            self.top = 0                    # the lua_settop(L, 0) after the lua_pcall
         elif event == "run_thread_returned":
             if not self.resuming:
                 return

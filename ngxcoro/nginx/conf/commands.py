@@ -222,8 +222,11 @@ BLOCKS = frozenset(
     "charset_map events geo http if limit_except location map server split_clients types "
     "upstream".split()) | {n for n in KNOWN if n.endswith("_by_lua_block")}
 
-_LUA_PHASES = ("rewrite", "access", "content")
+_LUA_PHASES = ("rewrite", "access", "content", "log", "header_filter", "body_filter")
 LUA_HANDLERS = {f"{p}_by_lua{b}": p for p in _LUA_PHASES for b in ("", "_block")}
+# the handlers allowed at http and server level too, inherited inwards (their effective
+# LuaChunk is kept in the settings, under "<phase>_by_lua")
+LUA_INHERITED = ("log", "header_filter", "body_filter")
 FLAGS = ("lua_check_client_abort lua_need_request_body lua_http10_buffering "
          "rewrite_by_lua_no_postpone access_by_lua_no_postpone "
          "chunked_transfer_encoding log_not_found").split()

@@ -99,7 +99,10 @@ class Config:
     (name, line) of each directive accepted with no effect on the model, in file order.
     ``refused_vars`` maps a variable made by a block the model cannot run (map, geo,
     split_clients) to the refusal a request that reads it gets. ``shared_dicts`` maps each
-    ``lua_shared_dict`` name to its size, in file order (``lmcf->shm_zones``)."""
+    ``lua_shared_dict`` name to its size, in file order (``lmcf->shm_zones``). ``lua_phases``
+    holds the phases of the log and filter handlers found anywhere (``log``,
+    ``header_filter``, ``body_filter``): lua-nginx-module registers its log handler and
+    filters only then (lmcf->requires_log, requires_header_filter, requires_body_filter)."""
     kind: str
     filename: str
     servers: list = field(default_factory=list)
@@ -108,6 +111,7 @@ class Config:
     inert: list = field(default_factory=list)
     refused_vars: dict = field(default_factory=dict)
     shared_dicts: dict = field(default_factory=dict)
+    lua_phases: set = field(default_factory=set)
 
     @property
     def server(self) -> Optional[Server]:

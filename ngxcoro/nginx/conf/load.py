@@ -38,7 +38,7 @@ from dataclasses import replace
 from typing import Callable, Optional
 
 from .commands import (ACCESS, DEFAULT_SETTINGS, ECHO, ECHO_FILTERS, FLAGS, KEPT, LUA_HANDLERS,
-                       NUMBERS, SIZES)
+                       LUA_INHERITED, NUMBERS, SIZES)
 from .core import Config, Location, LuaChunk, Server, check_duplicate_locations, location_name
 from .file import ConfigError, Directive, parse, parse_partial
 from .handler import LOG_LEVELS, Loader, error_page_codes, log_level, parse_rule, parse_size
@@ -70,8 +70,11 @@ def lua_load_error(chunk: LuaChunk, compile_lua: Callable) -> Optional[str]:
     return None if message is None else f"failed to load inlined Lua code: {message}"
 
 
-def _settings(block: list, inherited: dict) -> dict:
+def _settings(block: list, inherited: dict, chunk: Optional[Callable] = None) -> dict:
     out = dict(inherited)
+    for d in block:                 # ngx_http_lua_merge_loc_conf: own handler, or inherited
+        if chunk is not None and LUA_HANDLERS.get(d.name) in LUA_INHERITED:
+            out[LUA_HANDLERS[d.name] + "_by_lua"] = chunk(d)
     rules = [parse_rule(d.name, d.args[0]) for d in block if d.name in ACCESS]
     if rules:                       # ngx_http_access_merge_loc_conf: own rules, or inherited
         out["access_rules"] = tuple(rules)
@@ -103,9 +106,18 @@ class _Builder:
     def __init__(self, filename: str, compile_lua: Optional[Callable], refused_in: dict):
         self.filename, self.compile_lua = filename, compile_lua
         self.refused_in = refused_in     # id(location directive) -> why a request is refused
+        self.lua_phases = set()
+
+    def chunk(self, d: Directive) -> LuaChunk:
+        """The LuaChunk of a *_by_lua[_block] directive, with its load error."""
+        chunk = lua_chunk(d, self.filename)
+        self.lua_phases.add(chunk.phase)
+        if self.compile_lua:
+            chunk = replace(chunk, load_error=lua_load_error(chunk, self.compile_lua))
+        return chunk
 
     def server(self, block: list, line: int, settings: dict, level: str) -> Server:
-        s = Server(line, settings=_settings(block, settings),
+        s = Server(line, settings=_settings(block, settings, self.chunk),
                    error_log_level=_error_log_level(block, level))
         for d in block:
             if d.name == "listen":
@@ -121,16 +133,14 @@ class _Builder:
     def location(self, d: Directive, settings: dict, level: str, refused: Optional[str]
                  ) -> Location:
         modifier, pattern = location_name(d.args)
-        loc = Location(modifier, pattern, d.line, settings=_settings(d.block, settings),
+        loc = Location(modifier, pattern, d.line, settings=_settings(d.block, settings, self.chunk),
                        error_log_level=_error_log_level(d.block, level),
                        refused=self.refused_in.get(id(d)) or refused)   # inherited inwards
         if modifier in ("~", "~*"):
             loc.regex = pcre_compile(pattern, modifier == "~*")
         for c in d.block:
-            if c.name in LUA_HANDLERS:
-                chunk = lua_chunk(c, self.filename)
-                if self.compile_lua:
-                    chunk = replace(chunk, load_error=lua_load_error(chunk, self.compile_lua))
+            if c.name in LUA_HANDLERS and LUA_HANDLERS[c.name] not in LUA_INHERITED:
+                chunk = self.chunk(c)
                 setattr(loc, chunk.phase + "_by_lua", chunk)
                 if chunk.phase == "content":
                     loc.content_handler = c.name
@@ -178,11 +188,10 @@ def load(text: str, filename: str = "nginx.conf",
     http = (next((d.block for d in tree if d.name == "http"), []) if kind == "main"
             else tree if kind == "http" else [])
     level = _error_log_level(http, _error_log_level(main, "error"))
-    config = Config(kind, filename, settings=_settings(http, DEFAULT_SETTINGS),
-                    error_log_level=level, inert=list(loader.inert),
-                    refused_vars=dict(loader.refused_vars),
-                    shared_dicts=dict(loader.shared_dicts))
     builder = _Builder(filename, compile_lua, loader.refused_in)
+    config = Config(kind, filename, settings=_settings(http, DEFAULT_SETTINGS, builder.chunk),
+                    error_log_level=level, inert=list(loader.inert),
+                    refused_vars=dict(loader.refused_vars), lua_phases=builder.lua_phases)
     blocks = [(tree, 0)] if kind == "server" else [(d.block, d.line) for d in http
                                                    if d.name == "server"]
     for block, line in blocks:

@@ -20,11 +20,15 @@ end
 
 -- ngx_http_lua_new_thread: a coroutine running a new closure of chunk i,
 -- with its own globals table that falls back to the shared ones
-function K.new_entry(i)
+-- (`plain`: a log or filter chunk, which nginx runs with lua_pcall on the
+-- main state: the coroutine stands for the main state, see coroutine.lua)
+function K.new_entry(i, plain)
   local fn = chunks[i]()
   setfenv(fn, setmetatable({}, {__index = SAFE, __newindex = function(t, k, v) rawset(t, k, v) end}))
   K.entry_fns[fn] = true                 -- a chunk's main function, for tracebacks
-  return reg(raw_create(fn))
+  local co = raw_create(fn)
+  if plain then PLAIN[co] = true end
+  return reg(co)
 end
 
 function K.set_request(id) cur_req = id end

@@ -2,6 +2,27 @@
 -- coroutine.*  (ngx_http_lua_coroutine.c; resty.core's wrappers pick these)
 ---------------------------------------------------------------------------
 
+-- in header_filter_by_lua* and body_filter_by_lua* resty.core's wrappers
+-- fall back to the standard Lua coroutine functions
+local raw_wrap = coroutine.wrap
+-- the coroutines that stand for the main state in a lua_pcall'd log or
+-- filter chunk (boot.lua K.new_entry): yielding there crosses the C call,
+-- and coroutine.running() sees the main state (nil)
+local PLAIN = setmetatable({}, {__mode = "k"})
+local function native()
+  local _, yes = P.co_native()
+  return yes
+end
+
+-- forget a coroutine the module refused to create, or the scheduler will
+-- never run (a timer that could not run)
+function K.drop(id)
+  local co = cos[id]
+  cos[id] = nil
+  stk[id] = nil
+  if co then ids[co] = nil end
+end
+
 local function create_helper(f, is_wrap)
   if not lua_function(f) then
     argerror(2, 1, "Lua function expected")
@@ -14,11 +35,13 @@ local function create_helper(f, is_wrap)
 end
 
 function co_lib.create(f)
+  if native() then return raw_create(f) end
   local co = create_helper(f, false)
   return co
 end
 
 function co_lib.resume(co, ...)
+  if native() then return check_runaway(raw_resume(co, ...)) end
   if type(co) ~= "thread" then argerror(1, 1, "coroutine expected") end
   local code, a, b = P.co_resume(ids[co] or 0)
   if code == RETURN then return a, b end
@@ -27,6 +50,7 @@ function co_lib.resume(co, ...)
 end
 
 function co_lib.wrap(f)
+  if native() then return raw_wrap(f) end
   local co = create_helper(f, true)
   return function(...)
     local code, a, b = P.co_resume(ids[co] or 0)
@@ -37,19 +61,28 @@ function co_lib.wrap(f)
 end
 
 function co_lib.yield(...)
+  if native() then
+    if PLAIN[raw_running()] then raw_error("attempt to yield across C-call boundary", 2) end
+    return raw_yield(...)
+  end
   local code, a = P.co_yield()
   if code ~= YIELD then raw_error(a, 2) end
   return raw_yield(...)
 end
 
 function co_lib.status(co)
+  if native() then return raw_status(co) end
   if type(co) ~= "thread" then argerror(1, 1, "coroutine expected") end
   local code, a = P.co_status(ids[co] or 0)
   if code ~= RETURN then raw_error(a, 2) end
   return a
 end
 
-co_lib.running = raw_running
+function co_lib.running()
+  local co = raw_running()
+  if PLAIN[co] then return nil end
+  return co
+end
 -- lua-resty-core keeps the module's C functions as __name and the standard
 -- ones as _name; OpenResty's LuaJIT has no coroutine.isyieldable
 co_lib.__create, co_lib.__resume, co_lib.__yield = co_lib.create, co_lib.resume, co_lib.yield

@@ -97,7 +97,7 @@ end
 local NOT_MODELLED = {}
 for name in ([[socket re md5 md5_bin sha1_bin crc32_short crc32_long
   encode_base64 decode_base64 hmac_sha1 cookie_time http_time parse_http_time worker
-  config arg resp run_worker_thread semaphore thread_pool escape_html
+  config resp run_worker_thread semaphore thread_pool escape_html
   get_now_ts raw_header set_header clear_header get_body_file get_headers_raw
   set_body_data set_body_file init_body append_body finish_body discard_body
   set_method set_uri_args socket]]):gmatch("%S+") do NOT_MODELLED[name] = true end
@@ -133,12 +133,21 @@ function ngx.req.start_time()
   return P.start_time()
 end
 
--- ngx.header: response headers (kept, not checked in depth)
-local resp_headers = {}
+local cur_req = 1      -- the request id ngx_http_lua_get_req answers (K.set_request)
+
+-- ngx.header: the current request's response headers (kept per request for
+-- res.header of a capture; the status line and headers the model writes do
+-- not show them)
+local function resp_headers()
+  local t = resp_headers_of[cur_req]
+  if t == nil then t = {}; resp_headers_of[cur_req] = t end
+  return t
+end
 ngx.header = setmetatable({}, {
   __index = function(_, k)
     bad_context(2)
-    return resp_headers[tostring(k):lower():gsub("_", "-")]
+    local h = resp_headers()[(tostring(k):lower():gsub("_", "-"))]
+    return h and h[2]
   end,
   __newindex = function(_, k, v)
     bad_context(2)
@@ -146,18 +155,21 @@ ngx.header = setmetatable({}, {
       P.header_too_late()
       return
     end
-    resp_headers[tostring(k):lower():gsub("_", "-")] = v
+    local t, name = resp_headers(), (tostring(k):gsub("_", "-"))
+    local key = name:lower()
+    if v == nil then t[key] = nil
+    else t[key] = {t[key] and t[key][1] or name, v} end
   end,
 })
 
-local ctxs = {}        -- request id -> ngx.ctx table
-local cur_req = 1
+local ctxs = {}        -- ctx->ctx_ref (misc.py ctx_ref) -> ngx.ctx table
 setmetatable(ngx, {
   __index = function(t, k)
     if NOT_MODELLED[k] then return not_modelled("ngx.")(t, k) end
     if k == "ctx" then
-      local t = ctxs[cur_req]
-      if t == nil then t = {}; ctxs[cur_req] = t end
+      local _, ref = P.ctx_ref()
+      local t = ctxs[ref]
+      if t == nil then t = {}; ctxs[ref] = t end
       return t
     elseif k == "status" then
       bad_context(2)
@@ -174,7 +186,8 @@ setmetatable(ngx, {
   __newindex = function(t, k, v)
     if k == "ctx" then
       if type(v) ~= "table" then raw_error("ctx should be a table while getting a " .. type(v), 2) end
-      ctxs[cur_req] = v
+      local _, ref = P.ctx_ref()
+      ctxs[ref] = v
     elseif k == "status" then
       bad_context(2)
       local code, a = P.set_status(v)

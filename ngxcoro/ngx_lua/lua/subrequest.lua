@@ -2,6 +2,10 @@
 -- ngx.location.capture[_multi]  (ngx_http_lua_subrequest.c)
 ---------------------------------------------------------------------------
 ngx.location = {}
+-- the response headers each request set through ngx.header (misc.lua), by
+-- request id: lower-case name with '-' -> {name as first set, value}; a
+-- capture's res.header is its subrequest's
+local resp_headers_of = {}
 -- the checks of ngx_http_lua_ngx_location_capture_multi, in its order, on query
 -- `q` (index `i`, from 0); `lvl` is the error level of the API's caller
 local OPTION_TYPES = {
@@ -90,12 +94,15 @@ ngx.HTTP_GET, ngx.HTTP_HEAD, ngx.HTTP_PUT, ngx.HTTP_POST, ngx.HTTP_DELETE = 2, 4
 ngx.HTTP_OPTIONS, ngx.HTTP_PATCH = 512, 16384
 
 -- handle_subreq_responses: one {status, header, body, truncated} per subrequest
+-- (the values come in fours: status, body, truncated, the subrequest's id)
 function K.push_results(id, ...)
   local s = stk[id]
   if not s then s = {n = 0}; stk[id] = s end
-  for i = 1, select('#', ...), 3 do
-    local status, body, truncated = select(i, ...)
+  for i = 1, select('#', ...), 4 do
+    local status, body, truncated, sr = select(i, ...)
+    local header = {}
+    for _, h in pairs(resp_headers_of[sr] or header) do header[h[1]] = h[2] end
     s.n = s.n + 1
-    s[s.n] = {status = status, header = {}, body = body, truncated = truncated}
+    s[s.n] = {status = status, header = header, body = body, truncated = truncated}
   end
 end

@@ -6,12 +6,6 @@ ngx.timer = {}
 -- onto the next thread of an every timer
 local timer_fns = {}
 
--- forget a coroutine the scheduler will never run
-function K.drop(id)
-  cos[id] = nil
-  stk[id] = nil
-end
-
 -- ngx_http_lua_ngx_timer_helper: the checks of the C, in its order, then
 -- the timer's thread (its function, and the arguments moved onto it)
 local function timer_helper(every, ...)
