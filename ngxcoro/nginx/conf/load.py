@@ -191,7 +191,8 @@ def load(text: str, filename: str = "nginx.conf",
     builder = _Builder(filename, compile_lua, loader.refused_in)
     config = Config(kind, filename, settings=_settings(http, DEFAULT_SETTINGS, builder.chunk),
                     error_log_level=level, inert=list(loader.inert),
-                    refused_vars=dict(loader.refused_vars), lua_phases=builder.lua_phases)
+                    refused_vars=dict(loader.refused_vars), lua_phases=builder.lua_phases,
+                    shared_dicts=dict(loader.shared_dicts))
     blocks = [(tree, 0)] if kind == "server" else [(d.block, d.line) for d in http
                                                    if d.name == "server"]
     for block, line in blocks:
