@@ -17,8 +17,8 @@ import time
 
 from .nginx import access, content, phases, request
 from .nginx.loop import Loop
-from .ngx_lua import (by, control, coroutine, misc, output, req_body, sleep, subrequest,
-                      uri, uthread, variable)
+from .ngx_lua import (by, control, coroutine, misc, output, req_body, semaphore, sleep,
+                      subrequest, uri, uthread, variable)
 from .ngx_lua.common import CoStatus
 from .ngx_lua.protocol import bind, abort
 from .ngx_lua.vm import (LuaVM, LuaSyntaxError, STEP_LIMIT, RUN_WALL_LIMIT, MAX_COROUTINES,
@@ -28,7 +28,7 @@ from .trace.listeners import DebugLog
 
 # the modules whose `API` the Lua shims call (ngx_lua/protocol.py)
 API_MODULES = (coroutine, uthread, output, sleep, control, uri, variable, req_body, subrequest,
-               misc)
+               semaphore, misc)
 
 # the client's timeout, in seconds: Test::Nginx's, and the oracle's (run_real and a
 # scenario's "# timeout:" default); the run stops at this much virtual time
@@ -98,6 +98,7 @@ class Worker:
         self.nrequests = 0                # connections (the *N of log lines)
         self.nreq = 1                     # requests, subrequests included
         self.requests = []                # every request, in creation order
+        self.semaphores = []              # every ngx.semaphore, in creation order
         self.chunk_lines = {}             # chunk name -> config line of its Lua line 1
         self._chunks = {}
         self.vm = LuaVM(bind(self, API_MODULES), owner=self)

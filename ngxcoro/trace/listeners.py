@@ -146,7 +146,8 @@ class DebugLog:
     """
 
     HANDLER_TOP = 9
-    WAKE_UPS = frozenset(("timer_expired", "subrequests_done", "body_post_read"))
+    WAKE_UPS = frozenset(("timer_expired", "subrequests_done", "body_post_read", "sema_wake",
+                          "sema_timeout"))
     ABORTS = ("lua user thread aborted", "lua entry thread aborted", "lua handler aborted")
 
     def __init__(self, worker):

@@ -41,5 +41,6 @@ function ngx.thread.kill(co)
   if type(co) ~= "thread" then argerror(1, 1, "lua thread expected") end
   local code, a, b = P.kill(ids[co] or 0)
   if code ~= RETURN then raw_error(a, 2) end
+  if a ~= nil then return a end           -- success: one value (1)
   return a, b
 end
