@@ -8,6 +8,10 @@ so equal deadlines fire in the order they were armed
 (deadline, arming sequence) gives the same order.  Time only moves when a
 timer fires, so a run is instant and the same every time.
 
+A turn of the loop (`run_once` runs it one handler at a time) is nginx's:
+the I/O events ready when it begins, every timer due, then the posted events
+(`post_event`: ngx_posted_events, where semaphore wake-ups run).
+
 A run has a horizon: the client's timeout (`horizon_ms`).  nginx has no
 such thing; its client does.  A timer due at or after the horizon would
 fire after the client gave up and closed, so the loop stops before it

@@ -82,11 +82,13 @@ def ffi_sema_post(w, number, n):
     """ngx_http_lua_ffi_sema_post: add the resources; with waiters, post the
     semaphore's event (once: an event already posted stays where it is)."""
     sem, n = _sem(w, number), int(n)
-    w.fire("sema_post", sem=sem, n=n, resources=sem.resource_count)
+    w.fire("sema_post", sem=sem, n=n, resources=sem.resource_count,
+           waiters=len(sem.wait_queue), posted=int(sem.event.posted))
     sem.resource_count += n
     if sem.wait_queue:
-        w.fire("post_event", sem=sem, update=int(sem.event.posted))
+        update = int(sem.event.posted)
         w.loop.post_event(sem.event)
+        w.fire("post_event", sem=sem, update=update)
     return ret()
 
 

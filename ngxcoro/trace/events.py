@@ -181,8 +181,9 @@ _ALL = [
       explain="{co} queues on {sem} (its timeout timer armed) and yields",
       words="SEMA_YIELD", nginx=((r"http lua semaphore wait yielding$", "SEMA_YIELD"),),
       line="http lua semaphore wait yielding", cycle=True),
-    E("sema_post", ("sem", "n", "resources"), keep=True, compared=True,
-      explain="{sem}:post({n}): {resources} resources + {n}; nobody is woken here",
+    E("sema_post", ("sem", "n", "resources", "waiters", "posted"), keep=True, compared=True,
+      explain="{sem}:post({n}): {resources} resources + {n}, {waiters} waiting, event "
+              "posted: {posted}; nobody is woken inside post",
       words="SEMA_POST {n} {resources}",
       nginx=((r"http lua semaphore post: \S+, n: (?P<n>\d+), resources: (?P<resources>-?\d+)$",
               "SEMA_POST {n} {resources}"),),
@@ -200,7 +201,8 @@ _ALL = [
       line=lambda d: "semaphore handler: wait queue: " + ("empty" if d["empty"] else "not empty")
       + ", resource count: {resources}", cycle=True),
     E("sema_wake", ("co", "sem"), keep=True,
-      explain="{sem} hands a resource to {co}, which resumes with true"),
+      explain="{sem} hands a resource to {co} (the head of its queue), which resumes "
+              "with true, nil in its own request"),
     E("sema_timeout", ("co", "sem"), keep=True,
       explain="the wait of {co} on {sem} times out: it resumes with false, \"timeout\""),
     E("sema_cleanup", ("co", "sem"), keep=True, compared=True,

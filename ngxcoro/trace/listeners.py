@@ -88,8 +88,8 @@ class EventLog:
         self.seen += 1
         e = {"t_ms": self._clock.now_ms, "event": event}
         for k, v in d.items():
-            if hasattr(v, "name") and hasattr(v, "co_status"):
-                v = v.name
+            if hasattr(v, "name") and (hasattr(v, "co_status") or hasattr(v, "wait_queue")):
+                v = v.name                  # a co ctx or a semaphore
             elif hasattr(v, "unparsed_uri"):
                 v = v.unparsed_uri
             e[k] = v
