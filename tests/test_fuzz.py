@@ -19,7 +19,7 @@ import sys
 
 import pytest
 
-from ngxcoro.oracle.fuzz import FIELDS, first_difference, generate, model_answer
+from ngxcoro.oracle.fuzz import FIELDS, SEMA_FROM, first_difference, generate, model_answer
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CORPUS = pathlib.Path(__file__).resolve().parent / "fuzz" / "corpus.jsonl"
@@ -88,7 +88,7 @@ def test_known_divergences_are_listed():
 def test_generated_programs_are_bounded_and_spaced():
     """No loops, no zero sleeps, every duration a different power of two times 10 ms."""
     import re
-    for seed in range(0, 400):
+    for seed in list(range(0, 400)) + list(range(SEMA_FROM, SEMA_FROM + 100)):
         text = generate(seed)
         assert not re.search(r"\b(while|for|repeat|goto)\b", text), seed
         durations = re.findall(r"(?:ngx\.sleep\(|echo_sleep )([\d.]+)", text)
@@ -96,6 +96,16 @@ def test_generated_programs_are_bounded_and_spaced():
         assert len(durations) == len(set(durations)), seed
         assert all(float(d) * 1000 in (10, 20, 40, 80, 160, 320) for d in durations), seed
         assert text == generate(seed)
+
+
+def test_semaphore_statements_only_from_sema_from():
+    """Seeds below SEMA_FROM never use ngx.semaphore (the old corpus stays as it was);
+    from it on, every block starts from the one shared semaphore and most programs
+    wait or post on it."""
+    assert not any("semaphore" in generate(seed) for seed in range(0, 400))
+    texts = [generate(seed) for seed in range(SEMA_FROM, SEMA_FROM + 100)]
+    assert all('local S = require "ngx.semaphore"' in t for t in texts)
+    assert sum(("sema:wait(" in t) and ("sema:post(" in t) for t in texts) >= 30
 
 
 def test_signature_names_the_first_differing_field_and_line():
