@@ -4,7 +4,7 @@ The model reports each step as `fire(name, **fields)` (see `Hooks`).  Every
 name it fires is an `Event` here, with what the listeners need:
 
 fields    what the step carries (co ctxs, counts, codes, URIs)
-explain   one line for the stepper, formatted over the fields
+explain   one line for the stepper, formatted over the fields (or f(fields) giving it)
 probe     the C probe macro of src/ngx_http_lua_probe.h it stands for, if any
 stap      the line the module's test suite prints for that probe with its
           systemtap "GC script" (t/StapThread.pm); co ctxs become small ids
@@ -189,8 +189,10 @@ _ALL = [
               "SEMA_POST {n} {resources}"),),
       line="http lua semaphore post: {sem_ptr}, n: {n}, resources: {resources}", cycle=True),
     E("post_event", ("sem", "update"), keep=True,
-      explain="ngx_post_event: the event of {sem} joins the posted events (once: a "
-              "posted event stays where it is)",
+      explain=lambda d: ("ngx_post_event: the event of {sem} is posted already and stays "
+                         "where it is" if d["update"] else
+                         "ngx_post_event: the event of {sem} joins the posted events; its "
+                         "handler runs after this turn's timers"),
       line=lambda d: ("update posted event {ev_ptr}" if d["update"] else "post event {ev_ptr}")),
     E("sema_handler", ("sem", "empty", "resources"), keep=True, compared=True,
       explain="the posted event of {sem} runs: wake waiters from the head while its "
@@ -429,6 +431,8 @@ def explain(name, d, t_ms):
             d[k] = "-"
     e = EVENTS.get(name)
     try:
-        return (e.explain if e is not None and e.explain else name.replace("_", " ")).format(**d)
+        text = e.explain(d) if e is not None and callable(e.explain) else \
+            e.explain if e is not None and e.explain else name.replace("_", " ")
+        return text.format(**d)
     except (KeyError, IndexError, ValueError):
         return name.replace("_", " ")

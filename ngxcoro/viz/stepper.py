@@ -44,7 +44,8 @@ _STAGE_OF_C = {
         "ngx_sleep", "uthread_spawn", "uthread_wait", "uthread_kill", "coroutine_resume",
         "coroutine_yield", "coroutine_wrap", "ffi_exit", "ngx_exec", "ngx_redirect",
         "ngx_location_capture_multi", "ngx_req_read_body", "ngx_req_set_uri", "handle_exit",
-        "handle_exec", "handle_rewrite_jump", "post_zombie_thread")},
+        "handle_exec", "handle_rewrite_jump", "post_zombie_thread", "ffi_sema_new",
+        "ffi_sema_wait", "ffi_sema_post", "ffi_sema_count")},
     "ngx_http_echo_handler": "phase handler",
     "ngx_http_proxy_handler": "phase handler",
     **{n: "finalize_request" for n in (
@@ -56,7 +57,9 @@ _STAGE_OF_C = {
         "ngx_http_echo_sleep_event_handler", "ngx_http_lua_wev_handler",
         "ngx_http_run_posted_requests", "ngx_http_lua_subrequest_resume",
         "ngx_http_lua_req_body_post_read", "ngx_http_lua_content_phase_post_read",
-        "ngx_http_lua_generic_phase_post_read", "ngx_http_read_client_request_body")},
+        "ngx_http_lua_generic_phase_post_read", "ngx_http_read_client_request_body",
+        "ngx_http_lua_sema_handler", "ngx_http_lua_sema_timeout_handler",
+        "ngx_http_lua_sema_resume")},
 }
 
 
