@@ -25,7 +25,8 @@ and three nested function levels.
 Seeds from ``SEMA_FROM`` on also draw ``ngx.semaphore`` statements: each phase's block
 starts from one semaphore kept in the module table (``require "ngx.semaphore"``, made by
 the first block with 0 to 2 resources), and any function may ``wait`` on it (a timeout from
-the pool, or 0), ``post`` 1 or 2, or print its ``count()``. Seeds below it give the same
+the pool, or 0), ``post`` 1 or 2, or print its ``count()``; a Lua subrequest or exec target
+may wait on it or post it too. Seeds below it give the same
 programs as before.
 
 ``real_answer(run_real result)`` and ``model_answer(text)`` put both sides in the one form
@@ -98,6 +99,14 @@ class _Program:
             body = [f'ngx.say("{uri[1:]} ", ngx.var.args)']
             if d:
                 body.insert(0, f"ngx.sleep({d})")
+            if self.sema and self.chance(0.6):        # the main request's semaphore
+                body = ['local s = require("ngx.semaphore").s'] + body
+                if self.chance(0.5):
+                    w = self.duration() or 0
+                    body.insert(1, f'ngx.say("{uri[1:]} sema wait ", tostring(s:wait({w})), '
+                                   f'" ", s:count())')
+                else:
+                    body.append(f's:post(1) ngx.say("{uri[1:]} sema post ", s:count())')
             if self.chance(0.25):
                 body.append(self.rng.choice(['ngx.exit(404)', 'error("sub boom")',
                                              'ngx.exit(ngx.ERROR)']))

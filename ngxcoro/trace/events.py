@@ -166,8 +166,10 @@ _ALL = [
       explain="semaphore.new: {sem} with {n} resources",
       words="SEMA_NEW {n}", nginx=((r"http lua semaphore new: \S+, resources: (?P<n>-?\d+)$",
                                     "SEMA_NEW {n}"),),
-      line=("new block, alloc semaphore: {sem_ptr} block: {sem_ptr}",
-            "http lua semaphore new: {sem_ptr}, resources: {n}"), cycle=True),
+      # the block allocator's line: a worker's first semaphore opens a block
+      line=lambda d: (("new block, alloc semaphore: {sem_ptr} block: {sem_ptr}"
+                       if d["sem"].number == 1 else "from head of free queue, alloc semaphore: {sem_ptr}"),
+                      "http lua semaphore new: {sem_ptr}, resources: {n}"), cycle=True),
     E("sema_wait", ("sem", "ms", "resources", "posted"), keep=True, compared=True,
       explain="{sem}:wait with a {ms} ms timeout ({resources} resources, event posted: "
               "{posted})",

@@ -11,7 +11,7 @@ do
   local mt = {__index = sema}
 
   local function check(self)
-    if type(self) ~= "table" or SEMS[rawget(self, "sem")] == nil then
+    if type(self) ~= "table" or SEMS[self.sem] == nil then
       raw_error("not a semaphore instance", 3)
     end
     return SEMS[self.sem]
