@@ -118,8 +118,11 @@ class Loop:
         """ngx_event_expire_timers, for one timer."""
         if self.order and t.label in self.order:
             self.order.remove(t.label)
-        self._heap.remove((t.deadline, t.seq, t))
-        heapq.heapify(self._heap)
+        if t is self._heap[0][2]:
+            heapq.heappop(self._heap)
+        else:                                   # the order picked another one
+            self._heap.remove((t.deadline, t.seq, t))
+            heapq.heapify(self._heap)
         t.active = False
         t.handler()
 
