@@ -195,7 +195,8 @@ _ALL = [
                          "where it is" if d["update"] else
                          "ngx_post_event: the event of {sem} joins the posted events; its "
                          "handler runs after this turn's timers"),
-      line=lambda d: ("update posted event {ev_ptr}" if d["update"] else "post event {ev_ptr}")),
+      line=lambda d: ("update posted event {ev_ptr}" if d["update"] else "post event {ev_ptr}"),
+      cycle=True),                       # the event's log is the semaphore's: the cycle log
     E("sema_handler", ("sem", "empty", "resources"), keep=True, compared=True,
       explain="the posted event of {sem} runs: wake waiters from the head while its "
               "{resources} resources last",
