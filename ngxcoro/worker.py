@@ -20,8 +20,8 @@ from functools import partial
 from .nginx import access, content, phases, request, response
 from .nginx.loop import Loop
 from .ngx_lua import (bodyfilterby, by, control, coroutine, headerfilterby, logby, misc,
-                      output, req_body, shdict, sleep, socket_tcp, subrequest, timer, uri,
-                      uthread, variable)
+                      output, req_body, semaphore, shdict, sleep, socket_tcp, subrequest,
+                      timer, uri, uthread, variable)
 from .ngx_lua.common import CoStatus
 from .ngx_lua.protocol import bind, abort
 from .ngx_lua.vm import (LuaVM, LuaSyntaxError, STEP_LIMIT, RUN_WALL_LIMIT, MAX_COROUTINES,
@@ -31,7 +31,7 @@ from .trace.listeners import DebugLog
 
 # the modules whose `API` the Lua shims call (ngx_lua/protocol.py)
 API_MODULES = (coroutine, uthread, output, sleep, control, uri, variable, req_body, subrequest,
-               timer, misc, shdict, bodyfilterby, socket_tcp)
+               timer, semaphore, misc, shdict, bodyfilterby, socket_tcp)
 
 # the client's timeout, in seconds: Test::Nginx's, and the oracle's (run_real and a
 # scenario's "# timeout:" default); the run stops at this much virtual time
@@ -112,6 +112,7 @@ class Worker:
         self.nrequests = 0                # connections (the *N of log lines)
         self.nreq = 1                     # requests, subrequests included
         self.requests = []                # every request, in creation order
+        self.semaphores = []              # every ngx.semaphore, in creation order
         self.chunk_lines = {}             # chunk name -> config line of its Lua line 1
         self._chunks = {}
         # the lua_shared_dict zones: shared memory, one set for the whole run

@@ -4,7 +4,8 @@
 nginx answered (status, body, normalised error log, count history, trace words, hung,
 startup_error), recorded twice by ``python3 tools/fuzz.py --seeds 1-300 --corpus
 tests/fuzz/corpus.jsonl`` with the programs whose two answers differed dropped (never
-from the model). Each entry is run on the model and compared; an entry whose ``xfail``
+from the model); then seeds 100000-100099 (semaphore statements, ``SEMA_FROM``), recorded
+the same way into another file and appended (``--corpus`` writes a whole file). Each entry is run on the model and compared; an entry whose ``xfail``
 names a known divergence (its signature: first differing field, nginx's line | the
 model's line) is an expected failure while it still diverges, and passes once fixed.
 Runs without nginx.
@@ -19,7 +20,7 @@ import sys
 
 import pytest
 
-from ngxcoro.oracle.fuzz import FIELDS, first_difference, generate, model_answer
+from ngxcoro.oracle.fuzz import FIELDS, SEMA_FROM, first_difference, generate, model_answer
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CORPUS = pathlib.Path(__file__).resolve().parent / "fuzz" / "corpus.jsonl"
@@ -88,7 +89,7 @@ def test_known_divergences_are_listed():
 def test_generated_programs_are_bounded_and_spaced():
     """No loops, no zero sleeps, every duration a different power of two times 10 ms."""
     import re
-    for seed in range(0, 400):
+    for seed in list(range(0, 400)) + list(range(SEMA_FROM, SEMA_FROM + 100)):
         text = generate(seed)
         assert not re.search(r"\b(while|for|repeat|goto)\b", text), seed
         durations = re.findall(r"(?:ngx\.sleep\(|echo_sleep )([\d.]+)", text)
@@ -115,6 +116,16 @@ def test_shdict_programs_are_whole_configs_with_times_to_live_off_the_steps():
         for ttl in re.findall(r"ngx\.shared\.fz:(?:set|add|replace|safe_set)\([^,]+, [^,]+, ([\d.]+)", text):
             assert float(ttl) == 0 or round(float(ttl) * 1000) % 10 == 5, (seed, ttl)
     assert used > 30
+
+
+def test_semaphore_statements_only_from_sema_from():
+    """Seeds below SEMA_FROM never use ngx.semaphore (the old corpus stays as it was);
+    from it on, every block starts from the one shared semaphore and most programs
+    wait or post on it."""
+    assert not any("semaphore" in generate(seed) for seed in range(0, 400))
+    texts = [generate(seed) for seed in range(SEMA_FROM, SEMA_FROM + 100)]
+    assert all('local S = require "ngx.semaphore"' in t for t in texts)
+    assert sum(("sema:wait(" in t) and ("sema:post(" in t) for t in texts) >= 30
 
 
 def test_signature_names_the_first_differing_field_and_line():

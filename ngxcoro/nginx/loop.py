@@ -8,6 +8,10 @@ so equal deadlines fire in the order they were armed
 (deadline, arming sequence) gives the same order.  Time only moves when a
 timer fires, so a run is instant and the same every time.
 
+A turn of the loop (`run_once` runs it one handler at a time) is nginx's:
+the I/O events ready when it begins, every timer due, then the posted events
+(`post_event`: ngx_posted_events, where semaphore wake-ups run).
+
 A run has a horizon: the client's timeout (`horizon_ms`).  nginx has no
 such thing; its client does.  A timer due at or after the horizon would
 fire after the client gave up and closed, so the loop stops before it
@@ -32,13 +36,25 @@ class Timer:
         self.active = True
 
 
+class Event:
+    """The part of ngx_event_t a posted event needs: its handler and the
+    `posted` flag."""
+    __slots__ = ("handler", "label", "posted")
+
+    def __init__(self, handler, label=""):
+        self.handler, self.label, self.posted = handler, label, False
+
+
 class Loop:
     def __init__(self):
         self.now_ms = 0                  # virtual ms since the start of the run
         self._heap = []
         self._seq = itertools.count()
         self.order = None                # learner-chosen completion order (labels), or None
-        self._posted = deque()           # ngx_posted_events: run before the clock moves
+        self._ready = deque()            # I/O events for the next turn: (handler, label)
+        self._io = deque()               # those of this turn, not yet handled
+        self._posted = deque()           # ngx_posted_events: Event objects
+        self._step = 1                   # where this turn is: 1 I/O, 2 timers, 3 posted
         self.horizon_ms = None           # the client's timeout: nothing runs at or after it
         self.at_horizon = False          # the loop stopped there with a timer still armed
         self.armed = {}                  # (owner, kind, delay_ms) -> timers armed so far
@@ -59,27 +75,47 @@ class Loop:
         t.active = False
 
     def post(self, handler, label=""):
-        """ngx_post_event: `handler()` runs in the next loop iteration, at
-        the current time (an I/O event that is ready now)."""
-        self._posted.append((handler, label))
+        """An I/O event becomes ready (a connection accepted, a client's EOF
+        read): epoll hands it over in the next turn's ngx_process_events."""
+        self._ready.append((handler, label))
+
+    def post_event(self, ev):
+        """ngx_post_event(ev, &ngx_posted_events): `ev.handler()` runs in this
+        turn's posted-events step.  An event already posted stays where it
+        is (nginx logs "update posted event")."""
+        if not ev.posted:
+            ev.posted = True
+            self._posted.append(ev)
+
+    def delete_posted_event(self, ev):
+        """ngx_delete_posted_event."""
+        if ev.posted:
+            ev.posted = False
+            self._posted.remove(ev)
+
+    def posted_events(self):
+        """The posted events in the order they will run (for snapshots)."""
+        return list(self._posted)
 
     def pending(self):
         """Armed timers in firing order (for snapshots)."""
         return [t for _, _, t in sorted(self._heap) if t.active]
 
     def next_timer(self):
-        """The timer to fire next: the earliest, unless a completion order
-        says another listed timer must finish before it."""
+        """The timer to fire next, still armed: the earliest, unless a
+        completion order says another listed timer must finish before it."""
         while self._heap and not self._heap[0][2].active:
             heapq.heappop(self._heap)
         if not self._heap:
             return None
         t = self._heap[0][2]
         if self.order and t.label in self.order and self.order[0] != t.label:
-            first = next((x for _, _, x in sorted(self._heap)
-                          if x.active and x.label == self.order[0]), None)
-            if first is not None:
-                t = first
+            t = next((x for _, _, x in sorted(self._heap)
+                      if x.active and x.label == self.order[0]), t)
+        return t
+
+    def _expire(self, t):
+        """ngx_event_expire_timers, for one timer."""
         if self.order and t.label in self.order:
             self.order.remove(t.label)
         if t is self._heap[0][2]:
@@ -87,26 +123,46 @@ class Loop:
         else:                                   # the order picked another one
             self._heap.remove((t.deadline, t.seq, t))
             heapq.heapify(self._heap)
-        return t
-
-    def run_once(self):
-        """ngx_process_events_and_timers, minus the I/O: run a posted event,
-        or fire the next timer."""
-        if self._posted:
-            handler, _ = self._posted.popleft()
-            handler()
-            return True
-        t = self.next_timer()
-        if t is None:
-            return False
-        if self.horizon_ms is not None and t.deadline >= self.horizon_ms:
-            heapq.heappush(self._heap, (t.deadline, t.seq, t))     # still armed
-            self.at_horizon = True
-            return False
-        self.now_ms = max(self.now_ms, t.deadline)
         t.active = False
         t.handler()
-        return True
+
+    def run_once(self):
+        """One handler of ngx_process_events_and_timers (one a call, so the
+        worker can stop a turn that never ends).  A turn is three steps:
+        1. the I/O events ready when it began (ngx_process_events);
+        2. every timer due, earliest first (ngx_event_expire_timers): the
+           clock stands still meanwhile, so a 0 ms timer armed now is due too;
+        3. the posted events, FIFO, with those posted meanwhile
+           (ngx_event_process_posted).
+        Then the next turn: with no I/O ready, epoll_wait sleeps until the
+        next timer, and the clock moves there.  False when nothing is left
+        or the next timer is at the horizon."""
+        while True:
+            if self._step == 1 and self._io:
+                handler, _ = self._io.popleft()
+                handler()
+                return True
+            t = self.next_timer()
+            if self._step <= 2 and t is not None and t.deadline <= self.now_ms:
+                self._step = 2
+                self._expire(t)
+                return True
+            if self._posted:
+                self._step = 3
+                ev = self._posted.popleft()
+                ev.posted = False
+                ev.handler()
+                return True
+            # the next turn
+            self._step = 1
+            if not self._ready:
+                if t is None:
+                    return False
+                if self.horizon_ms is not None and t.deadline >= self.horizon_ms:
+                    self.at_horizon = True
+                    return False
+                self.now_ms = max(self.now_ms, t.deadline)
+            self._io, self._ready = self._ready, deque()
 
     def epoch_seconds(self):
         return (EPOCH_MS + self.now_ms) / 1000.0

@@ -10,6 +10,7 @@
   control.py     ngx_http_lua_control.c      uri.py       ngx_http_lua_uri.c
   subrequest.py  ngx_http_lua_subrequest.c, _capturefilter.c
   req_body.py    ngx_http_lua_req_body.c     variable.py  ngx_http_lua_variable.c
+  semaphore.py   ngx_http_lua_semaphore.c (+ lua-resty-core's ngx/semaphore.lua)
   misc.py        ngx_http_lua_misc.c, _headers.c, _phase.c, _log.c, _time.c
   protocol.py    how a Lua shim and its Python half talk (no C file)
   vm.py          the Lua VM through lupa (the Lua C API, no C file)

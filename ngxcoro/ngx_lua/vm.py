@@ -19,8 +19,8 @@ import lupa.luajit21 as luajit
 # vm.lua first (protocol, stacks, sandbox), boot.lua last (set-up); between
 # them one file per C file, beside the Python module of the same name
 LUA_FILES = ("vm", "coroutine", "uthread", "output", "sleep", "variable", "args", "req_body",
-             "uri", "control", "subrequest", "timer", "consts", "misc", "shdict", "bodyfilterby",
-             "socket_tcp", "boot")
+             "uri", "control", "subrequest", "timer", "semaphore", "consts", "misc", "shdict",
+             "bodyfilterby", "socket_tcp", "boot")
 _LUA_DIR = importlib.resources.files(__package__).joinpath("lua")
 PRELUDE = "".join(_LUA_DIR.joinpath(f"{name}.lua").read_text() for name in LUA_FILES)
 
@@ -95,6 +95,7 @@ class LuaVM:
         self.top, self.xmove, self.settop0 = K.top, K.xmove, K.settop0
         self.insert_bool, self.unlist, self.reset = K.insert_bool, K.unlist, K.reset
         self.set_request, self.push_results = K.set_request, K.push_results
+        self.push2 = K.push2
         self._resume, self._errmsg, self._where = K.resume, K.errmsg, K.where
         self._compile, self._new_entry = K.compile, K.new_entry
         self._traceback = K.traceback

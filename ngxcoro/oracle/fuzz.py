@@ -26,6 +26,13 @@ No ``ngx.sleep(0)``. A dict entry's time to live is 5 ms off those steps (15, 35
 ``ttl()`` (it prints the drift). Programs are bounded: no loops, at most ``MAX_STATEMENTS`` statements
 and three nested function levels.
 
+Seeds from ``SEMA_FROM`` on also draw ``ngx.semaphore`` statements: each phase's block
+starts from one semaphore kept in the module table (``require "ngx.semaphore"``, made by
+the first block with 0 to 2 resources), and any function may ``wait`` on it (a timeout from
+the pool, or 0), ``post`` 1 or 2, or print its ``count()``; a Lua subrequest or exec target
+may wait on it or post it too. Seeds below it give the same
+programs as before.
+
 ``real_answer(run_real result)`` and ``model_answer(text)`` put both sides in the one form
 the corpus stores: status, body, normalised error log, count history, trace words, hung and
 startup_error.
@@ -37,9 +44,11 @@ import json
 import random
 
 __all__ = ["generate", "real_answer", "model_answer", "first_difference", "FIELDS",
-           "MAX_STATEMENTS"]
+           "MAX_STATEMENTS", "SEMA_FROM"]
 
 MAX_STATEMENTS = 25
+#: seeds from here on draw semaphore statements too
+SEMA_FROM = 100_000
 #: ms; every program draws its durations from these without replacement
 POOL_MS = (10, 20, 40, 80, 160, 320)
 #: the compared fields, in the order a difference is reported
@@ -63,6 +72,7 @@ class _Program:
         self.extra: list[str] = []          # generated locations (capture / exec targets)
         self.nloc = 0
         self.body_used = False
+        self.sema = seed >= SEMA_FROM
 
     # ------------------------------------------------------------------ helpers
     def duration(self) -> str | None:
@@ -99,6 +109,14 @@ class _Program:
             body = [f'ngx.say("{uri[1:]} ", ngx.var.args)']
             if d:
                 body.insert(0, f"ngx.sleep({d})")
+            if self.sema and self.chance(0.6):        # the main request's semaphore
+                body = ['local s = require("ngx.semaphore").s'] + body
+                if self.chance(0.5):
+                    w = self.duration() or 0
+                    body.insert(1, f'ngx.say("{uri[1:]} sema wait ", tostring(s:wait({w})), '
+                                   f'" ", s:count())')
+                else:
+                    body.append(f's:post(1) ngx.say("{uri[1:]} sema post ", s:count())')
             if self.chance(0.25):
                 body.append(self.rng.choice(['ngx.exit(404)', 'error("sub boom")',
                                              'ngx.exit(ngx.ERROR)']))
@@ -139,6 +157,8 @@ class _Program:
             kinds += ["yield", "yield"]
         if self.shdict:
             kinds += ["shdict"] * 4
+        if self.sema:
+            kinds += ["sema_wait", "sema_wait", "sema_post", "sema_post", "sema_count"]
         if last and self.chance(0.45):
             kinds = ["exit", "exit", "exec", "redirect", "error", "error"]
         kind = rng.choice(kinds)
@@ -187,6 +207,16 @@ class _Program:
                        for k, n in enumerate(names)])
         if kind == "shdict":
             return self.shdict_op(m, ctx)
+        if kind == "sema_wait":
+            d = self.duration() if self.chance(0.8) else None
+            return [f"local ok, err = sema:wait({d or 0})",
+                    self.say(ctx, f'"{m} sema wait {d or 0} ", tostring(ok), " ", tostring(err), '
+                                  f'" ", sema:count()')]
+        if kind == "sema_post":
+            n = rng.randint(1, 2)
+            return [f"sema:post({n})", self.say(ctx, f'"{m} sema post {n} ", sema:count()')]
+        if kind == "sema_count":
+            return [self.say(ctx, f'"{m} sema count ", sema:count()')]
         if kind == "read_body":
             self.body_used = True
             return ["ngx.req.read_body()",
@@ -269,6 +299,10 @@ class _Program:
         for k, phase in enumerate(phases):
             share = max(1, budget // len(phases)) if k < len(phases) - 1 else budget
             body = self.block({"phase": phase}, 1, min(share, 8))
+            if self.sema:
+                first = f"S.s or S.new({rng.randint(0, 2)})" if k == 0 else "S.s"
+                body = ['local S = require "ngx.semaphore"', f"S.s = {first}",
+                        "local sema = S.s"] + body
             blocks.append([f"{phase}_by_lua_block {{"] + _indent(body) + ["}"])
         body_hdr = None
         if self.body_used or need_body or self.chance(0.1):

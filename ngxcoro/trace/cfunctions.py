@@ -129,6 +129,15 @@ C_FUNCTIONS = {
     "ngx_lua.uthread.spawn": "ngx_http_lua_uthread_spawn",
     "ngx_lua.uthread.wait": "ngx_http_lua_uthread_wait",
     "ngx_lua.uthread.kill": "ngx_http_lua_uthread_kill",
+    # ngx_lua/semaphore.py
+    "ngx_lua.semaphore.ffi_sema_new": "ngx_http_lua_ffi_sema_new",
+    "ngx_lua.semaphore.ffi_sema_wait": "ngx_http_lua_ffi_sema_wait",
+    "ngx_lua.semaphore.ffi_sema_post": "ngx_http_lua_ffi_sema_post",
+    "ngx_lua.semaphore.ffi_sema_count": "ngx_http_lua_ffi_sema_count",
+    "ngx_lua.semaphore.sema_handler": "ngx_http_lua_sema_handler",
+    "ngx_lua.semaphore.sema_timeout_handler": "ngx_http_lua_sema_timeout_handler",
+    "ngx_lua.semaphore.sema_resume": "ngx_http_lua_sema_resume",
+    "ngx_lua.semaphore.sema_cleanup": "ngx_http_lua_sema_cleanup",
     # ngx_lua/sleep.py
     # ngx_lua/timer.py, ngx_lua/fake_request.py
     "ngx_lua.timer.ngx_timer_helper": "ngx_http_lua_ngx_timer_helper",

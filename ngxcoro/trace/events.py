@@ -4,7 +4,7 @@ The model reports each step as `fire(name, **fields)` (see `Hooks`).  Every
 name it fires is an `Event` here, with what the listeners need:
 
 fields    what the step carries (co ctxs, counts, codes, URIs)
-explain   one line for the stepper, formatted over the fields
+explain   one line for the stepper, formatted over the fields (or f(fields) giving it)
 probe     the C probe macro of src/ngx_http_lua_probe.h it stands for, if any
 stap      the line the module's test suite prints for that probe with its
           systemtap "GC script" (t/StapThread.pm); co ctxs become small ids
@@ -165,6 +165,60 @@ _ALL = [
     # (it never yields; the snapshot carries each zone's entries)
     E("shdict", ("zone", "op", "key", "result"), keep=True,
       explain="ngx.shared.{zone}:{op}({key}) -> {result}"),
+    # --- ngx.semaphore (ngx_http_lua_semaphore.c, ngx_event_posted.h) ----------------------
+    E("sema_new", ("sem", "n"), keep=True, compared=True,
+      explain="semaphore.new: {sem} with {n} resources",
+      words="SEMA_NEW {n}", nginx=((r"http lua semaphore new: \S+, resources: (?P<n>-?\d+)$",
+                                    "SEMA_NEW {n}"),),
+      # the block allocator's line: a worker's first semaphore opens a block
+      line=lambda d: (("new block, alloc semaphore: {sem_ptr} block: {sem_ptr}"
+                       if d["sem"].number == 1 else "from head of free queue, alloc semaphore: {sem_ptr}"),
+                      "http lua semaphore new: {sem_ptr}, resources: {n}"), cycle=True),
+    E("sema_wait", ("sem", "ms", "resources", "posted"), keep=True, compared=True,
+      explain="{sem}:wait with a {ms} ms timeout ({resources} resources, event posted: "
+              "{posted})",
+      words="SEMA_WAIT {ms} {resources} {posted}",
+      nginx=((r"http lua semaphore wait: \S+, timeout: (?P<ms>\d+), resources: "
+              r"(?P<resources>-?\d+), event posted: (?P<posted>\d)$",
+              "SEMA_WAIT {ms} {resources} {posted}"),),
+      line="http lua semaphore wait: {sem_ptr}, timeout: {ms}, resources: {resources}, "
+           "event posted: {posted}", cycle=True),
+    E("sema_wait_yield", ("co", "sem"), keep=True, compared=True,
+      explain="{co} queues on {sem} (its timeout timer armed) and yields",
+      words="SEMA_YIELD", nginx=((r"http lua semaphore wait yielding$", "SEMA_YIELD"),),
+      line="http lua semaphore wait yielding", cycle=True),
+    E("sema_post", ("sem", "n", "resources", "waiters", "posted"), keep=True, compared=True,
+      explain="{sem}:post({n}): {resources} resources + {n}, {waiters} waiting, event "
+              "posted: {posted}; nobody is woken inside post",
+      words="SEMA_POST {n} {resources}",
+      nginx=((r"http lua semaphore post: \S+, n: (?P<n>\d+), resources: (?P<resources>-?\d+)$",
+              "SEMA_POST {n} {resources}"),),
+      line="http lua semaphore post: {sem_ptr}, n: {n}, resources: {resources}", cycle=True),
+    E("post_event", ("sem", "update"), keep=True,
+      explain=lambda d: ("ngx_post_event: the event of {sem} is posted already and stays "
+                         "where it is" if d["update"] else
+                         "ngx_post_event: the event of {sem} joins the posted events; its "
+                         "handler runs after this turn's timers"),
+      line=lambda d: ("update posted event {ev_ptr}" if d["update"] else "post event {ev_ptr}"),
+      cycle=True),                       # the event's log is the semaphore's: the cycle log
+    E("sema_handler", ("sem", "empty", "resources"), keep=True, compared=True,
+      explain="the posted event of {sem} runs: wake waiters from the head while its "
+              "{resources} resources last",
+      words=lambda d: f"SEMA_HANDLER {'empty' if d['empty'] else 'not empty'} {d['resources']}",
+      nginx=((r"semaphore handler: wait queue: (?P<q>(?:not )?empty), resource count: "
+              r"(?P<resources>-?\d+)$", "SEMA_HANDLER {q} {resources}"),),
+      line=lambda d: "semaphore handler: wait queue: " + ("empty" if d["empty"] else "not empty")
+      + ", resource count: {resources}", cycle=True),
+    E("sema_wake", ("co", "sem"), keep=True,
+      explain="{sem} hands a resource to {co} (the head of its queue), which resumes "
+              "with true, nil in its own request"),
+    E("sema_timeout", ("co", "sem"), keep=True,
+      explain="the wait of {co} on {sem} times out: it resumes with false, \"timeout\""),
+    E("sema_cleanup", ("co", "sem"), keep=True, compared=True,
+      explain="{co} leaves the queue of {sem} (killed, exited or its request ended); the "
+              "resources stay",
+      words="SEMA_CLEANUP", nginx=((r"http lua semaphore cleanup$", "SEMA_CLEANUP"),),
+      line="http lua semaphore cleanup", cycle=True),
 
     # --- leaving early (ngx_http_lua_control.c, _uri.c, _util.c) --------------------------
     E("exit", ("code",), keep=True, compared=True,
@@ -431,6 +485,10 @@ def debug_lines(name, fields, top=0, ref=None):
         req = getattr(co, "req", None)
         if req is not None:
             d["co_uri"] = req.log_uri
+    sem = d.get("sem")
+    if hasattr(sem, "number"):
+        d["sem_ptr"] = f"{0x000055000000A000 + 0x40 * sem.number:016X}"
+        d["ev_ptr"] = f"{0x000055000000A020 + 0x40 * sem.number:016X}"
     if isinstance(d.get("uri"), str):
         d["q_uri"] = d["uri"] if "?" in d["uri"] else d["uri"] + "?"
     return tuple(t.format(**d) for t in texts)
@@ -469,6 +527,8 @@ def explain(name, d, t_ms):
             d[k] = "-"
     e = EVENTS.get(name)
     try:
-        return (e.explain if e is not None and e.explain else name.replace("_", " ")).format(**d)
+        text = e.explain(d) if e is not None and callable(e.explain) else \
+            e.explain if e is not None and e.explain else name.replace("_", " ")
+        return text.format(**d)
     except (KeyError, IndexError, ValueError):
         return name.replace("_", " ")

@@ -88,8 +88,8 @@ class EventLog:
         self.seen += 1
         e = {"t_ms": self._clock.now_ms, "event": event}
         for k, v in d.items():
-            if hasattr(v, "name") and hasattr(v, "co_status"):
-                v = v.name
+            if hasattr(v, "name") and (hasattr(v, "co_status") or hasattr(v, "wait_queue")):
+                v = v.name                  # a co ctx or a semaphore
             elif hasattr(v, "unparsed_uri"):
                 v = v.unparsed_uri
             e[k] = v
@@ -149,7 +149,7 @@ class DebugLog:
     HANDLER_TOP = 9
     PCALLS = frozenset(("log_handler", "header_filter", "body_filter"))
     WAKE_UPS = frozenset(("timer_expired", "subrequests_done", "body_post_read",
-                          "on_abort_resume"))
+                          "on_abort_resume", "sema_wake", "sema_timeout"))
     ABORTS = ("lua user thread aborted", "lua entry thread aborted", "lua handler aborted")
 
     def __init__(self, worker):

@@ -4,8 +4,8 @@
 records everything a picture of that step needs -- the event and a sentence
 about it, where the model is (the C function and the line of ngxcoro's own
 source), each coroutine with its status, parent and current Lua line,
-posted_threads in order, the ctx fields, r->count, timers, subrequests and
-the response so far -- so any step can be drawn without its neighbours.
+posted_threads in order, the ctx fields, r->count, timers, the semaphores
+and the loop's posted events, subrequests and the response so far -- so any step can be drawn without its neighbours.
 Names are stable ("entry", "t1", "co2", ...): no ids, no addresses.
 """
 from __future__ import annotations
@@ -29,8 +29,8 @@ def _module(frame):
 
 
 def _name(v):
-    if hasattr(v, "co_status"):
-        return v.name
+    if hasattr(v, "co_status") or hasattr(v, "wait_queue"):
+        return v.name                   # a co ctx or a semaphore
     if hasattr(v, "log_uri"):
         return v.uri
     return v
@@ -109,6 +109,8 @@ class Snapshots:
             "coroutines": self.coroutines(),
             "timers": [{"label": t.label, "deadline_ms": t.deadline, "kind": t.kind,
                         "owner": t.owner} for t in w.loop.pending()],
+            "semaphores": self.semaphores(),
+            "posted_events": [ev.label for ev in w.loop.posted_events()],
             "rc": rc_name(self.last_rc) if self.last_rc is not None else None,
             "output": self.output(),
             "log_lines": len(w.error_log),
@@ -194,6 +196,14 @@ class Snapshots:
                 "config_line": line,
             })
         return out
+
+    def semaphores(self):
+        """Every ngx.semaphore of the run: its resources, its wait queue (head
+        first), count() and whether its wake-up event is posted."""
+        return [{"name": sem.name, "resources": sem.resource_count,
+                 "wait_queue": [c.name for c in sem.wait_queue],
+                 "count": sem.resource_count - sem.wait_count,
+                 "event_posted": sem.event.posted} for sem in self.w.semaphores]
 
     def output(self):
         r = self.w.main_r or (self.w.requests[0] if self.w.requests else None)

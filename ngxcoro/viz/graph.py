@@ -24,6 +24,9 @@ What is drawn (rankdir=LR, left to right):
   is shown three ways: the fill colour (Okabe-Ito palette), the status in
   capitals, and the border (solid alive, dashed DEAD, dotted ZOMBIE).  A
   zombie's edge from its parent is dotted and says "zombie list".
+* each ngx.semaphore (``sem_<name>``): a small rounded box with its resources,
+  count(), whether its wake-up event is posted (then tinted), and its wait
+  queue head first; a dashed edge "waits #k" from each waiting coroutine.
 * ``cur_co_ctx`` gets a thick blue border and the line ``<< cur_co_ctx``.
 * With ``prev`` (the step before), whatever changed gets a thick vermillion
   border and a ``* was ...`` line (or ``* new``); the SVG element also gets the
@@ -147,7 +150,7 @@ def universe(snapshots):
 
     ``{"steps", "coroutines": [{node, name, kind, parent (layout parent node),
     request}], "requests": [{node, uri, parent, connection, has_ctx,
-    posted_max}], "connections", "timers_max"}``.  The layout parent of a
+    posted_max}], "connections", "timers_max", "semaphores": [names]}``.  The layout parent of a
     coroutine is the first parent_co_ctx it ever has, else its creator (from
     the ``user_coroutine_create`` event), else none (an entry thread)."""
     snapshots = [s for s in snapshots if s is not None]
@@ -155,6 +158,7 @@ def universe(snapshots):
     entry_owner = {}
     conns = []
     timers_max = 0
+    sems = []
     for s in snapshots:
         names = [c["name"] for c in s["coroutines"]]
         nodes = node_names(s["coroutines"])
@@ -191,6 +195,9 @@ def universe(snapshots):
             if creator is not None and creator[0] == i and u["_creator"] is None:
                 u["_creator"] = creator[1]
         timers_max = max(timers_max, len(s["timers"]))
+        for x in s.get("semaphores", ()):
+            if x["name"] not in sems:
+                sems.append(x["name"])
     by_node = {}
     for u in cos:
         if u["parent"] is None and u["kind"] != "entry":
@@ -208,7 +215,7 @@ def universe(snapshots):
     for u in cos:
         del u["_focus"], u["_creator"]
     return {"steps": len(snapshots), "coroutines": cos, "requests": reqs,
-            "connections": sorted(conns), "timers_max": timers_max}
+            "connections": sorted(conns), "timers_max": timers_max, "semaphores": sems}
 
 
 # ====================================================================== to_dot
@@ -302,6 +309,7 @@ class _Builder(_RequestSide, _CoroutineTree):
         for i, ur in enumerate(self.u["requests"]):
             self._request(i, ur)
         self._coroutines()
+        self._semaphores()
         return g.lines
 
     def _caption(self):

@@ -1,11 +1,11 @@
 """The coroutine tree of a graph frame: one node per coroutine (shape by kind,
-fill and border by status), its edge from the parent, and the folded
-summary nodes of a big run (graph.py's builder draws with these methods;
-see graph.py for what is drawn and why)."""
+fill and border by status), its edge from the parent, the folded summary
+nodes of a big run, and the semaphores the coroutines wait on (graph.py's
+builder draws with these methods; see graph.py for what is drawn and why)."""
 from __future__ import annotations
 
 from .palette import (CHANGED, CO_HEIGHT, CO_WIDTH, CURRENT, DIM, INK, KIND_SHAPE, KIND_TEXT,
-                      OKABE_ITO, STATUS_BORDER, STATUS_FILL)
+                      OKABE_ITO, POSTED_FILL, STATUS_BORDER, STATUS_FILL)
 from .labels import _h, _html, _line
 
 
@@ -39,6 +39,7 @@ class _CoroutineTree:
                 loud_in[key] = loud_in.get(key, 0) + 1
             else:
                 folded.setdefault(key, []).append(u)
+        self.shown_co = shown_nodes
         for u in shown:
             self._co_node(u, present.get(u["node"]))
         for u in shown:
@@ -195,3 +196,46 @@ class _CoroutineTree:
                color=CHANGED if changed else DIM, penwidth="3" if changed else "1",
                width=CO_WIDTH, height=CO_HEIGHT, id=node, **({"class": "changed"} if changed else {}))
         g.edge(parent, node, style="dashed", xlabel="folded")
+
+    # ------------------------------------------------------------ semaphores
+    def _semaphores(self):
+        """One small box per ngx.semaphore (``sem_<name>``): resources,
+        count(), whether its wake-up event is posted, and its wait queue,
+        head first; each waiting coroutine drawn has a dashed edge to it
+        ("waits #k").  One the run has not made yet is an invisible
+        placeholder, so the layout holds still."""
+        g = self.g
+        now = {x["name"]: x for x in self.s.get("semaphores", [])}
+        before = None
+        if self.p is not None:
+            before = {x["name"]: x for x in self.p.get("semaphores", [])}
+        ucos = self.u["coroutines"]
+        for name in self.u.get("semaphores", []):
+            node = f"sem_{name}"
+            if ucos:                        # a column right of the first entry thread
+                g.edge(ucos[0]["node"], node, style="invis")
+            x = now.get(name)
+            if x is None:
+                g.node(node, label=f"{name}\nresources\nevent\nwaiting", shape="box", style="invis")
+                continue
+            changed = before is not None and before.get(name) != x
+            q = x["wait_queue"]
+            waiting = ", ".join(q[:4]) + (f" ... ({len(q)})" if len(q) > 4 else "") if q else "nobody"
+            rows = [f'<B>{_h(name)}</B> <FONT POINT-SIZE="8">ngx.semaphore</FONT>',
+                    _line(f"resources {x['resources']}, count() {x['count']}", size=9),
+                    _line("event posted" if x["event_posted"] else "event not posted", size=9,
+                          bold=x["event_posted"]),
+                    _line(f"waiting: {waiting}", size=9)]
+            if changed:
+                was = before.get(name)
+                rows.append(_line("* new" if was is None else "* changed", size=9, colour=CHANGED,
+                                  bold=True))
+            g.node(node, label=_html(rows), shape="box", style="rounded,filled",
+                   fillcolor=POSTED_FILL if x["event_posted"] else "white",
+                   color=CHANGED if changed else INK, penwidth="3" if changed else "1", id=node,
+                   **({"class": "changed"} if changed else {}))
+            for k, co in enumerate(q[:4]):
+                j = next((i for i in range(len(self.names) - 1, -1, -1) if self.names[i] == co), None)
+                if j is not None and self.nodes[j] in getattr(self, "shown_co", ()):
+                    g.edge(self.nodes[j], node, style="dashed", constraint="false",
+                           xlabel=f"waits #{k + 1}", color=OKABE_ITO["orange"])

@@ -1,5 +1,5 @@
 """The key to the graph pictures: the kinds of coroutine, the statuses, the
-markers and the edges, drawn with the same palette as the frames.
+markers, the edges and a semaphore, drawn with the same palette as the frames.
 
     >>> from ngxcoro.viz import legend
     >>> legend.legend_dot().startswith("digraph legend")
@@ -56,6 +56,12 @@ def legend():
     g.edge("m_created", "m_zombie", style="dotted", penwidth="2", color=OKABE_ITO["reddish_purple"],
            label="zombie list")
     rows.append(["m_parent", "m_child", "m_created", "m_zombie"])
+    g.node("m_waiter", label="waiter", shape="box", style="rounded", color=DIM, width="0.7")
+    g.node("m_sema", label="<<B>sema1</B> ngx.semaphore<BR/>resources, count()<BR/>"
+                           "<B>event posted</B> (tinted)<BR/>waiting: head first>",
+           shape="box", style="rounded,filled", fillcolor=POSTED_FILL)
+    g.edge("m_waiter", "m_sema", style="dashed", color=OKABE_ITO["orange"], label="waits #1")
+    rows.append(["m_waiter", "m_sema"])
     for k, row in enumerate(rows):
         g.body.append("\t{rank=same; " + "; ".join(row) + "}\n")
         for a, b in zip(row, row[1:]):

@@ -44,7 +44,8 @@ _STAGE_OF_C = {
         "ngx_sleep", "uthread_spawn", "uthread_wait", "uthread_kill", "coroutine_resume",
         "coroutine_yield", "coroutine_wrap", "ffi_exit", "ngx_exec", "ngx_redirect",
         "ngx_location_capture_multi", "ngx_req_read_body", "ngx_req_set_uri", "handle_exit",
-        "handle_exec", "handle_rewrite_jump", "post_zombie_thread", "on_abort")},
+        "handle_exec", "handle_rewrite_jump", "post_zombie_thread", "on_abort", "ffi_sema_new",
+        "ffi_sema_wait", "ffi_sema_post", "ffi_sema_count")},
     "ngx_http_echo_handler": "phase handler",
     "ngx_http_proxy_handler": "phase handler",
     **{n: "finalize_request" for n in (
@@ -59,7 +60,8 @@ _STAGE_OF_C = {
         "ngx_http_lua_generic_phase_post_read", "ngx_http_read_client_request_body",
         "ngx_http_request_handler", "ngx_http_block_reading",
         "ngx_http_lua_rd_check_broken_connection", "ngx_http_lua_check_broken_connection",
-        "ngx_http_lua_on_abort_resume")},
+        "ngx_http_lua_on_abort_resume", "ngx_http_lua_sema_handler",
+        "ngx_http_lua_sema_timeout_handler", "ngx_http_lua_sema_resume")},
 }
 
 

@@ -165,9 +165,23 @@ local function settle(id, co, ok, ...)
 end
 
 -- lua_resetthread: an entry state put back in the thread cache is empty;
--- resuming it again (a stale wake-up) calls the nil at its stack base
+-- resuming it again (a stale wake-up) calls the nil at its stack base.  Its
+-- stack slots become nil and its open upvalues are not closed, so a closure
+-- still alive that captured a local of a frame left on it reads nil
 local reset = {}
-function K.reset(id) reset[id] = true end
+local setlocal = debug.setlocal
+function K.reset(id)
+  reset[id] = true
+  local co = cos[id]
+  if co == nil or raw_status(co) == "dead" or co == raw_running() then return end
+  for level = 0, 250 do
+    if not getinfo(co, level, "l") then break end
+    for i = 1, 250 do
+      if getlocal(co, level, i) == nil then break end
+      setlocal(co, level, i, nil)
+    end
+  end
+end
 
 -- lua_resume(co, nrets): the top nrets values of its stack go in.
 function K.resume(id, nrets)
