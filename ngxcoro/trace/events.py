@@ -28,30 +28,9 @@ debug lines nginx writes that have no model event.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..nginx.core import rc_name
-
-
-@dataclass(frozen=True)
-class Event:
-    name: str
-    fields: tuple = ()
-    explain: str = ""
-    probe: str = ""
-    stap: str = ""
-    words: object = None              # a str.format template over the fields, or f(fields)
-    nginx: tuple = ()                 # ((regex, words template), ...)
-    compared: bool = False
-    keep: bool = False
-    quiet: bool = False
-    line: object = None               # nginx's debug line: a template, a tuple of them, or f(fields)
-    cycle: bool = False               # written to the cycle log (no "*N")
-
-
-def _uri(u):
-    """nginx logs "uri?args": drop the '?' when args are empty."""
-    return u[:-1] if u.endswith("?") else u
+from .event import Event, _uri, fake_pointer  # noqa: F401 (fake_pointer: the registry's API)
+from .events_ring2 import SECOND_RING
 
 
 _OPS = {"USER_THREAD_RESUME": "spawn-child", "USER_CORO_RESUME": "coro-resume",
@@ -161,65 +140,6 @@ _ALL = [
       words="USELESS_WEV", nginx=((r"useless lua write event handler", "USELESS_WEV"),),
       line="useless lua write event handler"),
 
-    # --- ngx.shared.DICT (ngx_http_lua_shdict.c): an operation on a lua_shared_dict -----
-    # (it never yields; the snapshot carries each zone's entries)
-    E("shdict", ("zone", "op", "key", "result"), keep=True,
-      explain="ngx.shared.{zone}:{op}({key}) -> {result}"),
-    # --- ngx.semaphore (ngx_http_lua_semaphore.c, ngx_event_posted.h) ----------------------
-    E("sema_new", ("sem", "n"), keep=True, compared=True,
-      explain="semaphore.new: {sem} with {n} resources",
-      words="SEMA_NEW {n}", nginx=((r"http lua semaphore new: \S+, resources: (?P<n>-?\d+)$",
-                                    "SEMA_NEW {n}"),),
-      # the block allocator's line: a worker's first semaphore opens a block
-      line=lambda d: (("new block, alloc semaphore: {sem_ptr} block: {sem_ptr}"
-                       if d["sem"].number == 1 else "from head of free queue, alloc semaphore: {sem_ptr}"),
-                      "http lua semaphore new: {sem_ptr}, resources: {n}"), cycle=True),
-    E("sema_wait", ("sem", "ms", "resources", "posted"), keep=True, compared=True,
-      explain="{sem}:wait with a {ms} ms timeout ({resources} resources, event posted: "
-              "{posted})",
-      words="SEMA_WAIT {ms} {resources} {posted}",
-      nginx=((r"http lua semaphore wait: \S+, timeout: (?P<ms>\d+), resources: "
-              r"(?P<resources>-?\d+), event posted: (?P<posted>\d)$",
-              "SEMA_WAIT {ms} {resources} {posted}"),),
-      line="http lua semaphore wait: {sem_ptr}, timeout: {ms}, resources: {resources}, "
-           "event posted: {posted}", cycle=True),
-    E("sema_wait_yield", ("co", "sem"), keep=True, compared=True,
-      explain="{co} queues on {sem} (its timeout timer armed) and yields",
-      words="SEMA_YIELD", nginx=((r"http lua semaphore wait yielding$", "SEMA_YIELD"),),
-      line="http lua semaphore wait yielding", cycle=True),
-    E("sema_post", ("sem", "n", "resources", "waiters", "posted"), keep=True, compared=True,
-      explain="{sem}:post({n}): {resources} resources + {n}, {waiters} waiting, event "
-              "posted: {posted}; nobody is woken inside post",
-      words="SEMA_POST {n} {resources}",
-      nginx=((r"http lua semaphore post: \S+, n: (?P<n>\d+), resources: (?P<resources>-?\d+)$",
-              "SEMA_POST {n} {resources}"),),
-      line="http lua semaphore post: {sem_ptr}, n: {n}, resources: {resources}", cycle=True),
-    E("post_event", ("sem", "update"), keep=True,
-      explain=lambda d: ("ngx_post_event: the event of {sem} is posted already and stays "
-                         "where it is" if d["update"] else
-                         "ngx_post_event: the event of {sem} joins the posted events; its "
-                         "handler runs after this turn's timers"),
-      line=lambda d: ("update posted event {ev_ptr}" if d["update"] else "post event {ev_ptr}"),
-      cycle=True),                       # the event's log is the semaphore's: the cycle log
-    E("sema_handler", ("sem", "empty", "resources"), keep=True, compared=True,
-      explain="the posted event of {sem} runs: wake waiters from the head while its "
-              "{resources} resources last",
-      words=lambda d: f"SEMA_HANDLER {'empty' if d['empty'] else 'not empty'} {d['resources']}",
-      nginx=((r"semaphore handler: wait queue: (?P<q>(?:not )?empty), resource count: "
-              r"(?P<resources>-?\d+)$", "SEMA_HANDLER {q} {resources}"),),
-      line=lambda d: "semaphore handler: wait queue: " + ("empty" if d["empty"] else "not empty")
-      + ", resource count: {resources}", cycle=True),
-    E("sema_wake", ("co", "sem"), keep=True,
-      explain="{sem} hands a resource to {co} (the head of its queue), which resumes "
-              "with true, nil in its own request"),
-    E("sema_timeout", ("co", "sem"), keep=True,
-      explain="the wait of {co} on {sem} times out: it resumes with false, \"timeout\""),
-    E("sema_cleanup", ("co", "sem"), keep=True, compared=True,
-      explain="{co} leaves the queue of {sem} (killed, exited or its request ended); the "
-              "resources stay",
-      words="SEMA_CLEANUP", nginx=((r"http lua semaphore cleanup$", "SEMA_CLEANUP"),),
-      line="http lua semaphore cleanup", cycle=True),
-
     # --- leaving early (ngx_http_lua_control.c, _uri.c, _util.c) --------------------------
     E("exit", ("code",), keep=True, compared=True,
       explain="ngx.exit({code}) records the exit and yields", words="EXIT {code}",
@@ -299,47 +219,6 @@ _ALL = [
       nginx=((r"lua req body post read, c:(?P<c>\d+)", "BODY_POST_READ c={c}"),),
       line="lua req body post read, c:{c}"),
 
-    # --- ngx.timer and its fake request (ngx_http_lua_timer.c; the fake-request part of
-    # ngx_http_lua_util.c, in ngx_lua/fake_request.py) --------------------------------------
-    E("timer_watcher", explain="the worker's first timer makes the watcher connection",
-      line="lua creating fake watcher connection", cycle=True),
-    E("timer_create", ("co", "delay", "sz"), keep=True, compared=True,
-      explain="ngx.timer arms a {delay} ms timer that will run {co}", words="TIMER {delay}",
-      nginx=((r"created timer \(co: \S+ delay: (?P<delay>\d+) ms\)", "TIMER {delay}"),),
-      line="created timer (co: {ptr} delay: {delay} ms): sz={sz}", cycle=True),
-    E("timer_next", ("co", "delay"), keep=True, compared=True,
-      explain="the every timer re-arms before it runs: {co} is due in {delay} ms",
-      words="TIMER_NEXT {delay}",
-      nginx=((r"created next timer \(co: \S+ delay: (?P<delay>\d+) ms\)", "TIMER_NEXT {delay}"),),
-      line="created next timer (co: {ptr} delay: {delay} ms)", cycle=True),
-    E("timer_fired", ("co",), keep=True, compared=True,
-      explain="the ngx.timer of {co} fires at {t_ms} ms", words="TIMER_EXPIRED",
-      nginx=((r"lua ngx\.timer expired$", "TIMER_EXPIRED"),),
-      line="lua ngx.timer expired", cycle=True),
-    E("free_timer_thread", ("co",),
-      explain="the timer of {co} cannot run: its thread is given back (ngx_http_lua_free_thread)",
-      words="FREE_THREAD", nginx=((r"lua unref lua thread ", "FREE_THREAD"),),
-      line=("lua freeing light thread {ptr} (ref {ref})", "lua unref lua thread {ptr} (ref {ref})"),
-      cycle=True),
-    E("finalize_fake_request", ("r", "rc", "a", "c"), keep=True, compared=True,
-      explain="finalize the timer's fake request with {rc_text} (r->count {c})",
-      words="FAKE_FINALIZE rc={rc} c={c}",
-      nginx=((r"http lua finalize fake request: (?P<rc>-?\d+), a:\d+, c:(?P<c>\d+)",
-              "FAKE_FINALIZE rc={rc} c={c}"),),
-      line="http lua finalize fake request: {rc}, a:{a}, c:{c}"),
-    E("close_fake_request", ("r", "c"), keep=True, compared=True,
-      explain="close the fake request: r->count {c} -> {c_after}", words="FAKE_COUNT c={c}",
-      nginx=((r"http lua fake request count:(?P<c>\d+)$", "FAKE_COUNT c={c}"),),
-      line="http lua fake request count:{c}"),
-    E("free_fake_request", ("r",), keep=True, compared=True,
-      explain="the fake request is freed: its cleanups run", words="FAKE_FREE",
-      nginx=((r"http lua close fake request$", "FAKE_FREE"),), line="http lua close fake request"),
-    E("close_fake_connection", ("r",), keep=True, compared=True,
-      explain="the fake connection is closed", words="FAKE_CLOSE_CONN",
-      nginx=((r"http lua close fake http connection", "FAKE_CLOSE_CONN"),),
-      line=lambda d: "http lua close fake http connection "
-                     + fake_pointer(4096 + d["r"].connection.number)),
-
     # --- the response and the request's end (ngx_http_request.c) -------------------------
     E("send_last_buf", keep=True, compared=True, explain="the last buf of the response is sent",
       words="LAST_BUF", nginx=((r"lua sending last buf of the response body", "LAST_BUF"),),
@@ -364,55 +243,9 @@ _ALL = [
     E("close_connection", explain="the connection is closed: c->destroyed = 1"),
     E("hang", ("message",), keep=True, explain="nothing is left that could wake the request"),
 
-    # --- the client's close: lua_check_client_abort and ngx.on_abort (ngx_http_request.c,
-    # ngx_http_lua_control.c, ngx_http_lua_util.c) -----------------------------------------
-    E("client_close", ("uri",), keep=True,
-      explain="the client closed the connection at {t_ms} ms: a read event on it for {uri}"),
-    E("block_reading", explain="the read event is ignored (ngx_http_block_reading): "
-                               "without lua_check_client_abort nobody looks at the close",
-      line="http reading blocked"),
-    E("on_abort", ("parent", "child"), keep=True,
-      explain="ngx.on_abort: {child} is a light thread of {parent}'s that waits, suspended "
-              "and not counted in uthreads, for the client to close"),
-    E("check_broken_connection", ("uri",), keep=True, compared=True,
-      explain="lua_check_client_abort: the read event on {uri}'s connection is checked",
-      words="CHECK_CLIENT", nginx=((r'http lua check client, write event:0, ".*"$',
-                                    "CHECK_CLIENT"),),
-      line='http lua check client, write event:0, "{uri}"'),
-    E("client_recv", ("n",), compared=True,
-      explain="recv(MSG_PEEK) on the client's connection gives {n}: EOF, the client is gone "
-              "(499)",
-      words="CLIENT_RECV {n}", nginx=((r"http lua recv\(\): (?P<n>-?\d+)$", "CLIENT_RECV {n}"),),
-      line="http lua recv(): {n}"),
-    E("on_abort_wake", ("co",), keep=True, compared=True,
-      explain="the client is gone: {co} becomes a running light thread (uthreads +1) and "
-              "runs at once, through r->write_event_handler",
-      words="ON_ABORT_WAKE", nginx=((r"lua waking up the on_abort callback thread$",
-                                     "ON_ABORT_WAKE"),),
-      line="lua waking up the on_abort callback thread"),
-    E("on_abort_resume", ("co",), compared=True,
-      explain="ngx_http_lua_on_abort_resume runs {co} (run_thread, then posted threads)",
-      words="ON_ABORT_RESUME", nginx=((r"lua resuming the on_abort callback thread$",
-                                       "ON_ABORT_RESUME"),),
-      line="lua resuming the on_abort callback thread"),
     E("log", ("level", "msg"), quiet=True, explain="[{level}] {msg}"),
 
-    # --- log_by_lua and the filters (ngx_http_lua_logby.c, _headerfilterby.c,
-    # _bodyfilterby.c): plain protected calls, no coroutine ------------------------------
-    E("log_handler", ("uri", "c", "chunk"), keep=True, compared=True,
-      explain="the log phase: lua's log handler runs for {uri} (r->count {c})",
-      words="LOG_HANDLER c={c}",
-      nginx=((r'lua log handler, uri:".*" c:(?P<c>\d+)$', "LOG_HANDLER c={c}"),),
-      line='lua log handler, uri:"{uri}" c:{c}'),
-    E("header_filter", ("uri", "chunk"), compared=True, explain="lua's header filter for {uri}",
-      words="HEADER_FILTER {uri}",
-      nginx=((r'lua header filter for user lua code, uri "(?P<uri>.*)"$', "HEADER_FILTER {uri}"),),
-      line='lua header filter for user lua code, uri "{uri}"'),
-    E("body_filter", ("uri", "chunk"), compared=True, explain="lua's body filter for {uri}",
-      words="BODY_FILTER {uri}",
-      nginx=((r'lua body filter for user lua code, uri "(?P<uri>.*)"$', "BODY_FILTER {uri}"),),
-      line='lua body filter for user lua code, uri "{uri}"'),
-]
+] + SECOND_RING
 EVENTS = {e.name: e for e in _ALL}
 
 # debug lines nginx writes that no model event stands for: (regex, words); a
@@ -456,12 +289,6 @@ def debug_words(name, fields):
     if callable(e.words):
         return e.words(fields)
     return _fill(e.words, fields)
-
-
-def fake_pointer(state):
-    """A stable stand-in for the address of lua_State number `state` (nginx
-    prints %p: 16 hex digits)."""
-    return f"{0x00007F0000001000 + 0x180 * int(state):016X}"
 
 
 def debug_lines(name, fields, top=0, ref=None):
