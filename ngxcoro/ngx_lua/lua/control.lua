@@ -36,6 +36,7 @@ ngx.exec = exec_shim
 function ngx.on_abort(f)
   local id = lua_function(f) and reg(raw_create(f))
   local code, a, b = P.on_abort(id)
+  if code == RETURN and a == 1 then return a end    -- lua_pushinteger(L, 1); return 1
   if code == RETURN then return a, b end
   if code == ARGERROR then argerror(1, a, b) end
   raw_error(a, 2)

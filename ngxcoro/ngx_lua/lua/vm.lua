@@ -167,13 +167,16 @@ end
 -- lua_resetthread: an entry state put back in the thread cache is empty;
 -- resuming it again (a stale wake-up) calls the nil at its stack base.  Its
 -- stack slots become nil and its open upvalues are not closed, so a closure
--- still alive that captured a local of a frame left on it reads nil
+-- still alive that captured a local of a frame left on it reads nil (a state
+-- that died by an error keeps its frames too; one that returned has none)
 local reset = {}
+local errored = setmetatable({}, {__mode = "v"})   -- id -> a state that died by an error
 local setlocal = debug.setlocal
 function K.reset(id)
   reset[id] = true
-  local co = cos[id]
-  if co == nil or raw_status(co) == "dead" or co == raw_running() then return end
+  local co = cos[id] or errored[id]
+  errored[id] = nil
+  if co == nil or co == raw_running() then return end
   for level = 0, 250 do
     if not getinfo(co, level, "l") then break end
     for i = 1, 250 do
@@ -201,6 +204,7 @@ function K.resume(id, nrets)
   if runaway then return -1 end
   if rv ~= 1 then cos[id] = nil end
   if rv == 2 then failed_id, failed_co = id, co else failed_id, failed_co = nil, nil end
+  if rv == 2 then errored[id] = co end
   return rv
 end
 
