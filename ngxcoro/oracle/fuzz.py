@@ -33,6 +33,12 @@ the pool, or 0), ``post`` 1 or 2, or print its ``count()``; a Lua subrequest or 
 may wait on it or post it too. Seeds below it give the same
 programs as before.
 
+Seeds from ``TIMER_FROM`` on (semaphores too) also draw ``ngx.timer.at`` with a delay from
+the pool or 0: the callback is a block of its own that runs later in a fake request (its
+markers go to the log, since ``ngx.say`` is disabled there; no capture or body reading),
+possibly after the request is over, and it may sleep, spawn, wait or post on the
+semaphore, or make a timer itself.
+
 ``real_answer(run_real result)`` and ``model_answer(text)`` put both sides in the one form
 the corpus stores: status, body, normalised error log, count history, trace words, hung and
 startup_error.
@@ -44,11 +50,13 @@ import json
 import random
 
 __all__ = ["generate", "real_answer", "model_answer", "first_difference", "FIELDS",
-           "MAX_STATEMENTS", "SEMA_FROM"]
+           "MAX_STATEMENTS", "SEMA_FROM", "TIMER_FROM"]
 
 MAX_STATEMENTS = 25
 #: seeds from here on draw semaphore statements too
 SEMA_FROM = 100_000
+#: seeds from here on draw ngx.timer.at too
+TIMER_FROM = 200_000
 #: ms; every program draws its durations from these without replacement
 POOL_MS = (10, 20, 40, 80, 160, 320)
 #: the compared fields, in the order a difference is reported
@@ -73,6 +81,7 @@ class _Program:
         self.nloc = 0
         self.body_used = False
         self.sema = seed >= SEMA_FROM
+        self.timers = seed >= TIMER_FROM
 
     # ------------------------------------------------------------------ helpers
     def duration(self) -> str | None:
@@ -88,6 +97,8 @@ class _Program:
     def say(self, ctx: dict, args: str) -> str:
         """A marker: ngx.say in the content phase (mostly), ngx.log elsewhere (mostly), so
         that rewrite and access programs do not send the header at their first marker."""
+        if ctx.get("timer"):
+            return f"ngx.log(ngx.NOTICE, {args})"
         if self.chance(0.8 if ctx.get("phase") == "content" else 0.2):
             return f"ngx.say({args})"
         return f"ngx.log(ngx.NOTICE, {args})"
@@ -150,9 +161,12 @@ class _Program:
             kinds += ["spawn", "spawn", "coroutine", "pcall"]
         if threads:
             kinds += ["wait", "wait", "kill"]
-        kinds += ["capture", "capture_multi" if self.pool else "capture"]
-        if not self.body_used:
-            kinds += ["read_body"]
+        if not ctx.get("timer"):        # disabled in a timer: API disabled in the context
+            kinds += ["capture", "capture_multi" if self.pool else "capture"]
+            if not self.body_used:
+                kinds += ["read_body"]
+        if self.timers and depth < 3:
+            kinds += ["timer", "timer"]
         if ctx.get("coroutine"):
             kinds += ["yield", "yield"]
         if self.shdict:
@@ -160,7 +174,8 @@ class _Program:
         if self.sema:
             kinds += ["sema_wait", "sema_wait", "sema_post", "sema_post", "sema_count"]
         if last and self.chance(0.45):
-            kinds = ["exit", "exit", "exec", "redirect", "error", "error"]
+            kinds = (["exit", "exit", "error", "error"] if ctx.get("timer") else
+                     ["exit", "exit", "exec", "redirect", "error", "error"])
         kind = rng.choice(kinds)
         m = self.mark()
         if kind == "say":
@@ -207,6 +222,14 @@ class _Program:
                        for k, n in enumerate(names)])
         if kind == "shdict":
             return self.shdict_op(m, ctx)
+        if kind == "timer":
+            d = (self.duration() if self.chance(0.7) else None) or "0"
+            body = self.block(dict(ctx, coroutine=False, timer=True), depth + 1,
+                              rng.randint(1, 4))
+            return ([f"local ok, err = ngx.timer.at({d}, function(premature)"]
+                    + _indent([f'ngx.log(ngx.NOTICE, "{m} timer ", tostring(premature))'] + body)
+                    + ["end)", self.say(ctx, f'"{m} timer at {d} ", tostring(ok), " ", '
+                                             f'tostring(err)')])
         if kind == "sema_wait":
             d = self.duration() if self.chance(0.8) else None
             return [f"local ok, err = sema:wait({d or 0})",
