@@ -31,6 +31,22 @@ if str(ROOT) not in sys.path:
 
 SCENARIO_DIR = ROOT / "ngxcoro" / "oracle" / "scenarios"
 EXPECTED_DIR = SCENARIO_DIR / "expected"
+# scenarios whose real-nginx answer depends on what the model cannot have: kept, recorded,
+# and run as strict xfails (the differential and error-log tests), so a fix shows up
+KNOWN_GAPS = {
+    "409-fuzz-200052": "a cached entry state's stack is reused by a later thread (LuaJIT): "
+                       "an open upvalue left on it reads that thread's value; the model "
+                       "empties the slot (nil) but has no reuse of a cached stack",
+}
+
+
+def known_gap_params(paths):
+    """`paths` as pytest params, the KNOWN_GAPS ones marked strict xfail."""
+    import pytest
+    return [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[p.stem]))
+            if p.stem in KNOWN_GAPS else p for p in paths]
+
+
 ARTIFACTS = pathlib.Path(os.environ.get("NGXCORO_ARTIFACTS") or ROOT / "test-artifacts")
 
 

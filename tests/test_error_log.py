@@ -21,7 +21,7 @@ import sys
 
 import pytest
 
-from conftest import EXPECTED_DIR, ROOT, SCENARIO_DIR
+from conftest import EXPECTED_DIR, ROOT, SCENARIO_DIR, known_gap_params
 from ngxcoro import oracle as rn
 from ngxcoro.compare import side_by_side
 
@@ -31,7 +31,6 @@ LOGGED = [p for p in sorted(SCENARIO_DIR.glob("*.ngx")) if (LOGS_DIR / f"{p.stem
 #: tracebacks through lua-resty-core's Lua functions (ngx.exit is resty/core/exit.lua in
 #: nginx: its frames are Lua frames of /usr/share/lua/5.1/resty/core/*.lua, the model's shim
 #: is one C frame); the first line of these records still matches (test_differential.py)
-RESTY_CORE_FRAMES = set()          # none left: ngx.exit's resty frames are modelled
 
 
 def _model(path):
@@ -71,9 +70,7 @@ def test_model_debug_lines_match_recording(path):
                     + "\n".join(side_by_side(want, got)), pytrace=False)
 
 
-@pytest.mark.parametrize("path", [pytest.param(p, marks=pytest.mark.xfail(
-    strict=True, reason="lua-resty-core's Lua frames")) if p.stem in RESTY_CORE_FRAMES else p
-    for p in LOGGED], ids=[p.stem for p in LOGGED])
+@pytest.mark.parametrize("path", known_gap_params(LOGGED), ids=[p.stem for p in LOGGED])
 def test_model_error_records_match_recording(path):
     want = _recording(path)["error_records"]
     got = rn.error_records(list(_model(path).error_log))

@@ -5,7 +5,9 @@ nginx answered (status, body, normalised error log, count history, trace words, 
 startup_error), recorded twice by ``python3 tools/fuzz.py --seeds 1-300 --corpus
 tests/fuzz/corpus.jsonl`` with the programs whose two answers differed dropped (never
 from the model); then seeds 100000-100099 (semaphore statements, ``SEMA_FROM``), recorded
-the same way into another file and appended (``--corpus`` writes a whole file). Each entry is run on the model and compared; an entry whose ``xfail``
+the same way into another file and appended (``--corpus`` writes a whole file); then seeds
+200001-200150 (timers too, ``TIMER_FROM``) the same way. Each entry is run on the model and
+compared; an entry whose ``xfail``
 names a known divergence (its signature: first differing field, nginx's line | the
 model's line) is an expected failure while it still diverges, and passes once fixed.
 Runs without nginx.
@@ -126,6 +128,22 @@ def test_semaphore_statements_only_from_sema_from():
     texts = [generate(seed) for seed in range(SEMA_FROM, SEMA_FROM + 100)]
     assert all('local S = require "ngx.semaphore"' in t for t in texts)
     assert sum(("sema:wait(" in t) and ("sema:post(" in t) for t in texts) >= 30
+
+
+def test_timer_statements_only_from_timer_from():
+    """Seeds below TIMER_FROM never make timers (the corpus's programs stay as they were);
+    from it on, most programs do, and a timer's callback never uses an API that is
+    disabled in a timer (ngx.say, captures, reading the body): its markers go to the log."""
+    import re
+    from ngxcoro.oracle.fuzz import TIMER_FROM
+    assert not any("ngx.timer" in generate(seed) for seed in range(SEMA_FROM, SEMA_FROM + 200))
+    texts = [generate(seed) for seed in range(TIMER_FROM, TIMER_FROM + 100)]
+    assert sum("ngx.timer.at(" in t for t in texts) >= 50
+    for t in texts:
+        for cb in re.findall(r"ngx\.timer\.at\([\d.]+, function\(premature\)\n(.*?)\n( *)end\)",
+                             t, flags=re.S):
+            assert not re.search(r"ngx\.say|ngx\.location|read_body|ngx\.exec|ngx\.redirect",
+                                 cb[0]), cb[0]
 
 
 def test_signature_names_the_first_differing_field_and_line():

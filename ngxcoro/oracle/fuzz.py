@@ -150,8 +150,9 @@ class _Program:
             out += lines
             if lines[-1].startswith(("return ", "error(", "_t.x")):
                 break
-        if not out:
-            out = [f'ngx.say("{self.mark()}")']
+        if not out:                         # a timer's marker goes to the log
+            out = [f'ngx.log(ngx.NOTICE, "{self.mark()}")' if ctx.get("timer") else
+                   f'ngx.say("{self.mark()}")']
         return out
 
     def statement(self, ctx, depth, threads, last) -> list[str]:
