@@ -200,19 +200,24 @@ def universe(snapshots):
                 sems.append(x["name"])
     by_node = {}
     for u in cos:
-        if u["parent"] is None and u["kind"] != "entry":
+        # an entry thread: a handler's, or a timer's in its fake request (made by
+        # another coroutine, but its ctx's entry_co_ctx, drawn under that ctx)
+        u["entry"] = u["kind"] == "entry" or u["name"] in entry_owner
+        if u["parent"] is None and not u["entry"]:
             u["parent"] = u["_creator"]
         by_node[u["node"]] = u
     for u in cos:                                   # the request a coroutine belongs to
         seen, x = set(), u
-        while x["kind"] != "entry" and x["parent"] in by_node and x["node"] not in seen:
+        while not x["entry"] and x["parent"] in by_node and x["node"] not in seen:
             seen.add(x["node"])
             x = by_node[x["parent"]]
-        if x["kind"] == "entry" and x["name"] in entry_owner:
+        if x["entry"] and x["name"] in entry_owner:
             u["request"] = entry_owner[x["name"]]
         else:
             u["request"] = x["_focus"]
     for u in cos:
+        # a timer's thread before its fake request exists: drawn from its creator
+        u["creator"] = u["_creator"] if u["entry"] and u["kind"] != "entry" else None
         del u["_focus"], u["_creator"]
     return {"steps": len(snapshots), "coroutines": cos, "requests": reqs,
             "connections": sorted(conns), "timers_max": timers_max, "semaphores": sems}

@@ -137,16 +137,21 @@ class _CoroutineTree:
         node = u["node"]
         lp = u["parent"]
         src = lp if lp in shown_nodes else f"ctx_{u['request']}"
-        if lp is None and u["kind"] == "entry":
+        if lp is None and u["entry"]:
             src = f"ctx_{u['request']}" if self.u["requests"][u["request"]]["has_ctx"] else \
                 f"req_{u['request']}"
         # Tree edges say what they are in an xlabel, placed after the layout,
         # so a label that comes and goes ("zombie list") does not move things.
         if c is None:
-            if u["kind"] == "entry" and lp is None:
+            if u["entry"] and lp is None:
                 g.edge(src, node, label="entry_co_ctx", style="invis")
             else:
                 g.edge(src, node, style="invis")
+            return
+        if (u["creator"] in shown_nodes and lp is None
+                and u["request"] >= len(self.s["requests"])):
+            # a pending timer's thread: its fake request (and ctx) come when it fires
+            g.edge(u["creator"], node, style="dotted", xlabel="ngx.timer")
             return
         actual = self._resolve_parent(node, c)
         prev_c = self.prev_co.get(node) if self.prev_co is not None else None
@@ -155,7 +160,7 @@ class _CoroutineTree:
         zombie_of = None
         if actual and actual in self.co_by_node and c["name"] in self.co_by_node[actual]["zombies"]:
             zombie_of = actual
-        if u["kind"] == "entry" and lp is None:
+        if u["entry"] and lp is None:
             g.edge(src, node, label="entry_co_ctx")
             return
         if actual is None:
