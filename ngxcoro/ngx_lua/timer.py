@@ -38,6 +38,15 @@ def max_timers(w, name):
     return w.config.settings.get(name, 1024 if name == "lua_max_pending_timers" else 256)
 
 
+def main_state(w):
+    """The VM's main lua_State (lmcf->lua) as a co ctx: the `L` a timer is
+    created "in" when the caller runs no coroutine of its own (a log or
+    filter chunk under lua_pcall), as the stap probe sees it."""
+    if w.main_co_ctx is None:
+        w.main_co_ctx = CoCtx(co=0, L=0, name="main", kind="main")
+    return w.main_co_ctx
+
+
 def new_timer_thread(w, co, creator):
     """ngx_http_lua_new_cached_thread for a timer: a lua_State (maybe a cached
     one) and the co ctx the thread will have as its fake request's entry."""
@@ -56,6 +65,8 @@ def ngx_timer_helper(w, co, delay, every, nargs):
         w.timer_watcher = True
         w.fire("timer_watcher")
     parent = r.ctx.cur_co_ctx if r.ctx is not None else None
+    if parent is None:          # log_by_lua, the filters, set_by_lua: they run on the main L
+        parent = main_state(w)
     coctx = new_timer_thread(w, co, parent)
     w.coctx_by_id[co] = coctx
     w.fire("user_coroutine_create", parent=parent, child=coctx)

@@ -339,6 +339,8 @@ local function frame_text(ar)
   return t .. " in function <" .. ar.short_src .. ":" .. ar.linedefined .. ">"
 end
 
+K.user_frames, K.frame_text = user_frames, frame_text
+
 function K.traceback(...)
   local parts = {"stack traceback:"}
   for coid = 0, select("#", ...) - 1 do
