@@ -73,7 +73,9 @@ def ngx_timer_helper(w, co, delay, every, nargs):
     tctx = TimerCtx(coctx, delay if every else 0, r.location)
     add_timer(w, tctx, delay)
     # lua_gettop(L): "time func", plus the thread when there were no arguments to move
-    w.fire("timer_create", co=coctx, delay=delay, sz=2 if nargs > 2 else 3)
+    # delay is an ngx_msec_t: a negative one prints as its unsigned 64-bit value, and its
+    # timer key (ngx_current_msec + delay) wraps to the past, so the timer is due at once
+    w.fire("timer_create", co=coctx, delay=delay % (1 << 64), sz=2 if nargs > 2 else 3)
     return ret(1)
 
 
