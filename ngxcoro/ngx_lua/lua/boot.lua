@@ -67,12 +67,19 @@ setmetatable(_G, {__newindex = newindex})
 ]]
 
 -- the guard's traceback('', 2): the writer's frames (those below the
--- guard's own), as ngx_http_lua_thread_traceback would name them
+-- guard's own), named as ngx_http_lua_thread_traceback names them, cut as
+-- LuaJIT's luaL_traceback cuts a long stack: over 21 frames, the first 10,
+-- "...", the last 10 (seen on nginx with 20 to 30 nested calls)
 local function guard_traceback()
-  local frames, out, seen = K.user_frames(raw_running()), {"\nstack traceback:"}, false
+  local frames, mine, seen = K.user_frames(raw_running()), {}, false
   for _, ar in ipairs(frames) do
-    if seen then out[#out + 1] = "\n\t" .. K.frame_text(ar)
+    if seen then mine[#mine + 1] = "\n\t" .. K.frame_text(ar)
     elseif ar.short_src == "_G write guard" then seen = true end
+  end
+  local n, out = #mine, {"\nstack traceback:"}
+  for i = 1, n do
+    if n <= 21 or i <= 10 or i > n - 10 then out[#out + 1] = mine[i]
+    elseif i == 11 then out[#out + 1] = "\n\t..." end
   end
   return concat(out)
 end
