@@ -180,8 +180,12 @@ function K.reset(id)
   for level = 0, 250 do
     if not getinfo(co, level, "l") then break end
     for i = 1, 250 do
-      if getlocal(co, level, i) == nil then break end
-      setlocal(co, level, i, nil)
+      local name = getlocal(co, level, i)
+      if name == nil then break end
+      -- named locals only: a "(*temporary)" slot may hold the link of a
+      -- metamethod's continuation frame (ngx.var.x = 1 failing in our
+      -- __newindex), and nil there crashes LuaJIT
+      if sbyte(name, 1) ~= 40 then setlocal(co, level, i, nil) end
     end
   end
 end
