@@ -121,6 +121,7 @@ class Worker:
         self.pending_timers = self.running_timers = 0
         self.timer_watcher = False
         self.lua_timers = []              # the armed ones (TimerCtx), for messages and pictures
+        self.main_co_ctx = None           # the main lua_State as a co ctx (timer.main_state)
         self.vm = LuaVM(bind(self, API_MODULES), owner=self)
 
     def guard(self, f):

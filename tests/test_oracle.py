@@ -157,6 +157,20 @@ def test_full_config_rewrites_listen_and_main_directives():
     assert "keepalive_timeout 0;" in lines[3]
 
 
+def test_top_level_server_blocks_are_the_inside_of_http():
+    # the model reads such text as the inside of http (nginx/conf/load.py _kind): nginx
+    # must get it there too, with its http-level directive and line numbers kept
+    text = "lua_max_pending_timers 1;\nserver {\n    location /t { return 204; }\n}\n"
+    assert not rn.is_full_config(text)
+    conf = rn.build_config(text, 4242, "/tmp/p/")
+    lines = conf.split("\n")
+    assert "events { worker_connections 64; } http {" in lines[0]
+    assert lines[0].endswith("lua_max_pending_timers 1;")
+    assert lines[1] == "server { listen 127.0.0.1:4242;"
+    assert lines[2] == "    location /t { return 204; }"
+    assert conf.endswith("}\n\n}\n")
+
+
 def test_server_block_text_is_not_full_config():
     assert not rn.is_full_config("location /t { content_by_lua_block { ngx.say('http {') } }\n")
 

@@ -87,3 +87,42 @@ def test_resuming_the_requests_coroutine_from_a_timer_is_refused():
         ngx.say("not reached")
     """)
     assert res.refused and res.status is None and "crashes" in res.message
+
+
+def test_stap_of_a_timer_made_in_log_by_lua():
+    """lua-nginx-module t/106-timer.t TEST 9 (stap_out with $::GCScript): a timer
+    created from log_by_lua is created "in" the main lua_State, the first pointer the
+    probe sees (1); the timer's thread is 2 and is the only one that terminates (the
+    log chunk runs under lua_pcall, not as a thread).  Was a Python crash: the log
+    phase has no current co ctx."""
+    conf = """
+location /t {
+    echo done;
+    log_by_lua_block {
+        ngx.timer.at(0.05, function() ngx.sleep(0.02) end)
+    }
+}
+"""
+    r = ngxcoro.run(conf, timeout=0.3)
+    assert r.status == 200
+    assert list(r.stap) == ["create 2 in 1", "terminate 2: ok", "delete thread 2"]
+
+
+def test_stap_reuses_the_entry_state_for_a_later_timer():
+    """t/106-timer.t TEST 20 expects "create 3 in 2" for a timer made by a timer, but
+    that stap_out predates the thread cache: on nginx 0.10.23 the debug log shows the
+    second timer's thread as "lua reusing cached lua thread P (ref 1)" with the same
+    pointer as the request's entry thread (run on this machine, scratch block), and
+    the GCScript numbers threads by pointer, so the second timer is 1 again."""
+    conf = """
+location /t {
+    content_by_lua_block {
+        ngx.timer.at(0, function() ngx.timer.at(0, function() end) end)
+        ngx.say("ok")
+    }
+}
+"""
+    r = ngxcoro.run(conf, timeout=0.3)
+    assert list(r.stap) == ["create 2 in 1", "terminate 1: ok", "delete thread 1",
+                            "create 1 in 2", "terminate 2: ok", "delete thread 2",
+                            "terminate 1: ok", "delete thread 1"]

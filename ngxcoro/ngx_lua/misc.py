@@ -1,6 +1,7 @@
 """The small APIs: ngx.status, ngx.send_headers, ngx.header, ngx.req.get_headers,
-ngx.is_subrequest, ngx.req.is_internal, ngx.get_phase, ngx.log, the clock
-(src/ngx_http_lua_misc.c, _headers.c, _phase.c, _log.c, _time.c), and the
+ngx.is_subrequest, ngx.req.is_internal, ngx.get_phase, ngx.log, the clock,
+ngx.worker.* (src/ngx_http_lua_misc.c, _headers.c, _phase.c, _log.c, _time.c,
+_worker.c), and the
 model's own hooks for the shims (the runaway tick, os.time, "not modelled").
 """
 from __future__ import annotations
@@ -174,6 +175,34 @@ def not_modelled(w, name):
     return abort(b"ngxcoro: not modelled")
 
 
+# ------------------------------------------------------------- ngx.worker
+# one worker, no master (the oracle runs nginx with master_process off and
+# worker_processes 1); the pid is the process's in nginx, so a recording can only
+# look at its type
+MODEL_PID = 4242
+
+
+def worker_exiting(w):
+    """ngx_http_lua_ffi_worker_exiting: ngx_exiting; the model never reloads
+    nor quits, so a timer never sees it set (premature stays false too)."""
+    return False
+
+
+def worker_pid(w):
+    """ngx_http_lua_ffi_worker_pid: ngx_pid."""
+    return MODEL_PID
+
+
+def worker_id(w):
+    """ngx_http_lua_ffi_worker_id: ngx_worker, 0 for the single process."""
+    return 0
+
+
+def worker_count(w):
+    """ngx_http_lua_ffi_worker_count: ccf->worker_processes (1 as the oracle runs)."""
+    return 1
+
+
 API = {
     "headers_sent": headers_sent, "get_status": get_status, "set_status": set_status,
     "send_headers": send_headers, "header_too_late": header_too_late,
@@ -181,5 +210,6 @@ API = {
     "get_phase": get_phase, "get_method": get_method, "log": ngx_log, "now": now,
     "update_time": update_time, "today": today, "localtime": localtime,
     "start_time": start_time, "timegm": timegm, "tick": tick, "not_modelled": not_modelled,
-    "ctx_ref": ctx_ref,
+    "ctx_ref": ctx_ref, "worker_exiting": worker_exiting, "worker_pid": worker_pid,
+    "worker_id": worker_id, "worker_count": worker_count,
 }

@@ -38,6 +38,15 @@ def max_timers(w, name):
     return w.config.settings.get(name, 1024 if name == "lua_max_pending_timers" else 256)
 
 
+def main_state(w):
+    """The VM's main lua_State (lmcf->lua) as a co ctx: the `L` a timer is
+    created "in" when the caller runs no coroutine of its own (a log or
+    filter chunk under lua_pcall), as the stap probe sees it."""
+    if w.main_co_ctx is None:
+        w.main_co_ctx = CoCtx(co=0, L=0, name="main", kind="main")
+    return w.main_co_ctx
+
+
 def new_timer_thread(w, co, creator):
     """ngx_http_lua_new_cached_thread for a timer: a lua_State (maybe a cached
     one) and the co ctx the thread will have as its fake request's entry."""
@@ -56,13 +65,17 @@ def ngx_timer_helper(w, co, delay, every, nargs):
         w.timer_watcher = True
         w.fire("timer_watcher")
     parent = r.ctx.cur_co_ctx if r.ctx is not None else None
+    if parent is None:          # log_by_lua, the filters, set_by_lua: they run on the main L
+        parent = main_state(w)
     coctx = new_timer_thread(w, co, parent)
     w.coctx_by_id[co] = coctx
     w.fire("user_coroutine_create", parent=parent, child=coctx)
     tctx = TimerCtx(coctx, delay if every else 0, r.location)
     add_timer(w, tctx, delay)
     # lua_gettop(L): "time func", plus the thread when there were no arguments to move
-    w.fire("timer_create", co=coctx, delay=delay, sz=2 if nargs > 2 else 3)
+    # delay is an ngx_msec_t: a negative one prints as its unsigned 64-bit value, and its
+    # timer key (ngx_current_msec + delay) wraps to the past, so the timer is due at once
+    w.fire("timer_create", co=coctx, delay=delay % (1 << 64), sz=2 if nargs > 2 else 3)
     return ret(1)
 
 

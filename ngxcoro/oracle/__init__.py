@@ -21,6 +21,9 @@ How a run works
   access_log off; keepalive_timeout 0; *_temp_path under the prefix; server { listen
   127.0.0.1:PORT;`` and the text ends with ``\n}\n}\n``. A server-level ``listen`` and
   every ``error_log`` in the text are blanked (we decide where nginx listens and logs).
+* Top-level ``server`` blocks (maybe with http-level directives beside them, no ``http``
+  or ``events`` block) are the inside of ``http``, as the model reads them: line 1 gets
+  ``events {...} http {`` and the text ends with ``\n}\n``; then as a full nginx.conf.
 * A full nginx.conf (a top-level ``events`` or ``http`` block) gets the main-context
   directives on line 1; its own ``pid``, ``daemon``, ``master_process``,
   ``worker_processes``, ``error_log`` and ``load_module`` of our three modules are

@@ -62,7 +62,8 @@ def _http_directives(prefix: str, skip=()) -> str:
 
 
 def build_config(text: str, port: int, prefix: str) -> str:
-    """The nginx.conf for `text` (server-block text or a full nginx.conf).
+    """The nginx.conf for `text` (server-block text, top-level server blocks or a full
+    nginx.conf).
 
     `prefix` is the absolute nginx prefix ending with '/'. Line k of `text` is line k
     of the result; the result is the user's text with line 1 prefixed and, for
@@ -75,7 +76,17 @@ def build_config(text: str, port: int, prefix: str) -> str:
     text = text.replace(PORT_PLACEHOLDER, str(port))
     if is_full_config(text):
         return _build_full(text, port, prefix)
+    if _has_top_server(text):
+        # top-level server blocks (with http-level directives beside them): the inside of
+        # http, as the model reads them (nginx/conf/load.py _kind); wrapped on line 1
+        return _build_full("events { worker_connections 64; } http { " + text + "\n}\n",
+                           port, prefix)
     return _build_server_block(text, port, prefix)
+
+
+def _has_top_server(text: str) -> bool:
+    top, error = parse_partial(text)
+    return error is None and any(d.block is not None and d.name == "server" for d in top)
 
 
 def _build_server_block(text: str, port: int, prefix: str) -> str:

@@ -208,6 +208,10 @@ C_FUNCTIONS = {
     "ngx_lua.variable.var_set": "ngx_http_lua_var_set",
     # ngx_lua/misc.py
     "ngx_lua.misc.headers_sent": "ngx_http_lua_ffi_headers_sent",
+    "ngx_lua.misc.worker_exiting": "ngx_http_lua_ffi_worker_exiting",
+    "ngx_lua.misc.worker_pid": "ngx_http_lua_ffi_worker_pid",
+    "ngx_lua.misc.worker_id": "ngx_http_lua_ffi_worker_id",
+    "ngx_lua.misc.worker_count": "ngx_http_lua_ffi_worker_count",
     "ngx_lua.misc.ctx_ref": "ngx_http_lua_ngx_get_ctx",
     "ngx_lua.misc.get_status": "ngx_http_lua_ffi_get_resp_status",
     "ngx_lua.misc.set_status": "ngx_http_lua_ffi_set_resp_status",

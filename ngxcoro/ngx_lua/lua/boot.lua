@@ -18,13 +18,14 @@ function K.compile(source, chunkname)
   return #chunks
 end
 
--- ngx_http_lua_new_thread: a coroutine running a new closure of chunk i,
--- with its own globals table that falls back to the shared ones
+-- ngx_http_lua_new_thread: a coroutine running a new closure of chunk i.
+-- Its globals are the VM's one table (SAFE stands for _G): every chunk,
+-- phase, timer and coroutine reads and writes the same globals, and a write
+-- goes through the _G write guard (K.init)
 -- (`plain`: a log or filter chunk, which nginx runs with lua_pcall on the
 -- main state: the coroutine stands for the main state, see coroutine.lua)
 function K.new_entry(i, plain)
   local fn = chunks[i]()
-  setfenv(fn, setmetatable({}, {__index = SAFE, __newindex = function(t, k, v) rawset(t, k, v) end}))
   K.entry_fns[fn] = true                 -- a chunk's main function, for tracebacks
   local co = raw_create(fn)
   if plain then PLAIN[co] = true end
@@ -41,6 +42,53 @@ end
 for _, f in ipairs{ngx.exec, ngx.location.capture, ngx.location.capture_multi, co_lib.create,
                    co_lib.resume, co_lib.wrap, co_lib.yield, co_lib.status} do
   CSTACK[f] = 0
+end
+
+-- ngx_http_lua_init_globals (ngx_http_lua_util.c, an OpenResty LuaJIT build):
+-- a chunk named "=_G write guard" sets a __newindex on _G that stores the
+-- value, then (outside the init phases) logs a [warn] with a traceback of
+-- the writer.  Its ngx.log call is on line 12 of that chunk, as in the C
+-- string, so the log prefix reads "_G write guard:12: __newindex(): ".
+local WRITE_GUARD = [[
+local log, WARN = ngx.log, ngx.WARN
+local tostring, rawset = tostring, rawset
+local get_phase = ngx.get_phase
+local traceback = require('debug').traceback
+local function newindex(t, k, v)
+  -- store first, then tell
+  rawset(t, k, v)
+  local phase = get_phase()
+  if phase == 'init' or phase == 'init_worker' then
+    return
+  end
+  log(WARN, "writing a global Lua variable ('", tostring(k), "') which may lead to race conditions between concurrent requests, so prefer the use of 'local' variables", traceback('', 2))
+end
+setmetatable(_G, {__newindex = newindex})
+]]
+
+-- the guard's traceback('', 2): the writer's frames (those below the
+-- guard's own), named as ngx_http_lua_thread_traceback names them, cut as
+-- LuaJIT's luaL_traceback cuts a long stack: over 21 frames, the first 10,
+-- "...", the last 10 (seen on nginx with 20 to 30 nested calls)
+local function guard_traceback()
+  local frames, mine, seen = K.user_frames(raw_running()), {}, false
+  for _, ar in ipairs(frames) do
+    if seen then mine[#mine + 1] = "\n\t" .. K.frame_text(ar)
+    elseif ar.short_src == "_G write guard" then seen = true end
+  end
+  local n, out = #mine, {"\nstack traceback:"}
+  for i = 1, n do
+    if n <= 21 or i <= 10 or i > n - 10 then out[#out + 1] = mine[i]
+    elseif i == 11 then out[#out + 1] = "\n\t..." end
+  end
+  return concat(out)
+end
+
+local function install_write_guard()
+  local f = raw_loadstring(WRITE_GUARD, "=_G write guard")
+  setfenv(f, {ngx = ngx, tostring = tostring, rawset = rawset, setmetatable = setmetatable,
+              _G = SAFE, require = function() return {traceback = guard_traceback} end})
+  f()
 end
 
 function K.init(api, limit)
@@ -68,6 +116,7 @@ function K.init(api, limit)
   SAFE.os.difftime = os_difftime
   SAFE.os.getenv = function() return nil end
   sethook(hook, "", 1000)
+  install_write_guard()
   -- nothing dangerous stays reachable, even through a hole we missed
   for _, k in ipairs{"io", "require", "dofile", "loadfile", "load", "package", "python",
                      "module", "os", "debug"} do

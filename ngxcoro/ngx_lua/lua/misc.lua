@@ -1,12 +1,19 @@
 ---------------------------------------------------------------------------
 -- the small APIs (ngx_http_lua_misc.c, _headers.c, _phase.c, _log.c,
--- _time.c, _ctx.c): ngx.status, ngx.headers_sent, ngx.is_subrequest,
+-- _time.c, _ctx.c, _worker.c): ngx.status, ngx.headers_sent, ngx.is_subrequest,
 -- ngx.send_headers, ngx.header, ngx.req.get_headers / get_method /
 -- http_version / is_internal / start_time, ngx.get_phase, ngx.ctx,
--- ngx.log and print, ngx.now and friends; and the model's answer to the
+-- ngx.log and print, ngx.now and friends, ngx.worker; and the model's answer to the
 -- APIs it does not have
 ---------------------------------------------------------------------------
 ngx.send_headers = simple("send_headers")
+-- resty/core/worker.lua: the FFI calls, no context check
+ngx.worker = {
+  exiting = function() return P.worker_exiting() end,
+  pid = function() return P.worker_pid() end,
+  id = function() return P.worker_id() end,
+  count = function() return P.worker_count() end,
+}
 ngx.now = function() return P.now() end
 ngx.time = function() return floor(P.now()) end
 ngx.update_time = function() P.update_time() end
@@ -96,7 +103,7 @@ end
 -- instead of "attempt to index a nil value"
 local NOT_MODELLED = {}
 for name in ([[socket re md5 md5_bin sha1_bin crc32_short crc32_long
-  encode_base64 decode_base64 hmac_sha1 cookie_time http_time parse_http_time worker
+  encode_base64 decode_base64 hmac_sha1 cookie_time http_time parse_http_time
   config resp run_worker_thread thread_pool escape_html
   get_now_ts raw_header set_header clear_header get_body_file get_headers_raw
   set_body_data set_body_file init_body append_body finish_body discard_body

@@ -180,8 +180,12 @@ function K.reset(id)
   for level = 0, 250 do
     if not getinfo(co, level, "l") then break end
     for i = 1, 250 do
-      if getlocal(co, level, i) == nil then break end
-      setlocal(co, level, i, nil)
+      local name = getlocal(co, level, i)
+      if name == nil then break end
+      -- named locals only: a "(*temporary)" slot may hold the link of a
+      -- metamethod's continuation frame (ngx.var.x = 1 failing in our
+      -- __newindex), and nil there crashes LuaJIT
+      if sbyte(name, 1) ~= 40 then setlocal(co, level, i, nil) end
     end
   end
 end
@@ -338,6 +342,8 @@ local function frame_text(ar)
   end
   return t .. " in function <" .. ar.short_src .. ":" .. ar.linedefined .. ">"
 end
+
+K.user_frames, K.frame_text = user_frames, frame_text
 
 function K.traceback(...)
   local parts = {"stack traceback:"}
