@@ -478,6 +478,8 @@ for _, k in ipairs{"string", "table", "math", "bit", "jit", "os", "coroutine", "
   LOADED[k] = SAFE[k]
 end
 LOADED.ngx = ngx
+-- lua_load_resty_core is on in this build: resty.core is loaded already
+LOADED["resty.core"] = {version = "0.1.25"}
 LOADED._G = SAFE
 
 ---------------------------------------------------------------------------
