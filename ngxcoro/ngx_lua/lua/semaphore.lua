@@ -34,6 +34,7 @@ do
     if code ~= RETURN then return nil, id end
     local h = newproxy(false)
     SEMS[h] = id
+    CDATA[h] = true
     return setmetatable({sem = h}, mt)
   end
 
@@ -48,7 +49,10 @@ do
     local ms = n * 1000
     if ms < 0 then raise("no negative number", 131, 2) end
     local code, a, b = P.sema_wait(id, ms)
-    if code == RETURN then return a, b end
+    if code == RETURN then
+      if a then return true end        -- FFI_OK
+      return nil, b                    -- FFI_DECLINED ("timeout") or FFI_ERROR
+    end
     if code ~= YIELD then raw_error(a, 2) end
     local ok, err = raw_yield()
     return ok, err

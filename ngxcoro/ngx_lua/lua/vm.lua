@@ -450,6 +450,13 @@ for k, v in pairs{getfenv = safe_getfenv, error = raw_error, pcall = safe_pcall,
                   math = math, bit = bit} do
   SAFE[k] = v
 end
+-- values that are FFI cdata in nginx (a semaphore's pointer, ...): type() says so
+local CDATA = setmetatable({}, {__mode = "k"})
+local raw_type = type
+SAFE.type = function(...)
+  if select("#", ...) > 0 and CDATA[...] then return "cdata" end
+  return raw_type(...)
+end
 SAFE.load = function(s, name, ...)
   if type(s) == "function" then
     local parts = {}
