@@ -75,3 +75,17 @@ def test_graph_draws_each_semaphore():
     assert all("sem_sema1" in f and "sem_sema2" in f for f in frames)
     i = next(s["step"] for s in snaps if s["event"] == "post_event")
     assert "event posted" in frames[i] and "waits #1" in frames[i]
+
+
+def test_c_int_as_the_ffi_passes_numbers():
+    """A Lua number given to ngx_http_lua_ffi_sema_* as an `int`: truncated
+    toward zero; out of range, NaN or infinite it is INT_MIN (scenario 702's
+    recording: new(5e9), new(1/0), new(0/0) and post(2^33 + 1) all log
+    -2147483648; post(2.999) adds 2).  The resource count wraps like a C int
+    (702: INT_MAX + 3 gives -2147483646)."""
+    from ngxcoro.ngx_lua.semaphore import INT_MIN, c_int, int_add
+    assert [c_int(x) for x in (2.999, -0.5, 0.00099 * 1000, 2147483647.9)] == [2, 0, 0, 2147483647]
+    assert [c_int(x) for x in (5e9, 2**33 + 1, float("inf"), float("-inf"), float("nan"),
+                               -2147483649.0)] == [INT_MIN] * 6
+    assert int_add(2147483647, 3) == -2147483646
+    assert int_add(INT_MIN, -1) == 2147483647

@@ -18,6 +18,22 @@ from .protocol import ret, yield_to_run_thread, check_context
 from .util import resume_tail
 
 SEMA_WAIT_SUCC, SEMA_WAIT_TIMEOUT = 0, 1
+INT_MIN = -2**31
+
+
+def c_int(x):
+    """A Lua number passed to an FFI `int` parameter: truncated toward zero;
+    out of range (or NaN) it is INT_MIN, as x86-64's cvttsd2si answers."""
+    x = float(x)
+    if x != x or abs(x) == float("inf"):
+        return INT_MIN
+    n = int(x)
+    return n if INT_MIN <= n < 2**31 else INT_MIN
+
+
+def int_add(a, b):
+    """`int` arithmetic as the C compiler does it here: it wraps."""
+    return (a + b + 2**31) % 2**32 - 2**31
 
 
 class Sema:
@@ -42,7 +58,7 @@ def _sem(w, number):
 
 def ffi_sema_new(w, n):
     """ngx_http_lua_ffi_sema_new: a semaphore with `n` resources."""
-    sem = Sema(len(w.semaphores) + 1, int(n), None)
+    sem = Sema(len(w.semaphores) + 1, c_int(n), None)
     sem.event.handler = partial(sema_handler, w, sem)
     w.semaphores.append(sem)
     w.fire("sema_new", sem=sem, n=sem.resource_count)
@@ -52,7 +68,7 @@ def ffi_sema_new(w, n):
 def ffi_sema_wait(w, number, ms):
     """ngx_http_lua_ffi_sema_wait: take a resource at once, answer "timeout"
     for wait(0), or queue the current co ctx with a timer and yield."""
-    sem, wait_ms = _sem(w, number), int(ms)
+    sem, wait_ms = _sem(w, number), c_int(ms)
     r = w.cur_r
     ctx = r.ctx
     w.fire("sema_wait", sem=sem, ms=wait_ms, resources=sem.resource_count,
@@ -81,10 +97,10 @@ def ffi_sema_wait(w, number, ms):
 def ffi_sema_post(w, number, n):
     """ngx_http_lua_ffi_sema_post: add the resources; with waiters, post the
     semaphore's event (once: an event already posted stays where it is)."""
-    sem, n = _sem(w, number), int(n)
+    sem, n = _sem(w, number), c_int(n)
     w.fire("sema_post", sem=sem, n=n, resources=sem.resource_count,
            waiters=len(sem.wait_queue), posted=int(sem.event.posted))
-    sem.resource_count += n
+    sem.resource_count = int_add(sem.resource_count, n)
     if sem.wait_queue:
         update = int(sem.event.posted)
         w.loop.post_event(sem.event)
@@ -95,7 +111,7 @@ def ffi_sema_post(w, number, n):
 def ffi_sema_count(w, number):
     """ngx_http_lua_ffi_sema_count: resources minus waiters."""
     sem = _sem(w, number)
-    return ret(sem.resource_count - sem.wait_count)
+    return ret(int_add(sem.resource_count, -sem.wait_count))
 
 
 def sema_handler(w, sem):

@@ -25,7 +25,7 @@ SECOND_RING = [
       explain="{sem}:wait with a {ms} ms timeout ({resources} resources, event posted: "
               "{posted})",
       words="SEMA_WAIT {ms} {resources} {posted}",
-      nginx=((r"http lua semaphore wait: \S+, timeout: (?P<ms>\d+), resources: "
+      nginx=((r"http lua semaphore wait: \S+, timeout: (?P<ms>-?\d+), resources: "
               r"(?P<resources>-?\d+), event posted: (?P<posted>\d)$",
               "SEMA_WAIT {ms} {resources} {posted}"),),
       line="http lua semaphore wait: {sem_ptr}, timeout: {ms}, resources: {resources}, "
@@ -38,7 +38,7 @@ SECOND_RING = [
       explain="{sem}:post({n}): {resources} resources + {n}, {waiters} waiting, event "
               "posted: {posted}; nobody is woken inside post",
       words="SEMA_POST {n} {resources}",
-      nginx=((r"http lua semaphore post: \S+, n: (?P<n>\d+), resources: (?P<resources>-?\d+)$",
+      nginx=((r"http lua semaphore post: \S+, n: (?P<n>-?\d+), resources: (?P<resources>-?\d+)$",
               "SEMA_POST {n} {resources}"),),
       line="http lua semaphore post: {sem_ptr}, n: {n}, resources: {resources}", cycle=True),
     E("post_event", ("sem", "update"), keep=True,

@@ -10,49 +10,64 @@ do
   local sema = {version = "0.1.25"}
   local mt = {__index = sema}
 
-  local function check(self)
+  -- where in ngx/semaphore.lua a coroutine's last error was raised, for its
+  -- traceback (vm.lua RESTY_LUA): error() at `line` of the method, or (line
+  -- -1, raised false) a runtime error LuaJIT raised running the method
+  local SITE = setmetatable({}, {__mode = "k"})
+  local function site(co) return SITE[co] end
+  local function raise(msg, line, level)
+    SITE[raw_running()] = {SRC, line}
+    raw_error(msg, level + 1)
+  end
+
+  local function check(self, line)
     if type(self) ~= "table" or SEMS[self.sem] == nil then
-      raw_error("not a semaphore instance", 3)
+      raise("not a semaphore instance", line, 3)
     end
     return SEMS[self.sem]
   end
 
   function sema.new(n)
     n = tonumber(n) or 0
-    if n < 0 then raw_error("no negative number", 2) end
+    if n < 0 then raise("no negative number", 103, 2) end
     local code, id = P.sema_new(n)
     if code ~= RETURN then return nil, id end
     local h = newproxy(false)
     SEMS[h] = id
+    CDATA[h] = true
     return setmetatable({sem = h}, mt)
   end
 
   function sema.wait(self, seconds)
-    local id = check(self)
+    local id = check(self, 121)
     local n = tonumber(seconds)
     if n == nil then
       -- "local milliseconds = tonumber(seconds) * 1000" in the resty module
+      SITE[raw_running()] = {SRC, -1, raised = false}
       raw_error(SRC .. ":129: attempt to perform arithmetic on a nil value", 0)
     end
     local ms = n * 1000
-    if ms < 0 then raw_error("no negative number", 2) end
+    if ms < 0 then raise("no negative number", 131, 2) end
     local code, a, b = P.sema_wait(id, ms)
-    if code == RETURN then return a, b end
+    if code == RETURN then
+      if a then return true end        -- FFI_OK
+      return nil, b                    -- FFI_DECLINED ("timeout") or FFI_ERROR
+    end
     if code ~= YIELD then raw_error(a, 2) end
     local ok, err = raw_yield()
     return ok, err
   end
 
   function sema.post(self, n)
-    local id = check(self)
+    local id = check(self, 167)
     local num = n and tonumber(n) or 1
-    if num < 1 then raw_error("positive number required", 2) end
+    if num < 1 then raise("positive number required", 174, 2) end
     P.sema_post(id, num)
     return true
   end
 
   function sema.count(self)
-    local id = check(self)
+    local id = check(self, 186)
     local code, c = P.sema_count(id)
     return c
   end
@@ -65,5 +80,6 @@ do
     s.n = s.n + 2
   end
 
+  for _, f in ipairs{sema.new, sema.wait, sema.post, sema.count} do RESTY_LUA[f] = site end
   LOADED["ngx.semaphore"] = sema
 end

@@ -456,6 +456,13 @@ for k, v in pairs{getfenv = safe_getfenv, error = raw_error, pcall = safe_pcall,
                   math = math, bit = bit} do
   SAFE[k] = v
 end
+-- values that are FFI cdata in nginx (a semaphore's pointer, ...): type() says so
+local CDATA = setmetatable({}, {__mode = "k"})
+local raw_type = type
+SAFE.type = function(...)
+  if select("#", ...) > 0 and CDATA[...] then return "cdata" end
+  return raw_type(...)
+end
 SAFE.load = function(s, name, ...)
   if type(s) == "function" then
     local parts = {}
@@ -484,6 +491,8 @@ for _, k in ipairs{"string", "table", "math", "bit", "jit", "os", "coroutine", "
   LOADED[k] = SAFE[k]
 end
 LOADED.ngx = ngx
+-- lua_load_resty_core is on in this build: resty.core is loaded already
+LOADED["resty.core"] = {version = "0.1.25"}
 LOADED._G = SAFE
 
 ---------------------------------------------------------------------------
