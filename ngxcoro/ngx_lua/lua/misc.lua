@@ -146,7 +146,9 @@ end
 ngx.header = setmetatable({}, {
   __index = function(_, k)
     bad_context(2)
-    local h = resp_headers()[(tostring(k):lower():gsub("_", "-"))]
+    local key = tostring(k):lower():gsub("_", "-")
+    local h = resp_headers()[key]
+    if h == nil and key == "content-type" then return P.sent_content_type() end
     return h and h[2]
   end,
   __newindex = function(_, k, v)
