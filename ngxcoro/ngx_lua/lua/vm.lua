@@ -180,8 +180,11 @@ function K.reset(id)
   for level = 0, 250 do
     if not getinfo(co, level, "l") then break end
     for i = 1, 250 do
-      if getlocal(co, level, i) == nil then break end
-      setlocal(co, level, i, nil)
+      local name = getlocal(co, level, i)
+      if name == nil then break end
+      -- a "(*temporary)" slot may hold the frame link of a metamethod call the
+      -- coroutine died in: LuaJIT crashes when it is overwritten
+      if name:sub(1, 1) ~= "(" then setlocal(co, level, i, nil) end
     end
   end
 end
