@@ -73,6 +73,15 @@ def sent_content_type(w):
     return b"text/plain"               # default_type (inert in ngxcoro: always text/plain)
 
 
+def mark_headers_set(w):
+    """ctx->headers_set = 1, as ngx.header's setter (ngx_http_lua_ffi_set_resp_header)
+    leaves it: a captured subrequest then sends no header of its own for an error code."""
+    ctx = w.cur_r.ctx
+    if ctx is not None:
+        ctx.headers_set = True
+    return ret()
+
+
 def header_too_late(w):
     """ngx.header.X = v after the header went out (ngx_http_lua_ffi_set_resp_header)."""
     w.log_error("error", "attempt to set ngx.header.HEADER after sending out response headers",
@@ -192,7 +201,8 @@ def not_modelled(w, name):
 
 
 API = {
-    "headers_sent": headers_sent, "sent_content_type": sent_content_type, "get_status": get_status, "set_status": set_status,
+    "headers_sent": headers_sent, "sent_content_type": sent_content_type,
+    "mark_headers_set": mark_headers_set, "get_status": get_status, "set_status": set_status,
     "send_headers": send_headers, "header_too_late": header_too_late,
     "req_headers": req_headers, "is_subrequest": is_subrequest, "is_internal": is_internal,
     "get_phase": get_phase, "get_method": get_method, "log": ngx_log, "now": now,

@@ -166,6 +166,7 @@ local header_mt = {
     end
     if v == nil then t[key] = nil
     else t[key] = {t[key] and t[key][1] or name, v} end
+    P.mark_headers_set()
   end,
 }
 ngx.header = setmetatable({}, header_mt)
