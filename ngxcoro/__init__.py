@@ -154,7 +154,10 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
         # a client that gave up, or timed out before nginx closed the connection
         # (ngxcoro.oracle's: no EOF, no status), has no complete response
         status = None
-    return Result(status=status, body=bytes(wire.body).decode("utf-8", "replace"),
+    # bytes written without a status line first (a header filter failed) are not a
+    # response: the client (ngxcoro.oracle's) reads no body from them
+    body = bytes(wire.body) if wire.status is not None else b""
+    return Result(status=status, body=body.decode("utf-8", "replace"),
                   error_log=w.error_log, stap=list(stap.lines), events=list(log.events), hung=hung,
                   message=message, snapshots=snaps.frames if snaps else [],
                   config_text=config_text, request=request, inert=list(conf.inert),

@@ -211,8 +211,15 @@ class Worker:
         key = id(chunk)
         if key not in self._chunks:
             self.chunk_lines[chunk.chunkname] = chunk.first_line or chunk.line
+            # the code cache's key is "<phase>_by_lua_nhli_" + the source's md5: the same
+            # inline code elsewhere reuses the closure (and chunk name) compiled first
+            shared = self._chunks.get((chunk.phase, chunk.source))
+            if shared is not None:
+                self._chunks[key] = shared
+                return shared
             try:
                 self._chunks[key] = self.vm.compile(chunk.source, chunk.chunkname)
+                self._chunks[(chunk.phase, chunk.source)] = self._chunks[key]
             except LuaSyntaxError as e:
                 self._chunks[key] = None
                 self.log_error("error", f"failed to load inlined Lua code: {e}", self.cur_r)

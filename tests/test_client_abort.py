@@ -117,3 +117,68 @@ def test_on_abort_in_a_timer_is_refused_first():
     ctx = NS(context=CONTEXT_TIMER, on_abort_co_ctx=object())
     w = NS(cur_r=NS(connection=NS(fd=-1), ctx=ctx))
     assert control.on_abort(w, 1) == err("API disabled in the context of ngx.timer")
+
+
+GC_LINES = ("create ", "spawn user thread", "terminate ", "delete thread")
+
+
+def _gc_stap(res):
+    """The lines of lua-nginx-module's t/StapThread.pm GC script."""
+    return [x for x in res.stap if x.startswith(GC_LINES)]
+
+
+def test_a_rewrite_handler_is_deleted_when_the_content_phase_resets_the_ctx():
+    # upstream t/023-rewrite/on-abort.t TEST 9 gives the stap of the rewrite part:
+    # "create 2 in 1" (the handler), "terminate 1: ok", "delete thread 1", and the
+    # content phase's ctx reset deletes the suspended handler: "delete thread 2".  Its
+    # content entry thread is numbered 3 there; ngx_lua 0.10.23 caches the rewrite
+    # entry's lua_State and the content entry reuses it (real nginx here logs "lua
+    # caching unused lua thread P (ref 1)" then "lua reusing cached lua thread P (ref
+    # 1)", the same P), and the GC script numbers threads by that pointer: 1 again
+    res = ngxcoro.run("location /t {\n lua_check_client_abort on;\n"
+                      " rewrite_by_lua_block { ngx.on_abort(function() end) }\n"
+                      " content_by_lua_block { ngx.say('done') }\n}")
+    assert (res.status, res.body) == (200, "done\n")
+    assert _gc_stap(res) == ["create 2 in 1", "terminate 1: ok", "delete thread 1",
+                             "delete thread 2", "terminate 1: ok", "delete thread 1"]
+
+
+def test_exit_408_in_the_handler_kills_the_sleeping_light_threads():
+    # scenario 724 (recorded): the stap follows upstream t/101-on-abort.t TEST 11
+    # (create 2 in 1, create 3 in 1, spawn user thread 3 in 1, terminate 1: ok, delete
+    # thread 1, terminate 2: ok, delete thread 2, delete thread 3) with a second sleeper
+    # (4): the request cleanup deletes the co ctxs in creation order, the handler first
+    text, info, rec = _scenario("724-abort-handler-408-sleepers")
+    res = ngxcoro.run(text, info["request"], abort_at=info["client_abort_at"])
+    assert (res.status, rec["status"]) == (None, None)
+    assert _gc_stap(res) == ["create 2 in 1", "create 3 in 1", "spawn user thread 3 in 1",
+                             "create 4 in 1", "spawn user thread 4 in 1", "terminate 1: ok",
+                             "delete thread 1", "terminate 2: ok", "delete thread 2",
+                             "delete thread 3", "delete thread 4"]
+
+
+def test_an_unnoticed_close_makes_the_lingering_shutdown_fail():
+    # real nginx (python -m ngxcoro compare on scenario 727 and on upstream
+    # t/023-rewrite/client-abort.t TEST 3's program, at info level, on this machine):
+    # with the directive off nobody reads the client's FIN, so c->read->ready makes
+    # ngx_http_finalize_connection close lingering; the answer written at 0.4 s was
+    # reset by the client's kernel, so shutdown() fails with ENOTCONN, logged at info
+    text, info, _ = _scenario("727-abort-unnoticed-late-answer")
+    res = ngxcoro.run(text, info["request"], abort_at=info["client_abort_at"], log_level="info")
+    tail = [x.split(" 1#1: ", 1)[1] for x in res.error_log[-2:]]
+    assert tail[0].startswith("*1 [lua] rewrite_by_lua(nginx.conf:6):3: rewrite wakes")
+    assert tail[1].startswith("*1 shutdown() failed (107: Transport endpoint is not connected)"
+                              ", client: ")
+
+
+def test_a_noticed_close_closes_at_once():
+    # with lua_check_client_abort on, ngx_http_lua_check_broken_connection set
+    # c->read->eof, so ngx_http_finalize_request closes the request without a lingering
+    # close and no shutdown() is logged: real nginx's info lines for scenario 580 (python
+    # -m ngxcoro compare --log-level info, on this machine) are these three
+    text, info, _ = _scenario("580-abort-handler-returns")
+    res = ngxcoro.run(text, info["request"], abort_at=info["client_abort_at"], log_level="info")
+    infos = [x.split(" 1#1: *1 ", 1)[1].split(", client: ")[0]
+             for x in res.error_log if "[info]" in x]
+    assert infos == ["client prematurely closed connection",
+                     "client prematurely closed connection", "writev() failed (32: Broken pipe)"]

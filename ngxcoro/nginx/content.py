@@ -144,8 +144,9 @@ def echo_send_chain_link(r, data):
         rc = response.send_header(r)
     if rc == NGX_ERROR or rc > NGX_OK or r.header_only:
         return rc
-    if data is None:
-        return response.output(r, b"", last=True)
+    if data is None:                         # ngx_http_send_special(r, NGX_HTTP_LAST):
+        rc = response.output(r, b"", last=True)  # only a special response is passed on
+        return rc if rc >= 300 else NGX_OK
     return response.output(r, data)
 
 

@@ -169,6 +169,9 @@ def finalize_request(r, rc):
     if rc == NGX_AGAIN:
         return
     r.done = True
+    if c.read_eof:                          # lua's broken-connection check saw the FIN
+        close_request(r, 0)
+        return
     finalize_connection(r)
 
 
@@ -187,13 +190,14 @@ def finalize_subrequest(sr, rc):
 def finalize_connection(r):
     """ngx_http_finalize_connection: keepalive is off (the client says
     Connection: close), so close; the last reference of a request that came
-    with a body closes lingering."""
+    with a body closes lingering, and so does one whose client closed first
+    and nobody read its FIN (c->read->ready)."""
     if r.main.count != 1:
         close_request(r, 0)
         return
     r = r.main
     setting = r.worker.location_setting(r, "lingering_close", "on")
-    if setting == "always" or (setting == "on" and r.lingering_close):
+    if setting == "always" or (setting == "on" and (r.lingering_close or r.connection.wire.gone)):
         set_lingering_close(r.connection)
         return
     close_request(r, 0)
@@ -204,6 +208,11 @@ def set_lingering_close(c):
     the whole answer and closes its end) and close the request when the
     client's EOF is read, an event later: what is posted now still runs."""
     r = c.data
+    if c.wire.reset and not c.lingering:    # the client's kernel reset the connection
+        r.worker.log_error("info", "shutdown() failed (107: Transport endpoint is not "
+                           "connected)", r)
+        close_request(r, 0)
+        return
     c.wire.close()                          # ngx_shutdown_socket(NGX_WRITE_SHUTDOWN)
     if c.lingering:                         # c->read's handler is set already: one EOF
         return

@@ -130,6 +130,8 @@ def send_header(r, content_length=None):
     if r.header_sent:
         r.worker.log_error("alert", "header already sent", r)
         return NGX_ERROR
+    if r.err_status > 0:
+        r.headers_out_status = r.err_status
     r.content_length_n = content_length
     return r.worker.top_header_filter(r)
 

@@ -116,6 +116,7 @@ class LuaCtx:
     no_abort: bool = False
     eof: bool = False
     header_sent: bool = False
+    headers_set: bool = False           # ngx.header was assigned (ctx->headers_set)
     context: int = 0
     cleanup: object = None              # the registered ngx_http_cleanup_t handler
     flushing_coros: int = 0

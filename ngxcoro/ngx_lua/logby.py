@@ -47,7 +47,10 @@ def protected_call(r, chunk):
         if rv == 1:            # nothing in these phases yields; a raw yield fails so
             w.vm.settop0(co)
             return "attempt to yield across C-call boundary", None
-        msg = w.vm.errmsg(co) or "unknown reason"
+        msg = w.vm.errmsg(co)
+        if msg is None:        # ngx_http_lua_traceback keeps a non-string error intact
+            w.vm.settop0(co)
+            return "unknown reason", None
         trace = w.vm.thread_traceback(SimpleNamespace(co=co, parent_co_ctx=None))
         w.vm.settop0(co)
         return f"{msg}\n" + _pcall_frames(trace, msg), None

@@ -12,7 +12,8 @@ import time
 
 from ..nginx.core import NGX_OK, NGX_ERROR
 from ..nginx.loop import EPOCH_MS
-from .common import CONTEXT_NAMES
+from ..nginx import response
+from .common import CONTEXT_NAMES, CONTEXT_HEADER_FILTER
 from .output import OUTPUT_CONTEXTS
 from .protocol import ret, argerr, abort, request_ctx, lua_type, tonumber
 from .util import send_header_if_needed
@@ -55,6 +56,31 @@ def send_headers(w, *args):
         if rc == NGX_ERROR or rc > NGX_OK:
             return ret(None, b"nginx output filter error")
     return ret(1)
+
+
+def sent_content_type(w):
+    """ngx.header.content_type when Lua set none: r->headers_out.content_type,
+    which the content handler fills (ngx_http_set_content_type: default_type;
+    ngx_http_send_special_response: text/html for a built-in page) just
+    before the header goes out; None until then."""
+    r, ctx = w.cur_r, w.cur_r.ctx
+    if not (r.header_sent or ctx is not None and (ctx.header_sent
+                                                  or ctx.context == CONTEXT_HEADER_FILTER)):
+        return None
+    if r.err_status:                   # a special response: a built-in page or nothing
+        return b"text/html" if r.err_status in response.ERROR_PAGE_STATUSES else None
+    if r.header_sent and r.headers_out_status == 204:
+        return None                    # ngx_http_header_filter clears it for a 204
+    return b"text/plain"               # default_type (inert in ngxcoro: always text/plain)
+
+
+def mark_headers_set(w):
+    """ctx->headers_set = 1, as ngx.header's setter (ngx_http_lua_ffi_set_resp_header)
+    leaves it: a captured subrequest then sends no header of its own for an error code."""
+    ctx = w.cur_r.ctx
+    if ctx is not None:
+        ctx.headers_set = True
+    return ret()
 
 
 def header_too_late(w):
@@ -204,7 +230,8 @@ def worker_count(w):
 
 
 API = {
-    "headers_sent": headers_sent, "get_status": get_status, "set_status": set_status,
+    "headers_sent": headers_sent, "sent_content_type": sent_content_type,
+    "mark_headers_set": mark_headers_set, "get_status": get_status, "set_status": set_status,
     "send_headers": send_headers, "header_too_late": header_too_late,
     "req_headers": req_headers, "is_subrequest": is_subrequest, "is_internal": is_internal,
     "get_phase": get_phase, "get_method": get_method, "log": ngx_log, "now": now,

@@ -43,7 +43,7 @@ def ngx_req_read_body(w, *args):
 def req_body_post_read(r):
     """ngx_http_lua_req_body_post_read: wake the reader."""
     ctx = r.ctx
-    r.worker.fire("body_post_read", c=r.main.count)
+    r.worker.fire("body_post_read", c=r.main.count, wake=bool(ctx.waiting_more_body))
     if ctx.waiting_more_body:
         ctx.waiting_more_body = False
         ctx.cur_co_ctx = ctx.downstream

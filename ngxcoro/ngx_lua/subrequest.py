@@ -14,7 +14,8 @@ from ..nginx.request import Request
 from .common import CONTEXT_REWRITE, CONTEXT_ACCESS, CONTEXT_CONTENT
 from .protocol import err, yield_to_run_thread, request_ctx
 from .by import content_wev_handler
-from .util import resume_tail, wev_handler
+from .util import resume_tail, wev_handler, send_header_if_needed
+from .logby import create_ctx
 
 METHODS = {2: "GET", 4: "HEAD", 8: "POST", 16: "PUT", 32: "DELETE", 512: "OPTIONS",
            16384: "PATCH"}
@@ -139,25 +140,24 @@ def post_subrequest(sr, rc):
     else:
         pr.write_event_handler = phases.core_run_phases
 
-    if sr.headers_out_status:
-        status = sr.headers_out_status
-    elif rc == NGX_OK:
-        status = 200
-    elif rc == NGX_ERROR:
-        status = 500
-    elif rc >= 100:
-        status = rc
-    else:
-        status = 0
+    if not sr.headers_out_status:       # the C maps rc itself here, for what follows too
+        rc = 200 if rc == NGX_OK else 500 if rc == NGX_ERROR else rc
+    status = sr.headers_out_status or (rc if rc >= 100 else 0)
     data.status = status
     error_like = rc == NGX_ERROR or rc in (201, 204) or (rc >= 300 and rc not in (444, 408, 499))
     pr_coctx.sr_results[data.index] = data
     request.post_request(pr, head=True)
 
-    if error_like:
-        sr.err_status = rc
+    sr_ctx = create_ctx(sr)             # the capture made it in C (ngx_http_lua_subrequest)
+    if sr_ctx.headers_set:
+        return NGX_OK                   # the C's rc is now ngx_http_lua_set_content_type's
+    if error_like:                      # emulate ngx_http_special_response_handler: the
+        sr.err_status = rc              # header (no body) goes down the filters
+        if rc > NGX_OK and send_header_if_needed(sr, sr_ctx) == NGX_ERROR:
+            return NGX_ERROR
         return NGX_OK
     return rc
+
 
 def subrequest_resume(r):
     """ngx_http_lua_subrequest_resume: one result table per subrequest."""

@@ -357,27 +357,27 @@ def abort_current(r, ctx, forcible):
 
 def handle_exit(r, ctx):
     """ngx_http_lua_handle_exit: ngx.exit / ngx.redirect from any thread."""
-    w = r.worker
     code = ctx.exit_code
-    w.fire("handle_exit", code=code)
+    r.worker.fire("handle_exit", code=code)
     abort_current(r, ctx, False)
-
     if r.connection.fd == -1:
         return code
-    if not r.header_sent and not r.headers_out_status and code >= 200:
+    if not r.header_sent and not ctx.header_sent and not r.headers_out_status and code >= 200:
         r.headers_out_status = code
-    if (code == NGX_OK and ctx.entered_content_phase) or (200 <= code < 300 and code != 204):
+    held = ctx.buffering and r.headers_out_status and code not in (NGX_ERROR, 408, 499, 444)
+    if held or (code == NGX_OK and ctx.entered_content_phase) or (200 <= code < 300 and code != 204):
         rc = send_chain_link(r, ctx, None)
         if rc == NGX_ERROR or rc >= 300:
             return rc
-    if r.header_sent and code > NGX_OK and code not in (408, 499, 444):
+        if held:                    # HTTP/1.0: the held response goes out as it is
+            return 200 if code >= 200 else code
+    if (r.header_sent or ctx.header_sent) and code > NGX_OK and code not in (408, 499, 444):
         return NGX_OK if ctx.entered_content_phase else 200
     return code
 
 
 def handle_exec(r, ctx):
-    """ngx_http_lua_handle_exec: kill every thread, then redirect inside
-    nginx; the new location runs now, and the count it took makes this NGX_DONE."""
+    """ngx_http_lua_handle_exec: threads killed, redirected inside nginx (its count: NGX_DONE)."""
     w = r.worker
     w.fire("handle_exec", uri=ctx.exec_uri)
     abort_current(r, ctx, True)
@@ -396,8 +396,7 @@ def handle_exec(r, ctx):
 
 
 def handle_rewrite_jump(r, ctx):
-    """ngx_http_lua_handle_rewrite_jump: kill every thread, start the ctx
-    afresh (posted_threads included), and let nginx find the location again."""
+    """ngx_http_lua_handle_rewrite_jump: threads killed, ctx afresh, the location found again."""
     w = r.worker
     w.fire("handle_rewrite_jump", uri=r.uri)
     abort_current(r, ctx, True)
@@ -463,8 +462,9 @@ def send_header_if_needed(r, ctx):
     """ngx_http_lua_send_header_if_needed."""
     if not r.header_sent and not ctx.header_sent:
         r.headers_out_status = r.headers_out_status or 200
-        rc, ctx.header_sent = NGX_OK if ctx.buffering else response.send_header(r), True
-        return rc                               # header_sent set after the filters ran
+        # header_sent set after the filters ran; HTTP/1.0 buffering holds it back
+        rc, ctx.header_sent = (NGX_OK, False) if ctx.buffering else (response.send_header(r), True)
+        return rc
     return NGX_OK
 
 
@@ -481,14 +481,16 @@ def send_chain_link(r, ctx, data):
         return rc
     if r.header_only:     # the header is all (sent now when buffered: send_http10_headers)
         ctx.eof, buffering, ctx.buffering = True, ctx.buffering, False
-        return response.send_header(r, content_length=len(ctx.buffered)) if buffering else rc
+        if buffering:
+            rc, ctx.header_sent = response.send_header(r, content_length=len(ctx.buffered)), True
+        return rc
     if data is None:
         ctx.eof = True
         request_body.discard_request_body(r)       # an unread body is discarded (402)
         if ctx.buffering:
             body = bytes(ctx.buffered)
             ctx.buffering = False
-            response.send_header(r, content_length=len(body))
+            _, ctx.header_sent = response.send_header(r, content_length=len(body)), True
             response.output(r, body)             # the buffered chain, then the last buf
         r.worker.fire("send_last_buf")
         return response.output(r, b"", last=True)

@@ -214,7 +214,8 @@ _ALL = [
     E("body_arrived", ("uri",), explain="the rest of the request body has arrived"),
     E("discard_body", ("uri",), explain="the request ends before its body is read: "
       "nginx discards the rest as it arrives", line="http set discard body"),
-    E("body_post_read", ("c",), explain="the body reader's post handler runs",
+    E("body_post_read", ("c", "wake"), explain="the body reader's post handler runs "
+      "(wake: a reader was waiting for more body, so it is resumed)",
       words="BODY_POST_READ c={c}",
       nginx=((r"lua req body post read, c:(?P<c>\d+)", "BODY_POST_READ c={c}"),),
       line="lua req body post read, c:{c}"),

@@ -142,7 +142,8 @@ class DebugLog:
     resuming "lua run thread returned %d" is written by the resume handlers
              only (ngx_http_lua_sleep_resume, _subrequest_resume,
              _read_body_resume): the first run_thread_returned after their
-             wake-up, not those of the phase handlers or of
+             wake-up (a body post read with no reader waiting wakes nobody:
+             ngx.req.read_body found the body whole), not those of the phase handlers or of
              run_posted_threads
     """
 
@@ -179,7 +180,8 @@ class DebugLog:
             self._ref(co)                   # an entry thread (ngx_http_lua_new_thread)
         elif event in ("user_thread_spawn", "on_abort", "timer_create", "timer_next"):
             self._ref(d.get("child") or co)    # a light thread's, a handler's or a timer's thread
-        elif event in self.WAKE_UPS and (event != "timer_expired" or co is not None):
+        elif event in self.WAKE_UPS and (event != "timer_expired" or co is not None) \
+                and d.get("wake", True):        # a body already read wakes nobody
             self.resuming = True
         elif event == "log" and str(d.get("msg", "")).startswith(self.ABORTS):
             self.top = 0

@@ -150,10 +150,12 @@ local function resp_headers()
   if t == nil then t = {}; resp_headers_of[cur_req] = t end
   return t
 end
-ngx.header = setmetatable({}, {
+local header_mt = {
   __index = function(_, k)
     bad_context(2)
-    local h = resp_headers()[(tostring(k):lower():gsub("_", "-"))]
+    local key = tostring(k):lower():gsub("_", "-")
+    local h = resp_headers()[key]
+    if h == nil and key == "content-type" then return P.sent_content_type() end
     return h and h[2]
   end,
   __newindex = function(_, k, v)
@@ -164,10 +166,19 @@ ngx.header = setmetatable({}, {
     end
     local t, name = resp_headers(), (tostring(k):gsub("_", "-"))
     local key = name:lower()
+    if key == "content-length" and type(v) ~= "table" and v ~= nil
+        and tostring(v) ~= "" and not tostring(v):match("^%d+$") then
+      -- ngx_http_set_content_length_header: ngx_atoof fails, NGX_ERROR
+      raw_error("failed to set header", 2)
+    end
     if v == nil then t[key] = nil
     else t[key] = {t[key] and t[key][1] or name, v} end
+    P.mark_headers_set()
   end,
-})
+}
+ngx.header = setmetatable({}, header_mt)
+-- its error(ffi_str(errmsg[0]), 2) in resty.core's set_resp_header
+RESTY_LUA[header_mt.__newindex] = {"/usr/share/lua/5.1/resty/core/response.lua", 175}
 
 local ctxs = {}        -- ctx->ctx_ref (misc.py ctx_ref) -> ngx.ctx table
 setmetatable(ngx, {
