@@ -170,7 +170,11 @@ end
 -- still alive that captured a local of a frame left on it reads nil (a state
 -- that died by an error keeps its frames too; one that returned has none)
 local reset = {}
-local errored = setmetatable({}, {__mode = "v"})   -- id -> a state that died by an error
+-- id -> a state that died by an error, until its reset (strong: a collected state
+-- would close its upvalues and the closure would keep the values; the table is
+-- emptied when it grows, the ids of light threads are never reset)
+local errored, nerrored = {}, 0
+local SUBNORMAL = 2.2250738585072014e-308     -- DBL_MIN
 local setlocal = debug.setlocal
 function K.reset(id)
   reset[id] = true
@@ -180,12 +184,15 @@ function K.reset(id)
   for level = 0, 250 do
     if not getinfo(co, level, "l") then break end
     for i = 1, 250 do
-      local name = getlocal(co, level, i)
+      local name, v = getlocal(co, level, i)
       if name == nil then break end
-      -- named locals only: a "(*temporary)" slot may hold the link of a
-      -- metamethod's continuation frame (ngx.var.x = 1 failing in our
-      -- __newindex), and nil there crashes LuaJIT
-      if sbyte(name, 1) ~= 40 then setlocal(co, level, i, nil) end
+      -- every slot but a frame link: LuaJIT keeps a frame's link (a metamethod's
+      -- continuation, ngx.var.x = 1 failing in our __newindex) in a slot, where it
+      -- reads as a subnormal number, and nil there crashes LuaJIT; the other
+      -- slots of a frame that died by an error may all read "(*temporary)"
+      if not (type(v) == "number" and v ~= 0 and v > -SUBNORMAL and v < SUBNORMAL) then
+        setlocal(co, level, i, nil)
+      end
     end
   end
 end
@@ -208,7 +215,10 @@ function K.resume(id, nrets)
   if runaway then return -1 end
   if rv ~= 1 then cos[id] = nil end
   if rv == 2 then failed_id, failed_co = id, co else failed_id, failed_co = nil, nil end
-  if rv == 2 then errored[id] = co end
+  if rv == 2 then
+    if nerrored >= 4096 then errored, nerrored = {}, 0 end
+    errored[id], nerrored = co, nerrored + 1
+  end
   return rv
 end
 
