@@ -1,6 +1,7 @@
 """The small APIs: ngx.status, ngx.send_headers, ngx.header, ngx.req.get_headers,
-ngx.is_subrequest, ngx.req.is_internal, ngx.get_phase, ngx.log, the clock
-(src/ngx_http_lua_misc.c, _headers.c, _phase.c, _log.c, _time.c), and the
+ngx.is_subrequest, ngx.req.is_internal, ngx.get_phase, ngx.log, the clock,
+ngx.worker.exiting (src/ngx_http_lua_misc.c, _headers.c, _phase.c, _log.c,
+_time.c, _worker.c), and the
 model's own hooks for the shims (the runaway tick, os.time, "not modelled").
 """
 from __future__ import annotations
@@ -174,7 +175,14 @@ def not_modelled(w, name):
     return abort(b"ngxcoro: not modelled")
 
 
+def worker_exiting(w):
+    """ngx_http_lua_ffi_worker_exiting: ngx_exiting (lua-resty-core's
+    ngx.worker.exiting compares it with 0)."""
+    return 1 if w.exiting else 0
+
+
 API = {
+    "worker_exiting": worker_exiting,
     "headers_sent": headers_sent, "get_status": get_status, "set_status": set_status,
     "send_headers": send_headers, "header_too_late": header_too_late,
     "req_headers": req_headers, "is_subrequest": is_subrequest, "is_internal": is_internal,

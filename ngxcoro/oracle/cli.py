@@ -62,7 +62,8 @@ def main(argv=None) -> int:
     timeout = a.timeout if a.timeout is not None else info["timeout"]
     abort_at = a.client_abort_at if a.client_abort_at is not None else info["client_abort_at"]
     try:
-        res = run_real(text, request, headers, body, timeout=timeout, abort_at=abort_at)
+        res = run_real(text, request, headers, body, timeout=timeout, abort_at=abort_at,
+                       quit_at=info["quit_at"])
     except ValueError as e:
         print(f"ngxcoro.oracle: {e}", file=sys.stderr)
         return 2
