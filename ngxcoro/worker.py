@@ -260,7 +260,8 @@ class Worker:
                 # ngx_worker_process_cycle: the flags, between two turns
                 if self.ngx_quit:
                     process_cycle.worker_quit(self)
-                if self.exiting and self.loop.turn_over() and self.loop.no_timers_left():
+                    self.loop.end_turn()
+                if self.exiting and self.no_timers_left(r):
                     process_cycle.worker_process_exit(self)
                     break
             if quit_at is not None:
@@ -275,7 +276,7 @@ class Worker:
                 eof_ms = now if eof_ms is None else eof_ms
                 self.loop.horizon_ms = _earlier(horizon, eof_ms + SETTLE_MS)
             if not self.loop.run_once():
-                if self.exiting and self.loop.no_timers_left() and not self.loop.at_horizon:
+                if self.exiting and self.no_timers_left(r) and not self.loop.at_horizon:
                     process_cycle.worker_process_exit(self)
                 break
             n = n + 1 if self.loop.now_ms == now else 0
@@ -288,6 +289,13 @@ class Worker:
         if self.loop.at_horizon and not client_done(r.connection):
             self.stopped = "horizon"
         return r
+
+    def no_timers_left(self, r):
+        """ngx_event_no_timers_left, for the exiting worker: the loop's timers,
+        and the read timer of a lingering close (lingering_timeout), which the
+        model does not arm (the client's EOF is read in the next turn)."""
+        c = r.connection
+        return self.loop.no_timers_left() and not (c.lingering and not c.destroyed)
 
     def all_co_ctx(self):
         """Every co ctx of the run, in creation order (an entry co ctx is

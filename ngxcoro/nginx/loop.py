@@ -61,6 +61,7 @@ class Loop:
         self.horizon_ms = None           # the client's timeout: nothing runs at or after it
         self.at_horizon = False          # the loop stopped there with a timer still armed
         self.armed = {}                  # (owner, kind, delay_ms) -> timers armed so far
+        self._turn_ended = False         # end_turn: the next run_once begins a turn
 
     def add_timer(self, delay_ms, handler, label="", kind="", owner="", cancelable=False):
         """ngx_add_timer: `handler()` runs `delay_ms` virtual ms from now.
@@ -155,6 +156,10 @@ class Loop:
         Then the next turn: with no I/O ready, epoll_wait sleeps until the
         next timer, and the clock moves there.  False when nothing is left
         or the next timer is at the horizon."""
+        if self._turn_ended:
+            self._turn_ended = False
+            if not self._next_turn(self.next_timer()):
+                return False
         while True:
             if self._step == 1 and self._io:
                 handler, _ = self._io.popleft()
@@ -171,16 +176,30 @@ class Loop:
                 ev.posted = False
                 ev.handler()
                 return True
-            # the next turn
-            self._step = 1
-            if not self._ready:
-                if t is None:
-                    return False
-                if self.horizon_ms is not None and t.deadline >= self.horizon_ms:
-                    self.at_horizon = True
-                    return False
-                self.now_ms = max(self.now_ms, t.deadline)
-            self._io, self._ready = self._ready, deque()
+            if not self._next_turn(t):
+                return False
+
+    def _next_turn(self, t):
+        """The next turn begins: with no I/O ready, epoll_wait sleeps until
+        the next timer `t` and the clock moves there.  False when nothing is
+        left or `t` is at the horizon."""
+        self._step = 1
+        if not self._ready:
+            if t is None:
+                return False
+            if self.horizon_ms is not None and t.deadline >= self.horizon_ms:
+                self.at_horizon = True
+                return False
+            self.now_ms = max(self.now_ms, t.deadline)
+        self._io, self._ready = self._ready, deque()
+        return True
+
+    def end_turn(self):
+        """The worker's cycle did work between two turns (its graceful
+        shutdown): what that posted waits for the next turn, which begins with
+        epoll_wait (until the next timer), then the timers due, then the
+        posted events (ngx_process_events_and_timers)."""
+        self._turn_ended = True
 
     def epoch_seconds(self):
         return (EPOCH_MS + self.now_ms) / 1000.0
