@@ -16,6 +16,18 @@ loop timer) and looks at it between two turns of the loop (Worker.serve).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+
+@dataclass(eq=False)
+class IdleConnection:
+    """An idle connection of the worker's (ngx_connection_t with c->idle):
+    its read handler, its fd and its slot in cycle->connections."""
+    handler: object
+    fd: int
+    slot: int = 0
+    number: int = 0
+
 
 def signal_quit(w):
     """ngx_channel_handler, NGX_CMD_QUIT: the master passes the quit on; the
@@ -39,8 +51,8 @@ def worker_quit(w):
 def close_idle_connections(w):
     """ngx_close_idle_connections: each idle connection gets c->close = 1
     and its read handler is called (the lua timer watcher is one)."""
-    for handler in list(w.idle_connections):
-        handler()
+    for c in list(w.idle_connections):
+        c.handler()
 
 
 def worker_process_exit(w):
@@ -50,4 +62,10 @@ def worker_process_exit(w):
     w.log_error("notice", "exiting")
     w.exited = True
     w.fire("worker_exit")
+    # a connection still open (a lua timer watcher made after the quit: no one
+    # closed it) is reported; then ngx_debug_point (no debug_points: nothing)
+    for c in w.idle_connections:
+        w.log_error("alert", f"*{c.number} open socket #{c.fd} left in connection {c.slot}")
+    if w.idle_connections:
+        w.log_error("alert", "aborting")
     w.log_error("notice", "exit")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from ..nginx.core import NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE
+from ..nginx.process_cycle import IdleConnection
 from .by import content_run_posted_threads
 from .common import CoCtx, CoStatus, LuaCtx, CONTEXT_TIMER
 from .fake_request import create_fake_connection, create_fake_request
@@ -57,7 +58,9 @@ def ngx_timer_helper(w, co, delay, every, nargs):
         return ret(None, b"too many pending timers")
     if not w.timer_watcher:                     # lmcf->watcher, made once per worker
         w.timer_watcher = True                  # an idle connection: its read handler
-        w.idle_connections.append(partial(abort_pending_timers, w))
+        # fd -2, slot 0: the head of the free list once the listening socket's
+        # connection is freed (made after the quit), c->number 0
+        w.idle_connections.append(IdleConnection(partial(abort_pending_timers, w), fd=-2))
         w.fire("timer_watcher")
     parent = r.ctx.cur_co_ctx if r.ctx is not None else None
     coctx = new_timer_thread(w, co, parent)
@@ -141,8 +144,8 @@ def abort_pending_timers(w):
     is not re-armed: the worker is exiting)."""
     w.fire("timer_abort")
     # ngx_free_connection(watcher); lmcf->watcher stays set: no second watcher
-    w.idle_connections[:] = [h for h in w.idle_connections
-                             if getattr(h, "func", None) is not abort_pending_timers]
+    w.idle_connections[:] = [c for c in w.idle_connections
+                             if getattr(c.handler, "func", None) is not abort_pending_timers]
     if w.pending_timers == 0:
         return
     events = sorted(w.lua_timers, key=lambda t: (t.ev.deadline, t.ev.seq))[:w.pending_timers]
