@@ -63,6 +63,8 @@ def run_real(config_text: str, request: str = "GET /t", headers=(), body=None, *
     ok, why = available()
     if not ok:
         raise RuntimeError(why)
+    if quit_at is not None and not quit_at >= 0:
+        raise ValueError(f"bad quit_at {quit_at!r}: expected seconds >= 0")
     method = request_method(request)
     payload, pieces = _build_request(request, headers, body)
     result = None
