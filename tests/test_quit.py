@@ -109,3 +109,34 @@ def test_cli_quit_at(tmp_path):
     out = _cli("run", "--config", str(conf), "--quit-at", "4")      # after the timeout (3 s)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert out.stderr.strip().count("\n") == 0 and "bad quit_at 4" in out.stderr
+
+
+def test_loop_end_turn_defers_what_was_posted_between_turns():
+    # ngx_worker_process_cycle runs the quit after ngx_process_events_and_timers returned;
+    # an event posted then (a premature timer's semaphore post, scenario 789) waits for the
+    # next turn: epoll_wait until the next timer, that timer, and only then the posted
+    # events. Without end_turn the posted event runs at once, at 0 ms.
+    from ngxcoro.nginx.loop import Event, Loop
+    for end_turn, want in ((True, [("timer", 100), ("posted", 100)]),
+                           (False, [("posted", 0), ("timer", 100)])):
+        loop, seen = Loop(), []
+        loop.add_timer(100, lambda: seen.append(("timer", loop.now_ms)))
+        loop.post_event(Event(lambda: seen.append(("posted", loop.now_ms))))
+        if end_turn:
+            loop.end_turn()
+        while loop.run_once():
+            pass
+        assert seen == want
+
+
+def test_loop_no_timers_left_ignores_cancelable_timers():
+    # ngx_event_no_timers_left: only non-cancelable timers keep an exiting worker; the
+    # model's own client and quit timers are cancelable (they are not the worker's)
+    from ngxcoro.nginx.loop import Loop
+    loop = Loop()
+    t = loop.add_timer(50, lambda: None, kind="client close", cancelable=True)
+    assert loop.no_timers_left()
+    u = loop.add_timer(70, lambda: None, kind="ngx.sleep")
+    assert not loop.no_timers_left()
+    loop.del_timer(u)
+    assert loop.no_timers_left() and t.active
