@@ -77,7 +77,7 @@ def body_pieces(body):
 
 def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
         filename="nginx.conf", log_level=None, snapshots=False, order=None,
-        timeout=CLIENT_TIMEOUT, abort_at=None):
+        timeout=CLIENT_TIMEOUT, abort_at=None, quit_at=None):
     """Serve one request with the model of nginx + ngx_lua 0.10.23.
 
     `config_text` is a whole nginx.conf or the inside of a `server {}`;
@@ -95,8 +95,14 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
     it closed (None when nginx closed first); nginx goes on
     (lua_check_client_abort and ngx.on_abort decide what it does), and its
     error log says so.
+    `quit_at` is `nginx -s quit` then (seconds of virtual time after the
+    request; None: never): the worker shuts down gracefully (pending lua
+    timers run at once with `premature` true, ngx.worker.exiting() is true,
+    the request goes on to its end) and the run ends when the worker exits;
+    a bad value raises RequestError (a ValueError) with a one-line message.
     Mistakes in the config or the Lua come back as nginx reports them (in
     `error_log`, `startup_error` or `message`), never as a traceback."""
+    check_quit_at(quit_at, timeout)
     hooks = hooks if hooks is not None else Hooks()
     stap = hooks.add(StapTrace())
     method, uri, args, version = parse_request(request)
@@ -123,7 +129,7 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
     message, refused = None, False
     try:
         r = w.serve(method, uri, args, version, headers, pieces, timeout=timeout,
-                    abort_at=abort_at)
+                    abort_at=abort_at, quit_at=quit_at)
         hung = not client_done(r.connection)
         if hung:
             message = w.why_hung(r)
@@ -164,6 +170,17 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
                   refused=refused, client_abort_at=abort_at if wire.gone else None,
                   notes=[n for n in (timers_note(w), stap.note(), log.note(),
                                      snaps and snaps.note()) if n])
+
+
+def check_quit_at(quit_at, timeout):
+    """A quit time must be seconds >= 0, before the client's timeout."""
+    if quit_at is None:
+        return
+    ok = isinstance(quit_at, (int, float)) and not isinstance(quit_at, bool)
+    if not ok or not 0 <= quit_at < (float("inf") if timeout is None else timeout):
+        raise RequestError(f"bad quit_at {quit_at!r}: expected seconds >= 0 and before the "
+                           f"client's timeout ({timeout:g} s)" if timeout is not None else
+                           f"bad quit_at {quit_at!r}: expected seconds >= 0")
 
 
 def lua_location(lua, uri="/t"):

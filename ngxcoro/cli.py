@@ -1,5 +1,5 @@
 """python -m ngxcoro run --config FILE --request "GET /t" [--header "N: v"]...
-                      [--client-abort-at SECONDS] [--json]
+                      [--client-abort-at SECONDS] [--quit-at SECONDS] [--json]
 
 Exit codes: 0 when the run gave nginx's answer, whatever the status (a hang
 real nginx would also have, answered at the client's timeout, included);
@@ -63,6 +63,10 @@ def main(argv=None):
     rp.add_argument("--client-abort-at", type=_seconds, metavar="SECONDS",
                     help="the client closes its socket this long after the request (virtual "
                          "seconds; default never): what had arrived is the answer")
+    rp.add_argument("--quit-at", type=_quit_seconds, metavar="SECONDS",
+                    help="nginx -s quit this long after the request (virtual seconds; default "
+                         "never): the worker shuts down gracefully, its pending lua timers "
+                         "run at once with premature = true")
     rp.add_argument("--json", action="store_true", help="print one JSON object")
     rp.add_argument("--log-level", choices=LOG_LEVELS,
                     help="error_log level to write at (default: the config's error_log level)")
@@ -90,7 +94,7 @@ def main(argv=None):
         order = [x.strip() for x in a.order.split(",")] if a.order else None
         res = run(text, a.request, headers=a.header, body=body,
                   filename=a.config.rsplit("/", 1)[-1], order=order, log_level=a.log_level,
-                  timeout=a.timeout, abort_at=a.client_abort_at)
+                  timeout=a.timeout, abort_at=a.client_abort_at, quit_at=a.quit_at)
     except RequestError as e:
         if a.json:
             print(json.dumps({"status": None, "message": str(e), "refused": True}))
@@ -112,6 +116,16 @@ def _seconds(text):
         v = -1.0
     if not v > 0 or v == float("inf"):
         raise argparse.ArgumentTypeError(f'bad timeout "{text}": expected seconds > 0, e.g. 3')
+    return v
+
+
+def _quit_seconds(text):
+    try:
+        v = float(text)
+    except ValueError:
+        v = -1.0
+    if not 0 <= v < float("inf"):
+        raise argparse.ArgumentTypeError(f'bad quit time "{text}": expected seconds >= 0, e.g. 0.5')
     return v
 
 

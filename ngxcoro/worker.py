@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from functools import partial
 
-from .nginx import access, content, phases, request, response
+from .nginx import access, content, phases, process_cycle, request, response
 from .nginx.loop import Loop
 from .ngx_lua import (bodyfilterby, by, control, coroutine, headerfilterby, logby, misc,
                       output, req_body, semaphore, shdict, sleep, socket_tcp, subrequest,
@@ -120,6 +120,10 @@ class Worker:
         # ngx_http_lua_main_conf_t's timer fields (ngx_lua/timer.py)
         self.pending_timers = self.running_timers = 0
         self.timer_watcher = False
+        # the graceful shutdown (nginx/process_cycle.py): the quit signal's flag,
+        # ngx_exiting, the worker gone; the idle connections' read handlers
+        self.ngx_quit = self.exiting = self.exited = False
+        self.idle_connections = []
         self.lua_timers = []              # the armed ones (TimerCtx), for messages and pictures
         self.main_co_ctx = None           # the main lua_State as a co ctx (timer.main_state)
         self.vm = LuaVM(bind(self, API_MODULES), owner=self)
@@ -228,7 +232,7 @@ class Worker:
 
     # ---------------------------------------------------------------- serve
     def serve(self, method, uri, args, version, headers, body_pieces=(), timeout=CLIENT_TIMEOUT,
-              abort_at=None):
+              abort_at=None, quit_at=None):
         """Serve one client request on the virtual clock
         (ngx_process_events_and_timers, until no event is left: a timer a
         freed request left armed fires after the connection closed), for at most `timeout` seconds of virtual time (None: no horizon): then
@@ -237,7 +241,9 @@ class Worker:
         stays None.  `abort_at` (seconds, or None) is when the client closes
         its socket: an I/O event on the connection (request.client_close),
         armed here as a loop timer of its own kind; the run then goes on as
-        after an EOF (SETTLE_MS at most)."""
+        after an EOF (SETTLE_MS at most).  `quit_at` (seconds, or None) is
+        `nginx -s quit` then (nginx/process_cycle.py): the run ends when the
+        worker exits (or at the horizon)."""
         self.loop.horizon_ms = None if timeout is None else round(timeout * 1000)
         self.vm.run_deadline = time.monotonic() + RUN_WALL_LIMIT
         self.stopped = None
@@ -246,14 +252,29 @@ class Worker:
         if abort_at is not None:
             self.loop.add_timer(max(0, round(abort_at * 1000) - self.loop.now_ms),
                                 lambda: request.client_close(r.connection),
-                                label="client close", kind="client close", owner="client")
+                                label="client close", kind="client close", owner="client",
+                                cancelable=True)
+        if quit_at is not None:
+            self.loop.add_timer(max(0, round(quit_at * 1000) - self.loop.now_ms),
+                                partial(process_cycle.signal_quit, self), label="quit",
+                                kind="quit", owner="master", cancelable=True)
         n, now = 0, self.loop.now_ms
         # the worker goes on after the connection closes (a timer a freed request
         # left armed still fires), until the loop is empty, the horizon, or QUIET_MS
         # without an event
         horizon, eof_ms = self.loop.horizon_ms, None
         while True:
-            if self.pending_timers or self.running_timers:
+            if quit_at is not None and self.loop.turn_over():
+                # ngx_worker_process_cycle: the flags, between two turns
+                if self.ngx_quit:
+                    process_cycle.worker_quit(self)
+                    self.loop.end_turn()
+                if self.exiting and self.no_timers_left(r):
+                    process_cycle.worker_process_exit(self)
+                    break
+            if quit_at is not None:
+                self.loop.horizon_ms = horizon      # the quit, then the worker's exit, decide
+            elif self.pending_timers or self.running_timers:
                 # lua timers outlive the request: the oracle waits for them, up to
                 # the client's timeout (oracle/run.py, _wait_log_settled)
                 self.loop.horizon_ms = horizon
@@ -263,6 +284,8 @@ class Worker:
                 eof_ms = now if eof_ms is None else eof_ms
                 self.loop.horizon_ms = _earlier(horizon, eof_ms + SETTLE_MS)
             if not self.loop.run_once():
+                if self.exiting and self.no_timers_left(r) and not self.loop.at_horizon:
+                    process_cycle.worker_process_exit(self)
                 break
             n = n + 1 if self.loop.now_ms == now else 0
             now = self.loop.now_ms
@@ -274,6 +297,13 @@ class Worker:
         if self.loop.at_horizon and not client_done(r.connection):
             self.stopped = "horizon"
         return r
+
+    def no_timers_left(self, r):
+        """ngx_event_no_timers_left, for the exiting worker: the loop's timers,
+        and the read timer of a lingering close (lingering_timeout), which the
+        model does not arm (the client's EOF is read in the next turn)."""
+        c = r.connection
+        return self.loop.no_timers_left() and not (c.lingering and not c.destroyed)
 
     def all_co_ctx(self):
         """Every co ctx of the run, in creation order (an entry co ctx is

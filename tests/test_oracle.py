@@ -186,7 +186,8 @@ def test_parse_scenario_header():
             '\nlocation / {}\n')
     assert rn.parse_scenario(text) == {
         "title": "t", "request": "POST /x?a=1 HTTP/1.0", "headers": [("X-A", "b: c")],
-        "body": [(0.1, "ab"), (0.0, "c")], "timeout": 1.5, "client_abort_at": 0.5}
+        "body": [(0.1, "ab"), (0.0, "c")], "timeout": 1.5, "client_abort_at": 0.5,
+        "quit_at": None}
 
 
 def test_request_bytes_defaults_and_overrides():

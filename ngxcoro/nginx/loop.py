@@ -28,12 +28,15 @@ EPOCH_MS = 1_672_531_200_000     # 2023-01-01 00:00:00 UTC: ngx.now() at the sta
 
 
 class Timer:
-    __slots__ = ("deadline", "seq", "handler", "label", "active", "kind", "owner")
+    __slots__ = ("deadline", "seq", "handler", "label", "active", "kind", "owner", "cancelable")
 
-    def __init__(self, deadline, seq, handler, label, kind="", owner=""):
+    def __init__(self, deadline, seq, handler, label, kind="", owner="", cancelable=False):
         self.deadline, self.seq, self.handler, self.label = deadline, seq, handler, label
         self.kind, self.owner = kind, owner
         self.active = True
+        # ev->cancelable: does not keep an exiting worker alive (the model's own
+        # timers for the client and the master are, they are not the worker's)
+        self.cancelable = cancelable
 
 
 class Event:
@@ -58,12 +61,14 @@ class Loop:
         self.horizon_ms = None           # the client's timeout: nothing runs at or after it
         self.at_horizon = False          # the loop stopped there with a timer still armed
         self.armed = {}                  # (owner, kind, delay_ms) -> timers armed so far
+        self._turn_ended = False         # end_turn: the next run_once begins a turn
 
-    def add_timer(self, delay_ms, handler, label="", kind="", owner=""):
+    def add_timer(self, delay_ms, handler, label="", kind="", owner="", cancelable=False):
         """ngx_add_timer: `handler()` runs `delay_ms` virtual ms from now.
         `label` names it for a completion order; `kind` and `owner` say what
         it is for (pictures)."""
-        t = Timer(self.now_ms + delay_ms, next(self._seq), handler, label, kind, owner)
+        t = Timer(self.now_ms + delay_ms, next(self._seq), handler, label, kind, owner,
+                  cancelable)
         key = (owner, kind, delay_ms)
         self.armed[key] = self.armed.get(key, 0) + 1
         heapq.heappush(self._heap, (t.deadline, t.seq, t))
@@ -96,6 +101,20 @@ class Loop:
     def posted_events(self):
         """The posted events in the order they will run (for snapshots)."""
         return list(self._posted)
+
+    def no_timers_left(self):
+        """ngx_event_no_timers_left: True when every armed timer is cancelable
+        (an exiting worker may then exit)."""
+        return not any(t.active and not t.cancelable for _, _, t in self._heap)
+
+    def turn_over(self):
+        """Is the loop between two turns (ngx_process_events_and_timers has
+        returned): no I/O event of this turn left, no timer due in it, nothing
+        posted?  The worker's cycle looks at its flags there."""
+        if self._io or self._posted:
+            return False
+        t = self.next_timer()
+        return self._step == 3 or t is None or t.deadline > self.now_ms
 
     def pending(self):
         """Armed timers in firing order (for snapshots)."""
@@ -137,6 +156,10 @@ class Loop:
         Then the next turn: with no I/O ready, epoll_wait sleeps until the
         next timer, and the clock moves there.  False when nothing is left
         or the next timer is at the horizon."""
+        if self._turn_ended:
+            self._turn_ended = False
+            if not self._next_turn(self.next_timer()):
+                return False
         while True:
             if self._step == 1 and self._io:
                 handler, _ = self._io.popleft()
@@ -153,16 +176,30 @@ class Loop:
                 ev.posted = False
                 ev.handler()
                 return True
-            # the next turn
-            self._step = 1
-            if not self._ready:
-                if t is None:
-                    return False
-                if self.horizon_ms is not None and t.deadline >= self.horizon_ms:
-                    self.at_horizon = True
-                    return False
-                self.now_ms = max(self.now_ms, t.deadline)
-            self._io, self._ready = self._ready, deque()
+            if not self._next_turn(t):
+                return False
+
+    def _next_turn(self, t):
+        """The next turn begins: with no I/O ready, epoll_wait sleeps until
+        the next timer `t` and the clock moves there.  False when nothing is
+        left or `t` is at the horizon."""
+        self._step = 1
+        if not self._ready:
+            if t is None:
+                return False
+            if self.horizon_ms is not None and t.deadline >= self.horizon_ms:
+                self.at_horizon = True
+                return False
+            self.now_ms = max(self.now_ms, t.deadline)
+        self._io, self._ready = self._ready, deque()
+        return True
+
+    def end_turn(self):
+        """The worker's cycle did work between two turns (its graceful
+        shutdown): what that posted waits for the next turn, which begins with
+        epoll_wait (until the next timer), then the timers due, then the
+        posted events (ngx_process_events_and_timers)."""
+        self._turn_ended = True
 
     def epoch_seconds(self):
         return (EPOCH_MS + self.now_ms) / 1000.0

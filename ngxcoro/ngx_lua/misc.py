@@ -209,9 +209,9 @@ MODEL_PID = 4242
 
 
 def worker_exiting(w):
-    """ngx_http_lua_ffi_worker_exiting: ngx_exiting; the model never reloads
-    nor quits, so a timer never sees it set (premature stays false too)."""
-    return False
+    """ngx_http_lua_ffi_worker_exiting: ngx_exiting, set by a graceful quit
+    (`quit_at`, nginx/process_cycle.py)."""
+    return bool(w.exiting)
 
 
 def worker_pid(w):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from ..nginx.core import NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE
+from ..nginx.process_cycle import IdleConnection
 from .by import content_run_posted_threads
 from .common import CoCtx, CoStatus, LuaCtx, CONTEXT_TIMER
 from .fake_request import create_fake_connection, create_fake_request
@@ -31,6 +32,7 @@ class TimerCtx:
     runs: int = 0               # an every timer: how many times its series has fired
     due_ms: int = 0             # when it fires (virtual ms)
     series: str = ""            # an every timer: the name of its first thread
+    ev: object = None           # its event in the loop's timer tree
 
 
 def max_timers(w, name):
@@ -59,10 +61,15 @@ def ngx_timer_helper(w, co, delay, every, nargs):
     """ngx_http_lua_ngx_timer_helper, after the argument checks of its Lua
     half: the pending limit, the watcher, the thread, the event."""
     r = w.cur_r
+    if w.exiting and delay > 0:                 # ngx_exiting: a 0 ms timer still runs
+        return ret(None, b"process exiting")
     if w.pending_timers >= max_timers(w, "lua_max_pending_timers"):
         return ret(None, b"too many pending timers")
     if not w.timer_watcher:                     # lmcf->watcher, made once per worker
-        w.timer_watcher = True
+        w.timer_watcher = True                  # an idle connection: its read handler
+        # fd -2, slot 0: the head of the free list once the listening socket's
+        # connection is freed (made after the quit), c->number 0
+        w.idle_connections.append(IdleConnection(partial(abort_pending_timers, w), fd=-2))
         w.fire("timer_watcher")
     parent = r.ctx.cur_co_ctx if r.ctx is not None else None
     if parent is None:          # log_by_lua, the filters, set_by_lua: they run on the main L
@@ -83,8 +90,8 @@ def add_timer(w, tctx, delay):
     """pending_timers++ and ngx_add_timer (the part _helper and _copy share)."""
     w.pending_timers += 1
     tctx.due_ms = w.loop.now_ms + delay
-    w.loop.add_timer(delay, partial(timer_handler, w, tctx), label=tctx.co.name,
-                     kind="ngx.timer", owner=tctx.co.name)
+    tctx.ev = w.loop.add_timer(delay, partial(timer_handler, w, tctx), label=tctx.co.name,
+                               kind="ngx.timer", owner=tctx.co.name)
     w.lua_timers.append(tctx)
 
 
@@ -105,7 +112,7 @@ def timer_handler(w, tctx):
     w.fire("timer_fired", co=tctx.co)
     w.lua_timers.remove(tctx)
     w.pending_timers -= 1
-    if tctx.delay > 0:
+    if tctx.delay > 0 and not w.exiting:       # no next run once the worker is exiting
         timer_copy(w, tctx)
     limit = max_timers(w, "lua_max_running_timers")
     if w.running_timers >= limit:
@@ -140,6 +147,26 @@ def timer_handler(w, tctx):
     else:
         rc = NGX_OK
     finalize_request(r, rc)
+
+
+def abort_pending_timers(w):
+    """ngx_http_lua_abort_pending_timers: the watcher's read handler, called
+    by ngx_close_idle_connections when the worker starts exiting: every
+    pending lua timer, in the timer tree's order (expiry order), leaves the
+    tree and its handler runs at once with `premature` set (an every timer
+    is not re-armed: the worker is exiting)."""
+    w.fire("timer_abort")
+    # ngx_free_connection(watcher); lmcf->watcher stays set: no second watcher
+    w.idle_connections[:] = [c for c in w.idle_connections
+                             if getattr(c.handler, "func", None) is not abort_pending_timers]
+    if w.pending_timers == 0:
+        return
+    events = sorted(w.lua_timers, key=lambda t: (t.ev.deadline, t.ev.seq))[:w.pending_timers]
+    w.fire("timer_abort_found", n=len(events))
+    for tctx in events:
+        w.loop.del_timer(tctx.ev)
+        tctx.premature = True
+        timer_handler(w, tctx)
 
 
 def timers_note(w):

@@ -37,6 +37,9 @@ def main(argv=None) -> int:
     ap.add_argument("--client-abort-at", type=float, metavar="SECONDS",
                     help="the client closes its socket this long after the request "
                          "(default: the file's \"# client-abort-at:\" or never)")
+    ap.add_argument("--quit-at", type=float, metavar="SECONDS",
+                    help="nginx -s quit this long after the request "
+                         "(default: the file's \"# quit-at:\" or never)")
     ap.add_argument("--json", action="store_true", help="print the whole result as JSON")
     ap.add_argument("--debug", action="store_true", help="also print the debug events")
     ap.add_argument("--log-level", choices=[x for x in LEVELS if x],
@@ -62,7 +65,8 @@ def main(argv=None) -> int:
     timeout = a.timeout if a.timeout is not None else info["timeout"]
     abort_at = a.client_abort_at if a.client_abort_at is not None else info["client_abort_at"]
     try:
-        res = run_real(text, request, headers, body, timeout=timeout, abort_at=abort_at)
+        res = run_real(text, request, headers, body, timeout=timeout, abort_at=abort_at,
+                       quit_at=a.quit_at if a.quit_at is not None else info["quit_at"])
     except ValueError as e:
         print(f"ngxcoro.oracle: {e}", file=sys.stderr)
         return 2

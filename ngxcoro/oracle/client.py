@@ -121,7 +121,7 @@ def _parse_response(data: bytes, method: str, eof: bool):
 
 
 def exchange(port: int, payload: bytes, pieces: list, method: str, timeout: float,
-             alive, abort_at: float | None = None) -> dict | None:
+             alive, abort_at: float | None = None, sent=None) -> dict | None:
     """Connect to 127.0.0.1:`port` (retrying while ``alive()``, for up to 10 s, until nginx
     listens), send the request, and read the reply until nginx closes the connection or
     `timeout` (counted from the request) runs out. Returns None when nginx never accepted
@@ -132,7 +132,7 @@ def exchange(port: int, payload: bytes, pieces: list, method: str, timeout: floa
     before: what had arrived is kept, the status is the response's when it had arrived
     whole (else None), `hung` is False and `client_aborted` True. Whatever is readable is
     read before the close, so the close is a FIN (not a reset) unless nginx writes in the
-    same instant."""
+    same instant. `sent(t0)`, if given, is called as the request starts to be sent."""
     sock = None
     deadline = time.monotonic() + 10.0
     while sock is None:
@@ -148,6 +148,8 @@ def exchange(port: int, payload: bytes, pieces: list, method: str, timeout: floa
     aborted = False
     with sock:
         t0 = time.monotonic()
+        if sent is not None:
+            sent(t0)
         try:
             sock.sendall(payload)
             for delay, chunk in pieces:

@@ -92,7 +92,8 @@ def normalise_error_log(lines_or_text) -> list[str]:
     Accepts nginx's error.log text or a list of nginx-format lines (the model's).
     A line is kept when it belongs to a connection (``*N``) and its level is notice,
     warn, error, crit, alert, emerg or stderr (written ``[]`` by nginx); nginx's own startup/shutdown notices have no
-    ``*N`` and are dropped, ``ngx.log(ngx.NOTICE, ...)`` lines are kept. The
+    ``*N`` and are dropped (but for a gracefully exiting worker's "gracefully shutting
+    down", "exiting" and "exit"), ``ngx.log(ngx.NOTICE, ...)`` lines are kept. The
     timestamp, ``pid#tid:``, ``*N`` and the ``, client: ..., server: ..., request:
     "...", [subrequest: "...",] host: "..."`` suffix are removed, and a multi-line
     message (a Lua traceback) keeps its first line only.
@@ -100,9 +101,27 @@ def normalise_error_log(lines_or_text) -> list[str]:
     return [f"[{level}] {lines[0]}" for level, lines in _kept_records(lines_or_text)]
 
 
+# a worker's graceful exit (nginx -s quit): its own notices, without "*N", are kept too
+_QUIT_NOTICES = ("gracefully shutting down", "exiting", "exit")
+
+
+def _quit_pid(recs) -> int | None:
+    """The pid of the worker that shut down gracefully (the master also logs "exit")."""
+    return next((pid for level, pid, conn, lines in recs
+                 if conn is None and level == "notice" and lines[0] == _QUIT_NOTICES[0]), None)
+
+
+def _quit_notice(quit_pid, level, pid, conn, lines) -> bool:
+    return (quit_pid is not None and pid == quit_pid and conn is None and level == "notice"
+            and lines[0] in _QUIT_NOTICES)
+
+
 def _kept_records(lines_or_text):
-    for level, _pid, conn, lines in _records(lines_or_text):
-        if conn is not None and level in _KEEP_LEVELS:
+    recs = list(_records(lines_or_text))
+    quit_pid = _quit_pid(recs)
+    for level, pid, conn, lines in recs:
+        if (conn is not None and level in _KEEP_LEVELS
+                or _quit_notice(quit_pid, level, pid, conn, lines)):
             yield level, _without_suffix(lines)
 
 
@@ -255,6 +274,7 @@ def log_view(text, level: str = "error", pid: int | None = None) -> list[str]:
     if pid is None:
         pid = _worker_pid(recs)
     out = []
+    quit_pid = _quit_pid(recs)
     for lvl, rpid, conn, lines in recs:
         if pid is not None and rpid != pid:
             continue
@@ -265,7 +285,7 @@ def log_view(text, level: str = "error", pid: int | None = None) -> list[str]:
         if lvl == "debug":
             if not any(rx.match(lines[0]) for rx in _MODEL_DEBUG_RX):
                 continue
-        elif conn is None:
+        elif conn is None and not _quit_notice(quit_pid, lvl, rpid, conn, lines):
             continue
         lines = _without_suffix(lines)
         while len(lines) > 1 and lines[-1] == "":

@@ -6,6 +6,12 @@ foreground process (``-g 'daemon off; master_process off;'``) listening on 127.0
 the request sent by ``client.exchange``, then the log waited on until the connection's
 close is logged and the log is quiet, and nginx stopped by the pid we started (SIGQUIT,
 SIGTERM, SIGKILL). The result dict is described in the package docstring.
+
+A run with `quit_at` (``nginx -s quit`` at that time) starts a master and its one worker
+instead (``master_process on``: a single process exits at once on SIGQUIT, without the
+worker's graceful path), sends SIGQUIT to the master we started `quit_at` seconds after the
+request, and waits for the master to exit (the client's timeout plus QUIT_MARGIN at most).
+The logs are then the worker's lines (its pid is that of the first request-bound line).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 from . import conf
@@ -26,10 +33,13 @@ from .logs import (debug_lines, error_records, normalise_debug, normalise_error_
 
 __all__ = ["run_real"]
 
+# how long after the client's timeout a quitting master may take to exit before it is stopped
+QUIT_MARGIN = 2.0
+
 
 def run_real(config_text: str, request: str = "GET /t", headers=(), body=None, *,
              timeout: float = 3.0, keep_prefix: bool = False,
-             abort_at: float | None = None) -> dict:
+             abort_at: float | None = None, quit_at: float | None = None) -> dict:
     """Run one request against a fresh real nginx; see the package docstring.
 
     `request` is "METHOD URI [HTTP/1.x]" (HTTP/1.1 by default). `headers` is a list of
@@ -45,28 +55,34 @@ def run_real(config_text: str, request: str = "GET /t", headers=(), body=None, *
     False, "client_aborted" says whether the client closed first, and "client_abort_at"
     is `abort_at`. The log is then awaited as usual (nginx's close of the connection,
     for at most 1.5 s).
+    `quit_at` (seconds from the request, None: never) is a graceful shutdown then
+    (SIGQUIT to the master, see the module docstring); the result has "quit_at".
     `keep_prefix=True` keeps the temporary prefix and returns its path as "prefix".
     """
     from . import available
     ok, why = available()
     if not ok:
         raise RuntimeError(why)
+    if quit_at is not None and not quit_at >= 0:
+        raise ValueError(f"bad quit_at {quit_at!r}: expected seconds >= 0")
     method = request_method(request)
     payload, pieces = _build_request(request, headers, body)
     result = None
     for _attempt in range(3):
         result = _run_once(config_text, payload, pieces, method, timeout, keep_prefix,
-                           abort_at)
+                           abort_at, quit_at)
         if result.pop("_retry", False):
             continue
         break
     return result
 
 
-def _run_once(config_text, payload, pieces, method, timeout, keep_prefix, abort_at) -> dict:
+def _run_once(config_text, payload, pieces, method, timeout, keep_prefix, abort_at,
+              quit_at=None) -> dict:
     prefix = tempfile.mkdtemp(prefix="ngxcoro-nginx-") + "/"
     try:
-        res = _run_in_prefix(prefix, config_text, payload, pieces, method, timeout, abort_at)
+        res = _run_in_prefix(prefix, config_text, payload, pieces, method, timeout, abort_at,
+                             quit_at)
     finally:
         if not keep_prefix:
             shutil.rmtree(prefix, ignore_errors=True)
@@ -75,7 +91,8 @@ def _run_once(config_text, payload, pieces, method, timeout, keep_prefix, abort_
     return res
 
 
-def _run_in_prefix(prefix, config_text, payload, pieces, method, timeout, abort_at) -> dict:
+def _run_in_prefix(prefix, config_text, payload, pieces, method, timeout, abort_at,
+                   quit_at=None) -> dict:
     from . import NGINX
     for d in ("conf", "logs", "tmp"):
         os.mkdir(prefix + d)
@@ -92,20 +109,38 @@ def _run_in_prefix(prefix, config_text, payload, pieces, method, timeout, abort_
     res = {"status": None, "body": "", "headers": [], "error_log": [], "debug": [],
            "error_records": [], "debug_lines": [], "hung": False, "startup_error": None, "raw_error_log": "", "stderr": "",
            "client_abort_at": abort_at, "client_aborted": False}
+    if quit_at is not None:
+        res["quit_at"] = quit_at
+    mode = "master_process off;" if quit_at is None else "master_process on;"
+    quitter = []
     with open(err_path, "wb") as errf:
         proc = subprocess.Popen(
-            [NGINX, "-p", prefix, "-c", "conf/nginx.conf", "-g", "daemon off; master_process off;"],
+            [NGINX, "-p", prefix, "-c", "conf/nginx.conf", "-g", "daemon off; " + mode],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errf, env=env,
             start_new_session=True)
+
+        def sent(_t0):                 # the request is on its way: the quit is due
+            if quit_at is not None:
+                quitter.append(threading.Timer(quit_at, _signal, (proc, signal.SIGQUIT)))
+                quitter[0].start()
         try:
             t0 = time.monotonic()
             reply = exchange(port, payload, pieces, method, timeout,
-                             alive=lambda: proc.poll() is None, abort_at=abort_at)
+                             alive=lambda: proc.poll() is None, abort_at=abort_at, sent=sent)
             if reply is not None:
                 res.update(reply)
-                _wait_log_settled(log_path, want_close=not reply["hung"],
-                                  timers_until=t0 + timeout)
+                if quit_at is not None:
+                    try:
+                        proc.wait(timeout=max(0.0, t0 + timeout + QUIT_MARGIN - time.monotonic()))
+                    except subprocess.TimeoutExpired:
+                        pass
+                else:
+                    _wait_log_settled(log_path, want_close=not reply["hung"],
+                                      timers_until=t0 + timeout)
         finally:
+            for q in quitter:
+                q.cancel()
+                q.join()
             _stop(proc)
     res["raw_error_log"] = _scrub(_read(log_path), prefix)
     res["stderr"] = _scrub(_read(err_path), prefix)
@@ -115,9 +150,10 @@ def _run_in_prefix(prefix, config_text, payload, pieces, method, timeout, abort_
         res["startup_error"] = _scrub(_startup_message(res["stderr"]), prefix)
         return res
     res["error_log"] = normalise_error_log(res["raw_error_log"])
-    res["debug"] = normalise_debug(res["raw_error_log"], pid=proc.pid)
+    pid = proc.pid if quit_at is None else None     # the worker's lines, not the master's
+    res["debug"] = normalise_debug(res["raw_error_log"], pid=pid)
     res["error_records"] = error_records(res["raw_error_log"])
-    res["debug_lines"] = debug_lines(res["raw_error_log"], pid=proc.pid)
+    res["debug_lines"] = debug_lines(res["raw_error_log"], pid=pid)
     _unport(res, port)
     return res
 
@@ -126,6 +162,15 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _signal(proc: subprocess.Popen, sig) -> None:
+    """Send `sig` to our nginx (by the pid we started), if it still runs."""
+    if proc.poll() is None:
+        try:
+            os.kill(proc.pid, sig)
+        except ProcessLookupError:
+            pass
 
 
 def _stop(proc: subprocess.Popen) -> None:

@@ -59,14 +59,16 @@ def read_scenario(name: str) -> tuple[str, dict, dict | None]:
 def parse_scenario(text: str) -> dict:
     """Read the leading ``# key: value`` comment lines of a .ngx scenario.
 
-    Returns {title, request, headers, body, timeout, client_abort_at}. Keys: ``title``,
+    Returns {title, request, headers, body, timeout, client_abort_at, quit_at}. Keys: ``title``,
     ``request`` (default "GET /t"), ``header`` (repeatable, "Name: value"), ``body`` (a
     string; ``\\n`` stands for a newline), ``body-pieces`` (JSON list of [delay_s, text]),
     ``timeout`` (client timeout in seconds, default 3), ``client-abort-at`` (seconds after
-    the request when the client closes its socket; default None, never).
+    the request when the client closes its socket; default None, never), ``quit-at``
+    (seconds after the request when nginx gets ``nginx -s quit``, a graceful shutdown;
+    default None, never).
     """
     info = {"title": "", "request": "GET /t", "headers": [], "body": None, "timeout": 3.0,
-            "client_abort_at": None}
+            "client_abort_at": None, "quit_at": None}
     for line in text.split("\n"):
         if not line.startswith("#"):
             break
@@ -89,4 +91,6 @@ def parse_scenario(text: str) -> dict:
             info["timeout"] = float(val)
         elif key == "client-abort-at":
             info["client_abort_at"] = float(val)
+        elif key == "quit-at":
+            info["quit_at"] = float(val)
     return info

@@ -147,6 +147,13 @@ C_FUNCTIONS = {
     "ngx_lua.timer.free_thread": "ngx_http_lua_free_thread",
     "ngx_lua.timer.running_count": "ngx_http_lua_ngx_timer_running_count",
     "ngx_lua.timer.pending_count": "ngx_http_lua_ngx_timer_pending_count",
+    "ngx_lua.timer.abort_pending_timers": "ngx_http_lua_abort_pending_timers",
+    "ngx_lua.misc.worker_exiting": "ngx_http_lua_ffi_worker_exiting",
+    # nginx/process_cycle.py
+    "nginx.process_cycle.signal_quit": "ngx_channel_handler",
+    "nginx.process_cycle.worker_quit": "ngx_worker_process_cycle",
+    "nginx.process_cycle.close_idle_connections": "ngx_close_idle_connections",
+    "nginx.process_cycle.worker_process_exit": "ngx_worker_process_cycle",
     "ngx_lua.fake_request.create_fake_connection": "ngx_http_lua_create_fake_connection",
     "ngx_lua.fake_request.create_fake_request": "ngx_http_lua_create_fake_request",
     "ngx_lua.fake_request.finalize_fake_request": "ngx_http_lua_finalize_fake_request",

@@ -155,4 +155,26 @@ SECOND_RING = [
       words="BODY_FILTER {uri}",
       nginx=((r'lua body filter for user lua code, uri "(?P<uri>.*)"$', "BODY_FILTER {uri}"),),
       line='lua body filter for user lua code, uri "{uri}"'),
+
+    # --- the worker's graceful exit (ngx_process_cycle.c, ngx_connection.c) and its
+    # premature lua timers (ngx_http_lua_timer.c ngx_http_lua_abort_pending_timers) -------
+    E("worker_quit_signal", keep=True,
+      explain="nginx -s quit: the master passes SIGQUIT on to the worker (ngx_quit), which "
+              "looks at it when this loop turn is over"),
+    E("worker_exiting", keep=True,
+      explain="the worker shuts down gracefully (ngx_exiting): its listening sockets close, "
+              "its idle connections' read handlers run; active requests go on"),
+    E("worker_exit", keep=True,
+      explain="no non-cancelable timer is left: the worker process exits"),
+    E("timer_abort", keep=True, compared=True,
+      explain="the timer watcher's read handler: every pending lua timer fires now, "
+              "premature", words="TIMER_ABORT",
+      nginx=((r"lua abort pending timers$", "TIMER_ABORT"),),
+      line="lua abort pending timers", cycle=True),
+    E("timer_abort_found", ("n",), keep=True, compared=True,
+      explain="{n} pending lua timers run at once, in expiry order, with premature = true",
+      words="TIMER_ABORT_FOUND {n}",
+      nginx=((r"lua found (?P<n>\d+) pending timers to be aborted prematurely$",
+              "TIMER_ABORT_FOUND {n}"),),
+      line="lua found {n} pending timers to be aborted prematurely", cycle=True),
 ]
