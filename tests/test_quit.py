@@ -78,9 +78,14 @@ def test_quit_at_zero_and_no_timeout():
         ngxcoro.run_lua("ngx.say(1)", quit_at=-2, timeout=None)
 
 
-def test_other_ngx_worker_fields_are_not_modelled():
-    res = ngxcoro.run_lua("ngx.say(ngx.worker.pid())")
-    assert res.refused and res.message == "ngx.worker.pid (a real ngx_lua API) is not modelled by ngxcoro"
+def test_exiting_is_the_one_ngx_worker_field_a_quit_changes():
+    # reasoning: ngx_http_lua_ffi_worker_exiting reads ngx_exiting, which the quit sets;
+    # the worker's id and count stay (one worker: 0 and 1, scenario 677 records them)
+    res = ngxcoro.run_lua("ngx.sleep(0.2) ngx.say(ngx.worker.exiting(), ' ', "
+                          "ngx.worker.id(), ' ', ngx.worker.count())", quit_at=0.1)
+    assert res.body == "true 0 1\n"
+    res = ngxcoro.run_lua("ngx.say(ngx.worker.exiting())")
+    assert res.body == "false\n"
 
 
 def test_scenario_header_quit_at():
