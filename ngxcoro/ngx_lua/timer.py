@@ -15,10 +15,15 @@ from functools import partial
 
 from ..nginx.core import NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE
 from .by import content_run_posted_threads
-from .common import CoCtx, CoStatus, LuaCtx, CONTEXT_TIMER
+from .common import CoCtx, CoStatus, LuaCtx, CONTEXT_INIT_WORKER, CONTEXT_TIMER
 from .fake_request import create_fake_connection, create_fake_request
-from .protocol import ret
+from .protocol import ret, err
 from .util import run_thread, finalize_request, request_cleanup, wev_handler
+
+
+# lmcf->lua, the main state, as the parent a probe names for a timer that
+# init_worker_by_lua* makes (no coroutine runs there)
+MAIN_STATE = CoCtx(co=0, L=0, name="main", co_status=CoStatus.RUNNING)
 
 
 @dataclass(eq=False)
@@ -31,6 +36,7 @@ class TimerCtx:
     runs: int = 0               # an every timer: how many times its series has fired
     due_ms: int = 0             # when it fires (virtual ms)
     series: str = ""            # an every timer: the name of its first thread
+    addr_text: bool = True      # the creator's connection had a client address
 
 
 def max_timers(w, name):
@@ -50,16 +56,21 @@ def ngx_timer_helper(w, co, delay, every, nargs):
     """ngx_http_lua_ngx_timer_helper, after the argument checks of its Lua
     half: the pending limit, the watcher, the thread, the event."""
     r = w.cur_r
+    if r is None:                               # init_by_lua*
+        return err("no request")
     if w.pending_timers >= max_timers(w, "lua_max_pending_timers"):
         return ret(None, b"too many pending timers")
     if not w.timer_watcher:                     # lmcf->watcher, made once per worker
         w.timer_watcher = True
         w.fire("timer_watcher")
     parent = r.ctx.cur_co_ctx if r.ctx is not None else None
+    if parent is None and r.ctx is not None and r.ctx.context == CONTEXT_INIT_WORKER:
+        parent = MAIN_STATE                     # the caller's L is the main state
     coctx = new_timer_thread(w, co, parent)
     w.coctx_by_id[co] = coctx
     w.fire("user_coroutine_create", parent=parent, child=coctx)
-    tctx = TimerCtx(coctx, delay if every else 0, r.location)
+    tctx = TimerCtx(coctx, delay if every else 0, r.location,
+                    addr_text=r.connection.addr_text)
     add_timer(w, tctx, delay)
     # lua_gettop(L): "time func", plus the thread when there were no arguments to move
     w.fire("timer_create", co=coctx, delay=delay, sz=2 if nargs > 2 else 3)
@@ -81,7 +92,7 @@ def timer_copy(w, old):
     coctx = new_timer_thread(w, w.vm.timer_copy(old.co.co), old.co.creator)
     w.coctx_by_id[coctx.co] = coctx
     tctx = TimerCtx(coctx, old.delay, old.location, runs=old.runs + 1,
-                    series=old.series or old.co.name)
+                    series=old.series or old.co.name, addr_text=old.addr_text)
     add_timer(w, tctx, old.delay)
     w.fire("timer_next", co=coctx, delay=old.delay)
 
@@ -102,7 +113,7 @@ def timer_handler(w, tctx):
                              "are not enough")
         free_thread(w, tctx.co)
         return
-    c = create_fake_connection(w)
+    c = create_fake_connection(w, addr_text=tctx.addr_text)
     r = create_fake_request(w, c, tctx.location)
     ctx = r.ctx = LuaCtx(resume_handler=wev_handler, entry_co_ctx=tctx.co)
     ctx.cur_co_ctx = entry = tctx.co

@@ -155,4 +155,11 @@ SECOND_RING = [
       words="BODY_FILTER {uri}",
       nginx=((r'lua body filter for user lua code, uri "(?P<uri>.*)"$', "BODY_FILTER {uri}"),),
       line='lua body filter for user lua code, uri "{uri}"'),
+
+    # --- init_by_lua* and init_worker_by_lua* (ngx_http_lua_initby.c, _initworkerby.c):
+    # a chunk run once as a plain protected call on the main state ----------------------
+    E("init_by_lua", ("chunk", "error"), keep=True,
+      explain="start-up: init_by_lua runs {chunk} on the main Lua state, with no request"),
+    E("init_worker_by_lua", ("chunk", "error"), keep=True,
+      explain="the worker starts: init_worker_by_lua runs {chunk} in a fake request"),
 ]

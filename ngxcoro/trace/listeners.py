@@ -193,7 +193,7 @@ class DebugLog:
         if e is None or e.line is None:
             return
         reqs = self.w.requests
-        r = None if e.cycle or not reqs else self._request(d, co) or reqs[0]
+        r = None if e.cycle or not reqs else self._request(d, co) or self.w.main_r or reqs[0]
         ref = self.refs.get(co.L) if event in ("thread_delete", "free_timer_thread") else None
         for text in debug_lines(event, d, self.top, ref):
             self.w.log_error("debug", text, r)
