@@ -131,10 +131,13 @@ class Worker:
             try:
                 return f(*args)
             except Exception as e:           # noqa: BLE001 - re-raised after the resume
-                if self.cur_r is None and self.abort is None:
-                    self.abort = self.refuse(f"the ngx_lua API behind P.{name} in init_by_lua* "
-                                             "(no request) is not modelled by ngxcoro")
-                elif self.internal_error is None:
+                if self.cur_r is None:
+                    if self.abort is None:
+                        self.abort = self.refuse(f"the ngx_lua API behind P.{name} in "
+                                                 "init_by_lua* (no request) is not modelled by "
+                                                 "ngxcoro")
+                    return abort(b"ngxcoro: not modelled")
+                if self.internal_error is None:
                     self.internal_error = e
                 return abort(b"ngxcoro internal error")
         return guarded

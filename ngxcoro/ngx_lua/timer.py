@@ -181,12 +181,12 @@ def free_thread(w, coctx):
 
 def running_count(w):
     """ngx_http_lua_ngx_timer_running_count: ngx.timer.running_count()."""
-    return w.running_timers
+    return err("no request") if w.cur_r is None else ret(w.running_timers)
 
 
 def pending_count(w):
     """ngx_http_lua_ngx_timer_pending_count: ngx.timer.pending_count()."""
-    return w.pending_timers
+    return err("no request") if w.cur_r is None else ret(w.pending_timers)
 
 
 def fake_request(w):

@@ -41,8 +41,8 @@ function ngx.timer.every(...)
   local res = pack(timer_helper(true, ...))
   return unpack(res, 1, res.n)
 end
-function ngx.timer.running_count() return P.timer_running_count() end
-function ngx.timer.pending_count() return P.timer_pending_count() end
+ngx.timer.running_count = simple("timer_running_count")
+ngx.timer.pending_count = simple("timer_pending_count")
 
 -- ngx_http_lua_timer_copy: a new thread with the function and the original arguments
 function K.timer_copy(id)
