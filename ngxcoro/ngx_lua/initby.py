@@ -5,7 +5,8 @@ configuration (ngx_http_lua_init, the module's postconfiguration, once
 the main VM exists): a lua_pcall on the main state with no request at all.
 APIs that need a request fail, each with its own words ("no request found",
 "no request object found", "no request"), ngx.get_phase() says "init",
-ngx.log writes lines bound to no connection, and the chunk's globals are
+ngx.log writes lines bound to no connection (to stderr only, when there is
+no lua_shared_dict: see init_by_inline), and the chunk's globals are
 the main state's own, which every request's chunk falls back to.  An error
 stops nginx from starting: "[error] init_by_lua error: <msg>" on stderr.
 `main_pcall` is that lua_pcall, which init_worker_by_lua* makes too.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from ..trace import Hooks
 from .logby import _pcall_frames
 from .vm import LuaSyntaxError
 
@@ -50,7 +52,20 @@ def init_by_inline(w):
         return None
     w.cur_r = None                          # ngx_http_lua_get_req(L) is NULL
     w.vm.set_request(0)
-    error = main_pcall(w, chunk)
+    n, hooks = len(w.error_log), w.hooks
+    if not w.config.shared_dicts:
+        # with no lua_shared_dict, ngx_http_lua_init runs the chunk at postconfiguration,
+        # when the cycle still logs to stderr: the error log file never sees its lines,
+        # debug ones included (with one, the last zone's init runs it, once the error
+        # log is open)
+        w.hooks = Hooks()
+        w.hooks.listeners = [f for f in hooks.listeners if not getattr(f, "mirrors_log", False)]
+    try:
+        error = main_pcall(w, chunk)
+    finally:
+        w.hooks = hooks
+    if not w.config.shared_dicts:
+        w.startup_stderr, w.error_log[n:] = w.error_log[n:], []
     w.fire("init_by_lua", chunk=chunk.chunkname, error=error)
     if error is None:
         return None

@@ -102,6 +102,8 @@ class DebugTrace:
     the two compare line for line.  Only the words both sides can say
     (`compared` in the registry) are written."""
 
+    mirrors_log = True          # it stands for the error log file (ngx_lua/initby.py)
+
     def __init__(self):
         self.lines = []
 

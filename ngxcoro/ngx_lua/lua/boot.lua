@@ -18,13 +18,13 @@ function K.compile(source, chunkname)
   return #chunks
 end
 
--- ngx_http_lua_new_thread: a coroutine running a new closure of chunk i,
--- with its own globals table that falls back to the shared ones
+-- ngx_http_lua_new_thread: a coroutine running a new closure of chunk i, whose
+-- globals are the main state's (_G, SAFE here: ngx_lua 0.10.23 gives a request no
+-- globals table of its own; a new global is the write guard's warning, below)
 -- (`plain`: a log or filter chunk, which nginx runs with lua_pcall on the
 -- main state: the coroutine stands for the main state, see coroutine.lua)
 function K.new_entry(i, plain)
   local fn = chunks[i]()
-  setfenv(fn, setmetatable({}, {__index = SAFE, __newindex = function(t, k, v) rawset(t, k, v) end}))
   K.entry_fns[fn] = true                 -- a chunk's main function, for tracebacks
   local co = raw_create(fn)
   if plain then PLAIN[co] = true end
@@ -42,6 +42,33 @@ function K.new_main(i)
 end
 
 function K.set_request(id) cur_req = id end
+
+-- the "_G write guard" ngx_http_lua_init_globals puts on _G (OpenResty's LuaJIT):
+-- a new global made outside init_by_lua* and init_worker_by_lua* is logged at
+-- warn with the writer's traceback.  Its own chunk, so the log line says where it
+-- is, "_G write guard:12: __newindex(): " (nginx's buffer has the call on line 12)
+local function guard_traceback()
+  local frames, parts, seen = user_frames(raw_running()), {"\nstack traceback:"}, false
+  for _, ar in ipairs(frames) do
+    if seen then parts[#parts + 1] = "\n\t" .. frame_text(ar) end
+    seen = seen or ar.source == "=_G write guard"
+  end
+  return concat(parts)
+end
+local GUARD_MSG = "') which may lead to race conditions between concurrent requests, so "
+                  .. "prefer the use of 'local' variables"
+local write_guard = raw_loadstring(concat({
+  "local ngx_log, ngx_WARN, tostring, ngx_get_phase, traceback, rawset, msg = ...",
+  "", "", "", "",
+  "local function newindex(table, key, value)",              -- line 6
+  "rawset(table, key, value)",
+  "local phase = ngx_get_phase()",
+  "if phase == 'init_worker' or phase == 'init' then",
+  "return",
+  "end",
+  "ngx_log(ngx_WARN, \"writing a global Lua variable ('\", tostring(key), msg, traceback())",
+  "end",
+  "return newindex"}, "\n"), "=_G write guard")
 
 for _, f in ipairs{SAFE.print, ngx.say, ngx.print, ngx.log, ngx.sleep, ngx.flush, ngx.eof,
                    ngx.thread.spawn, ngx.thread.wait, ngx.thread.kill} do
@@ -77,6 +104,8 @@ function K.init(api, limit)
   end
   SAFE.os.difftime = os_difftime
   SAFE.os.getenv = function() return nil end
+  setmetatable(SAFE, {__newindex = write_guard(ngx.log, ngx.WARN, tostring, ngx.get_phase,
+                                                guard_traceback, rawset, GUARD_MSG)})
   sethook(hook, "", 1000)
   -- nothing dangerous stays reachable, even through a hole we missed
   for _, k in ipairs{"io", "require", "dofile", "loadfile", "load", "package", "python",
