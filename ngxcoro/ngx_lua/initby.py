@@ -29,7 +29,7 @@ def main_pcall(w, chunk):
         index = w.vm.compile(chunk.source, chunk.chunkname)
     except LuaSyntaxError as e:
         return str(e)
-    co = w.vm.new_main(index)
+    co = w.vm.new_entry(index, plain=True)
     rv = w.vm.resume(co, 0)
     if rv == 0:
         w.vm.settop0(co)

@@ -11,6 +11,14 @@ client or server: the fake connection has no address).  An error is
 logged, "[error] init_worker_by_lua error: <msg>" with no connection, and
 the worker goes on.  The fake request is never finalized: nginx destroys
 the connection's pool when the chunk returns.
+
+Timing: the model starts the worker and the client's request at the same
+virtual instant, the worker's first loop turn (the 0 ms timers the chunk
+armed) before the request is read, as real nginx does (scenario 761).  On
+real nginx the client's request reaches the worker some milliseconds after
+the worker started (0 to about 50 measured on the test machine), so the
+scenarios keep the timers init_worker_by_lua* arms 100 ms or more away from
+what the request does at the same time.
 """
 from __future__ import annotations
 

@@ -97,7 +97,7 @@ class LuaVM:
         self.set_request, self.push_results = K.set_request, K.push_results
         self.push2 = K.push2
         self._resume, self._errmsg, self._where = K.resume, K.errmsg, K.where
-        self._compile, self._new_entry, self.new_main = K.compile, K.new_entry, K.new_main
+        self._compile, self._new_entry = K.compile, K.new_entry
         self._traceback = K.traceback
         # lua/timer.lua
         self.timer_copy, self.timer_fail, self.timer_source = K.timer_copy, K.timer_fail, K.timer_source

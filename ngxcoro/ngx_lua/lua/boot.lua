@@ -31,16 +31,6 @@ function K.new_entry(i, plain)
   return reg(co)
 end
 
--- init_by_lua* and init_worker_by_lua*: lua_pcall of the chunk on the main
--- state itself, so its globals are the shared ones every request falls back to
-function K.new_main(i)
-  local fn = chunks[i]()                 -- its environment is SAFE (K.compile)
-  K.entry_fns[fn] = true
-  local co = raw_create(fn)
-  PLAIN[co] = true
-  return reg(co)
-end
-
 function K.set_request(id) cur_req = id end
 
 -- the "_G write guard" ngx_http_lua_init_globals puts on _G (OpenResty's LuaJIT):
