@@ -477,6 +477,16 @@ def test_init_chunks_are_named_as_nginx_names_them():
     assert config.init_worker_by_lua.chunkname == "init_worker_by_lua(nginx.conf:7)"
 
 
+def test_init_handlers_once_per_http_block():
+    # nginx 1.22.1 + ngx_lua 0.10.23 refused both (python -m ngxcoro compare): the block form
+    # gives ngx_lua's bare message, the string form nginx's own; they share one slot
+    head = "events {}\nhttp {\ninit_by_lua_block { A = 1 }\n"
+    assert model_says(head + "init_by_lua_block { A = 2 }\n}") == \
+        "[emerg] is duplicate in nginx.conf:4"
+    assert model_says(head + "init_by_lua 'A = 2';\n}") == \
+        '[emerg] "init_by_lua" directive is duplicate in nginx.conf:4'
+
+
 def test_errors_come_in_nginx_order():
     # nginx stops at the first problem in file order: the unknown directive on line 1, not
     # the stray "}" later (reasoning: ngx_conf_handler runs as each directive is read).
