@@ -1,6 +1,7 @@
 """The small APIs: ngx.status, ngx.send_headers, ngx.header, ngx.req.get_headers,
-ngx.is_subrequest, ngx.req.is_internal, ngx.get_phase, ngx.log, the clock
-(src/ngx_http_lua_misc.c, _headers.c, _phase.c, _log.c, _time.c), and the
+ngx.is_subrequest, ngx.req.is_internal, ngx.get_phase, ngx.log, the clock,
+ngx.worker (src/ngx_http_lua_misc.c, _headers.c, _phase.c, _log.c, _time.c,
+_worker.c; ngx.worker is all in lua/misc.lua), and the
 model's own hooks for the shims (the runaway tick, os.time, "not modelled").
 """
 from __future__ import annotations

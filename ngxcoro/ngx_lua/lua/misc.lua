@@ -1,9 +1,9 @@
 ---------------------------------------------------------------------------
 -- the small APIs (ngx_http_lua_misc.c, _headers.c, _phase.c, _log.c,
--- _time.c, _ctx.c): ngx.status, ngx.headers_sent, ngx.is_subrequest,
+-- _time.c, _ctx.c, _worker.c): ngx.status, ngx.headers_sent, ngx.is_subrequest,
 -- ngx.send_headers, ngx.header, ngx.req.get_headers / get_method /
 -- http_version / is_internal / start_time, ngx.get_phase, ngx.ctx,
--- ngx.log and print, ngx.now and friends; and the model's answer to the
+-- ngx.log and print, ngx.now and friends, ngx.worker; and the model's answer to the
 -- APIs it does not have
 ---------------------------------------------------------------------------
 ngx.send_headers = simple("send_headers")
@@ -96,7 +96,7 @@ end
 -- instead of "attempt to index a nil value"
 local NOT_MODELLED = {}
 for name in ([[socket re md5 md5_bin sha1_bin crc32_short crc32_long
-  encode_base64 decode_base64 hmac_sha1 cookie_time http_time parse_http_time worker
+  encode_base64 decode_base64 hmac_sha1 cookie_time http_time parse_http_time pid pids
   config resp run_worker_thread thread_pool escape_html
   get_now_ts raw_header set_header clear_header get_body_file get_headers_raw
   set_body_data set_body_file init_body append_body finish_body discard_body
@@ -112,6 +112,15 @@ local function not_modelled(prefix)
   end
 end
 setmetatable(ngx.req, {__index = not_modelled("ngx.req.")})
+
+-- ngx.worker (ngx_http_lua_worker.c, resty/core/worker.lua): the one worker of nginx as
+-- the oracle runs it (master_process off, worker_processes 1), in every phase: id 0 of
+-- 1, not exiting; its pid differs every run, so pid() and pids() are not modelled
+ngx.worker = setmetatable({
+  id = function() return 0 end,
+  count = function() return 1 end,
+  exiting = function() return false end,
+}, {__index = not_modelled("ngx.worker.")})
 
 function ngx.get_phase()
   local _, ph = P.get_phase()
