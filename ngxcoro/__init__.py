@@ -128,6 +128,11 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
         w.loop.order = list(order)
     message, refused = None, False
     try:
+        startup = w.start()           # init_by_lua*: its error stops nginx from starting
+        if startup is not None:
+            return Result(None, "", [], list(stap.lines), hung=False, message=startup,
+                          startup_error=startup, config_text=config_text, request=request,
+                          inert=list(conf.inert))
         r = w.serve(method, uri, args, version, headers, pieces, timeout=timeout,
                     abort_at=abort_at, quit_at=quit_at)
         hung = not client_done(r.connection)
@@ -138,7 +143,7 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
             w.fire("hang", message=message)
     except RunOutOfTime:
         hung, refused = False, True
-        message = w.why_hung(w.requests[0].main)
+        message = w.why_hung((w.main_r or w.requests[0]).main)
     except TooManyCoroutines as e:
         hung, refused = False, True
         message = w.too_many_coroutines(e.args[0])

@@ -19,9 +19,9 @@ from functools import partial
 
 from .nginx import access, content, phases, process_cycle, request, response
 from .nginx.loop import Loop
-from .ngx_lua import (bodyfilterby, by, control, coroutine, headerfilterby, logby, misc,
-                      output, req_body, semaphore, shdict, sleep, socket_tcp, subrequest,
-                      timer, uri, uthread, variable)
+from .ngx_lua import (bodyfilterby, by, control, coroutine, headerfilterby, initby, initworkerby,
+                      logby, misc, output, req_body, semaphore, shdict, sleep, socket_tcp,
+                      subrequest, timer, uri, uthread, variable)
 from .ngx_lua.common import CoStatus
 from .ngx_lua.protocol import bind, abort
 from .ngx_lua.vm import (LuaVM, LuaSyntaxError, STEP_LIMIT, RUN_WALL_LIMIT, MAX_COROUTINES,
@@ -128,13 +128,20 @@ class Worker:
         self.main_co_ctx = None           # the main lua_State as a co ctx (timer.main_state)
         self.vm = LuaVM(bind(self, API_MODULES), owner=self)
 
-    def guard(self, f):
+    def guard(self, f, name=""):
         """A P function whose Python exceptions are model bugs: keep the
-        exception, make Lua raise, and let LuaVM.resume re-raise it."""
+        exception, make Lua raise, and let LuaVM.resume re-raise it.  With
+        no request (init_by_lua*) they are an API the model does not run there."""
         def guarded(*args):
             try:
                 return f(*args)
             except Exception as e:           # noqa: BLE001 - re-raised after the resume
+                if self.cur_r is None:
+                    if self.abort is None:
+                        self.abort = self.refuse(f"the ngx_lua API behind P.{name} in "
+                                                 "init_by_lua* (no request) is not modelled by "
+                                                 "ngxcoro")
+                    return abort(b"ngxcoro: not modelled")
                 if self.internal_error is None:
                     self.internal_error = e
                 return abort(b"ngxcoro internal error")
@@ -169,8 +176,10 @@ class Worker:
             line += f"*{c.number} {msg}"
             if c.log_action:
                 line += f" while {c.log_action}"
-            if c.log_context:               # ngx_http_lua_log_timer_error
-                line += f", context: {c.log_context}, client: 127.0.0.1, server: {self.listen_text()}"
+            if c.log_context:               # ngx_http_lua_log_{timer,init_worker}_error
+                line += f", context: {c.log_context}"
+                if c.addr_text:
+                    line += f", client: 127.0.0.1, server: {self.listen_text()}"
             elif not c.log_request:           # freed: the listening socket's address
                 line += f", client: 127.0.0.1, server: {self.listen_text()}"
             else:
@@ -207,6 +216,11 @@ class Worker:
     def refuse(self, message):
         """Unsupported with a whole message of its own."""
         return Unsupported(message)
+
+    def start(self):
+        """ngx_http_lua_init's init_by_lua* (at start-up, before any worker):
+        None, or nginx's start-up error."""
+        return initby.init_by_inline(self)
 
     # --------------------------------------------------------------- chunks
     def chunk_index(self, chunk):
@@ -247,6 +261,12 @@ class Worker:
         self.loop.horizon_ms = None if timeout is None else round(timeout * 1000)
         self.vm.run_deadline = time.monotonic() + RUN_WALL_LIMIT
         self.stopped = None
+        if self.config.init_worker_by_lua is not None:
+            # ngx_worker_process_init -> ngx_http_lua_init_worker; the worker's first
+            # turn (the 0 ms timers the chunk armed) ends before the client's request
+            # is read, in a later turn
+            initworkerby.init_worker(self)
+            self.loop.finish_turn(MAX_EVENTS)
         r = request.process_request(self, method, uri, args, version, headers, body_pieces)
         self.main_r = r
         if abort_at is not None:

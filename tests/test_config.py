@@ -461,10 +461,30 @@ def test_valid_nginx_that_is_not_modelled(body, name):
 
 
 def test_not_modelled_in_http_context():
-    # init_by_lua_block is valid in http (nginx -t accepted it)
+    # init_by_lua_file is valid in http (nginx -t accepts it; the model reads no files)
     with pytest.raises(ConfigError) as info:
-        load(MODULES + "events {}\nhttp { init_by_lua_block { x = 1 } }")
-    assert 'directive "init_by_lua_block" is valid nginx' in str(info.value)
+        load(MODULES + "events {}\nhttp { init_by_lua_file /x.lua; }")
+    assert 'directive "init_by_lua_file" is valid nginx' in str(info.value)
+
+
+def test_init_chunks_are_named_as_nginx_names_them():
+    # recorded on nginx 1.22.1 + ngx_lua 0.10.23 (scenarios 750-): the http-level chunks are
+    # named like the request ones, after the line of the directive (its "{" for a block);
+    # MODULES is three lines
+    config = load(MODULES + "events {}\nhttp {\ninit_by_lua_block { x = 1 }\n"
+                  "init_worker_by_lua 'y = 2';\n}")
+    assert config.init_by_lua.chunkname == "init_by_lua(nginx.conf:6)"
+    assert config.init_worker_by_lua.chunkname == "init_worker_by_lua(nginx.conf:7)"
+
+
+def test_init_handlers_once_per_http_block():
+    # nginx 1.22.1 + ngx_lua 0.10.23 refused both (python -m ngxcoro compare): the block form
+    # gives ngx_lua's bare message, the string form nginx's own; they share one slot
+    head = "events {}\nhttp {\ninit_by_lua_block { A = 1 }\n"
+    assert model_says(head + "init_by_lua_block { A = 2 }\n}") == \
+        "[emerg] is duplicate in nginx.conf:4"
+    assert model_says(head + "init_by_lua 'A = 2';\n}") == \
+        '[emerg] "init_by_lua" directive is duplicate in nginx.conf:4'
 
 
 def test_errors_come_in_nginx_order():

@@ -126,3 +126,17 @@ location /t {
     assert list(r.stap) == ["create 2 in 1", "terminate 1: ok", "delete thread 1",
                             "create 1 in 2", "terminate 2: ok", "delete thread 2",
                             "terminate 1: ok", "delete thread 1"]
+
+
+def test_timer_from_init_worker_is_created_in_the_main_state():
+    # scenario 761: init_worker_by_lua arms a 0 ms timer; the request comes after it ran.
+    # Reasoning for the stap lines: ngx_http_lua_init_worker runs the chunk on the main state
+    # (lmcf->lua, no coroutine), so the user_coroutine_create probe of
+    # ngx_http_lua_ngx_timer_helper names the main state as the parent: the GC script numbers
+    # states by first mention, parent first ("create 2 in 1").  The timer's thread ends and is
+    # cached (its fake request's cleanup), and the request's entry thread takes that cached
+    # state again (ngx_http_lua_new_thread): the entry thread has no create line.
+    res = ngxcoro.run(_scenario("761-init-worker-zero-timer-before-request"), "GET /t")
+    assert res.stap == ["create 2 in 1", "terminate 2: ok", "delete thread 2",
+                        "terminate 2: ok", "delete thread 2"]
+    assert res.body == "yes, from the timer\n"          # the timer ran first (recorded)

@@ -126,8 +126,8 @@ def head(http: str = "", server: str = "", loc: str = "", main: str = "") -> str
     (dict(server="return 404;\n"), "return", 4),         # server-level: not run by the model
     (dict(server="set $a 1;\n"), "set", 4),
     (dict(http="map $uri $x { default 1; }\n"), "map", 3),
-    (dict(http="init_by_lua_block { x = 1 }\n"), "init_by_lua_block", 3),
-    (dict(http="init_worker_by_lua_block { x = 1 }\n"), "init_worker_by_lua_block", 3),
+    (dict(http="init_by_lua_file x.lua;\n"), "init_by_lua_file", 3),
+    (dict(http="init_worker_by_lua_file x.lua;\n"), "init_worker_by_lua_file", 3),
     (dict(loc="log_by_lua_file x.lua;\n"), "log_by_lua_file", 5),
     (dict(loc="header_filter_by_lua_file x.lua;\n"), "header_filter_by_lua_file", 5),
     (dict(loc="body_filter_by_lua_file x.lua;\n"), "body_filter_by_lua_file", 5),

@@ -201,5 +201,22 @@ class Loop:
         posted events (ngx_process_events_and_timers)."""
         self._turn_ended = True
 
+    def finish_turn(self, limit):
+        """Run the rest of this turn (its due timers, then its posted events)
+        without starting the next one: at most `limit` handlers."""
+        for _ in range(limit):
+            t = self.next_timer()
+            if self._step <= 2 and t is not None and t.deadline <= self.now_ms:
+                self._step = 2
+                self._expire(t)
+            elif self._posted:
+                self._step = 3
+                ev = self._posted.popleft()
+                ev.posted = False
+                ev.handler()
+            else:
+                break
+        self._step = 1
+
     def epoch_seconds(self):
         return (EPOCH_MS + self.now_ms) / 1000.0

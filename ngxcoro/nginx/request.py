@@ -32,6 +32,7 @@ class Connection:
     on_close: object = None              # the upstream waiting for this connection
     log_action: str | None = None        # c->log->action: " while ..." in its log lines
     log_request: bool = True             # ctx->request of c->log->data (NULL once freed)
+    addr_text: bool = True               # c->addr_text is set (a fake one may have none)
     lingering: bool = False              # c->read->handler is ngx_http_lingering_close_handler
     read_eof: bool = False               # c->read->eof: the client's FIN was seen
     log_context: str | None = None       # a module's log handler: ", context: ngx.timer"
@@ -110,6 +111,8 @@ def process_request(w, method, uri, args, version, headers, body_pieces=(), on_c
                 headers=list(headers), body_pieces=list(body_pieces))
     r.worker = w
     w.requests.append(r)
+    if w.main_r is None:                 # the client's request (init_worker's come first)
+        w.main_r = r
     r.request_uri = uri + ("?" + args if args is not None else "")
     r.request_line = f"{method} {r.request_uri} {version}"
     c.data = r

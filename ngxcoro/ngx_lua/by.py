@@ -22,7 +22,7 @@ def get_ctx(r):
     """ngx_http_get_module_ctx, or ngx_http_lua_create_ctx."""
     if r.ctx is None:
         r.ctx = LuaCtx(resume_handler=wev_handler)
-        if r is not r.main or r.connection is not r.worker.requests[0].connection:
+        if r is not r.main or r.connection is not r.worker.main_r.connection:
             r.ctx.entry_co_ctx.name = f"entry:{r.uri}"
     return r.ctx
 

@@ -43,10 +43,12 @@ CONTEXT_LOG = 0x0010
 CONTEXT_HEADER_FILTER = 0x0020
 CONTEXT_BODY_FILTER = 0x0040
 CONTEXT_TIMER = 0x0080
+CONTEXT_INIT_WORKER = 0x0100
 CONTEXT_NAMES = {CONTEXT_REWRITE: "rewrite_by_lua*", CONTEXT_ACCESS: "access_by_lua*",
                  CONTEXT_CONTENT: "content_by_lua*", CONTEXT_LOG: "log_by_lua*",
                  CONTEXT_HEADER_FILTER: "header_filter_by_lua*",
-                 CONTEXT_BODY_FILTER: "body_filter_by_lua*", CONTEXT_TIMER: "ngx.timer"}
+                 CONTEXT_BODY_FILTER: "body_filter_by_lua*", CONTEXT_TIMER: "ngx.timer",
+                 CONTEXT_INIT_WORKER: "init_worker_by_lua*"}
 # the phases run as a plain protected call: standard Lua coroutines there
 CONTEXT_FILTERS = CONTEXT_HEADER_FILTER | CONTEXT_BODY_FILTER
 CONTEXT_YIELDABLE = CONTEXT_REWRITE | CONTEXT_ACCESS | CONTEXT_CONTENT | CONTEXT_TIMER

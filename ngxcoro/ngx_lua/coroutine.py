@@ -95,9 +95,9 @@ def status(w, co):
 
 def native(w):
     """Do resty.core's coroutine wrappers take the standard Lua functions
-    here (header_filter_by_lua*, body_filter_by_lua*)?"""
+    here (no request: init_by_lua*; header_filter_by_lua*, body_filter_by_lua*)?"""
     r = w.cur_r
-    return ret(bool(r is not None and r.ctx is not None and r.ctx.context & CONTEXT_FILTERS))
+    return ret(r is None or bool(r.ctx is not None and r.ctx.context & CONTEXT_FILTERS))
 
 
 API = {"co_native": native, "co_create": create, "co_resume": resume, "co_yield": yield_, "co_status": status}

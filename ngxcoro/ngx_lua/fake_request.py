@@ -17,12 +17,14 @@ from __future__ import annotations
 from ..nginx import request, response
 
 
-def create_fake_connection(w):
+def create_fake_connection(w, context="ngx.timer", addr_text=True):
     """ngx_http_lua_create_fake_connection: fd -1, a new connection number,
-    c->error set; its log handler adds ", context: ngx.timer" to errors."""
+    c->error set; its log handler adds ", context: ngx.timer" to errors (and
+    the client and server of the creator's connection, when it had them:
+    `addr_text`), or ", context: init_worker_by_lua*" alone."""
     w.nrequests += 1
     return request.Connection(fd=-1, number=w.nrequests, wire=response.Wire(), error=True,
-                              log_context="ngx.timer")
+                              log_context=context, addr_text=addr_text)
 
 
 def create_fake_request(w, c, location):
@@ -32,7 +34,7 @@ def create_fake_request(w, c, location):
                         http_version="HTTP/1.0", headers=[])
     w.nreq += 1
     r.id, r.worker, r.location, r.discard_body = w.nreq, w, location, True
-    r.server_name = w.requests[0].server_name if w.requests else ""
+    r.server_name = w.main_r.server_name if w.main_r else ""
     c.data = r
     w.requests.append(r)
     return r

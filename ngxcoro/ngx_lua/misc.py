@@ -122,7 +122,10 @@ def get_method(w):
 
 
 def get_phase(w):
-    """ngx.get_phase() (ngx_http_lua_ffi_get_phase)."""
+    """ngx.get_phase() (ngx_http_lua_ffi_get_phase; resty/core/phase.lua
+    answers "init" when there is no request)."""
+    if w.cur_r is None:
+        return ret(b"init")
     ctx = w.cur_r.ctx
     name = CONTEXT_NAMES.get(ctx.context, "") if ctx else ""
     return ret(name.replace("_by_lua*", "").replace("ngx.", "").encode())

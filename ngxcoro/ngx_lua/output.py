@@ -17,7 +17,7 @@ OUTPUT_CONTEXTS = CONTEXT_REWRITE | CONTEXT_ACCESS | CONTEXT_CONTENT
 def ngx_echo(w, data):
     """ngx.say / ngx.print after the shim has flattened the arguments
     (ngx_http_lua_ngx_echo)."""
-    r, ctx, e = request_ctx(w, OUTPUT_CONTEXTS)
+    r, ctx, e = request_ctx(w, OUTPUT_CONTEXTS, "no request object found")
     if e:
         return e
     if r.header_only:

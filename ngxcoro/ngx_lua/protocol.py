@@ -75,11 +75,14 @@ def check_context(ctx, allowed):
     return f"API disabled in the context of {CONTEXT_NAMES.get(ctx.context, 'unknown')}"
 
 
-def request_ctx(w, allowed):
+def request_ctx(w, allowed, no_request="no request found"):
     """The opening of most APIs: the request (ngx_http_lua_get_req), its ctx
     (ngx_http_get_module_ctx) and ngx_http_lua_check_context.  Returns
-    (r, ctx, None), or (r, ctx, the error to answer)."""
+    (r, ctx, None), or (r, ctx, the error to answer).  There is no request in
+    init_by_lua* (each API words that error its own way: `no_request`)."""
     r = w.cur_r
+    if r is None:
+        return None, None, err(no_request)
     msg = check_context(r.ctx, allowed)
     return r, r.ctx, (err(msg) if msg else None)
 
@@ -138,4 +141,4 @@ def bind(w, modules):
     table = {}
     for m in modules:
         table.update(m.API)
-    return {k: w.guard(partial(f, w)) for k, f in table.items()}
+    return {k: w.guard(partial(f, w), k) for k, f in table.items()}

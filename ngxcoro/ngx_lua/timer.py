@@ -18,7 +18,7 @@ from ..nginx.process_cycle import IdleConnection
 from .by import content_run_posted_threads
 from .common import CoCtx, CoStatus, LuaCtx, CONTEXT_TIMER
 from .fake_request import create_fake_connection, create_fake_request
-from .protocol import ret
+from .protocol import ret, err
 from .util import run_thread, finalize_request, request_cleanup, wev_handler
 
 
@@ -33,6 +33,7 @@ class TimerCtx:
     due_ms: int = 0             # when it fires (virtual ms)
     series: str = ""            # an every timer: the name of its first thread
     ev: object = None           # its event in the loop's timer tree
+    addr_text: bool = True      # the creator's connection had a client address
 
 
 def max_timers(w, name):
@@ -61,6 +62,8 @@ def ngx_timer_helper(w, co, delay, every, nargs):
     """ngx_http_lua_ngx_timer_helper, after the argument checks of its Lua
     half: the pending limit, the watcher, the thread, the event."""
     r = w.cur_r
+    if r is None:                               # init_by_lua*
+        return err("no request")
     if w.exiting and delay > 0:                 # ngx_exiting: a 0 ms timer still runs
         return ret(None, b"process exiting")
     if w.pending_timers >= max_timers(w, "lua_max_pending_timers"):
@@ -72,12 +75,13 @@ def ngx_timer_helper(w, co, delay, every, nargs):
         w.idle_connections.append(IdleConnection(partial(abort_pending_timers, w), fd=-2))
         w.fire("timer_watcher")
     parent = r.ctx.cur_co_ctx if r.ctx is not None else None
-    if parent is None:          # log_by_lua, the filters, set_by_lua: they run on the main L
-        parent = main_state(w)
+    if parent is None:          # log_by_lua, the filters, set_by_lua, init_worker_by_lua:
+        parent = main_state(w)  # they run on the main L
     coctx = new_timer_thread(w, co, parent)
     w.coctx_by_id[co] = coctx
     w.fire("user_coroutine_create", parent=parent, child=coctx)
-    tctx = TimerCtx(coctx, delay if every else 0, r.location)
+    tctx = TimerCtx(coctx, delay if every else 0, r.location,
+                    addr_text=r.connection.addr_text)
     add_timer(w, tctx, delay)
     # lua_gettop(L): "time func", plus the thread when there were no arguments to move
     # delay is an ngx_msec_t: a negative one prints as its unsigned 64-bit value, and its
@@ -101,7 +105,7 @@ def timer_copy(w, old):
     coctx = new_timer_thread(w, w.vm.timer_copy(old.co.co), old.co.creator)
     w.coctx_by_id[coctx.co] = coctx
     tctx = TimerCtx(coctx, old.delay, old.location, runs=old.runs + 1,
-                    series=old.series or old.co.name)
+                    series=old.series or old.co.name, addr_text=old.addr_text)
     add_timer(w, tctx, old.delay)
     w.fire("timer_next", co=coctx, delay=old.delay)
 
@@ -122,7 +126,7 @@ def timer_handler(w, tctx):
                              "are not enough")
         free_thread(w, tctx.co)
         return
-    c = create_fake_connection(w)
+    c = create_fake_connection(w, addr_text=tctx.addr_text)
     r = create_fake_request(w, c, tctx.location)
     ctx = r.ctx = LuaCtx(resume_handler=wev_handler, entry_co_ctx=tctx.co)
     ctx.cur_co_ctx = entry = tctx.co
@@ -210,12 +214,12 @@ def free_thread(w, coctx):
 
 def running_count(w):
     """ngx_http_lua_ngx_timer_running_count: ngx.timer.running_count()."""
-    return w.running_timers
+    return err("no request") if w.cur_r is None else ret(w.running_timers)
 
 
 def pending_count(w):
     """ngx_http_lua_ngx_timer_pending_count: ngx.timer.pending_count()."""
-    return w.pending_timers
+    return err("no request") if w.cur_r is None else ret(w.pending_timers)
 
 
 def fake_request(w):

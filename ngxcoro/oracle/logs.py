@@ -27,6 +27,9 @@ _CONN_RE = re.compile(r"^\*(\d+) ")
 _CLIENT_RE = re.compile(r", client: \S*, server: ")
 # "" is ngx.STDERR: nginx writes such lines as "[] ..."
 _KEEP_LEVELS = ("notice", "warn", "error", "crit", "alert", "emerg", "")
+# the lines of init_by_lua* and init_worker_by_lua* bound to no connection: what the
+# init_by_lua chunk logs (there is no request at all), and either chunk's error
+_INIT_RE = re.compile(r"\[lua\] init_by_lua\(|init(_worker)?_by_lua error: ")
 
 
 def record_message(line: str) -> str | None:
@@ -91,9 +94,10 @@ def normalise_error_log(lines_or_text) -> list[str]:
 
     Accepts nginx's error.log text or a list of nginx-format lines (the model's).
     A line is kept when it belongs to a connection (``*N``) and its level is notice,
-    warn, error, crit, alert, emerg or stderr (written ``[]`` by nginx); nginx's own startup/shutdown notices have no
-    ``*N`` and are dropped (but for a gracefully exiting worker's "gracefully shutting
-    down", "exiting" and "exit"), ``ngx.log(ngx.NOTICE, ...)`` lines are kept. The
+    warn, error, crit, alert, emerg or stderr (written ``[]`` by nginx), or is one of the
+    init_by_lua* lines that have none (``_INIT_RE``); nginx's own startup/shutdown notices
+    have no ``*N`` and are dropped (but for a gracefully exiting worker's "gracefully
+    shutting down", "exiting" and "exit"), ``ngx.log(ngx.NOTICE, ...)`` lines are kept. The
     timestamp, ``pid#tid:``, ``*N`` and the ``, client: ..., server: ..., request:
     "...", [subrequest: "...",] host: "..."`` suffix are removed, and a multi-line
     message (a Lua traceback) keeps its first line only.
@@ -120,7 +124,7 @@ def _kept_records(lines_or_text):
     recs = list(_records(lines_or_text))
     quit_pid = _quit_pid(recs)
     for level, pid, conn, lines in recs:
-        if (conn is not None and level in _KEEP_LEVELS
+        if ((conn is not None or _INIT_RE.match(lines[0])) and level in _KEEP_LEVELS
                 or _quit_notice(quit_pid, level, pid, conn, lines)):
             yield level, _without_suffix(lines)
 

@@ -245,6 +245,7 @@ def _startup_message(stderr: str) -> str:
     lines = [l.strip() for l in stderr.splitlines() if l.strip()]
     pick = next((l for l in lines if "[emerg]" in l), None) \
         or next((l for l in lines if "[alert]" in l), None) \
+        or next((l for l in lines if "init_by_lua error: " in l), None) \
         or (lines[-1] if lines else "nginx exited during startup")
     if pick.startswith("nginx: "):
         pick = pick[len("nginx: "):]

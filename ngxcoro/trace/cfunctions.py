@@ -236,4 +236,8 @@ C_FUNCTIONS = {
     "ngx_lua.common.entry_thread_alive": "ngx_http_lua_entry_thread_alive",
     # ngx_lua/protocol.py (a macro of ngx_http_lua_util.h)
     "ngx_lua.protocol.check_context": "ngx_http_lua_check_context",
+    # ngx_lua/initby.py, ngx_lua/initworkerby.py
+    "ngx_lua.initby.init_by_inline": "ngx_http_lua_init_by_inline",
+    "ngx_lua.initworkerby.init_worker": "ngx_http_lua_init_worker",
+    "ngx_lua.initworkerby.init_worker_by_inline": "ngx_http_lua_init_worker_by_inline",
 }

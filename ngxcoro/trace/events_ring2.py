@@ -177,4 +177,10 @@ SECOND_RING = [
       nginx=((r"lua found (?P<n>\d+) pending timers to be aborted prematurely$",
               "TIMER_ABORT_FOUND {n}"),),
       line="lua found {n} pending timers to be aborted prematurely", cycle=True),
+    # --- init_by_lua* and init_worker_by_lua* (ngx_http_lua_initby.c, _initworkerby.c):
+    # a chunk run once as a plain protected call on the main state ----------------------
+    E("init_by_lua", ("chunk", "error"), keep=True,
+      explain="start-up: init_by_lua runs {chunk} on the main Lua state, with no request"),
+    E("init_worker_by_lua", ("chunk", "error"), keep=True,
+      explain="the worker starts: init_worker_by_lua runs {chunk} in a fake request"),
 ]

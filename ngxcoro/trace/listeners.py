@@ -102,6 +102,8 @@ class DebugTrace:
     the two compare line for line.  Only the words both sides can say
     (`compared` in the registry) are written."""
 
+    mirrors_log = True          # it stands for the error log file (ngx_lua/initby.py)
+
     def __init__(self):
         self.lines = []
 
@@ -195,7 +197,7 @@ class DebugLog:
         if e is None or e.line is None:
             return
         reqs = self.w.requests
-        r = None if e.cycle or not reqs else self._request(d, co) or reqs[0]
+        r = None if e.cycle or not reqs else self._request(d, co) or self.w.main_r or reqs[0]
         ref = self.refs.get(co.L) if event in ("thread_delete", "free_timer_thread") else None
         for text in debug_lines(event, d, self.top, ref):
             self.w.log_error("debug", text, r)

@@ -224,6 +224,9 @@ BLOCKS = frozenset(
 
 _LUA_PHASES = ("rewrite", "access", "content", "log", "header_filter", "body_filter")
 LUA_HANDLERS = {f"{p}_by_lua{b}": p for p in _LUA_PHASES for b in ("", "_block")}
+# the http-level handlers run once, not per request (ngx_lua/initby.py, initworkerby.py);
+# their *_file forms stay refused
+LUA_INIT = {f"{p}_by_lua{b}": p for p in ("init", "init_worker") for b in ("", "_block")}
 # the handlers allowed at http and server level too, inherited inwards (their effective
 # LuaChunk is kept in the settings, under "<phase>_by_lua")
 LUA_INHERITED = ("log", "header_filter", "body_filter")
@@ -260,7 +263,8 @@ DEFAULT_SETTINGS = {
 KEPT = ECHO | {"return", "rewrite", "break", "set", "internal", "proxy_pass", "if"}
 ACCESS = ("allow", "deny")
 # error_page: accepted and checked; a request whose status it names is refused (error_pages)
-_MODELLED = (KEPT | set(ACCESS) | {"error_page"} | set(LUA_HANDLERS) | set(DEFAULT_SETTINGS)
+_MODELLED = (KEPT | set(ACCESS) | {"error_page"} | set(LUA_HANDLERS) | set(LUA_INIT)
+             | set(DEFAULT_SETTINGS)
              | {"http", "events", "server", "location", "listen", "error_log", "root",
                 "server_name", "lua_shared_dict"})
 

@@ -102,7 +102,8 @@ class Config:
     ``lua_shared_dict`` name to its size, in file order (``lmcf->shm_zones``). ``lua_phases``
     holds the phases of the log and filter handlers found anywhere (``log``,
     ``header_filter``, ``body_filter``): lua-nginx-module registers its log handler and
-    filters only then (lmcf->requires_log, requires_header_filter, requires_body_filter)."""
+    filters only then (lmcf->requires_log, requires_header_filter, requires_body_filter).
+    ``init_by_lua`` and ``init_worker_by_lua`` are the http-level chunks run once at start-up."""
     kind: str
     filename: str
     servers: list = field(default_factory=list)
@@ -112,6 +113,8 @@ class Config:
     refused_vars: dict = field(default_factory=dict)
     shared_dicts: dict = field(default_factory=dict)
     lua_phases: set = field(default_factory=set)
+    init_by_lua: Optional[LuaChunk] = None           # lmcf->init_src (ngx_lua/initby.py)
+    init_worker_by_lua: Optional[LuaChunk] = None    # lmcf->init_worker_src
 
     @property
     def server(self) -> Optional[Server]:

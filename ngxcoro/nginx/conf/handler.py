@@ -24,8 +24,8 @@ import ipaddress
 import re
 from typing import Optional
 
-from .commands import (ACCESS, BLOCKS, ECHO, FLAGS, INNER, KEPT, KNOWN, LUA_HANDLERS, NUMBERS,
-                       SIZES, category)
+from .commands import (ACCESS, BLOCKS, ECHO, FLAGS, INNER, KEPT, KNOWN, LUA_HANDLERS, LUA_INIT,
+                       NUMBERS, SIZES, category)
 from .slots import nargs_ok, slot_error, slot_value_ok, value_kind
 from .core import location_name
 from .file import BLOCK_START, OK, ConfigError, Directive
@@ -256,6 +256,9 @@ class Loader:
         name the line of the closing ``}``); ngx_lua logs its bare message here."""
         if d.name in LUA_HANDLERS and self.context(parents) != "skip":
             self.lua_handler(d, parents, line, nginx_message="is duplicate")
+        elif d.name in LUA_INIT and self.context(parents) != "skip":
+            self.once(parents, LUA_INIT[d.name], line, f'"{d.name}" directive is duplicate',
+                      "is duplicate")
 
     def lua_handler(self, d: Directive, parents: list, line: int, nginx_message: str = ""):
         """src/ngx_http_lua_directive.c ngx_http_lua_{rewrite,access,content}_by_lua."""
@@ -277,6 +280,9 @@ class Loader:
             self.once(parents, name, d.line, duplicate)
         if name in LUA_HANDLERS and not name.endswith("_block"):
             self.lua_handler(d, parents, d.line)
+        elif name in LUA_INIT and not name.endswith("_block"):
+            # ngx_http_lua_init_by_lua, _init_worker_by_lua: one handler per http block
+            self.once(parents, LUA_INIT[name], d.line, duplicate)
         elif name in FLAGS and args[0].lower() not in ("on", "off"):
             raise ValueError(f'invalid value "{args[0]}" in "{name}" directive, it must be "on" '
                              f'or "off"')

@@ -38,7 +38,7 @@ from dataclasses import replace
 from typing import Callable, Optional
 
 from .commands import (ACCESS, DEFAULT_SETTINGS, ECHO, ECHO_FILTERS, FLAGS, KEPT, LUA_HANDLERS,
-                       LUA_INHERITED, NUMBERS, SIZES)
+                       LUA_INHERITED, LUA_INIT, NUMBERS, SIZES)
 from .core import Config, Location, LuaChunk, Server, check_duplicate_locations, location_name
 from .file import ConfigError, Directive, parse, parse_partial
 from .handler import LOG_LEVELS, Loader, error_page_codes, log_level, parse_rule, parse_size
@@ -55,7 +55,7 @@ def lua_chunk(d: Directive, filename: str = "nginx.conf") -> LuaChunk:
     """The ``LuaChunk`` of a ``{rewrite,access,content}_by_lua[_block]`` directive
     (src/ngx_http_lua_directive.c ngx_http_lua_gen_chunk_name and the ``*_by_lua`` handlers);
     the naming and line rules are in the module docstring."""
-    phase = LUA_HANDLERS[d.name]
+    phase = LUA_HANDLERS.get(d.name) or LUA_INIT[d.name]
     shown = "nginx.conf" if filename.endswith("/nginx.conf") else filename
     first_line = d.arg_lines[-1] if d.arg_lines else d.line
     return LuaChunk(phase, d.args[-1], f"{phase}_by_lua({shown}:{d.line})", d.line, first_line)
@@ -193,6 +193,9 @@ def load(text: str, filename: str = "nginx.conf",
                     error_log_level=level, inert=list(loader.inert),
                     refused_vars=dict(loader.refused_vars), lua_phases=builder.lua_phases,
                     shared_dicts=dict(loader.shared_dicts))
+    for d in http:                  # ngx_http_lua_init_by_lua, _init_worker_by_lua
+        if d.name in LUA_INIT:
+            setattr(config, LUA_INIT[d.name] + "_by_lua", lua_chunk(d, filename))
     blocks = [(tree, 0)] if kind == "server" else [(d.block, d.line) for d in http
                                                    if d.name == "server"]
     for block, line in blocks:

@@ -18,10 +18,9 @@ function K.compile(source, chunkname)
   return #chunks
 end
 
--- ngx_http_lua_new_thread: a coroutine running a new closure of chunk i.
--- Its globals are the VM's one table (SAFE stands for _G): every chunk,
--- phase, timer and coroutine reads and writes the same globals, and a write
--- goes through the _G write guard (K.init)
+-- ngx_http_lua_new_thread: a coroutine running a new closure of chunk i, whose
+-- globals are the main state's (_G, SAFE here: ngx_lua 0.10.23 gives a request no
+-- globals table of its own; a new global is the write guard's warning, K.init)
 -- (`plain`: a log or filter chunk, which nginx runs with lua_pcall on the
 -- main state: the coroutine stands for the main state, see coroutine.lua)
 function K.new_entry(i, plain)

@@ -41,8 +41,14 @@ function ngx.timer.every(...)
   local res = pack(timer_helper(true, ...))
   return unpack(res, 1, res.n)
 end
-function ngx.timer.running_count() return P.timer_running_count() end
-function ngx.timer.pending_count() return P.timer_pending_count() end
+-- (one value: "no request" is raised in init_by_lua*)
+local function count(code, a)
+  if code ~= RETURN then raw_error(a, 3) end
+  return a
+end
+function ngx.timer.running_count() return (count(P.timer_running_count())) end
+function ngx.timer.pending_count() return (count(P.timer_pending_count())) end
+CSTACK[ngx.timer.running_count], CSTACK[ngx.timer.pending_count] = 0, 0
 
 -- ngx_http_lua_timer_copy: a new thread with the function and the original arguments
 function K.timer_copy(id)

@@ -501,7 +501,8 @@ for _, k in ipairs{"string", "table", "math", "bit", "jit", "os", "coroutine", "
   LOADED[k] = SAFE[k]
 end
 LOADED.ngx = ngx
--- lua_load_resty_core is on in this build: resty.core is loaded already
+-- lua-resty-core 0.1.25, which the Debian build loads at start-up: requiring it
+-- again gives its module table (resty/core.lua returns {version = base.version})
 LOADED["resty.core"] = {version = "0.1.25"}
 LOADED._G = SAFE
 
