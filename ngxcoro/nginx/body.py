@@ -17,7 +17,7 @@ from . import request
 
 def arrived_by(r):
     """The virtual ms at which the last piece of r's body is in."""
-    return int(round(sum(d for d, _ in r.body_pieces) * 1000))
+    return request.body_sent_by(r)
 
 
 def read_client_request_body(r, post_handler):

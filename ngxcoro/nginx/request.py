@@ -220,7 +220,20 @@ def set_lingering_close(c):
     if c.lingering:                         # c->read's handler is set already: one EOF
         return
     c.lingering = True
-    r.worker.loop.post(lambda: lingering_close_handler(r), label="lingering close")
+    # the client reads its EOF once it has sent its whole body (the oracle's client
+    # sends every piece first): nginx's lingering close reads and drops the pieces
+    # still to come, and the client's FIN after them ends the request
+    rest = body_sent_by(r) - r.worker.loop.now_ms
+    if rest > 0:
+        r.worker.loop.add_timer(rest, lambda: lingering_close_handler(r),
+                                label="lingering close", kind="lingering close", owner=r.uri)
+    else:
+        r.worker.loop.post(lambda: lingering_close_handler(r), label="lingering close")
+
+
+def body_sent_by(r):
+    """The virtual ms at which the client has sent the last piece of its body."""
+    return int(round(sum(d for d, _ in r.main.body_pieces) * 1000))
 
 
 def lingering_close_handler(r):
@@ -320,7 +333,7 @@ def client_close(c):
     if c.destroyed or c.wire.closed:
         return
     r = c.data
-    if round(sum(d for d, _ in r.body_pieces) * 1000) > r.worker.loop.now_ms:
+    if body_sent_by(r) > r.worker.loop.now_ms:
         raise r.worker.refuse("a client that closes before it has sent its whole request "
                               "body is not modelled by ngxcoro")
     c.wire.gone = True
