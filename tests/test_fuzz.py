@@ -6,7 +6,7 @@ startup_error), recorded twice by ``python3 tools/fuzz.py --seeds 1-300 --corpus
 tests/fuzz/corpus.jsonl`` with the programs whose two answers differed dropped (never
 from the model); then seeds 100000-100099 (semaphore statements, ``SEMA_FROM``), recorded
 the same way into another file and appended (``--corpus`` writes a whole file); then seeds
-200001-200150 (timers too, ``TIMER_FROM``) the same way. Each entry is run on the model and
+200001-200450 (timers too, ``TIMER_FROM``) the same way. Each entry is run on the model and
 compared; an entry whose ``xfail``
 names a known divergence (its signature: first differing field, nginx's line | the
 model's line) is an expected failure while it still diverges, and passes once fixed.
