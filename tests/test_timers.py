@@ -135,8 +135,11 @@ def test_timer_from_init_worker_is_created_in_the_main_state():
     # ngx_http_lua_ngx_timer_helper names the main state as the parent: the GC script numbers
     # states by first mention, parent first ("create 2 in 1").  The timer's thread ends and is
     # cached (its fake request's cleanup), and the request's entry thread takes that cached
-    # state again (ngx_http_lua_new_thread): the entry thread has no create line.
+    # state again (ngx_http_lua_new_thread): the entry thread has no create line.  The GC
+    # script's F(ngx_http_handler) empties its id table when the client's request starts
+    # (in_req becomes 1: "delete ids; cur = 0", t/StapThread.pm), so that reused state is
+    # numbered 1 afresh in the request's lines.
     res = ngxcoro.run(_scenario("761-init-worker-zero-timer-before-request"), "GET /t")
     assert res.stap == ["create 2 in 1", "terminate 2: ok", "delete thread 2",
-                        "terminate 2: ok", "delete thread 2"]
+                        "terminate 1: ok", "delete thread 1"]
     assert res.body == "yes, from the timer\n"          # the timer ran first (recorded)
