@@ -182,3 +182,18 @@ def test_a_noticed_close_closes_at_once():
              for x in res.error_log if "[info]" in x]
     assert infos == ["client prematurely closed connection",
                      "client prematurely closed connection", "writev() failed (32: Broken pipe)"]
+
+
+def test_stap_of_a_handler_that_spawns_and_waits():
+    # scenario 825 (recorded): ngx.on_abort's coroutine_create_helper names the handler "2
+    # in 1" (no spawn line: it is not started until the close).  At the close the handler
+    # spawns 3 and waits for it; 3 ends while its parent waits, so it is deleted at once
+    # (as upstream t/101-on-abort.t's handler blocks delete a waited thread).  The handler
+    # then ends with its parent, the entry thread, not waiting for it: a zombie, deleted
+    # only by the request's cleanup, after the entry thread's own end, in creation order.
+    text, info, rec = _scenario("825-abort-handler-spawns-and-waits")
+    res = ngxcoro.run(text, info["request"], abort_at=info["client_abort_at"])
+    assert (res.status, rec["status"]) == (None, None)
+    assert _gc_stap(res) == ["create 2 in 1", "create 3 in 2", "spawn user thread 3 in 2",
+                             "terminate 3: ok", "delete thread 3", "terminate 2: ok",
+                             "terminate 1: ok", "delete thread 2", "delete thread 1"]

@@ -135,8 +135,39 @@ def test_timer_from_init_worker_is_created_in_the_main_state():
     # ngx_http_lua_ngx_timer_helper names the main state as the parent: the GC script numbers
     # states by first mention, parent first ("create 2 in 1").  The timer's thread ends and is
     # cached (its fake request's cleanup), and the request's entry thread takes that cached
-    # state again (ngx_http_lua_new_thread): the entry thread has no create line.
+    # state again (ngx_http_lua_new_thread): the entry thread has no create line.  The GC
+    # script's F(ngx_http_handler) empties its id table when the client's request starts
+    # (in_req becomes 1: "delete ids; cur = 0", t/StapThread.pm), so that reused state is
+    # numbered 1 afresh in the request's lines.
     res = ngxcoro.run(_scenario("761-init-worker-zero-timer-before-request"), "GET /t")
     assert res.stap == ["create 2 in 1", "terminate 2: ok", "delete thread 2",
-                        "terminate 2: ok", "delete thread 2"]
+                        "terminate 1: ok", "delete thread 1"]
     assert res.body == "yes, from the timer\n"          # the timer ran first (recorded)
+
+
+def test_stap_ids_restart_when_the_request_comes_after_init_worker():
+    # scenario 800 (recorded): init_worker_by_lua runs on the main state, whose 0 ms timer
+    # holds the job loop: "create 2 in 1".  The GC script (t/StapThread.pm) empties its id
+    # table in F(ngx_http_handler) when the client's request is the only one alive, so the
+    # names start again at 1: the request's entry thread ends first (100 ms) and is named
+    # there, "terminate 1: ok" then its deletion by the request's cleanup; the loop's thread,
+    # named after it, ends on its 500 ms wait timeout and its fake request deletes it.
+    res = ngxcoro.run(_scenario("800-job-queue-init-worker-loop"), "GET /t")
+    assert res.body == "j1: true\nj2: true\nj3: true\n"
+    assert res.stap == ["create 2 in 1", "terminate 1: ok", "delete thread 1",
+                        "terminate 2: ok", "delete thread 2"]
+
+
+def test_stap_of_a_timer_light_thread_that_outlives_the_timer_function():
+    # scenario 832 (recorded): the request (1) makes the timer (2), whose function spawns a
+    # light thread (3) waiting on a semaphore and returns.  ngx_http_lua_run_thread deletes
+    # a finished entry thread at once even with light threads pending ("terminate 2: ok",
+    # "delete thread 2"); the light thread, woken by the request's post at 150 ms, has no
+    # parent left to wait for it and is deleted as it ends; then the request ends.  Same
+    # shape as upstream t/106-timer.t's light-thread-in-timer blocks (uthread spawned in the
+    # timer's thread, the timer's thread terminating first).
+    res = ngxcoro.run(_scenario("832-timer-uthread-outlives-timer-main"), "GET /t")
+    assert res.body == "ok\n"
+    assert res.stap == ["create 2 in 1", "create 3 in 2", "spawn user thread 3 in 2",
+                        "terminate 2: ok", "delete thread 2", "terminate 3: ok",
+                        "delete thread 3", "terminate 1: ok", "delete thread 1"]

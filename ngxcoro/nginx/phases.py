@@ -35,6 +35,7 @@ def handler(r):
         r.lingering_close = (h.get("content-length", "0").isdigit()
                              and int(h.get("content-length", "0")) > 0
                              or "chunked" in h.get("transfer-encoding", "").lower())
+    r.worker.fire("http_handler", r=r, uri=r.unparsed_uri)
     r.phase_handler = 0
     r.write_event_handler = core_run_phases
     core_run_phases(r)

@@ -258,7 +258,7 @@ def close_request(r, rc):
 
 def free_request(r, rc):
     """ngx_http_free_request: run the request's cleanup handlers."""
-    r.worker.fire("free_request", uri=r.unparsed_uri)
+    r.worker.fire("free_request", uri=r.unparsed_uri, r=r)
     run_cleanups(r)
     c = r.connection
     if not r.logged:
@@ -304,7 +304,7 @@ def terminate_request(r, rc):
     taken meanwhile are still given back one by one (an ngx.exec's
     NGX_DONE, scenario 403) before the handler closes at count 1."""
     mr = r.main
-    mr.worker.fire("terminate_request", c=mr.count)
+    mr.worker.fire("terminate_request", c=mr.count, r=r)
     if rc > 0 and (mr.headers_out_status == 0 or not mr.header_sent):
         mr.headers_out_status = rc
     run_cleanups(mr)

@@ -183,4 +183,9 @@ SECOND_RING = [
       explain="start-up: init_by_lua runs {chunk} on the main Lua state, with no request"),
     E("init_worker_by_lua", ("chunk", "error"), keep=True,
       explain="the worker starts: init_worker_by_lua runs {chunk} in a fake request"),
+    # --- the stap GC script's request bracket (t/StapThread.pm: F(ngx_http_handler),
+    # F(ngx_http_free_request)): a main request's ngx_http_handler, seen while no other
+    # main request is alive, forgets every thread id given so far ------------------------
+    E("http_handler", ("r", "uri"), quiet=True,
+      explain="ngx_http_handler runs {uri} from its first phase"),
 ]

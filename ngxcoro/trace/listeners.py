@@ -45,18 +45,39 @@ class StapTrace:
 
     A ring, as EventLog.  Ids are small integers given to lua_States in the
     order a probe first mentions them, the parent before the child; hex for
-    create/spawn/delete, decimal for terminate.
+    create/spawn/delete, decimal for terminate.  As the script's
+    F(ngx_http_handler), a main request's start while no other main request
+    is alive forgets the ids given so far (those of init_worker_by_lua's
+    timers, say): numbering starts at 1 again; F(ngx_http_free_request) and
+    F(ngx_http_terminate_request) end the request's life.
     """
 
     def __init__(self, limit=None):
         self.lines = deque(maxlen=limit or RING)     # the last `limit` lines
         self.seen = 0
         self._ids = {}
+        self._alive = set()                          # alive_reqs: ids of main requests
+
+    def _bracket(self, event, d):
+        """The script's in_req / alive_reqs bookkeeping."""
+        r = d.get("r")
+        if r is None:
+            return
+        if event == "http_handler":
+            if r.main is r and id(r) not in self._alive:
+                self._alive.add(id(r))
+                if len(self._alive) == 1:            # in_req == 1: delete ids; cur = 0
+                    self._ids = {}
+        else:                                        # free_request, terminate_request
+            self._alive.discard(id(r))
 
     def note(self):
         return ring_note("stap lines", self.lines, self.seen)
 
     def __call__(self, event, d):
+        if event in ("http_handler", "free_request", "terminate_request"):
+            self._bracket(event, d)
+            return
         e = EVENTS.get(event)
         if e is None or not e.stap:
             return
