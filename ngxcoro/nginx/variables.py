@@ -21,10 +21,30 @@ CORE_NAMES = frozenset((
 CHANGEABLE = frozenset(("args",))
 
 
+def declared_vars(w):
+    """The variables `set` makes anywhere in the configuration: nginx indexes
+    them at start-up (ngx_http_variables_init_vars), so every request has them."""
+    names = getattr(w.config, "_declared_vars", None)
+    if names is None:
+        names = set()
+        todo = list(w.config.servers)
+        while todo:
+            block = todo.pop()
+            for d in getattr(block, "directives", []):
+                if d.name == "set" and d.args:
+                    names.add(d.args[0].lstrip("$").lower())
+            todo += getattr(block, "locations", [])
+        w.config._declared_vars = names
+    return names
+
+
 def request_variable(r, name):
     """The built-in variables a lesson needs (ngx_http_variables.c), and `set` ones."""
     if name in r.set_vars:
         return r.set_vars[name]
+    if name in declared_vars(r.worker):   # ngx_http_rewrite_var: not set in this request
+        r.worker.log_error("warn", f'using uninitialized "{name}" variable', r)
+        return ""
     refused = r.worker.config.refused_vars.get(name)
     if refused:
         raise r.worker.refuse(f"{refused} (the request reads ${name})")

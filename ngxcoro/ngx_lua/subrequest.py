@@ -16,9 +16,16 @@ from .protocol import err, yield_to_run_thread, request_ctx
 from .by import content_wev_handler
 from .util import resume_tail, wev_handler, send_header_if_needed
 from .logby import create_ctx
+from .by import get_ctx
+from .misc import _CTX_REFS
+from ..nginx.variables import CHANGEABLE, CORE_NAMES, declared_vars
 
-METHODS = {2: "GET", 4: "HEAD", 8: "POST", 16: "PUT", 32: "DELETE", 512: "OPTIONS",
-           16384: "PATCH"}
+# the methods ngx_http_lua_adjust_subrequest names (ngx.HTTP_GET ... ngx.HTTP_TRACE)
+METHODS = {2: "GET", 4: "HEAD", 8: "POST", 16: "PUT", 32: "DELETE", 64: "MKCOL", 128: "COPY",
+           256: "MOVE", 512: "OPTIONS", 1024: "PROPFIND", 2048: "PROPPATCH", 4096: "LOCK",
+           8192: "UNLOCK", 16384: "PATCH", 32768: "TRACE"}
+# vars_action bits, as the prelude packs them (and always_forward_body)
+SHARE_ALL_VARS, COPY_ALL_VARS, ALWAYS_FORWARD_BODY = 1, 2, 4
 
 
 class SrData:
@@ -36,11 +43,13 @@ class SrData:
 
 def ngx_location_capture_multi(w, *flat):
     """ngx.location.capture_multi (ngx_http_lua_ngx_location_capture_multi);
-    the prelude hands each query as uri, method, args, body."""
+    the prelude hands each query as uri, method, args, body, vars (a flat
+    name, value list, or false), the option bits, and whether a ctx table is
+    given; the yield returns each subrequest's ctx ref (0: none) for it."""
     r, ctx, e = request_ctx(w, CONTEXT_REWRITE | CONTEXT_ACCESS | CONTEXT_CONTENT)
     if e:
         return e
-    n = len(flat) // 4
+    n = len(flat) // 7
     if n == 0:
         return err("at least one subrequest should be specified")
     coctx = ctx.cur_co_ctx
@@ -52,8 +61,9 @@ def ngx_location_capture_multi(w, *flat):
     coctx.nsubreqs = n
     coctx.pending_subreqs = 0
     coctx.sr_results = [None] * n
+    refs = []
     for i in range(n):
-        uri, method, args, body = flat[4 * i: 4 * i + 4]
+        uri, method, args, body, xvars, action, custom_ctx = flat[7 * i: 7 * i + 7]
         uri = uri.decode("latin-1")
         uri, sep, uargs = uri.partition("?")
         args = args.decode("latin-1") if args else ""
@@ -61,20 +71,31 @@ def ngx_location_capture_multi(w, *flat):
             uargs = f"{uargs}&{args}" if uargs else args
         uargs = uargs or None
         coctx.pending_subreqs += 1
-        subrequest(r, uri, uargs, METHODS.get(int(method), "GET"),
-                        body if body is not None else None, SrData(coctx, i))
+        sr = subrequest(r, uri, uargs, SrData(coctx, i))
+        xvars = list(xvars.values()) if xvars else []
+        rc = adjust_subrequest(sr, int(method) % 2**32, action, body,
+                               [(xvars[j].decode("latin-1"), xvars[j + 1].decode("latin-1"))
+                                for j in range(0, len(xvars), 2)])
+        if rc != NGX_OK:
+            cancel_subreq(sr)
+            return err(f"failed to adjust the subrequest: {rc}")
+        ref = 0
+        if custom_ctx:                  # ngx_http_lua_ngx_set_ctx_helper
+            ref = next(_CTX_REFS)
+            get_ctx(sr).ctx_ref = ref
+        refs.append(ref)
     ctx.no_abort = True
     coctx.waiting = "ngx.location.capture"
-    return yield_to_run_thread()
+    return yield_to_run_thread() + tuple(refs)
 
-def subrequest(r, uri, args, method, body, data):
+def subrequest(r, uri, args, data):
     """ngx_http_lua_subrequest (a copy of ngx_http_subrequest): count++
     and post it at the tail; it starts when posted requests run."""
     w = r.worker
     w.nreq += 1
     main = r.main
-    sr = Request(connection=r.connection, method=method, uri=uri, args=args,
-                 http_version=main.http_version, headers=list(main.headers), main=main)
+    sr = Request(connection=r.connection, method=r.method, uri=uri, args=args,
+                 http_version=main.http_version, headers=list(r.headers), main=main)
     sr.parent = r
     sr.id = w.nreq
     sr.worker = w
@@ -83,7 +104,8 @@ def subrequest(r, uri, args, method, body, data):
     sr.request_line = main.request_line
     sr.request_uri = main.request_uri
     sr.server_name = main.server_name
-    sr.request_body = body if body is not None else main.request_body
+    sr.request_body = r.request_body
+    sr.set_vars = r.set_vars            # sr->variables = r->variables
     sr.sr_data = data
     data.sr_id = sr.id
     sr.post_subrequest = post_subrequest
@@ -93,6 +115,71 @@ def subrequest(r, uri, args, method, body, data):
     request.count_change(r, +1, f"subrequest {sr.unparsed_uri}")
     request.post_request(sr)
     return sr
+
+def cancel_subreq(sr):
+    """ngx_http_lua_cancel_subreq: take back what ngx_http_lua_subrequest gave."""
+    main = sr.main
+    main.subrequests += 1
+    if sr in main.posted_requests:
+        main.posted_requests.remove(sr)
+    request.count_change(sr, -1, f"cancel subrequest {sr.unparsed_uri}")
+
+
+def adjust_subrequest(sr, method, action, body, xvars):
+    """ngx_http_lua_adjust_subrequest: the body (the option's, none for a
+    method other than PUT and POST when the parent has one, else the
+    parent's), the method, the variables (fresh, copied or shared)."""
+    r = sr.parent
+    w = sr.worker
+    if body is not None:                # ngx_http_lua_set_content_length_header
+        sr.request_body = body
+        set_content_length_header(sr, len(body))
+    elif not action & ALWAYS_FORWARD_BODY and method not in (8, 16) \
+            and content_length_n(r) > 0:
+        set_content_length_header(sr, 0)
+        sr.request_body = None
+    name = METHODS.get(method)
+    if name is None:
+        w.log_error("error", f"unsupported HTTP method: {method}", r)
+        return NGX_ERROR
+    sr.method = name
+    if not action & SHARE_ALL_VARS:
+        sr.set_vars = dict(r.set_vars) if action & COPY_ALL_VARS else {}
+    return subrequest_add_extra_vars(sr, xvars)
+
+
+def content_length_n(r):
+    """r->headers_in.content_length_n (-1 when absent)."""
+    v = next((v for k, v in r.headers if k.lower() == "content-length"), None)
+    return int(v) if v is not None and v.strip().isdigit() else -1
+
+
+def set_content_length_header(sr, n):
+    """ngx_http_lua_set_content_length_header: a Content-Length of `n`, then
+    the parent's other request headers."""
+    sr.headers = [("Content-Length", str(n))] + [
+        (k, v) for k, v in sr.parent.headers if k.lower() != "content-length"]
+
+
+def subrequest_add_extra_vars(sr, xvars):
+    """ngx_http_lua_subrequest_add_extra_vars: the `vars` option; only a
+    changeable variable ($args, or one made by `set` somewhere) takes a value."""
+    w = sr.worker
+    for name, value in xvars:
+        name = name.lower()
+        if name in CORE_NAMES and name not in CHANGEABLE:
+            w.log_error("error", f'variable "{name}" not changeable', sr.parent)
+            return 500
+        if name == "args":
+            sr.args = value
+        elif name in declared_vars(w):
+            sr.set_vars[name] = value
+        else:
+            w.log_error("error", f'variable "{name}" cannot be assigned a value '
+                        f'(maybe you forgot to define it first?) ', sr.parent)
+            return NGX_ERROR
+    return NGX_OK
+
 
 def capture_header_filter(sr, nxt):
     """ngx_http_lua_capture_header_filter: a captured HEAD subrequest sends its

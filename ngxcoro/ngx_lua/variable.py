@@ -5,7 +5,7 @@ allowed for variables made by `set` (and $args), as in nginx.
 """
 from __future__ import annotations
 
-from ..nginx.variables import CHANGEABLE, CORE_NAMES, request_variable
+from ..nginx.variables import CHANGEABLE, CORE_NAMES, request_variable, declared_vars
 from .protocol import ret, err
 
 
@@ -20,7 +20,7 @@ def var_set(w, name, value):
     """ngx.var.NAME = v (ngx_http_lua_var_set): only variables made by `set`."""
     r = w.cur_r
     name = name.decode("latin-1").lower() if isinstance(name, bytes) else str(name)
-    if name in r.set_vars or name == "args":
+    if name in r.set_vars or name in declared_vars(r.worker) or name == "args":
         if value is None:
             value = b""
         if not isinstance(value, (bytes, int, float)):

@@ -204,6 +204,10 @@ C_FUNCTIONS = {
     "ngx_lua.subrequest.capture_header_filter": "ngx_http_lua_capture_header_filter",
     "ngx_lua.subrequest.post_subrequest": "ngx_http_lua_post_subrequest",
     "ngx_lua.subrequest.subrequest_resume": "ngx_http_lua_subrequest_resume",
+    "ngx_lua.subrequest.cancel_subreq": "ngx_http_lua_cancel_subreq",
+    "ngx_lua.subrequest.adjust_subrequest": "ngx_http_lua_adjust_subrequest",
+    "ngx_lua.subrequest.set_content_length_header": "ngx_http_lua_set_content_length_header",
+    "ngx_lua.subrequest.subrequest_add_extra_vars": "ngx_http_lua_subrequest_add_extra_vars",
     # ngx_lua/req_body.py
     "ngx_lua.req_body.ngx_req_read_body": "ngx_http_lua_ngx_req_read_body",
     "ngx_lua.req_body.req_body_post_read": "ngx_http_lua_req_body_post_read",

@@ -180,7 +180,7 @@ ngx.header = setmetatable({}, header_mt)
 -- its error(ffi_str(errmsg[0]), 2) in resty.core's set_resp_header
 RESTY_LUA[header_mt.__newindex] = {"/usr/share/lua/5.1/resty/core/response.lua", 175}
 
-local ctxs = {}        -- ctx->ctx_ref (misc.py ctx_ref) -> ngx.ctx table
+local ctxs = ngx_ctxs  -- ctx->ctx_ref (misc.py ctx_ref) -> ngx.ctx table (subrequest.lua)
 setmetatable(ngx, {
   __index = function(t, k)
     if NOT_MODELLED[k] then return not_modelled("ngx.")(t, k) end

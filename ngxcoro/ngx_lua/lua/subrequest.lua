@@ -6,6 +6,9 @@ ngx.location = {}
 -- request id: lower-case name with '-' -> {name as first set, value}; a
 -- capture's res.header is its subrequest's
 local resp_headers_of = {}
+-- ctx->ctx_ref (misc.py ctx_ref) -> ngx.ctx table; misc.lua's ngx.ctx reads it,
+-- and a capture's `ctx` option puts its table there for the subrequest
+local ngx_ctxs = {}
 -- the checks of ngx_http_lua_ngx_location_capture_multi, in its order, on query
 -- `q` (index `i`, from 0); `lvl` is the error level of the API's caller
 local OPTION_TYPES = {
@@ -23,6 +26,7 @@ local function capture_query(q, i, lvl)
     raw_error(sformat("query argument %d expecting one or two arguments", i), lvl)
   end
   local uri, opts, args, method, body = rawget(q, 1), {}, nil, nil, nil
+  local vars, action, ctx = nil, 0, nil
   if nargs == 2 then
     opts = rawget(q, 2)
     if type(opts) ~= "table" then
@@ -37,11 +41,27 @@ local function capture_query(q, i, lvl)
     for _, o in ipairs(OPTION_TYPES) do
       if not o[2][type(opts[o[1]])] then raw_error(o[3], lvl) end
     end
+    if opts.vars then                   -- ngx_http_lua_process_vars_option (lua_next order)
+      vars = {}
+      for k, v in pairs(opts.vars) do
+        if type(k) ~= "string" then
+          raw_error('attempt to use a non-string key in the "vars" option table', lvl)
+        end
+        if type(v) ~= "string" and type(v) ~= "number" then
+          raw_error("attempt to use bad variable value type " .. type(v), lvl)
+        end
+        vars[#vars + 1], vars[#vars + 2] = k, tostring(v)
+      end
+    end
+    -- vars_action: 1 share_all_vars, 2 copy_all_vars; 4 always_forward_body
+    if opts.share_all_vars then action = action + 1 end
+    if opts.copy_all_vars then action = action + 2 end
+    if opts.always_forward_body then action = action + 4 end
     method = opts.method
     if method ~= nil and type(method) ~= "number" then
       raw_error("Bad http request method", lvl)
     end
-    local ctx = opts.ctx
+    ctx = opts.ctx
     if ctx ~= nil and type(ctx) ~= "table" then
       raw_error(sformat("Bad ctx option value type %s, expected a Lua table", type(ctx)), lvl)
     end
@@ -56,19 +76,30 @@ local function capture_query(q, i, lvl)
   uri = tostring(uri)
   if uri == "" then raw_error("unsafe uri in argument #1: " .. uri, lvl) end
   return uri, method or ngx.HTTP_GET, args and tostring(args) or "",
-         body and tostring(body)
+         body and tostring(body), vars or false, action, ctx
 end
 
 local function capture(reqs, lvl)
   local nreqs = #reqs
   if nreqs == 0 then raw_error("at least one subrequest should be specified", lvl) end
-  local flat, n = {}, 0
+  local flat, n, ctxs = {}, 0, {}
   for i = 1, nreqs do
-    local uri, method, args, body = capture_query(rawget(reqs, i), i - 1, lvl + 1)
+    local uri, method, args, body, vars, action, ctx =
+      capture_query(rawget(reqs, i), i - 1, lvl + 1)
     flat[n + 1], flat[n + 2], flat[n + 3], flat[n + 4] = uri, method, args, body
-    n = n + 4
+    flat[n + 5], flat[n + 6], flat[n + 7] = vars, action, ctx ~= nil
+    ctxs[i] = ctx
+    n = n + 7
   end
-  local code, a = P.capture_multi(unpack(flat, 1, n))
+  local res = pack(P.capture_multi(unpack(flat, 1, n)))
+  local code, a = res[1], res[2]
+  -- on the yield, the ctx ref of each subrequest (0: no `ctx` option): its
+  -- ngx.ctx is the option's table (ngx_http_lua_ngx_set_ctx_helper)
+  if code == YIELD then
+    for i = 1, nreqs do
+      if res[i + 1] ~= 0 then ngx_ctxs[res[i + 1]] = ctxs[i] end
+    end
+  end
   if code == YIELD then return raw_yield() end
   raw_error(a, lvl)
 end
@@ -92,6 +123,8 @@ function ngx.location.capture(...)
 end
 ngx.HTTP_GET, ngx.HTTP_HEAD, ngx.HTTP_PUT, ngx.HTTP_POST, ngx.HTTP_DELETE = 2, 4, 16, 8, 32
 ngx.HTTP_OPTIONS, ngx.HTTP_PATCH = 512, 16384
+ngx.HTTP_MKCOL, ngx.HTTP_COPY, ngx.HTTP_MOVE, ngx.HTTP_PROPFIND = 64, 128, 256, 1024
+ngx.HTTP_PROPPATCH, ngx.HTTP_LOCK, ngx.HTTP_UNLOCK, ngx.HTTP_TRACE = 2048, 4096, 8192, 32768
 
 -- handle_subreq_responses: one {status, header, body, truncated} per subrequest
 -- (the values come in fours: status, body, truncated, the subrequest's id)
