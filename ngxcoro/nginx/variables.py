@@ -50,9 +50,9 @@ def request_variable(r, name):
         raise r.worker.refuse(f"{refused} (the request reads ${name})")
     if name.startswith("arg_"):
         want = name[4:]
-        for pair in (r.args or "").split("&"):
-            k, _, v = pair.partition("=")
-            if k.lower() == want:
+        for pair in (r.args or "").split("&"):      # ngx_http_arg: "name=" only
+            k, eq, v = pair.partition("=")
+            if eq and k.lower() == want:
                 return v
         return None
     if name.startswith("http_"):

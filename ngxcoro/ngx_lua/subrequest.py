@@ -12,7 +12,7 @@ from ..nginx.core import NGX_OK, NGX_ERROR
 from ..nginx import phases, request
 from ..nginx.request import Request
 from .common import CONTEXT_REWRITE, CONTEXT_ACCESS, CONTEXT_CONTENT
-from .protocol import err, yield_to_run_thread, request_ctx
+from .protocol import err, ret, yield_to_run_thread, request_ctx
 from .by import content_wev_handler
 from .util import resume_tail, wev_handler, send_header_if_needed
 from .logby import create_ctx
@@ -24,8 +24,9 @@ from ..nginx.variables import CHANGEABLE, CORE_NAMES, declared_vars
 METHODS = {2: "GET", 4: "HEAD", 8: "POST", 16: "PUT", 32: "DELETE", 64: "MKCOL", 128: "COPY",
            256: "MOVE", 512: "OPTIONS", 1024: "PROPFIND", 2048: "PROPPATCH", 4096: "LOCK",
            8192: "UNLOCK", 16384: "PATCH", 32768: "TRACE"}
-# vars_action bits, as the prelude packs them (and always_forward_body)
-SHARE_ALL_VARS, COPY_ALL_VARS, ALWAYS_FORWARD_BODY = 1, 2, 4
+# vars_action bits, as the prelude packs them (and always_forward_body; NO_OPTIONS:
+# a query without an options table)
+SHARE_ALL_VARS, COPY_ALL_VARS, ALWAYS_FORWARD_BODY, NO_OPTIONS = 1, 2, 4, 8
 
 
 class SrData:
@@ -57,13 +58,16 @@ def ngx_location_capture_multi(w, *flat):
         return err("no co ctx found")
     if r.main.subrequests - n <= 0:
         return err("failed to issue subrequest: too many subrequests")
-    w.fire("capture", uri=r.uri, c=r.main.count)
     coctx.nsubreqs = n
     coctx.pending_subreqs = 0
     coctx.sr_results = [None] * n
     refs = []
-    for i in range(n):
+    forward = 0         # the C's always_forward_body is set only by a query with options:
+    for i in range(n):  # a query without them keeps the one before's
         uri, method, args, body, xvars, action, custom_ctx = flat[7 * i: 7 * i + 7]
+        if not action & NO_OPTIONS:
+            forward = action & ALWAYS_FORWARD_BODY
+        action = (action & (SHARE_ALL_VARS | COPY_ALL_VARS)) | forward
         uri = uri.decode("latin-1")
         uri, sep, uargs = uri.partition("?")
         args = args.decode("latin-1") if args else ""
@@ -87,6 +91,18 @@ def ngx_location_capture_multi(w, *flat):
     ctx.no_abort = True
     coctx.waiting = "ngx.location.capture"
     return yield_to_run_thread() + tuple(refs)
+
+def capture_begin(w):
+    """The start of ngx.location.capture_multi, before the prelude checks the
+    queries' options: the context checks, then the "lua location capture" line."""
+    r, ctx, e = request_ctx(w, CONTEXT_REWRITE | CONTEXT_ACCESS | CONTEXT_CONTENT)
+    if e:
+        return e
+    if ctx.cur_co_ctx is None:
+        return err("no co ctx found")
+    w.fire("capture", uri=r.uri, c=r.main.count)
+    return ret()
+
 
 def subrequest(r, uri, args, data):
     """ngx_http_lua_subrequest (a copy of ngx_http_subrequest): count++
@@ -136,7 +152,8 @@ def adjust_subrequest(sr, method, action, body, xvars):
         set_content_length_header(sr, len(body))
     elif not action & ALWAYS_FORWARD_BODY and method not in (8, 16) \
             and content_length_n(r) > 0:
-        set_content_length_header(sr, 0)
+        set_content_length_header(sr, 0)   # content_length_n 0, but real nginx (scenario
+        sr.headers = sr.headers[1:]         # 842) shows no Content-Length header here
         sr.request_body = None
     name = METHODS.get(method)
     if name is None:
@@ -263,4 +280,4 @@ def subrequest_resume(r):
     return resume_tail(r, n)
 
 
-API = {"capture_multi": ngx_location_capture_multi}
+API = {"capture_multi": ngx_location_capture_multi, "capture_begin": capture_begin}

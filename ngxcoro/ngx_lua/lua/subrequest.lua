@@ -26,7 +26,7 @@ local function capture_query(q, i, lvl)
     raw_error(sformat("query argument %d expecting one or two arguments", i), lvl)
   end
   local uri, opts, args, method, body = rawget(q, 1), {}, nil, nil, nil
-  local vars, action, ctx = nil, 0, nil
+  local vars, action, ctx = nil, 8, nil   -- 8: no options table
   if nargs == 2 then
     opts = rawget(q, 2)
     if type(opts) ~= "table" then
@@ -54,6 +54,7 @@ local function capture_query(q, i, lvl)
       end
     end
     -- vars_action: 1 share_all_vars, 2 copy_all_vars; 4 always_forward_body
+    action = 0
     if opts.share_all_vars then action = action + 1 end
     if opts.copy_all_vars then action = action + 2 end
     if opts.always_forward_body then action = action + 4 end
@@ -82,6 +83,8 @@ end
 local function capture(reqs, lvl)
   local nreqs = #reqs
   if nreqs == 0 then raw_error("at least one subrequest should be specified", lvl) end
+  local code, a = P.capture_begin()
+  if code ~= RETURN then raw_error(a, lvl) end
   local flat, n, ctxs = {}, 0, {}
   for i = 1, nreqs do
     local uri, method, args, body, vars, action, ctx =
