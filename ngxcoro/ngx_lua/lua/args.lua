@@ -47,23 +47,45 @@ ngx.unescape_uri = function(s)
 end
 ngx.quote_sql_str = function(s) return "'" .. tostring(s):gsub("'", "\\'") .. "'" end
 
--- ngx.encode_args; hash keys are taken in sorted order here (nginx takes
--- them in lua_next order, which varies from run to run)
-local function encode_args(t)
+-- ngx.encode_args (ngx_http_lua_process_args_option's rules); hash keys are
+-- taken in sorted order here (nginx takes them in lua_next order, which the
+-- model's LuaJIT does not share).  A bad key or value is an error raised at
+-- `lvl` (from this function's caller; 2 when not given)
+local function encode_args(t, lvl)
+  lvl = (lvl or 2) + 1
   local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  for k in pairs(t) do
+    if type(k) ~= "string" then
+      raw_error('attempt to use a non-string key in the "args" option table', lvl)
+    end
+    keys[#keys + 1] = k
+  end
+  table.sort(keys)
   local out = {}
+  local function add(ek, x)
+    local tx = type(x)
+    if x == true then out[#out + 1] = ek
+    elseif tx == "string" or tx == "number" then
+      out[#out + 1] = ek .. "=" .. ngx.escape_uri(tostring(x))
+    elseif x ~= false then
+      raw_error("attempt to use " .. tx .. " as query arg value", lvl + 1)
+    end
+  end
   for _, k in ipairs(keys) do
     local v = t[k]
-    local ek = ngx.escape_uri(tostring(k))
+    local ek = ngx.escape_uri(k)
     if type(v) == "table" then
       for _, x in ipairs(v) do
-        if x == true then out[#out + 1] = ek else out[#out + 1] = ek .. "=" .. ngx.escape_uri(tostring(x)) end
+        if type(x) == "table" then
+          raw_error("attempt to use table as query arg value", lvl)
+        end
+        add(ek, x)
       end
-    elseif v == true then out[#out + 1] = ek
-    elseif v ~= false then out[#out + 1] = ek .. "=" .. ngx.escape_uri(tostring(v)) end
+    else add(ek, v) end
   end
   return concat(out, "&")
 end
-ngx.encode_args = encode_args
+ngx.encode_args = function(t)
+  local s = encode_args(t, 2)          -- not a tail call: level 3 is our caller
+  return s
+end

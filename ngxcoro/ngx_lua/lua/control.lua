@@ -23,7 +23,7 @@ ngx.redirect = simple("redirect")
 local function exec_shim(...)
   local n = select('#', ...)
   local t = {...}
-  if type(t[2]) == "table" then t[2] = encode_args(t[2]) end
+  if type(t[2]) == "table" then t[2] = encode_args(t[2], 2) end
   local code, a, b = P.exec(unpack(t, 1, n))
   if code == YIELD then return raw_yield() end
   if code == ARGERROR then argerror(1, a, b) end

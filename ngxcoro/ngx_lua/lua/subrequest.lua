@@ -34,7 +34,7 @@ local function capture_query(q, i, lvl)
                         i, type(opts)), lvl)
     end
     args = opts.args
-    if type(args) == "table" then args = encode_args(args)
+    if type(args) == "table" then args = encode_args(args, lvl)
     elseif args ~= nil and type(args) ~= "string" and type(args) ~= "number" then
       raw_error("Bad args option value", lvl)
     end
