@@ -74,6 +74,8 @@ def request_variable(r, name):
         "content_length": next((v for k, v in r.headers if k.lower() == "content-length"), None),
         "content_type": next((v for k, v in r.headers if k.lower() == "content-type"), None),
         "request_body": None,
+        # the echo module's $echo_request_method: this request's own method_name
+        "echo_request_method": r.method,
     }.get(name)
 
 
