@@ -27,6 +27,8 @@ class Connection:
     requests: int = 1
     error: bool = False
     data: object = None
+    active: object = None                # c->data once a subrequest took it (the "a:" of
+                                         # a subrequest's finalize line)
     number: int = 1                      # the *N of log lines
     wire: object = None                  # what the client receives (response.Wire)
     on_close: object = None              # the upstream waiting for this connection
@@ -145,7 +147,8 @@ def finalize_request(r, rc):
     """ngx_http_finalize_request."""
     w = r.worker
     c = r.connection
-    w.fire("finalize_request", rc=rc, uri=r.log_uri, a=int(r is r.main), c=r.main.count)
+    w.fire("finalize_request", rc=rc, uri=r.log_uri, a=int(r is r.main or r is c.active),
+           c=r.main.count)
     if rc == NGX_DONE:
         finalize_connection(r)
         return
@@ -186,6 +189,7 @@ def finalize_subrequest(sr, rc):
     posted), so the model keeps the head post made by lua's
     post_subrequest handler and adds no second one."""
     sr.done = True
+    sr.connection.active = sr.parent    # c->data = pr
     count_change(sr, -1, f"subrequest {sr.unparsed_uri} done")
     sr.worker.fire("wake_parent", uri=sr.parent.unparsed_uri)
 

@@ -56,8 +56,6 @@ def ngx_location_capture_multi(w, *flat):
     coctx = ctx.cur_co_ctx
     if coctx is None:
         return err("no co ctx found")
-    if r.main.subrequests - n <= 0:
-        return err("failed to issue subrequest: too many subrequests")
     coctx.nsubreqs = n
     coctx.pending_subreqs = 0
     coctx.sr_results = [None] * n
@@ -76,6 +74,8 @@ def ngx_location_capture_multi(w, *flat):
         uargs = uargs or None
         coctx.pending_subreqs += 1
         sr = subrequest(r, uri, uargs, SrData(coctx, i))
+        if sr is None:
+            return err(f"failed to issue subrequest: {NGX_ERROR}")
         xvars = list(xvars.values()) if xvars else []
         rc = adjust_subrequest(sr, int(method) % 2**32, action, body,
                                [(xvars[j].decode("latin-1"), xvars[j + 1].decode("latin-1"))
@@ -106,8 +106,12 @@ def capture_begin(w):
 
 def subrequest(r, uri, args, data):
     """ngx_http_lua_subrequest (a copy of ngx_http_subrequest): count++
-    and post it at the tail; it starts when posted requests run."""
+    and post it at the tail; it starts when posted requests run.  None
+    past the nesting depth (each subrequest has one less than its parent)."""
     w = r.worker
+    if r.subrequests == 0:              # the depth nginx allows (NGX_HTTP_MAX_SUBREQUESTS)
+        w.log_error("error", f'lua subrequests cycle while processing "{uri}"', r)
+        return None
     w.nreq += 1
     main = r.main
     sr = Request(connection=r.connection, method=r.method, uri=uri, args=args,
@@ -126,7 +130,7 @@ def subrequest(r, uri, args, data):
     data.sr_id = sr.id
     sr.post_subrequest = post_subrequest
     sr.write_event_handler = phases.handler
-    main.subrequests -= 1
+    sr.subrequests = r.subrequests - 1
     w.fire("subrequest", uri=sr.unparsed_uri)
     request.count_change(r, +1, f"subrequest {sr.unparsed_uri}")
     request.post_request(sr)
@@ -135,7 +139,6 @@ def subrequest(r, uri, args, data):
 def cancel_subreq(sr):
     """ngx_http_lua_cancel_subreq: take back what ngx_http_lua_subrequest gave."""
     main = sr.main
-    main.subrequests += 1
     if sr in main.posted_requests:
         main.posted_requests.remove(sr)
     request.count_change(sr, -1, f"cancel subrequest {sr.unparsed_uri}")
@@ -251,6 +254,7 @@ def post_subrequest(sr, rc):
     error_like = rc == NGX_ERROR or rc in (201, 204) or (rc >= 300 and rc not in (444, 408, 499))
     pr_coctx.sr_results[data.index] = data
     request.post_request(pr, head=True)
+    sr.connection.active = sr           # r->connection->data = r
 
     sr_ctx = create_ctx(sr)             # the capture made it in C (ngx_http_lua_subrequest)
     if sr_ctx.headers_set:
