@@ -57,6 +57,10 @@ def request_variable(r, name):
         return None
     if name.startswith("http_"):
         want = name[5:].replace("_", "-")
+        sep = {"cookie": "; ", "x-forwarded-for": ", "}.get(want)
+        if sep:                 # ngx_http_variable_cookies / _headers: all of them, joined
+            vals = [v for k, v in r.headers if k.lower() == want]
+            return sep.join(vals) if vals else None
         for k, v in r.headers:
             if k.lower() == want:
                 return v
