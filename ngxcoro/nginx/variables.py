@@ -27,13 +27,17 @@ def declared_vars(w):
     names = getattr(w.config, "_declared_vars", None)
     if names is None:
         names = set()
-        todo = list(w.config.servers)
-        while todo:
-            block = todo.pop()
-            for d in getattr(block, "directives", []):
-                if d.name == "set" and d.args:
-                    names.add(d.args[0].lstrip("$").lower())
-            todo += getattr(block, "locations", [])
+        todo = [d for srv in w.config.servers for d in srv.directives]
+        locs = [loc for srv in w.config.servers for loc in srv.locations]
+        while locs:                     # locations, nested ones too
+            loc = locs.pop()
+            todo += loc.directives
+            locs += getattr(loc, "locations", [])
+        while todo:                     # directives, those inside `if` blocks too
+            d = todo.pop()
+            if d.name == "set" and d.args:
+                names.add(d.args[0].lstrip("$").lower())
+            todo += d.block or []
         w.config._declared_vars = names
     return names
 
