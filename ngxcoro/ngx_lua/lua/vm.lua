@@ -329,6 +329,11 @@ local function user_frames(co)
       out[#out + 1] = ar
     end
   end
+  -- an API the user's code tail-called (`return ngx.exec(...)`) is the bottom
+  -- frame: nginx shows the C function alone, unnamed
+  if #out == 0 and #run > 0 then
+    out[1] = {short_src = "[C]", currentline = -1, what = "C", namewhat = ""}
+  end
   local top = out[1]
   if overflowed[co] and top and top.what ~= "C" and top.currentline > 0 then
     -- without our hook the overflow happens in the callee's new frame, not
