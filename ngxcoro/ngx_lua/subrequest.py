@@ -5,6 +5,13 @@ Each subrequest takes a reference on the main request (count++), runs when
 nginx next runs posted requests, has its output captured instead of sent,
 and when it finishes wakes its parent: lua's post_subrequest handler posts
 the parent at the head of the queue.
+
+The options table of each query (checked in the prelude, subrequest.lua)
+is applied by ngx_http_lua_adjust_subrequest: `method` (any ngx.HTTP_*,
+else "unsupported HTTP method"), `body` (with its Content-Length), the
+parent's body kept only for PUT and POST or with `always_forward_body`,
+`copy_all_vars` / `share_all_vars` (else the subrequest starts with no
+variables set), `vars`, and `ctx` (the subrequest's ngx.ctx table).
 """
 from __future__ import annotations
 
