@@ -84,6 +84,8 @@ def request_variable(r, name):
         "request_body": None,
         # the echo module's $echo_request_method: this request's own method_name
         "echo_request_method": r.method,
+        # ... and $echo_request_body: this request's body, when read into memory
+        "echo_request_body": r.request_body.decode("latin-1") if r.request_body else None,
     }.get(name)
 
 
