@@ -52,6 +52,10 @@ def core_find_config_phase(r, _handler):
     r.uri_changed = False
     server = r.worker.config.servers[0]
     r.location = server.find_location(r.uri)
+    regex = r.location.regex if r.location is not None else None
+    m = regex.search(r.uri) if regex is not None else None
+    if m:                               # ngx_http_regex_exec: r->captures for $1 ... $9
+        r.captures = (m.group(0),) + m.groups()
     check_modelled(r)
     if r.location is not None and r.location.internal and not r.internal:
         request.finalize_request(r, 404)

@@ -52,6 +52,10 @@ def request_variable(r, name):
     refused = r.worker.config.refused_vars.get(name)
     if refused:
         raise r.worker.refuse(f"{refused} (the request reads ${name})")
+    if name.isdigit():                  # the captures of the location's regex
+        caps = getattr(r, "captures", ())
+        n = int(name)
+        return (caps[n] or "") if n < len(caps) else None
     if name.startswith("arg_"):
         want = name[4:]
         for pair in (r.args or "").split("&"):      # ngx_http_arg: "name=" only

@@ -10,7 +10,13 @@ from .protocol import ret, err
 
 
 def var_get(w, name):
-    """ngx.var.NAME (ngx_http_lua_var_get)."""
+    """ngx.var.NAME (ngx_http_lua_var_get); ngx.var[N] is the Nth capture of
+    the location's regex, nil when there is none or it did not take part."""
+    if isinstance(name, (int, float)):
+        caps = getattr(w.cur_r, "captures", ())
+        n = int(name)
+        v = caps[n] if 0 < n < len(caps) else None
+        return ret(None if v is None else v.encode("latin-1", "replace"))
     name = name.decode("latin-1").lower() if isinstance(name, bytes) else str(name)
     v = request_variable(w.cur_r, name)
     return ret(None if v is None else v.encode("latin-1", "replace"))
