@@ -7,6 +7,8 @@ I/O is instant: whatever nginx hands to the socket reaches the client.
 """
 from __future__ import annotations
 
+import time
+
 from .core import NGX_OK, NGX_ERROR
 from . import body as request_body
 
@@ -53,6 +55,8 @@ class Wire:
 
     def __init__(self):
         self.status = None          # status line sent
+        self.head = None            # the status line and header lines sent
+        self.raw = bytearray()      # the body bytes on the wire (chunk framing included)
         self.body = bytearray()     # body bytes that reached the client
         self.complete = False       # the client has a whole response
         self.closed = False
@@ -62,17 +66,19 @@ class Wire:
         self._held_size = 0
         self.chunked = False
 
-    def write(self, size, data, flush=False, last=False):
+    def write(self, size, data, flush=False, last=False, raw=None):
         """ngx_http_write_filter: hold small output, send it all on flush/last.
-        True when it went to the socket (to a client that left: nowhere)."""
+        True when it went to the socket (to a client that left: nowhere).
+        `raw` is `data` as framed on the wire (chunked), if it differs."""
         if self.closed:
             return False
-        self._held.append((data, last))
+        self._held.append((data, last, data if raw is None else raw))
         self._held_size += size
         if last or flush or self._held_size >= POSTPONE_OUTPUT:
-            for data, last in self._held:
+            for data, last, raw in self._held:
                 if not self.gone:
                     self.body += data
+                    self.raw += raw
                     self.complete = self.complete or last
             self._held, self._held_size = [], 0
             return True
@@ -80,7 +86,7 @@ class Wire:
 
     def held(self):
         """Output nginx is still holding back."""
-        return b"".join(d for d, _ in self._held)
+        return b"".join(d for d, _, _ in self._held)
 
     def close(self):
         """The connection closes: held output is lost."""
@@ -104,6 +110,8 @@ def special_response_handler(r, status):
     tokens = r.worker.location_setting(r, "server_tokens", "on") != "off"
     request_body.discard_request_body(r)
     body = error_page(status, tokens) if status in ERROR_PAGE_STATUSES else b""
+    if body:                                  # ngx_http_send_special_response
+        r.content_type = "text/html"
     r.headers_out_status = status
     rc = send_header(r, content_length=len(body))
     if rc == NGX_ERROR or r.header_only:
@@ -151,21 +159,58 @@ def header_filter(r):
     wire = r.connection.wire
     if not wire.gone:                         # what the client saw stays as it was
         wire.status = status
+    own_length = [v for n, v in r.headers_out if n.lower() == "content-length" and v.isdigit()]
+    if own_length and content_length is None:  # set by Lua: headers_out.content_length_n
+        content_length = int(own_length[-1])
+    # ngx_http_chunked_header_filter: not for 204, 304, HEAD
     wire.chunked = (content_length is None and r.http_version == "HTTP/1.1"
+                    and status not in (204, 304) and r.method != "HEAD"
                     and r.worker.location_setting(r, "chunked_transfer_encoding", True))
-    server = NGINX_VERSION if r.worker.location_setting(r, "server_tokens", "on") != "off" \
-        else "nginx"
-    head = (f"{r.http_version if r.http_version == 'HTTP/1.1' else 'HTTP/1.1'} {status} "
-            f"{STATUS_LINES.get(status, '')}\r\nServer: {server}\r\n"
-            "Date: Sun, 01 Jan 2023 00:00:00 GMT\r\nContent-Type: text/plain\r\n"
-            + ("Transfer-Encoding: chunked\r\n" if wire.chunked else
-               f"Content-Length: {content_length}\r\n" if content_length is not None else "")
-            + "Connection: close\r\n\r\n")
+    head = header_lines(r, status, content_length, wire.chunked)
+    if not wire.gone:
+        wire.head = head
     # ngx_http_header_filter: a header-only response (HEAD, 204, 304) ends
     # with its header: that buf is the last one (b->last_buf = 1)
     if r.connection.error:                    # ngx_http_write_filter's first check
         return NGX_ERROR
-    return sent_to_gone_client(r, wire.write(len(head), b"", last=r.header_only))
+    size = sum(len(h) + 2 for h in head) + 2
+    return sent_to_gone_client(r, wire.write(size, b"", last=r.header_only))
+
+
+def header_lines(r, status, content_length, chunked):
+    """ngx_http_header_filter's text: the status line, then Server (unless a
+    header of that name was set), Date (the virtual clock: ngx_cached_http_time),
+    Content-Type (none for a 204), Content-Length or Transfer-Encoding: chunked,
+    Connection: close (the oracle's client asks for it; keepalive is off), then
+    the headers set on the request (ngx.header, more_set_headers), in order."""
+    w = r.worker
+    own = {name.lower() for name, _ in r.headers_out}
+    version = "HTTP/1.1"                      # nginx answers 1.1 to 1.0 clients too
+    reason = STATUS_LINES.get(status)
+    head = [f"{version} {status} {reason}" if reason else f"{version} {status} "]
+    if "server" not in own:
+        tokens = w.location_setting(r, "server_tokens", "on") != "off"
+        head.append(f"Server: {NGINX_VERSION if tokens else 'nginx'}")
+    if "date" not in own:
+        head.append("Date: " + http_time(w.loop.epoch_seconds()))
+    ctype = r.content_type
+    if ctype is None:
+        ctype = w.location_setting(r, "default_type", "text/plain")
+    if ctype and status != 204:
+        head.append(f"Content-Type: {ctype}")
+    if chunked:
+        head.append("Transfer-Encoding: chunked")
+    elif content_length is not None and status != 204 and "content-length" not in own:
+        head.append(f"Content-Length: {content_length}")
+    head.append("Connection: close")
+    head += [f"{name}: {value}" for name, value in r.headers_out if value != ""]
+    return head
+
+
+def http_time(seconds):
+    """ngx_http_time: "Sun, 01 Jan 2023 00:00:00 GMT" (whole seconds, as
+    ngx_time_update caches it)."""
+    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(int(seconds)))
 
 
 def output(r, data, flush=False, last=False):
@@ -187,15 +232,15 @@ def write_filter(r, data, flush=False, last=False):
     if r.connection.error:
         return NGX_ERROR
     wire = r.connection.wire
-    size = len(data)
-    if wire.chunked:
-        if data:
-            size += len(f"{len(data):x}\r\n\r\n")
+    raw = bytes(data)
+    if wire.chunked:                          # ngx_http_chunked_body_filter's framing
+        raw = (f"{len(data):x}\r\n".encode() + raw + b"\r\n") if data else b""
         if last:
-            size += 5
+            raw += b"0\r\n\r\n"
     if r.connection.error:                    # ngx_http_write_filter's first check
         return NGX_ERROR
-    return sent_to_gone_client(r, wire.write(size, bytes(data), flush=flush, last=last))
+    return sent_to_gone_client(r, wire.write(len(raw), bytes(data), flush=flush, last=last,
+                                             raw=raw))
 
 
 def sent_to_gone_client(r, sent):

@@ -249,6 +249,7 @@ DEFAULT_SETTINGS = {
     "postpone_output": 1460,
     "satisfy": "all",
     "server_tokens": "on",
+    "default_type": "text/plain",
     "access_rules": (),             # allow / deny, as (deny?, network) in order
     "error_pages": {},              # status -> line of the error_page that names it
     # http-level (ngx_http_lua_main_conf_t)

@@ -143,8 +143,8 @@ end
 local cur_req = 1      -- the request id ngx_http_lua_get_req answers (K.set_request)
 
 -- ngx.header: the current request's response headers (kept per request for
--- res.header of a capture; the status line and headers the model writes do
--- not show them)
+-- res.header of a capture; misc.py set_resp_header keeps nginx's ordered list
+-- that the header filter writes)
 local function resp_headers()
   local t = resp_headers_of[cur_req]
   if t == nil then t = {}; resp_headers_of[cur_req] = t end
@@ -173,7 +173,12 @@ local header_mt = {
     end
     if v == nil then t[key] = nil
     else t[key] = {t[key] and t[key][1] or name, v} end
-    P.mark_headers_set()
+    if type(v) == "table" then
+      local vals = {}
+      for i = 1, #v do vals[i] = tostring(v[i]) end
+      P.set_resp_header(name, true, unpack(vals))
+    elseif v == nil then P.set_resp_header(name, false)
+    else P.set_resp_header(name, false, tostring(v)) end
   end,
 }
 ngx.header = setmetatable({}, header_mt)
