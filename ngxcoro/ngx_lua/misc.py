@@ -267,7 +267,8 @@ def worker_count(w):
 
 API = {
     "headers_sent": headers_sent, "sent_content_type": sent_content_type,
-    "mark_headers_set": mark_headers_set, "set_resp_header": set_resp_header, "get_status": get_status, "set_status": set_status,
+    "set_resp_header": set_resp_header,
+    "get_status": get_status, "set_status": set_status,
     "send_headers": send_headers, "header_too_late": header_too_late,
     "req_headers": req_headers, "is_subrequest": is_subrequest, "is_internal": is_internal,
     "get_phase": get_phase, "get_method": get_method, "log": ngx_log, "now": now,

@@ -32,6 +32,11 @@ C_FUNCTIONS = {
     "nginx.response.special_response_handler": "ngx_http_special_response_handler",
     "nginx.response.filter_finalize_request": "ngx_http_filter_finalize_request",
     "nginx.response.header_filter": "ngx_http_header_filter",
+    "nginx.response.header_lines": "ngx_http_header_filter",
+    "nginx.response.http_time": "ngx_http_time",
+    # nginx/headers_more.py
+    "nginx.headers_more.headers_more_filter": "ngx_http_headers_more_filter",
+    "nginx.headers_more.set_header": "ngx_http_headers_more_exec_cmd",
     "nginx.response.write_filter": "ngx_http_write_filter",
     "nginx.phases.send_response": "ngx_http_send_response",
     "nginx.response.send_header": "ngx_http_send_header",

@@ -77,6 +77,7 @@ _CONTEXT_TABLE = {
     """,
     "http srv loc": """
         absolute_redirect add_after_body add_before_body addition_types aio aio_write allow
+        more_clear_headers more_set_headers
         ancient_browser ancient_browser_value auth_basic auth_basic_user_file auth_delay
         auth_request auth_request_set autoindex autoindex_exact_size autoindex_format
         autoindex_localtime charset_types chunked_transfer_encoding client_body_buffer_size
@@ -252,6 +253,7 @@ DEFAULT_SETTINGS = {
     "default_type": "text/plain",
     "access_rules": (),             # allow / deny, as (deny?, network) in order
     "error_pages": {},              # status -> line of the error_page that names it
+    "more_headers": (),             # headers-more: (name, args, line) in order
     # http-level (ngx_http_lua_main_conf_t)
     "lua_thread_cache_max_entries": 1024,
     "lua_max_pending_timers": 1024,

@@ -40,7 +40,7 @@ from typing import Callable, Optional
 from .commands import (ACCESS, DEFAULT_SETTINGS, ECHO, ECHO_FILTERS, FLAGS, KEPT, LUA_HANDLERS,
                        LUA_INHERITED, LUA_INIT, NUMBERS, SIZES)
 from .core import Config, Location, LuaChunk, Server, check_duplicate_locations, location_name
-from .file import ConfigError, Directive, parse, parse_partial
+from .file import ConfigError, Directive, parse, parse_partial, walk
 from .handler import LOG_LEVELS, Loader, error_page_codes, log_level, parse_rule, parse_size
 from .regex import pcre_compile
 
@@ -82,6 +82,10 @@ def _settings(block: list, inherited: dict, chunk: Optional[Callable] = None) ->
              for code in error_page_codes(d.args)}
     if pages:                       # ngx_http_core_merge_loc_conf: own error_pages, or inherited
         out["error_pages"] = pages
+    more = [(d.name, tuple(d.args), d.line) for d in block
+            if d.name in ("more_set_headers", "more_clear_headers")]
+    if more:                        # ngx_http_headers_more_merge_loc_conf: the outer
+        out["more_headers"] = inherited["more_headers"] + tuple(more)   # ones run first
     for d in block:
         if d.name in FLAGS:
             out[d.name] = d.args[0].lower() == "on"
@@ -193,6 +197,9 @@ def load(text: str, filename: str = "nginx.conf",
                     error_log_level=level, inert=list(loader.inert),
                     refused_vars=dict(loader.refused_vars), lua_phases=builder.lua_phases,
                     shared_dicts=dict(loader.shared_dicts))
+    # headers-more's filter goes into the chain when a config uses the module
+    config.uses_headers_more = any(d.name in ("more_set_headers", "more_clear_headers")
+                                   for d in walk(tree))
     for d in http:                  # ngx_http_lua_init_by_lua, _init_worker_by_lua
         if d.name in LUA_INIT:
             setattr(config, LUA_INIT[d.name] + "_by_lua", lua_chunk(d, filename))
