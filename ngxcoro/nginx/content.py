@@ -34,14 +34,25 @@ def script_return_code(r, args):
     """ngx_http_script_return_code."""
     if not args[0].isdigit():                       # return URL;
         r.headers_out_status = 302
+        set_location(r, expand(r, args[0]))
         return 302
     code = int(args[0])
     if code < 400 or len(args) > 1:
         text = expand(r, args[1]) if len(args) > 1 else ""
         if 301 <= code <= 308 and code != 304 and len(args) > 1:
+            set_location(r, text)
             return code                             # a redirect with Location
         return phases.send_response(r, code, text.encode())
     return code
+
+
+def set_location(r, url):
+    """r->headers_out.location (ngx_http_script_return_code): a URL that starts
+    with "/" is made absolute by the header filter (absolute_redirect on)."""
+    if url.startswith("/"):
+        r.location_out = url
+    else:
+        r.headers_out.append(["Location", url])
 
 
 # ----------------------------------------------------------- static module

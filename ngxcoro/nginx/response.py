@@ -30,6 +30,9 @@ STATUS_LINES = {
     503: "Service Temporarily Unavailable", 504: "Gateway Time-out",
     505: "HTTP Version Not Supported", 507: "Insufficient Storage",
 }
+# charset_types' default (ngx_http_charset_default_types)
+CHARSET_TYPES = ("text/html", "text/xml", "text/plain", "text/vnd.wap.wml",
+                 "application/javascript", "application/rss+xml")
 # where the built-in page's title differs from the status line
 PAGE_TITLES = {302: "Found", 401: "Authorization Required"}
 # statuses with a built-in error page (ngx_http_error_pages)
@@ -112,6 +115,9 @@ def special_response_handler(r, status):
     body = error_page(status, tokens) if status in ERROR_PAGE_STATUSES else b""
     if body:                                  # ngx_http_send_special_response
         r.content_type = "text/html"
+    # ngx_http_clear_accept_ranges, _last_modified, _etag
+    r.headers_out[:] = [h for h in r.headers_out
+                        if h[0].lower() not in ("accept-ranges", "last-modified", "etag")]
     r.headers_out_status = status
     rc = send_header(r, content_length=len(body))
     if rc == NGX_ERROR or r.header_only:
@@ -194,14 +200,21 @@ def header_lines(r, status, content_length, chunked):
     if "date" not in own:
         head.append("Date: " + http_time(w.loop.epoch_seconds()))
     ctype = r.content_type
-    if ctype is None:
+    if ctype is None and status != 304:       # ngx_http_set_content_type (lua: not for 304)
         ctype = w.location_setting(r, "default_type", "text/plain")
+    charset = w.location_setting(r, "charset", "off")
+    if ctype and charset != "off" and ctype in CHARSET_TYPES:   # ngx_http_charset_header_filter
+        ctype += f"; charset={charset}"
     if ctype and status != 204:
         head.append(f"Content-Type: {ctype}")
     if chunked:
         head.append("Transfer-Encoding: chunked")
     elif content_length is not None and status != 204 and "content-length" not in own:
         head.append(f"Content-Length: {content_length}")
+    if r.location_out:                        # made absolute: Host, and the port that
+        host = next((v for k, v in r.headers if k.lower() == "host"), "localhost")
+        host = host.split(":")[0]             # is not 80 (the oracle's: __PORT__)
+        head.append(f"Location: http://{host}:__PORT__{r.location_out}")
     head.append("Connection: close")
     head += [f"{name}: {value}" for name, value in r.headers_out if value != ""]
     return head

@@ -107,6 +107,13 @@ def set_resp_header(w, name, is_table, *values):
     return ret()
 
 
+def transform_underscores(w):
+    """llcf->transform_underscores_in_resp_headers, which ngx.header's
+    setter and getter pass to ngx_http_lua_ffi_set_resp_header / _get_."""
+    return bool(w.location_setting(w.cur_r, "lua_transform_underscores_in_response_headers",
+                                   True))
+
+
 def mark_headers_set(w):
     """ctx->headers_set = 1, as ngx.header's setter (ngx_http_lua_ffi_set_resp_header)
     leaves it: a captured subrequest then sends no header of its own for an error code."""
@@ -267,7 +274,7 @@ def worker_count(w):
 
 API = {
     "headers_sent": headers_sent, "sent_content_type": sent_content_type,
-    "set_resp_header": set_resp_header,
+    "set_resp_header": set_resp_header, "transform_underscores": transform_underscores,
     "get_status": get_status, "set_status": set_status,
     "send_headers": send_headers, "header_too_late": header_too_late,
     "req_headers": req_headers, "is_subrequest": is_subrequest, "is_internal": is_internal,

@@ -233,7 +233,8 @@ LUA_INIT = {f"{p}_by_lua{b}": p for p in ("init", "init_worker") for b in ("", "
 LUA_INHERITED = ("log", "header_filter", "body_filter")
 FLAGS = ("lua_check_client_abort lua_need_request_body lua_http10_buffering "
          "rewrite_by_lua_no_postpone access_by_lua_no_postpone "
-         "chunked_transfer_encoding log_not_found").split()
+         "chunked_transfer_encoding log_not_found "
+         "lua_transform_underscores_in_response_headers").split()
 NUMBERS = "lua_thread_cache_max_entries lua_max_pending_timers lua_max_running_timers".split()
 SIZES = ["postpone_output"]
 ECHO = {n for n in KNOWN if n.startswith("echo")}
@@ -251,6 +252,8 @@ DEFAULT_SETTINGS = {
     "satisfy": "all",
     "server_tokens": "on",
     "default_type": "text/plain",
+    "charset": "off",
+    "lua_transform_underscores_in_response_headers": True,
     "access_rules": (),             # allow / deny, as (deny?, network) in order
     "error_pages": {},              # status -> line of the error_page that names it
     "more_headers": (),             # headers-more: (name, args, line) in order

@@ -153,7 +153,8 @@ end
 local header_mt = {
   __index = function(_, k)
     bad_context(2)
-    local key = tostring(k):lower():gsub("_", "-")
+    local key = tostring(k):lower()
+    if P.transform_underscores() then key = key:gsub("_", "-") end
     local h = resp_headers()[key]
     if h == nil and key == "content-type" then return P.sent_content_type() end
     return h and h[2]
@@ -164,7 +165,8 @@ local header_mt = {
       P.header_too_late()
       return
     end
-    local t, name = resp_headers(), (tostring(k):gsub("_", "-"))
+    local t, name = resp_headers(), tostring(k)
+    if P.transform_underscores() then name = name:gsub("_", "-") end
     local key = name:lower()
     if key == "content-length" and type(v) ~= "table" and v ~= nil
         and tostring(v) ~= "" and not tostring(v):match("^%d+$") then
