@@ -1,9 +1,12 @@
 """The response on the wire: the status line and headers, nginx's built-in
-error pages, and the write filter that holds small output back
-(src/http/ngx_http_header_filter_module.c, ngx_http_special_response.c,
-ngx_http_write_filter_module.c).
+error pages, the chunk framing, the charset appended to Content-Type, and the
+write filter that holds small output back (src/http/ngx_http_header_filter_module.c,
+ngx_http_special_response.c, ngx_http_write_filter_module.c,
+ngx_http_chunked_filter_module.c, ngx_http_charset_filter_module.c).
 
-I/O is instant: whatever nginx hands to the socket reaches the client.
+I/O is instant: whatever nginx hands to the socket reaches the client.  The
+head the model writes is byte for byte nginx's (tests/test_wire.py), but for
+Date's value, which is the virtual clock's second.
 """
 from __future__ import annotations
 

@@ -77,7 +77,7 @@ _CONTEXT_TABLE = {
     """,
     "http srv loc": """
         absolute_redirect add_after_body add_before_body addition_types aio aio_write allow
-        more_clear_headers more_set_headers
+        more_clear_headers more_clear_input_headers more_set_headers more_set_input_headers
         ancient_browser ancient_browser_value auth_basic auth_basic_user_file auth_delay
         auth_request auth_request_set autoindex autoindex_exact_size autoindex_format
         autoindex_localtime charset_types chunked_transfer_encoding client_body_buffer_size
@@ -288,7 +288,8 @@ _NOT_MODELLED = frozenset("""
     ancient_browser slice dav_methods empty_gif flv mp4 stub_status random_index
     fastcgi_pass grpc_pass memcached_pass scgi_pass uwsgi_pass proxy_method proxy_set_body
     proxy_pass_request_body proxy_pass_request_headers proxy_intercept_errors proxy_cache
-    proxy_store proxy_limit_rate if rewrite break
+    proxy_store proxy_limit_rate if rewrite break more_set_input_headers
+    more_clear_input_headers
 """.split())
 
 # Inert directives whose value (any case) changes the answer: server_tokens changes the
