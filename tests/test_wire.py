@@ -84,3 +84,15 @@ def test_result_headers_are_the_head_as_pairs():
     assert [n for n, _ in res.headers[:5]] == ["Server", "Date", "Content-Type",
                                                "Transfer-Encoding", "Connection"]
     assert re.fullmatch(r"HTTP/1\.1 200 OK", res.head[0])
+
+
+def test_sent_bytes_are_head_then_framed_body():
+    """Wire.sent_bytes is the byte stream a client (or a cosocket reading back from this
+    server) gets: the head lines joined by CRLF, an empty line, then the framed body; 900
+    records that framing from real nginx ("3\\r\\nhi\\n\\r\\n" ... "0\\r\\n\\r\\n")."""
+    from ngxcoro.nginx.response import Wire
+    wire = Wire()
+    wire.head = ["HTTP/1.1 200 OK", "Connection: close"]
+    wire.raw += b"3\r\nhi\n\r\n0\r\n\r\n"
+    assert wire.sent_bytes() == (b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"
+                                 b"3\r\nhi\n\r\n0\r\n\r\n")

@@ -90,6 +90,13 @@ class Wire:
             return True
         return False
 
+    def sent_bytes(self):
+        """Every byte the client has received: the head, then the body as
+        framed (what a cosocket reading back from this server gets)."""
+        if self.head is None:
+            return b""
+        return ("\r\n".join(self.head) + "\r\n\r\n").encode("latin-1") + bytes(self.raw)
+
     def held(self):
         """Output nginx is still holding back."""
         return b"".join(d for d, _, _ in self._held)
