@@ -8,7 +8,9 @@
 
 The expected files are produced only here, only from real nginx (never from the model).
 Each holds {status, body, error_log, debug, hung, startup_error} (and, for a scenario with
-a ``# client-abort-at:`` line, client_abort_at and client_aborted) with sorted keys,
+a ``# client-abort-at:`` line, client_abort_at and client_aborted; for one with
+``# wire: yes``, head and raw_body: the status line and header lines with every HTTP date
+written ``__DATE__``, and the body bytes as framed on the wire) with sorted keys,
 indent 1 and a trailing newline. Beside it, expected/logs/NNN-name.json holds the logs
 compared more strictly: {debug_lines, error_records} (``oracle.debug_lines``: the debug
 lines of the registry's compared events; ``oracle.error_records``: the error log with
