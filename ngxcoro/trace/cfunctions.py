@@ -72,6 +72,7 @@ C_FUNCTIONS = {
     "nginx.content.echo_sleep_event_handler": "ngx_http_echo_sleep_event_handler",
     "nginx.content.proxy_handler": "ngx_http_proxy_handler",
     "nginx.content.upstream_done": "ngx_http_upstream_process_header",
+    "nginx.content.upstream_headers": "ngx_http_upstream_process_headers",
     # ngx_lua/util.py
     "ngx_lua.util.run_thread": "ngx_http_lua_run_thread",
     "ngx_lua.util.thread_yielded": "ngx_http_lua_run_thread",

@@ -254,6 +254,7 @@ DEFAULT_SETTINGS = {
     "default_type": "text/plain",
     "charset": "off",
     "lua_transform_underscores_in_response_headers": True,
+    "proxy_http_version": "1.0",
     "access_rules": (),             # allow / deny, as (deny?, network) in order
     "error_pages": {},              # status -> line of the error_page that names it
     "more_headers": (),             # headers-more: (name, args, line) in order

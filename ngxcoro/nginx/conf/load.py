@@ -95,7 +95,7 @@ def _settings(block: list, inherited: dict, chunk: Optional[Callable] = None) ->
             out[d.name] = parse_size(d.args[0])
         elif d.name in ("satisfy", "server_tokens"):
             out[d.name] = d.args[0].lower()
-        elif d.name in ("root", "default_type", "charset"):
+        elif d.name in ("root", "default_type", "charset", "proxy_http_version"):
             out[d.name] = d.args[0]
     return out
 
