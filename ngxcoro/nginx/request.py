@@ -87,6 +87,7 @@ class Request:
     headers_out: list = field(default_factory=list)   # r->headers_out.headers: [name, value]
     content_type: str | None = None       # r->headers_out.content_type, when one was set
     location_out: str | None = None       # r->headers_out.location when relative (return)
+    trailers: list = field(default_factory=list)   # add_trailer's, for the last chunk
     filter_finalize: bool = False
     logged: bool = False
 

@@ -179,6 +179,8 @@ def header_filter(r):
     if own_length and content_length is None:  # set by Lua: headers_out.content_length_n
         content_length = int(own_length[-1])
     # ngx_http_chunked_header_filter: not for 204, 304, HEAD
+    if r.trailers and r.http_version == "HTTP/1.1":   # r->expect_trailers: chunked anyway
+        content_length = None
     wire.chunked = (content_length is None and r.http_version == "HTTP/1.1"
                     and status not in (204, 304) and r.method != "HEAD"
                     and r.worker.location_setting(r, "chunked_transfer_encoding", True))
@@ -258,8 +260,8 @@ def write_filter(r, data, flush=False, last=False):
     raw = bytes(data)
     if wire.chunked:                          # ngx_http_chunked_body_filter's framing
         raw = (f"{len(data):x}\r\n".encode() + raw + b"\r\n") if data else b""
-        if last:
-            raw += b"0\r\n\r\n"
+        if last:                              # add_trailer's in the last chunk
+            raw += b"0\r\n" + "".join(f"{n}: {v}\r\n" for n, v in r.trailers).encode() + b"\r\n"
     if r.connection.error:                    # ngx_http_write_filter's first check
         return NGX_ERROR
     return sent_to_gone_client(r, wire.write(len(raw), bytes(data), flush=flush, last=last,

@@ -34,6 +34,8 @@ C_FUNCTIONS = {
     "nginx.response.header_filter": "ngx_http_header_filter",
     "nginx.response.header_lines": "ngx_http_header_filter",
     "nginx.response.http_time": "ngx_http_time",
+    # nginx/headers.py
+    "nginx.headers.headers_filter": "ngx_http_headers_filter",
     # nginx/headers_more.py
     "nginx.headers_more.headers_more_filter": "ngx_http_headers_more_filter",
     "nginx.headers_more.set_header": "ngx_http_headers_more_exec_cmd",

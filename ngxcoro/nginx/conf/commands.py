@@ -255,6 +255,9 @@ DEFAULT_SETTINGS = {
     "charset": "off",
     "lua_transform_underscores_in_response_headers": True,
     "proxy_http_version": "1.0",
+    "expires": "off",               # the headers filter (nginx/headers.py)
+    "add_headers": (),              # add_header: (name, value, always) in order
+    "add_trailers": (),             # add_trailer: likewise
     "access_rules": (),             # allow / deny, as (deny?, network) in order
     "error_pages": {},              # status -> line of the error_page that names it
     "more_headers": (),             # headers-more: (name, args, line) in order
@@ -273,7 +276,7 @@ ACCESS = ("allow", "deny")
 _MODELLED = (KEPT | set(ACCESS) | {"error_page"} | set(LUA_HANDLERS) | set(LUA_INIT)
              | set(DEFAULT_SETTINGS)
              | {"http", "events", "server", "location", "listen", "error_log", "root",
-                "server_name", "lua_shared_dict"})
+                "server_name", "lua_shared_dict", "add_header", "add_trailer"})
 
 # Valid nginx that changes what a request gets (the answer, the error log, the order of
 # events) in a way the model cannot simulate: refused with one line naming it. Besides

@@ -86,7 +86,19 @@ def _settings(block: list, inherited: dict, chunk: Optional[Callable] = None) ->
             if d.name in ("more_set_headers", "more_clear_headers")]
     if more:                        # ngx_http_headers_more_merge_loc_conf: the outer
         out["more_headers"] = inherited["more_headers"] + tuple(more)   # ones run first
+    adds = [(d.args[0], d.args[1], len(d.args) > 2 and d.args[2] == "always")
+            for d in block if d.name == "add_header" and len(d.args) >= 2]
+    if adds:                        # ngx_http_headers_merge_conf: own headers, or inherited
+        out["add_headers"] = tuple(adds)
+    trailers = [(d.args[0], d.args[1], len(d.args) > 2 and d.args[2] == "always")
+                for d in block if d.name == "add_trailer" and len(d.args) >= 2]
+    if trailers:                    # likewise
+        out["add_trailers"] = tuple(trailers)
     for d in block:
+        if d.name in ("expires", "add_header", "add_trailer"):
+            out["headers_line"] = d.line
+        if d.name == "expires":
+            out["expires"] = " ".join(d.args)
         if d.name in FLAGS:
             out[d.name] = d.args[0].lower() == "on"
         elif d.name in NUMBERS:
