@@ -228,8 +228,26 @@ def header_lines(r, status, content_length, chunked):
         host = host.split(":")[0]             # is not 80 (the oracle's: __PORT__)
         head.append(f"Location: http://{host}:__PORT__{r.location_out}")
     head.append("Connection: close")
+    if gzip_vary(r, status, ctype, content_length):
+        head.append("Vary: Accept-Encoding")
     head += [f"{name}: {value}" for name, value in r.headers_out if value != ""]
     return head
+
+
+def gzip_vary(r, status, ctype, content_length):
+    """r->gzip_vary as ngx_http_gzip_header_filter sets it (gzip on, a status
+    of 200, 403 or 404, a type in gzip_types, a length unknown or at least
+    gzip_min_length: whether or not the client accepts gzip), written when
+    gzip_vary is on.  The compression itself is not modelled."""
+    w = r.worker
+    if not (w.location_setting(r, "gzip", False) and w.location_setting(r, "gzip_vary", False)):
+        return False
+    types = w.location_setting(r, "gzip_types", ()) + ("text/html",)
+    base = (ctype or "").split(";")[0].strip().lower()
+    min_length = w.location_setting(r, "gzip_min_length", 20)
+    return (status in (200, 403, 404)
+            and ("*" in types or base in types)
+            and (content_length is None or content_length >= min_length))
 
 
 def http_time(seconds):

@@ -34,6 +34,7 @@ C_FUNCTIONS = {
     "nginx.response.header_filter": "ngx_http_header_filter",
     "nginx.response.header_lines": "ngx_http_header_filter",
     "nginx.response.http_time": "ngx_http_time",
+    "nginx.response.gzip_vary": "ngx_http_gzip_header_filter",
     # nginx/headers.py
     "nginx.headers.headers_filter": "ngx_http_headers_filter",
     # nginx/headers_more.py

@@ -107,6 +107,12 @@ def _settings(block: list, inherited: dict, chunk: Optional[Callable] = None) ->
             out[d.name] = parse_size(d.args[0])
         elif d.name in ("satisfy", "server_tokens"):
             out[d.name] = d.args[0].lower()
+        elif d.name in ("gzip", "gzip_vary"):   # (inert: read only for the Vary header)
+            out[d.name] = d.args[0].lower() == "on"
+        elif d.name == "gzip_types":
+            out[d.name] = tuple(a.lower() for a in d.args)
+        elif d.name == "gzip_min_length":
+            out[d.name] = parse_size(d.args[0])
         elif d.name in ("root", "default_type", "charset", "proxy_http_version"):
             out[d.name] = d.args[0]
     return out
