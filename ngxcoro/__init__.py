@@ -49,6 +49,11 @@ class Result:
     refused: bool = False
     notes: list = field(default_factory=list)   # bounds the record hit (steps, events kept)
     client_abort_at: float | None = None        # when the client closed its socket, if it did
+    # the wire: the status line and header lines as sent ([] when none went out), the
+    # headers as [name, value] in order, and the body as framed (chunked) on the wire
+    head: list = field(default_factory=list)
+    headers: list = field(default_factory=list)
+    raw_body: str = ""
 
     def to_json(self):
         return {"status": self.status, "body": self.body, "error_log": self.error_log,
@@ -173,6 +178,11 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
                   message=message, snapshots=snaps.frames if snaps else [],
                   config_text=config_text, request=request, inert=list(conf.inert),
                   refused=refused, client_abort_at=abort_at if wire.gone else None,
+                  head=list(wire.head or []) if wire.status is not None else [],
+                  headers=[h.split(": ", 1) for h in (wire.head or [])[1:]]
+                  if wire.status is not None else [],
+                  raw_body=(bytes(wire.raw) if wire.status is not None else b"").decode(
+                      "utf-8", "replace"),
                   notes=[n for n in (timers_note(w), stap.note(), log.note(),
                                      snaps and snaps.note()) if n])
 

@@ -2,7 +2,9 @@
 
 Runs the same configuration and request on both, puts the two error logs into the same
 form (``oracle.log_view``: no time, pid or connection number, pointers masked, at one
-error_log level) and prints status, body and log side by side, a marked row wherever
+error_log level) and prints status, the response head (status line and headers in
+order; Date's value is the wall clock's on one side and the virtual clock's on the other,
+so both are written ``__DATE__``), body and log side by side, a marked row wherever
 they differ. Exit status: 0 when they match, 1 when they differ, 2 when we refuse (no
 nginx here, an unreadable file, a bad request line or option).
 
@@ -68,10 +70,11 @@ def compare(text, request="GET /t", headers=(), body=None, *, level=None, timeou
             abort_at=None, quit_at=None):
     """Run both sides (`abort_at`: the client closes then, on both; `quit_at`:
     nginx -s quit then, on both); returns a
-    dict: level, same (bool), nginx / model views (status, body, log rows) and
+    dict: level, same (bool), nginx / model views (status, head, body, log rows) and
     the printable report lines."""
     import ngxcoro
     from . import oracle
+    from .oracle.client import normalise_head
     level = level or config_level(text)
     headers = [tuple(x.strip() for x in h.partition(":")[::2]) if isinstance(h, str) else tuple(h)
                for h in headers]
@@ -79,16 +82,21 @@ def compare(text, request="GET /t", headers=(), body=None, *, level=None, timeou
                        abort_at=abort_at, quit_at=quit_at)
     real = oracle.run_real(text, request, headers, body, timeout=timeout, abort_at=abort_at,
                            quit_at=quit_at)
-    theirs = {"status": real["status"], "body": real["body"],
+    theirs = {"status": real["status"], "body": real["body"], "head": real["head"],
               "log": oracle.log_view(real["raw_error_log"], level)
               if not real["startup_error"] else [real["startup_error"]]}
-    ours = {"status": mine.status, "body": mine.body,
+    ours = {"status": mine.status, "body": mine.body, "head": normalise_head(mine.head),
             "log": oracle.log_view(list(mine.error_log), level)
             if not mine.startup_error else [mine.startup_error]}
     report = []
     for k in ("status",):
         mark = "  " if theirs[k] == ours[k] else "! "
         report.append(f"{mark}status  nginx: {theirs[k]!r}  model: {ours[k]!r}")
+    if theirs["head"] == ours["head"]:
+        report.append(f"  head: same ({len(theirs['head'])} lines, Date's value not compared)")
+    else:
+        report.append("! head (Date's value not compared):")
+        report += ["    " + r for r in side_by_side(theirs["head"], ours["head"])]
     if theirs["body"] == ours["body"]:
         report.append(f"  body: same ({len(theirs['body'])} bytes)")
     else:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from functools import partial
 
-from .nginx import access, content, phases, process_cycle, request, response
+from .nginx import access, content, headers, headers_more, phases, process_cycle, request, response
 from .nginx.loop import Loop
 from .ngx_lua import (bodyfilterby, by, control, coroutine, headerfilterby, initby, initworkerby,
                       logby, misc, output, req_body, semaphore, shdict, sleep, socket_tcp,
@@ -88,12 +88,15 @@ class Worker:
         # then its header and body filters once a *_filter_by_lua* exists)
         lua_phases = getattr(config, "lua_phases", set())
         hf, bf = response.header_filter, response.write_filter
+        hf = partial(headers.headers_filter, nxt=hf)   # a static module: below lua's
         hf = partial(subrequest.capture_header_filter, nxt=hf)
         bf = partial(subrequest.capture_body_filter, nxt=bf)
         if lua_phases & {"header_filter", "body_filter"}:
             hf = partial(headerfilterby.header_filter, nxt=hf)
         if "body_filter" in lua_phases:
             bf = partial(bodyfilterby.body_filter, nxt=bf)
+        if getattr(config, "uses_headers_more", False):   # loaded after lua: on top
+            hf = partial(headers_more.headers_more_filter, nxt=hf)
         self.top_header_filter, self.top_body_filter = hf, bf
         # cmcf->phases[NGX_HTTP_LOG_PHASE].handlers
         self.log_handlers = [logby.log_handler] if "log" in lua_phases else []

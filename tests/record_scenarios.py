@@ -8,7 +8,9 @@
 
 The expected files are produced only here, only from real nginx (never from the model).
 Each holds {status, body, error_log, debug, hung, startup_error} (and, for a scenario with
-a ``# client-abort-at:`` line, client_abort_at and client_aborted) with sorted keys,
+a ``# client-abort-at:`` line, client_abort_at and client_aborted; for one with
+``# wire: yes``, head and raw_body: the status line and header lines with every HTTP date
+written ``__DATE__``, and the body bytes as framed on the wire) with sorted keys,
 indent 1 and a trailing newline. Beside it, expected/logs/NNN-name.json holds the logs
 compared more strictly: {debug_lines, error_records} (``oracle.debug_lines``: the debug
 lines of the registry's compared events; ``oracle.error_records``: the error log with
@@ -34,6 +36,8 @@ LOG_KEYS = ("debug_lines", "error_records")
 # a scenario with "# client-abort-at:" also records when the client closed and whether it
 # closed before nginx did
 ABORT_KEYS = ("client_abort_at", "client_aborted")
+# a scenario with "# wire: yes" also records the raw head (Date normalised) and body bytes
+WIRE_KEYS = ("head", "raw_body")
 LOGS_DIR = EXPECTED_DIR / "logs"
 
 
@@ -64,6 +68,8 @@ def record(path: pathlib.Path) -> tuple[dict, dict]:
     rec = {k: res[k] for k in KEYS}
     if info["client_abort_at"] is not None:       # only then: old recordings stay as they are
         rec.update({k: res[k] for k in ABORT_KEYS})
+    if info["wire"]:                              # only then, likewise
+        rec.update({k: res[k] for k in WIRE_KEYS})
     return rec, {k: res[k] for k in LOG_KEYS}
 
 
@@ -96,7 +102,7 @@ def main(argv: list[str]) -> int:
                 print(f"{'same ' if same else 'DIFF '} {out.relative_to(EXPECTED_DIR)}: {summary}")
                 if not same and old is not None:
                     prev = json.loads(old)
-                    for k in keys:
+                    for k in sorted(set(keys) | set(data)):
                         if prev.get(k) != data[k]:
                             print(f"    {k}: recorded {prev.get(k)!r}\n    {' ' * len(k)}  now      {data[k]!r}")
             else:

@@ -188,9 +188,11 @@ def test_recordings_are_canonical():
     for p in sorted(EXPECTED_DIR.glob("*.json")):
         text = p.read_text(encoding="utf-8")
         data = json.loads(text)
-        # the client_abort keys only in a "# client-abort-at:" scenario's recording
+        # the client_abort keys only in a "# client-abort-at:" scenario's recording, the
+        # wire keys only in a "# wire: yes" one's (tests/test_wire.py)
         keys = {"status", "body", "error_log", "debug", "hung", "startup_error"}
-        assert set(data) in (keys, keys | {"client_abort_at", "client_aborted"}), p.name
+        abort, wire = {"client_abort_at", "client_aborted"}, {"head", "raw_body"}
+        assert set(data) in (keys, keys | abort, keys | wire, keys | abort | wire), p.name
         assert text == json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n", p.name
 
 

@@ -34,14 +34,25 @@ def script_return_code(r, args):
     """ngx_http_script_return_code."""
     if not args[0].isdigit():                       # return URL;
         r.headers_out_status = 302
+        set_location(r, expand(r, args[0]))
         return 302
     code = int(args[0])
     if code < 400 or len(args) > 1:
         text = expand(r, args[1]) if len(args) > 1 else ""
         if 301 <= code <= 308 and code != 304 and len(args) > 1:
+            set_location(r, text)
             return code                             # a redirect with Location
         return phases.send_response(r, code, text.encode())
     return code
+
+
+def set_location(r, url):
+    """r->headers_out.location (ngx_http_script_return_code): a URL that starts
+    with "/" is made absolute by the header filter (absolute_redirect on)."""
+    if url.startswith("/"):
+        r.location_out = url
+    else:
+        r.headers_out.append(["Location", url])
 
 
 # ----------------------------------------------------------- static module
@@ -197,15 +208,40 @@ def is_this_server(w, port):
 
 
 def upstream_connect(r, uri, args):
-    """The upstream's connection is accepted: a new request, HTTP/1.0."""
+    """The upstream's connection is accepted: a new request, HTTP/1.0 (or
+    proxy_http_version's)."""
     w = r.worker
     if r.connection.destroyed:          # ngx_http_upstream_cleanup ran with the request
         return
     headers = [("Host", "127.0.0.1"), ("Connection", "close")]
-    request.process_request(w, r.method, uri, args, "HTTP/1.0", headers,
+    version = "HTTP/" + w.location_setting(r, "proxy_http_version", "1.0")
+    request.process_request(w, r.method, uri, args, version, headers,
                             [(0, r.request_body)] if r.request_body else [],
                             on_close=lambda c: w.loop.post(partial(upstream_done, r, c),
                                                            label="upstream response"))
+
+
+# ngx_http_proxy_hide_headers, and what the upstream module handles itself
+PROXY_HIDDEN = ("date", "server", "x-pad", "x-accel-expires", "x-accel-redirect",
+                "x-accel-limit-rate", "x-accel-buffering", "x-accel-charset",
+                "connection", "transfer-encoding", "keep-alive")
+
+
+def upstream_headers(r, head):
+    """ngx_http_upstream_process_headers: the upstream's headers, in order,
+    into r->headers_out (Content-Type and Content-Length into their slots;
+    Date, Server and the hop-by-hop ones hidden); the length, or None."""
+    length = None
+    for line in (head or [])[1:]:
+        name, _, value = line.partition(": ")
+        key = name.lower()
+        if key == "content-type":
+            r.content_type = value
+        elif key == "content-length" and value.isdigit():
+            length = int(value)
+        elif key not in PROXY_HIDDEN:
+            r.headers_out.append([name, value])
+    return length
 
 
 def upstream_done(r, c):
@@ -219,7 +255,7 @@ def upstream_done(r, c):
         request.finalize_request(r, 502)
     else:
         r.headers_out_status = wire.status
-        rc = response.send_header(r)
+        rc = response.send_header(r, content_length=upstream_headers(r, wire.head))
         if rc == NGX_OK and not r.header_only:
             response.output(r, bytes(wire.body), last=True)
         request.finalize_request(r, NGX_OK)

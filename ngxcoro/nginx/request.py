@@ -86,6 +86,10 @@ class Request:
     id: int = 1
     phase_handler: int = 0
     content_length_n: int | None = None   # r->headers_out.content_length_n (None: unknown)
+    headers_out: list = field(default_factory=list)   # r->headers_out.headers: [name, value]
+    content_type: str | None = None       # r->headers_out.content_type, when one was set
+    location_out: str | None = None       # r->headers_out.location when relative (return)
+    trailers: list = field(default_factory=list)   # add_trailer's, for the last chunk
     filter_finalize: bool = False
     logged: bool = False
 

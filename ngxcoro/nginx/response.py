@@ -1,11 +1,16 @@
 """The response on the wire: the status line and headers, nginx's built-in
-error pages, and the write filter that holds small output back
-(src/http/ngx_http_header_filter_module.c, ngx_http_special_response.c,
-ngx_http_write_filter_module.c).
+error pages, the chunk framing, the charset appended to Content-Type, and the
+write filter that holds small output back (src/http/ngx_http_header_filter_module.c,
+ngx_http_special_response.c, ngx_http_write_filter_module.c,
+ngx_http_chunked_filter_module.c, ngx_http_charset_filter_module.c).
 
-I/O is instant: whatever nginx hands to the socket reaches the client.
+I/O is instant: whatever nginx hands to the socket reaches the client.  The
+head the model writes is byte for byte nginx's (tests/test_wire.py), but for
+Date's value, which is the virtual clock's second.
 """
 from __future__ import annotations
+
+import time
 
 from .core import NGX_OK, NGX_ERROR
 from . import body as request_body
@@ -28,6 +33,9 @@ STATUS_LINES = {
     503: "Service Temporarily Unavailable", 504: "Gateway Time-out",
     505: "HTTP Version Not Supported", 507: "Insufficient Storage",
 }
+# charset_types' default (ngx_http_charset_default_types)
+CHARSET_TYPES = ("text/html", "text/xml", "text/plain", "text/vnd.wap.wml",
+                 "application/javascript", "application/rss+xml")
 # where the built-in page's title differs from the status line
 PAGE_TITLES = {302: "Found", 401: "Authorization Required"}
 # statuses with a built-in error page (ngx_http_error_pages)
@@ -53,6 +61,8 @@ class Wire:
 
     def __init__(self):
         self.status = None          # status line sent
+        self.head = None            # the status line and header lines sent
+        self.raw = bytearray()      # the body bytes on the wire (chunk framing included)
         self.body = bytearray()     # body bytes that reached the client
         self.complete = False       # the client has a whole response
         self.closed = False
@@ -62,25 +72,34 @@ class Wire:
         self._held_size = 0
         self.chunked = False
 
-    def write(self, size, data, flush=False, last=False):
+    def write(self, size, data, flush=False, last=False, raw=None):
         """ngx_http_write_filter: hold small output, send it all on flush/last.
-        True when it went to the socket (to a client that left: nowhere)."""
+        True when it went to the socket (to a client that left: nowhere).
+        `raw` is `data` as framed on the wire (chunked), if it differs."""
         if self.closed:
             return False
-        self._held.append((data, last))
+        self._held.append((data, last, data if raw is None else raw))
         self._held_size += size
         if last or flush or self._held_size >= POSTPONE_OUTPUT:
-            for data, last in self._held:
+            for data, last, raw in self._held:
                 if not self.gone:
                     self.body += data
+                    self.raw += raw
                     self.complete = self.complete or last
             self._held, self._held_size = [], 0
             return True
         return False
 
+    def sent_bytes(self):
+        """Every byte the client has received: the head, then the body as
+        framed (what a cosocket reading back from this server gets)."""
+        if self.head is None:
+            return b""
+        return ("\r\n".join(self.head) + "\r\n\r\n").encode("latin-1") + bytes(self.raw)
+
     def held(self):
         """Output nginx is still holding back."""
-        return b"".join(d for d, _ in self._held)
+        return b"".join(d for d, _, _ in self._held)
 
     def close(self):
         """The connection closes: held output is lost."""
@@ -104,6 +123,11 @@ def special_response_handler(r, status):
     tokens = r.worker.location_setting(r, "server_tokens", "on") != "off"
     request_body.discard_request_body(r)
     body = error_page(status, tokens) if status in ERROR_PAGE_STATUSES else b""
+    if body:                                  # ngx_http_send_special_response
+        r.content_type = "text/html"
+    # ngx_http_clear_accept_ranges, _last_modified, _etag
+    r.headers_out[:] = [h for h in r.headers_out
+                        if h[0].lower() not in ("accept-ranges", "last-modified", "etag")]
     r.headers_out_status = status
     rc = send_header(r, content_length=len(body))
     if rc == NGX_ERROR or r.header_only:
@@ -151,21 +175,85 @@ def header_filter(r):
     wire = r.connection.wire
     if not wire.gone:                         # what the client saw stays as it was
         wire.status = status
+    own_length = [v for n, v in r.headers_out if n.lower() == "content-length" and v.isdigit()]
+    if own_length and content_length is None:  # set by Lua: headers_out.content_length_n
+        content_length = int(own_length[-1])
+    # ngx_http_chunked_header_filter: not for 204, 304, HEAD
+    if r.trailers and r.http_version == "HTTP/1.1":   # r->expect_trailers: chunked anyway
+        content_length = None
     wire.chunked = (content_length is None and r.http_version == "HTTP/1.1"
+                    and status not in (204, 304) and r.method != "HEAD"
                     and r.worker.location_setting(r, "chunked_transfer_encoding", True))
-    server = NGINX_VERSION if r.worker.location_setting(r, "server_tokens", "on") != "off" \
-        else "nginx"
-    head = (f"{r.http_version if r.http_version == 'HTTP/1.1' else 'HTTP/1.1'} {status} "
-            f"{STATUS_LINES.get(status, '')}\r\nServer: {server}\r\n"
-            "Date: Sun, 01 Jan 2023 00:00:00 GMT\r\nContent-Type: text/plain\r\n"
-            + ("Transfer-Encoding: chunked\r\n" if wire.chunked else
-               f"Content-Length: {content_length}\r\n" if content_length is not None else "")
-            + "Connection: close\r\n\r\n")
+    head = header_lines(r, status, content_length, wire.chunked)
+    if not wire.gone:
+        wire.head = head
     # ngx_http_header_filter: a header-only response (HEAD, 204, 304) ends
     # with its header: that buf is the last one (b->last_buf = 1)
     if r.connection.error:                    # ngx_http_write_filter's first check
         return NGX_ERROR
-    return sent_to_gone_client(r, wire.write(len(head), b"", last=r.header_only))
+    size = sum(len(h) + 2 for h in head) + 2
+    return sent_to_gone_client(r, wire.write(size, b"", last=r.header_only))
+
+
+def header_lines(r, status, content_length, chunked):
+    """ngx_http_header_filter's text: the status line, then Server (unless a
+    header of that name was set), Date (the virtual clock: ngx_cached_http_time),
+    Content-Type (none for a 204), Content-Length or Transfer-Encoding: chunked,
+    Connection: close (the oracle's client asks for it; keepalive is off), then
+    the headers set on the request (ngx.header, more_set_headers), in order."""
+    w = r.worker
+    own = {name.lower() for name, _ in r.headers_out}
+    version = "HTTP/1.1"                      # nginx answers 1.1 to 1.0 clients too
+    reason = STATUS_LINES.get(status)
+    head = [f"{version} {status} {reason}" if reason else f"{version} {status} "]
+    if "server" not in own:
+        tokens = w.location_setting(r, "server_tokens", "on") != "off"
+        head.append(f"Server: {NGINX_VERSION if tokens else 'nginx'}")
+    if "date" not in own:
+        head.append("Date: " + http_time(w.loop.epoch_seconds()))
+    ctype = r.content_type
+    if ctype is None and status != 304:       # ngx_http_set_content_type (lua: not for 304)
+        ctype = w.location_setting(r, "default_type", "text/plain")
+    charset = w.location_setting(r, "charset", "off")
+    if ctype and charset != "off" and ctype in CHARSET_TYPES:   # ngx_http_charset_header_filter
+        ctype += f"; charset={charset}"
+    if ctype and status != 204:
+        head.append(f"Content-Type: {ctype}")
+    if chunked:
+        head.append("Transfer-Encoding: chunked")
+    elif content_length is not None and status != 204 and "content-length" not in own:
+        head.append(f"Content-Length: {content_length}")
+    if r.location_out:                        # made absolute: Host, and the port that
+        host = next((v for k, v in r.headers if k.lower() == "host"), "localhost")
+        host = host.split(":")[0]             # is not 80 (the oracle's: __PORT__)
+        head.append(f"Location: http://{host}:__PORT__{r.location_out}")
+    head.append("Connection: close")
+    if gzip_vary(r, status, ctype, content_length):
+        head.append("Vary: Accept-Encoding")
+    head += [f"{name}: {value}" for name, value in r.headers_out if value != ""]
+    return head
+
+
+def gzip_vary(r, status, ctype, content_length):
+    """r->gzip_vary as ngx_http_gzip_header_filter sets it (gzip on, a status
+    of 200, 403 or 404, a type in gzip_types, a length unknown or at least
+    gzip_min_length: whether or not the client accepts gzip), written when
+    gzip_vary is on.  The compression itself is not modelled."""
+    w = r.worker
+    if not (w.location_setting(r, "gzip", False) and w.location_setting(r, "gzip_vary", False)):
+        return False
+    types = w.location_setting(r, "gzip_types", ()) + ("text/html",)
+    base = (ctype or "").split(";")[0].strip().lower()
+    min_length = w.location_setting(r, "gzip_min_length", 20)
+    return (status in (200, 403, 404)
+            and ("*" in types or base in types)
+            and (content_length is None or content_length >= min_length))
+
+
+def http_time(seconds):
+    """ngx_http_time: "Sun, 01 Jan 2023 00:00:00 GMT" (whole seconds, as
+    ngx_time_update caches it)."""
+    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(int(seconds)))
 
 
 def output(r, data, flush=False, last=False):
@@ -187,15 +275,15 @@ def write_filter(r, data, flush=False, last=False):
     if r.connection.error:
         return NGX_ERROR
     wire = r.connection.wire
-    size = len(data)
-    if wire.chunked:
-        if data:
-            size += len(f"{len(data):x}\r\n\r\n")
-        if last:
-            size += 5
+    raw = bytes(data)
+    if wire.chunked:                          # ngx_http_chunked_body_filter's framing
+        raw = (f"{len(data):x}\r\n".encode() + raw + b"\r\n") if data else b""
+        if last:                              # add_trailer's in the last chunk
+            raw += b"0\r\n" + "".join(f"{n}: {v}\r\n" for n, v in r.trailers).encode() + b"\r\n"
     if r.connection.error:                    # ngx_http_write_filter's first check
         return NGX_ERROR
-    return sent_to_gone_client(r, wire.write(size, bytes(data), flush=flush, last=last))
+    return sent_to_gone_client(r, wire.write(len(raw), bytes(data), flush=flush, last=last,
+                                             raw=raw))
 
 
 def sent_to_gone_client(r, sent):

@@ -117,6 +117,10 @@ def ngx_redirect(w, *args):
     if r.header_sent or ctx.header_sent:
         return err("attempt to call ngx.redirect after sending out the headers")
     r.location_header = to_str(args[0])
+    # a new Location header in the list, not r->headers_out.location: nginx's
+    # header filter does not make it absolute
+    r.headers_out.append(["Location", r.location_header.decode("latin-1")
+                          if isinstance(r.location_header, bytes) else str(r.location_header)])
     r.headers_out_status = code
     ctx.exit_code = code
     ctx.exited = True

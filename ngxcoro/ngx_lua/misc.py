@@ -71,7 +71,47 @@ def sent_content_type(w):
         return b"text/html" if r.err_status in response.ERROR_PAGE_STATUSES else None
     if r.header_sent and r.headers_out_status == 204:
         return None                    # ngx_http_header_filter clears it for a 204
-    return b"text/plain"               # default_type (inert in ngxcoro: always text/plain)
+    if r.content_type is not None:
+        return r.content_type.encode() or None
+    return w.location_setting(r, "default_type", "text/plain").encode()
+
+
+def set_resp_header(w, name, is_table, *values):
+    """ngx.header.NAME = v (ngx_http_lua_ffi_set_resp_header, _headers_out.c's
+    ngx_http_lua_set_output_header): Content-Type goes to
+    r->headers_out.content_type (nil: none at all); a table first clears the
+    header, then appends each value; a string replaces the first header of
+    that name in place and drops the others; nil or "" drops them all; a
+    table's first value does the same, the others are appended (override
+    only for i == 0).  Content-Length stays in the list (r->headers_out.
+    content_length points at it: the header filter writes no other)."""
+    r = w.cur_r
+    def text(v):
+        return v.decode("latin-1") if isinstance(v, bytes) else str(v)
+    name, values = text(name), [text(v) for v in values]
+    if name.lower() == "content-type":
+        r.content_type = values[-1] if values else ""
+        mark_headers_set(w)
+        return ret()
+    key = name.lower()
+    same = [h for h in r.headers_out if h[0].lower() == key]
+    if not values or values[0] == "":
+        r.headers_out[:] = [h for h in r.headers_out if h[0].lower() != key]
+    elif same:
+        same[0][1] = values[0]
+        r.headers_out[:] = [h for h in r.headers_out if h[0].lower() != key or h is same[0]]
+    else:
+        r.headers_out.append([name, values[0]])
+    r.headers_out += [[name, v] for v in values[1:] if v != ""]   # a table's other values
+    mark_headers_set(w)
+    return ret()
+
+
+def transform_underscores(w):
+    """llcf->transform_underscores_in_resp_headers, which ngx.header's
+    setter and getter pass to ngx_http_lua_ffi_set_resp_header / _get_."""
+    return bool(w.location_setting(w.cur_r, "lua_transform_underscores_in_response_headers",
+                                   True))
 
 
 def mark_headers_set(w):
@@ -234,7 +274,8 @@ def worker_count(w):
 
 API = {
     "headers_sent": headers_sent, "sent_content_type": sent_content_type,
-    "mark_headers_set": mark_headers_set, "get_status": get_status, "set_status": set_status,
+    "set_resp_header": set_resp_header, "transform_underscores": transform_underscores,
+    "get_status": get_status, "set_status": set_status,
     "send_headers": send_headers, "header_too_late": header_too_late,
     "req_headers": req_headers, "is_subrequest": is_subrequest, "is_internal": is_internal,
     "get_phase": get_phase, "get_method": get_method, "log": ngx_log, "now": now,

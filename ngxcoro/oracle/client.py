@@ -192,5 +192,31 @@ def exchange(port: int, payload: bytes, pieces: list, method: str, timeout: floa
     status, hdrs, rbody = _parse_response(bytes(data), method, eof)
     if not eof and not aborted:
         status = None              # timed out: nginx never finished the request
+    head, raw_body = wire_head(bytes(data))
     return {"status": status, "headers": hdrs, "body": rbody.decode("utf-8", "replace"),
-            "hung": not eof and not aborted, "client_aborted": aborted}
+            "hung": not eof and not aborted, "client_aborted": aborted,
+            "head": head, "raw_body": raw_body}
+
+
+DATE_PLACEHOLDER = "__DATE__"
+_HTTP_DATE = re.compile(r"^(Date|Last-Modified|Expires): "
+                        r"\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT$", re.I)
+
+
+def normalise_head(lines: list[str]) -> list[str]:
+    """The head with every HTTP date (Date, and Last-Modified or Expires if sent) written
+    as DATE_PLACEHOLDER: real nginx's Date is the wall clock's second, which a recording
+    cannot hold still (two runs straddle a second boundary), and the model's is its
+    virtual clock's; tests check the model's value against its clock separately."""
+    return [(m.group(1) + ": " + DATE_PLACEHOLDER) if (m := _HTTP_DATE.match(h)) else h
+            for h in lines]
+
+
+def wire_head(data: bytes) -> tuple[list[str], str]:
+    """(status line and header lines, Date normalised; the body bytes as they came, chunk
+    framing included) of a raw answer; ([], "") when no whole head arrived."""
+    k = data.find(b"\r\n\r\n")
+    if k < 0:
+        return [], ""
+    head = data[:k].decode("latin-1").split("\r\n")
+    return normalise_head(head), data[k + 4:].decode("utf-8", "replace")

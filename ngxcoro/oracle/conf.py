@@ -42,9 +42,17 @@ def is_full_config(text: str) -> bool:
     return any(d.block is not None and d.name in ("events", "http") for d in top)
 
 
-def _main_directives(prefix: str) -> str:
+HEADERS_MORE = "ngx_http_headers_more_filter_module.so"
+_USES_HEADERS_MORE = re.compile(r"(?m)^[^#\n]*\bmore_(set|clear)_(input_)?headers\b")
+
+
+def _main_directives(prefix: str, text: str = "") -> str:
+    """load_module for ndk, lua and echo (and headers-more when `text` uses one of its
+    directives: only then, so other configs load what they always did), pid, the debug
+    error log, one worker."""
     from . import MODULES, MODULES_DIR
-    loads = " ".join(f"load_module {os.path.join(MODULES_DIR, m)};" for m in MODULES)
+    modules = MODULES + ((HEADERS_MORE,) if _USES_HEADERS_MORE.search(text) else ())
+    loads = " ".join(f"load_module {os.path.join(MODULES_DIR, m)};" for m in modules)
     return (f"{loads} pid {prefix}logs/nginx.pid; "
             f"error_log {prefix}logs/error.log debug; worker_processes 1; ")
 
@@ -99,7 +107,7 @@ def _build_server_block(text: str, port: int, prefix: str) -> str:
     for d in walk(top):
         if d.name == "error_log":
             _blank(chars, d.start, d.end)
-    header = (_main_directives(prefix) + "events { worker_connections 64; } "
+    header = (_main_directives(prefix, text) + "events { worker_connections 64; } "
               + "http { " + _http_directives(prefix)
               + f"server {{ listen 127.0.0.1:{port}; ")
     return header + "".join(chars) + "\n}\n}\n"
@@ -133,7 +141,7 @@ def _build_full(text: str, port: int, prefix: str) -> str:
     top = parse_partial(text)[0]   # a syntax error is left for nginx to report
     chars = list(text)
     inserts: list[tuple[int, str]] = []
-    ours = set(MODULES)
+    ours = set(MODULES) | {HEADERS_MORE}
     for d in top:
         if d.name in ("pid", "daemon", "master_process", "worker_processes"):
             _blank(chars, d.start, d.end)
@@ -165,4 +173,4 @@ def _build_full(text: str, port: int, prefix: str) -> str:
                 chars[ld.start] = new     # one list cell may hold several characters
     for pos, s in sorted(inserts, reverse=True):
         chars.insert(pos, s)
-    return _main_directives(prefix) + "".join(chars)
+    return _main_directives(prefix, text) + "".join(chars)

@@ -108,7 +108,8 @@ def _run_in_prefix(prefix, config_text, payload, pieces, method, timeout, abort_
     env = {k: v for k, v in os.environ.items() if k not in ("LUA_PATH", "LUA_CPATH", "LUA_INIT")}
     res = {"status": None, "body": "", "headers": [], "error_log": [], "debug": [],
            "error_records": [], "debug_lines": [], "hung": False, "startup_error": None, "raw_error_log": "", "stderr": "",
-           "client_abort_at": abort_at, "client_aborted": False}
+           "client_abort_at": abort_at, "client_aborted": False,
+           "head": [], "raw_body": ""}
     if quit_at is not None:
         res["quit_at"] = quit_at
     mode = "master_process off;" if quit_at is None else "master_process on;"
@@ -271,7 +272,7 @@ def _unport(res: dict, port: int) -> None:
             return [fix(y) for y in x]
         return x
 
-    for k in ("body", "headers", "error_log", "debug", "error_records", "debug_lines",
+    for k in ("body", "headers", "head", "raw_body", "error_log", "debug", "error_records", "debug_lines",
               "raw_error_log"):
         if k in res:
             res[k] = fix(res[k])

@@ -65,10 +65,11 @@ def parse_scenario(text: str) -> dict:
     ``timeout`` (client timeout in seconds, default 3), ``client-abort-at`` (seconds after
     the request when the client closes its socket; default None, never), ``quit-at``
     (seconds after the request when nginx gets ``nginx -s quit``, a graceful shutdown;
-    default None, never).
+    default None, never), ``wire`` ("yes": the recording also keeps the raw response
+    head and body bytes, tests/test_wire.py; default False).
     """
     info = {"title": "", "request": "GET /t", "headers": [], "body": None, "timeout": 3.0,
-            "client_abort_at": None, "quit_at": None}
+            "client_abort_at": None, "quit_at": None, "wire": False}
     for line in text.split("\n"):
         if not line.startswith("#"):
             break
@@ -93,4 +94,6 @@ def parse_scenario(text: str) -> dict:
             info["client_abort_at"] = float(val)
         elif key == "quit-at":
             info["quit_at"] = float(val)
+        elif key == "wire":
+            info["wire"] = val.strip().lower() in ("yes", "on", "true")
     return info

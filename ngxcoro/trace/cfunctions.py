@@ -32,6 +32,14 @@ C_FUNCTIONS = {
     "nginx.response.special_response_handler": "ngx_http_special_response_handler",
     "nginx.response.filter_finalize_request": "ngx_http_filter_finalize_request",
     "nginx.response.header_filter": "ngx_http_header_filter",
+    "nginx.response.header_lines": "ngx_http_header_filter",
+    "nginx.response.http_time": "ngx_http_time",
+    "nginx.response.gzip_vary": "ngx_http_gzip_header_filter",
+    # nginx/headers.py
+    "nginx.headers.headers_filter": "ngx_http_headers_filter",
+    # nginx/headers_more.py
+    "nginx.headers_more.headers_more_filter": "ngx_http_headers_more_filter",
+    "nginx.headers_more.set_header": "ngx_http_headers_more_exec_cmd",
     "nginx.response.write_filter": "ngx_http_write_filter",
     "nginx.phases.send_response": "ngx_http_send_response",
     "nginx.response.send_header": "ngx_http_send_header",
@@ -67,6 +75,7 @@ C_FUNCTIONS = {
     "nginx.content.echo_sleep_event_handler": "ngx_http_echo_sleep_event_handler",
     "nginx.content.proxy_handler": "ngx_http_proxy_handler",
     "nginx.content.upstream_done": "ngx_http_upstream_process_header",
+    "nginx.content.upstream_headers": "ngx_http_upstream_process_headers",
     # ngx_lua/util.py
     "ngx_lua.util.run_thread": "ngx_http_lua_run_thread",
     "ngx_lua.util.thread_yielded": "ngx_http_lua_run_thread",

@@ -77,6 +77,7 @@ _CONTEXT_TABLE = {
     """,
     "http srv loc": """
         absolute_redirect add_after_body add_before_body addition_types aio aio_write allow
+        more_clear_headers more_clear_input_headers more_set_headers more_set_input_headers
         ancient_browser ancient_browser_value auth_basic auth_basic_user_file auth_delay
         auth_request auth_request_set autoindex autoindex_exact_size autoindex_format
         autoindex_localtime charset_types chunked_transfer_encoding client_body_buffer_size
@@ -232,7 +233,8 @@ LUA_INIT = {f"{p}_by_lua{b}": p for p in ("init", "init_worker") for b in ("", "
 LUA_INHERITED = ("log", "header_filter", "body_filter")
 FLAGS = ("lua_check_client_abort lua_need_request_body lua_http10_buffering "
          "rewrite_by_lua_no_postpone access_by_lua_no_postpone "
-         "chunked_transfer_encoding log_not_found").split()
+         "chunked_transfer_encoding log_not_found "
+         "lua_transform_underscores_in_response_headers").split()
 NUMBERS = "lua_thread_cache_max_entries lua_max_pending_timers lua_max_running_timers".split()
 SIZES = ["postpone_output"]
 ECHO = {n for n in KNOWN if n.startswith("echo")}
@@ -249,8 +251,16 @@ DEFAULT_SETTINGS = {
     "postpone_output": 1460,
     "satisfy": "all",
     "server_tokens": "on",
+    "default_type": "text/plain",
+    "charset": "off",
+    "lua_transform_underscores_in_response_headers": True,
+    "proxy_http_version": "1.0",
+    "expires": "off",               # the headers filter (nginx/headers.py)
+    "add_headers": (),              # add_header: (name, value, always) in order
+    "add_trailers": (),             # add_trailer: likewise
     "access_rules": (),             # allow / deny, as (deny?, network) in order
     "error_pages": {},              # status -> line of the error_page that names it
+    "more_headers": (),             # headers-more: (name, args, line) in order
     # http-level (ngx_http_lua_main_conf_t)
     "lua_thread_cache_max_entries": 1024,
     "lua_max_pending_timers": 1024,
@@ -266,7 +276,7 @@ ACCESS = ("allow", "deny")
 _MODELLED = (KEPT | set(ACCESS) | {"error_page"} | set(LUA_HANDLERS) | set(LUA_INIT)
              | set(DEFAULT_SETTINGS)
              | {"http", "events", "server", "location", "listen", "error_log", "root",
-                "server_name", "lua_shared_dict"})
+                "server_name", "lua_shared_dict", "add_header", "add_trailer"})
 
 # Valid nginx that changes what a request gets (the answer, the error log, the order of
 # events) in a way the model cannot simulate: refused with one line naming it. Besides
@@ -282,7 +292,8 @@ _NOT_MODELLED = frozenset("""
     ancient_browser slice dav_methods empty_gif flv mp4 stub_status random_index
     fastcgi_pass grpc_pass memcached_pass scgi_pass uwsgi_pass proxy_method proxy_set_body
     proxy_pass_request_body proxy_pass_request_headers proxy_intercept_errors proxy_cache
-    proxy_store proxy_limit_rate if rewrite break
+    proxy_store proxy_limit_rate if rewrite break more_set_input_headers
+    more_clear_input_headers
 """.split())
 
 # Inert directives whose value (any case) changes the answer: server_tokens changes the

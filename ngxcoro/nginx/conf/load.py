@@ -40,7 +40,7 @@ from typing import Callable, Optional
 from .commands import (ACCESS, DEFAULT_SETTINGS, ECHO, ECHO_FILTERS, FLAGS, KEPT, LUA_HANDLERS,
                        LUA_INHERITED, LUA_INIT, NUMBERS, SIZES)
 from .core import Config, Location, LuaChunk, Server, check_duplicate_locations, location_name
-from .file import ConfigError, Directive, parse, parse_partial
+from .file import ConfigError, Directive, parse, parse_partial, walk
 from .handler import LOG_LEVELS, Loader, error_page_codes, log_level, parse_rule, parse_size
 from .regex import pcre_compile
 
@@ -82,7 +82,23 @@ def _settings(block: list, inherited: dict, chunk: Optional[Callable] = None) ->
              for code in error_page_codes(d.args)}
     if pages:                       # ngx_http_core_merge_loc_conf: own error_pages, or inherited
         out["error_pages"] = pages
+    more = [(d.name, tuple(d.args), d.line) for d in block
+            if d.name in ("more_set_headers", "more_clear_headers")]
+    if more:                        # ngx_http_headers_more_merge_loc_conf: the outer
+        out["more_headers"] = inherited["more_headers"] + tuple(more)   # ones run first
+    adds = [(d.args[0], d.args[1], len(d.args) > 2 and d.args[2] == "always")
+            for d in block if d.name == "add_header" and len(d.args) >= 2]
+    if adds:                        # ngx_http_headers_merge_conf: own headers, or inherited
+        out["add_headers"] = tuple(adds)
+    trailers = [(d.args[0], d.args[1], len(d.args) > 2 and d.args[2] == "always")
+                for d in block if d.name == "add_trailer" and len(d.args) >= 2]
+    if trailers:                    # likewise
+        out["add_trailers"] = tuple(trailers)
     for d in block:
+        if d.name in ("expires", "add_header", "add_trailer"):
+            out["headers_line"] = d.line
+        if d.name == "expires":
+            out["expires"] = " ".join(d.args)
         if d.name in FLAGS:
             out[d.name] = d.args[0].lower() == "on"
         elif d.name in NUMBERS:
@@ -91,7 +107,13 @@ def _settings(block: list, inherited: dict, chunk: Optional[Callable] = None) ->
             out[d.name] = parse_size(d.args[0])
         elif d.name in ("satisfy", "server_tokens"):
             out[d.name] = d.args[0].lower()
-        elif d.name == "root":
+        elif d.name in ("gzip", "gzip_vary"):   # (inert: read only for the Vary header)
+            out[d.name] = d.args[0].lower() == "on"
+        elif d.name == "gzip_types":
+            out[d.name] = tuple(a.lower() for a in d.args)
+        elif d.name == "gzip_min_length":
+            out[d.name] = parse_size(d.args[0])
+        elif d.name in ("root", "default_type", "charset", "proxy_http_version"):
             out[d.name] = d.args[0]
     return out
 
@@ -193,6 +215,9 @@ def load(text: str, filename: str = "nginx.conf",
                     error_log_level=level, inert=list(loader.inert),
                     refused_vars=dict(loader.refused_vars), lua_phases=builder.lua_phases,
                     shared_dicts=dict(loader.shared_dicts))
+    # headers-more's filter goes into the chain when a config uses the module
+    config.uses_headers_more = any(d.name in ("more_set_headers", "more_clear_headers")
+                                   for d in walk(tree))
     for d in http:                  # ngx_http_lua_init_by_lua, _init_worker_by_lua
         if d.name in LUA_INIT:
             setattr(config, LUA_INIT[d.name] + "_by_lua", lua_chunk(d, filename))

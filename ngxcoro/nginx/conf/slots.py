@@ -179,6 +179,7 @@ _ARGS_TABLE = {
         proxy_temp_path scgi_temp_path uwsgi_temp_path
     """,
     "1MORE": """
+        more_clear_headers more_clear_input_headers more_set_headers more_set_input_headers
         access_log addition_types ancient_browser charset_types dav_methods error_log
         fastcgi_cache_bypass fastcgi_cache_methods fastcgi_cache_use_stale
         fastcgi_cache_valid fastcgi_ignore_headers fastcgi_next_upstream

@@ -143,8 +143,8 @@ end
 local cur_req = 1      -- the request id ngx_http_lua_get_req answers (K.set_request)
 
 -- ngx.header: the current request's response headers (kept per request for
--- res.header of a capture; the status line and headers the model writes do
--- not show them)
+-- res.header of a capture; misc.py set_resp_header keeps nginx's ordered list
+-- that the header filter writes)
 local function resp_headers()
   local t = resp_headers_of[cur_req]
   if t == nil then t = {}; resp_headers_of[cur_req] = t end
@@ -153,7 +153,8 @@ end
 local header_mt = {
   __index = function(_, k)
     bad_context(2)
-    local key = tostring(k):lower():gsub("_", "-")
+    local key = tostring(k):lower()
+    if P.transform_underscores() then key = key:gsub("_", "-") end
     local h = resp_headers()[key]
     if h == nil and key == "content-type" then return P.sent_content_type() end
     return h and h[2]
@@ -164,7 +165,8 @@ local header_mt = {
       P.header_too_late()
       return
     end
-    local t, name = resp_headers(), (tostring(k):gsub("_", "-"))
+    local t, name = resp_headers(), tostring(k)
+    if P.transform_underscores() then name = name:gsub("_", "-") end
     local key = name:lower()
     if key == "content-length" and type(v) ~= "table" and v ~= nil
         and tostring(v) ~= "" and not tostring(v):match("^%d+$") then
@@ -173,7 +175,12 @@ local header_mt = {
     end
     if v == nil then t[key] = nil
     else t[key] = {t[key] and t[key][1] or name, v} end
-    P.mark_headers_set()
+    if type(v) == "table" then
+      local vals = {}
+      for i = 1, #v do vals[i] = tostring(v[i]) end
+      P.set_resp_header(name, true, unpack(vals))
+    elseif v == nil then P.set_resp_header(name, false)
+    else P.set_resp_header(name, false, tostring(v)) end
   end,
 }
 ngx.header = setmetatable({}, header_mt)
