@@ -33,7 +33,7 @@ def read_client_request_body(r, post_handler):
         return NGX_OK
     ready = arrived_by(r)
     if ready <= w.loop.now_ms:
-        r.request_body = b"".join(p for _, p in r.body_pieces)
+        request_body_save_filter(r)
         post_handler(r)
         return NGX_OK
     r.reading_body = True                # r->request_body is allocated: no discard
@@ -46,10 +46,57 @@ def read_client_request_body(r, post_handler):
 def read_client_request_body_handler(r, post_handler):
     """ngx_http_read_client_request_body_handler, once the body is complete."""
     r.body_timer = None
-    r.request_body = b"".join(p for _, p in r.body_pieces)
+    request_body_save_filter(r)
     r.worker.fire("body_arrived", uri=r.unparsed_uri)
     post_handler(r)
     request.run_posted_requests(r.connection)
+
+
+def request_body_save_filter(r):
+    """ngx_http_request_body_save_filter: the whole body is in, in memory or,
+    when it outgrew the buffer (or client_body_in_file_only), in a temp file.
+
+    The pieces sent with the headers (delay 0) are nginx's preread: they sit
+    in the header buffer, and the rest too while it is small.  A body read
+    later goes through a buffer of client_body_buffer_size bytes (grown to
+    the body's size when that is below 1.25 times the buffer), which is
+    written to the file each time it is full and more is to come."""
+    w = r.worker
+    data = b"".join(p for _, p in r.body_pieces)
+    preread = 0
+    for d, p in r.body_pieces:
+        if d:
+            break
+        preread += len(p)
+    rest = len(data) - preread
+    size = w.location_setting(r, "client_body_buffer_size", 8192)
+    in_file_only = w.location_setting(r, "client_body_in_file_only", "off") != "off"
+    r.request_body = data
+    if in_file_only or (rest >= size + (size >> 2) and (preread == 0 or rest > 512)):
+        write_request_body(r, data)
+
+
+def write_request_body(r, data):
+    """ngx_http_write_request_body: create the temp file (ngx_create_temp_file,
+    logging its name at r->request_body_file_log_level) and keep the body there."""
+    w = r.worker
+    if r.request_body_file is None:
+        r.request_body_file = create_temp_file(w)
+        level = r.body_file_log_level
+        if level == "":
+            in_file_only = w.location_setting(r, "client_body_in_file_only", "off") != "off"
+            level = "notice" if in_file_only else "warn"
+        if level != "none":
+            w.log_error(level, "a client request body is buffered to a temporary file "
+                               + r.request_body_file, r)
+    r.request_body = data
+
+
+def create_temp_file(w):
+    """ngx_create_temp_file: the next name under client_body_temp_path (the
+    oracle's runner puts it at <prefix>tmp/client, shown as PREFIX_ALIAS)."""
+    w.temp_number = getattr(w, "temp_number", 0) + 1
+    return f"/usr/share/nginx/tmp/client/{w.temp_number:010d}"
 
 
 def discard_request_body(r):

@@ -68,6 +68,8 @@ class Request:
     set_vars: dict = field(default_factory=dict)
     posted_requests: list = field(default_factory=list)   # on the main request
     request_body: bytes | None = None
+    request_body_file: str | None = None   # r->request_body->temp_file's name
+    body_file_log_level: str = ""          # r->request_body_file_log_level ("": none)
     discard_body: bool = False
     reading_body: bool = False
     content_length: int = -1

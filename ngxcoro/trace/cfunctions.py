@@ -56,6 +56,8 @@ C_FUNCTIONS = {
     "nginx.body.discarded_request_body_handler": "ngx_http_discarded_request_body_handler",
     "nginx.body.read_client_request_body": "ngx_http_read_client_request_body",
     "nginx.body.read_client_request_body_handler": "ngx_http_read_client_request_body_handler",
+    "nginx.body.request_body_save_filter": "ngx_http_request_body_save_filter",
+    "nginx.body.write_request_body": "ngx_http_write_request_body",
     # nginx/content.py
     "nginx.content.rewrite_handler": "ngx_http_rewrite_handler",
     "nginx.content.script_return_code": "ngx_http_script_return_code",
@@ -210,6 +212,14 @@ C_FUNCTIONS = {
     "ngx_lua.req_body.read_body_resume": "ngx_http_lua_read_body_resume",
     "ngx_lua.req_body.req_body_cleanup": "ngx_http_lua_req_body_cleanup",
     "ngx_lua.req_body.get_body_data": "ngx_http_lua_ngx_req_get_body_data",
+    "ngx_lua.req_body.get_body_file": "ngx_http_lua_ngx_req_get_body_file",
+    "ngx_lua.req_body.discard_body": "ngx_http_lua_ngx_req_discard_body",
+    "ngx_lua.req_body.set_body_data": "ngx_http_lua_ngx_req_set_body_data",
+    "ngx_lua.req_body.set_body_file": "ngx_http_lua_ngx_req_set_body_file",
+    "ngx_lua.req_body.init_body": "ngx_http_lua_ngx_req_init_body",
+    "ngx_lua.req_body.append_body": "ngx_http_lua_ngx_req_append_body",
+    "ngx_lua.req_body.finish_body": "ngx_http_lua_ngx_req_body_finish",
+    "ngx_lua.req_body._to_file": "ngx_http_lua_write_request_body",
     # ngx_lua/variable.py
     "ngx_lua.variable.var_get": "ngx_http_lua_var_get",
     "ngx_lua.variable.var_set": "ngx_http_lua_var_set",

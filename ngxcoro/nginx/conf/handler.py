@@ -274,7 +274,8 @@ class Loader:
         parent = parents[-1] if parents else None
         duplicate = f'"{name}" directive is duplicate'
         numbers = NUMBERS + ["echo_status"]
-        if name in ("http", "events", "internal", "proxy_pass", "satisfy", "server_tokens") \
+        if name in ("http", "events", "internal", "proxy_pass", "satisfy", "server_tokens",
+                    "client_body_in_file_only") \
                 or name in FLAGS \
                 or name in numbers or name in SIZES:
             self.once(parents, name, d.line, duplicate)
@@ -292,6 +293,10 @@ class Loader:
             raise ValueError(f'"{name}" directive invalid value')
         elif name == "satisfy" and args[0].lower() not in ("all", "any"):
             raise ValueError(f'invalid value "{args[0]}"')
+        elif name == "client_body_in_file_only" and args[0].lower() not in ("on", "off",
+                                                                            "clean"):
+            raise ValueError(f'invalid value "{args[0]}" in "{name}" directive, it must be "on", '
+                             f'"off" or "clean"')
         elif name == "server_tokens" and args[0].lower() not in ("on", "off", "build"):
             raise ValueError(f'invalid value "{args[0]}"')
         elif name == "error_log":
