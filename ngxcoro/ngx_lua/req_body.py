@@ -107,9 +107,10 @@ def get_body_data(w, *args):
     if e:
         return e
     rb = r.request_body
+    # (data, read, in a file, discarded): get_post_args (args.lua) reads the rest
     if rb is None or r.request_body_file is not None:
-        return ret(None, rb is not None)
-    return ret(rb if rb else None, True)
+        return ret(None, rb is not None, r.request_body_file is not None, r.discard_body)
+    return ret(rb if rb else None, True, False, r.discard_body)
 
 
 def get_body_file(w, *args):

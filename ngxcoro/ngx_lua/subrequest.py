@@ -83,7 +83,7 @@ def subrequest(r, uri, args, method, body, data):
     sr.request_line = main.request_line
     sr.request_uri = main.request_uri
     sr.server_name = main.server_name
-    sr.request_body = body if body is not None else main.request_body
+    adjust_subrequest_body(sr, r, method, body, getattr(data, "always_forward_body", False))
     sr.sr_data = data
     data.sr_id = sr.id
     sr.post_subrequest = post_subrequest
@@ -93,6 +93,28 @@ def subrequest(r, uri, args, method, body, data):
     request.count_change(r, +1, f"subrequest {sr.unparsed_uri}")
     request.post_request(sr)
     return sr
+
+def adjust_subrequest_body(sr, r, method, body, always_forward_body):
+    """The body part of ngx_http_lua_adjust_subrequest: the `body` option; else
+    no body for a method other than PUT or POST when the parent has one (its
+    Content-Length set to 0); else the parent's body (a file's name too)."""
+    if body is not None:
+        sr.request_body = body
+        _set_length(sr, len(body))
+    elif (not always_forward_body and method not in ("PUT", "POST")
+          and phases.request_content_length(r) > 0):
+        sr.request_body = None
+        _set_length(sr, 0)
+    else:
+        sr.request_body, sr.request_body_file = r.request_body, r.request_body_file
+
+
+def _set_length(sr, n):
+    """Like ngx_http_lua_set_content_length_header: on the subrequest's own headers."""
+    sr.headers = [(k, v) for k, v in sr.headers if k.lower() != "content-length"]
+    if n:                   # a GET capture of a POST sees no Content-Length (881)
+        sr.headers.append(("Content-Length", str(n)))
+
 
 def capture_header_filter(sr, nxt):
     """ngx_http_lua_capture_header_filter: a captured HEAD subrequest sends its
