@@ -234,7 +234,9 @@ FLAGS = ("lua_check_client_abort lua_need_request_body lua_http10_buffering "
          "rewrite_by_lua_no_postpone access_by_lua_no_postpone "
          "chunked_transfer_encoding log_not_found").split()
 NUMBERS = "lua_thread_cache_max_entries lua_max_pending_timers lua_max_running_timers".split()
-SIZES = ["postpone_output", "client_body_buffer_size", "client_max_body_size"]
+SIZES = ["postpone_output"]
+# modelled request-body directives whose values the generic slots check (slots.py)
+BODY_SLOTS = ("client_body_buffer_size", "client_max_body_size", "client_body_in_file_only")
 ECHO = {n for n in KNOWN if n.startswith("echo")}
 # echo directives that are output filters, not content handlers
 ECHO_FILTERS = {"echo_before_body", "echo_after_body", "echo_status"}

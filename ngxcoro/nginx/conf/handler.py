@@ -25,7 +25,7 @@ import re
 from typing import Optional
 
 from .commands import (ACCESS, BLOCKS, ECHO, FLAGS, INNER, KEPT, KNOWN, LUA_HANDLERS, LUA_INIT,
-                       NUMBERS, SIZES, category)
+                       NUMBERS, SIZES, BODY_SLOTS, category)
 from .slots import nargs_ok, slot_error, slot_value_ok, value_kind
 from .core import location_name
 from .file import BLOCK_START, OK, ConfigError, Directive
@@ -274,12 +274,17 @@ class Loader:
         parent = parents[-1] if parents else None
         duplicate = f'"{name}" directive is duplicate'
         numbers = NUMBERS + ["echo_status"]
-        if name in ("http", "events", "internal", "proxy_pass", "satisfy", "server_tokens",
-                    "client_body_in_file_only") \
+        if name in ("http", "events", "internal", "proxy_pass", "satisfy", "server_tokens") \
                 or name in FLAGS \
                 or name in numbers or name in SIZES:
             self.once(parents, name, d.line, duplicate)
-        if name in LUA_HANDLERS and not name.endswith("_block"):
+        if name == "client_body_in_file_only":      # ngx_conf_set_enum_slot
+            self.once(parents, name, d.line, duplicate)
+            if args[0].lower() not in ("on", "off", "clean"):
+                raise ValueError(f'invalid value "{args[0]}"')
+        elif name in BODY_SLOTS:           # modelled, read by generic slots
+            self.slot(d, parents)
+        elif name in LUA_HANDLERS and not name.endswith("_block"):
             self.lua_handler(d, parents, d.line)
         elif name in LUA_INIT and not name.endswith("_block"):
             # ngx_http_lua_init_by_lua, _init_worker_by_lua: one handler per http block
@@ -293,10 +298,6 @@ class Loader:
             raise ValueError(f'"{name}" directive invalid value')
         elif name == "satisfy" and args[0].lower() not in ("all", "any"):
             raise ValueError(f'invalid value "{args[0]}"')
-        elif name == "client_body_in_file_only" and args[0].lower() not in ("on", "off",
-                                                                            "clean"):
-            raise ValueError(f'invalid value "{args[0]}" in "{name}" directive, it must be "on", '
-                             f'"off" or "clean"')
         elif name == "server_tokens" and args[0].lower() not in ("on", "off", "build"):
             raise ValueError(f'invalid value "{args[0]}"')
         elif name == "error_log":
