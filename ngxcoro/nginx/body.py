@@ -56,24 +56,38 @@ def request_body_save_filter(r):
     """ngx_http_request_body_save_filter: the whole body is in, in memory or,
     when it outgrew the buffer (or client_body_in_file_only), in a temp file.
 
-    The pieces sent with the headers (delay 0) are nginx's preread: they sit
-    in the header buffer, and the rest too while it is small.  A body read
-    later goes through a buffer of client_body_buffer_size bytes (grown to
-    the body's size when that is below 1.25 times the buffer), which is
-    written to the file each time it is full and more is to come."""
+    The pieces sent with the headers (delay 0) arrive with them: what fits
+    the 1k header buffer (client_header_buffer_size) is nginx's preread, and
+    the rest too while it fits there.  Otherwise the rest goes through a
+    buffer of client_body_buffer_size bytes (grown to the rest when that is
+    below 1.25 times the buffer), which is written to the file each time it
+    is full and more is to come."""
     w = r.worker
     data = b"".join(p for _, p in r.body_pieces)
-    preread = 0
+    sent_with_headers = 0
     for d, p in r.body_pieces:
         if d:
             break
-        preread += len(p)
+        sent_with_headers += len(p)
+    room = HEADER_BUFFER - header_length(r)
+    preread = max(0, min(sent_with_headers, room))
     rest = len(data) - preread
     size = w.location_setting(r, "client_body_buffer_size", 8192)
     in_file_only = w.location_setting(r, "client_body_in_file_only", "off") != "off"
     r.request_body = data
-    if in_file_only or (rest >= size + (size >> 2) and (preread == 0 or rest > 512)):
+    if preread and rest <= room - preread:
+        rest = 0                          # read into r->header_in
+    if in_file_only or (rest and rest >= size + (size >> 2)):
         write_request_body(r, data)
+
+
+#: client_header_buffer_size's default
+HEADER_BUFFER = 1024
+
+
+def header_length(r):
+    """The bytes of the request line and headers, as the client sent them."""
+    return (len(r.request_line) + 2 + sum(len(k) + len(v) + 4 for k, v in r.headers) + 2)
 
 
 def write_request_body(r, data):
