@@ -96,6 +96,7 @@ def write_request_body(r, data):
     w = r.worker
     if r.request_body_file is None:
         r.request_body_file = create_temp_file(w)
+        w.fire("body_temp_file", uri=r.unparsed_uri, path=r.request_body_file)
         level = r.body_file_log_level
         if level == "":
             in_file_only = w.location_setting(r, "client_body_in_file_only", "off") != "off"
