@@ -26,7 +26,11 @@ def read_client_request_body(r, post_handler):
     runs when the last piece arrives."""
     w = r.worker
     request.count_change(r, +1, "read client request body")
-    if r is not r.main or r.request_body is not None or not r.body_pieces:
+    if r.discard_body:                    # being discarded: no body, at once
+        post_handler(r)
+        return NGX_OK
+    if (r is not r.main or r.request_body is not None or not r.body_pieces
+            or getattr(r, "body_discarded", False)):
         if r.request_body is None and r is r.main:
             r.request_body = b""
         post_handler(r)
@@ -120,12 +124,12 @@ def discard_request_body(r):
     count++ and read (and drop) the rest as it arrives."""
     w = r.worker
     if (r is not r.main or r.discard_body or r.request_body is not None or r.reading_body
-            or not r.body_pieces):
+            or not r.body_pieces or getattr(r, "body_discarded", False)):
         return NGX_OK
     w.fire("discard_body", uri=r.unparsed_uri)
     ready = arrived_by(r)
     if ready <= w.loop.now_ms:
-        r.request_body = b""
+        r.body_discarded = True          # content_length_n = 0; r->request_body stays NULL
         return NGX_OK
     request.count_change(r, +1, "discard request body")
     r.discard_body = True
@@ -140,7 +144,7 @@ def discarded_request_body_handler(r):
     the reference goes back through ngx_http_finalize_request(r, NGX_DONE)."""
     r.body_timer = None
     r.discard_body = False
-    r.request_body = b""
+    r.body_discarded = True              # content_length_n = 0; r->request_body stays NULL
     if r.connection.destroyed:
         return
     request.finalize_request(r, NGX_DONE)
