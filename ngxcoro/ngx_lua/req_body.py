@@ -89,7 +89,7 @@ def _lstring(v):
     if isinstance(v, bytes):
         return v
     if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return (str(int(v)) if float(v).is_integer() else repr(v)).encode()
+        return ("%.14g" % v).encode()     # lua_tolstring's LUAI_NUMFFORMAT
     return None
 
 
