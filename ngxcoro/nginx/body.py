@@ -78,11 +78,37 @@ def request_body_save_filter(r):
     rest = len(data) - preread
     size = w.location_setting(r, "client_body_buffer_size", 8192)
     in_file_only = w.location_setting(r, "client_body_in_file_only", "off") != "off"
+    chunked = any(k.lower() == "transfer-encoding" and "chunked" in v.lower()
+                  for k, v in r.headers)
+    if chunked:
+        data = parse_chunked(data)
     r.request_body = data
     if preread and rest <= room - preread:
         rest = 0                          # read into r->header_in
+    if chunked:       # no length known: a buffer of the full size (approximated: the
+        rest = len(data) if len(data) > size else 0    # chunks' framing is not counted)
+        size = 0
     if in_file_only or (rest and rest >= size + (size >> 2)):
         write_request_body(r, data)
+
+
+def parse_chunked(raw):
+    """ngx_http_parse_chunked, all at once: the chunks' data, without sizes,
+    extensions and trailers (a malformed body: what was parsed until then)."""
+    out, i = bytearray(), 0
+    while True:
+        j = raw.find(b"\r\n", i)
+        if j < 0:
+            break
+        try:
+            n = int(raw[i:j].split(b";")[0].strip() or b"x", 16)
+        except ValueError:
+            break
+        if n == 0:
+            break
+        out += raw[j + 2:j + 2 + n]
+        i = j + 2 + n + 2
+    return bytes(out)
 
 
 #: client_header_buffer_size's default
