@@ -93,7 +93,7 @@ def request_body_save_filter(r):
 
 
 def parse_chunked(raw):
-    """ngx_http_parse_chunked, all at once: the chunks' data, without sizes,
+    """The chunks' data, as ngx_http_parse_chunked reads them, all at once: without sizes,
     extensions and trailers (a malformed body: what was parsed until then)."""
     out, i = bytearray(), 0
     while True:
