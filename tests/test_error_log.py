@@ -163,13 +163,18 @@ def test_compare_same_and_different(tmp_path, real_nginx):
     r = _cli("compare", "--config", str(same), "--log-level", "debug")
     assert r.returncode == 0, r.stdout
     assert "[debug] * lua ready to sleep for 0 ms" in r.stdout
-    # client_max_body_size is inert in the model (a known gap): nginx answers 413 to a
-    # body over the limit, the model reads it
+    # client_max_body_size: nginx answers 413 to a body over the limit, and so does the model
     big = tmp_path / "big.conf"
     big.write_text("location /t { client_max_body_size 1; content_by_lua_block {\n"
                    "ngx.req.read_body() ngx.say('read') } }\n")
     body = tmp_path / "body"
     body.write_text("hello")
     r = _cli("compare", "--config", str(big), "--body-file", str(body))
+    assert r.returncode == 0, r.stdout
+    assert "413" in r.stdout and r.stdout.rstrip().endswith("same")
+    # the worker's pid is a fixed number in the model (4242), a process id in nginx
+    pid = tmp_path / "pid.conf"
+    pid.write_text("location /t { content_by_lua_block {\nngx.say(ngx.worker.pid()) } }\n")
+    r = _cli("compare", "--config", str(pid))
     assert r.returncode == 1, r.stdout
-    assert "413" in r.stdout and r.stdout.rstrip().endswith("different")
+    assert "4242" in r.stdout and r.stdout.rstrip().endswith("different")

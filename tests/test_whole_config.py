@@ -52,7 +52,7 @@ def test_test_nginx_config_is_accepted_and_its_inert_directives_listed():
     for name in ("worker_processes", "daemon", "master_process", "pid", "env", "access_log",
                  "keepalive_timeout", "client_body_temp_path",
                  "fastcgi_temp_path", "uwsgi_temp_path", "scgi_temp_path", "proxy_temp_path",
-                 "lua_package_path", "client_max_body_size", "index", "accept_mutex",
+                 "lua_package_path", "index", "accept_mutex",
                  "worker_connections", "user"):
         assert name in names, name
     # in file order, each with the line nginx would name

@@ -26,14 +26,18 @@ def read_client_request_body(r, post_handler):
     runs when the last piece arrives."""
     w = r.worker
     request.count_change(r, +1, "read client request body")
-    if r is not r.main or r.request_body is not None or not r.body_pieces:
+    if r.discard_body:                    # being discarded: no body, at once
+        post_handler(r)
+        return NGX_OK
+    if (r is not r.main or r.request_body is not None or not r.body_pieces
+            or getattr(r, "body_discarded", False)):
         if r.request_body is None and r is r.main:
             r.request_body = b""
         post_handler(r)
         return NGX_OK
     ready = arrived_by(r)
     if ready <= w.loop.now_ms:
-        r.request_body = b"".join(p for _, p in r.body_pieces)
+        request_body_save_filter(r)
         post_handler(r)
         return NGX_OK
     r.reading_body = True                # r->request_body is allocated: no discard
@@ -46,10 +50,98 @@ def read_client_request_body(r, post_handler):
 def read_client_request_body_handler(r, post_handler):
     """ngx_http_read_client_request_body_handler, once the body is complete."""
     r.body_timer = None
-    r.request_body = b"".join(p for _, p in r.body_pieces)
+    request_body_save_filter(r)
     r.worker.fire("body_arrived", uri=r.unparsed_uri)
     post_handler(r)
     request.run_posted_requests(r.connection)
+
+
+def request_body_save_filter(r):
+    """ngx_http_request_body_save_filter: the whole body is in, in memory or,
+    when it outgrew the buffer (or client_body_in_file_only), in a temp file.
+
+    The pieces sent with the headers (delay 0) arrive with them: what fits
+    the 1k header buffer (client_header_buffer_size) is nginx's preread, and
+    the rest too while it fits there.  Otherwise the rest goes through a
+    buffer of client_body_buffer_size bytes (grown to the rest when that is
+    below 1.25 times the buffer), which is written to the file each time it
+    is full and more is to come."""
+    w = r.worker
+    data = b"".join(p for _, p in r.body_pieces)
+    sent_with_headers = 0
+    for d, p in r.body_pieces:
+        if d:
+            break
+        sent_with_headers += len(p)
+    room = HEADER_BUFFER - header_length(r)
+    preread = max(0, min(sent_with_headers, room))
+    rest = len(data) - preread
+    size = w.location_setting(r, "client_body_buffer_size", 8192)
+    in_file_only = w.location_setting(r, "client_body_in_file_only", "off") != "off"
+    chunked = any(k.lower() == "transfer-encoding" and "chunked" in v.lower()
+                  for k, v in r.headers)
+    if chunked:
+        data = parse_chunked(data)
+    r.request_body = data
+    if preread and rest <= room - preread:
+        rest = 0                          # read into r->header_in
+    if chunked:       # no length known: a buffer of the full size (approximated: the
+        rest = len(data) if len(data) > size else 0    # chunks' framing is not counted)
+        size = 0
+    if in_file_only or (rest and rest >= size + (size >> 2)):
+        write_request_body(r, data)
+
+
+def parse_chunked(raw):
+    """The chunks' data, as ngx_http_parse_chunked reads them, all at once: without sizes,
+    extensions and trailers (a malformed body: what was parsed until then)."""
+    out, i = bytearray(), 0
+    while True:
+        j = raw.find(b"\r\n", i)
+        if j < 0:
+            break
+        try:
+            n = int(raw[i:j].split(b";")[0].strip() or b"x", 16)
+        except ValueError:
+            break
+        if n == 0:
+            break
+        out += raw[j + 2:j + 2 + n]
+        i = j + 2 + n + 2
+    return bytes(out)
+
+
+#: client_header_buffer_size's default
+HEADER_BUFFER = 1024
+
+
+def header_length(r):
+    """The bytes of the request line and headers, as the client sent them."""
+    return (len(r.request_line) + 2 + sum(len(k) + len(v) + 4 for k, v in r.headers) + 2)
+
+
+def write_request_body(r, data):
+    """ngx_http_write_request_body: create the temp file (ngx_create_temp_file,
+    logging its name at r->request_body_file_log_level) and keep the body there."""
+    w = r.worker
+    if r.request_body_file is None:
+        r.request_body_file = create_temp_file(w)
+        w.fire("body_temp_file", uri=r.unparsed_uri, path=r.request_body_file)
+        level = r.body_file_log_level
+        if level == "":
+            in_file_only = w.location_setting(r, "client_body_in_file_only", "off") != "off"
+            level = "notice" if in_file_only else "warn"
+        if level != "none":
+            w.log_error(level, "a client request body is buffered to a temporary file "
+                               + r.request_body_file, r)
+    r.request_body = data
+
+
+def create_temp_file(w):
+    """ngx_create_temp_file: the next name under client_body_temp_path (the
+    oracle's runner puts it at <prefix>tmp/client, shown as PREFIX_ALIAS)."""
+    w.temp_number = getattr(w, "temp_number", 0) + 1
+    return f"/usr/share/nginx/tmp/client/{w.temp_number:010d}"
 
 
 def discard_request_body(r):
@@ -58,12 +150,12 @@ def discard_request_body(r):
     count++ and read (and drop) the rest as it arrives."""
     w = r.worker
     if (r is not r.main or r.discard_body or r.request_body is not None or r.reading_body
-            or not r.body_pieces):
+            or not r.body_pieces or getattr(r, "body_discarded", False)):
         return NGX_OK
     w.fire("discard_body", uri=r.unparsed_uri)
     ready = arrived_by(r)
     if ready <= w.loop.now_ms:
-        r.request_body = b""
+        r.body_discarded = True          # content_length_n = 0; r->request_body stays NULL
         return NGX_OK
     request.count_change(r, +1, "discard request body")
     r.discard_body = True
@@ -78,7 +170,7 @@ def discarded_request_body_handler(r):
     the reference goes back through ngx_http_finalize_request(r, NGX_DONE)."""
     r.body_timer = None
     r.discard_body = False
-    r.request_body = b""
+    r.body_discarded = True              # content_length_n = 0; r->request_body stays NULL
     if r.connection.destroyed:
         return
     request.finalize_request(r, NGX_DONE)

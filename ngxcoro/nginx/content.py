@@ -214,6 +214,9 @@ def upstream_connect(r, uri, args):
     if r.connection.destroyed:          # ngx_http_upstream_cleanup ran with the request
         return
     headers = [("Host", "127.0.0.1"), ("Connection", "close")]
+    if r.request_body is not None and phases.request_content_length(r) >= 0:
+        # "Content-Length: $proxy_internal_body_length" (the body a Lua API may have set)
+        headers.append(("Content-Length", str(len(r.request_body))))
     version = "HTTP/" + w.location_setting(r, "proxy_http_version", "1.0")
     request.process_request(w, r.method, uri, args, version, headers,
                             [(0, r.request_body)] if r.request_body else [],

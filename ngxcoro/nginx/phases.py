@@ -12,7 +12,7 @@ post-access check of satisfy any, and the location's content handler.
 from __future__ import annotations
 
 from .core import NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE, NGX_DECLINED
-from . import request, response, content
+from . import body, request, response, content
 
 
 # ------------------------------------------------------------------ engine
@@ -60,8 +60,24 @@ def core_find_config_phase(r, _handler):
     if r.location is not None and r.location.internal and not r.internal:
         request.finalize_request(r, 404)
         return NGX_OK
+    limit = r.worker.location_setting(r, "client_max_body_size", 1 << 20)
+    length = request_content_length(r)
+    if limit and length > limit:
+        r.worker.log_error("error", f"client intended to send too large body: {length} bytes",
+                           r)
+        body.discard_request_body(r)
+        request.finalize_request(r, 413)
+        return NGX_OK
     r.phase_handler += 1
     return NGX_AGAIN
+
+
+def request_content_length(r):
+    """r->headers_in.content_length_n: the Content-Length header, or -1."""
+    for k, v in r.headers:
+        if k.lower() == "content-length":
+            return int(v) if v.strip().isdigit() else -1
+    return -1
 
 
 def check_modelled(r):

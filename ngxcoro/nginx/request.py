@@ -70,6 +70,8 @@ class Request:
     set_vars: dict = field(default_factory=dict)
     posted_requests: list = field(default_factory=list)   # on the main request
     request_body: bytes | None = None
+    request_body_file: str | None = None   # r->request_body->temp_file's name
+    body_file_log_level: str = ""          # r->request_body_file_log_level ("": none)
     discard_body: bool = False
     reading_body: bool = False
     content_length: int = -1
@@ -228,6 +230,13 @@ def set_lingering_close(c):
     if c.lingering:                         # c->read's handler is set already: one EOF
         return
     c.lingering = True
+    if c.on_close is not None:
+        # the client is this server's own upstream: it reads our EOF now, finishes, and
+        # closes its end; that FIN is what the lingering read then gets
+        on_close, c.on_close = c.on_close, None
+        on_close(c)
+        r.worker.loop.post(lambda: lingering_close_handler(r), label="lingering close")
+        return
     # the client reads its EOF once it has sent its whole body (the oracle's client
     # sends every piece first): nginx's lingering close reads and drops the pieces
     # still to come, and the client's FIN after them ends the request

@@ -85,12 +85,21 @@ def request_variable(r, name):
         "status": f"{r.err_status or r.headers_out_status or 0:03d}",
         "content_length": next((v for k, v in r.headers if k.lower() == "content-length"), None),
         "content_type": next((v for k, v in r.headers if k.lower() == "content-type"), None),
-        "request_body": None,
+        "request_body": variable_request_body(r),
         # the echo module's $echo_request_method: this request's own method_name
         "echo_request_method": r.method,
         # ... and $echo_request_body: this request's body, when read into memory
         "echo_request_body": r.request_body.decode("latin-1") if r.request_body else None,
     }.get(name)
+
+
+def variable_request_body(r):
+    """ngx_http_variable_request_body: the body in memory; not found when it
+    is not read, empty, or in a temp file."""
+    rb = r.request_body
+    if not rb or r.request_body_file is not None:
+        return None
+    return rb.decode("latin-1")
 
 
 def expand(r, text):

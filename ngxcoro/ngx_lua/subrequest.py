@@ -131,7 +131,7 @@ def subrequest(r, uri, args, data):
     sr.request_line = main.request_line
     sr.request_uri = main.request_uri
     sr.server_name = main.server_name
-    sr.request_body = r.request_body
+    sr.request_body, sr.request_body_file = r.request_body, r.request_body_file
     sr.set_vars = r.set_vars            # sr->variables = r->variables
     sr.sr_data = data
     data.sr_id = sr.id
@@ -164,7 +164,7 @@ def adjust_subrequest(sr, method, action, body, xvars):
             and content_length_n(r) > 0:
         set_content_length_header(sr, 0)   # content_length_n 0, but real nginx (scenario
         sr.headers = sr.headers[1:]         # 842) shows no Content-Length header here
-        sr.request_body = None
+        sr.request_body = sr.request_body_file = None
     name = METHODS.get(method)
     if name is None:
         w.log_error("error", f"unsupported HTTP method: {method}", r)

@@ -150,6 +150,7 @@ def _run_in_prefix(prefix, config_text, payload, pieces, method, timeout, abort_
             res["_retry"] = True
         res["startup_error"] = _scrub(_startup_message(res["stderr"]), prefix)
         return res
+    res["body"] = _scrub(res["body"], prefix)      # e.g. ngx.req.get_body_file()'s path
     res["error_log"] = normalise_error_log(res["raw_error_log"])
     pid = proc.pid if quit_at is None else None     # the worker's lines, not the master's
     res["debug"] = normalise_debug(res["raw_error_log"], pid=pid)

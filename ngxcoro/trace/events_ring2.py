@@ -188,4 +188,9 @@ SECOND_RING = [
     # main request is alive, forgets every thread id given so far ------------------------
     E("http_handler", ("r", "uri"), quiet=True,
       explain="ngx_http_handler runs {uri} from its first phase"),
+    # --- the request body in a temp file (ngx_http_request_body.c ngx_http_write_request_body,
+    # ngx_http_lua_req_body.c ngx_http_lua_write_request_body) ----------------------------
+    E("body_temp_file", ("uri", "path"),
+      explain="the request body of {uri} outgrew its buffer (or client_body_in_file_only): "
+              "nginx keeps it in the temp file {path}; get_body_data is nil from now on"),
 ]

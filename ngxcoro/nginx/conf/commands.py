@@ -237,6 +237,8 @@ FLAGS = ("lua_check_client_abort lua_need_request_body lua_http10_buffering "
          "lua_transform_underscores_in_response_headers").split()
 NUMBERS = "lua_thread_cache_max_entries lua_max_pending_timers lua_max_running_timers".split()
 SIZES = ["postpone_output"]
+# modelled request-body directives whose values the generic slots check (slots.py)
+BODY_SLOTS = ("client_body_buffer_size", "client_max_body_size", "client_body_in_file_only")
 ECHO = {n for n in KNOWN if n.startswith("echo")}
 # echo directives that are output filters, not content handlers
 ECHO_FILTERS = {"echo_before_body", "echo_after_body", "echo_status"}
@@ -249,6 +251,9 @@ DEFAULT_SETTINGS = {
     "lua_need_request_body": False,
     "lua_http10_buffering": True,
     "postpone_output": 1460,
+    "client_body_buffer_size": 8192,   # two pages on x86-64
+    "client_max_body_size": 1 << 20,
+    "client_body_in_file_only": "off",
     "satisfy": "all",
     "server_tokens": "on",
     "default_type": "text/plain",

@@ -25,7 +25,7 @@ import re
 from typing import Optional
 
 from .commands import (ACCESS, BLOCKS, ECHO, FLAGS, INNER, KEPT, KNOWN, LUA_HANDLERS, LUA_INIT,
-                       NUMBERS, SIZES, category)
+                       NUMBERS, SIZES, BODY_SLOTS, category)
 from .slots import nargs_ok, slot_error, slot_value_ok, value_kind
 from .core import location_name
 from .file import BLOCK_START, OK, ConfigError, Directive
@@ -278,7 +278,13 @@ class Loader:
                 or name in FLAGS \
                 or name in numbers or name in SIZES:
             self.once(parents, name, d.line, duplicate)
-        if name in LUA_HANDLERS and not name.endswith("_block"):
+        if name == "client_body_in_file_only":      # ngx_conf_set_enum_slot
+            self.once(parents, name, d.line, duplicate)
+            if args[0].lower() not in ("on", "off", "clean"):
+                raise ValueError(f'invalid value "{args[0]}"')
+        elif name in BODY_SLOTS:           # modelled, read by generic slots
+            self.slot(d, parents)
+        elif name in LUA_HANDLERS and not name.endswith("_block"):
             self.lua_handler(d, parents, d.line)
         elif name in LUA_INIT and not name.endswith("_block"):
             # ngx_http_lua_init_by_lua, _init_worker_by_lua: one handler per http block

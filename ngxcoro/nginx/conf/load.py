@@ -105,7 +105,9 @@ def _settings(block: list, inherited: dict, chunk: Optional[Callable] = None) ->
             out[d.name] = int(d.args[0])
         elif d.name in SIZES:
             out[d.name] = parse_size(d.args[0])
-        elif d.name in ("satisfy", "server_tokens"):
+        elif d.name in ("client_body_buffer_size", "client_max_body_size"):
+            out[d.name] = parse_size(d.args[0])
+        elif d.name in ("satisfy", "server_tokens", "client_body_in_file_only"):
             out[d.name] = d.args[0].lower()
         elif d.name in ("gzip", "gzip_vary"):   # (inert: read only for the Vary header)
             out[d.name] = d.args[0].lower() == "on"

@@ -34,8 +34,12 @@ function ngx.req.get_uri_args(max)
 end
 function ngx.req.get_post_args(max)
   bad_context(2)                       -- ngx_http_lua_check_fake_request
-  local code, body, read = P.get_body_data()
-  if not read then raw_error("request body not read yet", 2) end
+  local code, body, read, in_file, discarded = P.get_body_data()
+  if discarded then return {} end
+  if not read then
+    raw_error("no request body found; maybe you should turn on lua_need_request_body?", 2)
+  end
+  if in_file then return nil, "request body in temp file not supported" end
   return decode_args(body or "", max == nil and 100 or max)
 end
 ngx.decode_args = function(s, max) return decode_args(s, max or 100) end

@@ -105,8 +105,7 @@ local NOT_MODELLED = {}
 for name in ([[socket re md5 md5_bin sha1_bin crc32_short crc32_long
   encode_base64 decode_base64 hmac_sha1 cookie_time http_time parse_http_time
   config resp run_worker_thread thread_pool escape_html
-  get_now_ts raw_header set_header clear_header get_body_file get_headers_raw
-  set_body_data set_body_file init_body append_body finish_body discard_body
+  get_now_ts raw_header set_header clear_header get_headers_raw
   set_method set_uri_args socket]]):gmatch("%S+") do NOT_MODELLED[name] = true end
 
 local function not_modelled(prefix)
