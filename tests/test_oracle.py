@@ -187,7 +187,7 @@ def test_parse_scenario_header():
     assert rn.parse_scenario(text) == {
         "title": "t", "request": "POST /x?a=1 HTTP/1.0", "headers": [("X-A", "b: c")],
         "body": [(0.1, "ab"), (0.0, "c")], "timeout": 1.5, "client_abort_at": 0.5,
-        "quit_at": None}
+        "quit_at": None, "wire": False}
 
 
 def test_request_bytes_defaults_and_overrides():
