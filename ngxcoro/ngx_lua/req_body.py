@@ -85,12 +85,20 @@ def _nargs(args, want, words):
 
 
 def _lstring(v):
-    """luaL_checklstring's bytes, or None (numbers are converted)."""
+    """lua_tolstring's bytes, or None (numbers are converted)."""
     if isinstance(v, bytes):
         return v
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         return ("%.14g" % v).encode()     # lua_tolstring's LUAI_NUMFFORMAT
     return None
+
+
+def _checklstring(args, i):
+    """luaL_checklstring(L, i): (the bytes, None) or (None, the argument error)."""
+    v = _lstring(args[i - 1])
+    if v is None:
+        return None, argerr(i, f"string expected, got {lua_type(args[i - 1])}")
+    return v, None
 
 
 def _request(w, missing="request object not found"):
@@ -149,9 +157,9 @@ def set_body_data(w, *args):
     e = _nargs(args, (1,), "1 arguments")
     if e:
         return e
-    data = _lstring(args[0])
-    if data is None:
-        return argerr(1, f"string expected, got {lua_type(args[0])}")
+    data, e = _checklstring(args, 1)
+    if e:
+        return e
     r, e = _request(w)
     e = e or _body_writable(r)
     if e:
@@ -167,9 +175,9 @@ def set_body_file(w, *args):
     e = _nargs(args, (1, 2), "1 or 2 arguments")
     if e:
         return e
-    name = _lstring(args[0])
-    if name is None:
-        return argerr(1, f"string expected, got {lua_type(args[0])}")
+    name, e = _checklstring(args, 1)
+    if e:
+        return e
     r, e = _request(w, "no request found")
     e = e or _body_writable(r)
     if e:
@@ -223,9 +231,9 @@ def append_body(w, *args):
     e = _nargs(args, (1,), "1 arguments")
     if e:
         return e
-    data = _lstring(args[0])
-    if data is None:
-        return argerr(1, f"string expected, got {lua_type(args[0])}")
+    data, e = _checklstring(args, 1)
+    if e:
+        return e
     r, e = _request(w, "no request found")
     if e:
         return e
