@@ -129,6 +129,10 @@ class Worker:
         self.idle_connections = []
         self.lua_timers = []              # the armed ones (TimerCtx), for messages and pictures
         self.main_co_ctx = None           # the main lua_State as a co ctx (timer.main_state)
+        # the loopback network (nginx/event_connect.py): scripted peers by (host, port),
+        # and the factory of the peer this server's own port answers with
+        self.peers = {}
+        self.self_peer = None
         self.vm = LuaVM(bind(self, API_MODULES), owner=self)
 
     def guard(self, f, name=""):
@@ -204,6 +208,16 @@ class Worker:
         listen = self.config.servers[0].listen
         addr = listen[0][0] if listen else "80"
         return addr if ":" in addr else f"127.0.0.1:{addr}"
+
+    def listens_on(self, port):
+        """Does 127.0.0.1:`port` reach this server (a cosocket's connect,
+        proxy_pass)?  Scenarios write __PORT__, which the oracle replaces
+        with the real port."""
+        port = str(port)
+        if port in ("__PORT__", "$server_port"):
+            return True
+        listens = [a[0] for a in self.config.servers[0].listen] or ["80"]
+        return any(l.rsplit(":", 1)[-1] == port for l in listens)
 
     def vm_step_limit_text(self):
         return f"{STEP_LIMIT * 1000:,}"
