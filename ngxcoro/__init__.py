@@ -26,6 +26,7 @@ from .trace import Hooks, StapTrace, EventLog
 from .trace.snapshot import Snapshots
 from .worker import Worker, Unsupported, CLIENT_TIMEOUT, client_done
 from .nginx.response import Wire
+from . import peers as _peers
 
 __all__ = ["run", "run_lua", "lua_location", "Result", "Hooks", "parse_request", "RequestError",
            "show", "CLIENT_TIMEOUT"]
@@ -82,7 +83,7 @@ def body_pieces(body):
 
 def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
         filename="nginx.conf", log_level=None, snapshots=False, order=None,
-        timeout=CLIENT_TIMEOUT, abort_at=None, quit_at=None):
+        timeout=CLIENT_TIMEOUT, abort_at=None, quit_at=None, peers=None):
     """Serve one request with the model of nginx + ngx_lua 0.10.23.
 
     `config_text` is a whole nginx.conf or the inside of a `server {}`;
@@ -105,9 +106,14 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
     timers run at once with `premature` true, ngx.worker.exiting() is true,
     the request goes on to its end) and the run ends when the worker exits;
     a bad value raises RequestError (a ValueError) with a one-line message.
+    `peers` are scripted peers cosockets can connect to: a list of peer
+    scripts ("127.0.0.1:1990 recv-line; send \"hi\\n\"; close", see
+    ngxcoro.peers), run on the virtual clock; a bad script raises
+    RequestError too.
     Mistakes in the config or the Lua come back as nginx reports them (in
     `error_log`, `startup_error` or `message`), never as a traceback."""
     check_quit_at(quit_at, timeout)
+    peer_scripts = peers if isinstance(peers, dict) else _peers.parse_peers(peers)
     hooks = hooks if hooks is not None else Hooks()
     stap = hooks.add(StapTrace())
     method, uri, args, version = parse_request(request)
@@ -127,6 +133,7 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
         return Result(None, "", [], [], hung=False, message=str(e), startup_error=startup,
                       config_text=config_text, request=request, refused=startup is None)
     w = Worker(conf, hooks, log_level)
+    _peers.install(w, peer_scripts)
     log = hooks.add(EventLog(w.loop))
     snaps = hooks.add(Snapshots(w)) if snapshots else None
     if order:
