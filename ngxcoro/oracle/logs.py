@@ -99,8 +99,9 @@ def normalise_error_log(lines_or_text) -> list[str]:
     have no ``*N`` and are dropped (but for a gracefully exiting worker's "gracefully
     shutting down", "exiting" and "exit"), ``ngx.log(ngx.NOTICE, ...)`` lines are kept. The
     timestamp, ``pid#tid:``, ``*N`` and the ``, client: ..., server: ..., request:
-    "...", [subrequest: "...",] host: "..."`` suffix are removed, and a multi-line
-    message (a Lua traceback) keeps its first line only.
+    "...", [subrequest: "...",] host: "..."`` suffix are removed, a pointer (sixteen
+    hex digits, not all zero) becomes PTR, and a multi-line message (a Lua traceback)
+    keeps its first line only.
     """
     return [f"[{level}] {lines[0]}" for level, lines in _kept_records(lines_or_text)]
 
@@ -120,13 +121,18 @@ def _quit_notice(quit_pid, level, pid, conn, lines) -> bool:
             and lines[0] in _QUIT_NOTICES)
 
 
+# a pointer nginx prints with %p (a cosocket's "u:..., c:..."): its value differs from run to
+# run, so it is PTR; a NULL one (sixteen zeros) says something and stays
+_RECORD_POINTER_RE = re.compile(r"\b(?!0{16}\b)[0-9A-F]{16}\b")
+
+
 def _kept_records(lines_or_text):
     recs = list(_records(lines_or_text))
     quit_pid = _quit_pid(recs)
     for level, pid, conn, lines in recs:
         if ((conn is not None or _INIT_RE.match(lines[0])) and level in _KEEP_LEVELS
                 or _quit_notice(quit_pid, level, pid, conn, lines)):
-            yield level, _without_suffix(lines)
+            yield level, [_RECORD_POINTER_RE.sub("PTR", x) for x in _without_suffix(lines)]
 
 
 def error_records(lines_or_text) -> list[str]:
