@@ -262,3 +262,17 @@ def test_ports_in_and_out_of_the_config():
             "connect to 127.0.0.1:1990 failed", f"port {real}"]
     finally:
         ps.stop()
+
+
+def test_a_send_after_the_peer_closed_meets_a_reset():
+    # scenario 1047-peer-send-after-close (real nginx): the peer closed; nginx's first send
+    # afterwards succeeds (8 bytes), its kernel gets a reset back at once on loopback, and the
+    # next send fails with "send() failed (32: Broken pipe)"
+    from ngxcoro.nginx.core import NGX_ERROR
+    from ngxcoro.nginx.event_connect import EPIPE
+    w = _W(["127.0.0.1:1999 close"])
+    pc, seen = _connect(w, port=1999)
+    _run(w)
+    assert seen[-1][2] and pc.peer_closed and not pc.reset          # the FIN arrived
+    assert pc.send(b"anyone?\n") == 8 and pc.reset and pc.error is None
+    assert pc.send(b"hello?\n") == NGX_ERROR and pc.error == EPIPE and pc.sent == 8

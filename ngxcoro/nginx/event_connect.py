@@ -19,9 +19,10 @@ Loop.post).  A peer is any object with `accepted(pc)`, `data(pc, bytes)` and
 """
 from __future__ import annotations
 
-from .core import NGX_AGAIN
+from .core import NGX_AGAIN, NGX_ERROR
 
 ECONNREFUSED = "111: Connection refused"
+EPIPE = "32: Broken pipe"
 
 
 class PeerConnection:
@@ -40,6 +41,8 @@ class PeerConnection:
         self.write_handler = None   # c->write->handler: run when the connect completes
         self.peer = None            # the far end
         self.sent = 0               # bytes nginx sent on it
+        self.peer_closed = False    # the peer closed its socket (its FIN may be on the way)
+        self.reset = False          # the peer's kernel answered with a reset (RST)
 
     # ------------------------------------------------- nginx's end (ngx_recv.c, ngx_send.c)
     def recv(self, size):
@@ -53,8 +56,17 @@ class PeerConnection:
 
     def send(self, data):
         """ngx_unix_send: loopback buffers take it all; the peer reads it in
-        the next turn."""
+        the next turn.  Once the peer has closed its socket, what arrives
+        there is answered by a reset, at once on loopback: that send went
+        out, the next ones fail with EPIPE (Linux's error for a reset in
+        CLOSE_WAIT): NGX_ERROR, with `error` the errno text."""
+        if self.reset:
+            self.error = EPIPE
+            return NGX_ERROR
         self.sent += len(data)
+        if self.peer_closed:
+            self.reset = True
+            return len(data)
         if self.peer is not None:
             self.w.loop.post(lambda: self.peer.data(self, data), label=f"#{self.number} data")
         return len(data)
@@ -75,7 +87,9 @@ class PeerConnection:
             self.w.loop.post(lambda: self._arrive(data), label=f"#{self.number} readable")
 
     def deliver_eof(self):
-        """The peer closes (FIN): readable (as EOF) in the next turn."""
+        """The peer closes (FIN): readable (as EOF) in the next turn; from
+        now on, what nginx sends meets a closed socket (`send`)."""
+        self.peer_closed = True
         if not self.closed:
             self.w.loop.post(lambda: self._arrive(None), label=f"#{self.number} eof")
 
