@@ -19,10 +19,9 @@ Loop.post).  A peer is any object with `accepted(pc)`, `data(pc, bytes)` and
 """
 from __future__ import annotations
 
-from .core import NGX_AGAIN, NGX_ERROR
+from .core import NGX_AGAIN
 
 ECONNREFUSED = "111: Connection refused"
-EPIPE = "32: Broken pipe"
 
 
 class PeerConnection:
@@ -102,6 +101,11 @@ class PeerConnection:
             self.rbuf += data
         if self.read_handler is not None:
             self.read_handler()
+
+
+# a send after the peer's reset (PeerConnection.send)
+from .core import NGX_ERROR  # noqa: E402
+EPIPE = "32: Broken pipe"
 
 
 def find_peer(w, host, port):
