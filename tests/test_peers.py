@@ -276,3 +276,26 @@ def test_a_send_after_the_peer_closed_meets_a_reset():
     assert seen[-1][2] and pc.peer_closed and not pc.reset          # the FIN arrived
     assert pc.send(b"anyone?\n") == 8 and pc.reset and pc.error is None
     assert pc.send(b"hello?\n") == NGX_ERROR and pc.error == EPIPE and pc.sent == 8
+
+
+@pytest.mark.nginx
+def test_real_nginx_talks_to_a_real_peer(real_nginx):
+    # the config names the script's port (1990); nginx gets the real one, and what it
+    # says after "127.0.0.1:" comes back as 1990; a bare number stays the real port
+    text = ('location = /t {\n    content_by_lua_block {\n'
+            '        local sock = ngx.socket.tcp()\n'
+            '        sock:settimeout(1000)\n'
+            '        ngx.say("to 127.0.0.1:", 1990, " ", sock:connect("127.0.0.1", 1990))\n'
+            '        sock:send("hi\\n")\n'
+            '        ngx.say(sock:receive())\n'
+            '        ngx.say(sock:receive())\n'
+            '    }\n}\n')
+    res = real_nginx(text, "GET /t", peers=['127.0.0.1:1990 recv-line; wait 50; '
+                                            'send "hello\\n"; close'])
+    assert (res["status"], res["body"]) == (200, "to 127.0.0.1:1990 1\nhello\nnilclosed\n")
+
+
+@pytest.mark.nginx
+def test_real_nginx_refuses_a_bad_script_before_it_starts(real_nginx):
+    with pytest.raises(peers.PeerScriptError, match="unknown step"):
+        real_nginx("location /t { return 200; }", "GET /t", peers=["127.0.0.1:1990 dance"])
