@@ -109,6 +109,8 @@ def _string(text, arg):
     if len(arg) < 2 or arg[0] != '"' or arg[-1] != '"':
         _bad(text, f'expected a double-quoted string, got {arg!r}')
     out, s, i = bytearray(), arg[1:-1], 0
+    if "\\" not in s:
+        return s.encode()
     while i < len(s):
         ch = s[i]
         if ch != "\\":

@@ -299,3 +299,17 @@ def test_real_nginx_talks_to_a_real_peer(real_nginx):
 def test_real_nginx_refuses_a_bad_script_before_it_starts(real_nginx):
     with pytest.raises(peers.PeerScriptError, match="unknown step"):
         real_nginx("location /t { return 200; }", "GET /t", peers=["127.0.0.1:1990 dance"])
+
+
+def test_real_peer_sends_more_than_the_socket_buffers_hold():
+    # 8 MB is more than loopback's socket buffers take at once: the peer's send waits
+    # while the client does not read (200 ms, ten of its 20 ms polls), then goes on
+    big = 8 * 2**20
+    ps = start_peers([f'127.0.0.1:1990 send "{"x" * big}"; close'])
+    try:
+        s = _client(ps.port_map[1990])
+        time.sleep(0.2)
+        assert len(_read_all(s)) == big
+        s.close()
+    finally:
+        ps.stop()

@@ -84,6 +84,15 @@ class _Peer:
         except socket.timeout:
             return None
 
+    def _send(self, conn, data):
+        """Send it all, however long nginx takes to read it (until stopped)."""
+        view = memoryview(data)
+        while view and not self.stop_flag.is_set():
+            try:
+                view = view[conn.send(view):]
+            except socket.timeout:
+                continue
+
     def _run(self, conn):
         steps, i, buf = self.script.steps, 0, bytearray()
         stop = self.stop_flag
@@ -96,7 +105,7 @@ class _Peer:
                 if stop.wait(arg / 1000):
                     return
             elif op == "send":
-                conn.sendall(arg)
+                self._send(conn, arg)
             elif op in RECV_OPS:
                 while take(buf, op, arg) is None:
                     if stop.is_set():
@@ -120,13 +129,13 @@ class _Peer:
                 return
             elif op == "echo":
                 if buf:
-                    conn.sendall(bytes(buf))
+                    self._send(conn, bytes(buf))
                 while not stop.is_set():
                     data = self._recv_some(conn)
                     if data == b"":
                         return
                     if data:
-                        conn.sendall(data)
+                        self._send(conn, data)
                 return
             elif op == "repeat":
                 i = 0
