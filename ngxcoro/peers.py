@@ -22,6 +22,8 @@ the peer accepts (each connection runs the script from its start):
     repeat              start over on the same connection (keepalive); needs a recv
                         step before it, so that each round waits for a request
     refuse              (the only step) nothing listens there: connects are refused
+    drop                (the only step) nothing answers a connect (its SYN is dropped,
+                        as when the listen queue is full): connects time out
 
 A script that runs out of steps holds.  When nginx closes the connection
 while the peer waits in a recv step, the peer closes its end and stops.
@@ -47,8 +49,9 @@ __all__ = ["PeerScriptError", "PeerScript", "parse_peer", "parse_peers", "Script
            "install", "RECV_OPS"]
 
 RECV_OPS = ("recv", "recv-line", "recv-until")
-_NO_ARG = ("accept", "recv-line", "close", "hold", "echo", "repeat", "refuse")
-_TERMINAL = ("close", "hold", "echo", "repeat", "refuse")
+_NO_ARG = ("accept", "recv-line", "close", "hold", "echo", "repeat", "refuse", "drop")
+_TERMINAL = ("close", "hold", "echo", "repeat", "refuse", "drop")
+_ALONE = ("refuse", "drop")
 _ESCAPES = {"r": b"\r", "n": b"\n", "t": b"\t", "0": b"\0", "\\": b"\\", '"': b'"'}
 
 
@@ -66,6 +69,10 @@ class PeerScript:
     @property
     def refuse(self):
         return self.steps == (("refuse", None),)
+
+    @property
+    def drop(self):
+        return self.steps == (("drop", None),)
 
     @property
     def address(self):
@@ -166,15 +173,15 @@ def parse_peer(text):
                 _bad(text, "recv-until needs a non-empty string")
         else:
             _bad(text, f"unknown step {op!r} (steps: accept, wait MS, send \"TEXT\", recv N, "
-                       "recv-line, recv-until \"TEXT\", close, hold, echo, repeat, refuse)")
+                       "recv-line, recv-until \"TEXT\", close, hold, echo, repeat, refuse, drop)")
         if op == "accept":
             if steps:
                 _bad(text, "accept can only be the first step")
             continue
         if steps and steps[-1][0] in _TERMINAL:
             _bad(text, f"nothing can follow {steps[-1][0]}")
-        if op == "refuse" and (steps or raw != body.strip()):
-            _bad(text, "refuse is a peer's only step")
+        if op in _ALONE and (steps or raw != body.strip()):
+            _bad(text, f"{op} is a peer's only step")
         if op == "repeat" and not any(o in RECV_OPS for o, _ in steps):
             _bad(text, "repeat needs a recv step before it (each round waits for a request)")
         steps.append((op, value))
@@ -301,7 +308,8 @@ class ScriptedPeer:
 def install(w, peers):
     """Put a run's peers into w.peers: `peers` is a list of scripts (str or
     PeerScript) or a dict {(host, port): factory} kept as it is.  A
-    `refuse` peer is an address where nothing listens (no factory)."""
+    `refuse` peer is an address where nothing listens (no factory); a
+    `drop` peer's factory is `silent`: the connect never completes."""
     if not peers:
         return []
     if isinstance(peers, dict):
@@ -310,6 +318,8 @@ def install(w, peers):
     scripts = parse_peers(peers)
     for p in scripts:
         factory = None if p.refuse else (lambda pc, p=p: ScriptedPeer(p, pc))
+        if p.drop:
+            factory.silent = True
         # the port as Lua gave it: a number, or a string of digits
         w.peers[(p.host, p.port)] = w.peers[(p.host, str(p.port))] = factory
     return scripts

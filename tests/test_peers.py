@@ -313,3 +313,26 @@ def test_real_peer_sends_more_than_the_socket_buffers_hold():
         s.close()
     finally:
         ps.stop()
+
+
+def test_drop_peer_never_completes_a_connect():
+    # model: the SYN is dropped, neither the write event (connected) nor the read event
+    # (refused) comes; nginx's connect timer decides (scenario 1065-peer-connect-timeout)
+    assert peers.parse_peer("127.0.0.1:1969 drop").drop
+    with pytest.raises(peers.PeerScriptError, match="drop is a peer's only step"):
+        peers.parse_peer("127.0.0.1:1969 wait 5; drop")
+    w = _W(["127.0.0.1:1969 drop"])
+    pc, seen = _connect(w, port=1969)
+    _run(w)
+    assert seen == [] and not pc.connected and pc.error is None and pc.peer is None
+    # real: the connect stays in progress (a non-blocking connect is not writable)
+    import select
+    ps = start_peers(["127.0.0.1:1969 drop"])
+    try:
+        s = socket.socket()
+        s.setblocking(False)
+        assert s.connect_ex(("127.0.0.1", ps.port_map[1969])) in (115, 11)   # EINPROGRESS
+        assert select.select([], [s], [], 0.2)[1] == []
+        s.close()
+    finally:
+        ps.stop()

@@ -122,11 +122,13 @@ def find_peer(w, host, port):
 def connect_peer(w, pc):
     """ngx_event_connect_peer: the non-blocking connect answers NGX_AGAIN
     (EINPROGRESS) on loopback; in the next turn either the write event says
-    connected (and the peer accepts) or the read event carries the refusal."""
+    connected (and the peer accepts) or the read event carries the refusal.
+    A `silent` factory stands for a peer whose listen queue is full: the
+    SYN is dropped, nothing happens, and nginx's connect timer decides."""
     factory = find_peer(w, pc.host, pc.port)
 
     def complete():
-        if pc.closed:
+        if pc.closed or getattr(factory, "silent", False):
             return
         if factory is None:
             pc.error = ECONNREFUSED

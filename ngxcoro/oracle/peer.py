@@ -5,7 +5,8 @@ time: `start_peers(scripts)` starts one server per script on 127.0.0.1, on a
 free port, each connection served by a thread of its own that runs the
 script from its start (a wait step sleeps that many milliseconds); a
 `refuse` peer gets a port that was free a moment ago and that nothing
-listens on.  `PeerSet.port_map` maps each script's port to its real one,
+listens on; a `drop` peer listens with a queue of one that a connection of
+its own fills, so that Linux drops the SYN of nginx's connects.  `PeerSet.port_map` maps each script's port to its real one,
 `PeerSet.to_real(text)` writes the real ports into a config and
 `PeerSet.unport(x)` writes the script's ports back into what nginx said
 (after ``127.0.0.1:``).  `PeerSet.stop()` ends every thread (each blocking
@@ -38,6 +39,16 @@ class _Peer:
         self.conns = []
         if script.refuse:
             self.port = _free_port()
+            return
+        if script.drop:
+            # a listen queue of one, filled by a connection of our own that is never
+            # accepted: Linux drops the SYN of every further connect
+            self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.listener.bind(("127.0.0.1", 0))
+            self.listener.listen(0)
+            self.port = self.listener.getsockname()[1]
+            filler = socket.create_connection(("127.0.0.1", self.port), timeout=2)
+            self.conns.append(filler)
             return
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
