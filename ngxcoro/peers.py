@@ -223,6 +223,7 @@ class ScriptedPeer:
         self.state = "accepting"     # what it does now, in words (pictures)
         self.done = False
         self.echoing = False
+        self.closed = False          # its socket is closed: what nginx sends now meets a reset
 
     # ---------------------------------------------------- what the network tells it
     def accepted(self, pc):
@@ -302,7 +303,7 @@ class ScriptedPeer:
     def _finish(self, state):
         self.done, self.state = True, state
         if state == "closed":
-            self.echoing = False
+            self.echoing, self.closed = False, True
 
 
 def install(w, peers):

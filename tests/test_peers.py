@@ -92,6 +92,15 @@ def _connect(w, port=1990, on_connect=b""):
     return pc, seen
 
 
+def _by_time(seen):
+    """What nginx's end could read at each virtual ms (the last read event of that ms):
+    how many read events a turn's arrivals make is the loopback network's business."""
+    out = {}
+    for x in seen:
+        out[x[0]] = x[1:]
+    return [(ms,) + v for ms, v in out.items()]
+
+
 def _run(w, until_ms=None):
     while w.loop.run_once():
         if until_ms is not None and w.loop.now_ms >= until_ms:
@@ -101,13 +110,13 @@ def _run(w, until_ms=None):
 def test_wait_send_close_timings():
     # connect (turn 1, 0 ms): connected, nginx sends "hi\n"; the peer accepts and the line
     # arrives (turns 2-3, 0 ms); wait 100 -> "hello\nwor" readable at 100 ms; wait 100 ->
-    # "ld\n" at 200 ms; close -> EOF in the next turn, still at 200 ms
+    # "ld\n" at 200 ms; close -> EOF, still at 200 ms
     w = _W(['127.0.0.1:1990 recv-line; wait 100; send "hello\\nwor"; wait 100; send "ld\\n"; '
             'close'])
     pc, seen = _connect(w, on_connect=b"hi\n")
     _run(w)
-    assert seen == [(0, "connected"), (100, b"hello\nwor", False, None),
-                    (200, b"hello\nworld\n", False, None), (200, b"hello\nworld\n", True, None)]
+    assert _by_time(seen) == [(0, "connected"), (100, b"hello\nwor", False, None),
+                              (200, b"hello\nworld\n", True, None)]
     assert pc.peer.state == "closed"
 
 
@@ -273,7 +282,7 @@ def test_a_send_after_the_peer_closed_meets_a_reset():
     w = _W(["127.0.0.1:1999 close"])
     pc, seen = _connect(w, port=1999)
     _run(w)
-    assert seen[-1][2] and pc.peer_closed and not pc.reset          # the FIN arrived
+    assert seen[-1][2] and pc.peer.closed and not pc.reset          # the FIN arrived
     assert pc.send(b"anyone?\n") == 8 and pc.reset and pc.error is None
     assert pc.send(b"hello?\n") == NGX_ERROR and pc.error == EPIPE and pc.sent == 8
 

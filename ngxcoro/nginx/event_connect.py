@@ -28,6 +28,8 @@ class PeerConnection:
     """ngx_connection_t of a peer connection (pc->connection), with the
     kernel socket's state: what arrived and was not read yet, the peer's FIN."""
 
+    reset = False                   # the peer's kernel answered with a reset (RST)
+
     def __init__(self, w, number, fd, host, port):
         self.w, self.number, self.fd = w, number, fd
         self.host, self.port = host, port
@@ -40,8 +42,6 @@ class PeerConnection:
         self.write_handler = None   # c->write->handler: run when the connect completes
         self.peer = None            # the far end
         self.sent = 0               # bytes nginx sent on it
-        self.peer_closed = False    # the peer closed its socket (its FIN may be on the way)
-        self.reset = False          # the peer's kernel answered with a reset (RST)
 
     # ------------------------------------------------- nginx's end (ngx_recv.c, ngx_send.c)
     def recv(self, size):
@@ -55,15 +55,15 @@ class PeerConnection:
 
     def send(self, data):
         """ngx_unix_send: loopback buffers take it all; the peer reads it in
-        the next turn.  Once the peer has closed its socket, what arrives
-        there is answered by a reset, at once on loopback: that send went
-        out, the next ones fail with EPIPE (Linux's error for a reset in
-        CLOSE_WAIT): NGX_ERROR, with `error` the errno text."""
+        the next turn.  Once the peer has closed its socket (its `closed`),
+        what arrives there is answered by a reset, at once on loopback: that
+        send went out, the next ones fail with EPIPE (Linux's error for a
+        reset in CLOSE_WAIT): NGX_ERROR, with `error` the errno text."""
         if self.reset:
             self.error = EPIPE
             return NGX_ERROR
         self.sent += len(data)
-        if self.peer_closed:
+        if getattr(self.peer, "closed", False):
             self.reset = True
             return len(data)
         if self.peer is not None:
@@ -86,9 +86,7 @@ class PeerConnection:
             self.w.loop.post(lambda: self._arrive(data), label=f"#{self.number} readable")
 
     def deliver_eof(self):
-        """The peer closes (FIN): readable (as EOF) in the next turn; from
-        now on, what nginx sends meets a closed socket (`send`)."""
-        self.peer_closed = True
+        """The peer closes (FIN): readable (as EOF) in the next turn."""
         if not self.closed:
             self.w.loop.post(lambda: self._arrive(None), label=f"#{self.number} eof")
 
