@@ -4,8 +4,8 @@ The same scripts as the model's (ngxcoro.peers: the language), run in real
 time: `start_peers(scripts)` starts one server per script on 127.0.0.1, on a
 free port, each connection served by a thread of its own that runs the
 script from its start (a wait step sleeps that many milliseconds); a
-`refuse` peer gets a port that was free a moment ago and that nothing
-listens on; a `drop` peer listens with a queue of one that a connection of
+`refuse` peer gets a port bound by a socket that never listens (connects are
+refused, and nobody else can take the port meanwhile); a `drop` peer listens with a queue of one that a connection of
 its own fills, so that Linux drops the SYN of nginx's connects.  `PeerSet.port_map` maps each script's port to its real one,
 `PeerSet.to_real(text)` writes the real ports into a config and
 `PeerSet.unport(x)` writes the script's ports back into what nginx said
@@ -38,7 +38,10 @@ class _Peer:
         self.threads = []
         self.conns = []
         if script.refuse:
-            self.port = _free_port()
+            # bound, never listening: connects are refused, and no one else takes the port
+            self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.listener.bind(("127.0.0.1", 0))
+            self.port = self.listener.getsockname()[1]
             return
         if script.drop:
             # a listen queue of one, filled by a connection of our own that is never
@@ -212,9 +215,3 @@ class PeerSet:
 def start_peers(scripts) -> PeerSet:
     """Start a real loopback server for each peer script (stop it with .stop())."""
     return PeerSet(scripts)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
