@@ -162,8 +162,8 @@ def parse_peer(text):
             value = None
         elif op in ("wait", "recv"):
             if not re.fullmatch(r"\d+", arg):
-                _bad(text, f"{op} needs a whole number ({'milliseconds' if op == 'wait' else 'bytes'}),"
-                           f" got {arg!r}")
+                unit = "milliseconds" if op == "wait" else "bytes"
+                _bad(text, f"{op} needs a whole number ({unit}), got {arg!r}")
             value = int(arg)
             if op == "recv" and value == 0:
                 _bad(text, "recv needs at least 1 byte")
@@ -259,7 +259,8 @@ class ScriptedPeer:
             op, arg = steps[self.i]
             if op == "wait":
                 self.state = f"waiting {arg} ms"
-                self.timer = self.loop.add_timer(arg, self._waited, label=f"peer {self.script.address}",
+                self.timer = self.loop.add_timer(arg, self._waited,
+                                                 label=f"peer {self.script.address}",
                                                  kind="peer wait", owner="peer", cancelable=True)
                 return
             if op == "send":

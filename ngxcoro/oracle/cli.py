@@ -41,8 +41,9 @@ def main(argv=None) -> int:
                     help="nginx -s quit this long after the request "
                          "(default: the file's \"# quit-at:\" or never)")
     ap.add_argument("--peer", action="append", default=None, metavar="SCRIPT",
-                    help='a scripted peer, e.g. "127.0.0.1:1990 recv-line; send \\"hi\\n\\"; close" '
-                         '(repeatable; default: the file\'s "# peer:" lines; ngxcoro.peers)')
+                    help='a scripted peer, e.g. "127.0.0.1:1990 recv-line; send \\"hi\\n\\"; '
+                         'close" (repeatable; default: the file\'s "# peer:" lines; '
+                         'ngxcoro.peers)')
     ap.add_argument("--json", action="store_true", help="print the whole result as JSON")
     ap.add_argument("--debug", action="store_true", help="also print the debug events")
     ap.add_argument("--log-level", choices=[x for x in LEVELS if x],

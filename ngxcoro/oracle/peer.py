@@ -3,12 +3,13 @@
 The same scripts as the model's (ngxcoro.peers: the language), run in real
 time: `start_peers(scripts)` starts one server per script on 127.0.0.1, on a
 free port, each connection served by a thread of its own that runs the
-script from its start (a wait step sleeps that many milliseconds); a
+script from its start (a wait step sleeps that many milliseconds).  A
 `refuse` peer gets a port bound by a socket that never listens (connects are
-refused, and nobody else can take the port meanwhile); a `drop` peer listens with a queue of one that a connection of
-its own fills, so that Linux drops the SYN of nginx's connects.  `PeerSet.port_map` maps each script's port to its real one,
-`PeerSet.to_real(text)` writes the real ports into a config and
-`PeerSet.unport(x)` writes the script's ports back into what nginx said
+refused, and nobody else can take the port meanwhile); a `drop` peer listens
+with a queue of one that a connection of its own fills, so that Linux drops
+the SYN of nginx's connects.  `PeerSet.port_map` maps each script's port to
+its real one, `PeerSet.to_real(text)` writes the real ports into a config
+and `PeerSet.unport(x)` writes the script's ports back into what nginx said
 (after ``127.0.0.1:``).  `PeerSet.stop()` ends every thread (each blocking
 call has a short timeout and looks at the stop flag) and closes every
 socket.
