@@ -81,9 +81,9 @@ speaks HTTP/1.x over the socket, ``run`` starts, talks to and stops nginx, ``log
 normalises the error and debug logs, ``peer`` runs scripted peers (ngxcoro.peers) as
 real loopback servers for a run (``run_real(..., peers=[...])``, a scenario's ``# peer:``
 lines: each on a free port, written into the config where the script's port stands and
-written back in the result after ``127.0.0.1:``), ``scenario`` reads the ``.ngx`` scenarios shipped in
-``scenarios/`` (and their recordings in ``scenarios/expected/``), ``cli`` is the command
-line::
+written back in the result after ``127.0.0.1:``), ``scenario`` reads the ``.ngx``
+scenarios shipped in ``scenarios/`` (and their recordings in ``scenarios/expected/``),
+``cli`` is the command line::
 
     python -m ngxcoro.oracle FILE [--request "GET /t"] [--header "N: v"]...
                                   [--body TEXT] [--timeout S] [--client-abort-at S]
