@@ -22,11 +22,11 @@ import lupa.luajit21 as lupa
 
 from .ngx_lua.timer import timers_note
 from .ngx_lua.vm import Runaway, MAX_MEMORY, RunOutOfTime, TooManyCoroutines
+from . import peers as _peers
 from .trace import Hooks, StapTrace, EventLog
 from .trace.snapshot import Snapshots
 from .worker import Worker, Unsupported, CLIENT_TIMEOUT, client_done
 from .nginx.response import Wire
-from . import peers as _peers
 
 __all__ = ["run", "run_lua", "lua_location", "Result", "Hooks", "parse_request", "RequestError",
            "show", "CLIENT_TIMEOUT"]
