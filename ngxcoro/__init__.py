@@ -81,9 +81,9 @@ def body_pieces(body):
     return [(float(d), t.encode() if isinstance(t, str) else bytes(t)) for d, t in body]
 
 
-def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
+def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None, peers=None,
         filename="nginx.conf", log_level=None, snapshots=False, order=None,
-        timeout=CLIENT_TIMEOUT, abort_at=None, quit_at=None, peers=None):
+        timeout=CLIENT_TIMEOUT, abort_at=None, quit_at=None):
     """Serve one request with the model of nginx + ngx_lua 0.10.23.
 
     `config_text` is a whole nginx.conf or the inside of a `server {}`;
@@ -101,23 +101,23 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
     it closed (None when nginx closed first); nginx goes on
     (lua_check_client_abort and ngx.on_abort decide what it does), and its
     error log says so.
+    `peers` are scripted peers cosockets can connect to: a list of peer
+    scripts ("127.0.0.1:1990 recv-line; send \"hi\\n\"; close", see
+    ngxcoro.peers), run on the virtual clock; a bad script raises
+    RequestError (a ValueError) with a one-line message.
     `quit_at` is `nginx -s quit` then (seconds of virtual time after the
     request; None: never): the worker shuts down gracefully (pending lua
     timers run at once with `premature` true, ngx.worker.exiting() is true,
     the request goes on to its end) and the run ends when the worker exits;
     a bad value raises RequestError (a ValueError) with a one-line message.
-    `peers` are scripted peers cosockets can connect to: a list of peer
-    scripts ("127.0.0.1:1990 recv-line; send \"hi\\n\"; close", see
-    ngxcoro.peers), run on the virtual clock; a bad script raises
-    RequestError too.
     Mistakes in the config or the Lua come back as nginx reports them (in
     `error_log`, `startup_error` or `message`), never as a traceback."""
     check_quit_at(quit_at, timeout)
-    peer_scripts = peers if isinstance(peers, dict) else _peers.parse_peers(peers)
     hooks = hooks if hooks is not None else Hooks()
     stap = hooks.add(StapTrace())
     method, uri, args, version = parse_request(request)
     headers = list(headers)
+    peer_scripts = peers if isinstance(peers, dict) else _peers.parse_peers(peers)
     # the client the model stands for sends what ngxcoro.oracle's does
     if not any(k.lower() == "host" for k, _ in headers):
         headers.insert(0, ("Host", "localhost"))
@@ -133,11 +133,11 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
         return Result(None, "", [], [], hung=False, message=str(e), startup_error=startup,
                       config_text=config_text, request=request, refused=startup is None)
     w = Worker(conf, hooks, log_level)
-    _peers.install(w, peer_scripts)
     log = hooks.add(EventLog(w.loop))
     snaps = hooks.add(Snapshots(w)) if snapshots else None
     if order:
         w.loop.order = list(order)
+    _peers.install(w, peer_scripts)
     message, refused = None, False
     try:
         startup = w.start()           # init_by_lua*: its error stops nginx from starting

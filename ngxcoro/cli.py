@@ -96,10 +96,9 @@ def main(argv=None):
                 return 2
             body = a.body_piece
         order = [x.strip() for x in a.order.split(",")] if a.order else None
-        res = run(text, a.request, headers=a.header, body=body,
+        res = run(text, a.request, headers=a.header, body=body, peers=a.peer,
                   filename=a.config.rsplit("/", 1)[-1], order=order, log_level=a.log_level,
-                  timeout=a.timeout, abort_at=a.client_abort_at, quit_at=a.quit_at,
-                  peers=a.peer)
+                  timeout=a.timeout, abort_at=a.client_abort_at, quit_at=a.quit_at)
     except RequestError as e:
         if a.json:
             print(json.dumps({"status": None, "message": str(e), "refused": True}))
