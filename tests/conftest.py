@@ -183,12 +183,17 @@ def cosockets_modelled() -> bool:
     return _COSOCKETS[0]
 
 
+_HAS_PEERS: dict = {}
+
+
 def has_peers(path) -> bool:
     """Is `path` a scenario with "# peer:" header lines?"""
     if not isinstance(path, pathlib.Path) or path.suffix != ".ngx":
         return False
-    from ngxcoro.oracle import parse_scenario
-    return bool(parse_scenario(path.read_text(encoding="utf-8"))["peers"])
+    if path not in _HAS_PEERS:
+        from ngxcoro.oracle import parse_scenario
+        _HAS_PEERS[path] = bool(parse_scenario(path.read_text(encoding="utf-8"))["peers"])
+    return _HAS_PEERS[path]
 
 
 def pytest_collection_modifyitems(config, items):
