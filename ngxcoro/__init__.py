@@ -22,6 +22,7 @@ import lupa.luajit21 as lupa
 
 from .ngx_lua.timer import timers_note
 from .ngx_lua.vm import Runaway, MAX_MEMORY, RunOutOfTime, TooManyCoroutines
+from . import peers as _peers
 from .trace import Hooks, StapTrace, EventLog
 from .trace.snapshot import Snapshots
 from .worker import Worker, Unsupported, CLIENT_TIMEOUT, client_done
@@ -80,7 +81,7 @@ def body_pieces(body):
     return [(float(d), t.encode() if isinstance(t, str) else bytes(t)) for d, t in body]
 
 
-def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
+def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None, peers=None,
         filename="nginx.conf", log_level=None, snapshots=False, order=None,
         timeout=CLIENT_TIMEOUT, abort_at=None, quit_at=None):
     """Serve one request with the model of nginx + ngx_lua 0.10.23.
@@ -100,6 +101,10 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
     it closed (None when nginx closed first); nginx goes on
     (lua_check_client_abort and ngx.on_abort decide what it does), and its
     error log says so.
+    `peers` are scripted peers cosockets can connect to: a list of peer
+    scripts ("127.0.0.1:1990 recv-line; send \"hi\\n\"; close", see
+    ngxcoro.peers), run on the virtual clock; a bad script raises
+    RequestError (a ValueError) with a one-line message.
     `quit_at` is `nginx -s quit` then (seconds of virtual time after the
     request; None: never): the worker shuts down gracefully (pending lua
     timers run at once with `premature` true, ngx.worker.exiting() is true,
@@ -112,6 +117,7 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
     stap = hooks.add(StapTrace())
     method, uri, args, version = parse_request(request)
     headers = list(headers)
+    peer_scripts = peers if isinstance(peers, dict) else _peers.parse_peers(peers)
     # the client the model stands for sends what ngxcoro.oracle's does
     if not any(k.lower() == "host" for k, _ in headers):
         headers.insert(0, ("Host", "localhost"))
@@ -131,6 +137,7 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
     snaps = hooks.add(Snapshots(w)) if snapshots else None
     if order:
         w.loop.order = list(order)
+    _peers.install(w, peer_scripts)
     message, refused = None, False
     try:
         startup = w.start()           # init_by_lua*: its error stops nginx from starting

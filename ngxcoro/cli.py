@@ -1,5 +1,6 @@
 """python -m ngxcoro run --config FILE --request "GET /t" [--header "N: v"]...
-                      [--client-abort-at SECONDS] [--quit-at SECONDS] [--json]
+                      [--client-abort-at SECONDS] [--quit-at SECONDS] [--peer SCRIPT]...
+                      [--json]
 
 Exit codes: 0 when the run gave nginx's answer, whatever the status (a hang
 real nginx would also have, answered at the client's timeout, included);
@@ -67,6 +68,9 @@ def main(argv=None):
                     help="nginx -s quit this long after the request (virtual seconds; default "
                          "never): the worker shuts down gracefully, its pending lua timers "
                          "run at once with premature = true")
+    rp.add_argument("--peer", action="append", default=[], metavar="SCRIPT",
+                    help='a scripted peer cosockets connect to, e.g. "127.0.0.1:1990 recv-line; '
+                         'wait 100; send \\"hi\\n\\"; close" (repeatable; ngxcoro.peers)')
     rp.add_argument("--json", action="store_true", help="print one JSON object")
     rp.add_argument("--log-level", choices=LOG_LEVELS,
                     help="error_log level to write at (default: the config's error_log level)")
@@ -92,7 +96,7 @@ def main(argv=None):
                 return 2
             body = a.body_piece
         order = [x.strip() for x in a.order.split(",")] if a.order else None
-        res = run(text, a.request, headers=a.header, body=body,
+        res = run(text, a.request, headers=a.header, body=body, peers=a.peer,
                   filename=a.config.rsplit("/", 1)[-1], order=order, log_level=a.log_level,
                   timeout=a.timeout, abort_at=a.client_abort_at, quit_at=a.quit_at)
     except RequestError as e:

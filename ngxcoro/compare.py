@@ -67,9 +67,10 @@ def config_level(text: str) -> str:
 
 
 def compare(text, request="GET /t", headers=(), body=None, *, level=None, timeout=3.0,
-            abort_at=None, quit_at=None):
+            abort_at=None, quit_at=None, peers=None):
     """Run both sides (`abort_at`: the client closes then, on both; `quit_at`:
-    nginx -s quit then, on both); returns a
+    nginx -s quit then, on both; `peers`: scripted peers, on the virtual clock
+    and as real loopback servers); returns a
     dict: level, same (bool), nginx / model views (status, head, body, log rows) and
     the printable report lines."""
     import ngxcoro
@@ -79,9 +80,9 @@ def compare(text, request="GET /t", headers=(), body=None, *, level=None, timeou
     headers = [tuple(x.strip() for x in h.partition(":")[::2]) if isinstance(h, str) else tuple(h)
                for h in headers]
     mine = ngxcoro.run(text, request, headers=headers, body=body, log_level=level, timeout=timeout,
-                       abort_at=abort_at, quit_at=quit_at)
+                       abort_at=abort_at, quit_at=quit_at, peers=peers)
     real = oracle.run_real(text, request, headers, body, timeout=timeout, abort_at=abort_at,
-                           quit_at=quit_at)
+                           quit_at=quit_at, peers=peers)
     theirs = {"status": real["status"], "body": real["body"], "head": real["head"],
               "log": oracle.log_view(real["raw_error_log"], level)
               if not real["startup_error"] else [real["startup_error"]]}
@@ -143,6 +144,8 @@ def main(argv=None) -> int:
                     help="the client closes its socket this long after the request")
     ap.add_argument("--quit-at", type=float, metavar="SECONDS",
                     help="nginx -s quit this long after the request (a graceful shutdown)")
+    ap.add_argument("--peer", action="append", default=[], metavar="SCRIPT",
+                    help="a scripted peer (repeatable; ngxcoro.peers), on both sides")
     try:
         a = ap.parse_args(argv)
     except SystemExit as e:
@@ -160,7 +163,7 @@ def main(argv=None) -> int:
         return 2
     try:
         res = compare(text, a.request, a.header, body, level=a.log_level, timeout=a.timeout,
-                      abort_at=a.client_abort_at, quit_at=a.quit_at)
+                      abort_at=a.client_abort_at, quit_at=a.quit_at, peers=a.peer)
     except (ValueError, RequestError) as e:  # a bad request line (both sides refuse it)
         _refuse(e)
         return 2

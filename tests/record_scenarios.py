@@ -63,7 +63,8 @@ def select(names: list[str]) -> list[pathlib.Path]:
 def record(path: pathlib.Path) -> tuple[dict, dict]:
     text = path.read_text(encoding="utf-8")
     info = parse_scenario(text)
-    res = run_real(text, info["request"], info["headers"], info["body"], timeout=info["timeout"],
+    res = run_real(text, info["request"], info["headers"], info["body"], peers=info["peers"],
+                   timeout=info["timeout"],
                    abort_at=info["client_abort_at"], quit_at=info["quit_at"])
     rec = {k: res[k] for k in KEYS}
     if info["client_abort_at"] is not None:       # only then: old recordings stay as they are

@@ -62,7 +62,7 @@ _MODEL_RUNS: dict = {}
 def _run_model(text, info):
     """ngxcoro.run on a scenario (memoised: the recording, live and count checks share it)."""
     key = (text, info["request"], tuple(info["headers"]), repr(info["body"]),
-           info["client_abort_at"], info["quit_at"])
+           info["client_abort_at"], info["quit_at"], tuple(info["peers"]))
     if key in _MODEL_RUNS:
         return _MODEL_RUNS[key]
     try:
@@ -77,7 +77,7 @@ def _run_model(text, info):
     # "# client-abort-at:" scenario's client closes then, on both sides
     res = run(text, info["request"], headers=list(info["headers"]), body=info["body"],
               log_level="debug", timeout=info["timeout"], abort_at=info["client_abort_at"],
-              quit_at=info["quit_at"])
+              quit_at=info["quit_at"], peers=info["peers"])
     _MODEL_RUNS[key] = res
     return res
 
@@ -139,7 +139,8 @@ def test_model_matches_recording(path):
 def test_model_matches_live_nginx(path, real_nginx):
     text, info = _scenario(path)
     want = real_nginx(text, info["request"], info["headers"], info["body"], timeout=info["timeout"],
-                      abort_at=info["client_abort_at"], quit_at=info["quit_at"])
+                      abort_at=info["client_abort_at"], quit_at=info["quit_at"],
+                      peers=info["peers"])
     assert_same(path.stem, "live nginx", want, _model_view(text, info))
 
 
@@ -227,7 +228,7 @@ def test_model_scheduler_trace_matches_recording(path):
     mine = hooks.add(DebugTrace())
     ngxcoro.run(text, info["request"], headers=list(info["headers"]), body=info["body"],
                 log_level="debug", hooks=hooks, timeout=info["timeout"],
-                abort_at=info["client_abort_at"], quit_at=info["quit_at"])
+                abort_at=info["client_abort_at"], quit_at=info["quit_at"], peers=info["peers"])
     theirs = trace_words(rec["debug"])
     if mine.lines != theirs:
         pytest.fail(f"{path.stem}: the scheduler trace differs from real nginx's debug log\n"

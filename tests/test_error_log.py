@@ -39,7 +39,8 @@ def _model(path):
     info = rn.parse_scenario(text)
     return ngxcoro.run(text, info["request"], headers=list(info["headers"]), body=info["body"],
                        log_level="debug", timeout=info["timeout"],     # the client's horizon
-                       abort_at=info["client_abort_at"], quit_at=info["quit_at"])
+                       abort_at=info["client_abort_at"], quit_at=info["quit_at"],
+                       peers=info["peers"])
 
 
 def _recording(path):

@@ -187,7 +187,10 @@ def test_parse_scenario_header():
     assert rn.parse_scenario(text) == {
         "title": "t", "request": "POST /x?a=1 HTTP/1.0", "headers": [("X-A", "b: c")],
         "body": [(0.1, "ab"), (0.0, "c")], "timeout": 1.5, "client_abort_at": 0.5,
-        "quit_at": None, "wire": False}
+        "quit_at": None, "wire": False, "peers": []}
+    two = '# peer: 127.0.0.1:1990 recv-line; send "a;b"\n# peer: 127.0.0.1:1991 refuse\n'
+    assert rn.parse_scenario(two + "location / {}\n")["peers"] == [
+        '127.0.0.1:1990 recv-line; send "a;b"', "127.0.0.1:1991 refuse"]
 
 
 def test_request_bytes_defaults_and_overrides():

@@ -51,7 +51,7 @@ def _run(path):
     text = path.read_text(encoding="utf-8")
     info = parse_scenario(text)
     return ngxcoro.run(text, info["request"], headers=list(info["headers"]), body=info["body"],
-                       snapshots=True)
+                       snapshots=True, peers=info["peers"])
 
 
 _FRAMES = {}
@@ -174,7 +174,7 @@ for name in {names!r}:
     text = pathlib.Path({sdir!r}, name).read_text()
     info = parse_scenario(text)
     r = ngxcoro.run(text, info["request"], headers=list(info["headers"]), body=info["body"],
-                    snapshots=True)
+                    snapshots=True, peers=info["peers"])
     for d in graph.frames_dot(r.snapshots):
         h.update(d.encode())
     h.update(timeline_svg(r.snapshots).encode())

@@ -46,7 +46,7 @@ def test_head_and_bytes_match_recording(path):
     info = rn.parse_scenario(text)
     res = ngxcoro.run(text, info["request"], headers=list(info["headers"]), body=info["body"],
                       timeout=info["timeout"], abort_at=info["client_abort_at"],
-                      quit_at=info["quit_at"])
+                      quit_at=info["quit_at"], peers=info["peers"])
     got = {"head": normalise_head(res.head), "raw_body": res.raw_body}
     assert got == {"head": want["head"], "raw_body": want["raw_body"]}, path.stem
 

@@ -28,6 +28,8 @@ class PeerConnection:
     """ngx_connection_t of a peer connection (pc->connection), with the
     kernel socket's state: what arrived and was not read yet, the peer's FIN."""
 
+    reset = False                   # the peer's kernel answered with a reset (RST)
+
     def __init__(self, w, number, fd, host, port):
         self.w, self.number, self.fd = w, number, fd
         self.host, self.port = host, port
@@ -53,8 +55,17 @@ class PeerConnection:
 
     def send(self, data):
         """ngx_unix_send: loopback buffers take it all; the peer reads it in
-        the next turn."""
+        the next turn.  Once the peer has closed its socket (its `closed`),
+        what arrives there is answered by a reset, at once on loopback: that
+        send went out, the next ones fail with EPIPE (Linux's error for a
+        reset in CLOSE_WAIT): NGX_ERROR, with `error` the errno text."""
+        if self.reset:
+            self.error = EPIPE
+            return NGX_ERROR
         self.sent += len(data)
+        if getattr(self.peer, "closed", False):
+            self.reset = True
+            return len(data)
         if self.peer is not None:
             self.w.loop.post(lambda: self.peer.data(self, data), label=f"#{self.number} data")
         return len(data)
@@ -90,6 +101,11 @@ class PeerConnection:
             self.read_handler()
 
 
+# a send after the peer's reset (PeerConnection.send)
+from .core import NGX_ERROR  # noqa: E402
+EPIPE = "32: Broken pipe"
+
+
 def find_peer(w, host, port):
     """What listens at host:port: a factory making the peer, or None (refused)."""
     peers = getattr(w, "peers", None) or {}
@@ -104,11 +120,13 @@ def find_peer(w, host, port):
 def connect_peer(w, pc):
     """ngx_event_connect_peer: the non-blocking connect answers NGX_AGAIN
     (EINPROGRESS) on loopback; in the next turn either the write event says
-    connected (and the peer accepts) or the read event carries the refusal."""
+    connected (and the peer accepts) or the read event carries the refusal.
+    A `silent` factory stands for a peer whose listen queue is full: the
+    SYN is dropped, nothing happens, and nginx's connect timer decides."""
     factory = find_peer(w, pc.host, pc.port)
 
     def complete():
-        if pc.closed:
+        if pc.closed or getattr(factory, "silent", False):
             return
         if factory is None:
             pc.error = ECONNREFUSED

@@ -78,13 +78,16 @@ Environment: ``NGXCORO_NGINX`` (default /usr/sbin/nginx) and ``NGXCORO_NGINX_MOD
 
 Modules: ``conf`` renders the nginx.conf (with ngxcoro.nginx.conf's reader), ``client``
 speaks HTTP/1.x over the socket, ``run`` starts, talks to and stops nginx, ``logs``
-normalises the error and debug logs, ``scenario`` reads the ``.ngx`` scenarios shipped in
-``scenarios/`` (and their recordings in ``scenarios/expected/``), ``cli`` is the command
-line::
+normalises the error and debug logs, ``peer`` runs scripted peers (ngxcoro.peers) as
+real loopback servers for a run (``run_real(..., peers=[...])``, a scenario's ``# peer:``
+lines: each on a free port, written into the config where the script's port stands and
+written back in the result after ``127.0.0.1:``), ``scenario`` reads the ``.ngx``
+scenarios shipped in ``scenarios/`` (and their recordings in ``scenarios/expected/``),
+``cli`` is the command line::
 
     python -m ngxcoro.oracle FILE [--request "GET /t"] [--header "N: v"]...
                                   [--body TEXT] [--timeout S] [--client-abort-at S]
-                                  [--json] [--debug]
+                                  [--peer SCRIPT]... [--json] [--debug]
 """
 
 from __future__ import annotations

@@ -40,6 +40,10 @@ def main(argv=None) -> int:
     ap.add_argument("--quit-at", type=float, metavar="SECONDS",
                     help="nginx -s quit this long after the request "
                          "(default: the file's \"# quit-at:\" or never)")
+    ap.add_argument("--peer", action="append", default=None, metavar="SCRIPT",
+                    help='a scripted peer, e.g. "127.0.0.1:1990 recv-line; send \\"hi\\n\\"; '
+                         'close" (repeatable; default: the file\'s "# peer:" lines; '
+                         'ngxcoro.peers)')
     ap.add_argument("--json", action="store_true", help="print the whole result as JSON")
     ap.add_argument("--debug", action="store_true", help="also print the debug events")
     ap.add_argument("--log-level", choices=[x for x in LEVELS if x],
@@ -66,7 +70,8 @@ def main(argv=None) -> int:
     abort_at = a.client_abort_at if a.client_abort_at is not None else info["client_abort_at"]
     try:
         res = run_real(text, request, headers, body, timeout=timeout, abort_at=abort_at,
-                       quit_at=a.quit_at if a.quit_at is not None else info["quit_at"])
+                       quit_at=a.quit_at if a.quit_at is not None else info["quit_at"],
+                       peers=a.peer if a.peer is not None else info["peers"])
     except ValueError as e:
         print(f"ngxcoro.oracle: {e}", file=sys.stderr)
         return 2

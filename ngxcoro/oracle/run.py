@@ -28,18 +28,24 @@ import time
 
 from . import conf
 from .client import _build_request, exchange, request_method
+from .peer import start_peers
+from ..peers import parse_peers
 from .logs import (debug_lines, error_records, normalise_debug, normalise_error_log,
                    record_message)
 
 __all__ = ["run_real"]
 
+# what the ports are written back in (this server's, the peers')
+_UNPORT_KEYS = ("body", "headers", "head", "raw_body", "error_log", "debug", "error_records",
+                "debug_lines", "raw_error_log")
 # how long after the client's timeout a quitting master may take to exit before it is stopped
 QUIT_MARGIN = 2.0
 
 
 def run_real(config_text: str, request: str = "GET /t", headers=(), body=None, *,
              timeout: float = 3.0, keep_prefix: bool = False,
-             abort_at: float | None = None, quit_at: float | None = None) -> dict:
+             abort_at: float | None = None, quit_at: float | None = None,
+             peers=None) -> dict:
     """Run one request against a fresh real nginx; see the package docstring.
 
     `request` is "METHOD URI [HTTP/1.x]" (HTTP/1.1 by default). `headers` is a list of
@@ -57,6 +63,9 @@ def run_real(config_text: str, request: str = "GET /t", headers=(), body=None, *
     for at most 1.5 s).
     `quit_at` (seconds from the request, None: never) is a graceful shutdown then
     (SIGQUIT to the master, see the module docstring); the result has "quit_at".
+    `peers` is a list of peer scripts (ngxcoro.peers): each runs as a real loopback server
+    for the run (oracle/peer.py), on a free port written into the config where the
+    script's port stands, and written back as the script's port in what is returned.
     `keep_prefix=True` keeps the temporary prefix and returns its path as "prefix".
     """
     from . import available
@@ -67,10 +76,18 @@ def run_real(config_text: str, request: str = "GET /t", headers=(), body=None, *
         raise ValueError(f"bad quit_at {quit_at!r}: expected seconds >= 0")
     method = request_method(request)
     payload, pieces = _build_request(request, headers, body)
+    parse_peers(peers)                  # a bad script: PeerScriptError before nginx starts
     result = None
     for _attempt in range(3):
-        result = _run_once(config_text, payload, pieces, method, timeout, keep_prefix,
-                           abort_at, quit_at)
+        peer_set = start_peers(peers)
+        try:
+            result = _run_once(peer_set.to_real(config_text), payload, pieces, method, timeout,
+                               keep_prefix, abort_at, quit_at)
+        finally:
+            peer_set.stop()
+        for k in _UNPORT_KEYS:
+            if k in result:
+                result[k] = peer_set.unport(result[k])
         if result.pop("_retry", False):
             continue
         break
@@ -273,8 +290,7 @@ def _unport(res: dict, port: int) -> None:
             return [fix(y) for y in x]
         return x
 
-    for k in ("body", "headers", "head", "raw_body", "error_log", "debug", "error_records", "debug_lines",
-              "raw_error_log"):
+    for k in _UNPORT_KEYS:
         if k in res:
             res[k] = fix(res[k])
 

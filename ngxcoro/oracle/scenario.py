@@ -59,17 +59,19 @@ def read_scenario(name: str) -> tuple[str, dict, dict | None]:
 def parse_scenario(text: str) -> dict:
     """Read the leading ``# key: value`` comment lines of a .ngx scenario.
 
-    Returns {title, request, headers, body, timeout, client_abort_at, quit_at}. Keys: ``title``,
-    ``request`` (default "GET /t"), ``header`` (repeatable, "Name: value"), ``body`` (a
+    Returns {title, request, headers, body, timeout, client_abort_at, quit_at, wire,
+    peers}. Keys: ``title``, ``request`` (default "GET /t"), ``header`` (repeatable, "Name: value"), ``body`` (a
     string; ``\\n`` stands for a newline), ``body-pieces`` (JSON list of [delay_s, text]),
     ``timeout`` (client timeout in seconds, default 3), ``client-abort-at`` (seconds after
     the request when the client closes its socket; default None, never), ``quit-at``
     (seconds after the request when nginx gets ``nginx -s quit``, a graceful shutdown;
     default None, never), ``wire`` ("yes": the recording also keeps the raw response
-    head and body bytes, tests/test_wire.py; default False).
+    head and body bytes, tests/test_wire.py; default False), ``peer`` (repeatable: a
+    scripted peer cosockets connect to, ``127.0.0.1:1990 recv-line; send "hi\\n"; close``,
+    the language of ngxcoro.peers; kept as written in ``peers``, a list).
     """
     info = {"title": "", "request": "GET /t", "headers": [], "body": None, "timeout": 3.0,
-            "client_abort_at": None, "quit_at": None, "wire": False}
+            "client_abort_at": None, "quit_at": None, "wire": False, "peers": []}
     for line in text.split("\n"):
         if not line.startswith("#"):
             break
@@ -94,6 +96,8 @@ def parse_scenario(text: str) -> dict:
             info["client_abort_at"] = float(val)
         elif key == "quit-at":
             info["quit_at"] = float(val)
+        elif key == "peer":
+            info["peers"].append(val.strip())
         elif key == "wire":
             info["wire"] = val.strip().lower() in ("yes", "on", "true")
     return info

@@ -102,7 +102,7 @@ class BlogBox:
         self.blog_says, self.nginx_does, self.name = blog_says, nginx_does, scenario_name
         text, info, rec = scenario_info(scenario_name)
         self.model = run(text, info["request"], headers=info["headers"], body=info["body"],
-                         log_level="debug")
+                         log_level="debug", peers=info.get("peers"))
         self.nginx = rec
 
     def agree(self):
