@@ -378,15 +378,6 @@ function K.traceback(...)
   return concat(parts)
 end
 
--- ctx->user_co_ctx = NULL (ngx_http_lua_finalize_threads): the coroutine is no
--- longer found by ngx_http_lua_get_co_ctx, but its co ctx still points at it and
--- the lua_State lives until the GC collects it, so a pending operation that
--- completes later still resumes it (as nginx does: "lua run thread, top:0 c:0")
-function K.unlist(id)
-  local co = cos[id]
-  if co then ids[co] = nil end
-end
-
 -- the line each live coroutine is at, for snapshots
 function K.where(id)
   local co = cos[id]
