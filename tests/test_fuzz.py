@@ -9,8 +9,11 @@ the same way into another file and appended (``--corpus`` writes a whole file); 
 200001-200450 (timers too, ``TIMER_FROM``) the same way. The first file is near its size cap,
 so ``tests/fuzz/corpus2.jsonl`` goes on: seeds 300001-300300 (captures with options,
 ``CAPTURE_FROM``), recorded by ``python3 tools/fuzz.py --seeds 300001-300300 --corpus
-tests/fuzz/corpus2.jsonl`` the same way. Each entry of both files is run on the model and
-compared; an entry whose ``xfail``
+tests/fuzz/corpus2.jsonl`` the same way; and ``corpus3.jsonl``: seeds 310001-310300
+(``CAPTURE2_FROM``: response headers, $echo_request_body, exec with an args table or to a
+named location), the stable programs of a ``--log`` run (two nginx runs each) with the
+model's signature taken again after the fixes. Each entry of every ``corpus*.jsonl`` is run
+on the model and compared; an entry whose ``xfail``
 names a known divergence (its signature: first differing field, nginx's line | the
 model's line) is an expected failure while it still diverges, and passes once fixed.
 Runs without nginx.
@@ -29,7 +32,7 @@ from ngxcoro.oracle.fuzz import FIELDS, SEMA_FROM, first_difference, generate, m
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CORPUS = pathlib.Path(__file__).resolve().parent / "fuzz" / "corpus.jsonl"
-CORPORA = (CORPUS, CORPUS.with_name("corpus2.jsonl"))
+CORPORA = sorted(CORPUS.parent.glob("corpus*.jsonl"))
 ENTRIES = [json.loads(line) for path in CORPORA
            for line in path.read_text(encoding="utf-8").splitlines() if line]
 
@@ -170,6 +173,13 @@ def test_capture_options_only_from_capture_from():
     joined = "\n".join(texts)
     assert all(o in joined for o in options)
     assert "ngx.HTTP_HEAD" in joined and "$echo_request_method" in joined
+    assert "$echo_request_body" not in joined and 'ngx.exec("@' not in joined
+    from ngxcoro.oracle.fuzz_capture import CAPTURE2_FROM
+    later = "\n".join(generate(seed) for seed in range(CAPTURE2_FROM, CAPTURE2_FROM + 100))
+    assert all(x in later for x in ('ngx.header["X-S"]', "$echo_request_body", 'ngx.exec("@',
+                                    "ngx.var.http_content_length"))
+    tables = re.findall(r'ngx\.exec\("[^"]*", \{(.*)\}\)', later)
+    assert tables and all(table.count(" = ") <= 1 for table in tables), tables
     for table in re.findall(r"args = \{([^{}]*(?:\{[^{}]*\}[^{}]*)?)\}", joined):
         assert table.count(" = ") <= 1, table
 

@@ -52,7 +52,7 @@ from __future__ import annotations
 import json
 import random
 
-from .fuzz_capture import CAPTURE_FROM, CaptureOptions
+from .fuzz_capture import CAPTURE2_FROM, CAPTURE_FROM, CaptureOptions
 
 __all__ = ["generate", "real_answer", "model_answer", "first_difference", "FIELDS",
            "MAX_STATEMENTS", "SEMA_FROM", "TIMER_FROM", "CAPTURE_FROM"]
@@ -88,6 +88,7 @@ class _Program(CaptureOptions):
         self.sema = seed >= SEMA_FROM
         self.timers = seed >= TIMER_FROM
         self.capopts = seed >= CAPTURE_FROM
+        self.capopts2 = seed >= CAPTURE2_FROM
         self.echo_target = False            # the one echo target of a capture with options
 
     # ------------------------------------------------------------------ helpers
@@ -263,6 +264,8 @@ class _Program(CaptureOptions):
         if kind == "exit":
             return [self.say(ctx, f'"{m} exit"'),
                     f"return ngx.exit({rng.choice(EXIT_CODES)})"]
+        if kind == "exec" and self.capopts2:
+            return self.exec_target(m)
         if kind == "exec":
             uri = self.location("exec")
             return [f'ngx.log(ngx.NOTICE, "{m} exec")', f'return ngx.exec("{uri}", "from={m}")']

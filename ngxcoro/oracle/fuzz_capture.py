@@ -19,10 +19,14 @@ seed gives the same program).
 
 from __future__ import annotations
 
-__all__ = ["CAPTURE_FROM", "CAPTURE_METHODS", "CaptureOptions"]
+__all__ = ["CAPTURE_FROM", "CAPTURE2_FROM", "CAPTURE_METHODS", "CaptureOptions"]
 
 #: seeds from here on draw captures with options too
 CAPTURE_FROM = 300_000
+#: seeds from here on also: targets that print their Content-Length and the main
+#: request's method, set a response header the caller prints, an echo target that prints
+#: $echo_request_body, and ngx.exec with a one-key args table or to a named location
+CAPTURE2_FROM = 310_000
 #: the methods a capture with options draws from
 CAPTURE_METHODS = ("GET", "POST", "PUT", "DELETE", "HEAD")
 
@@ -42,6 +46,8 @@ class CaptureOptions:
         if not self.echo_target and self.chance(0.2):
             self.echo_target = True
             lines = [f'    echo "{name} $echo_request_method [$args]";']
+            if self.capopts2 and self.chance(0.5):
+                lines.append(f'    echo "{name} body [$echo_request_body]";')
             self.extra.append("\n".join([f"location {uri} {{"] + lines + ["}"]))
             return uri
         body = []
@@ -52,6 +58,12 @@ class CaptureOptions:
                  f'ngx.say("{name} ", ngx.req.get_method(), " [", ngx.var.args, "] ", '
                  f'tostring(ngx.req.get_body_data()), " ", tostring(ngx.ctx.v), " ", '
                  f'tostring(ngx.var.fz))']
+        if self.capopts2:
+            if self.chance(0.5):
+                body.append(f'ngx.say("{name} cl=", tostring(ngx.var.http_content_length), '
+                            f'" rm=", ngx.var.request_method)')
+            if self.chance(0.3):
+                body.insert(len(body) - 2, f'ngx.header["X-S"] = "{name}"')
         if self.chance(0.3):
             body.append(f'ngx.ctx.w = "{name}"')
         if self.chance(0.3):
@@ -104,6 +116,9 @@ class CaptureOptions:
         if self.chance(0.3):
             out.append(f'ngx.ctx.v = "{m}x"')
         show = (f'" fz=", tostring(ngx.var.fz), " w=", tostring(ngx.ctx.w)')
+        if self.capopts2 and self.chance(0.5):
+            show += ', " xs=", tostring(res.header["X-S"])' if not multi else \
+                ', " xs=", tostring(r0.header["X-S"])'
         if not multi:
             uri = self.opt_location()
             q = f"?q={m}" if self.chance(0.2) else ""
@@ -118,3 +133,17 @@ class CaptureOptions:
         return ([f"local {', '.join(names)} = ngx.location.capture_multi{{{reqs}}}"]
                 + [self.say(ctx, f'"{m} multi{k} ", {n}.status, " [", {n}.body, "]"')
                    for k, n in enumerate(names)] + [self.say(ctx, f'"{m} after", {show}')])
+
+    def exec_target(self, m: str) -> list[str]:
+        """ngx.exec (seeds from CAPTURE2_FROM): to a new location with a one-key args table
+        or a string, or to a named location (whose args stay the request's)."""
+        r = self.rng.random()
+        if r < 0.3:
+            self.nloc += 1
+            name = f"@e{self.nloc}"
+            self.extra.append(f'location {name} {{\n    echo "{name[1:]} $uri [$args] '
+                              f'$echo_request_method";\n}}')
+            return [f'ngx.log(ngx.NOTICE, "{m} exec")', f'return ngx.exec("{name}")']
+        uri = self.location("exec")
+        args = f'{{from = "{m} x"}}' if r < 0.7 else f'{{k = {{"{m}", true}}}}'
+        return [f'ngx.log(ngx.NOTICE, "{m} exec")', f'return ngx.exec("{uri}?q=1", {args})']
