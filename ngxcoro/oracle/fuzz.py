@@ -40,7 +40,8 @@ possibly after the request is over, and it may sleep, spawn, wait or post on the
 semaphore, or make a timer itself.
 
 Seeds from ``CAPTURE_FROM`` on (semaphores and timers too) also draw captures with
-options (``fuzz_capture.py``).
+options, and from ``CAPTURE2_FROM`` on response headers, ``$echo_request_body`` and
+``ngx.exec`` with an args table or to a named location (``fuzz_capture.py``).
 
 ``real_answer(run_real result)`` and ``model_answer(text)`` put both sides in the one form
 the corpus stores: status, body, normalised error log, count history, trace words, hung and
@@ -55,7 +56,7 @@ import random
 from .fuzz_capture import CAPTURE2_FROM, CAPTURE_FROM, CaptureOptions
 
 __all__ = ["generate", "real_answer", "model_answer", "first_difference", "FIELDS",
-           "MAX_STATEMENTS", "SEMA_FROM", "TIMER_FROM", "CAPTURE_FROM"]
+           "MAX_STATEMENTS", "SEMA_FROM", "TIMER_FROM", "CAPTURE_FROM", "CAPTURE2_FROM"]
 
 MAX_STATEMENTS = 25
 #: seeds from here on draw semaphore statements too

@@ -10,7 +10,11 @@ the caller's ``ngx.ctx``), ``copy_all_vars`` / ``share_all_vars`` and
 ``ngx.ctx.v`` and ``$fz`` (a ``set`` variable of ``location /t``), and may sleep, write
 ``ngx.ctx`` or ``$fz`` back, or end with a status; one echo target per program prints
 ``$echo_request_method``. The caller may set ``$fz`` and ``ngx.ctx.v`` first and prints
-them after the capture.
+them after the capture. Seeds from ``CAPTURE2_FROM`` on add targets that print their
+``Content-Length`` header and ``$request_method`` (the main request's) and set an
+``X-S`` response header the caller prints from ``res.header``, an echo target that prints
+``$echo_request_body``, and ``ngx.exec`` with a one-key args table (after the uri's own
+args) or to a named location.
 
 Why apart: the grammar of ``fuzz.py`` with these statements is over the 500 lines a module
 may have; ``_Program`` takes them from ``CaptureOptions`` (the same random stream, so a
