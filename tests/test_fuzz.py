@@ -12,7 +12,8 @@ so ``tests/fuzz/corpus2.jsonl`` goes on: seeds 300001-300300 (captures with opti
 tests/fuzz/corpus2.jsonl`` the same way; and ``corpus3.jsonl``: seeds 310001-310300
 (``CAPTURE2_FROM``: response headers, $echo_request_body, exec with an args table or to a
 named location), the stable programs of a ``--log`` run (two nginx runs each) with the
-model's signature taken again after the fixes. Each entry of every ``corpus*.jsonl`` is run
+model's signature taken again after the fixes; ``corpus4.jsonl``: seeds 310301-310900 by
+``--corpus``. Each entry of every ``corpus*.jsonl`` is run
 on the model and compared; an entry whose ``xfail``
 names a known divergence (its signature: first differing field, nginx's line | the
 model's line) is an expected failure while it still diverges, and passes once fixed.
