@@ -20,6 +20,7 @@ from .nginx import conf as _config
 from .nginx.http_parse import RequestError, parse_request
 import lupa.luajit21 as lupa
 
+from .ngx_lua.args import args_note
 from .ngx_lua.timer import timers_note
 from .ngx_lua.vm import Runaway, MAX_MEMORY, RunOutOfTime, TooManyCoroutines
 from . import peers as _peers
@@ -190,7 +191,7 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None, pee
                   if wire.status is not None else [],
                   raw_body=(bytes(wire.raw) if wire.status is not None else b"").decode(
                       "utf-8", "replace"),
-                  notes=[n for n in (timers_note(w), stap.note(), log.note(),
+                  notes=[n for n in (timers_note(w), args_note(w), stap.note(), log.note(),
                                      snaps and snaps.note()) if n])
 
 

@@ -19,6 +19,7 @@ from functools import partial
 
 from .nginx import access, content, headers, headers_more, phases, process_cycle, request, response
 from .nginx.loop import Loop
+from .ngx_lua import args as lua_args
 from .ngx_lua import (bodyfilterby, by, control, coroutine, headerfilterby, initby, initworkerby,
                       logby, misc, output, req_body, semaphore, shdict, sleep, socket_tcp,
                       subrequest, timer, uri, uthread, variable)
@@ -31,7 +32,7 @@ from .trace.listeners import DebugLog
 
 # the modules whose `API` the Lua shims call (ngx_lua/protocol.py)
 API_MODULES = (coroutine, uthread, output, sleep, control, uri, variable, req_body, subrequest,
-               timer, semaphore, misc, shdict, bodyfilterby, socket_tcp)
+               timer, semaphore, misc, shdict, bodyfilterby, socket_tcp, lua_args)
 
 # the client's timeout, in seconds: Test::Nginx's, and the oracle's (run_real and a
 # scenario's "# timeout:" default); the run stops at this much virtual time
@@ -128,6 +129,7 @@ class Worker:
         self.ngx_quit = self.exiting = self.exited = False
         self.idle_connections = []
         self.lua_timers = []              # the armed ones (TimerCtx), for messages and pictures
+        self.args_sorted = None           # keys of an args table encoded in sorted order (args.py)
         self.main_co_ctx = None           # the main lua_State as a co ctx (timer.main_state)
         # the loopback network (nginx/event_connect.py): scripted peers by (host, port),
         # and the factory of the peer this server's own port answers with

@@ -302,8 +302,8 @@ def finalize_threads(r, ctx):
             cleanup_pending_operation(coctx)
             del_thread(r, ctx, coctx)
             ctx.uthreads -= 1
-    for coctx in ctx.user_co_ctx:
-        w.vm.unlist(coctx.co)                   # ctx->user_co_ctx = NULL
+    # ctx->user_co_ctx = NULL; a co ctx is still found from its lua_State (lua_getexdata2:
+    # "cannot resume dead coroutine"), and a pending operation still resumes it (top:0 c:0)
     ctx.user_co_ctx = []
     entry = ctx.entry_co_ctx
     if entry.co_ref:

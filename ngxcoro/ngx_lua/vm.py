@@ -93,7 +93,7 @@ class LuaVM:
         K.init(self.rt.table_from({b(k): v for k, v in api.items()}), step_limit)
         # the Lua C API calls of the scheduler: lua_resume, lua_gettop, lua_xmove ...
         self.top, self.xmove, self.settop0 = K.top, K.xmove, K.settop0
-        self.insert_bool, self.unlist, self.reset = K.insert_bool, K.unlist, K.reset
+        self.insert_bool, self.reset = K.insert_bool, K.reset
         self.set_request, self.push_results = K.set_request, K.push_results
         self.push2 = K.push2
         self._resume, self._errmsg, self._where = K.resume, K.errmsg, K.where

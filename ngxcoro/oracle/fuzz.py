@@ -39,6 +39,10 @@ markers go to the log, since ``ngx.say`` is disabled there; no capture or body r
 possibly after the request is over, and it may sleep, spawn, wait or post on the
 semaphore, or make a timer itself.
 
+Seeds from ``CAPTURE_FROM`` on (semaphores and timers too) also draw captures with
+options, and from ``CAPTURE2_FROM`` on response headers, ``$echo_request_body`` and
+``ngx.exec`` with an args table or to a named location (``fuzz_capture.py``).
+
 ``real_answer(run_real result)`` and ``model_answer(text)`` put both sides in the one form
 the corpus stores: status, body, normalised error log, count history, trace words, hung and
 startup_error.
@@ -49,8 +53,10 @@ from __future__ import annotations
 import json
 import random
 
+from .fuzz_capture import CAPTURE2_FROM, CAPTURE_FROM, CaptureOptions
+
 __all__ = ["generate", "real_answer", "model_answer", "first_difference", "FIELDS",
-           "MAX_STATEMENTS", "SEMA_FROM", "TIMER_FROM"]
+           "MAX_STATEMENTS", "SEMA_FROM", "TIMER_FROM", "CAPTURE_FROM", "CAPTURE2_FROM"]
 
 MAX_STATEMENTS = 25
 #: seeds from here on draw semaphore statements too
@@ -69,7 +75,7 @@ SHDICT_TTLS = ("0.015", "0.035", "0.075", "0.155")
 SHDICT_KEYS = ("a", "b", "c")
 
 
-class _Program:
+class _Program(CaptureOptions):
     def __init__(self, seed: int, shdict: bool = False):
         self.shdict = shdict
         self.rng = random.Random(seed)
@@ -82,6 +88,9 @@ class _Program:
         self.body_used = False
         self.sema = seed >= SEMA_FROM
         self.timers = seed >= TIMER_FROM
+        self.capopts = seed >= CAPTURE_FROM
+        self.capopts2 = seed >= CAPTURE2_FROM
+        self.echo_target = False            # the one echo target of a capture with options
 
     # ------------------------------------------------------------------ helpers
     def duration(self) -> str | None:
@@ -166,6 +175,8 @@ class _Program:
             kinds += ["capture", "capture_multi" if self.pool else "capture"]
             if not self.body_used:
                 kinds += ["read_body"]
+            if self.capopts:
+                kinds += ["capture_opts", "capture_opts", "capture_opts", "capture_multi_opts"]
         if self.timers and depth < 3:
             kinds += ["timer", "timer"]
         if ctx.get("coroutine"):
@@ -223,6 +234,8 @@ class _Program:
                        for k, n in enumerate(names)])
         if kind == "shdict":
             return self.shdict_op(m, ctx)
+        if kind in ("capture_opts", "capture_multi_opts"):
+            return self.capture_opts(m, ctx, kind == "capture_multi_opts")
         if kind == "timer":
             d = (self.duration() if self.chance(0.7) else None) or "0"
             body = self.block(dict(ctx, coroutine=False, timer=True), depth + 1,
@@ -252,6 +265,8 @@ class _Program:
         if kind == "exit":
             return [self.say(ctx, f'"{m} exit"'),
                     f"return ngx.exit({rng.choice(EXIT_CODES)})"]
+        if kind == "exec" and self.capopts2:
+            return self.exec_target(m)
         if kind == "exec":
             uri = self.location("exec")
             return [f'ngx.log(ngx.NOTICE, "{m} exec")', f'return ngx.exec("{uri}", "from={m}")']
@@ -329,7 +344,8 @@ class _Program:
                         "local sema = S.s"] + body
             blocks.append([f"{phase}_by_lua_block {{"] + _indent(body) + ["}"])
         body_hdr = None
-        if self.body_used or need_body or self.chance(0.1):
+        if self.body_used or need_body or self.chance(0.1) or \
+                (self.capopts and self.chance(0.5)):
             if self.chance(0.5) and len(self.pool) >= 2:
                 pieces = [[float(self.duration()), "first "], [float(self.duration()), "second"]]
                 body_hdr = f"# body-pieces: {json.dumps(pieces)}"
@@ -340,6 +356,8 @@ class _Program:
         if body_hdr:
             head.append(body_hdr)
         loc = ["location /t {"]
+        if self.capopts:
+            loc.append('    set $fz "init";')
         if need_body:
             loc.append("    lua_need_request_body on;")
         for b in blocks:

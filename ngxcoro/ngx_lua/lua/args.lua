@@ -52,9 +52,11 @@ end
 ngx.quote_sql_str = function(s) return "'" .. tostring(s):gsub("'", "\\'") .. "'" end
 
 -- ngx.encode_args (ngx_http_lua_process_args_option's rules); hash keys are
--- taken in sorted order here (nginx takes them in lua_next order, which the
--- model's LuaJIT does not share).  A bad key or value is an error raised at
--- `lvl` (from this function's caller; 2 when not given)
+-- taken in sorted order here: nginx takes them in lua_next order, which for
+-- several string keys changes from one nginx process to the next (LuaJIT
+-- seeds its string hashes at random; args.py says more), and the run gets a
+-- note (P.args_sorted).  A bad key or value is an error raised at `lvl`
+-- (from this function's caller; 2 when not given)
 local function encode_args(t, lvl)
   lvl = (lvl or 2) + 1
   local keys = {}
@@ -65,6 +67,7 @@ local function encode_args(t, lvl)
     keys[#keys + 1] = k
   end
   table.sort(keys)
+  if #keys > 1 then P.args_sorted(concat(keys, ", ")) end
   local out = {}
   local function add(ek, x)
     local tx = type(x)

@@ -6,8 +6,9 @@
 -- convert to an int fails there, named by that file and line (a boolean converts: 1 or 0)
 local EXIT_FFI = "/usr/share/lua/5.1/resty/core/exit.lua:52: "
 local exit_simple = simple("exit")
--- its other errors: error(ffi_string(err, errlen[0]), 2) on line 60
-RESTY_LUA[exit_simple] = {"/usr/share/lua/5.1/resty/core/exit.lua", 60}
+-- its other errors: error(ffi_string(err, errlen[0]), 2) on line 60 of the function
+-- defined on line 44
+RESTY_LUA[exit_simple] = {"/usr/share/lua/5.1/resty/core/exit.lua", 60, defined = 44}
 -- ... by Lua's error(): no C frame of ngx_lua is left on the dead thread's stack
 CSTACK[exit_simple] = nil
 ngx.exit = function(rc)

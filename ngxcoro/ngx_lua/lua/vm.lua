@@ -330,9 +330,20 @@ local function user_frames(co)
     end
   end
   -- an API the user's code tail-called (`return ngx.exec(...)`) is the bottom
-  -- frame: nginx shows the C function alone, unnamed
+  -- frame: nginx shows the C function alone, unnamed; a resty Lua function whose
+  -- line it is defined on is known (`defined`) shows as error() and that function,
+  -- unnamed ("exit.lua:60: in function <exit.lua:44>")
   if #out == 0 and #run > 0 then
-    out[1] = {short_src = "[C]", currentline = -1, what = "C", namewhat = ""}
+    local resty = RESTY_LUA[run[#run].func]
+    if type(resty) == "function" then resty = resty(co) end
+    if resty and resty.defined and resty.raised ~= false and not resty.inner then
+      out[1] = {short_src = "[C]", currentline = -1, what = "C", namewhat = "global",
+                name = "error"}
+      out[2] = {short_src = resty[1], currentline = resty[2], what = "Lua", namewhat = "",
+                linedefined = resty.defined}
+    else
+      out[1] = {short_src = "[C]", currentline = -1, what = "C", namewhat = ""}
+    end
   end
   local top = out[1]
   if overflowed[co] and top and top.what ~= "C" and top.currentline > 0 then
@@ -376,15 +387,6 @@ function K.traceback(...)
     end
   end
   return concat(parts)
-end
-
--- ctx->user_co_ctx = NULL (ngx_http_lua_finalize_threads): the coroutine is no
--- longer found by ngx_http_lua_get_co_ctx, but its co ctx still points at it and
--- the lua_State lives until the GC collects it, so a pending operation that
--- completes later still resumes it (as nginx does: "lua run thread, top:0 c:0")
-function K.unlist(id)
-  local co = cos[id]
-  if co then ids[co] = nil end
 end
 
 -- the line each live coroutine is at, for snapshots
