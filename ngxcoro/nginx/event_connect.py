@@ -22,6 +22,10 @@ from __future__ import annotations
 from .core import NGX_AGAIN
 
 ECONNREFUSED = "111: Connection refused"
+# the port the model's server listens on: the oracle writes the real one back as
+# __PORT__ (after "127.0.0.1:"), and a Lua __PORT__ (a number in real nginx's
+# config, once the oracle has put the port there) is this number in the model
+MODEL_PORT = 48001
 
 
 class PeerConnection:
@@ -117,9 +121,117 @@ def connect_peer(w, pc):
             return
         pc.connected = True
         pc.peer = factory(pc)
+        # the listening socket's accept is ready in the same epoll turn, after
+        # the connected write event: what the write handler sends comes later
+        w.loop.post(lambda: pc.peer.accepted(pc), label=f"#{pc.number} accept")
         if pc.write_handler is not None:
             pc.write_handler()
-        w.loop.post(lambda: pc.peer.accepted(pc), label=f"#{pc.number} accept")
 
     w.loop.post(complete, label=f"#{pc.number} connect")
     return NGX_AGAIN
+
+
+class SelfPeer:
+    """The server side of a connection to this server's own port
+    (ngx_event_accept, ngx_http_wait_request_handler ..
+    ngx_http_set_keepalive): the bytes received are read as HTTP requests,
+    each served by this worker (request.process_request) on the connection;
+    what the server writes streams back to the cosocket as the Wire writes
+    it; the server closes after the response unless it keeps the connection
+    alive (keepalive_timeout > 0 and a keep-alive request), then the next
+    request on it is served in turn, and the keepalive timer closes it."""
+
+    def __init__(self, w, pc):
+        self.w, self.pc = w, pc
+        self.inbuf = bytearray()
+        self.busy = False             # a request is being served
+        self.closed = False
+        self.wire = None
+        self.sent = 0
+        self.timer = None
+        self.requests = 0
+
+    def accepted(self, pc):
+        pass
+
+    def data(self, pc, data):
+        self.inbuf += data
+        self.next_request()
+
+    def eof(self, pc):
+        if self.timer is not None:
+            self.w.loop.del_timer(self.timer)
+            self.timer = None
+        if not self.busy:
+            self.closed = True
+
+    def next_request(self):
+        """ngx_http_process_request_line/headers: a whole head (and the body
+        its Content-Length says) makes a request."""
+        from . import http_parse, request, response
+        if self.busy or self.closed:
+            return
+        end = self.inbuf.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = self.inbuf[:end].decode("latin-1").split("\r\n")
+        headers = [tuple(x.strip() for x in h.split(":", 1)) for h in head[1:] if ":" in h]
+        length = next((int(v) for k, v in headers if k.lower() == "content-length"
+                       and v.isdigit()), 0)
+        if len(self.inbuf) < end + 4 + length:
+            return
+        body = bytes(self.inbuf[end + 4:end + 4 + length]).decode("latin-1")
+        del self.inbuf[:end + 4 + length]
+        try:
+            method, uri, args, version = http_parse.parse_request(head[0], strict=False)
+        except http_parse.RequestError:
+            self.close()
+            return
+        if self.timer is not None:
+            self.w.loop.del_timer(self.timer)
+            self.timer = None
+        self.busy = True
+        self.requests += 1
+        conn = next((v.lower() for k, v in headers if k.lower() == "connection"), "")
+        wire = response.Wire()
+        wire.keepalive = (("close" not in conn) if version == "HTTP/1.1" else
+                          ("keep-alive" in conn)) and self.keepalive_timeout() > 0
+        wire.listener = self.written
+        self.wire, self.sent = wire, 0
+        r = self.w.cur_r
+        request.process_request(self.w, method, uri, args, version, headers,
+                                [(0, body)] if body else [], on_close=self.server_closed,
+                                wire=wire)
+        self.w.cur_r = r
+
+    def keepalive_timeout(self):
+        return self.w.config.servers[0].settings.get("keepalive_timeout", 0)
+
+    def written(self, wire):
+        data = wire.sent_bytes()
+        if len(data) > self.sent:
+            self.pc.deliver(data[self.sent:])
+            self.sent = len(data)
+
+    def server_closed(self, c):
+        """The server is done with the request: keep the connection alive
+        (ngx_http_set_keepalive) or close it (the cosocket reads EOF)."""
+        wire = self.wire
+        if wire is not None:
+            self.written(wire)
+        if wire is not None and getattr(wire, "keepalive", False) and wire.complete \
+                and not self.w.exiting:
+            self.busy = False
+            ms = self.keepalive_timeout()
+            self.timer = self.w.loop.add_timer(ms, self.close, label="keepalive",
+                                               kind="keepalive_timeout", owner="server",
+                                               cancelable=True)
+            self.w.loop.post(self.next_request, label="next request")
+            return
+        self.close()
+
+    def close(self):
+        self.timer = None
+        self.closed = True
+        self.busy = False
+        self.pc.deliver_eof()

@@ -110,11 +110,12 @@ class Request:
 
 
 # ------------------------------------------------------------------- start
-def process_request(w, method, uri, args, version, headers, body_pieces=(), on_close=None):
+def process_request(w, method, uri, args, version, headers, body_pieces=(), on_close=None,
+                    wire=None):
     """ngx_http_process_request ... ngx_http_handler for a new connection,
     then ngx_http_run_posted_requests."""
     w.nrequests += 1
-    c = Connection(number=w.nrequests, wire=response.Wire(), on_close=on_close)
+    c = Connection(number=w.nrequests, wire=wire or response.Wire(), on_close=on_close)
     r = Request(connection=c, method=method, uri=uri, args=args, http_version=version,
                 headers=list(headers), body_pieces=list(body_pieces))
     r.worker = w

@@ -266,6 +266,16 @@ DEFAULT_SETTINGS = {
     "access_rules": (),             # allow / deny, as (deny?, network) in order
     "error_pages": {},              # status -> line of the error_page that names it
     "more_headers": (),             # headers-more: (name, args, line) in order
+    # the cosockets (ngx_lua/socket_tcp.py): ms, bytes, connections, flag
+    "lua_socket_connect_timeout": 60000,
+    "lua_socket_send_timeout": 60000,
+    "lua_socket_read_timeout": 60000,
+    "lua_socket_keepalive_timeout": 60000,
+    "lua_socket_buffer_size": 4096,
+    "lua_socket_pool_size": 30,
+    "lua_socket_log_errors": True,
+    # the server side of a cosocket to this server: 0, as the oracle's config sets it
+    "keepalive_timeout": 0,
     # http-level (ngx_http_lua_main_conf_t)
     "lua_thread_cache_max_entries": 1024,
     "lua_max_pending_timers": 1024,

@@ -1,14 +1,80 @@
 ---------------------------------------------------------------------------
--- ngx.socket.*  (ngx_http_lua_socket_tcp.c, _socket_udp.c): the constructors
--- check their context; the cosockets themselves are not modelled
+-- ngx.socket.*  (ngx_http_lua_socket_tcp.c, _socket_udp.c)
+-- A tcp cosocket is a table whose metatable holds the methods (C functions
+-- in ngx_lua); slot 1 (SOCKET_CTX_INDEX) holds the upstream's number, which
+-- the Python half (socket_tcp.py) knows as its `u`.  Every check lives in
+-- Python, which reads and writes the table's slots itself.
 ---------------------------------------------------------------------------
-ngx.socket = {tcp = simple("socket_tcp"), udp = simple("socket_udp")}
-ngx.socket.stream = ngx.socket.tcp
+do
+  local sock_methods = {}
+  local sock_mt = {__index = sock_methods}
+
+  -- the tail every method shares: the code Python answered, as the C
+  -- function's return (values, a yield, a Lua error or an argument error)
+  local function done(t)
+    local code = t[1]
+    if code == RETURN then return unpack(t, 2, t.n) end
+    if code == YIELD then return raw_yield() end
+    if code == ARGERROR then argerror(2, t[2], t[3]) end
+    raw_error(t[2], 3)
+  end
+
+  local function method(name)
+    local f = function(...)
+      local r = pack(done(pack(P[name](...))))
+      return unpack(r, 1, r.n)
+    end
+    CSTACK[f] = 0
+    return f
+  end
+
+  for _, m in ipairs{"connect", "send", "receive", "receiveany", "receiveuntil", "close",
+                     "settimeout", "settimeouts", "setoption", "getreusedtimes",
+                     "setkeepalive", "sslhandshake"} do
+    sock_methods[m] = method("sock_" .. m)
+  end
+
+  -- the iterator receiveuntil returns: a closure over the socket and the
+  -- compiled pattern (ngx_http_lua_socket_receiveuntil_iterator)
+  function K.until_iterator(sock, cp)
+    local f = function(...)
+      local r = pack(done(pack(P.sock_until_iterator(sock, cp, ...))))
+      return unpack(r, 1, r.n)
+    end
+    CSTACK[f] = 0
+    return f
+  end
+
+  local function new_tcp(...)
+    local code, a = P.socket_tcp(...)
+    if code ~= RETURN then raw_error(a, 2) end
+    return setmetatable({}, sock_mt)
+  end
+  CSTACK[new_tcp] = 0
+  ngx.socket = {tcp = new_tcp, udp = simple("socket_udp")}
+  ngx.socket.stream = ngx.socket.tcp
+
+  -- the values a cosocket's resume handler pushes (any number, nils kept)
+  function K.push_values(id, ...)
+    local s = stk[id]
+    if not s then s = {n = 0}; stk[id] = s end
+    local n = select('#', ...)
+    for i = 1, n do s[s.n + i] = (select(i, ...)) end
+    s.n = s.n + n
+  end
+end
 
 -- ngx.socket.connect is a Lua chunk of the module named "ngx.socket.connect"
 -- that calls tcp() on its line 1: its errors carry that position
 function ngx.socket.connect(...)
   local code, a = P.socket_connect(...)
   if code == ERROR then raw_error("ngx.socket.connect:1: " .. a, 0) end
-  raw_error(a, 2)
+  local sock = ngx.socket.tcp()
+  local ok, err = sock:connect(...)
+  if not ok then return nil, err end
+  return sock
 end
+
+-- a scenario's __PORT__ (the oracle writes the port real nginx listens on there):
+-- the model's own port, nginx/event_connect.py MODEL_PORT
+SAFE.__PORT__ = 48001
