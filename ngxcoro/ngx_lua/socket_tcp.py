@@ -18,12 +18,11 @@ from __future__ import annotations
 
 from functools import partial
 
-from ..nginx import phases, request
-from ..nginx.core import NGX_OK, NGX_AGAIN, NGX_ERROR
-from ..nginx.event_connect import PeerConnection, connect_peer, MODEL_PORT
+from ..nginx.core import NGX_OK
+from ..nginx.event_connect import PeerConnection, connect_peer
 from .common import CONTEXT_YIELDABLE
 from .protocol import check_context, err, argerr, ret, yield_to_run_thread, lua_type, tonumber
-from .util import cleanup_pending_operation, resume_tail
+from .util import cleanup_pending_operation
 
 FT_ERROR, FT_TIMEOUT, FT_CLOSED, FT_RESOLVER, FT_BUFTOOSMALL, FT_NOMEM, FT_SSL, \
     FT_CLIENTABORT = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20, 0x40, 0x80
@@ -66,7 +65,10 @@ class Upstream:
 
     @property
     def name(self):
-        return f"sock{self.number}"
+        return f"socket #{self.number}"
+
+    def __repr__(self):
+        return self.name
 
     @property
     def pointer(self):
@@ -144,7 +146,7 @@ def check_table(args, narg=1):
 
 
 def check_busy(u, *sides):
-    """ngx_http_lua_socket_check_busy_{connecting,reading,writing}."""
+    """The busy checks (ngx_http_lua_socket_check_busy_connecting, _reading, _writing)."""
     for side in sides:
         if getattr(u, f"{side}_waiting"):
             word = {"conn": "connecting", "read": "reading", "write": "writing"}[side]
@@ -401,292 +403,6 @@ def prepare_error_retvals(u, ft):
     return (None, b"error")
 
 
-# --------------------------------------------------------- event handlers
-def socket_tcp_handler(u, write):
-    """ngx_http_lua_socket_tcp_handler: c->read / c->write's handler."""
-    r = u.request
-    if r is None:
-        return
-    r.worker.fire("sock_handler", u=u, uri=r.log_uri, wev=int(write))
-    (u.write_event_handler if write else u.read_event_handler)(r, u)
-    request.run_posted_requests(r.connection)
-
-
-def dummy_handler(r, u):
-    """ngx_http_lua_socket_dummy_handler."""
-
-
-def connected_handler(r, u):
-    """ngx_http_lua_socket_connected_handler: the connect's outcome."""
-    w = r.worker
-    if u.write_timedout:
-        u.write_timedout = False
-        if u.conf["log_errors"]:
-            w.log_error("error", "lua tcp socket connect timed out, when connecting to "
-                                 f"{u.host}:{u.port}", r)
-        return handle_conn_error(r, u, FT_TIMEOUT)
-    del_timer(w, u, "write")
-    pc = u.pc
-    if pc.error:                             # ngx_http_lua_socket_test_connect
-        if u.conf["log_errors"]:
-            w.log_error("error", f"connect() failed ({pc.error})", r)
-        u.socket_errno = pc.error.split(": ", 1)[1].lower()
-        return handle_conn_error(r, u, FT_ERROR)
-    w.fire("sock_connected", u=u)
-    handle_conn_success(r, u)
-
-
-def _wake(r, coctx, resume, u, side):
-    """r->write_event_handler(r) with ctx->cur_co_ctx and resume_handler set:
-    the content phase's wev handler resumes at once; before it, the phase
-    engine runs the lua phase handler, which resumes."""
-    ctx = r.ctx
-    coctx.cleanup = None
-    coctx.waiting = ""
-    ctx.resume_handler = resume
-    ctx.cur_co_ctx = coctx
-    r.worker.fire("sock_wake", u=u, co=coctx, side=side)
-    if ctx.entered_content_phase:
-        resume(r)
-    else:
-        phases.core_run_phases(r)
-
-
-def handle_conn_success(r, u):
-    """ngx_http_lua_socket_handle_conn_success."""
-    u.read_event_handler = u.write_event_handler = dummy_handler
-    if u.conn_waiting:
-        u.conn_waiting = False
-        coctx, u.write_co_ctx = u.write_co_ctx, None
-        _wake(r, coctx, conn_resume, u, "conn")
-
-
-def handle_conn_error(r, u, ft):
-    """ngx_http_lua_socket_handle_conn_error: the socket is closed at once."""
-    r.worker.fire("sock_conn_error", u=u)
-    u.ft_type |= ft
-    socket_tcp_finalize(r, u)
-    u.read_event_handler = u.write_event_handler = dummy_handler
-    if u.conn_waiting:
-        u.conn_waiting = False
-        coctx, u.write_co_ctx = u.write_co_ctx, None
-        _wake(r, coctx, conn_resume, u, "")
-
-
-def handle_read_success(r, u):
-    """ngx_http_lua_socket_handle_read_success."""
-    u.read_event_handler = dummy_handler
-    if u.read_waiting:
-        u.read_waiting = False
-        coctx, u.read_co_ctx = u.read_co_ctx, None
-        _wake(r, coctx, read_resume, u, "read")
-
-
-def handle_read_error(r, u, ft):
-    """ngx_http_lua_socket_handle_read_error: the read side stays open."""
-    r.worker.fire("sock_read_error", u=u)
-    u.ft_type |= ft
-    u.read_event_handler = dummy_handler
-    if u.read_waiting:
-        u.read_waiting = False
-        coctx, u.read_co_ctx = u.read_co_ctx, None
-        _wake(r, coctx, read_resume, u, "")
-
-
-def resume_helper(r, side):
-    """ngx_http_lua_socket_tcp_resume_helper: push the operation's return
-    values, then run the thread (resume_tail)."""
-    ctx = r.ctx
-    coctx = ctx.cur_co_ctx
-    u = coctx.sock_u
-    r.worker.fire("sock_resume", u=u, co=coctx)
-    prepare = u.read_prepare_retvals if side == "read" else u.write_prepare_retvals
-    vals = prepare(r, u)
-    r.worker.vm.push_values(coctx.co, *vals)
-    return resume_tail(r, len(vals))
-
-
-def conn_resume(r):
-    """ngx_http_lua_socket_tcp_conn_resume."""
-    return resume_helper(r, "conn")
-
-
-def read_resume(r):
-    """ngx_http_lua_socket_tcp_read_resume."""
-    return resume_helper(r, "read")
-
-
-# --------------------------------------------------------------------- send
-def _send_text(v):
-    """The bytes send() writes for a string, number, nil, boolean or array
-    table (ngx_http_lua_calc_strlen_in_table, strict): bytes or an error text."""
-    t = lua_type(v)
-    if t == "string":
-        return v
-    if t == "number":
-        return lua_number_text(v).encode()
-    if t == "nil":
-        return b"nil"
-    if t == "boolean":
-        return b"true" if v else b"false"
-    if t == "table":
-        out, i = [], 1
-        n = len(v)
-        for k in v.keys():
-            if not isinstance(k, (int, float)) or k < 1 or int(k) != k:
-                return "non-array table found"
-        for i in range(1, n + 1):
-            x = v[i]
-            tx = lua_type(x)
-            if tx == "table":
-                inner = _send_text(x)
-                if isinstance(inner, str):
-                    return inner
-                out.append(inner)
-            elif tx in ("string", "number"):
-                out.append(x if tx == "string" else lua_number_text(x).encode())
-            else:
-                return f"bad data type {tx} found"
-        return b"".join(out)
-    return f"string, number, boolean, nil, or array table expected, got {t}"
-
-
-def socket_tcp_send(w, *args):
-    """ngx_http_lua_socket_tcp_send: sock:send(data).  Loopback takes it all:
-    no yield."""
-    if len(args) != 2:
-        return err(f"expecting 2 arguments (including the object), but got {len(args)}")
-    r = w.cur_r
-    if r is None:
-        return err("no request found")
-    e = check_table(args)
-    if e:
-        return e
-    u = get_u(w, args[0])
-    if u is None or u.pc is None or u.write_closed:
-        closed_line(w, r, u, "send")
-        return ret(None, b"closed")
-    if u.request is not r:
-        return err("bad request")
-    busy = check_busy(u, "conn", "write")
-    if busy:
-        return busy
-    w.fire("sock_send_timeout", ms=u.timeouts[1])
-    data = _send_text(args[1])
-    if isinstance(data, str):
-        return argerr(2, data)
-    if not data:
-        return ret(0)
-    u.request_len = len(data)
-    u.write_waiting, u.write_co_ctx = False, None
-    w.fire("sock_send", u=u, n=len(data))
-    u.pc.send(data)
-    del_timer(w, u, "write")
-    u.write_event_handler = dummy_handler
-    return ret(len(data))
-
-
-# -------------------------------------------------------- close, timeouts
-def socket_tcp_close(w, *args):
-    """ngx_http_lua_socket_tcp_close: sock:close()."""
-    if len(args) != 1:
-        return err(f"expecting 1 argument (including the object) but seen {len(args)}")
-    r = w.cur_r
-    if r is None:
-        return err("no request found")
-    e = check_table(args)
-    if e:
-        return e
-    u = get_u(w, args[0])
-    if u is None or u.pc is None or (u.read_closed and u.write_closed):
-        return ret(None, b"closed")
-    if u.request is not r:
-        return err("bad request")
-    busy = check_busy(u, "conn", "read", "write")
-    if busy:
-        return busy
-    socket_tcp_finalize(r, u)
-    return ret(1)
-
-
-def _timeout_value(v):
-    """(ngx_int_t) lua_tonumber(L, i), and its `>> 31` check."""
-    n = tonumber(v)
-    t = 0 if n is None else int(n)
-    return t, (t >> 31) != 0
-
-
-def socket_tcp_settimeout(w, *args):
-    """ngx_http_lua_socket_tcp_settimeout: all three timeouts, in ms."""
-    if len(args) != 2:
-        return err("ngx.socket settimeout: expecting 2 arguments (including the object) but "
-                   f"seen {len(args)}")
-    t, bad = _timeout_value(args[1])
-    if bad:
-        return err("bad timeout value")
-    e = check_table(args)
-    if e:
-        return e
-    sock = args[0]
-    for i in (CONNECT_TIMEOUT_INDEX, SEND_TIMEOUT_INDEX, READ_TIMEOUT_INDEX):
-        sock[i] = t
-    u = get_u(w, sock)
-    if u is not None and u.conf:
-        c = u.conf
-        u.timeouts = (t, t, t) if t > 0 else (c["connect_timeout"], c["send_timeout"],
-                                              c["read_timeout"])
-    return ret()
-
-
-def socket_tcp_settimeouts(w, *args):
-    """ngx_http_lua_socket_tcp_settimeouts: connect, send and read timeouts."""
-    if len(args) != 4:
-        return err("ngx.socket settimeout: expecting 4 arguments (including the object) but "
-                   f"seen {len(args)}")
-    vals = []
-    for v in args[1:]:
-        t, bad = _timeout_value(v)
-        if bad:
-            return err("bad timeout value")
-        vals.append(t)
-    e = check_table(args)
-    if e:
-        return e
-    sock = args[0]
-    for i, t in zip((CONNECT_TIMEOUT_INDEX, SEND_TIMEOUT_INDEX, READ_TIMEOUT_INDEX), vals):
-        sock[i] = t
-    u = get_u(w, sock)
-    if u is not None and u.conf:
-        c = u.conf
-        u.timeouts = tuple(t if t > 0 else c[k] for t, k in
-                           zip(vals, ("connect_timeout", "send_timeout", "read_timeout")))
-    return ret()
-
-
-def socket_tcp_setoption(w, *args):
-    """ngx_http_lua_socket_tcp_setoption: a TODO in ngx_lua (returns nothing)."""
-    return ret()
-
-
-def socket_tcp_sslhandshake(w, *args):
-    """ngx_http_lua_socket_tcp_sslhandshake: not modelled (no TLS peers here)."""
-    raise w.refuse("sock:sslhandshake() is not modelled by ngxcoro (the loopback network "
-                   "has no TLS peers)")
-
-
-def socket_tcp_getreusedtimes(w, *args):
-    """ngx_http_lua_socket_tcp_getreusedtimes."""
-    if len(args) != 1:
-        return err(f"expecting 1 argument (including the object), but got {len(args)}")
-    e = check_table(args)
-    if e:
-        return e
-    u = get_u(w, args[0])
-    if u is None or u.pc is None or (u.read_closed and u.write_closed):
-        return ret(None, b"closed")
-    return ret(u.reused)
-
-
 # ---------------------------------------------------------------- finalize
 def socket_tcp_cleanup(u, _r=None):
     """ngx_http_lua_socket_tcp_cleanup: the request ends with the socket open."""
@@ -761,6 +477,12 @@ def close_pooled(w, item):
     item.connection.close()
 
 
+# the other parts of the C file (they import what they need from here)
+from .socket_tcp_event import (socket_tcp_handler, dummy_handler, connected_handler,  # noqa: E402,F401
+                               handle_read_success, handle_read_error)
+from .socket_tcp_send import (socket_tcp_send, socket_tcp_close, socket_tcp_settimeout,  # noqa: E402
+                              socket_tcp_settimeouts, socket_tcp_setoption,
+                              socket_tcp_getreusedtimes, socket_tcp_sslhandshake)
 from .socket_tcp_pool import (get_keepalive_peer, socket_tcp_setkeepalive)  # noqa: E402
 from .socket_tcp_read import (socket_tcp_receive, socket_tcp_receiveany,  # noqa: E402
                               socket_tcp_receiveuntil, receiveuntil_iterator)

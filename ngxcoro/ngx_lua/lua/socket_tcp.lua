@@ -19,20 +19,27 @@ do
     raw_error(t[2], 3)
   end
 
-  local function method(name)
+  local function method(api)
     local f = function(...)
-      local r = pack(done(pack(P[name](...))))
+      local r = pack(done(pack(api(...))))
       return unpack(r, 1, r.n)
     end
     CSTACK[f] = 0
     return f
   end
 
-  for _, m in ipairs{"connect", "send", "receive", "receiveany", "receiveuntil", "close",
-                     "settimeout", "settimeouts", "setoption", "getreusedtimes",
-                     "setkeepalive", "sslhandshake"} do
-    sock_methods[m] = method("sock_" .. m)
-  end
+  sock_methods.connect = method(function(...) return P.sock_connect(...) end)
+  sock_methods.send = method(function(...) return P.sock_send(...) end)
+  sock_methods.receive = method(function(...) return P.sock_receive(...) end)
+  sock_methods.receiveany = method(function(...) return P.sock_receiveany(...) end)
+  sock_methods.receiveuntil = method(function(...) return P.sock_receiveuntil(...) end)
+  sock_methods.close = method(function(...) return P.sock_close(...) end)
+  sock_methods.settimeout = method(function(...) return P.sock_settimeout(...) end)
+  sock_methods.settimeouts = method(function(...) return P.sock_settimeouts(...) end)
+  sock_methods.setoption = method(function(...) return P.sock_setoption(...) end)
+  sock_methods.getreusedtimes = method(function(...) return P.sock_getreusedtimes(...) end)
+  sock_methods.setkeepalive = method(function(...) return P.sock_setkeepalive(...) end)
+  sock_methods.sslhandshake = method(function(...) return P.sock_sslhandshake(...) end)
 
   -- the iterator receiveuntil returns: a closure over the socket and the
   -- compiled pattern (ngx_http_lua_socket_receiveuntil_iterator)
