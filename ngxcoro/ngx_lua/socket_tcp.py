@@ -251,20 +251,20 @@ def socket_tcp_connect(w, *args):
     llcf = conf(w, r)
     if lua_type(args[n - 1]) == "table":
         opts = args[n - 1]
-        v = opts["pool_size"]
+        v = opts[b"pool_size"]
         if tonumber(v) is not None and not isinstance(v, bool):
             pool_size = int(tonumber(v))
             if pool_size <= 0:
                 return argerr(n, f'bad "pool_size" option value: {pool_size}')
         elif v is not None:
             return argerr(n, f'bad "pool_size" option type: {lua_type(v)}')
-        v = opts["backlog"]
+        v = opts[b"backlog"]
         if tonumber(v) is not None and not isinstance(v, bool):
             backlog = int(tonumber(v))
             if backlog < 0:
                 return argerr(n, f'bad "backlog" option value: {backlog}')
             pool_size = pool_size or llcf["pool_size"]
-        v = opts["pool"]
+        v = opts[b"pool"]
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             custom_pool = lua_number_text(v)
         elif isinstance(v, bytes):

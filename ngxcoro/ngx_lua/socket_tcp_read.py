@@ -281,7 +281,7 @@ def socket_tcp_receiveuntil(w, *args):
     if n == 3:
         if lua_type(args[2]) != "table":
             return argerr(3, f"table expected, got {lua_type(args[2])}")
-        v = args[2]["inclusive"]
+        v = args[2][b"inclusive"]
         if isinstance(v, bool):
             inclusive = v
         elif v is not None:
