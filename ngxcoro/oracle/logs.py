@@ -99,10 +99,12 @@ def normalise_error_log(lines_or_text) -> list[str]:
     have no ``*N`` and are dropped (but for a gracefully exiting worker's "gracefully
     shutting down", "exiting" and "exit"), ``ngx.log(ngx.NOTICE, ...)`` lines are kept. The
     timestamp, ``pid#tid:``, ``*N`` and the ``, client: ..., server: ..., request:
-    "...", [subrequest: "...",] host: "..."`` suffix are removed, and a multi-line
+    "...", [subrequest: "...",] host: "..."`` suffix are removed, a pointer (``%p``, 16
+    hex digits: a cosocket's "u:%p, c:%p") other than NULL is written PTR, and a multi-line
     message (a Lua traceback) keeps its first line only.
     """
-    return [f"[{level}] {lines[0]}" for level, lines in _kept_records(lines_or_text)]
+    return [f"[{level}] " + _ADDRESS_RE.sub("PTR", lines[0])
+            for level, lines in _kept_records(lines_or_text)]
 
 
 # a worker's graceful exit (nginx -s quit): its own notices, without "*N", are kept too
@@ -132,7 +134,8 @@ def _kept_records(lines_or_text):
 def error_records(lines_or_text) -> list[str]:
     """``normalise_error_log`` keeping every line of a record: a Lua error with its
     whole ``stack traceback:`` (lines joined by newlines, tabs kept)."""
-    return [f"[{level}] " + "\n".join(lines) for level, lines in _kept_records(lines_or_text)]
+    return [f"[{level}] " + _ADDRESS_RE.sub("PTR", "\n".join(lines))
+            for level, lines in _kept_records(lines_or_text)]
 
 
 # the debug lines the registry knows (ngxcoro/trace/events.py): (regex, words, thread group)
@@ -187,6 +190,8 @@ def normalise_debug(text, pid: int | None = None) -> list[str]:
 
 _COMPARED_RX = [re.compile(rx) for e in EVENTS.values() if e.compared for rx, _w in e.nginx]
 _POINTER_RE = re.compile(r"\b[0-9A-F]{16}\b")
+# ... and in the error log a non-NULL one only (NULL, 16 zeros, says something)
+_ADDRESS_RE = re.compile(r"\b(?!0{16}\b)[0-9A-F]{16}\b")
 
 
 def debug_lines(text, pid: int | None = None) -> list[str]:
