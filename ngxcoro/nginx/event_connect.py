@@ -44,6 +44,9 @@ class PeerConnection:
         self.write_handler = None   # c->write->handler: run when the connect completes
         self.peer = None            # the far end
         self.sent = 0               # bytes nginx sent on it
+        self.in_flight = bytearray()  # sent by the peer this turn: readable in the next
+        self.fin_in_flight = False
+        self.arrival_posted = False
 
     # ------------------------------------------------- nginx's end (ngx_recv.c, ngx_send.c)
     def recv(self, size):
@@ -75,21 +78,33 @@ class PeerConnection:
     # ------------------------------------------------------------ the peer's end
     def deliver(self, data):
         """The peer sends `data`: readable in the next turn."""
-        if not self.closed:
-            self.w.loop.post(lambda: self._arrive(data), label=f"#{self.number} readable")
+        self._in_flight(data)
 
     def deliver_eof(self):
         """The peer closes (FIN): readable (as EOF) in the next turn."""
-        if not self.closed:
-            self.w.loop.post(lambda: self._arrive(None), label=f"#{self.number} eof")
+        self._in_flight(None)
 
-    def _arrive(self, data):
+    def _in_flight(self, data):
+        """What the peer sends in one turn reaches the socket together: one
+        read event in the next turn finds all of it (and the FIN after it),
+        as epoll reports a loopback socket once however many writes filled it."""
         if self.closed:
             return
         if data is None:
-            self.eof = True
+            self.fin_in_flight = True
         else:
-            self.rbuf += data
+            self.in_flight += data
+        if not self.arrival_posted:
+            self.arrival_posted = True
+            self.w.loop.post(self._arrive, label=f"#{self.number} readable")
+
+    def _arrive(self):
+        self.arrival_posted = False
+        if self.closed:
+            return
+        self.rbuf += self.in_flight
+        self.in_flight = bytearray()
+        self.eof = self.eof or self.fin_in_flight
         if self.read_handler is not None:
             self.read_handler()
 
