@@ -210,11 +210,27 @@ def finalize_connection(r):
         close_request(r, 0)
         return
     r = r.main
+    if r.connection.wire.keepalive and not r.worker.exiting:
+        set_keepalive(r)
+        return
     setting = r.worker.location_setting(r, "lingering_close", "on")
     if setting == "always" or (setting == "on" and (r.lingering_close or r.connection.wire.gone)):
         set_lingering_close(r.connection)
         return
     close_request(r, 0)
+
+
+def set_keepalive(r):
+    """ngx_http_set_keepalive: the request is freed and the connection
+    stays for the next request (a cosocket to this server that asked for
+    keep-alive: its peer, nginx/event_connect.py SelfPeer, reads on)."""
+    c = r.connection
+    free_request(r, 0)
+    c.destroyed = True                      # this request's use of it is over
+    c.wire.close()
+    if c.on_close is not None:
+        on_close, c.on_close = c.on_close, None
+        on_close(c)
 
 
 def set_lingering_close(c):

@@ -17,6 +17,7 @@ C_FUNCTIONS = {
     "nginx.request.finalize_subrequest": "ngx_http_finalize_request",
     "nginx.request.finalize_connection": "ngx_http_finalize_connection",
     "nginx.request.set_lingering_close": "ngx_http_set_lingering_close",
+    "nginx.request.set_keepalive": "ngx_http_set_keepalive",
     "nginx.request.lingering_close_handler": "ngx_http_lingering_close_handler",
     "nginx.request.close_request": "ngx_http_close_request",
     "nginx.request.free_request": "ngx_http_free_request",
