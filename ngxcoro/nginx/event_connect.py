@@ -44,6 +44,7 @@ class PeerConnection:
         self.write_handler = None   # c->write->handler: run when the connect completes
         self.peer = None            # the far end
         self.sent = 0               # bytes nginx sent on it
+        self.options = {}           # setsockopt's: keepalive, reuseaddr, tcp-nodelay
         self.in_flight = bytearray()  # sent by the peer this turn: readable in the next
         self.fin_in_flight = False
         self.arrival_posted = False
@@ -195,7 +196,7 @@ class SelfPeer:
                        and v.isdigit()), 0)
         if len(self.inbuf) < end + 4 + length:
             return
-        body = bytes(self.inbuf[end + 4:end + 4 + length]).decode("latin-1")
+        body = bytes(self.inbuf[end + 4:end + 4 + length])
         del self.inbuf[:end + 4 + length]
         try:
             method, uri, args, version = http_parse.parse_request(head[0], strict=False)

@@ -481,7 +481,8 @@ def close_pooled(w, item):
 from .socket_tcp_event import (socket_tcp_handler, dummy_handler, connected_handler,  # noqa: E402,F401
                                handle_read_success, handle_read_error)
 from .socket_tcp_send import (socket_tcp_send, socket_tcp_close, socket_tcp_settimeout,  # noqa: E402
-                              socket_tcp_settimeouts, socket_tcp_setoption,
+                              socket_tcp_settimeouts, ffi_socket_tcp_getoption,
+                              ffi_socket_tcp_setoption,
                               socket_tcp_getreusedtimes, socket_tcp_sslhandshake)
 from .socket_tcp_pool import (get_keepalive_peer, socket_tcp_setkeepalive)  # noqa: E402
 from .socket_tcp_read import (socket_tcp_receive, socket_tcp_receiveany,  # noqa: E402
@@ -492,6 +493,7 @@ API = {"socket_tcp": socket_tcp, "socket_connect": socket_connect, "socket_udp":
        "sock_receive": socket_tcp_receive, "sock_receiveany": socket_tcp_receiveany,
        "sock_receiveuntil": socket_tcp_receiveuntil, "sock_until_iterator": receiveuntil_iterator,
        "sock_close": socket_tcp_close, "sock_settimeout": socket_tcp_settimeout,
-       "sock_settimeouts": socket_tcp_settimeouts, "sock_setoption": socket_tcp_setoption,
+       "sock_settimeouts": socket_tcp_settimeouts, "sock_setoption": ffi_socket_tcp_setoption,
+       "sock_getoption": ffi_socket_tcp_getoption,
        "sock_getreusedtimes": socket_tcp_getreusedtimes,
        "sock_setkeepalive": socket_tcp_setkeepalive, "sock_sslhandshake": socket_tcp_sslhandshake}

@@ -75,6 +75,7 @@ def socket_tcp_send(w, *args):
     u.request_len = len(data)
     u.write_waiting, u.write_co_ctx = False, None
     w.fire("sock_send", u=u, n=len(data))
+    u.pc.options["tcp-nodelay"] = 1          # "lua socket tcp_nodelay" (tcp_nodelay on)
     u.pc.send(data)
     del_timer(w, u, "write")
     u.write_event_handler = dummy_handler
@@ -158,9 +159,36 @@ def socket_tcp_settimeouts(w, *args):
     return ret()
 
 
-def socket_tcp_setoption(w, *args):
-    """ngx_http_lua_socket_tcp_setoption: a TODO in ngx_lua (returns nothing)."""
-    return ret()
+_OPTIONS = {1: "keepalive", 2: "reuseaddr", 3: "tcp-nodelay", 4: "sndbuf", 5: "rcvbuf"}
+
+
+def _option_socket(w, number, opt):
+    """The upstream behind the FFI pointer; a socket buffer size is the kernel's."""
+    if _OPTIONS.get(int(opt)) in ("sndbuf", "rcvbuf"):
+        raise w.refuse(f'sock:getoption/setoption("{_OPTIONS[int(opt)]}") is not modelled by '
+                       "ngxcoro (the kernel's socket buffer sizes)")
+    u = w.sockets[int(number) - 1]
+    return u if u.pc is not None else None
+
+
+def ffi_socket_tcp_getoption(w, number, opt):
+    """ngx_http_lua_ffi_socket_tcp_getoption: getsockopt on the peer
+    connection (SO_KEEPALIVE, SO_REUSEADDR, TCP_NODELAY: the last is set by
+    the first send, as tcp_nodelay is on)."""
+    u = _option_socket(w, number, opt)
+    if u is None:
+        return ret(None, b"closed")
+    return ret(u.pc.options.get(_OPTIONS[int(opt)], 0))
+
+
+def ffi_socket_tcp_setoption(w, number, opt, value):
+    """ngx_http_lua_ffi_socket_tcp_setoption: setsockopt on the peer connection."""
+    u = _option_socket(w, number, opt)
+    if u is None:
+        return ret(None, b"closed")
+    v = tonumber(value) if not isinstance(value, bool) else int(value)
+    u.pc.options[_OPTIONS[int(opt)]] = int(v or 0)
+    return ret(True)
 
 
 def socket_tcp_sslhandshake(w, *args):

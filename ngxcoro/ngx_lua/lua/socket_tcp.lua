@@ -36,10 +36,40 @@ do
   sock_methods.close = method(function(...) return P.sock_close(...) end)
   sock_methods.settimeout = method(function(...) return P.sock_settimeout(...) end)
   sock_methods.settimeouts = method(function(...) return P.sock_settimeouts(...) end)
-  sock_methods.setoption = method(function(...) return P.sock_setoption(...) end)
   sock_methods.getreusedtimes = method(function(...) return P.sock_getreusedtimes(...) end)
   sock_methods.setkeepalive = method(function(...) return P.sock_setkeepalive(...) end)
   sock_methods.sslhandshake = method(function(...) return P.sock_sslhandshake(...) end)
+
+  -- getoption and setoption are lua-resty-core's (resty/core/socket.lua) over
+  -- the FFI functions ngx_http_lua_ffi_socket_tcp_{get,set}option
+  local OPTIONS = {keepalive = 1, reuseaddr = 2, ["tcp-nodelay"] = 3, sndbuf = 4, rcvbuf = 5}
+  local RESTY_SOCKET = "/usr/share/lua/5.1/resty/core/socket.lua"
+  local function get_tcp_socket(cosocket)
+    local u = cosocket[1]
+    if not u then
+      raw_error(RESTY_SOCKET .. ":81: socket is never created nor connected", 0)
+    end
+    return u
+  end
+  function sock_methods.getoption(cosocket, option)
+    local u = get_tcp_socket(cosocket)
+    if option == nil then return nil, 'missing the "option" argument' end
+    if OPTIONS[option] == nil then return nil, "unsupported option " .. tostring(option) end
+    local code, v, err = P.sock_getoption(u, OPTIONS[option])
+    if code ~= RETURN then raw_error(v, 0) end
+    if v == nil then return nil, err end
+    return v
+  end
+  function sock_methods.setoption(cosocket, option, value)
+    local u = get_tcp_socket(cosocket)
+    if option == nil then return nil, 'missing the "option" argument' end
+    if value == nil then return nil, 'missing the "value" argument' end
+    if OPTIONS[option] == nil then return nil, "unsupported option " .. tostring(option) end
+    local code, ok, err = P.sock_setoption(u, OPTIONS[option], value)
+    if code ~= RETURN then raw_error(ok, 0) end
+    if not ok then return nil, err end
+    return true
+  end
 
   -- the iterator receiveuntil returns: a closure over the socket and the
   -- compiled pattern (ngx_http_lua_socket_receiveuntil_iterator)
