@@ -184,10 +184,17 @@ class SelfPeer:
     def next_request(self):
         """ngx_http_process_request_line/headers: a whole head (and the body
         its Content-Length says) makes a request."""
-        from . import http_parse, request, response
+        from . import http_parse
         if self.busy or self.closed:
             return
         end = self.inbuf.find(b"\r\n\r\n")
+        first = bytes(self.inbuf).split(b" ", 1)[0].split(b"\r", 1)[0].split(b"\n", 1)[0]
+        if first and http_parse.invalid_method(first.decode("latin-1")):
+            # ngx_http_parse_request_line stops at the first byte that is not a
+            # method's: 400 at once, whatever follows
+            self.inbuf.clear()
+            end, head = 0, [first.decode("latin-1") + " / HTTP/1.0"]
+            return self.serve(head, [], b"")
         if end < 0:
             return
         head = self.inbuf[:end].decode("latin-1").split("\r\n")
@@ -198,6 +205,11 @@ class SelfPeer:
             return
         body = bytes(self.inbuf[end + 4:end + 4 + length])
         del self.inbuf[:end + 4 + length]
+        self.serve(head, headers, body)
+
+    def serve(self, head, headers, body):
+        """One request on the connection (ngx_http_process_request)."""
+        from . import http_parse, request, response
         try:
             method, uri, args, version = http_parse.parse_request(head[0], strict=False)
         except http_parse.RequestError:
