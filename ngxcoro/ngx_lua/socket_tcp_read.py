@@ -391,15 +391,18 @@ def read_until(u, nbytes):
             state = 0
             continue
         old, state = state, new
-        u.out += pat[:old + 1 - state]
+        pending = old + 1 - state
+        u.out += pat[:pending]
         i += 1
         if u.length:
-            if u.rest <= state:
+            # a sized read counts the bytes handed back (real nginx 0.10.23 stops
+            # here once they reach the size, as its recordings show)
+            if u.rest <= pending:
                 u.rest = 0
                 cp.state = state
                 consume(i)
                 return NGX_OK
-            u.rest -= state
+            u.rest -= pending
     consume(i)
     cp.state = state
     return NGX_AGAIN
