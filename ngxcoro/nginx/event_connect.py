@@ -222,8 +222,10 @@ class SelfPeer:
         self.requests += 1
         conn = next((v.lower() for k, v in headers if k.lower() == "connection"), "")
         wire = response.Wire()
+        # r->keepalive as the request asks; the header filter drops it for a location
+        # whose keepalive_timeout is 0 (the oracle's default)
         wire.keepalive = (("close" not in conn) if version == "HTTP/1.1" else
-                          ("keep-alive" in conn)) and self.keepalive_timeout() > 0
+                          ("keep-alive" in conn))
         wire.listener = self.written
         self.wire, self.sent = wire, 0
         r = self.w.cur_r
@@ -231,9 +233,6 @@ class SelfPeer:
                                 [(0, body)] if body else [], on_close=self.server_closed,
                                 wire=wire)
         self.w.cur_r = r
-
-    def keepalive_timeout(self):
-        return self.w.config.servers[0].settings.get("keepalive_timeout", 0)
 
     def written(self, wire):
         data = wire.sent_bytes()
@@ -250,7 +249,7 @@ class SelfPeer:
         if wire is not None and getattr(wire, "keepalive", False) and wire.complete \
                 and not self.w.exiting:
             self.busy = False
-            ms = self.keepalive_timeout()
+            ms = wire.keepalive_timeout
             self.timer = self.w.loop.add_timer(ms, self.close, label="keepalive",
                                                kind="keepalive_timeout", owner="server",
                                                cancelable=True)

@@ -28,7 +28,8 @@ def socket_tcp_setkeepalive(w, *args):
     if u is None:
         return ret(None, b"closed")
     pc = u.pc
-    if pc is None or u.read_closed or u.write_closed:
+    if pc is None or u.read_closed or u.write_closed or pc.eof:
+        # the peer's FIN already in (epoll's pending_eof): "closed", as recorded
         return ret(None, b"closed")
     r = w.cur_r
     if r is None:
@@ -40,7 +41,7 @@ def socket_tcp_setkeepalive(w, *args):
         return busy
     if u.buffer:
         return ret(None, b"unread data in buffer")
-    if pc.eof and not pc.rbuf or pc.error:
+    if pc.error:
         return ret(None, b"invalid connection")
     if w.exiting:
         S.socket_tcp_finalize(r, u)
