@@ -62,6 +62,7 @@ class Upstream:
         self.read_timer = self.write_timer = None
         self.read_timedout = self.write_timedout = False
         self.timeouts = (60000, 60000, 60000)   # connect, send, read
+        self.body_downstream = False        # ngx.req.socket()'s: the request body
 
     @property
     def name(self):
@@ -486,7 +487,7 @@ from .socket_tcp_send import (socket_tcp_send, socket_tcp_close, socket_tcp_sett
                               socket_tcp_getreusedtimes, socket_tcp_sslhandshake)
 from .socket_tcp_pool import (get_keepalive_peer, socket_tcp_setkeepalive)  # noqa: E402
 from .socket_tcp_read import (socket_tcp_receive, socket_tcp_receiveany,  # noqa: E402
-                              socket_tcp_receiveuntil, receiveuntil_iterator)
+                              socket_tcp_receiveuntil, receiveuntil_iterator, req_socket)
 
 API = {"socket_tcp": socket_tcp, "socket_connect": socket_connect, "socket_udp": socket_udp,
        "sock_connect": socket_tcp_connect, "sock_send": socket_tcp_send,
@@ -494,6 +495,6 @@ API = {"socket_tcp": socket_tcp, "socket_connect": socket_connect, "socket_udp":
        "sock_receiveuntil": socket_tcp_receiveuntil, "sock_until_iterator": receiveuntil_iterator,
        "sock_close": socket_tcp_close, "sock_settimeout": socket_tcp_settimeout,
        "sock_settimeouts": socket_tcp_settimeouts, "sock_setoption": ffi_socket_tcp_setoption,
-       "sock_getoption": ffi_socket_tcp_getoption,
+       "sock_getoption": ffi_socket_tcp_getoption, "req_socket": req_socket,
        "sock_getreusedtimes": socket_tcp_getreusedtimes,
        "sock_setkeepalive": socket_tcp_setkeepalive, "sock_sslhandshake": socket_tcp_sslhandshake}

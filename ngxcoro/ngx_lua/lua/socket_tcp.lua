@@ -91,6 +91,20 @@ do
   ngx.socket = {tcp = new_tcp, udp = simple("socket_udp")}
   ngx.socket.stream = ngx.socket.tcp
 
+  -- ngx.req.socket(): the request body's reader, a socket whose metatable has
+  -- the reading methods only (ngx_http_lua_req_socket)
+  local req_methods = {receive = sock_methods.receive, receiveuntil = sock_methods.receiveuntil,
+                       receiveany = sock_methods.receiveany, settimeout = sock_methods.settimeout,
+                       settimeouts = sock_methods.settimeouts}
+  local req_mt = {__index = req_methods}
+  function ngx.req.socket(...)
+    local code, a, b = P.req_socket(...)
+    if code == ERROR then raw_error(a, 2) end
+    if a == nil then return nil, b end
+    return setmetatable({a}, req_mt)
+  end
+  CSTACK[ngx.req.socket] = 0
+
   -- the values a cosocket's resume handler pushes (any number, nils kept)
   function K.push_values(id, ...)
     local s = stk[id]
