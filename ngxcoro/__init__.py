@@ -134,6 +134,10 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
         return Result(None, "", [], [], hung=False, message=str(e), startup_error=startup,
                       config_text=config_text, request=request, refused=startup is None)
     w = Worker(conf, hooks, log_level)
+    # ngxcoro.oracle's client sends a str body with the headers (nginx's preread), and
+    # a list of pieces after them, each a write of its own (ngx.req.socket sees the
+    # difference: ngx_lua/socket_tcp_read.py BodyConnection)
+    w.body_after_headers = body is not None and not isinstance(body, (str, bytes))
     log = hooks.add(EventLog(w.loop))
     snaps = hooks.add(Snapshots(w)) if snapshots else None
     if order:

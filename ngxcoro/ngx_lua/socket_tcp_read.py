@@ -422,18 +422,26 @@ class BodyConnection:
         self.read_handler = self.write_handler = None
         self.closed = False
         self.options = {}
+        # a body sent with the headers is nginx's preread, there at once; pieces sent
+        # after them come with read events, even one already sent (the client
+        # connection's read event is not ready: the next turn reports it)
+        after = r is r.worker.main_r and getattr(r.worker, "body_after_headers", False)
         t, now, pending = 0, r.worker.loop.now_ms, []
         for delay, piece in r.body_pieces:
             t += round(delay * 1000)
             piece = piece if isinstance(piece, bytes) else piece.encode()
-            if t <= now:
+            if t <= now and not after:
                 self.rbuf += piece
             else:
-                pending.append((t, piece))
+                pending.append((max(t, now), piece))
         for i, (t, piece) in enumerate(pending):
-            r.worker.loop.add_timer(t - now, lambda p=piece, last=i == len(pending) - 1:
-                                    self._arrive(p, last), label="client body",
-                                    kind="request body", owner=r.uri)
+            last = i == len(pending) - 1
+            if t <= now:
+                r.worker.loop.post(lambda p=piece, last=last: self._arrive(p, last),
+                                   label="client body")
+            else:
+                r.worker.loop.add_timer(t - now, lambda p=piece, last=last: self._arrive(p, last),
+                                        label="client body", kind="request body", owner=r.uri)
         self.eof = not pending
 
     def _arrive(self, piece, last):
@@ -498,6 +506,7 @@ def req_socket(w, *args):
     u.host, u.port = "client", "body"
     u.pc = BodyConnection(r)
     r.body_socket = u
+    r.request_body = b""                     # r->request_body = rb: no bufs (get_body_data: nil)
     u.pc.read_handler = partial(S.socket_tcp_handler, u, False)
     u.cleanup = partial(S.socket_tcp_cleanup, u)
     r.main.cleanups.insert(0, u.cleanup)
