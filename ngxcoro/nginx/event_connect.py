@@ -227,6 +227,7 @@ class SelfPeer:
         wire.keepalive = (("close" not in conn) if version == "HTTP/1.1" else
                           ("keep-alive" in conn))
         wire.listener = self.written
+        wire.requests = self.requests
         self.wire, self.sent = wire, 0
         r = self.w.cur_r
         request.process_request(self.w, method, uri, args, version, headers,

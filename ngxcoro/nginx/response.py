@@ -73,6 +73,7 @@ class Wire:
         self.chunked = False
         self.keepalive = False      # r->keepalive: "Connection: keep-alive", the connection stays
         self.keepalive_timeout = 0  # ... for this long (the location's keepalive_timeout)
+        self.requests = 1           # c->requests: this request's number on its connection
         self.listener = None        # called with the wire when bytes go out (a cosocket peer)
 
     def write(self, size, data, flush=False, last=False, raw=None):
@@ -195,7 +196,8 @@ def header_filter(r):
     if status in (400, 413, 414, 494, 495, 496, 497):
         wire.keepalive = False                # ngx_http_special_response_handler
     wire.keepalive_timeout = r.worker.location_setting(r, "keepalive_timeout", 0)
-    wire.keepalive = wire.keepalive and wire.keepalive_timeout > 0   # clcf->keepalive_timeout
+    wire.keepalive = (wire.keepalive and wire.keepalive_timeout > 0       # clcf->keepalive_*
+                      and wire.requests < r.worker.location_setting(r, "keepalive_requests", 1000))
     head = header_lines(r, status, content_length, wire.chunked)
     if not wire.gone:
         wire.head = head

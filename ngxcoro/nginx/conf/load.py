@@ -121,7 +121,7 @@ def _settings(block: list, inherited: dict, chunk: Optional[Callable] = None) ->
             out[d.name] = parse_msec(d.args[0])
         elif d.name in ("lua_socket_buffer_size",):
             out[d.name] = parse_size(d.args[0])
-        elif d.name == "lua_socket_pool_size":
+        elif d.name in ("lua_socket_pool_size", "keepalive_requests"):
             out[d.name] = int(d.args[0])
         elif d.name == "lua_socket_log_errors":
             out[d.name] = d.args[0].lower() == "on"
