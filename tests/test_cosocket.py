@@ -154,3 +154,17 @@ location = /t {
     }
 }
 """
+
+
+def test_stap_of_a_killed_reader():
+    """The GC script's lines (t/StapThread.pm) for scenario 938: the entry thread (1)
+    spawns a light thread (2) that blocks in receive("*a"); killing it deletes it
+    without a terminate line (the coroutine never returned: ngx_http_lua_del_thread
+    only), and closes the socket; then the entry thread ends normally.  The server
+    side's request is answered by Lua only after the kill (it sleeps 0.3 s): its own
+    entry thread's lines, if any, come after these five."""
+    from ngxcoro.oracle import SCENARIO_DIR
+    text = (SCENARIO_DIR / "938-cosock-kill-reader.ngx").read_text()
+    res = ngxcoro.run(text, "GET /t")
+    assert res.stap[:5] == ["create 2 in 1", "spawn user thread 2 in 1", "delete thread 2",
+                            "terminate 1: ok", "delete thread 1"]
