@@ -97,9 +97,6 @@ class Pool:
         self.connections = 0
         self.cache = []                     # [PoolItem], head first
 
-    def __repr__(self):
-        return f"<pool {self.key} {len(self.cache)}/{self.size}>"
-
 
 class PoolItem:
     def __init__(self, spool, pc, reused):
@@ -424,7 +421,7 @@ def finalize_read_part(r, u):
     if u.read_closed:
         return
     u.read_closed = True
-    u.buffer = None if u.buffer is not None else None
+    u.buffer = None
     u.out = bytearray()
     del_timer(r.worker, u, "read")
 
@@ -487,7 +484,8 @@ from .socket_tcp_send import (socket_tcp_send, socket_tcp_close, socket_tcp_sett
                               socket_tcp_getreusedtimes, socket_tcp_sslhandshake)
 from .socket_tcp_pool import (get_keepalive_peer, socket_tcp_setkeepalive)  # noqa: E402
 from .socket_tcp_read import (socket_tcp_receive, socket_tcp_receiveany,  # noqa: E402
-                              socket_tcp_receiveuntil, receiveuntil_iterator, req_socket)
+                              socket_tcp_receiveuntil, receiveuntil_iterator)
+from .socket_tcp_req import req_socket  # noqa: E402
 
 API = {"socket_tcp": socket_tcp, "socket_connect": socket_connect, "socket_udp": socket_udp,
        "sock_connect": socket_tcp_connect, "sock_send": socket_tcp_send,

@@ -165,6 +165,7 @@ C_FUNCTIONS = {
     "ngx_lua.socket_tcp_read.socket_tcp_receiveuntil": "ngx_http_lua_socket_tcp_receiveuntil",
     "ngx_lua.socket_tcp_read.receiveuntil_iterator": "ngx_http_lua_socket_receiveuntil_iterator",
     "ngx_lua.socket_tcp_read.read_until": "ngx_http_lua_socket_read_until",
+    "ngx_lua.socket_tcp_req.req_socket": "ngx_http_lua_req_socket",
     "ngx_lua.socket_tcp_pool.socket_tcp_setkeepalive": "ngx_http_lua_socket_tcp_setkeepalive",
     "ngx_lua.socket_tcp_pool.get_keepalive_peer": "ngx_http_lua_get_keepalive_peer",
     "ngx_lua.socket_tcp_pool.keepalive_close_handler": "ngx_http_lua_socket_keepalive_close_handler",
