@@ -353,7 +353,6 @@ def resolve_retval_handler(w, r, ctx, u):
     pc.read_handler = partial(socket_tcp_handler, u, False)
     pc.write_handler = partial(socket_tcp_handler, u, True)
     rc = connect_peer(w, pc)
-    w.fire("sock_connect", u=u, host=u.host, port=u.port, fd=pc.fd, n=pc.number, rc=rc)
     u.write_event_handler = u.read_event_handler = connected_handler
     coctx = ctx.cur_co_ctx
     cleanup_pending_operation(coctx)
@@ -364,6 +363,7 @@ def resolve_retval_handler(w, r, ctx, u):
     u.write_co_ctx = coctx
     u.conn_waiting = True
     u.write_prepare_retvals = conn_retval_handler
+    w.fire("sock_connect", u=u, host=u.host, port=u.port, fd=pc.fd, n=pc.number, rc=rc)
     return yield_to_run_thread()
 
 
