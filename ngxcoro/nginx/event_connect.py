@@ -166,20 +166,28 @@ class SelfPeer:
         self.sent = 0
         self.timer = None
         self.requests = 0
+        self.from_buffer = False      # the next request comes from what is buffered
+        self.client_eof = False       # the cosocket closed its end
+        self.on_client_eof = None     # a lingering close waiting for that
+        self.linger_timer = None
 
     def accepted(self, pc):
         pass
 
     def data(self, pc, data):
         self.inbuf += data
+        self.from_buffer = False
         self.next_request()
 
     def eof(self, pc):
+        self.client_eof = True
         if self.timer is not None:
             self.w.loop.del_timer(self.timer)
             self.timer = None
         if not self.busy:
             self.closed = True
+        if self.on_client_eof is not None:
+            self._client_eof()
 
     def next_request(self):
         """ngx_http_process_request_line/headers: a whole head (and the body
@@ -205,9 +213,9 @@ class SelfPeer:
             return
         body = bytes(self.inbuf[end + 4:end + 4 + length])
         del self.inbuf[:end + 4 + length]
-        self.serve(head, headers, body)
+        self.serve(head, headers, body, pipelined=self.requests > 0 and self.from_buffer)
 
-    def serve(self, head, headers, body):
+    def serve(self, head, headers, body, pipelined=False):
         """One request on the connection (ngx_http_process_request)."""
         from . import http_parse, request, response
         try:
@@ -228,6 +236,9 @@ class SelfPeer:
                           ("keep-alive" in conn))
         wire.listener = self.written
         wire.requests = self.requests
+        # a pipelined request (read from what the last one left in the buffer) closes
+        # lingering when it does not keep the connection (c->read->ready, as recorded)
+        wire.read_ready = pipelined
         self.wire, self.sent = wire, 0
         r = self.w.cur_r
         request.process_request(self.w, method, uri, args, version, headers,
@@ -254,9 +265,34 @@ class SelfPeer:
             self.timer = self.w.loop.add_timer(ms, self.close, label="keepalive",
                                                kind="keepalive_timeout", owner="server",
                                                cancelable=True)
-            self.w.loop.post(self.next_request, label="next request")
+            if self.inbuf:
+                # ngx_http_set_keepalive: a pipelined request is read at once, its
+                # read event posted (this turn's posted events)
+                from .loop import Event
+                self.from_buffer = True
+                self.w.loop.post_event(Event(self.next_request, label="pipelined request"))
             return
         self.close()
+        return self.when_client_closes
+
+    def when_client_closes(self, handler):
+        """A lingering close of the server side (ngx_http_set_lingering_close)
+        ends when the client's FIN comes in, or at lingering_timeout."""
+        if self.client_eof:
+            self.w.loop.post(handler, label="lingering close")
+            return
+        self.on_client_eof = handler
+        ms = self.w.config.servers[0].settings.get("lingering_timeout", 5000)
+        self.linger_timer = self.w.loop.add_timer(ms, self._client_eof, label="lingering close",
+                                                  kind="lingering_timeout", owner="server")
+
+    def _client_eof(self):
+        handler, self.on_client_eof = self.on_client_eof, None
+        if self.linger_timer is not None:
+            self.w.loop.del_timer(self.linger_timer)
+            self.linger_timer = None
+        if handler is not None:
+            handler()
 
     def close(self):
         self.timer = None

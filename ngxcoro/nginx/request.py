@@ -214,7 +214,9 @@ def finalize_connection(r):
         set_keepalive(r)
         return
     setting = r.worker.location_setting(r, "lingering_close", "on")
-    if setting == "always" or (setting == "on" and (r.lingering_close or r.connection.wire.gone)):
+    wire = r.connection.wire
+    if setting == "always" or (setting == "on" and (r.lingering_close or wire.gone
+                                                    or getattr(wire, "read_ready", False))):
         set_lingering_close(r.connection)
         return
     close_request(r, 0)
@@ -251,7 +253,10 @@ def set_lingering_close(c):
         # the client is this server's own upstream: it reads our EOF now, finishes, and
         # closes its end; that FIN is what the lingering read then gets
         on_close, c.on_close = c.on_close, None
-        on_close(c)
+        wait = on_close(c)
+        if callable(wait):                  # a cosocket of this worker: its FIN, when it comes
+            wait(lambda: lingering_close_handler(r))
+            return
         r.worker.loop.post(lambda: lingering_close_handler(r), label="lingering close")
         return
     # the client reads its EOF once it has sent its whole body (the oracle's client
