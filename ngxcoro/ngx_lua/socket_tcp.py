@@ -214,12 +214,8 @@ def socket_connect(w, *args):
 def socket_udp(w, *args):
     """ngx_http_lua_socket_udp: ngx.socket.udp() (not modelled past its context check)."""
     from .misc import not_modelled
-    r = w.cur_r
-    ctx = r.ctx if r is not None else None
-    msg = check_context(ctx, CONTEXT_YIELDABLE) if ctx is not None else None
-    if msg:
-        return err(msg)
-    return not_modelled(w, "ngx.socket.udp (a real ngx_lua API)")
+    checked = socket_connect(w)              # the same context check
+    return checked if checked != ret() else not_modelled(w, "ngx.socket.udp (a real ngx_lua API)")
 
 
 # ------------------------------------------------------------------ connect
@@ -333,6 +329,9 @@ def socket_tcp_connect_helper(w, r, ctx, u, host, port):
                            "sock:connect) is not modelled by ngxcoro")
     w.fire("sock_connect_timeout", ms=u.timeouts[0])
     if not _IPV4.match(host):
+        if any(name == "resolver" for name, _ in getattr(w.config, "inert", ())):
+            raise w.refuse(f'a cosocket connect to the host name "{host}" is not modelled by '
+                           "ngxcoro (no DNS: connect to 127.0.0.1)")
         if spool is not None:
             spool.connections -= 1
         u.ft_type |= FT_RESOLVER
