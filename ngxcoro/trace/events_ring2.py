@@ -206,9 +206,13 @@ SECOND_RING = [
       line="lua tcp socket handle connect error"),
     E("sock_read_error", ("u",), explain="a read on {u} failed (timeout or closed)",
       line="lua tcp socket handle read error"),
-    E("sock_wake", ("u", "co", "side"), keep=True,
+    E("sock_wake", ("u", "co", "side"), keep=True, compared=True,
       explain=lambda d: f"{d['side'] or 'an error'} event on {d['u']} "
                         f"resumed co {d['co']}",
+      words=lambda d: f"SOCK_WAKE {d['side'] or '-'}",
+      nginx=((r"lua tcp socket waking up the current request \((?P<side>conn|read)\)$",
+              "SOCK_WAKE {side}"),
+             (r"lua tcp socket waking up the current request$", "SOCK_WAKE -")),
       line=lambda d: "lua tcp socket waking up the current request"
       + (f" ({d['side']})" if d["side"] else "")),
     E("sock_resume", ("u", "co"), explain="{co} resumes from its wait on {u}",
