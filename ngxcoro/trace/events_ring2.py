@@ -246,9 +246,11 @@ SECOND_RING = [
     E("sock_cleanup", ("u", "uri"), keep=True,
       explain="the request {uri} ends with {u} open: its cleanup closes it",
       line="cleanup lua tcp socket request: \"{uri}\""),
-    E("sock_finalize", ("u",), explain="{u} is finalized", line="lua finalize socket"),
+    E("sock_finalize", ("u",), explain="{u} is finalized", line="lua finalize socket",
+      compared=True, words="SOCK_FINALIZE", nginx=((r"lua finalize socket$", "SOCK_FINALIZE"),)),
     E("sock_close", ("u",), keep=True, explain="the connection of {u} is closed",
-      line="lua close socket connection"),
+      line="lua close socket connection", compared=True, words="SOCK_CLOSE",
+      nginx=((r"lua close socket connection$", "SOCK_CLOSE"),)),
     # --- init_by_lua* and init_worker_by_lua* (ngx_http_lua_initby.c, _initworkerby.c):
     # a chunk run once as a plain protected call on the main state ----------------------
     E("init_by_lua", ("chunk", "error"), keep=True,
