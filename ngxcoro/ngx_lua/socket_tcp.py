@@ -446,6 +446,9 @@ def socket_tcp_finalize(r, u):
     finalize_read_part(r, u)
     finalize_write_part(r, u)
     pc = u.pc
+    if u.body_downstream:                   # the request socket: the client's connection stays,
+        u.pc = pc.close() if pc is not None else None   # only its reader lets go (None)
+        return
     if pc is not None:
         w.fire("sock_close", u=u)
         pc.close()
