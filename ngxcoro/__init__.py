@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 from .nginx import conf as _config
@@ -28,6 +29,9 @@ from .trace import Hooks, StapTrace, EventLog
 from .trace.snapshot import Snapshots
 from .worker import Worker, Unsupported, CLIENT_TIMEOUT, client_done
 from .nginx.response import Wire
+from .nginx.event_connect import MODEL_PORT
+
+PORT_PLACEHOLDER = "__PORT__"          # ngxcoro.oracle's
 
 __all__ = ["run", "run_lua", "lua_location", "Result", "Hooks", "parse_request", "RequestError",
            "show", "CLIENT_TIMEOUT"]
@@ -128,12 +132,19 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None, pee
     if pieces and not any(k.lower() in ("content-length", "transfer-encoding") for k, _ in headers):
         headers.append(("Content-Length", str(sum(len(p) for _, p in pieces))))
     try:
-        conf = _config.load(config_text, filename)
+        # the oracle puts the port real nginx listens on where a scenario writes __PORT__;
+        # the model puts its own (nginx/event_connect.py MODEL_PORT) and writes it back
+        # as __PORT__ after "127.0.0.1:" in what it answers (_unport), as the oracle does
+        conf = _config.load(config_text.replace(PORT_PLACEHOLDER, str(MODEL_PORT)), filename)
     except _config.ConfigError as e:
         startup = getattr(e, "nginx_line", None) or None
         return Result(None, "", [], [], hung=False, message=str(e), startup_error=startup,
                       config_text=config_text, request=request, refused=startup is None)
     w = Worker(conf, hooks, log_level)
+    # ngxcoro.oracle's client sends a str body with the headers (nginx's preread), and
+    # a list of pieces after them, each a write of its own (ngx.req.socket sees the
+    # difference: ngx_lua/socket_tcp_read.py BodyConnection)
+    w.body_after_headers = body is not None and not isinstance(body, (str, bytes))
     log = hooks.add(EventLog(w.loop))
     snaps = hooks.add(Snapshots(w)) if snapshots else None
     if order:
@@ -181,18 +192,26 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None, pee
     # bytes written without a status line first (a header filter failed) are not a
     # response: the client (ngxcoro.oracle's) reads no body from them
     body = bytes(wire.body) if wire.status is not None else b""
-    return Result(status=status, body=body.decode("utf-8", "replace"),
-                  error_log=w.error_log, stap=list(stap.lines), events=list(log.events), hung=hung,
+    return Result(status=status, body=_unport(body.decode("utf-8", "replace")),
+                  error_log=[_unport(x) for x in w.error_log], stap=list(stap.lines), events=list(log.events), hung=hung,
                   message=message, snapshots=snaps.frames if snaps else [],
                   config_text=config_text, request=request, inert=list(conf.inert),
                   refused=refused, client_abort_at=abort_at if wire.gone else None,
-                  head=list(wire.head or []) if wire.status is not None else [],
-                  headers=[h.split(": ", 1) for h in (wire.head or [])[1:]]
+                  head=[_unport(h) for h in wire.head or []] if wire.status is not None else [],
+                  headers=[_unport(h).split(": ", 1) for h in (wire.head or [])[1:]]
                   if wire.status is not None else [],
-                  raw_body=(bytes(wire.raw) if wire.status is not None else b"").decode(
-                      "utf-8", "replace"),
+                  raw_body=_unport((bytes(wire.raw) if wire.status is not None else b"").decode(
+                      "utf-8", "replace")),
                   notes=[n for n in (timers_note(w), args_note(w), stap.note(), log.note(),
                                      snaps and snaps.note()) if n])
+
+
+_MODEL_PORT_RE = re.compile(rf"(?<=127\.0\.0\.1:|localhost:){MODEL_PORT}(?!\d)")
+
+
+def _unport(text):
+    """The model's port written back as __PORT__ (ngxcoro.oracle's _unport)."""
+    return _MODEL_PORT_RE.sub(PORT_PLACEHOLDER, text)
 
 
 def check_quit_at(quit_at, timeout):

@@ -17,7 +17,8 @@ from __future__ import annotations
 import time
 from functools import partial
 
-from .nginx import access, content, headers, headers_more, phases, process_cycle, request, response
+from .nginx import (access, content, event_connect, headers, headers_more, phases, process_cycle,
+                    request, response)
 from .nginx.loop import Loop
 from .ngx_lua import args as lua_args
 from .ngx_lua import (bodyfilterby, by, control, coroutine, headerfilterby, initby, initworkerby,
@@ -134,7 +135,12 @@ class Worker:
         # the loopback network (nginx/event_connect.py): scripted peers by (host, port),
         # and the factory of the peer this server's own port answers with
         self.peers = {}
-        self.self_peer = None
+        self.self_peer = lambda pc: event_connect.SelfPeer(self, pc)
+        # the cosockets (ngx_lua/socket_tcp.py): every upstream `u` in creation order,
+        # the keepalive pools by key, the compiled receiveuntil patterns
+        self.sockets = []
+        self.socket_pools = {}
+        self.patterns = []
         self.vm = LuaVM(bind(self, API_MODULES), owner=self)
 
     def guard(self, f, name=""):
@@ -216,7 +222,7 @@ class Worker:
         proxy_pass)?  Scenarios write __PORT__, which the oracle replaces
         with the real port."""
         port = str(port)
-        if port in ("__PORT__", "$server_port"):
+        if port in ("__PORT__", "$server_port", str(event_connect.MODEL_PORT)):
             return True
         listens = [a[0] for a in self.config.servers[0].listen] or ["80"]
         return any(l.rsplit(":", 1)[-1] == port for l in listens)

@@ -129,7 +129,7 @@ def test_known_but_unmodelled_directive_is_one_clear_line():
     _no_traceback(res)
 
 
-@pytest.mark.parametrize("api", ["ngx.socket.tcp()", "ngx.re.match('a', 'a')",
+@pytest.mark.parametrize("api", ["ngx.socket.udp()", "ngx.re.match('a', 'a')",
                                  "ngx.crc32_short('x')", "ngx.md5('x')"])
 def test_unmodelled_api_is_named_in_the_log(api):
     # the run ends with a one-line message naming the API (see the next test)
@@ -170,7 +170,8 @@ def test_shdict_near_full_is_refused_before_nginx_would_evict():
     assert 100 < len(sets) < 353
 
 
-@pytest.mark.parametrize("api", ["ngx.socket.tcp()", "pcall(ngx.socket.tcp)"])
+# (ngx.socket.tcp is modelled now, issue 13: the udp socket is still refused)
+@pytest.mark.parametrize("api", ["ngx.socket.udp()", "pcall(ngx.socket.udp)"])
 def test_unmodelled_api_is_not_passed_off_as_nginx_answer(api):
     """Decision (for the lead): real nginx would give the learner a socket, so a 500 (or a
     pcall-able Lua error) is an answer nginx never gives. Like an unmodelled directive, it

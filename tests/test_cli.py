@@ -271,7 +271,7 @@ FOREVER = textwrap.dedent("""\
     }
     """)
 
-NOT_MODELLED = "location = /t {\n    content_by_lua_block {\n        ngx.socket.tcp()\n    }\n}\n"
+NOT_MODELLED = "location = /t {\n    content_by_lua_block {\n        ngx.socket.udp()\n    }\n}\n"
 
 
 def test_a_hang_at_the_horizon_is_nginx_s_answer_exit_0(conf):

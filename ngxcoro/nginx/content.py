@@ -13,6 +13,7 @@ from functools import partial
 
 from .core import NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE, NGX_DECLINED
 from .variables import expand
+from .event_connect import MODEL_PORT
 from . import phases, request, response, body
 
 
@@ -201,7 +202,7 @@ def proxy_handler(r):
 def is_this_server(w, port):
     """Does 127.0.0.1:`port` reach this server?  The scenarios write
     __PORT__ (the oracle puts the real port there)."""
-    if port in ("__PORT__", "$server_port"):
+    if port in ("__PORT__", "$server_port", str(MODEL_PORT)):
         return True
     listens = [a[0] for a in w.config.servers[0].listen] or ["80"]
     return any(l.rsplit(":", 1)[-1] == (port or "80") for l in listens)

@@ -22,6 +22,10 @@ from __future__ import annotations
 from .core import NGX_AGAIN
 
 ECONNREFUSED = "111: Connection refused"
+# the port the model's server listens on: the oracle writes the real one back as
+# __PORT__ (after "127.0.0.1:"), and a Lua __PORT__ (a number in real nginx's
+# config, once the oracle has put the port there) is this number in the model
+MODEL_PORT = 48001
 
 
 class PeerConnection:
@@ -42,6 +46,10 @@ class PeerConnection:
         self.write_handler = None   # c->write->handler: run when the connect completes
         self.peer = None            # the far end
         self.sent = 0               # bytes nginx sent on it
+        self.options = {}           # setsockopt's: keepalive, reuseaddr, tcp-nodelay
+        self.in_flight = bytearray()  # sent by the peer this turn: readable in the next
+        self.fin_in_flight = False
+        self.arrival_posted = False
 
     # ------------------------------------------------- nginx's end (ngx_recv.c, ngx_send.c)
     def recv(self, size):
@@ -82,21 +90,33 @@ class PeerConnection:
     # ------------------------------------------------------------ the peer's end
     def deliver(self, data):
         """The peer sends `data`: readable in the next turn."""
-        if not self.closed:
-            self.w.loop.post(lambda: self._arrive(data), label=f"#{self.number} readable")
+        self._in_flight(data)
 
     def deliver_eof(self):
         """The peer closes (FIN): readable (as EOF) in the next turn."""
-        if not self.closed:
-            self.w.loop.post(lambda: self._arrive(None), label=f"#{self.number} eof")
+        self._in_flight(None)
 
-    def _arrive(self, data):
+    def _in_flight(self, data):
+        """What the peer sends in one turn reaches the socket together: one
+        read event in the next turn finds all of it (and the FIN after it),
+        as epoll reports a loopback socket once however many writes filled it."""
         if self.closed:
             return
         if data is None:
-            self.eof = True
+            self.fin_in_flight = True
         else:
-            self.rbuf += data
+            self.in_flight += data
+        if not self.arrival_posted:
+            self.arrival_posted = True
+            self.w.loop.post(self._arrive, label=f"#{self.number} readable")
+
+    def _arrive(self):
+        self.arrival_posted = False
+        if self.closed:
+            return
+        self.rbuf += self.in_flight
+        self.in_flight = bytearray()
+        self.eof = self.eof or self.fin_in_flight
         if self.read_handler is not None:
             self.read_handler()
 
@@ -135,9 +155,165 @@ def connect_peer(w, pc):
             return
         pc.connected = True
         pc.peer = factory(pc)
+        # the listening socket's accept is ready in the same epoll turn, after
+        # the connected write event: what the write handler sends comes later
+        w.loop.post(lambda: pc.peer.accepted(pc), label=f"#{pc.number} accept")
         if pc.write_handler is not None:
             pc.write_handler()
-        w.loop.post(lambda: pc.peer.accepted(pc), label=f"#{pc.number} accept")
 
     w.loop.post(complete, label=f"#{pc.number} connect")
     return NGX_AGAIN
+
+
+class SelfPeer:
+    """The server side of a connection to this server's own port
+    (ngx_event_accept, ngx_http_wait_request_handler ..
+    ngx_http_set_keepalive): the bytes received are read as HTTP requests,
+    each served by this worker (request.process_request) on the connection;
+    what the server writes streams back to the cosocket as the Wire writes
+    it; the server closes after the response unless it keeps the connection
+    alive (keepalive_timeout > 0 and a keep-alive request), then the next
+    request on it is served in turn, and the keepalive timer closes it."""
+
+    def __init__(self, w, pc):
+        self.w, self.pc = w, pc
+        self.inbuf = bytearray()
+        self.busy = False             # a request is being served
+        self.closed = False
+        self.wire = None
+        self.sent = 0
+        self.timer = None
+        self.requests = 0
+        self.from_buffer = False      # the next request comes from what is buffered
+        self.client_eof = False       # the cosocket closed its end
+        self.on_client_eof = None     # a lingering close waiting for that
+        self.linger_timer = None
+
+    def accepted(self, pc):
+        pass
+
+    def data(self, pc, data):
+        self.inbuf += data
+        self.from_buffer = False
+        self.next_request()
+
+    def eof(self, pc):
+        self.client_eof = True
+        if self.timer is not None:
+            self.w.loop.del_timer(self.timer)
+            self.timer = None
+        if not self.busy:
+            self.closed = True
+        if self.on_client_eof is not None:
+            self._client_eof()
+
+    def next_request(self):
+        """ngx_http_process_request_line/headers: a whole head (and the body
+        its Content-Length says) makes a request."""
+        from . import http_parse
+        if self.busy or self.closed:
+            return
+        end = self.inbuf.find(b"\r\n\r\n")
+        first = bytes(self.inbuf).split(b" ", 1)[0].split(b"\r", 1)[0].split(b"\n", 1)[0]
+        if first and http_parse.invalid_method(first.decode("latin-1")):
+            # ngx_http_parse_request_line stops at the first byte that is not a
+            # method's: 400 at once, whatever follows
+            self.inbuf.clear()
+            end, head = 0, [first.decode("latin-1") + " / HTTP/1.0"]
+            return self.serve(head, [], b"")
+        if end < 0:
+            return
+        head = self.inbuf[:end].decode("latin-1").split("\r\n")
+        headers = [tuple(x.strip() for x in h.split(":", 1)) for h in head[1:] if ":" in h]
+        length = next((int(v) for k, v in headers if k.lower() == "content-length"
+                       and v.isdigit()), 0)
+        if len(self.inbuf) < end + 4 + length:
+            return
+        body = bytes(self.inbuf[end + 4:end + 4 + length])
+        del self.inbuf[:end + 4 + length]
+        self.serve(head, headers, body, pipelined=self.requests > 0 and self.from_buffer)
+
+    def serve(self, head, headers, body, pipelined=False):
+        """One request on the connection (ngx_http_process_request)."""
+        from . import http_parse, request, response
+        try:
+            method, uri, args, version = http_parse.parse_request(head[0], strict=False)
+        except http_parse.RequestError:
+            self.close()
+            return
+        if self.timer is not None:
+            self.w.loop.del_timer(self.timer)
+            self.timer = None
+        self.busy = True
+        self.requests += 1
+        conn = next((v.lower() for k, v in headers if k.lower() == "connection"), "")
+        wire = response.Wire()
+        # r->keepalive as the request asks; the header filter drops it for a location
+        # whose keepalive_timeout is 0 (the oracle's default)
+        wire.keepalive = (("close" not in conn) if version == "HTTP/1.1" else
+                          ("keep-alive" in conn))
+        wire.listener = self.written
+        wire.requests = self.requests
+        # a pipelined request (read from what the last one left in the buffer) closes
+        # lingering when it does not keep the connection (c->read->ready, as recorded)
+        wire.read_ready = pipelined
+        self.wire, self.sent = wire, 0
+        r = self.w.cur_r
+        request.process_request(self.w, method, uri, args, version, headers,
+                                [(0, body)] if body else [], on_close=self.server_closed,
+                                wire=wire)
+        self.w.cur_r = r
+
+    def written(self, wire):
+        data = wire.sent_bytes()
+        if len(data) > self.sent:
+            self.pc.deliver(data[self.sent:])
+            self.sent = len(data)
+
+    def server_closed(self, c):
+        """The server is done with the request: keep the connection alive
+        (ngx_http_set_keepalive) or close it (the cosocket reads EOF)."""
+        wire = self.wire
+        if wire is not None:
+            self.written(wire)
+        if wire is not None and getattr(wire, "keepalive", False) and wire.complete \
+                and not self.w.exiting:
+            self.busy = False
+            ms = wire.keepalive_timeout
+            self.timer = self.w.loop.add_timer(ms, self.close, label="keepalive",
+                                               kind="keepalive_timeout", owner="server",
+                                               cancelable=True)
+            if self.inbuf:
+                # ngx_http_set_keepalive: a pipelined request is read at once, its
+                # read event posted (this turn's posted events)
+                from .loop import Event
+                self.from_buffer = True
+                self.w.loop.post_event(Event(self.next_request, label="pipelined request"))
+            return
+        self.close()
+        return self.when_client_closes
+
+    def when_client_closes(self, handler):
+        """A lingering close of the server side (ngx_http_set_lingering_close)
+        ends when the client's FIN comes in, or at lingering_timeout."""
+        if self.client_eof:
+            self.w.loop.post(handler, label="lingering close")
+            return
+        self.on_client_eof = handler
+        ms = self.w.config.servers[0].settings.get("lingering_timeout", 5000)
+        self.linger_timer = self.w.loop.add_timer(ms, self._client_eof, label="lingering close",
+                                                  kind="lingering_timeout", owner="server")
+
+    def _client_eof(self):
+        handler, self.on_client_eof = self.on_client_eof, None
+        if self.linger_timer is not None:
+            self.w.loop.del_timer(self.linger_timer)
+            self.linger_timer = None
+        if handler is not None:
+            handler()
+
+    def close(self):
+        self.timer = None
+        self.closed = True
+        self.busy = False
+        self.pc.deliver_eof()

@@ -110,11 +110,12 @@ class Request:
 
 
 # ------------------------------------------------------------------- start
-def process_request(w, method, uri, args, version, headers, body_pieces=(), on_close=None):
+def process_request(w, method, uri, args, version, headers, body_pieces=(), on_close=None,
+                    wire=None):
     """ngx_http_process_request ... ngx_http_handler for a new connection,
     then ngx_http_run_posted_requests."""
     w.nrequests += 1
-    c = Connection(number=w.nrequests, wire=response.Wire(), on_close=on_close)
+    c = Connection(number=w.nrequests, wire=wire or response.Wire(), on_close=on_close)
     r = Request(connection=c, method=method, uri=uri, args=args, http_version=version,
                 headers=list(headers), body_pieces=list(body_pieces))
     r.worker = w
@@ -209,11 +210,29 @@ def finalize_connection(r):
         close_request(r, 0)
         return
     r = r.main
+    if r.connection.wire.keepalive and not r.worker.exiting:
+        set_keepalive(r)
+        return
     setting = r.worker.location_setting(r, "lingering_close", "on")
-    if setting == "always" or (setting == "on" and (r.lingering_close or r.connection.wire.gone)):
+    wire = r.connection.wire
+    if setting == "always" or (setting == "on" and (r.lingering_close or wire.gone
+                                                    or getattr(wire, "read_ready", False))):
         set_lingering_close(r.connection)
         return
     close_request(r, 0)
+
+
+def set_keepalive(r):
+    """ngx_http_set_keepalive: the request is freed and the connection
+    stays for the next request (a cosocket to this server that asked for
+    keep-alive: its peer, nginx/event_connect.py SelfPeer, reads on)."""
+    c = r.connection
+    free_request(r, 0)
+    c.destroyed = True                      # this request's use of it is over
+    c.wire.close()
+    if c.on_close is not None:
+        on_close, c.on_close = c.on_close, None
+        on_close(c)
 
 
 def set_lingering_close(c):
@@ -234,7 +253,10 @@ def set_lingering_close(c):
         # the client is this server's own upstream: it reads our EOF now, finishes, and
         # closes its end; that FIN is what the lingering read then gets
         on_close, c.on_close = c.on_close, None
-        on_close(c)
+        wait = on_close(c)
+        if callable(wait):                  # a cosocket of this worker: its FIN, when it comes
+            wait(lambda: lingering_close_handler(r))
+            return
         r.worker.loop.post(lambda: lingering_close_handler(r), label="lingering close")
         return
     # the client reads its EOF once it has sent its whole body (the oracle's client

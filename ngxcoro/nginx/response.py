@@ -71,6 +71,10 @@ class Wire:
         self._held = []             # (wire size, body bytes, last)
         self._held_size = 0
         self.chunked = False
+        self.keepalive = False      # r->keepalive: "Connection: keep-alive", the connection stays
+        self.keepalive_timeout = 0  # ... for this long (the location's keepalive_timeout)
+        self.requests = 1           # c->requests: this request's number on its connection
+        self.listener = None        # called with the wire when bytes go out (a cosocket peer)
 
     def write(self, size, data, flush=False, last=False, raw=None):
         """ngx_http_write_filter: hold small output, send it all on flush/last.
@@ -87,6 +91,8 @@ class Wire:
                     self.raw += raw
                     self.complete = self.complete or last
             self._held, self._held_size = [], 0
+            if self.listener is not None:
+                self.listener(self)
             return True
         return False
 
@@ -184,6 +190,14 @@ def header_filter(r):
     wire.chunked = (content_length is None and r.http_version == "HTTP/1.1"
                     and status not in (204, 304) and r.method != "HEAD"
                     and r.worker.location_setting(r, "chunked_transfer_encoding", True))
+    if wire.keepalive and content_length is None and not wire.chunked and not r.header_only \
+            and status not in (204, 304) and r.method != "HEAD":
+        wire.keepalive = False                # ngx_http_chunked_header_filter: no length
+    if status in (400, 413, 414, 494, 495, 496, 497):
+        wire.keepalive = False                # ngx_http_special_response_handler
+    wire.keepalive_timeout = r.worker.location_setting(r, "keepalive_timeout", 0)
+    wire.keepalive = (wire.keepalive and wire.keepalive_timeout > 0       # clcf->keepalive_*
+                      and wire.requests < r.worker.location_setting(r, "keepalive_requests", 1000))
     head = header_lines(r, status, content_length, wire.chunked)
     if not wire.gone:
         wire.head = head
@@ -227,7 +241,7 @@ def header_lines(r, status, content_length, chunked):
         host = next((v for k, v in r.headers if k.lower() == "host"), "localhost")
         host = host.split(":")[0]             # is not 80 (the oracle's: __PORT__)
         head.append(f"Location: http://{host}:__PORT__{r.location_out}")
-    head.append("Connection: close")
+    head.append("Connection: keep-alive" if r.connection.wire.keepalive else "Connection: close")
     if gzip_vary(r, status, ctype, content_length):
         head.append("Vary: Accept-Encoding")
     head += [f"{name}: {value}" for name, value in r.headers_out if value != ""]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from .event_connect import MODEL_PORT
+
 _VAR = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 
 
@@ -80,7 +82,7 @@ def request_variable(r, name):
         "request_uri": r.main.request_uri, "request": r.main.request_line,
         "server_protocol": r.http_version, "scheme": "http", "host": host.split(":")[0],
         "remote_addr": "127.0.0.1", "remote_port": "40000", "server_addr": "127.0.0.1",
-        "server_port": "80", "server_name": r.server_name,
+        "server_port": str(MODEL_PORT), "server_name": r.server_name,
         # ngx_http_variable_status: the error page's status, else the response's
         "status": f"{r.err_status or r.headers_out_status or 0:03d}",
         "content_length": next((v for k, v in r.headers if k.lower() == "content-length"), None),

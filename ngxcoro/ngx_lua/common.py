@@ -84,6 +84,7 @@ class CoCtx:
     creator: CoCtx | None = None         # who created it (parent_co_ctx moves for coroutines)
     kind: str = ""                       # "entry", "uthread" or "coroutine", from birth
     sem_resume_status: int = 0           # a semaphore wait: 0 success, 1 timeout
+    sock_u: object = None                # coctx->data of a cosocket wait: the upstream
 
     def __repr__(self):
         return f"<{self.name} {self.co_status.lua_name}>"

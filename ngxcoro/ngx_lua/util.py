@@ -4,9 +4,8 @@
 and yield to it, and it resumes the next coroutine itself; an API that blocks (ngx.sleep,
 ...) yields with co_op NOP and run_thread returns NGX_AGAIN, leaving the wake-up to the
 event loop.  The C function's labels (user_co_done, propagate_error, done) are helpers
-below it, each returning (rc, None) to leave run_thread or (None, nrets) to go round again
-(by.py has the content handler's twin of run_posted_threads).
-"""
+below it, each returning (rc, None) to leave run_thread or (None, nrets) to go round
+again (by.py has the content handler's twin of run_posted_threads)."""
 from __future__ import annotations
 
 from ..nginx.core import NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE
@@ -473,7 +472,8 @@ def send_chain_link(r, ctx, data):
     if ctx.eof:
         return NGX_OK
     r.header_only = r.header_only or r.method == "HEAD"
-    if (r.http_version == "HTTP/1.0" and not r.header_sent and not ctx.header_sent
+    if (r.http_version == "HTTP/1.0" and not r.header_sent and not ctx.header_sent and all(
+            n.lower() != "content-length" for n, _ in r.headers_out)  # content_length_n < 0
             and r.worker.location_setting(r, "lua_http10_buffering", True)):
         ctx.buffering = True
     rc = send_header_if_needed(r, ctx)

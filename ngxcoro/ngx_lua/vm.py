@@ -95,7 +95,8 @@ class LuaVM:
         self.top, self.xmove, self.settop0 = K.top, K.xmove, K.settop0
         self.insert_bool, self.reset = K.insert_bool, K.reset
         self.set_request, self.push_results = K.set_request, K.push_results
-        self.push2 = K.push2
+        self.push2, self.push_values = K.push2, K.push_values
+        self.until_iterator = K.until_iterator
         self._resume, self._errmsg, self._where = K.resume, K.errmsg, K.where
         self._compile, self._new_entry = K.compile, K.new_entry
         self._traceback = K.traceback

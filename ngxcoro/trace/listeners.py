@@ -173,7 +173,7 @@ class DebugLog:
     HANDLER_TOP = 9
     PCALLS = frozenset(("log_handler", "header_filter", "body_filter"))
     WAKE_UPS = frozenset(("timer_expired", "subrequests_done", "body_post_read",
-                          "on_abort_resume", "sema_wake", "sema_timeout"))
+                          "on_abort_resume", "sema_wake", "sema_timeout", "sock_wake"))
     ABORTS = ("lua user thread aborted", "lua entry thread aborted", "lua handler aborted")
 
     def __init__(self, worker):

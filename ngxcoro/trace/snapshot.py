@@ -110,6 +110,7 @@ class Snapshots:
             "timers": [{"label": t.label, "deadline_ms": t.deadline, "kind": t.kind,
                         "owner": t.owner} for t in w.loop.pending()],
             "semaphores": self.semaphores(),
+            "sockets": self.sockets(),
             "posted_events": [ev.label for ev in w.loop.posted_events()],
             "rc": rc_name(self.last_rc) if self.last_rc is not None else None,
             "output": self.output(),
@@ -204,6 +205,32 @@ class Snapshots:
                  "wait_queue": [c.name for c in sem.wait_queue],
                  "count": sem.resource_count - sem.wait_count,
                  "event_posted": sem.event.posted} for sem in self.w.semaphores]
+
+    def sockets(self):
+        """Every cosocket of the run (ngx_lua/socket_tcp.py Upstream), then each
+        idle connection in a keepalive pool: its peer, its state (connecting,
+        connected, waiting to read or write, closed, pooled), the bytes received
+        and not consumed (and a preview), what arrived and is not read yet, its
+        timeouts and the coroutine waiting on it."""
+        out = []
+        for u in getattr(self.w, "sockets", ()):
+            buf = bytes(u.buffer or b"")
+            co = u.read_co_ctx or u.write_co_ctx
+            out.append({"name": u.name, "peer": f"{u.host}:{u.port}" if u.host else "",
+                        "state": u.state(), "buffered": len(buf),
+                        "preview": buf[:24].decode("latin-1"),
+                        "arrived": len(u.pc.rbuf) if u.pc is not None else 0,
+                        "timeouts": dict(zip(("connect", "send", "read"), u.timeouts)),
+                        "waiting": co.name if co is not None else None,
+                        "reused": u.reused})
+        for key, pool in getattr(self.w, "socket_pools", {}).items():
+            for k, item in enumerate(pool.cache):
+                pc = item.connection
+                out.append({"name": f"pool {key} #{k + 1}", "peer": f"{pc.host}:{pc.port}",
+                            "state": "pooled", "buffered": 0, "preview": "",
+                            "arrived": len(pc.rbuf), "timeouts": {}, "waiting": None,
+                            "reused": item.reused})
+        return out
 
     def output(self):
         r = self.w.main_r or (self.w.requests[0] if self.w.requests else None)

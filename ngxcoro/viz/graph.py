@@ -24,6 +24,8 @@ What is drawn (rankdir=LR, left to right):
   is shown three ways: the fill colour (Okabe-Ito palette), the status in
   capitals, and the border (solid alive, dashed DEAD, dotted ZOMBIE).  A
   zombie's edge from its parent is dotted and says "zombie list".
+* each cosocket (``sock_<n>``): a small box with its peer, its state, what is
+  buffered and its timeouts; the coroutine waiting on it has a dashed edge to it;
 * each ngx.semaphore (``sem_<name>``): a small rounded box with its resources,
   count(), whether its wake-up event is posted (then tinted), and its wait
   queue head first; a dashed edge "waits #k" from each waiting coroutine.
@@ -159,6 +161,7 @@ def universe(snapshots):
     conns = []
     timers_max = 0
     sems = []
+    socks = []
     for s in snapshots:
         names = [c["name"] for c in s["coroutines"]]
         nodes = node_names(s["coroutines"])
@@ -198,6 +201,9 @@ def universe(snapshots):
         for x in s.get("semaphores", ()):
             if x["name"] not in sems:
                 sems.append(x["name"])
+        for x in s.get("sockets", ()):
+            if x["name"] not in socks:
+                socks.append(x["name"])
     by_node = {}
     for u in cos:
         # an entry thread: a handler's, or a timer's in its fake request (made by
@@ -220,7 +226,8 @@ def universe(snapshots):
         u["creator"] = u["_creator"] if u["entry"] and u["kind"] != "entry" else None
         del u["_focus"], u["_creator"]
     return {"steps": len(snapshots), "coroutines": cos, "requests": reqs,
-            "connections": sorted(conns), "timers_max": timers_max, "semaphores": sems}
+            "connections": sorted(conns), "timers_max": timers_max, "semaphores": sems,
+            "sockets": socks}
 
 
 # ====================================================================== to_dot
@@ -315,6 +322,7 @@ class _Builder(_RequestSide, _CoroutineTree):
             self._request(i, ur)
         self._coroutines()
         self._semaphores()
+        self._sockets()
         return g.lines
 
     def _caption(self):

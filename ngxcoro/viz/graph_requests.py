@@ -238,3 +238,42 @@ class _RequestSide:
                 g.node(node, label="x\nhead", shape="box", style="invis", width="0.9", height="0.5")
                 g.edge(prev_node, node, label="next" if k else "head", style="invis")
             prev_node = node
+
+    # --------------------------------------------------------------- sockets
+    def _sockets(self):
+        """One small box per cosocket (``sock_<k>``): peer, state, buffered
+        bytes (with a preview), timeouts; the coroutine waiting on it has a
+        dashed edge to it.  One not made yet is an invisible placeholder."""
+        g = self.g
+        now = {x["name"]: x for x in self.s.get("sockets", [])}
+        before = {x["name"]: x for x in self.p.get("sockets", [])} if self.p is not None else None
+        for k, name in enumerate(self.u.get("sockets", [])):
+            node = f"sock_{k}"
+            x = now.get(name)
+            if x is None:
+                g.node(node, label=f"{name}\npeer\nstate", shape="box", style="invis")
+                continue
+            changed = before is not None and before.get(name) != x
+            t = x["timeouts"]
+            rows = [f'<B>{_h(name)}</B> <FONT POINT-SIZE="8">cosocket</FONT>',
+                    _line(f"peer {x['peer'] or '-'}: {x['state']}", size=9,
+                          bold=x["state"].startswith("waiting")),
+                    _line(f"buffered {x['buffered']} B"
+                          + (f" \"{x['preview']}\"" if x["preview"] else "")
+                          + (f", {x['arrived']} B arrived" if x["arrived"] else ""), size=9)]
+            if t:
+                rows.append(_line(f"timeouts {t['connect']}/{t['send']}/{t['read']} ms", size=9))
+            if changed:
+                rows.append(_line("* new" if before.get(name) is None else "* changed", size=9,
+                                  colour=CHANGED, bold=True))
+            g.node(node, label=_html(rows), shape="box", style="filled",
+                   fillcolor="#E4E4E4" if x["state"] in ("closed", "pooled") else "white",
+                   color=CHANGED if changed else INK, penwidth="3" if changed else "1", id=node,
+                   **({"class": "changed"} if changed else {}))
+            co = x["waiting"]
+            j = next((i for i in range(len(self.names) - 1, -1, -1) if self.names[i] == co),
+                     None) if co else None
+            if j is not None and self.nodes[j] in getattr(self, "shown_co", ()):
+                g.edge(self.nodes[j], node, style="dashed", constraint="false",
+                       xlabel="waits", color=DIM)
+

@@ -239,6 +239,10 @@ NUMBERS = "lua_thread_cache_max_entries lua_max_pending_timers lua_max_running_t
 SIZES = ["postpone_output"]
 # modelled request-body directives whose values the generic slots check (slots.py)
 BODY_SLOTS = ("client_body_buffer_size", "client_max_body_size", "client_body_in_file_only")
+# ... and the cosockets' (ngx_lua/socket_tcp.py), with the server side's keep-alive
+SOCKET_SLOTS = ("lua_socket_connect_timeout", "lua_socket_send_timeout", "lua_socket_read_timeout",
+                "lua_socket_keepalive_timeout", "lua_socket_buffer_size", "lua_socket_pool_size",
+                "lua_socket_log_errors", "keepalive_timeout", "keepalive_requests")
 ECHO = {n for n in KNOWN if n.startswith("echo")}
 # echo directives that are output filters, not content handlers
 ECHO_FILTERS = {"echo_before_body", "echo_after_body", "echo_status"}
@@ -266,6 +270,17 @@ DEFAULT_SETTINGS = {
     "access_rules": (),             # allow / deny, as (deny?, network) in order
     "error_pages": {},              # status -> line of the error_page that names it
     "more_headers": (),             # headers-more: (name, args, line) in order
+    # the cosockets (ngx_lua/socket_tcp.py): ms, bytes, connections, flag
+    "lua_socket_connect_timeout": 60000,
+    "lua_socket_send_timeout": 60000,
+    "lua_socket_read_timeout": 60000,
+    "lua_socket_keepalive_timeout": 60000,
+    "lua_socket_buffer_size": 4096,
+    "lua_socket_pool_size": 30,
+    "lua_socket_log_errors": True,
+    # the server side of a cosocket to this server: 0, as the oracle's config sets it
+    "keepalive_timeout": 0,
+    "keepalive_requests": 1000,
     # http-level (ngx_http_lua_main_conf_t)
     "lua_thread_cache_max_entries": 1024,
     "lua_max_pending_timers": 1024,

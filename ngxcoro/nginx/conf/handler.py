@@ -25,7 +25,7 @@ import re
 from typing import Optional
 
 from .commands import (ACCESS, BLOCKS, ECHO, FLAGS, INNER, KEPT, KNOWN, LUA_HANDLERS, LUA_INIT,
-                       NUMBERS, SIZES, BODY_SLOTS, category)
+                       NUMBERS, SIZES, BODY_SLOTS, SOCKET_SLOTS, category)
 from .slots import nargs_ok, slot_error, slot_value_ok, value_kind
 from .core import location_name
 from .file import BLOCK_START, OK, ConfigError, Directive
@@ -282,7 +282,7 @@ class Loader:
             self.once(parents, name, d.line, duplicate)
             if args[0].lower() not in ("on", "off", "clean"):
                 raise ValueError(f'invalid value "{args[0]}"')
-        elif name in BODY_SLOTS:           # modelled, read by generic slots
+        elif name in BODY_SLOTS or name in SOCKET_SLOTS:   # modelled, read by generic slots
             self.slot(d, parents)
         elif name in LUA_HANDLERS and not name.endswith("_block"):
             self.lua_handler(d, parents, d.line)
