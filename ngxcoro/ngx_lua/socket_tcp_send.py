@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from .protocol import err, argerr, ret, lua_type, tonumber
 from .socket_tcp_event import dummy_handler
-from .socket_tcp import (CONNECT_TIMEOUT_INDEX, SEND_TIMEOUT_INDEX, READ_TIMEOUT_INDEX,
+from .socket_tcp import (CONNECT_TIMEOUT_INDEX, SEND_TIMEOUT_INDEX, READ_TIMEOUT_INDEX, FT_ERROR,
                          check_table, check_busy, closed_line, get_u, del_timer,
-                         lua_number_text, socket_tcp_finalize)
+                         finalize_write_part, lua_number_text, prepare_error_retvals,
+                         socket_tcp_finalize)
+from ..nginx.core import NGX_ERROR
 
 
 # --------------------------------------------------------------------- send
@@ -76,10 +78,26 @@ def socket_tcp_send(w, *args):
     u.write_waiting, u.write_co_ctx = False, None
     w.fire("sock_send", u=u, n=len(data))
     u.pc.options["tcp-nodelay"] = 1          # "lua socket tcp_nodelay" (tcp_nodelay on)
-    u.pc.send(data)
+    if u.pc.send(data) == NGX_ERROR:
+        return socket_send_error(r, u)
     del_timer(w, u, "write")
     u.write_event_handler = dummy_handler
     return ret(len(data))
+
+
+def socket_send_error(r, u):
+    """ngx_http_lua_socket_send's NGX_ERROR: ngx_unix_send logged the errno
+    (ngx_connection_error, at error for a peer connection), c->error and
+    u->socket_errno are set, the write side fails (handle_write_error with
+    FT_ERROR), and ngx_http_lua_socket_write_error_retval_handler closes the
+    write part and answers nil and the errno's text (EPIPE: "broken pipe").
+    The read side stays: what the peer sent before its close is still read."""
+    errno = u.pc.error or "32: Broken pipe"
+    r.worker.log_error("error", f"send() failed ({errno})", r)
+    u.socket_errno = errno.split(": ", 1)[1].lower()
+    u.write_event_handler = dummy_handler
+    finalize_write_part(r, u)
+    return ret(*prepare_error_retvals(u, FT_ERROR))
 
 
 # -------------------------------------------------------- close, timeouts

@@ -143,6 +143,7 @@ C_FUNCTIONS = {
     "ngx_lua.socket_tcp_event.conn_resume": "ngx_http_lua_socket_tcp_conn_resume",
     "ngx_lua.socket_tcp_event.read_resume": "ngx_http_lua_socket_tcp_read_resume",
     "ngx_lua.socket_tcp_send.socket_tcp_send": "ngx_http_lua_socket_tcp_send",
+    "ngx_lua.socket_tcp_send.socket_send_error": "ngx_http_lua_socket_send",
     "ngx_lua.socket_tcp_send.socket_tcp_close": "ngx_http_lua_socket_tcp_close",
     "ngx_lua.socket_tcp_send.socket_tcp_settimeout": "ngx_http_lua_socket_tcp_settimeout",
     "ngx_lua.socket_tcp_send.socket_tcp_settimeouts": "ngx_http_lua_socket_tcp_settimeouts",
