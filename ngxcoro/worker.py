@@ -17,7 +17,8 @@ from __future__ import annotations
 import time
 from functools import partial
 
-from .nginx import access, content, headers, headers_more, phases, process_cycle, request, response
+from .nginx import (access, content, echo, headers, headers_more, phases, postpone,
+                    process_cycle, request, response)
 from .nginx.loop import Loop
 from .ngx_lua import (bodyfilterby, by, control, coroutine, headerfilterby, initby, initworkerby,
                       logby, misc, output, req_body, semaphore, shdict, sleep, socket_tcp,
@@ -81,7 +82,7 @@ class Worker:
         ]
         # clcf->handler, by the content directive that set it (a prefix of its name)
         self.content_handlers = [("content_by_lua", by.content_handler),
-                                 ("echo", content.echo_handler),
+                                 ("echo", echo.echo_handler),
                                  ("proxy_pass", content.proxy_handler)]
         # ngx_http_top_header_filter and ngx_http_top_body_filter: each module's
         # filter init puts its filter on top of the chain (lua's capture filters,
@@ -90,6 +91,7 @@ class Worker:
         hf, bf = response.header_filter, response.write_filter
         hf = partial(headers.headers_filter, nxt=hf)   # a static module: below lua's
         hf = partial(subrequest.capture_header_filter, nxt=hf)
+        bf = partial(postpone.postpone_filter, nxt=bf)
         bf = partial(subrequest.capture_body_filter, nxt=bf)
         if lua_phases & {"header_filter", "body_filter"}:
             hf = partial(headerfilterby.header_filter, nxt=hf)

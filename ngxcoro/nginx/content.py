@@ -1,8 +1,8 @@
 """Content that is not Lua, at run time: the rewrite module's `set` and
 `return` (src/http/modules/ngx_http_rewrite_module.c), the static module
-(ngx_http_static_module.c: a missing file is a 404), echo-nginx-module
-(src/ngx_http_echo_handler.c: echo, echo -n, echo_sleep, echo_flush) and
-proxy_pass to this same server (ngx_http_proxy_module.c, ngx_http_upstream.c).
+(ngx_http_static_module.c: a missing file is a 404) and proxy_pass to this
+same server (ngx_http_proxy_module.c, ngx_http_upstream.c).  The echo
+module's content handler is nginx/echo.py.
 
 Enough of each to serve the locations a lesson captures or redirects to.
 """
@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from functools import partial
 
-from .core import NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE, NGX_DECLINED
+from .core import NGX_OK, NGX_DONE, NGX_DECLINED
 from .variables import expand
-from . import phases, request, response, body
+from . import phases, request, response
 
 
 # ---------------------------------------------------------- rewrite module
@@ -69,105 +69,6 @@ def static_handler(r):
         w.log_error("error", f"open() \"{root.rstrip('/')}{r.uri}\" failed "
                              "(2: No such file or directory)", r)
     return 404
-
-
-# ------------------------------------------------------------- echo module
-class EchoCtx:
-    """ngx_http_echo_ctx_t: where in the command list the handler is."""
-
-    def __init__(self):
-        self.next_handler_cmd = 0
-        self.waiting = False
-        self.done = False
-
-
-def echo_handler(r):
-    """ngx_http_echo_handler (which discards an unread body first).  An
-    NGX_ERROR from its commands (a filter failed) is answered as NGX_ERROR
-    by this build, not 500: nginx finalizes with -1 (scenario 626)."""
-    body.discard_request_body(r)
-    rc = echo_run_cmds(r)
-    if rc == NGX_ERROR:
-        return NGX_ERROR
-    if rc >= 300 or rc == NGX_DONE:
-        return rc
-    if rc == NGX_AGAIN:
-        request.count_change(r, +1, "echo handler waits")
-        r.echo_ctx.waiting, r.echo_ctx.done = True, False
-        return NGX_DONE
-    return NGX_OK
-
-
-def echo_wev_handler(r):
-    """ngx_http_echo_wev_handler: go on after echo_sleep."""
-    ctx = r.echo_ctx
-    ctx.done = False
-    ctx.next_handler_cmd += 1
-    rc = echo_run_cmds(r)
-    if rc == NGX_DONE:
-        return
-    if rc == NGX_AGAIN:
-        ctx.waiting, ctx.done = True, False
-    else:
-        ctx.waiting, ctx.done = False, True
-        request.finalize_request(r, rc)
-
-
-def echo_run_cmds(r):
-    """ngx_http_echo_run_cmds."""
-    w = r.worker
-    cmds = [d for d in r.location.directives if d.name.startswith("echo")]
-    if getattr(r, "echo_ctx", None) is None:
-        r.echo_ctx = EchoCtx()
-    ctx = r.echo_ctx
-    while ctx.next_handler_cmd < len(cmds):
-        d = cmds[ctx.next_handler_cmd]
-        args = [expand(r, a) for a in d.args]
-        if d.name == "echo":
-            newline = True
-            if args and args[0] == "-n":
-                newline, args = False, args[1:]
-            if args and args[0] == "--":
-                args = args[1:]
-            rc = echo_send_chain_link(r, (" ".join(args) + ("\n" if newline else "")).encode())
-        elif d.name == "echo_sleep":
-            delay = int(float(args[0]) * 1000)
-            w.loop.add_timer(delay, partial(echo_sleep_event_handler, r),
-                             label=f"echo_sleep {r.uri}", kind="echo_sleep", owner=r.uri)
-            r.write_event_handler = echo_wev_handler
-            return NGX_AGAIN
-        elif d.name == "echo_flush":
-            rc = response.output(r, b"", flush=True) if r.header_sent else NGX_OK
-        else:
-            raise w.unsupported(f'the echo directive "{d.name}"')
-        if rc == NGX_ERROR or rc >= 300:
-            return rc
-        ctx.next_handler_cmd += 1
-    return echo_send_chain_link(r, None)
-
-
-def echo_send_chain_link(r, data):
-    """ngx_http_echo_send_chain_link (None: the last buf)."""
-    rc = NGX_OK
-    if not r.header_sent:                    # ngx_http_echo_send_header_if_needed
-        if not r.headers_out_status:
-            r.headers_out_status = 200
-        rc = response.send_header(r)
-    if rc == NGX_ERROR or rc > NGX_OK or r.header_only:
-        return rc
-    if data is None:                         # ngx_http_send_special(r, NGX_HTTP_LAST):
-        rc = response.output(r, b"", last=True)  # only a special response is passed on
-        return rc if rc >= 300 else NGX_OK
-    return response.output(r, data)
-
-
-def echo_sleep_event_handler(r):
-    """ngx_http_echo_sleep_event_handler."""
-    if r.connection.destroyed:
-        return
-    r.worker.fire("timer_expired", co=None, label=f"echo_sleep {r.uri}")
-    echo_wev_handler(r)
-    request.run_posted_requests(r.connection)
 
 
 # -------------------------------------------------------------- proxy_pass

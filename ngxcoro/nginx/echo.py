@@ -1,0 +1,266 @@
+"""echo-nginx-module 0.63's content handler, at run time: its command loop
+(src/ngx_http_echo_handler.c), echo and echo_request_body
+(ngx_http_echo_echo.c), echo_sleep (ngx_http_echo_sleep.c),
+echo_read_request_body (ngx_http_echo_request_info.c), echo_location and
+echo_location_async (ngx_http_echo_location.c) and the helpers of
+ngx_http_echo_util.c.
+
+The handler runs the location's echo commands in order.  A command that
+must wait (echo_sleep, echo_location, echo_read_request_body still
+reading) returns NGX_AGAIN: the handler takes a reference (r->main->count++)
+and answers NGX_DONE, and ngx_http_echo_wev_handler goes on with the next
+command when the wait is over.  echo_location issues an nginx subrequest
+(ngx_http_subrequest: nginx/phases.py) and waits for it;
+echo_location_async issues one and goes on at once.  Their output reaches
+the client in the order the subrequests were made, whatever order they
+finish in: nginx's postpone filter (nginx/postpone.py) sees to that.
+"""
+from __future__ import annotations
+
+from functools import partial
+
+from .core import NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE
+from .variables import expand
+from . import body, phases, request, response
+
+# the commands the model runs; any other echo directive is refused when reached
+MODELLED = ("echo", "echo_sleep", "echo_flush", "echo_location", "echo_location_async",
+            "echo_read_request_body", "echo_request_body")
+
+
+class EchoCtx:
+    """ngx_http_echo_ctx_t: where in the command list the handler is."""
+
+    def __init__(self):
+        self.next_handler_cmd = 0
+        self.waiting = False
+        self.done = False
+        self.headers_sent = False
+        self.wait_read_request_body = False
+
+
+def echo_handler(r):
+    """ngx_http_echo_handler.  A client body nobody reads is discarded first
+    (what real nginx shows for an echo location without
+    echo_read_request_body: scenario 402).  An NGX_ERROR from its commands
+    (a filter failed) is answered as NGX_ERROR by this build, not 500:
+    nginx finalizes with -1 (scenario 626)."""
+    if not any(d.name == "echo_read_request_body" for d in r.location.directives):
+        body.discard_request_body(r)
+    rc = echo_run_cmds(r)
+    if rc == NGX_ERROR:
+        return NGX_ERROR
+    if rc >= 300 or rc == NGX_DONE:
+        return rc
+    if rc == NGX_AGAIN:
+        request.count_change(r, +1, "echo handler waits")
+        r.echo_ctx.waiting, r.echo_ctx.done = True, False
+        return NGX_DONE
+    return NGX_OK
+
+
+def echo_wev_handler(r):
+    """ngx_http_echo_wev_handler: go on with the next command.  Still
+    waiting while other requests are posted before it: post itself behind
+    them (its "HOT SPIN" guard)."""
+    ctx = getattr(r, "echo_ctx", None)
+    if ctx is None:
+        request.finalize_request(r, NGX_ERROR)
+        return
+    posted = r.main.posted_requests
+    if ctx.waiting and not ctx.done and posted and posted[0] is not r:
+        request.post_request(r)
+        return
+    ctx.done = False
+    ctx.next_handler_cmd += 1
+    rc = echo_run_cmds(r)
+    if rc == NGX_DONE:
+        return
+    if rc == NGX_AGAIN:
+        ctx.waiting, ctx.done = True, False
+    else:
+        ctx.waiting, ctx.done = False, True
+        request.finalize_request(r, rc)
+
+
+def echo_run_cmds(r):
+    """ngx_http_echo_run_cmds."""
+    w = r.worker
+    cmds = [d for d in r.location.directives if d.name.startswith("echo")]
+    if getattr(r, "echo_ctx", None) is None:
+        r.echo_ctx = EchoCtx()
+    ctx = r.echo_ctx
+    while ctx.next_handler_cmd < len(cmds):
+        d = cmds[ctx.next_handler_cmd]
+        if d.name not in MODELLED:
+            raise w.unsupported(f'the echo directive "{d.name}"')
+        args = [expand(r, a) for a in d.args]
+        if d.name == "echo":
+            rc = exec_echo(r, ctx, args)
+        elif d.name == "echo_request_body":
+            rc = exec_echo_request_body(r, ctx)
+        elif d.name == "echo_location_async":
+            rc = exec_echo_location_async(r, ctx, args)
+        elif d.name == "echo_location":
+            return exec_echo_location(r, ctx, args)
+        elif d.name == "echo_sleep":
+            return exec_echo_sleep(r, args)
+        elif d.name == "echo_flush":
+            rc = response.output(r, b"", flush=True) if r.header_sent else NGX_OK
+        else:                                   # echo_read_request_body
+            ctx.wait_read_request_body = False
+            rc = body.read_client_request_body(r, post_read_request_body)
+            request.count_change(r, -1, "echo_read_request_body")   # it always takes one
+            if rc == NGX_OK:
+                ctx.next_handler_cmd += 1
+                continue
+            ctx.wait_read_request_body = True
+            return rc
+        if rc == NGX_ERROR or rc >= 300:
+            return rc
+        ctx.next_handler_cmd += 1
+    return send_chain_link(r, ctx, None)
+
+
+def exec_echo(r, ctx, args):
+    """ngx_http_echo_exec_echo: the arguments joined by spaces, and a
+    newline unless -n (options come first; "--" ends them)."""
+    newline = True
+    while args and len(args[0]) > 1 and args[0].startswith("-"):
+        opt, args = args[0], args[1:]
+        if opt == "--":
+            break
+        if opt == "-n":
+            newline = False
+    text = " ".join(args) + ("\n" if newline else "")
+    if not text:
+        return NGX_OK
+    return send_chain_link(r, ctx, text.encode("latin-1"))
+
+
+def exec_echo_request_body(r, ctx):
+    """ngx_http_echo_exec_echo_request_body: the body that was read (in
+    memory or in its temp file) goes out as it is."""
+    if r.request_body:
+        return send_chain_link(r, ctx, bytes(r.request_body))
+    return NGX_OK
+
+
+def post_read_request_body(r):
+    """ngx_http_echo_post_read_request_body: the body is in; go on if the
+    handler was waiting for it."""
+    ctx = r.echo_ctx
+    if ctx.wait_read_request_body:
+        ctx.waiting, ctx.done = False, True
+        r.write_event_handler = echo_wev_handler
+        echo_wev_handler(r)
+
+
+def parse_location(r, args):
+    """The location and args of echo_location*: ngx_http_parse_unsafe_uri
+    splits the "?" off (args given as the second argument win); None when
+    the URI is unsafe ("/../")."""
+    location = args[0]
+    uri, sep, query = location.partition("?")
+    if "\0" in uri or any(seg == ".." for seg in uri.split("/")[1:]):
+        return None, None
+    url_args = args[1] if len(args) > 1 else (query if sep and query else None)
+    return uri, url_args
+
+
+def exec_echo_location_async(r, ctx, args):
+    """ngx_http_echo_exec_echo_location_async: a subrequest, not waited for."""
+    if not args[0]:
+        return 500
+    uri, url_args = parse_location(r, args)
+    if uri is None:
+        ctx.headers_sent = True
+        return 500
+    rc = send_header_if_needed(r, ctx)
+    if r.header_only:
+        return 500
+    if rc >= 300:
+        return rc
+    sr = phases.subrequest(r, uri, url_args, None)
+    if sr is None:
+        return NGX_ERROR
+    sr.set_vars = {}                    # ngx_http_echo_adjust_subrequest: fresh variables
+    return NGX_OK
+
+
+def exec_echo_location(r, ctx, args):
+    """ngx_http_echo_exec_echo_location: a subrequest whose end wakes this
+    request (ngx_http_echo_post_subrequest): NGX_AGAIN."""
+    if not args[0]:
+        return 500
+    uri, url_args = parse_location(r, args)
+    if uri is None:
+        ctx.headers_sent = True
+        return 500
+    rc = send_header_if_needed(r, ctx)
+    if r.header_only or rc >= 300:
+        return rc
+    sr = phases.subrequest(r, uri, url_args, echo_post_subrequest)
+    if sr is None:
+        return NGX_ERROR
+    sr.set_vars = {}                    # ngx_http_echo_adjust_subrequest: fresh variables
+    return NGX_AGAIN
+
+
+def echo_post_subrequest(sr, rc):
+    """ngx_http_echo_post_subrequest: the parent goes on with its next
+    command.  echo 0.63 keeps the older "work-around issues in nginx's event
+    module": a subrequest that is not active and still has output postponed
+    (nginx will not wake the parent now) posts the parent at the tail, unless
+    the parent heads the queue already (scenario 1076)."""
+    pr = sr.parent
+    ctx = getattr(pr, "echo_ctx", None)
+    if ctx is None:
+        return NGX_ERROR
+    ctx.waiting, ctx.done = False, True
+    pr.write_event_handler = echo_wev_handler
+    posted = sr.main.posted_requests
+    if (sr is not request.active(sr.connection) and sr.postponed
+            and (not posted or posted[0] is not pr)):
+        request.post_request(pr)
+    return rc
+
+
+def exec_echo_sleep(r, args):
+    """ngx_http_echo_exec_echo_sleep: a timer; the handler waits."""
+    delay = int(float(args[0]) * 1000)
+    r.worker.loop.add_timer(delay, partial(sleep_event_handler, r),
+                            label=f"echo_sleep {r.uri}", kind="echo_sleep", owner=r.uri)
+    r.write_event_handler = echo_wev_handler
+    return NGX_AGAIN
+
+
+def sleep_event_handler(r):
+    """ngx_http_echo_sleep_event_handler."""
+    if r.connection.destroyed:
+        return
+    r.worker.fire("timer_expired", co=None, label=f"echo_sleep {r.uri}")
+    echo_wev_handler(r)
+    request.run_posted_requests(r.connection)
+
+
+def send_header_if_needed(r, ctx):
+    """ngx_http_echo_send_header_if_needed: status 200 and the header, once."""
+    if ctx.headers_sent or r.header_sent:
+        return NGX_OK
+    ctx.headers_sent = True
+    if not r.headers_out_status:
+        r.headers_out_status = 200
+    return response.send_header(r)
+
+
+def send_chain_link(r, ctx, data):
+    """ngx_http_echo_send_chain_link (None: the last buf; a subrequest's is
+    not the response's last: ngx_http_send_special)."""
+    rc = send_header_if_needed(r, ctx)
+    if rc == NGX_ERROR or rc > NGX_OK or r.header_only:
+        return rc
+    if data is None:                         # ngx_http_send_special(r, NGX_HTTP_LAST):
+        rc = response.output(r, b"", last=True)  # only a special response is passed on
+        return rc if rc >= 300 else NGX_OK
+    return response.output(r, data)
