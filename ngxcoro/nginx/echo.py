@@ -37,6 +37,7 @@ class EchoCtx:
         self.done = False
         self.headers_sent = False
         self.wait_read_request_body = False
+        self.counter = 0                # $echo_incr's, on the main request's ctx
 
 
 def echo_handler(r):
@@ -61,15 +62,24 @@ def echo_handler(r):
 
 def echo_wev_handler(r):
     """ngx_http_echo_wev_handler: go on with the next command.  Still
-    waiting while other requests are posted before it: post itself behind
-    them (its "HOT SPIN" guard)."""
+    waiting (a subrequest of echo_location has not finished), echo 0.63
+    pushes what this request holds postponed when it is the active one: its
+    first postponed subrequest gets the connection and is posted (without
+    the postpone filter's debug line), or its postponed output is flushed
+    (ngx_http_echo_flush_postponed_outputs)."""
     ctx = getattr(r, "echo_ctx", None)
     if ctx is None:
         request.finalize_request(r, NGX_ERROR)
         return
-    posted = r.main.posted_requests
-    if ctx.waiting and not ctx.done and posted and posted[0] is not r:
-        request.post_request(r)
+    if ctx.waiting and not ctx.done:
+        c = r.connection
+        if r is request.active(c) and r.postponed:
+            head = r.postponed[0]
+            if isinstance(head, request.Request):
+                c.active = head
+                request.post_request(head)
+            else:
+                response.output(r, None)
         return
     ctx.done = False
     ctx.next_handler_cmd += 1
@@ -170,41 +180,36 @@ def parse_location(r, args):
 
 def exec_echo_location_async(r, ctx, args):
     """ngx_http_echo_exec_echo_location_async: a subrequest, not waited for."""
-    if not args[0]:
-        return 500
-    uri, url_args = parse_location(r, args)
-    if uri is None:
-        ctx.headers_sent = True
-        return 500
-    rc = send_header_if_needed(r, ctx)
-    if r.header_only:
-        return 500
-    if rc >= 300:
-        return rc
-    sr = phases.subrequest(r, uri, url_args, None)
-    if sr is None:
-        return NGX_ERROR
-    sr.set_vars = {}                    # ngx_http_echo_adjust_subrequest: fresh variables
-    return NGX_OK
+    sr, rc = issue_subrequest(r, ctx, args, None)
+    return rc if sr is None else NGX_OK
 
 
 def exec_echo_location(r, ctx, args):
     """ngx_http_echo_exec_echo_location: a subrequest whose end wakes this
     request (ngx_http_echo_post_subrequest): NGX_AGAIN."""
+    sr, rc = issue_subrequest(r, ctx, args, echo_post_subrequest)
+    return rc if sr is None else NGX_AGAIN
+
+
+def issue_subrequest(r, ctx, args, post_subrequest):
+    """What echo_location and echo_location_async share in echo 0.63: the
+    header goes out first, then an unsafe URI ends the request with NGX_ERROR
+    (real nginx: the 200 header, then the connection is closed); the
+    subrequest gets fresh variables (ngx_http_echo_adjust_subrequest).
+    (sr, rc): sr None when there is none, and rc says what to return."""
     if not args[0]:
-        return 500
-    uri, url_args = parse_location(r, args)
-    if uri is None:
-        ctx.headers_sent = True
-        return 500
+        return None, 500
     rc = send_header_if_needed(r, ctx)
     if r.header_only or rc >= 300:
-        return rc
-    sr = phases.subrequest(r, uri, url_args, echo_post_subrequest)
+        return None, rc
+    uri, url_args = parse_location(r, args)
+    if uri is None:
+        return None, NGX_ERROR
+    sr = phases.subrequest(r, uri, url_args, post_subrequest)
     if sr is None:
-        return NGX_ERROR
-    sr.set_vars = {}                    # ngx_http_echo_adjust_subrequest: fresh variables
-    return NGX_AGAIN
+        return None, NGX_ERROR
+    sr.set_vars = {}
+    return sr, NGX_OK
 
 
 def echo_post_subrequest(sr, rc):
@@ -212,7 +217,12 @@ def echo_post_subrequest(sr, rc):
     command.  echo 0.63 keeps the older "work-around issues in nginx's event
     module": a subrequest that is not active and still has output postponed
     (nginx will not wake the parent now) posts the parent at the tail, unless
-    the parent heads the queue already (scenario 1076)."""
+    the parent heads the queue already (scenario 1076).  It runs once per
+    subrequest (its run_post_subrequest flag): a subrequest that waited for
+    its turn is finalized a second time."""
+    if getattr(sr, "echo_post_ran", False):
+        return rc
+    sr.echo_post_ran = True
     pr = sr.parent
     ctx = getattr(pr, "echo_ctx", None)
     if ctx is None:
@@ -236,10 +246,12 @@ def exec_echo_sleep(r, args):
 
 
 def sleep_event_handler(r):
-    """ngx_http_echo_sleep_event_handler."""
+    """ngx_http_echo_sleep_event_handler, and ngx_http_echo_post_sleep:
+    the wait is over, go on."""
     if r.connection.destroyed:
         return
     r.worker.fire("timer_expired", co=None, label=f"echo_sleep {r.uri}")
+    r.echo_ctx.waiting, r.echo_ctx.done = False, True
     echo_wev_handler(r)
     request.run_posted_requests(r.connection)
 

@@ -73,6 +73,12 @@ def request_variable(r, name):
             if k.lower() == want:
                 return v
         return None
+    if name == "echo_incr":             # ngx_http_echo_incr_variable: the main request's counter
+        ctx = getattr(r.main, "echo_ctx", None)
+        if ctx is None:
+            return None
+        ctx.counter += 1
+        return str(ctx.counter)
     host = next((v for k, v in r.headers if k.lower() == "host"), "localhost")
     return {
         "uri": r.uri, "document_uri": r.uri, "args": r.args, "query_string": r.args,
@@ -89,7 +95,9 @@ def request_variable(r, name):
         # the echo module's $echo_request_method: this request's own method_name
         "echo_request_method": r.method,
         # ... and $echo_request_body: this request's body, when read into memory
-        "echo_request_body": r.request_body.decode("latin-1") if r.request_body else None,
+        "echo_request_body": variable_request_body(r),
+        "echo_client_request_method": r.main.method,
+        "echo_cacheable_request_uri": r.uri or None, "echo_request_uri": r.uri or None,
     }.get(name)
 
 
