@@ -79,7 +79,8 @@ def proxy_handler(r):
     and its response is relayed when that connection closes."""
     w = r.worker
     d = next(d for d in r.location.directives if d.name == "proxy_pass")
-    m = re.match(r"https?://(127\.0\.0\.1|localhost)(?::([^/]*))?(/.*)?$", d.args[0])
+    url = expand(r, d.args[0])              # ngx_http_proxy_eval: with variables, the URI
+    m = re.match(r"https?://(127\.0\.0\.1|localhost)(?::([^/]*))?(/.*)?$", url)
     if not m:
         raise w.unsupported(f"proxy_pass to {d.args[0]} (only this server itself)")
     if not is_this_server(w, m.group(2)):
@@ -89,13 +90,22 @@ def proxy_handler(r):
     path = m.group(3)
     uri = r.uri
     loc = r.location
+    if path is not None and url != d.args[0]:     # given is the whole URI, args included
+        path, sep, query = path.partition("?")
+        return proxy_pass_to(r, path, query if sep else None)
     if path is not None and loc.modifier in ("", "^~", "=") and uri.startswith(loc.pattern):
         uri = path + uri[len(loc.pattern):]
     elif path is not None:
         uri = path
-    # ngx_http_read_client_request_body(r, ngx_http_upstream_init)
+    return proxy_pass_to(r, uri, r.args)
+
+
+def proxy_pass_to(r, uri, args):
+    """The upstream starts once the body is read (in C
+    ngx_http_read_client_request_body(r, ngx_http_upstream_init)): it
+    connects in a later event."""
     request.count_change(r, +1, "proxy_pass: read client request body")
-    w.loop.post(partial(upstream_connect, r, uri, r.args), label="upstream connect")
+    r.worker.loop.post(partial(upstream_connect, r, uri, args), label="upstream connect")
     return NGX_DONE
 
 

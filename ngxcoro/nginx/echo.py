@@ -17,12 +17,16 @@ finish in: nginx's postpone filter (nginx/postpone.py) sees to that.
 """
 from __future__ import annotations
 
+import re
 from functools import partial
 
 from .core import NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE
 from .variables import expand
 from . import body, phases, request, response
 
+# the commands that issue subrequests
+SUBREQUEST_CMDS = {"echo_location", "echo_location_async", "echo_subrequest",
+                   "echo_subrequest_async"}
 # the commands the model runs; any other echo directive is refused when reached
 MODELLED = ("echo", "echo_sleep", "echo_flush", "echo_location", "echo_location_async",
             "echo_read_request_body", "echo_request_body")
@@ -41,14 +45,27 @@ class EchoCtx:
 
 
 def echo_handler(r):
-    """ngx_http_echo_handler.  A client body nobody reads is discarded first
-    (what real nginx shows for an echo location without
-    echo_read_request_body: scenario 402).  An NGX_ERROR from its commands
-    (a filter failed) is answered as NGX_ERROR by this build, not 500:
-    nginx finalizes with -1 (scenario 626)."""
-    if not any(d.name == "echo_read_request_body" for d in r.location.directives):
+    """ngx_http_echo_handler.  What real nginx shows for the client's body,
+    which the model follows without a C line to point at: a location that
+    issues subrequests reads the body first (they get it: echo
+    location-async.t, block 19), waiting for it when it is still on its way
+    (scenario 1080); a location that neither reads it nor issues subrequests
+    has it discarded (what ngx.say's last buf does too: scenario 402).  An
+    NGX_ERROR from its commands (a filter failed) is answered as NGX_ERROR by
+    this build, not 500: nginx finalizes with -1 (scenario 626)."""
+    names = {d.name for d in r.location.directives}
+    if r is r.main and names & SUBREQUEST_CMDS:
+        rc = body.read_client_request_body(r, post_read_before_subrequests)
+        if rc == NGX_AGAIN:
+            return NGX_DONE                     # the read holds the reference
+        request.count_change(r, -1, "echo: the body was in")
+    elif "echo_read_request_body" not in names:
         body.discard_request_body(r)
-    rc = echo_run_cmds(r)
+    return handler_rc(r, echo_run_cmds(r))
+
+
+def handler_rc(r, rc):
+    """The end of ngx_http_echo_handler: waiting takes a reference."""
     if rc == NGX_ERROR:
         return NGX_ERROR
     if rc >= 300 or rc == NGX_DONE:
@@ -58,6 +75,20 @@ def echo_handler(r):
         r.echo_ctx.waiting, r.echo_ctx.done = True, False
         return NGX_DONE
     return NGX_OK
+
+
+def post_read_before_subrequests(r):
+    """The body arrived: run the commands now, as the write event handler
+    would (no reference is taken for a wait: the read's was given back)."""
+    if not r.reading_body:
+        return                                  # it was all in: the handler goes on
+    r.write_event_handler = echo_wev_handler
+    rc = echo_run_cmds(r)
+    if rc == NGX_AGAIN:
+        r.echo_ctx.waiting, r.echo_ctx.done = True, False
+    elif rc != NGX_DONE:
+        r.echo_ctx.waiting, r.echo_ctx.done = False, True
+        request.finalize_request(r, rc)
 
 
 def echo_wev_handler(r):
@@ -145,7 +176,7 @@ def exec_echo(r, ctx, args):
     text = " ".join(args) + ("\n" if newline else "")
     if not text:
         return NGX_OK
-    return send_chain_link(r, ctx, text.encode("latin-1"))
+    return send_chain_link(r, ctx, text.encode())
 
 
 def exec_echo_request_body(r, ctx):
@@ -168,10 +199,12 @@ def post_read_request_body(r):
 
 def parse_location(r, args):
     """The location and args of echo_location*: ngx_http_parse_unsafe_uri
-    splits the "?" off (args given as the second argument win); None when
-    the URI is unsafe ("/../")."""
+    splits the "?" off (args given as the second argument win), and the
+    path is unescaped (real nginx: /sub%31 reaches location /sub1); None
+    when the URI is unsafe ("/../")."""
     location = args[0]
     uri, sep, query = location.partition("?")
+    uri = re.sub(r"%([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)), uri)
     if "\0" in uri or any(seg == ".." for seg in uri.split("/")[1:]):
         return None, None
     url_args = args[1] if len(args) > 1 else (query if sep and query else None)
