@@ -29,7 +29,8 @@ SUBREQUEST_CMDS = {"echo_location", "echo_location_async", "echo_subrequest",
                    "echo_subrequest_async"}
 # the commands the model runs; any other echo directive is refused when reached
 MODELLED = ("echo", "echo_sleep", "echo_flush", "echo_location", "echo_location_async",
-            "echo_read_request_body", "echo_request_body")
+            "echo_subrequest", "echo_subrequest_async", "echo_read_request_body",
+            "echo_request_body")
 
 
 class EchoCtx:
@@ -144,6 +145,10 @@ def echo_run_cmds(r):
             rc = exec_echo_location_async(r, ctx, args)
         elif d.name == "echo_location":
             return exec_echo_location(r, ctx, args)
+        elif d.name == "echo_subrequest_async":
+            rc = exec_echo_subrequest_async(r, ctx, args)
+        elif d.name == "echo_subrequest":
+            return exec_echo_subrequest(r, ctx, args)
         elif d.name == "echo_sleep":
             return exec_echo_sleep(r, args)
         elif d.name == "echo_flush":
@@ -224,24 +229,81 @@ def exec_echo_location(r, ctx, args):
     return rc if sr is None else NGX_AGAIN
 
 
-def issue_subrequest(r, ctx, args, post_subrequest):
+def exec_echo_subrequest_async(r, ctx, args):
+    """ngx_http_echo_exec_echo_subrequest_async: METHOD URI [-q args]
+    [-b body], not waited for."""
+    sr, rc = issue_subrequest(r, ctx, args[1:], None, parse_subrequest_spec(r, args))
+    return rc if sr is None else NGX_OK
+
+
+def exec_echo_subrequest(r, ctx, args):
+    """ngx_http_echo_exec_echo_subrequest: the same, waited for."""
+    sr, rc = issue_subrequest(r, ctx, args[1:], echo_post_subrequest,
+                              parse_subrequest_spec(r, args))
+    return rc if sr is None else NGX_AGAIN
+
+
+def parse_subrequest_spec(r, args):
+    """ngx_http_echo_parse_subrequest_spec: the method, then -q ARGS and
+    -b BODY options (an unknown option is a 500 with nginx's line); -f FILE
+    (a body read from a file) is refused.  (method, query, body) or an int
+    status."""
+    if len(args) < 2 or not args[1]:
+        return 500
+    query = body_str = None
+    opts = iter(args[2:])
+    for opt in opts:
+        value = next(opts, None)
+        if opt == "-f":
+            raise r.worker.unsupported('echo_subrequest\'s "-f" (a body read from a file)')
+        if opt not in ("-q", "-b") or value is None:
+            r.worker.log_error("error", "Unknown option for echo_subrequest_async: "
+                               + (opt if opt in ("-q", "-b") else opt), r)
+            return 500
+        if opt == "-q":
+            query = value
+        else:
+            body_str = value
+    return args[0], query, body_str
+
+
+def adjust_subrequest(sr, spec):
+    """ngx_http_echo_adjust_subrequest (echo_subrequest*): the method, fresh
+    variables, and a -b body with its Content-Length as the only request
+    header."""
+    method, _, body_str = spec
+    sr.method = method
+    sr.set_vars = {}
+    if body_str:
+        sr.request_body, sr.request_body_file = body_str.encode(), None
+        sr.headers = [("Content-Length", str(len(body_str.encode())))]
+
+
+def issue_subrequest(r, ctx, args, post_subrequest, spec=None):
     """What echo_location and echo_location_async share in echo 0.63: the
     header goes out first, then an unsafe URI ends the request with NGX_ERROR
     (real nginx: the 200 header, then the connection is closed); the
     subrequest gets fresh variables (ngx_http_echo_adjust_subrequest).
     (sr, rc): sr None when there is none, and rc says what to return."""
-    if not args[0]:
+    if isinstance(spec, int):
+        return None, spec
+    if not args or not args[0]:
         return None, 500
     rc = send_header_if_needed(r, ctx)
     if r.header_only or rc >= 300:
         return None, rc
-    uri, url_args = parse_location(r, args)
+    uri, url_args = parse_location(r, args[:1] if spec else args)
     if uri is None:
         return None, NGX_ERROR
+    if spec and spec[1] is not None:
+        url_args = spec[1]
     sr = phases.subrequest(r, uri, url_args, post_subrequest)
     if sr is None:
         return None, NGX_ERROR
-    sr.set_vars = {}
+    if spec:
+        adjust_subrequest(sr, spec)
+    else:
+        sr.set_vars = {}
     return sr, NGX_OK
 
 
