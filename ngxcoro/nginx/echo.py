@@ -2,7 +2,8 @@
 (src/ngx_http_echo_handler.c), echo and echo_request_body
 (ngx_http_echo_echo.c), echo_sleep (ngx_http_echo_sleep.c),
 echo_read_request_body (ngx_http_echo_request_info.c), echo_location and
-echo_location_async (ngx_http_echo_location.c) and the helpers of
+echo_location_async (ngx_http_echo_location.c), echo_subrequest and
+echo_subrequest_async (ngx_http_echo_subrequest.c) and the helpers of
 ngx_http_echo_util.c.
 
 The handler runs the location's echo commands in order.  A command that
