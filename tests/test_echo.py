@@ -66,3 +66,12 @@ def test_lua_entry_threads_in_echo_subrequests_stap():
     res = ngxcoro.run(_scenario("1074-echo-location-lua-targets"), "GET /t")
     assert res.stap == ["terminate 1: ok", "delete thread 1",
                         "terminate 1: ok", "delete thread 1"]
+
+
+def test_echo_location_inside_a_capture_is_refused():
+    """Real nginx (tried on this machine): ngx.location.capture of a location that
+    does echo_location spins in the worker (a GET capture) or loses the output and
+    hangs (a capture with a body); the model refuses it in one line."""
+    res = ngxcoro.run('location /t { content_by_lua_block { ngx.location.capture("/e") } }\n'
+                      "location /e { echo_location /s; }\nlocation /s { echo s; }", "GET /t")
+    assert res.refused and "ngx.location.capture" in res.message and "\n" not in res.message

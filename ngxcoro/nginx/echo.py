@@ -286,6 +286,13 @@ def issue_subrequest(r, ctx, args, post_subrequest, spec=None):
     (real nginx: the 200 header, then the connection is closed); the
     subrequest gets fresh variables (ngx_http_echo_adjust_subrequest).
     (sr, rc): sr None when there is none, and rc says what to return."""
+    if r.sr_data is not None:
+        # real nginx 1.22 + echo 0.63 + lua 0.10.23: without a body option the worker
+        # spins in echo's subrequest set-up (memory growing); with one the output is
+        # lost and the request hangs
+        raise r.worker.refuse("echo_location, echo_subrequest (and their _async forms) in "
+                              "a subrequest of ngx.location.capture is not modelled by "
+                              "ngxcoro (real nginx loops or hangs there)")
     if isinstance(spec, int):
         return None, spec
     if not args or not args[0]:
