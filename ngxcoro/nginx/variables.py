@@ -97,6 +97,8 @@ def request_variable(r, name):
         # ... and $echo_request_body: this request's body, when read into memory
         "echo_request_body": variable_request_body(r),
         "echo_client_request_method": r.main.method,
+        "echo_response_status": str(r.headers_out_status) if r.headers_out_status else None,
+        "echo_client_request_headers": client_request_headers(r.main),
         "echo_cacheable_request_uri": r.uri or None, "echo_request_uri": r.uri or None,
     }.get(name)
 
@@ -116,3 +118,10 @@ def expand(r, text):
         v = request_variable(r, (m.group(1) or m.group(2)).lower())
         return "" if v is None else v
     return _VAR.sub(var, text)
+
+
+def client_request_headers(r):
+    """echo's $echo_client_request_headers (ngx_http_echo_client_request_headers_variable):
+    the client's request line and header lines as they came, and the blank line (real
+    nginx: the header buffer up to its read position, before the body is read)."""
+    return r.request_line + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in r.headers) + "\r\n"
