@@ -75,3 +75,23 @@ def test_echo_location_inside_a_capture_is_refused():
     res = ngxcoro.run('location /t { content_by_lua_block { ngx.location.capture("/e") } }\n'
                       "location /e { echo_location /s; }\nlocation /s { echo s; }", "GET /t")
     assert res.refused and "ngx.location.capture" in res.message and "\n" not in res.message
+
+
+def test_light_threads_in_two_echo_subrequests_stap():
+    """Scenario 1086: echo_location_async starts /lua_thread, and echo_location at once
+    starts a second one (the async one is not waited for).  Each entry thread spawns a
+    light thread that sleeps 60 ms and waits on it: "create 2 in 1" / "spawn user thread
+    2 in 1" for the first, "create 4 in 3" / "spawn user thread 4 in 3" for the second
+    (both entry threads are alive at once, so no cached thread is reused: four ids).
+    The first sleep was armed first, so it fires first: thread 2 ends and is deleted,
+    then its entry thread 1 (back from ngx.thread.wait); then 4, then 3.  Lua's output
+    bypasses the postpone filter (ngx_http_lua_output_filter makes its request c->data
+    for the call), so the lines go out in the order they are said, as the recording
+    from real nginx shows: both entry lines, then both thread lines, then echo's."""
+    res = ngxcoro.run(_scenario("1086-echo-location-lua-light-threads"), "GET /t")
+    assert res.stap == ["create 2 in 1", "spawn user thread 2 in 1",
+                        "create 4 in 3", "spawn user thread 4 in 3",
+                        "terminate 2: ok", "delete thread 2", "terminate 1: ok", "delete thread 1",
+                        "terminate 4: ok", "delete thread 4", "terminate 3: ok", "delete thread 3"]
+    assert res.body == ("entry of first\nentry of second=1\n"
+                        "thread of first\nthread of second=1\ndone\n")
