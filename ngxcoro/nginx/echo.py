@@ -129,7 +129,8 @@ def echo_wev_handler(r):
 def echo_run_cmds(r):
     """ngx_http_echo_run_cmds."""
     w = r.worker
-    cmds = [d for d in r.location.directives if d.name.startswith("echo")]
+    cmds = [d for d in r.location.directives
+            if d.name.startswith("echo") and d.name != "echo_status"]   # a setting
     if getattr(r, "echo_ctx", None) is None:
         r.echo_ctx = EchoCtx()
     ctx = r.echo_ctx
@@ -360,12 +361,14 @@ def sleep_event_handler(r):
 
 
 def send_header_if_needed(r, ctx):
-    """ngx_http_echo_send_header_if_needed: status 200 and the header, once."""
+    """ngx_http_echo_send_header_if_needed: the status (echo_status's, else
+    200) and the header, once."""
     if ctx.headers_sent or r.header_sent:
         return NGX_OK
     ctx.headers_sent = True
-    if not r.headers_out_status:
-        r.headers_out_status = 200
+    if not r.headers_out_status:                # echo_status (default 200)
+        status = [d.args[0] for d in r.location.directives if d.name == "echo_status"]
+        r.headers_out_status = int(status[-1]) if status else 200
     return response.send_header(r)
 
 
