@@ -1,5 +1,5 @@
 """echo-nginx-module 0.63's content handler, at run time: its command loop
-(src/ngx_http_echo_handler.c), echo and echo_request_body
+(src/ngx_http_echo_handler.c), echo, echo_duplicate and echo_request_body
 (ngx_http_echo_echo.c), echo_sleep (ngx_http_echo_sleep.c),
 echo_read_request_body (ngx_http_echo_request_info.c), echo_location and
 echo_location_async (ngx_http_echo_location.c), echo_subrequest and
@@ -29,7 +29,7 @@ from . import body, phases, request, response
 SUBREQUEST_CMDS = {"echo_location", "echo_location_async", "echo_subrequest",
                    "echo_subrequest_async"}
 # the commands the model runs; any other echo directive is refused when reached
-MODELLED = ("echo", "echo_sleep", "echo_flush", "echo_location", "echo_location_async",
+MODELLED = ("echo", "echo_duplicate", "echo_sleep", "echo_flush", "echo_location", "echo_location_async",
             "echo_subrequest", "echo_subrequest_async", "echo_read_request_body",
             "echo_request_body")
 
@@ -143,6 +143,8 @@ def echo_run_cmds(r):
             rc = exec_echo(r, ctx, args)
         elif d.name == "echo_request_body":
             rc = exec_echo_request_body(r, ctx)
+        elif d.name == "echo_duplicate":
+            rc = exec_echo_duplicate(r, ctx, args)
         elif d.name == "echo_location_async":
             rc = exec_echo_location_async(r, ctx, args)
         elif d.name == "echo_location":
@@ -183,6 +185,20 @@ def exec_echo(r, ctx, args):
     text = " ".join(args) + ("\n" if newline else "")
     if not text:
         return NGX_OK
+    return send_chain_link(r, ctx, text.encode())
+
+
+def exec_echo_duplicate(r, ctx, args):
+    """ngx_http_echo_exec_echo_duplicate: the string `count` times (underscores
+    in the count are ignored; a bad count is a 500 with nginx's line)."""
+    digits = args[0].replace("_", "")
+    if not digits or not digits.isdigit():
+        r.worker.log_error("error", f'invalid size specified: "{args[0]}"', r)
+        return 500
+    text = args[1] * int(digits)
+    if not text:
+        rc = send_header_if_needed(r, ctx)
+        return rc if r.header_only or rc >= 300 else NGX_OK
     return send_chain_link(r, ctx, text.encode())
 
 

@@ -82,6 +82,7 @@ C_FUNCTIONS = {
     "nginx.echo.echo_run_cmds": "ngx_http_echo_run_cmds",
     "nginx.echo.exec_echo": "ngx_http_echo_exec_echo",
     "nginx.echo.exec_echo_request_body": "ngx_http_echo_exec_echo_request_body",
+    "nginx.echo.exec_echo_duplicate": "ngx_http_echo_exec_echo_duplicate",
     "nginx.echo.post_read_request_body": "ngx_http_echo_post_read_request_body",
     "nginx.echo.exec_echo_location_async": "ngx_http_echo_exec_echo_location_async",
     "nginx.echo.exec_echo_location": "ngx_http_echo_exec_echo_location",
