@@ -226,6 +226,8 @@ def parse_location(r, args):
     path is unescaped (real nginx: /sub%31 reaches location /sub1); None
     when the URI is unsafe ("/../")."""
     location = args[0]
+    if not location:                            # an empty one is as unsafe (real nginx)
+        return None, None
     uri, sep, query = location.partition("?")
     uri = re.sub(r"%([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)), uri)
     if "\0" in uri or any(seg == ".." for seg in uri.split("/")[1:]):
@@ -299,7 +301,7 @@ def adjust_subrequest(sr, spec):
 
 def issue_subrequest(r, ctx, args, post_subrequest, spec=None):
     """What echo_location and echo_location_async share in echo 0.63: the
-    header goes out first, then an unsafe URI ends the request with NGX_ERROR
+    header goes out first, then an empty or unsafe URI ends the request with NGX_ERROR
     (real nginx: the 200 header, then the connection is closed); the
     subrequest gets fresh variables (ngx_http_echo_adjust_subrequest).
     (sr, rc): sr None when there is none, and rc says what to return."""
@@ -312,8 +314,6 @@ def issue_subrequest(r, ctx, args, post_subrequest, spec=None):
                               "ngxcoro (real nginx loops or hangs there)")
     if isinstance(spec, int):
         return None, spec
-    if not args or not args[0]:
-        return None, 500
     rc = send_header_if_needed(r, ctx)
     if r.header_only or rc >= 300:
         return None, rc
