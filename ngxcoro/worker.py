@@ -97,6 +97,9 @@ class Worker:
             hf = partial(headerfilterby.header_filter, nxt=hf)
         if "body_filter" in lua_phases:
             bf = partial(bodyfilterby.body_filter, nxt=bf)
+        if getattr(config, "uses_echo_filter", False):    # echo is loaded after lua
+            hf = partial(echo.echo_header_filter, nxt=hf)
+            bf = partial(echo.echo_body_filter, nxt=bf)
         if getattr(config, "uses_headers_more", False):   # loaded after lua: on top
             hf = partial(headers_more.headers_more_filter, nxt=hf)
         self.top_header_filter, self.top_body_filter = hf, bf

@@ -3,8 +3,9 @@
 (ngx_http_echo_echo.c), echo_sleep (ngx_http_echo_sleep.c),
 echo_read_request_body (ngx_http_echo_request_info.c), echo_location and
 echo_location_async (ngx_http_echo_location.c), echo_subrequest and
-echo_subrequest_async (ngx_http_echo_subrequest.c) and the helpers of
-ngx_http_echo_util.c.
+echo_subrequest_async (ngx_http_echo_subrequest.c), the output filter of
+echo_before_body and echo_after_body (ngx_http_echo_filter.c) and the
+helpers of ngx_http_echo_util.c.
 
 The handler runs the location's echo commands in order.  A command that
 must wait (echo_sleep, echo_location, echo_read_request_body still
@@ -25,6 +26,8 @@ from .core import NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE
 from .variables import expand
 from . import body, phases, request, response
 
+# what the content handler does not run: a setting, and the filter's commands
+FILTER_ONLY = ("echo_status", "echo_before_body", "echo_after_body")
 # the commands that issue subrequests
 SUBREQUEST_CMDS = {"echo_location", "echo_location_async", "echo_subrequest",
                    "echo_subrequest_async"}
@@ -44,6 +47,8 @@ class EchoCtx:
         self.headers_sent = False
         self.wait_read_request_body = False
         self.counter = 0                # $echo_incr's, on the main request's ctx
+        self.skip_filter = False        # the output filter has nothing (more) to add
+        self.before_body_sent = False
 
 
 def echo_handler(r):
@@ -129,8 +134,8 @@ def echo_wev_handler(r):
 def echo_run_cmds(r):
     """ngx_http_echo_run_cmds."""
     w = r.worker
-    cmds = [d for d in r.location.directives
-            if d.name.startswith("echo") and d.name != "echo_status"]   # a setting
+    cmds = [d for d in r.location.directives       # echo_status is a setting, and the
+            if d.name.startswith("echo") and d.name not in FILTER_ONLY]   # filters' own
     if getattr(r, "echo_ctx", None) is None:
         r.echo_ctx = EchoCtx()
     ctx = r.echo_ctx
@@ -138,9 +143,9 @@ def echo_run_cmds(r):
         d = cmds[ctx.next_handler_cmd]
         if d.name not in MODELLED:
             raise w.unsupported(f'the echo directive "{d.name}"')
-        args = [expand(r, a) for a in d.args]
+        args, opts = eval_cmd_args(r, d)
         if d.name == "echo":
-            rc = exec_echo(r, ctx, args)
+            rc = exec_echo(r, ctx, args, opts)
         elif d.name == "echo_request_body":
             rc = exec_echo_request_body(r, ctx)
         elif d.name == "echo_duplicate":
@@ -172,20 +177,38 @@ def echo_run_cmds(r):
     return send_chain_link(r, ctx, None)
 
 
-def exec_echo(r, ctx, args):
-    """ngx_http_echo_exec_echo: the arguments joined by spaces, and a
-    newline unless -n (options come first; "--" ends them)."""
-    newline = True
-    while args and len(args[0]) > 1 and args[0].startswith("-"):
-        opt, args = args[0], args[1:]
-        if opt == "--":
-            break
-        if opt == "-n":
-            newline = False
-    text = " ".join(args) + ("\n" if newline else "")
+def eval_cmd_args(r, d):
+    """ngx_http_echo_eval_cmd_args: the arguments with their variables
+    expanded, and the options in front ("-n"; "--" ends them) among those
+    written without variables."""
+    args, opts, expecting = [], [], True
+    for raw in d.args:
+        if expecting and raw and "$" not in raw:
+            if len(raw) == 1 or raw[0] != "-":
+                expecting = False
+            elif raw[1] == "-":
+                expecting = False
+                continue
+            else:
+                opts.append(raw[1:])
+                continue
+        args.append(expand(r, raw))
+    return args, opts
+
+
+def echo_text(args, opts):
+    """The text of ngx_http_echo_exec_echo: the arguments joined by spaces
+    (an empty first one adds nothing), and a newline unless -n."""
+    text = " ".join(args) if args else ""
+    return (text + "\n").encode() if "n" not in opts[:1] else text.encode()
+
+
+def exec_echo(r, ctx, args, opts):
+    """ngx_http_echo_exec_echo."""
+    text = echo_text(args, opts)
     if not text:
         return NGX_OK
-    return send_chain_link(r, ctx, text.encode())
+    return send_chain_link(r, ctx, text)
 
 
 def exec_echo_duplicate(r, ctx, args):
@@ -301,7 +324,9 @@ def adjust_subrequest(sr, spec):
 
 def issue_subrequest(r, ctx, args, post_subrequest, spec=None):
     """What echo_location and echo_location_async share in echo 0.63: the
-    header goes out first, then an empty or unsafe URI ends the request with NGX_ERROR
+    header goes out first (when it goes out here, an empty buf follows it:
+    real nginx's debug log shows one), then an empty or unsafe URI ends the
+    request with NGX_ERROR
     (real nginx: the 200 header, then the connection is closed); the
     subrequest gets fresh variables (ngx_http_echo_adjust_subrequest).
     (sr, rc): sr None when there is none, and rc says what to return."""
@@ -314,9 +339,12 @@ def issue_subrequest(r, ctx, args, post_subrequest, spec=None):
                               "ngxcoro (real nginx loops or hangs there)")
     if isinstance(spec, int):
         return None, spec
+    fresh = not (ctx.headers_sent or r.header_sent)
     rc = send_header_if_needed(r, ctx)
     if r.header_only or rc >= 300:
         return None, rc
+    if fresh:
+        response.output(r, b"")                 # with a header sent just now, an empty buf
     uri, url_args = parse_location(r, args[:1] if spec else args)
     if uri is None:
         return None, NGX_ERROR
@@ -398,3 +426,62 @@ def send_chain_link(r, ctx, data):
         rc = response.output(r, b"", last=True)  # only a special response is passed on
         return rc if rc >= 300 else NGX_OK
     return response.output(r, data)
+
+
+# ------------------------------------------------------------ the output filter
+def filter_cmds(r, name):
+    """The location's echo_before_body or echo_after_body commands."""
+    loc = r.location
+    return [d for d in loc.directives if d.name == name] if loc is not None else []
+
+
+def echo_header_filter(r, nxt):
+    """ngx_http_echo_header_filter: a location with echo_before_body or
+    echo_after_body streams its answer (no Content-Length)."""
+    ctx = getattr(r, "echo_ctx", None)
+    if not filter_cmds(r, "echo_before_body") and not filter_cmds(r, "echo_after_body"):
+        if ctx is not None:
+            ctx.skip_filter = True
+        return nxt(r)
+    if ctx is None:
+        r.echo_ctx = ctx = EchoCtx()
+        ctx.headers_sent = True
+    r.content_length_n = None                   # ngx_http_clear_content_length
+    r.headers_out[:] = [h for h in r.headers_out if h[0].lower() != "content-length"]
+    return nxt(r)
+
+
+def echo_body_filter(r, data, flush, last, nxt):
+    """ngx_http_echo_body_filter: echo_before_body's text before the first
+    body buf, echo_after_body's once the last one has passed (the main
+    request's last buf is sent again after it)."""
+    ctx = getattr(r, "echo_ctx", None)
+    if data is None or r.header_only or ctx is None or ctx.skip_filter:
+        return nxt(r, data, flush, last)
+    if not ctx.before_body_sent:
+        ctx.before_body_sent = True
+        if exec_filter_cmds(r, filter_cmds(r, "echo_before_body"), nxt) != NGX_OK:
+            return NGX_ERROR
+    after = filter_cmds(r, "echo_after_body")
+    if not after:
+        ctx.skip_filter = True
+        return nxt(r, data, flush, last)
+    rc = nxt(r, data, flush, last and r is not r.main)     # the last buf becomes a sync one
+    if rc == NGX_ERROR or not last:
+        return rc
+    if exec_filter_cmds(r, after, nxt) != NGX_OK:
+        return NGX_ERROR
+    ctx.skip_filter = True
+    if r is not r.main:
+        return NGX_OK
+    return nxt(r, b"", False, True)
+
+
+def exec_filter_cmds(r, cmds, nxt):
+    """ngx_http_echo_exec_filter_cmds: each command's text goes to the next
+    body filter (ngx_http_echo_exec_echo in a filter)."""
+    for d in cmds:
+        text = echo_text(*eval_cmd_args(r, d))
+        if text and nxt(r, text, False, False) == NGX_ERROR:
+            return NGX_ERROR
+    return NGX_OK
