@@ -13,7 +13,7 @@ from functools import partial
 
 from .core import NGX_OK, NGX_DONE, NGX_DECLINED
 from .variables import expand
-from . import phases, request, response
+from . import body, phases, request, response
 
 
 # ---------------------------------------------------------- rewrite module
@@ -101,12 +101,14 @@ def proxy_handler(r):
 
 
 def proxy_pass_to(r, uri, args):
-    """The upstream starts once the body is read (in C
-    ngx_http_read_client_request_body(r, ngx_http_upstream_init)): it
-    connects in a later event."""
-    request.count_change(r, +1, "proxy_pass: read client request body")
-    r.worker.loop.post(partial(upstream_connect, r, uri, args), label="upstream connect")
-    return NGX_DONE
+    """The upstream starts once the body is read
+    (ngx_http_read_client_request_body(r, ngx_http_upstream_init), which
+    takes the reference): it connects in a later event."""
+    w = r.worker
+    rc = body.read_client_request_body(
+        r, lambda r: w.loop.post(partial(upstream_connect, r, uri, args),
+                                 label="upstream connect"))
+    return rc if rc >= 300 else NGX_DONE
 
 
 def is_this_server(w, port):
