@@ -17,8 +17,8 @@ from __future__ import annotations
 import time
 from functools import partial
 
-from .nginx import (access, content, event_connect, headers, headers_more, phases, process_cycle,
-                    request, response)
+from .nginx import (access, content, echo, event_connect, headers, headers_more, phases,
+                    postpone, process_cycle, request, response)
 from .nginx.loop import Loop
 from .ngx_lua import args as lua_args
 from .ngx_lua import (bodyfilterby, by, control, coroutine, headerfilterby, initby, initworkerby,
@@ -83,7 +83,7 @@ class Worker:
         ]
         # clcf->handler, by the content directive that set it (a prefix of its name)
         self.content_handlers = [("content_by_lua", by.content_handler),
-                                 ("echo", content.echo_handler),
+                                 ("echo", echo.echo_handler),
                                  ("proxy_pass", content.proxy_handler)]
         # ngx_http_top_header_filter and ngx_http_top_body_filter: each module's
         # filter init puts its filter on top of the chain (lua's capture filters,
@@ -92,11 +92,15 @@ class Worker:
         hf, bf = response.header_filter, response.write_filter
         hf = partial(headers.headers_filter, nxt=hf)   # a static module: below lua's
         hf = partial(subrequest.capture_header_filter, nxt=hf)
+        bf = partial(postpone.postpone_filter, nxt=bf)
         bf = partial(subrequest.capture_body_filter, nxt=bf)
         if lua_phases & {"header_filter", "body_filter"}:
             hf = partial(headerfilterby.header_filter, nxt=hf)
         if "body_filter" in lua_phases:
             bf = partial(bodyfilterby.body_filter, nxt=bf)
+        if getattr(config, "uses_echo_filter", False):    # echo is loaded after lua
+            hf = partial(echo.echo_header_filter, nxt=hf)
+            bf = partial(echo.echo_body_filter, nxt=bf)
         if getattr(config, "uses_headers_more", False):   # loaded after lua: on top
             hf = partial(headers_more.headers_more_filter, nxt=hf)
         self.top_header_filter, self.top_body_filter = hf, bf

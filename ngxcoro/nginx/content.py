@@ -1,8 +1,8 @@
 """Content that is not Lua, at run time: the rewrite module's `set` and
 `return` (src/http/modules/ngx_http_rewrite_module.c), the static module
-(ngx_http_static_module.c: a missing file is a 404), echo-nginx-module
-(src/ngx_http_echo_handler.c: echo, echo -n, echo_sleep, echo_flush) and
-proxy_pass to this same server (ngx_http_proxy_module.c, ngx_http_upstream.c).
+(ngx_http_static_module.c: a missing file is a 404) and proxy_pass to this
+same server (ngx_http_proxy_module.c, ngx_http_upstream.c).  The echo
+module's content handler is nginx/echo.py.
 
 Enough of each to serve the locations a lesson captures or redirects to.
 """
@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from functools import partial
 
-from .core import NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE, NGX_DECLINED
+from .core import NGX_OK, NGX_DONE, NGX_DECLINED
 from .variables import expand
 from .event_connect import MODEL_PORT
-from . import phases, request, response, body
+from . import body, phases, request, response
 
 
 # ---------------------------------------------------------- rewrite module
@@ -72,105 +72,6 @@ def static_handler(r):
     return 404
 
 
-# ------------------------------------------------------------- echo module
-class EchoCtx:
-    """ngx_http_echo_ctx_t: where in the command list the handler is."""
-
-    def __init__(self):
-        self.next_handler_cmd = 0
-        self.waiting = False
-        self.done = False
-
-
-def echo_handler(r):
-    """ngx_http_echo_handler (which discards an unread body first).  An
-    NGX_ERROR from its commands (a filter failed) is answered as NGX_ERROR
-    by this build, not 500: nginx finalizes with -1 (scenario 626)."""
-    body.discard_request_body(r)
-    rc = echo_run_cmds(r)
-    if rc == NGX_ERROR:
-        return NGX_ERROR
-    if rc >= 300 or rc == NGX_DONE:
-        return rc
-    if rc == NGX_AGAIN:
-        request.count_change(r, +1, "echo handler waits")
-        r.echo_ctx.waiting, r.echo_ctx.done = True, False
-        return NGX_DONE
-    return NGX_OK
-
-
-def echo_wev_handler(r):
-    """ngx_http_echo_wev_handler: go on after echo_sleep."""
-    ctx = r.echo_ctx
-    ctx.done = False
-    ctx.next_handler_cmd += 1
-    rc = echo_run_cmds(r)
-    if rc == NGX_DONE:
-        return
-    if rc == NGX_AGAIN:
-        ctx.waiting, ctx.done = True, False
-    else:
-        ctx.waiting, ctx.done = False, True
-        request.finalize_request(r, rc)
-
-
-def echo_run_cmds(r):
-    """ngx_http_echo_run_cmds."""
-    w = r.worker
-    cmds = [d for d in r.location.directives if d.name.startswith("echo")]
-    if getattr(r, "echo_ctx", None) is None:
-        r.echo_ctx = EchoCtx()
-    ctx = r.echo_ctx
-    while ctx.next_handler_cmd < len(cmds):
-        d = cmds[ctx.next_handler_cmd]
-        args = [expand(r, a) for a in d.args]
-        if d.name == "echo":
-            newline = True
-            if args and args[0] == "-n":
-                newline, args = False, args[1:]
-            if args and args[0] == "--":
-                args = args[1:]
-            rc = echo_send_chain_link(r, (" ".join(args) + ("\n" if newline else "")).encode())
-        elif d.name == "echo_sleep":
-            delay = int(float(args[0]) * 1000)
-            w.loop.add_timer(delay, partial(echo_sleep_event_handler, r),
-                             label=f"echo_sleep {r.uri}", kind="echo_sleep", owner=r.uri)
-            r.write_event_handler = echo_wev_handler
-            return NGX_AGAIN
-        elif d.name == "echo_flush":
-            rc = response.output(r, b"", flush=True) if r.header_sent else NGX_OK
-        else:
-            raise w.unsupported(f'the echo directive "{d.name}"')
-        if rc == NGX_ERROR or rc >= 300:
-            return rc
-        ctx.next_handler_cmd += 1
-    return echo_send_chain_link(r, None)
-
-
-def echo_send_chain_link(r, data):
-    """ngx_http_echo_send_chain_link (None: the last buf)."""
-    rc = NGX_OK
-    if not r.header_sent:                    # ngx_http_echo_send_header_if_needed
-        if not r.headers_out_status:
-            r.headers_out_status = 200
-        rc = response.send_header(r)
-    if rc == NGX_ERROR or rc > NGX_OK or r.header_only:
-        return rc
-    if data is None:                         # ngx_http_send_special(r, NGX_HTTP_LAST):
-        rc = response.output(r, b"", last=True)  # only a special response is passed on
-        return rc if rc >= 300 else NGX_OK
-    return response.output(r, data)
-
-
-def echo_sleep_event_handler(r):
-    """ngx_http_echo_sleep_event_handler."""
-    if r.connection.destroyed:
-        return
-    r.worker.fire("timer_expired", co=None, label=f"echo_sleep {r.uri}")
-    echo_wev_handler(r)
-    request.run_posted_requests(r.connection)
-
-
 # -------------------------------------------------------------- proxy_pass
 def proxy_handler(r):
     """ngx_http_proxy_handler, for an upstream that is this same server
@@ -179,7 +80,8 @@ def proxy_handler(r):
     and its response is relayed when that connection closes."""
     w = r.worker
     d = next(d for d in r.location.directives if d.name == "proxy_pass")
-    m = re.match(r"https?://(127\.0\.0\.1|localhost)(?::([^/]*))?(/.*)?$", d.args[0])
+    url = expand(r, d.args[0])              # ngx_http_proxy_eval: with variables, the URI
+    m = re.match(r"https?://(127\.0\.0\.1|localhost)(?::([^/]*))?(/.*)?$", url)
     if not m:
         raise w.unsupported(f"proxy_pass to {d.args[0]} (only this server itself)")
     if not is_this_server(w, m.group(2)):
@@ -189,14 +91,25 @@ def proxy_handler(r):
     path = m.group(3)
     uri = r.uri
     loc = r.location
+    if path is not None and url != d.args[0]:     # given is the whole URI, args included
+        path, sep, query = path.partition("?")
+        return proxy_pass_to(r, path, query if sep else None)
     if path is not None and loc.modifier in ("", "^~", "=") and uri.startswith(loc.pattern):
         uri = path + uri[len(loc.pattern):]
     elif path is not None:
         uri = path
-    # ngx_http_read_client_request_body(r, ngx_http_upstream_init)
-    request.count_change(r, +1, "proxy_pass: read client request body")
-    w.loop.post(partial(upstream_connect, r, uri, r.args), label="upstream connect")
-    return NGX_DONE
+    return proxy_pass_to(r, uri, r.args)
+
+
+def proxy_pass_to(r, uri, args):
+    """The upstream starts once the body is read
+    (ngx_http_read_client_request_body(r, ngx_http_upstream_init), which
+    takes the reference): it connects in a later event."""
+    w = r.worker
+    rc = body.read_client_request_body(
+        r, lambda r: w.loop.post(partial(upstream_connect, r, uri, args),
+                                 label="upstream connect"))
+    return rc if rc >= 300 else NGX_DONE
 
 
 def is_this_server(w, port):

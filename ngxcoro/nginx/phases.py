@@ -221,6 +221,45 @@ def named_location(r, name):
     return NGX_DONE
 
 
+# -------------------------------------------------------------- subrequests
+def subrequest(r, uri, args, post_subrequest):
+    """ngx_http_subrequest: a GET subrequest of `r` that shares its headers,
+    body and variables, takes a reference (r->main->count++) and is posted
+    at the tail; it joins r->postponed, and takes c->data when `r` holds it
+    with nothing postponed yet.  None past the nesting depth (each
+    subrequest has one less than its parent)."""
+    w = r.worker
+    if r.subrequests == 0:
+        w.log_error("error", f'subrequests cycle while processing "{uri}"', r)
+        return None
+    from .request import Request                # (request.py imports this module)
+    w.nreq += 1
+    main = r.main
+    c = r.connection
+    sr = Request(connection=c, method="GET", uri=uri, args=args,
+                 http_version=main.http_version, headers=list(r.headers), main=main)
+    sr.parent = r
+    sr.id = w.nreq
+    sr.worker = w
+    w.requests.append(sr)
+    sr.internal = True
+    sr.request_line = main.request_line
+    sr.request_uri = main.request_uri
+    sr.server_name = main.server_name
+    sr.request_body, sr.request_body_file = r.request_body, r.request_body_file
+    sr.set_vars = r.set_vars            # sr->variables = r->variables
+    sr.post_subrequest = post_subrequest
+    sr.write_event_handler = handler
+    sr.subrequests = r.subrequests - 1
+    w.fire("http_subrequest", uri=sr.unparsed_uri)
+    if request.active(c) is r and not r.postponed:
+        c.active = sr                   # c->data = sr
+    r.postponed.append(sr)
+    request.count_change(r, +1, f"subrequest {sr.unparsed_uri}")
+    request.post_request(sr)
+    return sr
+
+
 # ------------------------------------------------------------------ response
 def send_response(r, status, body):
     """ngx_http_send_response: a whole response with a body."""

@@ -27,8 +27,8 @@ class Connection:
     requests: int = 1
     error: bool = False
     data: object = None
-    active: object = None                # c->data once a subrequest took it (the "a:" of
-                                         # a subrequest's finalize line)
+    active: object = None                # c->data: the request whose output may go out now
+                                         # (None: the main request; the "a:" of finalize lines)
     number: int = 1                      # the *N of log lines
     wire: object = None                  # what the client receives (response.Wire)
     on_close: object = None              # the upstream waiting for this connection
@@ -69,6 +69,7 @@ class Request:
     post_subrequest: object = None
     set_vars: dict = field(default_factory=dict)
     posted_requests: list = field(default_factory=list)   # on the main request
+    postponed: list = field(default_factory=list)   # r->postponed: subrequests and output
     request_body: bytes | None = None
     request_body_file: str | None = None   # r->request_body->temp_file's name
     body_file_log_level: str = ""          # r->request_body_file_log_level ("": none)
@@ -154,8 +155,7 @@ def finalize_request(r, rc):
     """ngx_http_finalize_request."""
     w = r.worker
     c = r.connection
-    w.fire("finalize_request", rc=rc, uri=r.log_uri, a=int(r is r.main or r is c.active),
-           c=r.main.count)
+    w.fire("finalize_request", rc=rc, uri=r.log_uri, a=int(r is active(c)), c=r.main.count)
     if rc == NGX_DONE:
         finalize_connection(r)
         return
@@ -177,7 +177,16 @@ def finalize_request(r, rc):
         finalize_request(r, response.special_response_handler(r, rc))
         return
     if r is not r.main:
+        if r.postponed:                     # its own output waits (postpone filter)
+            set_write_handler(r)
+            return
         finalize_subrequest(r, rc)
+        return
+    if r.postponed:
+        set_write_handler(r)
+        return
+    if r is not active(c):
+        w.log_error("alert", f'http finalize non-active request: "{r.log_uri}"', r)
         return
     if rc == NGX_AGAIN:
         return
@@ -189,16 +198,68 @@ def finalize_request(r, rc):
 
 
 def finalize_subrequest(sr, rc):
-    """The `r != r->main` branch of ngx_http_finalize_request: give the
-    reference back and wake the parent.  Real nginx 1.22 + lua 0.10.23
-    then run the parent once per finished subrequest, from the head of
-    the queue (scenarios 161, 163: it runs before subrequests already
-    posted), so the model keeps the head post made by lua's
-    post_subrequest handler and adds no second one."""
-    sr.done = True
-    sr.connection.active = sr.parent    # c->data = pr
-    count_change(sr, -1, f"subrequest {sr.unparsed_uri} done")
-    sr.worker.fire("wake_parent", uri=sr.parent.unparsed_uri)
+    """The `r != r->main` branch of ngx_http_finalize_request.  The active
+    subrequest (c->data) gives its reference back, leaves its parent's
+    postponed list and hands c->data to the parent; one that finished
+    early waits for its turn (ngx_http_request_finalizer).  The parent is
+    posted at the tail.  For a capture's subrequest lua's post_subrequest
+    handler has posted the parent at the head already: real nginx 1.22 +
+    lua 0.10.23 then run the parent once per finished subrequest, from the
+    head of the queue (scenarios 161, 163: it runs before subrequests
+    already posted), so the model adds no second post for it."""
+    c = sr.connection
+    pr = sr.parent
+    w = sr.worker
+    if sr is active(c):
+        sr.done = True
+        count_change(sr, -1, f"subrequest {sr.unparsed_uri} done")
+        if pr.postponed and pr.postponed[0] is sr:
+            pr.postponed.pop(0)
+        c.active = pr                       # c->data = pr
+    else:
+        w.fire("finalize_non_active", uri=sr.log_uri)
+        sr.write_event_handler = request_finalizer
+    if sr.sr_data is None:
+        post_request(pr)
+    w.fire("wake_parent", uri=pr.unparsed_uri)
+
+
+def active(c):
+    """c->data: the request that may send its output now (the main one until
+    a subrequest takes it)."""
+    return c.active if c.active is not None else c.data
+
+
+def request_finalizer(r):
+    """ngx_http_request_finalizer: a subrequest that finished early ends
+    when its turn comes."""
+    finalize_request(r, 0)
+
+
+def set_write_handler(r):
+    """ngx_http_set_write_handler: the request waits for its output to go out
+    (ngx_http_writer runs when it is posted).  The send_timeout timer it arms
+    (60 s) is not modelled: the client gives up first."""
+    r.write_event_handler = writer
+
+
+def writer(r):
+    """ngx_http_writer: push what is postponed (ngx_http_output_filter(r,
+    NULL)); done when nothing waits any more, then finalize."""
+    w = r.worker
+    rc = response.output(r, None)
+    w.fire("writer", uri=r.log_uri, rc=rc, done=not r.postponed)
+    if rc == NGX_ERROR:
+        finalize_request(r, rc)
+        return
+    if r.postponed:
+        return
+    r.write_event_handler = empty_handler
+    finalize_request(r, rc)
+
+
+def empty_handler(r):
+    """ngx_http_request_empty_handler."""
 
 
 def finalize_connection(r):

@@ -75,6 +75,12 @@ def request_variable(r, name):
             if k.lower() == want:
                 return v
         return None
+    if name == "echo_incr":             # ngx_http_echo_incr_variable: the main request's counter
+        ctx = getattr(r.main, "echo_ctx", None)
+        if ctx is None:
+            return None
+        ctx.counter += 1
+        return str(ctx.counter)
     host = next((v for k, v in r.headers if k.lower() == "host"), "localhost")
     return {
         "uri": r.uri, "document_uri": r.uri, "args": r.args, "query_string": r.args,
@@ -91,7 +97,11 @@ def request_variable(r, name):
         # the echo module's $echo_request_method: this request's own method_name
         "echo_request_method": r.method,
         # ... and $echo_request_body: this request's body, when read into memory
-        "echo_request_body": r.request_body.decode("latin-1") if r.request_body else None,
+        "echo_request_body": variable_request_body(r),
+        "echo_client_request_method": r.main.method,
+        "echo_response_status": str(r.headers_out_status) if r.headers_out_status else None,
+        "echo_client_request_headers": client_request_headers(r.main),
+        "echo_cacheable_request_uri": r.uri or None, "echo_request_uri": r.uri or None,
     }.get(name)
 
 
@@ -110,3 +120,10 @@ def expand(r, text):
         v = request_variable(r, (m.group(1) or m.group(2)).lower())
         return "" if v is None else v
     return _VAR.sub(var, text)
+
+
+def client_request_headers(r):
+    """echo's $echo_client_request_headers (ngx_http_echo_client_request_headers_variable):
+    the client's request line and header lines as they came, and the blank line (real
+    nginx: the header buffer up to its read position, before the body is read)."""
+    return r.request_line + "\r\n" + "".join(f"{k}: {v}\r\n" for k, v in r.headers) + "\r\n"

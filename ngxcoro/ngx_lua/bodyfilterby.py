@@ -27,6 +27,8 @@ def body_filter(r, data, flush, last, nxt):
     0.10.23 then leaves ctx->context at BODY_FILTER, so the content's next
     output call is refused (scenario 622)."""
     w = r.worker
+    if data is None:                    # no chain (ngx_http_writer): nothing to filter
+        return nxt(r, data, flush, last)
     chunk = w.location_setting(r, "body_filter_by_lua", None)
     runs = (chunk is not None and not r.header_only
             and not (r.ctx is not None and r.ctx.seen_last_in_filter))

@@ -173,3 +173,15 @@ def coroutine_alive(coctx):
 def entry_thread_alive(ctx):
     """ngx_http_lua_entry_thread_alive."""
     return ctx.entry_co_ctx.co_ref
+
+
+def output_filter(r, data, flush=False, last=False):
+    """ngx_http_lua_output_filter (util.c; util.py is full): Lua's output
+    bypasses the postpone filter: c->data is this request for the call."""
+    from ..nginx import response             # (the response module, at run time)
+    c = r.connection
+    ar = c.active
+    c.active = r
+    rc = response.output(r, data, flush, last)
+    c.active = ar
+    return rc

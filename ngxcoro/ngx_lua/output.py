@@ -6,8 +6,7 @@ protocol of `protocol.py`.  Output goes down util.send_chain_link.
 from __future__ import annotations
 
 from ..nginx.core import NGX_ERROR
-from ..nginx import response
-from .common import CONTEXT_REWRITE, CONTEXT_ACCESS, CONTEXT_CONTENT
+from .common import CONTEXT_REWRITE, CONTEXT_ACCESS, CONTEXT_CONTENT, output_filter
 from .protocol import ret, err, argerr, check_context, request_ctx, lua_type
 from .util import send_chain_link, send_header_if_needed
 
@@ -59,7 +58,7 @@ def ngx_flush(w, *args):
         return ret(None, b"buffering")
     if (not r.header_sent and not ctx.header_sent) or (not ctx.seen_body_data and not wait):
         return ret(None, b"nothing to flush")
-    rc = response.output(r, b"", flush=True)         # a flush buf
+    rc = output_filter(r, b"", flush=True)           # a flush buf
     if rc == NGX_ERROR or rc >= 300:
         return ret(None, b"nginx output filter error")
     return ret(1)

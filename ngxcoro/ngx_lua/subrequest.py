@@ -221,7 +221,7 @@ def capture_body_filter(sr, data, flush, last, nxt):
     parent's ctx; NGX_ERROR when the parent has no ctx (ngx.exec dropped it),
     so the subrequest ends with rc -1."""
     d = sr.sr_data
-    if sr is sr.main or d is None or d.run_post_subrequest:
+    if sr is sr.main or d is None or d.run_post_subrequest or data is None:
         return nxt(sr, data, flush, last)
     if sr.parent.ctx is None:
         return NGX_ERROR
@@ -236,6 +236,7 @@ def post_subrequest(sr, rc):
     w = sr.worker
     data = sr.sr_data
     if data.run_post_subrequest:
+        sr.connection.active = sr       # r->connection->data = r
         return NGX_OK
     w.fire("post_subrequest", uri=sr.unparsed_uri, rc=rc, c=sr.main.count)
     data.run_post_subrequest = True

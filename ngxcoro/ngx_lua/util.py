@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..nginx.core import NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE
 from ..nginx import request, phases, response, body as request_body
 from .common import (LUA_YIELD, LUA_OK, CoStatus, CoOp, PostedThread, LuaCtx, is_thread,
-                     coroutine_alive, entry_thread_alive, zero_co_ctx, CONTEXT_TIMER)
+                     coroutine_alive, entry_thread_alive, zero_co_ctx, CONTEXT_TIMER, output_filter)
 from .fake_request import finalize_fake_request
 
 RUNNING, DEAD, ZOMBIE = CoStatus.RUNNING, CoStatus.DEAD, CoStatus.ZOMBIE
@@ -491,10 +491,10 @@ def send_chain_link(r, ctx, data):
             body = bytes(ctx.buffered)
             ctx.buffering = False
             _, ctx.header_sent = response.send_header(r, content_length=len(body)), True
-            response.output(r, body)             # the buffered chain, then the last buf
+            output_filter(r, body)               # the buffered chain, then the last buf
         r.worker.fire("send_last_buf")
-        return response.output(r, b"", last=True)
+        return output_filter(r, b"", last=True)
     if ctx.buffering:
         ctx.buffered += data
         return NGX_OK
-    return response.output(r, data)
+    return output_filter(r, data)

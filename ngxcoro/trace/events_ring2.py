@@ -267,4 +267,25 @@ SECOND_RING = [
     E("body_temp_file", ("uri", "path"),
       explain="the request body of {uri} outgrew its buffer (or client_body_in_file_only): "
               "nginx keeps it in the temp file {path}; get_body_data is nil from now on"),
+    # --- nginx's own subrequests and the postpone filter (ngx_http_core_module.c
+    # ngx_http_subrequest, ngx_http_request.c, ngx_http_postpone_filter_module.c), which
+    # echo_location and echo_location_async use (echo-nginx-module) ---------------------
+    E("http_subrequest", ("uri",), keep=True, compared=True,
+      explain="ngx_http_subrequest makes {uri} and posts it (r->main->count +1)",
+      words="HTTP_SUBREQ {uri}", nginx=((r'^http subrequest "(?P<uri>.*)"$', "HTTP_SUBREQ {uri}"),),
+      line='http subrequest "{q_uri}"'),
+    E("finalize_non_active", ("uri",), keep=True, compared=True,
+      explain="{uri} finished before its turn to send: it waits (ngx_http_request_finalizer)",
+      words="NON_ACTIVE {uri}",
+      nginx=((r'^http finalize non-active request: "(?P<uri>.*)"$', "NON_ACTIVE {uri}"),),
+      line='http finalize non-active request: "{uri}"'),
+    E("postpone_wake", ("uri",), keep=True, compared=True,
+      explain="the postpone filter hands the connection to {uri} and posts it",
+      words="POSTPONE_WAKE {uri}",
+      nginx=((r'^http postpone filter wake "(?P<uri>.*)"$', "POSTPONE_WAKE {uri}"),),
+      line='http postpone filter wake "{uri}"'),
+    E("writer", ("uri", "rc", "done"), keep=True,
+      explain="ngx_http_writer of {uri}: what was postponed goes out (rc {rc})",
+      line=lambda d: (('http writer output filter: {rc}, "{uri}"',)
+                      + (('http writer done: "{uri}"',) if d["done"] else ()))),
 ]

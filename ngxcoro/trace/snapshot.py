@@ -153,6 +153,12 @@ class Snapshots:
                 "destroyed": r.connection.destroyed,
                 "connection": r.connection.number,
                 "fake": bool(r.connection.log_context),     # a timer's fake request
+                # c->data (the request whose output may go out) and r->postponed: the
+                # subrequests still to run and the output held behind them (postpone filter)
+                "active": r is (r.connection.active or r.connection.data),
+                "postponed": [f"subrequest {x.uri}" if hasattr(x, "uri") else
+                              f"{sum(len(d) for d, _, _ in x)} bytes held"
+                              for x in getattr(r, "postponed", ())],
                 "ctx": None if ctx is None else {
                     "cur_co_ctx": ctx.cur_co_ctx.name if ctx.cur_co_ctx else None,
                     "entry_co_ctx": ctx.entry_co_ctx.name,

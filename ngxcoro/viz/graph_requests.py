@@ -135,6 +135,9 @@ class _RequestSide:
         df = f"{_yn(r['done'])} / {_yn(r['freed'])}"
         dch = ch("done") or ch("freed")
         rows.append(_row("done / freed", df, dch, pr and f"{_yn(pr['done'])} / {_yn(pr['freed'])}"))
+        if r.get("postponed"):                  # the postpone filter's queue, in order
+            rows.append(_row("postponed", ", ".join(r["postponed"]),
+                             pr is not None and pr.get("postponed") != r["postponed"]))
         bg = "#E4E4E4" if r["freed"] else "white"
         return _table(title, rows, bg=bg, changed=changed)
 

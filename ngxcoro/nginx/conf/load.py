@@ -244,6 +244,9 @@ def load(text: str, filename: str = "nginx.conf",
     # headers-more's filter goes into the chain when a config uses the module
     config.uses_headers_more = any(d.name in ("more_set_headers", "more_clear_headers")
                                    for d in walk(tree))
+    # and echo's output filter, when a config has echo_before_body or echo_after_body
+    config.uses_echo_filter = any(d.name in ("echo_before_body", "echo_after_body")
+                                  for d in walk(tree))
     for d in http:                  # ngx_http_lua_init_by_lua, _init_worker_by_lua
         if d.name in LUA_INIT:
             setattr(config, LUA_INIT[d.name] + "_by_lua", lua_chunk(d, filename))
