@@ -100,4 +100,22 @@ def native(w):
     return ret(r is None or bool(r.ctx is not None and r.ctx.context & CONTEXT_FILTERS))
 
 
-API = {"co_native": native, "co_create": create, "co_resume": resume, "co_yield": yield_, "co_status": status}
+def sync(w, top, items):
+    """What ngx_http_lua_coroutine_resume, ngx_http_lua_coroutine_yield and
+    run_thread's user_co_done did to the co ctxs of coroutines that switched
+    inside Lua (lua/vm.lua, the fast path, when nothing observes the run):
+    `items` holds (id, status, id of its resumer or 0) three by three, and
+    `top` is the coroutine running now (ctx->cur_co_ctx).  No C function of
+    its own: the bookkeeping of those three, done late."""
+    by_id = w.coctx_by_id
+    for i in range(1, len(items) + 1, 3):
+        coctx = by_id[items[i]]
+        coctx.co_status = CoStatus(items[i + 1])
+        if items[i + 2]:
+            coctx.parent_co_ctx = by_id[items[i + 2]]
+    if top:
+        w.cur_r.ctx.cur_co_ctx = by_id[top]
+    return ret()
+
+
+API = {"co_sync": sync, "co_native": native, "co_create": create, "co_resume": resume, "co_yield": yield_, "co_status": status}

@@ -31,6 +31,7 @@ local function create_helper(f, is_wrap)
   local id = reg(co)
   local code, a = P.co_create(id, is_wrap)
   if code ~= RETURN then K.drop(id); raw_error(a, 3) end
+  K.fast_new(co)
   return co, id
 end
 
@@ -40,9 +41,15 @@ function co_lib.create(f)
   return co
 end
 
+-- the fast path (vm.lua): a switch inside Lua, when nothing observes the run
+local fast_ok, fast_resume, fast_yield_ok = K.fast_ok, K.fast_resume, K.fast_yield_ok
+local fast_leave, FAST_YIELD = K.fast_leave, K.FAST_YIELD
+
 function co_lib.resume(co, ...)
+  if fast_ok(co) then return fast_resume(co, false, ...) end
   if native() then return check_runaway(raw_resume(co, ...)) end
   if type(co) ~= "thread" then argerror(1, 1, "coroutine expected") end
+  fast_leave(co)
   local code, a, b = P.co_resume(ids[co] or 0)
   if code == RETURN then return a, b end
   if code ~= YIELD then raw_error(a, 2) end
@@ -53,6 +60,8 @@ function co_lib.wrap(f)
   if native() then return raw_wrap(f) end
   local co = create_helper(f, true)
   return function(...)
+    if fast_ok(co) then return fast_resume(co, true, ...) end
+    fast_leave(co)
     local code, a, b = P.co_resume(ids[co] or 0)
     if code == RETURN then return a, b end
     if code ~= YIELD then raw_error(a, 2) end
@@ -61,6 +70,7 @@ function co_lib.wrap(f)
 end
 
 function co_lib.yield(...)
+  if fast_yield_ok() then return raw_yield(FAST_YIELD, ...) end
   if native() then
     if PLAIN[raw_running()] then raw_error("attempt to yield across C-call boundary", 2) end
     return raw_yield(...)

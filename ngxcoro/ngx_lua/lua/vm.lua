@@ -64,6 +64,7 @@ end
 -- runaway-loop guard: a count hook (LuaJIT hooks are global; jit.off()
 -- makes sure compiled traces do not skip it).
 local steps, step_limit, runaway = 0, 0, false
+local switched                  -- (the fast path, below)
 local RUNAWAY = "ngxcoro: runaway"
 local function hook()
   steps = steps + 1
@@ -71,9 +72,13 @@ local function hook()
     runaway = true
     raw_error(RUNAWAY, 0)
   end
-  if steps % 64 == 0 and P.tick() then
-    runaway = true                        -- too long in wall time (slow C calls)
-    raw_error(RUNAWAY, 0)
+  if steps % 64 == 0 then
+    local over = P.tick(switched)         -- a fast switch counts as a new resume
+    switched = false
+    if over then
+      runaway = true                      -- too long in wall time (slow C calls)
+      raw_error(RUNAWAY, 0)
+    end
   end
 end
 
@@ -197,29 +202,185 @@ function K.reset(id)
   end
 end
 
--- lua_resume(co, nrets): the top nrets values of its stack go in.
-function K.resume(id, nrets)
-  if reset[id] then
-    stk[id] = {n = 1, "attempt to call a nil value"}
-    return 2
+---------------------------------------------------------------------------
+-- The fast path (coroutine.lua): with nothing observing the run (K.set_fast),
+-- a plain coroutine made by coroutine.create / wrap is resumed and yields
+-- inside Lua, by the coroutine.resume shim of its resumer, as long as both
+-- only switch between each other.  The scheduler's bookkeeping is the same
+-- as run_thread's (USER_CORO_RESUME / USER_CORO_YIELD, user_co_done); it is
+-- kept here in a mirror (mst) and handed to Python (P.co_sync) before any
+-- other P call, and before a resume returns to Python.  Anything else the
+-- child does (an API that yields to run_thread, an error) falls back: each
+-- fast resumer passes the yield on down to the resume Python made ("relay"),
+-- and from then on Python runs those coroutines as it runs any other.
+---------------------------------------------------------------------------
+local fast_on = false           -- K.set_fast: nothing observes the run
+local fast_ctx = false          -- this resume is in a yieldable context (K.resume)
+local fast_req = nil            -- the request id (K.set_request)
+local WEAK = {__mode = "k"}
+local fast = setmetatable({}, WEAK)     -- coroutine -> true: made on the fast path, never left it
+local freq = setmetatable({}, WEAK)     -- coroutine -> the request it was made in
+local mst = setmetatable({}, WEAK)      -- coroutine -> its status, as Python would have it
+local infast = {}               -- coroutine -> its resumer, while a fast resume runs it
+local fbase, ftop = nil, nil    -- the coroutine Python resumed; the top of the fast chain
+switched = false                -- a fast switch since the last tick (the wall-clock guard)
+-- ids whose status (and resumer, 0: unchanged) changed since the last sync
+local touched, ntouched, tst, tpar = {}, 0, {}, {}
+local RELAY = {}                -- the yield a fast resumer passes on down
+local relay_id, relay_rv = nil, nil
+local FAST_YIELD = {}           -- what a fast coroutine.yield yields first
+local ST_RUNNING, ST_SUSPENDED, ST_NORMAL, ST_DEAD = 0, 1, 2, 3   -- common.CoStatus's values
+
+local function touch(co, st, parent)
+  mst[co] = st
+  local id = ids[co]
+  if id == nil then return end
+  if tst[id] == nil then
+    ntouched = ntouched + 1
+    touched[ntouched] = id
   end
-  local co = cos[id]
-  if co == nil then
-    stk[id] = {n = 1, "cannot resume dead coroutine"}
-    return 2
+  tst[id] = st
+  if parent then tpar[id] = ids[parent] end
+end
+
+-- hand the mirror to Python: the status and resumer of every coroutine
+-- touched since the last sync, and the current coroutine (ctx->cur_co_ctx)
+local function sync()
+  if ntouched == 0 then return end
+  local items, n = {}, 0
+  for i = 1, ntouched do
+    local id = touched[i]
+    items[n + 1], items[n + 2], items[n + 3] = id, tst[id], tpar[id] or 0
+    n = n + 3
+    touched[i], tst[id], tpar[id] = nil, nil, nil
   end
-  local s = stk[id] or EMPTY
-  stk[id] = nil
+  ntouched = 0
+  P.co_sync(ids[ftop] or 0, items)
+end
+K.sync = sync
+
+-- the end of a fast resume: the child yielded, returned, or falls back
+local function fast_after(parent, co, is_wrap, ok, ...)
+  steps = 0                               -- run_thread resumes the parent afresh
+  if runaway then raw_error(RUNAWAY, 0) end
+  if ok and ... == FAST_YIELD then        -- coroutine.yield: back to the resumer
+    infast[co] = nil
+    touch(co, ST_SUSPENDED)
+    touch(parent, ST_RUNNING)
+    ftop = parent
+    if is_wrap then return select(2, ...) end
+    return true, select(2, ...)
+  end
+  local id = ids[co]
+  if ok and raw_status(co) == "dead" then  -- returned: user_co_done
+    infast[co] = nil
+    cos[id], stk[id] = nil, nil
+    touch(co, ST_DEAD)
+    touch(parent, ST_RUNNING)
+    ftop = parent
+    if is_wrap then return ... end
+    return true, ...
+  end
+  -- anything else is run_thread's: Python learns where everyone is, and the
+  -- yield (or the error) of the child goes on down as the child's own
+  if not (ok and ... == RELAY) then
+    sync()
+    relay_rv = settle(id, co, ok, ...)
+    relay_id = id
+  end
+  infast[co], fast[co], fast[parent] = nil, nil, nil
+  return raw_yield(RELAY)
+end
+
+-- coroutine.resume / a wrap's function on the fast path (coroutine.lua)
+function K.fast_resume(co, is_wrap, ...)
+  local parent = ftop
+  touch(parent, ST_NORMAL)
+  touch(co, ST_RUNNING, parent)
+  infast[co] = parent
+  ftop = co
   steps = 0
-  local rv = settle(id, co, raw_resume(co, unpack(s, s.n - nrets + 1, s.n)))
-  if runaway then return -1 end
+  switched = true
+  return fast_after(parent, co, is_wrap, raw_resume(co, ...))
+end
+
+-- may coroutine.resume(co) stay in Lua?
+function K.fast_ok(co)
+  return fast_ctx and fast[co] and mst[co] == ST_SUSPENDED and freq[co] == fast_req
+         and ids[co] ~= nil and raw_running() == ftop
+end
+
+-- may the running coroutine's coroutine.yield stay in Lua?
+function K.fast_yield_ok()
+  local me = raw_running()
+  return infast[me] and me == ftop
+end
+
+-- a coroutine coroutine.create / wrap just made: on the fast path?
+function K.fast_new(co)
+  if fast_on and fast_ctx and raw_running() == ftop then
+    fast[co], freq[co], mst[co] = true, fast_req, ST_SUSPENDED
+  end
+end
+
+-- a coroutine that leaves the fast path (Python resumes it from now on)
+function K.fast_leave(co) fast[co] = nil end
+
+function K.set_fast(on) fast_on = on end
+K.FAST_YIELD = FAST_YIELD
+
+-- after a resume (or a fast one that fell back): cos, the failed and errored states
+local function resumed(id, co, rv)
   if rv ~= 1 then cos[id] = nil end
   if rv == 2 then failed_id, failed_co = id, co else failed_id, failed_co = nil, nil end
   if rv == 2 then
     if nerrored >= 4096 then errored, nerrored = {}, 0 end
     errored[id], nerrored = co, nerrored + 1
   end
-  return rv
+end
+
+-- lua_resume(co, nrets): the top nrets values of its stack go in.  Answers
+-- the result (0 finished, 1 yielded, 2 error, -1 runaway), then the size of
+-- the stack it left (lua_gettop), then the id of the coroutine that yielded
+-- or failed when a fast resume passed it on (nil: `id` itself).  `yieldable`:
+-- the request's context may yield (the fast path may run).
+function K.resume(id, nrets, yieldable)
+  if reset[id] then
+    stk[id] = {n = 1, "attempt to call a nil value"}
+    return 2, 1, nil
+  end
+  local co = cos[id]
+  if co == nil then
+    stk[id] = {n = 1, "cannot resume dead coroutine"}
+    return 2, 1, nil
+  end
+  local s = stk[id] or EMPTY
+  stk[id] = nil
+  steps = 0
+  local saved_ctx, saved_base, saved_top = fast_ctx, fbase, ftop
+  fast_ctx, fbase, ftop = fast_on and yieldable or false, co, co
+  relay_id = nil
+  local rv = settle(id, co, raw_resume(co, unpack(s, s.n - nrets + 1, s.n)))
+  fast_ctx, fbase, ftop = saved_ctx, saved_base, saved_top
+  if runaway then return -1, 0, nil end
+  local real = nil
+  if rv == 1 and relay_id ~= nil and stk[id].n == 1 and stk[id][1] == RELAY then
+    stk[id] = nil
+    real, rv = relay_id, relay_rv
+    fast[co] = nil
+    resumed(real, cos[real], rv)
+  else
+    resumed(id, co, rv)
+  end
+  relay_id = nil
+  if ntouched > 0 then
+    local t = ftop
+    ftop = real and cos[real] or co
+    sync()
+    ftop = t
+  end
+  local top = stk[real or id]
+  return rv, top and top.n or 0, real
 end
 
 function K.top(id)
@@ -242,6 +403,12 @@ function K.xmove(from, to, n, flag)
 end
 
 -- lua_pushboolean + lua_insert(co, 1): put a boolean under the whole stack
+-- lua_xmove(from, to, lua_gettop(from)), the same
+function K.xmove_all(from, to, flag)
+  local s = stk[from]
+  return K.xmove(from, to, s and s.n or 0, flag)
+end
+
 function K.insert_bool(id, b)
   local s = stk[id]
   if not s then s = {n = 0}; stk[id] = s end
