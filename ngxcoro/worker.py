@@ -117,6 +117,7 @@ class Worker:
         self.main_r = None
         self.stopped = None               # "horizon" or "events": a bound of serve ended the run
         self.coctx_by_id = {}
+        self._census, self._census_seen = [], 0     # live_coroutines
         self.nnames = {}
         self.nrequests = 0                # connections (the *N of log lines)
         self.nreq = 1                     # requests, subrequests included
@@ -445,8 +446,14 @@ class Worker:
         }[co.co_status]
 
     def live_coroutines(self):
-        """How many coroutines of the run are not dead (zombies count)."""
-        return sum(1 for c in self.coctx_by_id.values() if c.co_status != CoStatus.DEAD)
+        """How many coroutines of the run are not dead (zombies count).  A
+        dead user coroutine or light thread never comes back (an entry co
+        ctx is reused), so each census drops those it found dead."""
+        dead, user = CoStatus.DEAD, ("coroutine", "uthread")
+        new = list(self.coctx_by_id.values())[self._census_seen:]
+        self._census_seen += len(new)
+        self._census = [c for c in self._census + new if c.co_status != dead or c.kind not in user]
+        return sum(1 for c in self._census if c.co_status != dead)
 
     def too_many_coroutines(self, kind):
         """The message when a run holds MAX_COROUTINES live coroutines

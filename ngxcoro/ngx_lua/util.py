@@ -5,8 +5,7 @@ and yield to it, and it resumes the next coroutine itself; an API that blocks (n
 ...) yields with co_op NOP and run_thread returns NGX_AGAIN, leaving the wake-up to the
 event loop.  The C function's labels (user_co_done, propagate_error, done) are helpers
 below it, each returning (rc, None) to leave run_thread or (None, nrets) to go round again
-(by.py has the content handler's twin of run_posted_threads).
-"""
+(by.py has the content handler's twin of run_posted_threads)."""
 from __future__ import annotations
 
 from ..nginx.core import NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE
@@ -302,8 +301,9 @@ def finalize_threads(r, ctx):
             cleanup_pending_operation(coctx)
             del_thread(r, ctx, coctx)
             ctx.uthreads -= 1
-    for coctx in ctx.user_co_ctx:
-        w.vm.unlist(coctx.co)                   # ctx->user_co_ctx = NULL
+    ids = [coctx.co for coctx in ctx.user_co_ctx]     # ctx->user_co_ctx = NULL
+    for i in range(0, len(ids), 200):
+        w.vm.unlist(*ids[i:i + 200])
     ctx.user_co_ctx = []
     entry = ctx.entry_co_ctx
     if entry.co_ref:

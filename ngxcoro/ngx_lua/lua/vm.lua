@@ -244,7 +244,9 @@ local function touch(co, st, parent)
 end
 
 -- hand the mirror to Python: the status and resumer of every coroutine
--- touched since the last sync, and the current coroutine (ctx->cur_co_ctx)
+-- touched since the last sync, and the current coroutine (ctx->cur_co_ctx),
+-- as plain arguments (at most SYNC_MAX values a call)
+local SYNC_MAX = 240
 local function sync()
   if ntouched == 0 then return end
   local items, n = {}, 0
@@ -255,7 +257,10 @@ local function sync()
     touched[i], tst[id], tpar[id] = nil, nil, nil
   end
   ntouched = 0
-  P.co_sync(ids[ftop] or 0, items)
+  local top = ids[ftop] or 0
+  for i = 1, n, SYNC_MAX do
+    P.co_sync(i + SYNC_MAX > n and top or 0, unpack(items, i, math.min(n, i + SYNC_MAX - 1)))
+  end
 end
 K.sync = sync
 
@@ -549,9 +554,12 @@ end
 -- longer found by ngx_http_lua_get_co_ctx, but its co ctx still points at it and
 -- the lua_State lives until the GC collects it, so a pending operation that
 -- completes later still resumes it (as nginx does: "lua run thread, top:0 c:0")
-function K.unlist(id)
-  local co = cos[id]
-  if co then ids[co] = nil end
+-- (any number of ids in one call)
+function K.unlist(...)
+  for i = 1, select("#", ...) do
+    local co = cos[select(i, ...)]
+    if co then ids[co] = nil end
+  end
 end
 
 -- the line each live coroutine is at, for snapshots
