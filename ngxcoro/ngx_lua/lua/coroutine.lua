@@ -9,7 +9,9 @@ local raw_wrap = coroutine.wrap
 -- filter chunk (boot.lua K.new_entry): yielding there crosses the C call,
 -- and coroutine.running() sees the main state (nil)
 local PLAIN = setmetatable({}, {__mode = "k"})
+local fast_ctx_on = K.fast_ctx_on
 local function native()
+  if fast_ctx_on() then return false end  -- a yieldable context: no filter, a request
   local _, yes = P.co_native()
   return yes
 end

@@ -332,6 +332,7 @@ end
 function K.fast_leave(co) fast[co] = nil end
 
 function K.set_fast(on) fast_on = on end
+function K.fast_ctx_on() return fast_ctx end
 K.FAST_YIELD = FAST_YIELD
 
 -- after a resume (or a fast one that fell back): cos, the failed and errored states
