@@ -167,6 +167,18 @@ FAST_PATH_EDGES = {
         end)
         ngx.say(coroutine.resume(co))
         ngx.sleep(0.1)""",
+    # a chain of 300 coroutines, each resuming the next: nginx nests no C calls here
+    "deep_chain": """
+        local function chain(k)
+            if k == 0 then coroutine.yield("bottom") return "up" end
+            local inner = coroutine.wrap(chain)
+            local a = inner(k - 1)
+            local b = inner()
+            coroutine.yield(a)
+            return b
+        end
+        local top = coroutine.wrap(chain)
+        ngx.say(top(300), " ", top())""",
 }
 
 

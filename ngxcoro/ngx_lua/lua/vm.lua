@@ -223,6 +223,10 @@ local freq = setmetatable({}, WEAK)     -- coroutine -> the request it was made 
 local mst = setmetatable({}, WEAK)      -- coroutine -> its status, as Python would have it
 local infast = {}               -- coroutine -> its resumer, while a fast resume runs it
 local fbase, ftop = nil, nil    -- the coroutine Python resumed; the top of the fast chain
+-- how many fast resumes are nested now: each nests a C call of lua_resume (nginx nests
+-- none, run_thread resumes them one by one); past FAST_DEPTH the slow path takes over,
+-- so a deep chain never meets the C stack's limits
+local fdepth, FAST_DEPTH = 0, 50
 switched = false                -- a fast switch since the last tick (the wall-clock guard)
 -- ids whose status (and resumer, 0: unchanged) changed since the last sync
 local touched, ntouched, tst, tpar = {}, 0, {}, {}
@@ -267,6 +271,7 @@ K.sync = sync
 -- the end of a fast resume: the child yielded, returned, or falls back
 local function fast_after(parent, co, is_wrap, ok, ...)
   steps = 0                               -- run_thread resumes the parent afresh
+  fdepth = fdepth - 1
   if runaway then raw_error(RUNAWAY, 0) end
   if ok and ... == FAST_YIELD then        -- coroutine.yield: back to the resumer
     infast[co] = nil
@@ -306,13 +311,14 @@ function K.fast_resume(co, is_wrap, ...)
   ftop = co
   steps = 0
   switched = true
+  fdepth = fdepth + 1
   return fast_after(parent, co, is_wrap, raw_resume(co, ...))
 end
 
 -- may coroutine.resume(co) stay in Lua?
 function K.fast_ok(co)
   return fast_ctx and fast[co] and mst[co] == ST_SUSPENDED and freq[co] == fast_req
-         and ids[co] ~= nil and raw_running() == ftop
+         and ids[co] ~= nil and raw_running() == ftop and fdepth < FAST_DEPTH
 end
 
 -- may the running coroutine's coroutine.yield stay in Lua?
@@ -363,11 +369,11 @@ function K.resume(id, nrets, yieldable)
   local s = stk[id] or EMPTY
   stk[id] = nil
   steps = 0
-  local saved_ctx, saved_base, saved_top = fast_ctx, fbase, ftop
-  fast_ctx, fbase, ftop = fast_on and yieldable or false, co, co
+  local saved_ctx, saved_base, saved_top, saved_depth = fast_ctx, fbase, ftop, fdepth
+  fast_ctx, fbase, ftop, fdepth = fast_on and yieldable or false, co, co, 0
   relay_id = nil
   local rv = settle(id, co, raw_resume(co, unpack(s, s.n - nrets + 1, s.n)))
-  fast_ctx, fbase, ftop = saved_ctx, saved_base, saved_top
+  fast_ctx, fbase, ftop, fdepth = saved_ctx, saved_base, saved_top, saved_depth
   if runaway then return -1, 0, nil end
   local real = nil
   if rv == 1 and relay_id ~= nil and stk[id].n == 1 and stk[id][1] == RELAY then
@@ -408,13 +414,13 @@ function K.xmove(from, to, n, flag)
   return (flag ~= nil) and n + 1 or n
 end
 
--- lua_pushboolean + lua_insert(co, 1): put a boolean under the whole stack
 -- lua_xmove(from, to, lua_gettop(from)), the same
 function K.xmove_all(from, to, flag)
   local s = stk[from]
   return K.xmove(from, to, s and s.n or 0, flag)
 end
 
+-- lua_pushboolean + lua_insert(co, 1): put a boolean under the whole stack
 function K.insert_bool(id, b)
   local s = stk[id]
   if not s then s = {n = 0}; stk[id] = s end
