@@ -25,7 +25,8 @@ a write() per debug line).  Model: time.perf_counter() around config load
 and the whole request (virtual time is instant), nothing subtracted; each
 model run is a fresh Python process, whose peak RSS (VmHWM, LuaJIT's heap
 included) is printed too.  A run past --budget seconds is stopped and the
-larger sizes skipped.  Figures are medians of --repeat runs.
+larger sizes skipped.  Each figure is the best of --repeat runs (on a shared
+machine the others measure the neighbours).
 
 Last, the snapshot cost per step (ngxcoro.run(..., snapshots=True), frames
 unbounded) of `threads` at three small sizes, against the same run with no
@@ -38,7 +39,6 @@ import json
 import os
 import platform
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -215,7 +215,7 @@ def bench(workload, sizes, a):
         us, rss, wall = {}, {}, {}
         ng = None
         if not a.no_nginx:
-            ng = statistics.median(nginx_run(workload, n, a.nginx_log_level)
+            ng = min(nginx_run(workload, n, a.nginx_log_level)
                                    for _ in range(a.repeat)) * 1e6 / units
         for mode in MODES:
             if mode in stopped:
@@ -231,7 +231,7 @@ def bench(workload, sizes, a):
                 stopped.add(mode)
                 wall[mode] = f">{a.budget:g}"
                 continue
-            s = statistics.median(r["s"] for r in runs)
+            s = min(r["s"] for r in runs)
             us[mode] = s * 1e6 / units
             wall[mode] = f"{s:.2f}"
             if runs[0]["rss_mb"] is not None:
@@ -251,8 +251,8 @@ def bench_snapshots(sizes, a):
         if any(r is None for r in runs):
             print(f"{n:>7} {'-':>7} | stopped past {a.budget:g} s; larger sizes skipped")
             return
-        base = statistics.median(model_run("threads", n, "run", a.budget)["s"] for _ in range(a.repeat))
-        s = statistics.median(r["s"] for r in runs)
+        base = min(model_run("threads", n, "run", a.budget)["s"] for _ in range(a.repeat))
+        s = min(r["s"] for r in runs)
         steps = runs[0]["steps"]
         print(f"{n:>7} {steps:>7} | {s:>8.2f} {base:>9.2f} | {(s - base) * 1e3 / steps:>11.3f} |"
               f" {max(r['rss_mb'] for r in runs):>7.0f}", flush=True)
@@ -262,7 +262,7 @@ def main():
     ap = argparse.ArgumentParser(description="ngxcoro vs real nginx: scheduler cost per unit.")
     ap.add_argument("--quick", action="store_true", help="smaller sizes")
     ap.add_argument("--no-nginx", action="store_true", help="model only")
-    ap.add_argument("--repeat", type=int, default=3, help="runs per figure, median kept (3)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per figure, the best kept (3)")
     ap.add_argument("--budget", type=float, default=180, help="seconds a model run may take (180)")
     ap.add_argument("--nginx-log-level", default="error",
                     help="nginx error_log level (error); `debug` is what the differential tests use")
@@ -282,9 +282,9 @@ def main():
           f" load {os.getloadavg()[0]:.2f}")
     print(f"python {platform.python_version()}, lupa {lupa.__version__} (LuaJIT, jit.off), {nginx_v}"
           f"{'' if a.no_nginx else f' at error_log level {a.nginx_log_level}'}")
-    print(f"figures: µs per unit and the ratio to nginx (x/ng), median of {a.repeat}; nginx timed "
+    print(f"figures: µs per unit and the ratio to nginx (x/ng), best of {a.repeat}; nginx timed "
           "inside Lua (os.clock), the model around the whole run")
-    empty = statistics.median(cli_run('location = /t { content_by_lua_block { ngx.say(1) } }',
+    empty = min(cli_run('location = /t { content_by_lua_block { ngx.say(1) } }',
                                       a.budget)["s"] for _ in range(a.repeat))
     print(f"cli start-up (a one-line request): {empty:.2f} s, included in the cli figures")
     t = time.perf_counter()
