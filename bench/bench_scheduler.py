@@ -23,8 +23,8 @@ real 1 ms wait of `threads` are not counted.  nginx logs at
 --nginx-log-level (default `error`; the differential tests' `debug` costs it
 a write() per debug line).  Model: time.perf_counter() around config load
 and the whole request (virtual time is instant), nothing subtracted; each
-model run is a fresh Python process, whose peak RSS (VmHWM, LuaJIT's heap
-included) is printed too.  A run past --budget seconds is stopped and the
+model run is a fresh Python process, warmed up by one untimed one-line
+request, whose peak RSS (VmHWM, LuaJIT's heap included) is printed too.  A run past --budget seconds is stopped and the
 larger sizes skipped.  Each figure is the best of --repeat runs (on a shared
 machine the others measure the neighbours).
 
@@ -82,6 +82,7 @@ SIZES = {"threads": (1_000, 3_000, 10_000), "yields": (10_000, 30_000, 100_000)}
 QUICK = {"threads": (300, 1_000, 3_000), "yields": (1_000, 3_000, 10_000)}
 SNAP_SIZES, SNAP_QUICK = (30, 100, 300), (10, 30, 100)
 MODES = ("off", "run", "cli")
+WARM_UP = 'location = /t { content_by_lua_block { ngx.say(1) } }'
 
 
 def conf_for(workload, n):
@@ -135,8 +136,11 @@ def snap_steps(text):
 
 
 def model_child(workload, n, mode):
-    """Runs in a fresh process: one request, prints {"s": seconds, ...} as JSON."""
+    """Runs in a fresh process: one request, prints {"s": seconds, ...} as JSON.
+    A one-line request first, untimed, so the first run's warm-up (caches
+    Python fills on first use) is not counted."""
     text = conf_for(workload, n)
+    ngxcoro.run(WARM_UP, "GET /t")
     rss0 = peak_rss_mb()
     t = time.perf_counter()
     if mode == "snap":
@@ -284,8 +288,7 @@ def main():
           f"{'' if a.no_nginx else f' at error_log level {a.nginx_log_level}'}")
     print(f"figures: µs per unit and the ratio to nginx (x/ng), best of {a.repeat}; nginx timed "
           "inside Lua (os.clock), the model around the whole run")
-    empty = min(cli_run('location = /t { content_by_lua_block { ngx.say(1) } }',
-                                      a.budget)["s"] for _ in range(a.repeat))
+    empty = min(cli_run(WARM_UP, a.budget)["s"] for _ in range(a.repeat))
     print(f"cli start-up (a one-line request): {empty:.2f} s, included in the cli figures")
     t = time.perf_counter()
     parts = a.only or ("threads", "yields", "snapshots")
