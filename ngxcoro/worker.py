@@ -171,9 +171,9 @@ class Worker:
     def listen(self):
         """Is anything observing the run (a listener, or the debug log)?
         Called as a run starts, once the listeners are attached: when none
-        is, `fire` becomes a no-op, `traced` is False (the hot paths skip
-        their fire calls), and plain coroutines may switch inside Lua
-        (vm.lua, the fast path of coroutine.resume and coroutine.yield)."""
+        is, `traced` is False, `fire` becomes a no-op, and plain coroutines
+        may switch inside Lua (lua/vm.lua, the fast path of coroutine.resume
+        and coroutine.yield)."""
         self.traced = self.debug_log is not None or bool(self.hooks)
         if self.traced:
             self.__dict__.pop("fire", None)
