@@ -144,11 +144,19 @@ def model_child(workload, n, mode):
     rss0 = peak_rss_mb()
     t = time.perf_counter()
     if mode == "snap":
-        s, steps = snap_steps(text)
+        from ngxcoro.ngx_lua.vm import RunOutOfTime
+        try:
+            s, steps = snap_steps(text)
+        except RunOutOfTime:
+            print(json.dumps({"refused": "the 15 s wall-clock guard (RUN_WALL_LIMIT)"}))
+            return
         print(json.dumps({"s": s, "steps": steps, "rss0_mb": rss0, "rss_mb": peak_rss_mb()}))
         return
     res = run_off(text) if mode == "off" else ngxcoro.run(text, "GET /t")
     s = time.perf_counter() - t
+    if res.refused:              # one of the model's own bounds (15 s of wall time, ...)
+        print(json.dumps({"refused": res.message}))
+        return
     check(workload, n, res.status, res.body + (res.message or ""))
     print(json.dumps({"s": s, "rss0_mb": rss0, "rss_mb": peak_rss_mb()}))
 
@@ -181,6 +189,8 @@ def cli_run(text, budget, workload=None, n=None):
         return None
     finally:
         os.unlink(f.name)
+    if p.returncode == 2:       # ngxcoro refused: one of its own bounds
+        return {"refused": p.stdout.strip()}
     if workload is not None:
         body = p.stdout.split("\n\n", 1)[-1]
         check(workload, n, 200 if p.stdout.startswith("status: 200") else None, body)
@@ -213,7 +223,7 @@ def bench(workload, sizes, a):
     print(f"\n== {workload}: {TITLE[workload]}")
     print(f"{'n':>7} {'units':>8} | {'nginx':>7} | " + " | ".join(f"{m:>8} {m + '/ng':>7}" for m in MODES)
           + f" | {'RSS MB off/run':>14} | {'wall s off/run/cli':>19}")
-    stopped = set()
+    stopped, notes = set(), []
     for n in sizes:
         units = n * UNITS_PER_N[workload]
         us, rss, wall = {}, {}, {}
@@ -228,12 +238,14 @@ def bench(workload, sizes, a):
             runs = []
             for _ in range(a.repeat):
                 r = model_run(workload, n, mode, a.budget)
-                if r is None:
+                if r is None or "refused" in r:
                     break
                 runs.append(r)
             if len(runs) < a.repeat:
                 stopped.add(mode)
-                wall[mode] = f">{a.budget:g}"
+                wall[mode] = f">{a.budget:g}" if r is None else "refused"
+                if r is not None:
+                    notes.append(f"{mode} at n={n}: {r['refused'][:160]}")
                 continue
             s = min(r["s"] for r in runs)
             us[mode] = s * 1e6 / units
@@ -245,6 +257,8 @@ def bench(workload, sizes, a):
         print(f"{n:>7} {units:>8} | {fmt(ng, 7, 3)} | " + " | ".join(cells)
               + f" | {rss.get('off', '-') + '/' + rss.get('run', '-'):>14}"
               + f" | {'/'.join(wall.get(m, '-') for m in MODES):>19}", flush=True)
+    for note in notes:
+        print(f"   refused (larger sizes skipped): {note}")
 
 
 def bench_snapshots(sizes, a):
@@ -252,10 +266,12 @@ def bench_snapshots(sizes, a):
     print(f"{'n':>7} {'steps':>7} | {'s with':>8} {'s without':>9} | {'ms per step':>11} | {'RSS MB':>7}")
     for n in sizes:
         runs = [model_run("threads", n, "snap", a.budget) for _ in range(a.repeat)]
-        if any(r is None for r in runs):
-            print(f"{n:>7} {'-':>7} | stopped past {a.budget:g} s; larger sizes skipped")
+        bases = [model_run("threads", n, "run", a.budget) for _ in range(a.repeat)]
+        if any(r is None or "refused" in r for r in runs + bases):
+            print(f"{n:>7} {'-':>7} | stopped past {a.budget:g} s or refused by the model's "
+                  "15 s guard; larger sizes skipped")
             return
-        base = min(model_run("threads", n, "run", a.budget)["s"] for _ in range(a.repeat))
+        base = min(r["s"] for r in bases)
         s = min(r["s"] for r in runs)
         steps = runs[0]["steps"]
         print(f"{n:>7} {steps:>7} | {s:>8.2f} {base:>9.2f} | {(s - base) * 1e3 / steps:>11.3f} |"
