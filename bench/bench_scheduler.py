@@ -152,7 +152,12 @@ def model_child(workload, n, mode):
             return
         print(json.dumps({"s": s, "steps": steps, "rss0_mb": rss0, "rss_mb": peak_rss_mb()}))
         return
-    res = run_off(text) if mode == "off" else ngxcoro.run(text, "GET /t")
+    from ngxcoro.ngx_lua.vm import RunOutOfTime
+    try:
+        res = run_off(text) if mode == "off" else ngxcoro.run(text, "GET /t")
+    except RunOutOfTime:         # the old no-listener run (a bare Worker) raises it
+        print(json.dumps({"refused": "the 15 s wall-clock guard (RUN_WALL_LIMIT)"}))
+        return
     s = time.perf_counter() - t
     if res.refused:              # one of the model's own bounds (15 s of wall time, ...)
         print(json.dumps({"refused": res.message}))
