@@ -167,6 +167,13 @@ FAST_PATH_EDGES = {
         end)
         ngx.say(coroutine.resume(co))
         ngx.sleep(0.1)""",
+    # a timer resumes a coroutine the request made: another request, never the fast path
+    "timer_cross": """
+        local co = coroutine.wrap(function() coroutine.yield(1) coroutine.yield(2) end)
+        co()
+        ngx.timer.at(0.05, function() ngx.log(ngx.ERR, "got ", co()) end)
+        ngx.sleep(0.1)
+        ngx.say("done")""",
     # a chain of 300 coroutines, each resuming the next: nginx nests no C calls here
     "deep_chain": """
         local function chain(k)

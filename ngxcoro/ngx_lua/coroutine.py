@@ -34,8 +34,11 @@ def coroutine_create_helper(w, co, is_uthread, is_wrap=False, label=None):
     return coctx
 
 
-def create(w, co, is_wrap):
-    """coroutine.create / coroutine.wrap (ngx_http_lua_coroutine_create)."""
+def create(w, co, is_wrap, *synced):
+    """coroutine.create / coroutine.wrap (ngx_http_lua_coroutine_create).
+    `synced`: what `sync` would have been given first, sent along (the fast path)."""
+    if synced:
+        sync(w, *synced)
     _, ctx, e = request_ctx(w, CONTEXT_YIELDABLE)
     if e:
         return e

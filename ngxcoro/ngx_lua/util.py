@@ -36,7 +36,7 @@ def run_thread(r, ctx, nrets):
             rc, nrets = propagate_error(r, ctx)
         else:
             w.fire("resume", co=orig, nrets=nrets)
-            rv, _, real = w.vm.resume_top(orig.co, nrets, ctx.context & CONTEXT_YIELDABLE)
+            rv, _, real = w.vm.resume_top(orig.co, nrets, ctx.context & CONTEXT_YIELDABLE and r.id)
             orig = orig if real is None else w.coctx_by_id[real]   # the fast path's (vm.lua)
             w.fire("resume_returned", co=orig, rv=rv)
             if rv == LUA_YIELD:

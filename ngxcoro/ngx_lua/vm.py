@@ -121,17 +121,17 @@ class LuaVM:
         """lua_resume(co, nrets) -> 0 (finished), 1 (yielded) or 2 (error)."""
         return self.resume_top(co, nrets)[0]
 
-    def resume_top(self, co, nrets, yieldable=False):
+    def resume_top(self, co, nrets, req=0):
         """lua_resume(co, nrets), then lua_gettop: (rv, the size of the stack
-        it left, None), in one crossing.  With `yieldable` (a context that may
-        yield) and nothing observing the run, plain coroutines may switch
-        inside Lua (lua/vm.lua, the fast path); when one of them yielded to
-        run_thread or failed, the third value is its id: rv and the stack
-        size are its own."""
+        it left, None), in one crossing.  With `req`, the id of the request
+        when its context may yield, and nothing observing the run, plain
+        coroutines it made may switch inside Lua (lua/vm.lua, the fast path);
+        when one of them yielded to run_thread or failed, the third value is
+        its id: rv and the stack size are its own."""
         self.resume_started = time.monotonic()
         if self.run_over_time():
             raise RunOutOfTime()
-        rv, top, real = res = self._resume(co, nrets, yieldable)
+        rv, top, real = res = self._resume(co, nrets, req)
         if rv == -1:
             raise RunOutOfTime() if self.out_of_time else Runaway()
         if self.owner is not None:

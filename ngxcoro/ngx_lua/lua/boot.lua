@@ -31,7 +31,7 @@ function K.new_entry(i, plain)
   return reg(co)
 end
 
-function K.set_request(id) cur_req = id; fast_req = id end
+function K.set_request(id) cur_req = id end
 
 for _, f in ipairs{SAFE.print, ngx.say, ngx.print, ngx.log, ngx.sleep, ngx.flush, ngx.eof,
                    ngx.thread.spawn, ngx.thread.wait, ngx.thread.kill} do
@@ -92,7 +92,8 @@ end
 
 function K.init(api, limit)
   -- every P call but these sees the fast path's bookkeeping first (vm.lua K.sync)
-  local sync, raw = K.sync, {tick = true, co_sync = true}
+  -- (co_create sends it along itself: coroutine.lua create_helper)
+  local sync, raw = K.sync, {tick = true, co_sync = true, co_create = true}
   for k, v in pairs(api) do
     if raw[k] then P[k] = v else P[k] = function(...) sync(); return v(...) end end
   end

@@ -31,7 +31,7 @@ local function create_helper(f, is_wrap)
   end
   local co = raw_create(f)
   local id = reg(co)
-  local code, a = P.co_create(id, is_wrap)
+  local code, a = P.co_create(id, is_wrap, K.sync_args())
   if code ~= RETURN then K.drop(id); raw_error(a, 3) end
   K.fast_new(co)
   return co, id

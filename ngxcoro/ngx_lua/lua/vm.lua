@@ -208,65 +208,71 @@ end
 -- inside Lua, by the coroutine.resume shim of its resumer, as long as both
 -- only switch between each other.  The scheduler's bookkeeping is the same
 -- as run_thread's (USER_CORO_RESUME / USER_CORO_YIELD, user_co_done); it is
--- kept here in a mirror (mst) and handed to Python (P.co_sync) before any
+-- kept here in a mirror (tst, tpar) and handed to Python (P.co_sync) before any
 -- other P call, and before a resume returns to Python.  Anything else the
 -- child does (an API that yields to run_thread, an error) falls back: each
 -- fast resumer passes the yield on down to the resume Python made ("relay"),
 -- and from then on Python runs those coroutines as it runs any other.
 ---------------------------------------------------------------------------
 local fast_on = false           -- K.set_fast: nothing observes the run
-local fast_ctx = false          -- this resume is in a yieldable context (K.resume)
-local fast_req = nil            -- the request id (K.set_request)
-local WEAK = {__mode = "k"}
-local fast = setmetatable({}, WEAK)     -- coroutine -> true: made on the fast path, never left it
-local freq = setmetatable({}, WEAK)     -- coroutine -> the request it was made in
-local mst = setmetatable({}, WEAK)      -- coroutine -> its status, as Python would have it
-local infast = {}               -- coroutine -> its resumer, while a fast resume runs it
+-- this resume's request, when its context may yield (K.resume), else false
+local fast_ctx, fast_req = false, nil
+-- coroutine -> the request it was made in, while it is suspended on the fast path
+-- (made there and never run by Python): coroutine.resume may switch to it in Lua
+local fsusp = setmetatable({}, {__mode = "k"})
+local infast = {}               -- coroutine -> true while a fast resume runs it
 local fbase, ftop = nil, nil    -- the coroutine Python resumed; the top of the fast chain
 -- how many fast resumes are nested now: each nests a C call of lua_resume (nginx nests
 -- none, run_thread resumes them one by one); past FAST_DEPTH the slow path takes over,
 -- so a deep chain never meets the C stack's limits
 local fdepth, FAST_DEPTH = 0, 50
 switched = false                -- a fast switch since the last tick (the wall-clock guard)
--- ids whose status (and resumer, 0: unchanged) changed since the last sync
-local touched, ntouched, tst, tpar = {}, 0, {}, {}
+-- since the last sync: coroutine -> its status as Python would have it, and -> its
+-- new resumer; `dirty` when there is anything in them
+local tst, tpar, dirty = {}, {}, false
 local RELAY = {}                -- the yield a fast resumer passes on down
 local relay_id, relay_rv = nil, nil
 local FAST_YIELD = {}           -- what a fast coroutine.yield yields first
 local ST_RUNNING, ST_SUSPENDED, ST_NORMAL, ST_DEAD = 0, 1, 2, 3   -- common.CoStatus's values
 
-local function touch(co, st, parent)
-  mst[co] = st
-  local id = ids[co]
-  if id == nil then return end
-  if tst[id] == nil then
-    ntouched = ntouched + 1
-    touched[ntouched] = id
+-- the mirror as (id, status, id of the new resumer or 0) three by three
+local function sync_items()
+  local items, n = {}, 0
+  for co, st in pairs(tst) do             -- each item stands alone: any order will do
+    local id = ids[co]
+    if id then
+      local p = tpar[co]
+      items[n + 1], items[n + 2], items[n + 3] = id, st, p and ids[p] or 0
+      n = n + 3
+    end
   end
-  tst[id] = st
-  if parent then tpar[id] = ids[parent] end
+  tst, tpar, dirty = {}, {}, false
+  return items, n
 end
 
--- hand the mirror to Python: the status and resumer of every coroutine
--- touched since the last sync, and the current coroutine (ctx->cur_co_ctx),
--- as plain arguments (at most SYNC_MAX values a call)
+-- hand the mirror to Python (coroutine.sync): the items, and the current
+-- coroutine (ctx->cur_co_ctx), as plain arguments, at most SYNC_MAX a call
 local SYNC_MAX = 240
-local function sync()
-  if ntouched == 0 then return end
-  local items, n = {}, 0
-  for i = 1, ntouched do
-    local id = touched[i]
-    items[n + 1], items[n + 2], items[n + 3] = id, tst[id], tpar[id] or 0
-    n = n + 3
-    touched[i], tst[id], tpar[id] = nil, nil, nil
-  end
-  ntouched = 0
+local function send(items, n)
   local top = ids[ftop] or 0
-  for i = 1, n, SYNC_MAX do
+  for i = 1, math.max(n, 1), SYNC_MAX do
     P.co_sync(i + SYNC_MAX > n and top or 0, unpack(items, i, math.min(n, i + SYNC_MAX - 1)))
   end
 end
+
+local function sync()
+  if dirty then send(sync_items()) end
+end
 K.sync = sync
+
+-- what sync would send, as values to append to a P call's arguments (the top,
+-- then the items; nothing when nothing changed): coroutine.create sends it along
+function K.sync_args()
+  if not dirty then return end
+  local items, n = sync_items()
+  if n > SYNC_MAX then send(items, n) return end
+  return ids[ftop] or 0, unpack(items, 1, n)
+end
 
 -- the end of a fast resume: the child yielded, returned, or falls back
 local function fast_after(parent, co, is_wrap, ok, ...)
@@ -274,10 +280,8 @@ local function fast_after(parent, co, is_wrap, ok, ...)
   fdepth = fdepth - 1
   if runaway then raw_error(RUNAWAY, 0) end
   if ok and ... == FAST_YIELD then        -- coroutine.yield: back to the resumer
-    infast[co] = nil
-    touch(co, ST_SUSPENDED)
-    touch(parent, ST_RUNNING)
-    ftop = parent
+    infast[co], fsusp[co] = nil, fast_req
+    tst[co], tst[parent], ftop, dirty = ST_SUSPENDED, ST_RUNNING, parent, true
     if is_wrap then return select(2, ...) end
     return true, select(2, ...)
   end
@@ -285,9 +289,7 @@ local function fast_after(parent, co, is_wrap, ok, ...)
   if ok and raw_status(co) == "dead" then  -- returned: user_co_done
     infast[co] = nil
     cos[id], stk[id] = nil, nil
-    touch(co, ST_DEAD)
-    touch(parent, ST_RUNNING)
-    ftop = parent
+    tst[co], tst[parent], ftop, dirty = ST_DEAD, ST_RUNNING, parent, true
     if is_wrap then return ... end
     return true, ...
   end
@@ -298,27 +300,24 @@ local function fast_after(parent, co, is_wrap, ok, ...)
     relay_rv = settle(id, co, ok, ...)
     relay_id = id
   end
-  infast[co], fast[co], fast[parent] = nil, nil, nil
+  infast[co] = nil
   return raw_yield(RELAY)
 end
 
 -- coroutine.resume / a wrap's function on the fast path (coroutine.lua)
 function K.fast_resume(co, is_wrap, ...)
   local parent = ftop
-  touch(parent, ST_NORMAL)
-  touch(co, ST_RUNNING, parent)
-  infast[co] = parent
-  ftop = co
-  steps = 0
-  switched = true
-  fdepth = fdepth + 1
+  fsusp[co], infast[co] = nil, true
+  tst[parent], tst[co], tpar[co], dirty = ST_NORMAL, ST_RUNNING, parent, true
+  ftop, steps, switched, fdepth = co, 0, true, fdepth + 1
   return fast_after(parent, co, is_wrap, raw_resume(co, ...))
 end
 
 -- may coroutine.resume(co) stay in Lua?
 function K.fast_ok(co)
-  return fast_ctx and fast[co] and mst[co] == ST_SUSPENDED and freq[co] == fast_req
-         and ids[co] ~= nil and raw_running() == ftop and fdepth < FAST_DEPTH
+  local req = fsusp[co]
+  return fast_ctx and req ~= nil and req == fast_req and raw_running() == ftop
+         and fdepth < FAST_DEPTH and ids[co] ~= nil
 end
 
 -- may the running coroutine's coroutine.yield stay in Lua?
@@ -329,13 +328,11 @@ end
 
 -- a coroutine coroutine.create / wrap just made: on the fast path?
 function K.fast_new(co)
-  if fast_on and fast_ctx and raw_running() == ftop then
-    fast[co], freq[co], mst[co] = true, fast_req, ST_SUSPENDED
-  end
+  if fast_on and fast_ctx and raw_running() == ftop then fsusp[co] = fast_req end
 end
 
 -- a coroutine that leaves the fast path (Python resumes it from now on)
-function K.fast_leave(co) fast[co] = nil end
+function K.fast_leave(co) fsusp[co] = nil end
 
 function K.set_fast(on) fast_on = on end
 function K.fast_ctx_on() return fast_ctx end
@@ -354,9 +351,9 @@ end
 -- lua_resume(co, nrets): the top nrets values of its stack go in.  Answers
 -- the result (0 finished, 1 yielded, 2 error, -1 runaway), then the size of
 -- the stack it left (lua_gettop), then the id of the coroutine that yielded
--- or failed when a fast resume passed it on (nil: `id` itself).  `yieldable`:
--- the request's context may yield (the fast path may run).
-function K.resume(id, nrets, yieldable)
+-- or failed when a fast resume passed it on (nil: `id` itself).  `req`: the
+-- id of the request when its context may yield (the fast path may run), or 0.
+function K.resume(id, nrets, req)
   if reset[id] then
     stk[id] = {n = 1, "attempt to call a nil value"}
     return 2, 1, nil
@@ -368,24 +365,26 @@ function K.resume(id, nrets, yieldable)
   end
   local s = stk[id] or EMPTY
   stk[id] = nil
+  fsusp[co] = nil                         -- Python runs it
   steps = 0
-  local saved_ctx, saved_base, saved_top, saved_depth = fast_ctx, fbase, ftop, fdepth
-  fast_ctx, fbase, ftop, fdepth = fast_on and yieldable or false, co, co, 0
+  local saved_ctx, saved_req, saved_base, saved_top, saved_depth =
+        fast_ctx, fast_req, fbase, ftop, fdepth
+  fast_ctx = fast_on and req ~= nil and req ~= 0
+  fast_req, fbase, ftop, fdepth = req, co, co, 0
   relay_id = nil
   local rv = settle(id, co, raw_resume(co, unpack(s, s.n - nrets + 1, s.n)))
-  fast_ctx, fbase, ftop, fdepth = saved_ctx, saved_base, saved_top, saved_depth
+  fast_ctx, fast_req, fbase, ftop, fdepth = saved_ctx, saved_req, saved_base, saved_top, saved_depth
   if runaway then return -1, 0, nil end
   local real = nil
   if rv == 1 and relay_id ~= nil and stk[id].n == 1 and stk[id][1] == RELAY then
     stk[id] = nil
     real, rv = relay_id, relay_rv
-    fast[co] = nil
     resumed(real, cos[real], rv)
   else
     resumed(id, co, rv)
   end
   relay_id = nil
-  if ntouched > 0 then
+  if dirty then
     local t = ftop
     ftop = real and cos[real] or co
     sync()
