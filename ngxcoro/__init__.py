@@ -88,7 +88,7 @@ def body_pieces(body):
 
 def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None, peers=None,
         filename="nginx.conf", log_level=None, snapshots=False, order=None,
-        timeout=CLIENT_TIMEOUT, abort_at=None, quit_at=None):
+        timeout=CLIENT_TIMEOUT, abort_at=None, quit_at=None, trace=True):
     """Serve one request with the model of nginx + ngx_lua 0.10.23.
 
     `config_text` is a whole nginx.conf or the inside of a `server {}`;
@@ -115,11 +115,16 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None, pee
     timers run at once with `premature` true, ngx.worker.exiting() is true,
     the request goes on to its end) and the run ends when the worker exits;
     a bad value raises RequestError (a ValueError) with a one-line message.
+    `trace=False` attaches no listener at all: no stap lines, no events, no
+    snapshots (`snapshots=True` is then a ValueError), so the worker fires
+    nothing and plain coroutines switch inside Lua (the answer is the same).
     Mistakes in the config or the Lua come back as nginx reports them (in
     `error_log`, `startup_error` or `message`), never as a traceback."""
     check_quit_at(quit_at, timeout)
+    if not trace and (snapshots or hooks is not None):
+        raise ValueError("trace=False attaches no listener: no snapshots, no hooks")
     hooks = hooks if hooks is not None else Hooks()
-    stap = hooks.add(StapTrace())
+    stap = hooks.add(StapTrace()) if trace else StapTrace(limit=1)
     method, uri, args, version = parse_request(request)
     headers = list(headers)
     peer_scripts = peers if isinstance(peers, dict) else _peers.parse_peers(peers)
@@ -145,7 +150,7 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None, pee
     # a list of pieces after them, each a write of its own (ngx.req.socket sees the
     # difference: ngx_lua/socket_tcp_read.py BodyConnection)
     w.body_after_headers = body is not None and not isinstance(body, (str, bytes))
-    log = hooks.add(EventLog(w.loop))
+    log = hooks.add(EventLog(w.loop)) if trace else EventLog(w.loop, limit=1)
     snaps = hooks.add(Snapshots(w)) if snapshots else None
     if order:
         w.loop.order = list(order)

@@ -96,9 +96,11 @@ def main(argv=None):
                 return 2
             body = a.body_piece
         order = [x.strip() for x in a.order.split(",")] if a.order else None
+        # the text output shows no stap lines or events: nothing needs to listen
         res = run(text, a.request, headers=a.header, body=body, peers=a.peer,
                   filename=a.config.rsplit("/", 1)[-1], order=order, log_level=a.log_level,
-                  timeout=a.timeout, abort_at=a.client_abort_at, quit_at=a.quit_at)
+                  timeout=a.timeout, abort_at=a.client_abort_at, quit_at=a.quit_at,
+                  trace=a.json)
     except RequestError as e:
         if a.json:
             print(json.dumps({"status": None, "message": str(e), "refused": True}))

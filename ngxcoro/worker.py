@@ -14,6 +14,7 @@ ngx_log_error).
 """
 from __future__ import annotations
 
+import gc
 import time
 from functools import partial
 
@@ -59,6 +60,10 @@ def client_done(c):
     """Is the client done: it has its EOF (nginx closed the connection, or shut
     its writing side: ngx_http_set_lingering_close), or it closed first (abort_at)?"""
     return c.destroyed or c.wire.closed or c.wire.gone
+
+
+def _fire_nothing(event, **data):
+    """Worker.fire when nothing listens."""
 
 
 class Unsupported(Exception):
@@ -111,12 +116,14 @@ class Worker:
         self.log_level = LEVELS.index("" if level == "stderr" else level)
         # nginx's debug lines for the model's steps, when the level is debug
         self.debug_log = DebugLog(self) if self.log_level == LEVELS.index("debug") else None
+        self.traced = True                # anything observing (listen())
         self.internal_error = None
         self.abort = None                 # an Unsupported raised from inside Lua
         self.cur_r = None
         self.main_r = None
         self.stopped = None               # "horizon" or "events": a bound of serve ended the run
         self.coctx_by_id = {}
+        self._census, self._census_seen = [], 0     # live_coroutines
         self.nnames = {}
         self.nrequests = 0                # connections (the *N of log lines)
         self.nreq = 1                     # requests, subrequests included
@@ -172,6 +179,19 @@ class Worker:
             self.debug_log(event, data)
         if self.hooks:
             self.hooks.fire(event, **data)
+
+    def listen(self):
+        """Is anything observing the run (a listener, or the debug log)?
+        Called as a run starts, once the listeners are attached: when none
+        is, `traced` is False, `fire` becomes a no-op, and plain coroutines
+        may switch inside Lua (lua/vm.lua, the fast path of coroutine.resume
+        and coroutine.yield)."""
+        self.traced = self.debug_log is not None or bool(self.hooks)
+        if self.traced:
+            self.__dict__.pop("fire", None)
+        else:
+            self.fire = _fire_nothing
+        self.vm.set_fast(not self.traced)
 
     def enter_request(self, r):
         """ngx_http_lua_get_req(L) will answer `r` from now on."""
@@ -249,6 +269,7 @@ class Worker:
     def start(self):
         """ngx_http_lua_init's init_by_lua* (at start-up, before any worker):
         None, or nginx's start-up error."""
+        self.listen()
         return initby.init_by_inline(self)
 
     # --------------------------------------------------------------- chunks
@@ -274,8 +295,20 @@ class Worker:
         return self._chunks[key]
 
     # ---------------------------------------------------------------- serve
-    def serve(self, method, uri, args, version, headers, body_pieces=(), timeout=CLIENT_TIMEOUT,
-              abort_at=None, quit_at=None):
+    def serve(self, *args, **kw):
+        """_serve, with Python's cyclic garbage collector off for the run (it
+        would walk the run's growing graph of objects again and again): what
+        the run leaves is collected once it is over."""
+        was = gc.isenabled()
+        gc.disable()
+        try:
+            return self._serve(*args, **kw)
+        finally:
+            if was:
+                gc.enable()
+
+    def _serve(self, method, uri, args, version, headers, body_pieces=(), timeout=CLIENT_TIMEOUT,
+               abort_at=None, quit_at=None):
         """Serve one client request on the virtual clock
         (ngx_process_events_and_timers, until no event is left: a timer a
         freed request left armed fires after the connection closed), for at most `timeout` seconds of virtual time (None: no horizon): then
@@ -287,6 +320,7 @@ class Worker:
         after an EOF (SETTLE_MS at most).  `quit_at` (seconds, or None) is
         `nginx -s quit` then (nginx/process_cycle.py): the run ends when the
         worker exits (or at the horizon)."""
+        self.listen()
         self.loop.horizon_ms = None if timeout is None else round(timeout * 1000)
         self.vm.run_deadline = time.monotonic() + RUN_WALL_LIMIT
         self.stopped = None
@@ -424,8 +458,14 @@ class Worker:
         }[co.co_status]
 
     def live_coroutines(self):
-        """How many coroutines of the run are not dead (zombies count)."""
-        return sum(1 for c in self.coctx_by_id.values() if c.co_status != CoStatus.DEAD)
+        """How many coroutines of the run are not dead (zombies count).  A
+        dead user coroutine or light thread never comes back (an entry co
+        ctx is reused), so each census drops those it found dead."""
+        dead, user = CoStatus.DEAD, ("coroutine", "uthread")
+        new = list(self.coctx_by_id.values())[self._census_seen:]
+        self._census_seen += len(new)
+        self._census = [c for c in self._census + new if c.co_status != dead or c.kind not in user]
+        return sum(1 for c in self._census if c.co_status != dead)
 
     def too_many_coroutines(self, kind):
         """The message when a run holds MAX_COROUTINES live coroutines

@@ -9,6 +9,8 @@ from __future__ import annotations
 from .common import CoCtx, CoOp, CoStatus, CONTEXT_YIELDABLE, CONTEXT_FILTERS, is_thread
 from .protocol import ret, err, abort, yield_to_run_thread, request_ctx, request_co_ctx
 
+STATUS = tuple(sorted(CoStatus))           # a CoStatus by its value
+
 
 def coroutine_create_helper(w, co, is_uthread, is_wrap=False, label=None):
     """ngx_http_lua_coroutine_create_helper: a co ctx for a new Lua coroutine
@@ -32,8 +34,11 @@ def coroutine_create_helper(w, co, is_uthread, is_wrap=False, label=None):
     return coctx
 
 
-def create(w, co, is_wrap):
-    """coroutine.create / coroutine.wrap (ngx_http_lua_coroutine_create)."""
+def create(w, co, is_wrap, *synced):
+    """coroutine.create / coroutine.wrap (ngx_http_lua_coroutine_create).
+    `synced`: what `sync` would have been given first, sent along (the fast path)."""
+    if synced:
+        sync(w, *synced)
     _, ctx, e = request_ctx(w, CONTEXT_YIELDABLE)
     if e:
         return e
@@ -100,4 +105,22 @@ def native(w):
     return ret(r is None or bool(r.ctx is not None and r.ctx.context & CONTEXT_FILTERS))
 
 
-API = {"co_native": native, "co_create": create, "co_resume": resume, "co_yield": yield_, "co_status": status}
+def sync(w, top, *items):
+    """What ngx_http_lua_coroutine_resume, ngx_http_lua_coroutine_yield and
+    run_thread's user_co_done did to the co ctxs of coroutines that switched
+    inside Lua (lua/vm.lua, the fast path, when nothing observes the run):
+    `items` are (id, status, id of its resumer or 0) three by three, and
+    `top` is the coroutine running now (ctx->cur_co_ctx; 0: more to come).
+    No C function of its own: the bookkeeping of those three, done late."""
+    by_id = w.coctx_by_id
+    for i in range(0, len(items), 3):
+        coctx = by_id[items[i]]
+        coctx.co_status = STATUS[items[i + 1]]
+        if items[i + 2]:
+            coctx.parent_co_ctx = by_id[items[i + 2]]
+    if top:
+        w.cur_r.ctx.cur_co_ctx = by_id[top]
+    return ret()
+
+
+API = {"co_sync": sync, "co_native": native, "co_create": create, "co_resume": resume, "co_yield": yield_, "co_status": status}

@@ -230,10 +230,13 @@ def timegm(w, year, month, day, hour, minute, sec):
 
 
 # ------------------------------------------------------ the model's hooks
-def tick(w):
+def tick(w, switched=False):
     """Called from the Lua count hook: gives Python a place to raise
     KeyboardInterrupt while Lua spins, and says whether this resume has run
-    too long in wall time."""
+    too long in wall time.  `switched`: coroutines switched inside Lua since
+    the last tick (vm.lua's fast path), each switch a resume of its own."""
+    if switched:
+        w.vm.resume_started = time.monotonic()
     return w.vm.over_time()
 
 

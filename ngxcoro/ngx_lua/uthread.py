@@ -52,7 +52,7 @@ def wait(w, *cos):
         if sub.parent_co_ctx is not coctx:
             return err("only the parent coroutine can wait on the thread")
         if sub.co_status == CoStatus.ZOMBIE:
-            w.vm.xmove(sub.co, coctx.co, w.vm.top(sub.co))
+            w.vm.xmove_all(sub.co, coctx.co)
             del_thread(r, ctx, sub)
             ctx.uthreads -= 1
             return from_stack(coctx)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from ..nginx.core import NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE
 from ..nginx import request, phases, response, body as request_body
-from .common import (LUA_YIELD, LUA_OK, CoStatus, CoOp, PostedThread, LuaCtx, is_thread,
-                     coroutine_alive, entry_thread_alive, zero_co_ctx, CONTEXT_TIMER, output_filter)
+from .common import (LUA_YIELD, LUA_OK, CoStatus, CoOp, PostedThread, LuaCtx, is_thread, output_filter,
+                     coroutine_alive, entry_thread_alive, zero_co_ctx, CONTEXT_TIMER, CONTEXT_YIELDABLE)
 from .fake_request import finalize_fake_request
 
 RUNNING, DEAD, ZOMBIE = CoStatus.RUNNING, CoStatus.DEAD, CoStatus.ZOMBIE
@@ -22,8 +22,7 @@ ERR_NAMES = {2: "runtime error", 3: "syntax error", 5: "error handler error"}
 def run_thread(r, ctx, nrets):
     """ngx_http_lua_run_thread: resume ctx.cur_co_ctx until something blocks.
 
-    Returns NGX_AGAIN (parked), NGX_DONE (parked, count already +1),
-    NGX_OK, NGX_ERROR or an HTTP status."""
+    Returns NGX_AGAIN (parked), NGX_DONE (parked, count +1), NGX_OK, NGX_ERROR or a status."""
     w = r.worker
     w.enter_request(r)
     w.fire("run_thread", r=r, c=r.main.count, co=ctx.cur_co_ctx)
@@ -37,7 +36,8 @@ def run_thread(r, ctx, nrets):
             rc, nrets = propagate_error(r, ctx)
         else:
             w.fire("resume", co=orig, nrets=nrets)
-            rv = w.vm.resume(orig.co, nrets)             # lua_resume
+            rv, _, real = w.vm.resume_top(orig.co, nrets, ctx.context & CONTEXT_YIELDABLE and r.id)
+            orig = orig if real is None else w.coctx_by_id[real]   # the fast path's (vm.lua)
             w.fire("resume_returned", co=orig, rv=rv)
             if rv == LUA_YIELD:
                 rc, nrets = thread_yielded(r, ctx, orig)
@@ -67,7 +67,7 @@ def thread_yielded(r, ctx, orig):
     if op == CoOp.USER_THREAD_RESUME:                    # spawn: run the child now
         return None, w.vm.top(ctx.cur_co_ctx.co)
     if op == CoOp.USER_CORO_RESUME:                      # resume: args go to the target
-        return None, w.vm.xmove(orig.co, ctx.cur_co_ctx.co, w.vm.top(orig.co))
+        return None, w.vm.xmove_all(orig.co, ctx.cur_co_ctx.co)
 
     # CoOp.USER_CORO_YIELD
     if is_thread(ctx, orig):                             # a time slice
@@ -80,7 +80,7 @@ def thread_yielded(r, ctx, orig):
             return NGX_AGAIN, None
         return None, 0
     parent = orig.parent_co_ctx                          # back to the resumer
-    n = w.vm.xmove(orig.co, parent.co, w.vm.top(orig.co), None if orig.is_wrap else True)
+    n = w.vm.xmove_all(orig.co, parent.co, None if orig.is_wrap else True)
     ctx.cur_co_ctx = parent
     return None, n
 
@@ -137,7 +137,7 @@ def user_co_done(r, ctx, co, success):
     parent = co.parent_co_ctx
     if parent is None:
         return no_parent(r, ctx, co), None
-    n = w.vm.xmove(co.co, parent.co, w.vm.top(co.co), None if co.is_wrap else success)
+    n = w.vm.xmove_all(co.co, parent.co, None if co.is_wrap else success)
     if co.is_uthread:
         del_thread(r, ctx, co)
         ctx.uthreads -= 1

@@ -93,6 +93,7 @@ class LuaVM:
         K.init(self.rt.table_from({b(k): v for k, v in api.items()}), step_limit)
         # the Lua C API calls of the scheduler: lua_resume, lua_gettop, lua_xmove ...
         self.top, self.xmove, self.settop0 = K.top, K.xmove, K.settop0
+        self.xmove_all = K.xmove_all      # lua_xmove(from, to, lua_gettop(from)): one call
         self.insert_bool, self.reset = K.insert_bool, K.reset
         self.set_request, self.push_results = K.set_request, K.push_results
         self.push2, self.push_values = K.push2, K.push_values
@@ -100,6 +101,7 @@ class LuaVM:
         self._resume, self._errmsg, self._where = K.resume, K.errmsg, K.where
         self._compile, self._new_entry = K.compile, K.new_entry
         self._traceback = K.traceback
+        self._set_fast = K.set_fast
         # lua/timer.lua
         self.timer_copy, self.timer_fail, self.timer_source = K.timer_copy, K.timer_fail, K.timer_source
         # lua_State identities: entry states are recycled through a cache
@@ -118,10 +120,19 @@ class LuaVM:
 
     def resume(self, co, nrets):
         """lua_resume(co, nrets) -> 0 (finished), 1 (yielded) or 2 (error)."""
+        return self.resume_top(co, nrets)[0]
+
+    def resume_top(self, co, nrets, req=0):
+        """lua_resume(co, nrets), then lua_gettop: (rv, the size of the stack
+        it left, None), in one crossing.  With `req`, the id of the request
+        when its context may yield, and nothing observing the run, plain
+        coroutines it made may switch inside Lua (lua/vm.lua, the fast path);
+        when one of them yielded to run_thread or failed, the third value is
+        its id: rv and the stack size are its own."""
         self.resume_started = time.monotonic()
         if self.run_over_time():
             raise RunOutOfTime()
-        rv = self._resume(co, nrets)
+        rv, top, real = res = self._resume(co, nrets, req)
         if rv == -1:
             raise RunOutOfTime() if self.out_of_time else Runaway()
         if self.owner is not None:
@@ -129,7 +140,11 @@ class LuaVM:
                 raise self.owner.internal_error
             if self.owner.abort is not None:
                 raise self.owner.abort
-        return rv
+        return res
+
+    def set_fast(self, on):
+        """Nothing observes the run: the fast path may run (lua/vm.lua)."""
+        self._set_fast(bool(on))
 
     def over_time(self):
         """Has the current resume run longer than WALL_LIMIT, or the whole

@@ -91,7 +91,12 @@ local function install_write_guard()
 end
 
 function K.init(api, limit)
-  for k, v in pairs(api) do P[k] = v end
+  -- every P call but these sees the fast path's bookkeeping first (vm.lua K.sync)
+  -- (co_create sends it along itself: coroutine.lua create_helper)
+  local sync, raw = K.sync, {tick = true, co_sync = true, co_create = true}
+  for k, v in pairs(api) do
+    if raw[k] then P[k] = v else P[k] = function(...) sync(); return v(...) end end
+  end
   K.inject_shdict()
   step_limit = limit
   null = newproxy(true)

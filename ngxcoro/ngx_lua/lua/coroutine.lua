@@ -9,7 +9,9 @@ local raw_wrap = coroutine.wrap
 -- filter chunk (boot.lua K.new_entry): yielding there crosses the C call,
 -- and coroutine.running() sees the main state (nil)
 local PLAIN = setmetatable({}, {__mode = "k"})
+local fast_ctx_on = K.fast_ctx_on
 local function native()
+  if fast_ctx_on() then return false end  -- a yieldable context: no filter, a request
   local _, yes = P.co_native()
   return yes
 end
@@ -29,8 +31,9 @@ local function create_helper(f, is_wrap)
   end
   local co = raw_create(f)
   local id = reg(co)
-  local code, a = P.co_create(id, is_wrap)
+  local code, a = P.co_create(id, is_wrap, K.sync_args())
   if code ~= RETURN then K.drop(id); raw_error(a, 3) end
+  K.fast_new(co)
   return co, id
 end
 
@@ -40,9 +43,15 @@ function co_lib.create(f)
   return co
 end
 
+-- the fast path (vm.lua): a switch inside Lua, when nothing observes the run
+local fast_ok, fast_resume, fast_yield_ok = K.fast_ok, K.fast_resume, K.fast_yield_ok
+local fast_leave, FAST_YIELD = K.fast_leave, K.FAST_YIELD
+
 function co_lib.resume(co, ...)
+  if fast_ok(co) then return fast_resume(co, false, ...) end
   if native() then return check_runaway(raw_resume(co, ...)) end
   if type(co) ~= "thread" then argerror(1, 1, "coroutine expected") end
+  fast_leave(co)
   local code, a, b = P.co_resume(ids[co] or 0)
   if code == RETURN then return a, b end
   if code ~= YIELD then raw_error(a, 2) end
@@ -53,6 +62,8 @@ function co_lib.wrap(f)
   if native() then return raw_wrap(f) end
   local co = create_helper(f, true)
   return function(...)
+    if fast_ok(co) then return fast_resume(co, true, ...) end
+    fast_leave(co)
     local code, a, b = P.co_resume(ids[co] or 0)
     if code == RETURN then return a, b end
     if code ~= YIELD then raw_error(a, 2) end
@@ -61,6 +72,7 @@ function co_lib.wrap(f)
 end
 
 function co_lib.yield(...)
+  if fast_yield_ok() then return raw_yield(FAST_YIELD, ...) end
   if native() then
     if PLAIN[raw_running()] then raw_error("attempt to yield across C-call boundary", 2) end
     return raw_yield(...)

@@ -64,6 +64,7 @@ end
 -- runaway-loop guard: a count hook (LuaJIT hooks are global; jit.off()
 -- makes sure compiled traces do not skip it).
 local steps, step_limit, runaway = 0, 0, false
+local switched                  -- (the fast path, below)
 local RUNAWAY = "ngxcoro: runaway"
 local function hook()
   steps = steps + 1
@@ -71,9 +72,13 @@ local function hook()
     runaway = true
     raw_error(RUNAWAY, 0)
   end
-  if steps % 64 == 0 and P.tick() then
-    runaway = true                        -- too long in wall time (slow C calls)
-    raw_error(RUNAWAY, 0)
+  if steps % 64 == 0 then
+    local over = P.tick(switched)         -- a fast switch counts as a new resume
+    switched = false
+    if over then
+      runaway = true                      -- too long in wall time (slow C calls)
+      raw_error(RUNAWAY, 0)
+    end
   end
 end
 
@@ -197,29 +202,196 @@ function K.reset(id)
   end
 end
 
--- lua_resume(co, nrets): the top nrets values of its stack go in.
-function K.resume(id, nrets)
-  if reset[id] then
-    stk[id] = {n = 1, "attempt to call a nil value"}
-    return 2
+---------------------------------------------------------------------------
+-- The fast path (coroutine.lua): with nothing observing the run (K.set_fast),
+-- a plain coroutine made by coroutine.create / wrap is resumed and yields
+-- inside Lua, by the coroutine.resume shim of its resumer, as long as both
+-- only switch between each other.  The scheduler's bookkeeping is the same
+-- as run_thread's (USER_CORO_RESUME / USER_CORO_YIELD, user_co_done); it is
+-- kept here in a mirror (tst, tpar) and handed to Python (P.co_sync) before any
+-- other P call, and before a resume returns to Python.  Anything else the
+-- child does (an API that yields to run_thread, an error) falls back: each
+-- fast resumer passes the yield on down to the resume Python made ("relay"),
+-- and from then on Python runs those coroutines as it runs any other.
+---------------------------------------------------------------------------
+local fast_on = false           -- K.set_fast: nothing observes the run
+-- this resume's request, when its context may yield (K.resume), else false
+local fast_ctx, fast_req = false, nil
+-- coroutine -> the request it was made in, while it is suspended on the fast path
+-- (made there and never run by Python): coroutine.resume may switch to it in Lua
+local fsusp = setmetatable({}, {__mode = "k"})
+local infast = {}               -- coroutine -> true while a fast resume runs it
+local fbase, ftop = nil, nil    -- the coroutine Python resumed; the top of the fast chain
+-- how many fast resumes are nested now: each nests a C call of lua_resume (nginx nests
+-- none, run_thread resumes them one by one); past FAST_DEPTH the slow path takes over,
+-- so a deep chain never meets the C stack's limits
+local fdepth, FAST_DEPTH = 0, 50
+switched = false                -- a fast switch since the last tick (the wall-clock guard)
+-- since the last sync: coroutine -> its status as Python would have it, and -> its
+-- new resumer; `dirty` when there is anything in them
+local tst, tpar, dirty = {}, {}, false
+local RELAY = {}                -- the yield a fast resumer passes on down
+local relay_id, relay_rv = nil, nil
+local FAST_YIELD = {}           -- what a fast coroutine.yield yields first
+local ST_RUNNING, ST_SUSPENDED, ST_NORMAL, ST_DEAD = 0, 1, 2, 3   -- common.CoStatus's values
+
+-- the mirror as (id, status, id of the new resumer or 0) three by three
+local function sync_items()
+  local items, n = {}, 0
+  for co, st in pairs(tst) do             -- each item stands alone: any order will do
+    local id = ids[co]
+    if id then
+      local p = tpar[co]
+      items[n + 1], items[n + 2], items[n + 3] = id, st, p and ids[p] or 0
+      n = n + 3
+    end
   end
-  local co = cos[id]
-  if co == nil then
-    stk[id] = {n = 1, "cannot resume dead coroutine"}
-    return 2
+  tst, tpar, dirty = {}, {}, false
+  return items, n
+end
+
+-- hand the mirror to Python (coroutine.sync): the items, and the current
+-- coroutine (ctx->cur_co_ctx), as plain arguments, at most SYNC_MAX a call
+local SYNC_MAX = 240
+local function send(items, n)
+  local top = ids[ftop] or 0
+  for i = 1, math.max(n, 1), SYNC_MAX do
+    P.co_sync(i + SYNC_MAX > n and top or 0, unpack(items, i, math.min(n, i + SYNC_MAX - 1)))
   end
-  local s = stk[id] or EMPTY
-  stk[id] = nil
-  steps = 0
-  local rv = settle(id, co, raw_resume(co, unpack(s, s.n - nrets + 1, s.n)))
-  if runaway then return -1 end
+end
+
+local function sync()
+  if dirty then send(sync_items()) end
+end
+K.sync = sync
+
+-- what sync would send, as values to append to a P call's arguments (the top,
+-- then the items; nothing when nothing changed): coroutine.create sends it along
+function K.sync_args()
+  if not dirty then return end
+  local items, n = sync_items()
+  if n > SYNC_MAX then send(items, n) return end
+  return ids[ftop] or 0, unpack(items, 1, n)
+end
+
+-- the end of a fast resume: the child yielded, returned, or falls back
+local function fast_after(parent, co, is_wrap, ok, ...)
+  steps = 0                               -- run_thread resumes the parent afresh
+  fdepth = fdepth - 1
+  if runaway then raw_error(RUNAWAY, 0) end
+  if ok and ... == FAST_YIELD then        -- coroutine.yield: back to the resumer
+    infast[co], fsusp[co] = nil, fast_req
+    tst[co], tst[parent], ftop, dirty = ST_SUSPENDED, ST_RUNNING, parent, true
+    if is_wrap then return select(2, ...) end
+    return true, select(2, ...)
+  end
+  local id = ids[co]
+  if ok and raw_status(co) == "dead" then  -- returned: user_co_done
+    infast[co] = nil
+    cos[id], stk[id] = nil, nil
+    tst[co], tst[parent], ftop, dirty = ST_DEAD, ST_RUNNING, parent, true
+    if is_wrap then return ... end
+    return true, ...
+  end
+  -- anything else is run_thread's: Python learns where everyone is, and the
+  -- yield (or the error) of the child goes on down as the child's own
+  if not (ok and ... == RELAY) then
+    sync()
+    relay_rv = settle(id, co, ok, ...)
+    relay_id = id
+  end
+  infast[co] = nil
+  return raw_yield(RELAY)
+end
+
+-- coroutine.resume / a wrap's function on the fast path (coroutine.lua)
+function K.fast_resume(co, is_wrap, ...)
+  local parent = ftop
+  fsusp[co], infast[co] = nil, true
+  tst[parent], tst[co], tpar[co], dirty = ST_NORMAL, ST_RUNNING, parent, true
+  ftop, steps, switched, fdepth = co, 0, true, fdepth + 1
+  return fast_after(parent, co, is_wrap, raw_resume(co, ...))
+end
+
+-- may coroutine.resume(co) stay in Lua?
+function K.fast_ok(co)
+  local req = fsusp[co]
+  return fast_ctx and req ~= nil and req == fast_req and raw_running() == ftop
+         and fdepth < FAST_DEPTH and ids[co] ~= nil
+end
+
+-- may the running coroutine's coroutine.yield stay in Lua?
+function K.fast_yield_ok()
+  local me = raw_running()
+  return infast[me] and me == ftop
+end
+
+-- a coroutine coroutine.create / wrap just made: on the fast path?
+function K.fast_new(co)
+  if fast_on and fast_ctx and raw_running() == ftop then fsusp[co] = fast_req end
+end
+
+-- a coroutine that leaves the fast path (Python resumes it from now on)
+function K.fast_leave(co) fsusp[co] = nil end
+
+function K.set_fast(on) fast_on = on end
+function K.fast_ctx_on() return fast_ctx end
+K.FAST_YIELD = FAST_YIELD
+
+-- after a resume (or a fast one that fell back): cos, the failed and errored states
+local function resumed(id, co, rv)
   if rv ~= 1 then cos[id] = nil end
   if rv == 2 then failed_id, failed_co = id, co else failed_id, failed_co = nil, nil end
   if rv == 2 then
     if nerrored >= 4096 then errored, nerrored = {}, 0 end
     errored[id], nerrored = co, nerrored + 1
   end
-  return rv
+end
+
+-- lua_resume(co, nrets): the top nrets values of its stack go in.  Answers
+-- the result (0 finished, 1 yielded, 2 error, -1 runaway), then the size of
+-- the stack it left (lua_gettop), then the id of the coroutine that yielded
+-- or failed when a fast resume passed it on (nil: `id` itself).  `req`: the
+-- id of the request when its context may yield (the fast path may run), or 0.
+function K.resume(id, nrets, req)
+  if reset[id] then
+    stk[id] = {n = 1, "attempt to call a nil value"}
+    return 2, 1, nil
+  end
+  local co = cos[id]
+  if co == nil then
+    stk[id] = {n = 1, "cannot resume dead coroutine"}
+    return 2, 1, nil
+  end
+  local s = stk[id] or EMPTY
+  stk[id] = nil
+  fsusp[co] = nil                         -- Python runs it
+  steps = 0
+  local saved_ctx, saved_req, saved_base, saved_top, saved_depth =
+        fast_ctx, fast_req, fbase, ftop, fdepth
+  fast_ctx = fast_on and req ~= nil and req ~= 0
+  fast_req, fbase, ftop, fdepth = req, co, co, 0
+  relay_id = nil
+  local rv = settle(id, co, raw_resume(co, unpack(s, s.n - nrets + 1, s.n)))
+  fast_ctx, fast_req, fbase, ftop, fdepth = saved_ctx, saved_req, saved_base, saved_top, saved_depth
+  if runaway then return -1, 0, nil end
+  local real = nil
+  if rv == 1 and relay_id ~= nil and stk[id].n == 1 and stk[id][1] == RELAY then
+    stk[id] = nil
+    real, rv = relay_id, relay_rv
+    resumed(real, cos[real], rv)
+  else
+    resumed(id, co, rv)
+  end
+  relay_id = nil
+  if dirty then
+    local t = ftop
+    ftop = real and cos[real] or co
+    sync()
+    ftop = t
+  end
+  local top = stk[real or id]
+  return rv, top and top.n or 0, real
 end
 
 function K.top(id)
@@ -239,6 +411,12 @@ function K.xmove(from, to, n, flag)
     s.n = rest
   end
   return (flag ~= nil) and n + 1 or n
+end
+
+-- lua_xmove(from, to, lua_gettop(from)), the same
+function K.xmove_all(from, to, flag)
+  local s = stk[from]
+  return K.xmove(from, to, s and s.n or 0, flag)
 end
 
 -- lua_pushboolean + lua_insert(co, 1): put a boolean under the whole stack
