@@ -18,7 +18,7 @@ from .common import (CONTEXT_YIELDABLE, CONTEXT_REWRITE, CONTEXT_ACCESS, CONTEXT
                      CONTEXT_HEADER_FILTER, CONTEXT_NAMES, CONTEXT_TIMER, CoStatus)
 from .coroutine import coroutine_create_helper
 from .protocol import (ret, err, argerr, yield_to_run_thread, check_context, lua_type, tonumber,
-                       to_str)
+                       to_str, check_unsafe_uri_bytes, escape_log)
 from .util import request_cleanup, finalize_request, resume_tail
 
 NGX_HTTP_CLIENT_CLOSED_REQUEST = 499
@@ -116,6 +116,10 @@ def ngx_redirect(w, *args):
         return abort
     if r.header_sent or ctx.header_sent:
         return err("attempt to call ngx.redirect after sending out the headers")
+    raw = args[0] if isinstance(args[0], bytes) else to_str(args[0]).encode()
+    bad = check_unsafe_uri_bytes(raw)
+    if bad is not None:
+        return err(f'unsafe byte "0x{bad:02x}" in redirect uri "{escape_log(raw)}"')
     r.location_header = to_str(args[0])
     # a new Location header in the list, not r->headers_out.location: nginx's
     # header filter does not make it absolute

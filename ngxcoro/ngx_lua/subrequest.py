@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from ..nginx.core import NGX_OK, NGX_ERROR
 from ..nginx import phases, request
+from ..nginx.http_parse import parse_unsafe_uri
 from ..nginx.request import Request
 from .common import CONTEXT_REWRITE, CONTEXT_ACCESS, CONTEXT_CONTENT
 from .protocol import err, ret, yield_to_run_thread, request_ctx
@@ -73,8 +74,16 @@ def ngx_location_capture_multi(w, *flat):
         if not action & NO_OPTIONS:
             forward = action & ALWAYS_FORWARD_BODY
         action = (action & (SHARE_ALL_VARS | COPY_ALL_VARS)) | forward
-        uri = uri.decode("latin-1")
-        uri, sep, uargs = uri.partition("?")
+        parsed = parse_unsafe_uri(uri.decode("latin-1"))
+        if parsed is None and i > 0:
+            # the subrequests already issued would run and resume a thread that
+            # went on (real nginx sends a broken response here)
+            raise w.refuse("ngx.location.capture_multi with an unsafe uri after a safe one "
+                           "is not modelled by ngxcoro")
+        if parsed is None:      # #1: capture_multi's argument; "%s": it ends at a NUL
+            return err("unsafe uri in argument #1: "
+                       f"{uri.split(bytes(1))[0].decode('utf-8', 'replace')}")
+        uri, uargs = parsed
         args = args.decode("latin-1") if args else ""
         if args:
             uargs = f"{uargs}&{args}" if uargs else args

@@ -13,6 +13,7 @@ from __future__ import annotations
 C_FUNCTIONS = {
     # nginx/request.py
     "nginx.request.process_request": "ngx_http_process_request",
+    "nginx.http_parse.parse_unsafe_uri": "ngx_http_parse_unsafe_uri",
     "nginx.request.finalize_request": "ngx_http_finalize_request",
     "nginx.request.finalize_subrequest": "ngx_http_finalize_request",
     "nginx.request.finalize_connection": "ngx_http_finalize_connection",
@@ -260,6 +261,8 @@ C_FUNCTIONS = {
     "ngx_lua.common.entry_thread_alive": "ngx_http_lua_entry_thread_alive",
     # ngx_lua/protocol.py (a macro of ngx_http_lua_util.h)
     "ngx_lua.protocol.check_context": "ngx_http_lua_check_context",
+    "ngx_lua.protocol.check_unsafe_uri_bytes": "ngx_http_lua_check_unsafe_uri_bytes",
+    "ngx_lua.protocol.escape_log": "ngx_http_lua_escape_log",
     # ngx_lua/initby.py, ngx_lua/initworkerby.py
     "ngx_lua.initby.init_by_inline": "ngx_http_lua_init_by_inline",
     "ngx_lua.initworkerby.init_worker": "ngx_http_lua_init_worker",

@@ -106,7 +106,7 @@ for name in ([[socket re md5 md5_bin sha1_bin crc32_short crc32_long
   encode_base64 decode_base64 hmac_sha1 cookie_time http_time parse_http_time
   config resp run_worker_thread thread_pool escape_html
   get_now_ts raw_header set_header clear_header get_headers_raw
-  set_method set_uri_args socket]]):gmatch("%S+") do NOT_MODELLED[name] = true end
+  set_method socket]]):gmatch("%S+") do NOT_MODELLED[name] = true end
 
 local function not_modelled(prefix)
   return function(_, k)
