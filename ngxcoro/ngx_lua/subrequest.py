@@ -147,7 +147,8 @@ def subrequest(r, uri, args, data):
     sr.post_subrequest = post_subrequest
     sr.write_event_handler = phases.handler
     sr.subrequests = r.subrequests - 1
-    w.fire("subrequest", uri=sr.unparsed_uri)
+    # nginx prints "%V?%V": a uri with a decoded '?' in it still gets its own '?'
+    w.fire("subrequest", uri=sr.log_uri if "?" in uri else sr.unparsed_uri)
     request.count_change(r, +1, f"subrequest {sr.unparsed_uri}")
     request.post_request(sr)
     return sr
