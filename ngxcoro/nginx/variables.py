@@ -73,6 +73,15 @@ def request_variable(r, name):
             if k.lower() == want:
                 return v
         return None
+    if name.startswith("cookie_"):      # ngx_http_variable_cookie: the first "name=value"
+        want = name[7:]
+        for k, v in r.headers:
+            if k.lower() == "cookie":
+                for pair in v.split(";"):
+                    ck, eq, cv = pair.strip(" ").partition("=")
+                    if eq and ck.lower() == want:
+                        return cv
+        return None
     host = next((v for k, v in r.headers if k.lower() == "host"), "localhost")
     return {
         "uri": r.uri, "document_uri": r.uri, "args": r.args, "query_string": r.args,
