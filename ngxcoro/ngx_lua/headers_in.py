@@ -1,6 +1,8 @@
 """The request's headers as Lua changes them: ngx.req.set_header and
-ngx.req.clear_header (src/ngx_http_lua_headers_in.c; the FFI entry,
-ngx_http_lua_ffi_req_set_header of ngx_http_lua_headers.c, is in misc.py).
+ngx.req.clear_header (src/ngx_http_lua_headers_in.c).
+
+Their FFI entry, ngx_http_lua_ffi_req_set_header, is in misc.py with the
+rest of its C file.
 
 `r.headers` is r->headers_in.headers: (name, value) pairs in the order they
 came, which every reader ($http_*, $host, ngx.req.get_headers, a
