@@ -33,6 +33,9 @@ def read_client_request_body(r, post_handler):
             or getattr(r, "body_discarded", False)):
         if r.request_body is None and r is r.main:
             r.request_body = b""
+            # "Content-Length: 0": rb->bufs holds one empty buffer
+            r.request_body_empty_buf = any(k.lower() == "content-length" and v.strip() == "0"
+                                           for k, v in r.headers)
         post_handler(r)
         return NGX_OK
     ready = arrived_by(r)

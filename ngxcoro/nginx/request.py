@@ -71,6 +71,9 @@ class Request:
     posted_requests: list = field(default_factory=list)   # on the main request
     request_body: bytes | None = None
     request_body_file: str | None = None   # r->request_body->temp_file's name
+    # an empty body kept as one empty buffer (rb->bufs set): a "Content-Length: 0"
+    # body that was read, or ngx.req.finish_body with nothing appended
+    request_body_empty_buf: bool = False
     body_file_log_level: str = ""          # r->request_body_file_log_level ("": none)
     discard_body: bool = False
     reading_body: bool = False

@@ -104,8 +104,11 @@ def request_variable(r, name):
 
 def variable_request_body(r):
     """ngx_http_variable_request_body: the body in memory; not found when it
-    is not read, empty, or in a temp file."""
+    is not read, in a temp file, or empty without a buffer (an empty buffer
+    is "")."""
     rb = r.request_body
+    if rb == b"" and r.request_body_empty_buf and r.request_body_file is None:
+        return ""
     if not rb or r.request_body_file is not None:
         return None
     return rb.decode("latin-1")

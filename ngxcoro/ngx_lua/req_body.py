@@ -165,6 +165,7 @@ def set_body_data(w, *args):
     if e:
         return e
     r.request_body, r.request_body_file, r.new_body = data, None, None
+    r.request_body_empty_buf = False          # "": rb->bufs is NULL
     set_content_length(r, len(data))
     return ret()
 
@@ -220,7 +221,7 @@ def init_body(w, *args):
     r.request_body_file = None
     r.request_body_in_file_only = size == 0 or getattr(r, "request_body_in_file_only", False)
     r.new_body = {"size": size, "buf": b"", "file": b""}
-    r.request_body = b""
+    r.request_body, r.request_body_empty_buf = b"", False
     r.content_length = 0
     return ret()
 
@@ -279,6 +280,7 @@ def finish_body(w, *args):
         _to_file(r, nb, nb["buf"])
         nb["buf"] = b""
     r.request_body = nb["file"] + nb["buf"]
+    r.request_body_empty_buf = not r.request_body     # the (empty) buffer stays in bufs
     set_content_length(r, r.content_length)
     return ret()
 

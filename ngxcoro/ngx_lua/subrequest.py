@@ -141,6 +141,7 @@ def subrequest(r, uri, args, data):
     sr.request_uri = main.request_uri
     sr.server_name = main.server_name
     sr.request_body, sr.request_body_file = r.request_body, r.request_body_file
+    sr.request_body_empty_buf = r.request_body_empty_buf    # the same r->request_body
     sr.set_vars = r.set_vars            # sr->variables = r->variables
     sr.sr_data = data
     data.sr_id = sr.id
@@ -168,7 +169,7 @@ def adjust_subrequest(sr, method, action, body, xvars):
     r = sr.parent
     w = sr.worker
     if body is not None:                # ngx_http_lua_set_content_length_header
-        sr.request_body = body
+        sr.request_body, sr.request_body_empty_buf = body, False   # "": no buffer
         set_content_length_header(sr, len(body))
     elif not action & ALWAYS_FORWARD_BODY and method not in (8, 16) \
             and content_length_n(r) > 0:
