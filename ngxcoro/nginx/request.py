@@ -12,6 +12,7 @@ run from ngx_http_run_posted_requests.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 from .core import NGX_ERROR, NGX_AGAIN, NGX_DONE, NGX_DECLINED
 from . import http_parse, phases, response
@@ -209,6 +210,14 @@ def finalize_connection(r):
     with a body closes lingering, and so does one whose client closed first
     and nobody read its FIN (c->read->ready)."""
     if r.main.count != 1:
+        mr = r.main
+        if mr.discard_body and getattr(mr, "body_timer", None) is None:   # the rest never comes
+            from . import body
+            w = mr.worker
+            mr.body_timer = w.loop.add_timer(w.location_setting(mr, "lingering_timeout", 5000),
+                                             partial(body.discarded_request_body_timeout, mr),
+                                             label="discarded body", kind="request body",
+                                             owner=mr.uri)
         close_request(r, 0)
         return
     r = r.main

@@ -254,6 +254,8 @@ DEFAULT_SETTINGS = {
     "client_body_buffer_size": 8192,   # two pages on x86-64
     "client_max_body_size": 1 << 20,
     "client_body_in_file_only": "off",
+    "client_body_timeout": 60000,   # ms: a body that stops coming (nginx/body.py)
+    "lingering_timeout": 5000,      # ms: the read timer of a discard that waits
     "satisfy": "all",
     "server_tokens": "on",
     "default_type": "text/plain",

@@ -71,6 +71,14 @@ def parse_size(value: str) -> Optional[int]:
     return int(m.group(1)) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[m.group(2).lower()]
 
 
+def parse_time_ms(value: str) -> int:
+    """src/core/ngx_parse.c ngx_parse_time(value, 0) in milliseconds: "200ms",
+    "2s", "1m 30s", "5" (a bare number is seconds); the slot checked it before."""
+    units = {"ms": 1, "s": 1000, "m": 60000, "h": 3600000, "d": 86400000, "w": 604800000,
+             "M": 2592000000, "y": 31536000000, "": 1000}
+    return sum(int(n) * units[u] for n, u in re.findall(r"(\d+)(ms|[smhdwMy]?)", value))
+
+
 def _check_script(value: str):
     """src/http/ngx_http_script.c ngx_http_script_compile: the ``$name``, ``${name}`` and
     ``$1``..``$9`` syntax of an argument that may hold variables (not whether they exist)."""

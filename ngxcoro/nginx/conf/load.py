@@ -41,7 +41,8 @@ from .commands import (ACCESS, DEFAULT_SETTINGS, ECHO, ECHO_FILTERS, FLAGS, KEPT
                        LUA_INHERITED, LUA_INIT, NUMBERS, SIZES)
 from .core import Config, Location, LuaChunk, Server, check_duplicate_locations, location_name
 from .file import ConfigError, Directive, parse, parse_partial, walk
-from .handler import LOG_LEVELS, Loader, error_page_codes, log_level, parse_rule, parse_size
+from .handler import (LOG_LEVELS, Loader, error_page_codes, log_level, parse_rule, parse_size,
+                      parse_time_ms)
 from .regex import pcre_compile
 
 __all__ = ["load", "lua_chunk", "lua_load_error"]
@@ -107,6 +108,8 @@ def _settings(block: list, inherited: dict, chunk: Optional[Callable] = None) ->
             out[d.name] = parse_size(d.args[0])
         elif d.name in ("client_body_buffer_size", "client_max_body_size"):
             out[d.name] = parse_size(d.args[0])
+        elif d.name in ("client_body_timeout", "lingering_timeout"):   # msec slots
+            out[d.name] = parse_time_ms(d.args[0])
         elif d.name in ("satisfy", "server_tokens", "client_body_in_file_only"):
             out[d.name] = d.args[0].lower()
         elif d.name in ("gzip", "gzip_vary"):   # (inert: read only for the Vary header)
