@@ -65,6 +65,8 @@ C_FUNCTIONS = {
     "nginx.body.discarded_request_body_handler": "ngx_http_discarded_request_body_handler",
     "nginx.body.read_client_request_body": "ngx_http_read_client_request_body",
     "nginx.body.read_client_request_body_handler": "ngx_http_read_client_request_body_handler",
+    "nginx.body.read_client_request_body_timeout": "ngx_http_read_client_request_body_handler",
+    "nginx.body.discarded_request_body_timeout": "ngx_http_discarded_request_body_handler",
     "nginx.variables.variable_request_body": "ngx_http_variable_request_body",
     "nginx.body.request_body_save_filter": "ngx_http_request_body_save_filter",
     "nginx.body.write_request_body": "ngx_http_write_request_body",
