@@ -214,6 +214,7 @@ def named_location(r, name):
     r.location = loc
     check_modelled(r)
     r.internal = True
+    r.ctx = None                        # the modules' contexts are cleared
     w.fire("internal_redirect", uri=name)
     r.phase_handler = location_rewrite_index(w)
     r.write_event_handler = core_run_phases

@@ -67,6 +67,7 @@ class Request:
     cleanups: list = field(default_factory=list)
     header_only: bool = False
     err_status: int = 0
+    error_page: bool = False              # r->error_page: an error_page was used
     post_subrequest: object = None
     set_vars: dict = field(default_factory=dict)
     posted_requests: list = field(default_factory=list)   # on the main request

@@ -30,8 +30,9 @@ def headers_sent(w):
 
 
 def get_status(w):
-    """ngx.status (ngx_http_lua_ffi_get_resp_status)."""
-    return w.cur_r.headers_out_status or 0
+    """ngx.status (ngx_http_lua_ffi_get_resp_status): r->err_status (the
+    special response's, or an error_page's "=code") first."""
+    return w.cur_r.err_status or w.cur_r.headers_out_status or 0
 
 
 def set_status(w, v):

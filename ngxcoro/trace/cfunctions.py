@@ -31,6 +31,7 @@ C_FUNCTIONS = {
     "nginx.request.log_request": "ngx_http_log_request",
     # nginx/response.py
     "nginx.response.special_response_handler": "ngx_http_special_response_handler",
+    "nginx.response.send_error_page": "ngx_http_send_error_page",
     "nginx.response.filter_finalize_request": "ngx_http_filter_finalize_request",
     "nginx.response.header_filter": "ngx_http_header_filter",
     "nginx.response.header_lines": "ngx_http_header_filter",

@@ -266,7 +266,7 @@ DEFAULT_SETTINGS = {
     "add_headers": (),              # add_header: (name, value, always) in order
     "add_trailers": (),             # add_trailer: likewise
     "access_rules": (),             # allow / deny, as (deny?, network) in order
-    "error_pages": {},              # status -> line of the error_page that names it
+    "error_pages": {},              # status -> (line, overwrite, uri) of its error_page
     "more_headers": (),             # headers-more: (name, args, line) in order
     # http-level (ngx_http_lua_main_conf_t)
     "lua_thread_cache_max_entries": 1024,
@@ -279,7 +279,7 @@ DEFAULT_SETTINGS = {
 # Directives kept in Location.directives / Server.directives for the model to run.
 KEPT = ECHO | {"return", "rewrite", "break", "set", "internal", "proxy_pass", "if"}
 ACCESS = ("allow", "deny")
-# error_page: accepted and checked; a request whose status it names is refused (error_pages)
+# error_page: a special response whose status it names goes to its page (error_pages)
 _MODELLED = (KEPT | set(ACCESS) | {"error_page"} | set(LUA_HANDLERS) | set(LUA_INIT)
              | set(DEFAULT_SETTINGS)
              | {"http", "events", "server", "location", "listen", "error_log", "root",

@@ -161,6 +161,15 @@ def parse_rule(name, value):
 VARIABLE_BLOCKS = ("map", "geo", "split_clients")
 
 
+def error_page_overwrite(args):
+    """ngx_http_core_error_page's overwrite: -1 without "=", 0 for a bare "="
+    (the page's own status), else the "=code"."""
+    last = args[-2] if len(args) > 2 else ""
+    if not last.startswith("="):
+        return -1
+    return int(last[1:]) if len(last) > 1 else 0
+
+
 def error_page_codes(args):
     """ngx_http_core_error_page (src/http/ngx_http_core_module.c): the statuses an
     error_page names; ValueError with nginx's words for a bad one."""

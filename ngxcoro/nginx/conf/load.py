@@ -41,8 +41,8 @@ from .commands import (ACCESS, DEFAULT_SETTINGS, ECHO, ECHO_FILTERS, FLAGS, KEPT
                        LUA_INHERITED, LUA_INIT, NUMBERS, SIZES)
 from .core import Config, Location, LuaChunk, Server, check_duplicate_locations, location_name
 from .file import ConfigError, Directive, parse, parse_partial, walk
-from .handler import (LOG_LEVELS, Loader, error_page_codes, log_level, parse_rule, parse_size,
-                      parse_time_ms)
+from .handler import (LOG_LEVELS, Loader, error_page_codes, error_page_overwrite, log_level,
+                      parse_rule, parse_size, parse_time_ms)
 from .regex import pcre_compile
 
 __all__ = ["load", "lua_chunk", "lua_load_error"]
@@ -79,8 +79,8 @@ def _settings(block: list, inherited: dict, chunk: Optional[Callable] = None) ->
     rules = [parse_rule(d.name, d.args[0]) for d in block if d.name in ACCESS]
     if rules:                       # ngx_http_access_merge_loc_conf: own rules, or inherited
         out["access_rules"] = tuple(rules)
-    pages = {code: d.line for d in block if d.name == "error_page"
-             for code in error_page_codes(d.args)}
+    pages = {code: (d.line, error_page_overwrite(d.args), d.args[-1])
+             for d in block if d.name == "error_page" for code in error_page_codes(d.args)}
     if pages:                       # ngx_http_core_merge_loc_conf: own error_pages, or inherited
         out["error_pages"] = pages
     more = [(d.name, tuple(d.args), d.line) for d in block
