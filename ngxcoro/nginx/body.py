@@ -29,6 +29,21 @@ def body_short(r):
     return cl.isdigit() and int(cl) > sum(len(p) for _, p in r.main.body_pieces)
 
 
+def test_expect(r):
+    """ngx_http_test_expect: an HTTP/1.1 client that sent "Expect: 100-continue"
+    gets "HTTP/1.1 100 Continue" the first time its body is read or discarded."""
+    if r.expect_tested or r.http_version != "HTTP/1.1":
+        return
+    expect = next((v.strip() for k, v in r.headers if k.lower() == "expect"), None)
+    if expect is None:
+        return
+    r.expect_tested = True
+    # it goes to the socket at once, before any output nginx still holds; after output
+    # went out it trails the response, and the client reads no more
+    if expect.lower() == "100-continue" and not r.connection.wire.flushed:
+        r.connection.wire.interim.append("HTTP/1.1 100 Continue")
+
+
 def read_client_request_body(r, post_handler):
     """ngx_http_read_client_request_body: count++, then either the body
     is all here (post_handler now, NGX_OK) or NGX_AGAIN and post_handler
@@ -40,6 +55,8 @@ def read_client_request_body(r, post_handler):
         post_handler(r)
         return NGX_OK
     short = r is r.main and body_short(r)
+    if r is r.main and r.request_body is None:
+        test_expect(r)
     if (r is not r.main or r.request_body is not None or (not r.body_pieces and not short)
             or getattr(r, "body_discarded", False)):
         if r.request_body is None and r is r.main:
@@ -181,6 +198,8 @@ def discard_request_body(r):
     count++ and read (and drop) the rest as it arrives."""
     w = r.worker
     short = r is r.main and body_short(r)
+    if r is r.main and not r.discard_body and r.request_body is None:
+        test_expect(r)
     if (r is not r.main or r.discard_body or r.request_body is not None or r.reading_body
             or (not r.body_pieces and not short) or getattr(r, "body_discarded", False)):
         return NGX_OK

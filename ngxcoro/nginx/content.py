@@ -200,6 +200,8 @@ def proxy_handler(r):
     elif path is not None:
         uri = path
     # ngx_http_read_client_request_body(r, ngx_http_upstream_init)
+    if r is r.main and r.request_body is None:
+        body.test_expect(r)
     request.count_change(r, +1, "proxy_pass: read client request body")
     w.loop.post(partial(upstream_connect, r, uri, args), label="upstream connect")
     return NGX_DONE

@@ -68,6 +68,7 @@ class Request:
     header_only: bool = False
     err_status: int = 0
     error_page: bool = False              # r->error_page: an error_page was used
+    expect_tested: bool = False           # r->expect_tested
     post_subrequest: object = None
     set_vars: dict = field(default_factory=dict)
     posted_requests: list = field(default_factory=list)   # on the main request

@@ -71,6 +71,8 @@ class Wire:
         self._held = []             # (wire size, body bytes, last)
         self._held_size = 0
         self.chunked = False
+        self.interim = []           # interim status lines sent first ("100 Continue")
+        self.flushed = False        # output has gone to the socket
 
     def write(self, size, data, flush=False, last=False, raw=None):
         """ngx_http_write_filter: hold small output, send it all on flush/last.
@@ -81,6 +83,7 @@ class Wire:
         self._held.append((data, last, data if raw is None else raw))
         self._held_size += size
         if last or flush or self._held_size >= POSTPONE_OUTPUT:
+            self.flushed = True
             for data, last, raw in self._held:
                 if not self.gone:
                     self.body += data
@@ -93,9 +96,10 @@ class Wire:
     def sent_bytes(self):
         """Every byte the client has received: the head, then the body as
         framed (what a cosocket reading back from this server gets)."""
+        first = "".join(line + "\r\n\r\n" for line in self.interim).encode("latin-1")
         if self.head is None:
-            return b""
-        return ("\r\n".join(self.head) + "\r\n\r\n").encode("latin-1") + bytes(self.raw)
+            return first
+        return first + ("\r\n".join(self.head) + "\r\n\r\n").encode("latin-1") + bytes(self.raw)
 
     def held(self):
         """Output nginx is still holding back."""
@@ -114,6 +118,7 @@ def special_response_handler(r, status):
     w = r.worker
     page = w.location_setting(r, "error_pages", {}).get(status)
     r.err_status = status
+    r.expect_tested = True                # no "100 Continue" after this
     if page is not None and r.header_sent:
         raise w.refuse(f'directive "error_page" is valid nginx but is not modelled by ngxcoro '
                        f'in {w.config.filename}:{page[0]} (the request\'s status {status} would '

@@ -63,6 +63,7 @@ C_FUNCTIONS = {
     "nginx.phases.named_location": "ngx_http_named_location",
     # nginx/body.py
     "nginx.body.discard_request_body": "ngx_http_discard_request_body",
+    "nginx.body.test_expect": "ngx_http_test_expect",
     "nginx.body.discarded_request_body_handler": "ngx_http_discarded_request_body_handler",
     "nginx.body.read_client_request_body": "ngx_http_read_client_request_body",
     "nginx.body.read_client_request_body_handler": "ngx_http_read_client_request_body_handler",
