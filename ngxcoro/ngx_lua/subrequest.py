@@ -93,7 +93,7 @@ def ngx_location_capture_multi(w, *flat):
         if sr is None:
             return err(f"failed to issue subrequest: {NGX_ERROR}")
         xvars = list(xvars.values()) if xvars else []
-        rc = adjust_subrequest(sr, int(method) % 2**32, action, body,
+        rc = adjust_subrequest(sr, int(method) % 2**64, action, body,
                                [(xvars[j].decode("latin-1"), xvars[j + 1].decode("latin-1"))
                                 for j in range(0, len(xvars), 2)])
         if rc != NGX_OK:
