@@ -173,7 +173,8 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None,
     # bytes written without a status line first (a header filter failed) are not a
     # response: the client (ngxcoro.oracle's) reads no body from them
     body = bytes(wire.body) if wire.status is not None else b""
-    head = list(wire.head or []) if wire.status is not None else []
+    # a head nginx still held when the connection closed never reached the client
+    head = list(wire.head or []) if wire.status is not None and wire.flushed else []
     if wire.interim and status is not None:
         # an interim "100 Continue" came first: that is the response the client
         # (ngxcoro.oracle's) reads, with no body
