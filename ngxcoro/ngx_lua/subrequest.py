@@ -47,7 +47,8 @@ class SrData:
         self.status = 0
         self.seen_last = False
         self.run_post_subrequest = False
-        self.sr_id = 0                  # the subrequest (its res.header, in the VM)
+        self.sr_id = 0                  # the subrequest's id
+        self.sr = None                  # the subrequest, once done (its res.header)
 
 
 def ngx_location_capture_multi(w, *flat):
@@ -271,6 +272,7 @@ def post_subrequest(sr, rc):
     data.status = status
     error_like = rc == NGX_ERROR or rc in (201, 204) or (rc >= 300 and rc not in (444, 408, 499))
     pr_coctx.sr_results[data.index] = data
+    data.sr = sr
     request.post_request(pr, head=True)
     sr.connection.active = sr           # r->connection->data = r
 
@@ -285,6 +287,32 @@ def post_subrequest(sr, rc):
     return rc
 
 
+def sr_header_list(sr):
+    """The headers ngx_http_lua_handle_subreq_responses puts in res.header, as
+    a flat name, value list: Content-Length when only content_length_n says it,
+    Content-Type when the response has one, then r->headers_out.headers in
+    order (a relative Location of `return` is one of them)."""
+    out = []
+    listed = sr.headers_out + ([["Location", sr.location_out]] if sr.location_out else [])
+    n = sr.content_length_n
+    if n is not None and n >= 0 and not any(h[0].lower() == "content-length" for h in listed):
+        out += ["Content-Length", str(n)]
+    ctype = sr.content_type
+    lua_ctx = getattr(sr, "ctx", None)
+    status = sr.err_status or sr.headers_out_status
+    # ngx_http_set_content_type (default_type) when the header went out without a
+    # type (lua: not for a 304), and, once ngx.header set something,
+    # ngx_http_lua_post_subrequest's ngx_http_lua_set_content_type (even after a nil)
+    if (not ctype and lua_ctx is not None and lua_ctx.headers_set
+            or ctype is None and sr.header_sent and status != 304):
+        ctype = sr.worker.location_setting(sr, "default_type", "text/plain")
+    if ctype:
+        out += ["Content-Type", ctype]
+    for name, value in listed:
+        out += [name, value]
+    return [x.encode("latin-1", "replace") for x in out]
+
+
 def subrequest_resume(r):
     """ngx_http_lua_subrequest_resume: one result table per subrequest."""
     w = r.worker
@@ -294,8 +322,9 @@ def subrequest_resume(r):
     coctx.waiting = ""
     w.fire("subrequests_done", co=coctx)
     flat = []
-    for d in coctx.sr_results:
-        flat += [d.status, bytes(d.body), not d.seen_last, d.sr_id]  # no last buf: truncated
+    for d in coctx.sr_results:      # no last buf: truncated
+        header = sr_header_list(d.sr)
+        flat += [d.status, bytes(d.body), not d.seen_last, len(header) // 2] + header
     w.vm.push_results(coctx.co, *flat)
     n = coctx.nsubreqs
     coctx.sr_results, coctx.nsubreqs = [], 0
