@@ -143,6 +143,7 @@ def subrequest(r, uri, args, data):
     sr.server_name = main.server_name
     sr.request_body, sr.request_body_file = r.request_body, r.request_body_file
     sr.request_body_empty_buf = r.request_body_empty_buf    # the same r->request_body
+    sr.shares_parent_body = r.request_body is not None
     sr.set_vars = r.set_vars            # sr->variables = r->variables
     sr.sr_data = data
     data.sr_id = sr.id
@@ -171,12 +172,14 @@ def adjust_subrequest(sr, method, action, body, xvars):
     w = sr.worker
     if body is not None:                # ngx_http_lua_set_content_length_header
         sr.request_body, sr.request_body_empty_buf = body, False   # "": no buffer
+        sr.shares_parent_body = False                              # a body of its own
         set_content_length_header(sr, len(body))
     elif not action & ALWAYS_FORWARD_BODY and method not in (8, 16) \
             and content_length_n(r) > 0:
         set_content_length_header(sr, 0)   # content_length_n 0, but real nginx (scenario
         sr.headers = sr.headers[1:]         # 842) shows no Content-Length header here
         sr.request_body = sr.request_body_file = None
+        sr.shares_parent_body = False
     name = METHODS.get(method)
     if name is None:
         w.log_error("error", f"unsupported HTTP method: {method}", r)
