@@ -82,18 +82,23 @@ def unescape_uri(s: str) -> str:
     return "".join(out)
 
 
-def parse_unsafe_uri(uri: str):
-    """ngx_http_parse_unsafe_uri: the URI a module asks for (a subrequest's)
-    split at '?' into (uri, args or None), %-escapes decoded once; None when
-    it is unsafe: empty, starting with '?', a NUL, or a ".." segment (also
-    once decoded; a decoded '?' or '%' is just a character).  Each character
-    stands for one byte (latin-1)."""
+def parse_unsafe_uri(uri: str, unsafe: list | None = None):
+    """ngx_http_parse_unsafe_uri: the URI a module asks for (a subrequest's,
+    ngx.exec's) split at '?' into (uri, args: None without a '?'), %-escapes
+    decoded once; None when it is unsafe: empty, starting with '?', a NUL, or
+    a ".." segment (also once decoded; a decoded '?' or '%' is just a
+    character), and then the URI as it was found unsafe is appended to
+    `unsafe` (what NGX_HTTP_LOG_UNSAFE logs).  Each character stands for one
+    byte (latin-1)."""
+    def bad(u):
+        if unsafe is not None:
+            unsafe.append(u)
     if not uri or uri[0] == "?":
-        return None
+        return bad(uri)
     args, decoded = None, False
     while True:
         if uri[:2] == ".." and (len(uri) == 2 or uri[2] == "/"):
-            return None
+            return bad(uri)
         quoted, n = False, len(uri)
         for i, ch in enumerate(uri):
             if ch == "%" and not decoded:
@@ -102,10 +107,10 @@ def parse_unsafe_uri(uri: str):
                 uri, args = uri[:i], uri[i + 1:]
                 break
             elif ch == "\0":
-                return None
+                return bad(uri)
             elif (ch == "/" and n - i > 2 and uri[i + 1:i + 3] == ".."
                   and (n - i == 3 or uri[i + 3] == "/")):
-                return None
+                return bad(uri)
         if not quoted:
             return uri, args
         uri, decoded = unescape_uri(uri), True     # "unescaped URI", checked again

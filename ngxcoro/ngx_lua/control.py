@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from ..nginx.core import NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE
 from ..nginx import phases
+from ..nginx.http_parse import parse_unsafe_uri
 from .common import (CONTEXT_YIELDABLE, CONTEXT_REWRITE, CONTEXT_ACCESS, CONTEXT_CONTENT,
                      CONTEXT_HEADER_FILTER, CONTEXT_NAMES, CONTEXT_TIMER, CoStatus)
 from .coroutine import coroutine_create_helper
@@ -77,16 +78,22 @@ def ngx_exec(w, *args):
         return argerr(1, f"string expected, got {lua_type(args[0])}")
     if args[0] == b"":
         return err("The uri argument is empty")
+    unsafe = []                # flags = NGX_HTTP_LOG_UNSAFE: the parser logs it
+    parsed = parse_unsafe_uri(to_str(args[0]), unsafe)
+    if parsed is None:
+        w.log_error("error", f'unsafe URI "{unsafe[0]}" was detected', r)
+        return err("unsafe uri")
     abort = check_if_abortable(ctx)
     if abort:
         return abort
-    uri, _, uargs = to_str(args[0]).partition("?")
+    uri, uargs = parsed        # args: None without a '?', "" after a bare one
     if len(args) == 2 and args[1] is not None:
         if lua_type(args[1]) not in ("string", "number"):   # a table is encoded in Lua
             return argerr(2, "string, number, or table expected, but got "
                              f"{lua_type(args[1])}")
         extra = to_str(args[1])
-        uargs = f"{uargs}&{extra}" if uargs else extra
+        if extra:
+            uargs = f"{uargs}&{extra}" if uargs else extra
     if r.header_sent or ctx.header_sent:
         return err("attempt to call ngx.exec after sending out response headers")
     ctx.exec_uri, ctx.exec_args = uri, uargs
