@@ -88,7 +88,7 @@ def ngx_location_capture_multi(w, *flat):
         args = args.decode("latin-1") if args else ""
         if args:
             uargs = f"{uargs}&{args}" if uargs else args
-        uargs = uargs or None
+        # args: None without a "?" (a bare "?" leaves "": $args is then empty, not unset)
         coctx.pending_subreqs += 1
         sr = subrequest(r, uri, uargs, SrData(coctx, i))
         if sr is None:
