@@ -199,12 +199,24 @@ def proxy_handler(r):
         uri = path + uri[len(loc.pattern):]
     elif path is not None:
         uri = path
-    # ngx_http_read_client_request_body(r, ngx_http_upstream_init)
-    if r is r.main and r.request_body is None:
-        body.test_expect(r)
-    request.count_change(r, +1, "proxy_pass: read client request body")
-    w.loop.post(partial(upstream_connect, r, uri, args), label="upstream connect")
+    # ngx_http_read_client_request_body(r, ngx_http_upstream_init): the client's
+    # body is read first (proxy_request_buffering on), then the upstream connects
+    body.read_client_request_body(r, lambda r: w.loop.post(
+        partial(upstream_connect, r, uri, args), label="upstream connect"))
     return NGX_DONE
+
+
+def proxy_host(r):
+    """$proxy_host: the upstream's host, with its port unless that is 80
+    (written __PORT__ for this server's, as the oracle shows it)."""
+    d = next(d for d in r.location.directives if d.name == "proxy_pass")
+    url = expand(r, d.args[0]) if "$" in d.args[0] else d.args[0]
+    m = re.match(r"https?://([^/:?]+)(?::([^/?]*))?", url)
+    host, port = (m.group(1), m.group(2)) if m else ("127.0.0.1", None)
+    if port in ("$server_port",) or (port and port.isdigit() and r.worker.listens_on(port)
+                                     and port != "80"):
+        port = "__PORT__"
+    return host if port in (None, "", "80") else f"{host}:{port}"
 
 
 def is_this_server(w, port):
@@ -228,7 +240,7 @@ def upstream_connect(r, uri, args):
     w = r.worker
     if r.connection.destroyed:          # ngx_http_upstream_cleanup ran with the request
         return
-    headers = [("Host", "127.0.0.1"), ("Connection", "close")]
+    headers = [("Host", proxy_host(r)), ("Connection", "close")]
     if r.request_body is not None and phases.request_content_length(r) >= 0:
         # "Content-Length: $proxy_internal_body_length" (the body a Lua API may have set)
         headers.append(("Content-Length", str(len(r.request_body))))
