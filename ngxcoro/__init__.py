@@ -197,14 +197,19 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None, pee
     # bytes written without a status line first (a header filter failed) are not a
     # response: the client (ngxcoro.oracle's) reads no body from them
     body = bytes(wire.body) if wire.status is not None else b""
+    # a head nginx still held when the connection closed never reached the client
+    head = list(wire.head or []) if wire.status is not None and wire.flushed else []
+    if wire.interim and status is not None:
+        # an interim "100 Continue" came first: that is the response the client
+        # (ngxcoro.oracle's) reads, with no body
+        status, head, body = 100, wire.interim[:1], b""
+    head = [_unport(h) for h in head]
     return Result(status=status, body=_unport(body.decode("utf-8", "replace")),
                   error_log=[_unport(x) for x in w.error_log], stap=list(stap.lines), events=list(log.events), hung=hung,
                   message=message, snapshots=snaps.frames if snaps else [],
                   config_text=config_text, request=request, inert=list(conf.inert),
                   refused=refused, client_abort_at=abort_at if wire.gone else None,
-                  head=[_unport(h) for h in wire.head or []] if wire.status is not None else [],
-                  headers=[_unport(h).split(": ", 1) for h in (wire.head or [])[1:]]
-                  if wire.status is not None else [],
+                  head=head, headers=[h.split(": ", 1) for h in head[1:]],
                   raw_body=_unport((bytes(wire.raw) if wire.status is not None else b"").decode(
                       "utf-8", "replace")),
                   notes=[n for n in (timers_note(w), args_note(w), stap.note(), log.note(),

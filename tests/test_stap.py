@@ -104,3 +104,72 @@ def test_timer_thread_t106_T1_T4_T7():
                 local ok, err = ngx.timer.at({delay}, f)
                 ngx.say("registered timer")
             """) == want, (body, delay)
+
+
+# ngx.exec from light threads: the expected GC-script lines are those of
+# t/095-uthread-exec.t's blocks (TEST 1, 2, 4, 5, 6), on programs of our own
+# with the same shape (real nginx here has no dtrace; its answers to these
+# programs agree with the model's, see scenarios 1111-1112)
+EXEC_LOCS = """
+location = /landing { echo "landed"; }
+location = /slow { echo_sleep 0.2; }
+"""
+
+
+def stap_conf(lua, request="POST /t", **kw):
+    conf = EXEC_LOCS + f"location = /t {{\n content_by_lua_block {{{lua}\n }}\n}}\n"
+    return ngxcoro.run(conf, request, **kw).stap
+
+
+def test_exec_in_thread_while_entry_sleeps_t095_T1():
+    # the thread's exec ends it ("terminate 2: ok") and the request's threads are
+    # finalized: the thread's delete, then the entry's (still pending on its sleep)
+    assert stap_conf("""
+        ngx.thread.spawn(function() ngx.exec("/landing") end)
+        ngx.sleep(0.5)
+        ngx.say("never")
+    """) == ["create 2 in 1", "spawn user thread 2 in 1", "terminate 2: ok",
+             "delete thread 2", "delete thread 1"]
+
+
+def test_exec_in_thread_after_entry_ended_t095_T2():
+    # the entry ends first (and is deleted); the thread wakes from its sleep and execs
+    assert stap_conf("""
+        ngx.thread.spawn(function() ngx.sleep(0.05) ngx.exec("/landing") end)
+    """) == ["create 2 in 1", "spawn user thread 2 in 1", "terminate 1: ok",
+             "delete thread 1", "terminate 2: ok", "delete thread 2"]
+
+
+def test_exec_in_thread_with_another_thread_sleeping_t095_T4():
+    # threads 2 and 3 both sleep, the entry ends; 2 wakes first and execs: it is
+    # deleted, then the still sleeping 3
+    assert stap_conf("""
+        ngx.thread.spawn(function() ngx.sleep(0.05) ngx.exec("/landing") end)
+        ngx.thread.spawn(function() ngx.sleep(0.5) end)
+    """) == ["create 2 in 1", "spawn user thread 2 in 1", "create 3 in 1",
+             "spawn user thread 3 in 1", "terminate 1: ok", "delete thread 1",
+             "terminate 2: ok", "delete thread 2", "delete thread 3"]
+
+
+def test_exec_in_thread_while_entry_captures_t095_T5():
+    # the exec fails (pending subrequests): the thread dies ("fail"); the entry's
+    # capture returns and it ends normally; both are deleted when the request ends
+    assert stap_conf("""
+        ngx.thread.spawn(function() ngx.sleep(0.05) ngx.exec("/landing") end)
+        ngx.location.capture("/slow")
+        ngx.say("end")
+    """, headers=[("Content-Length", "1024")]) == [
+        "create 2 in 1", "spawn user thread 2 in 1", "terminate 2: fail", "terminate 1: ok",
+        "delete thread 2", "delete thread 1"]
+
+
+def test_exec_in_entry_while_thread_captures_t095_T6():
+    # the entry's exec fails (its thread waits on a capture): the entry dies, which
+    # aborts the request: the thread is deleted first, then the entry
+    assert stap_conf("""
+        ngx.thread.spawn(function() ngx.location.capture("/slow") ngx.say("end") end)
+        ngx.sleep(0.05)
+        ngx.exec("/landing")
+    """, headers=[("Content-Length", "1024")]) == [
+        "create 2 in 1", "spawn user thread 2 in 1", "terminate 1: fail",
+        "delete thread 2", "delete thread 1"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from .core import NGX_OK, NGX_AGAIN, NGX_DONE
+from .core import NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE
 from . import request
 
 
@@ -20,22 +20,59 @@ def arrived_by(r):
     return request.body_sent_by(r)
 
 
+def body_short(r):
+    """The client announced more body (Content-Length) than it sends: nginx
+    waits for the rest, which never comes."""
+    if any(k.lower() == "transfer-encoding" for k, _ in r.main.headers):
+        return False
+    cl = next((v.strip() for k, v in r.main.headers if k.lower() == "content-length"), "")
+    return cl.isdigit() and int(cl) > sum(len(p) for _, p in r.main.body_pieces)
+
+
+def test_expect(r):
+    """ngx_http_test_expect: an HTTP/1.1 client that sent "Expect: 100-continue"
+    gets "HTTP/1.1 100 Continue" the first time its body is read or discarded."""
+    if r.expect_tested or r.http_version != "HTTP/1.1":
+        return
+    expect = next((v.strip() for k, v in r.headers if k.lower() == "expect"), None)
+    if expect is None:
+        return
+    r.expect_tested = True
+    # it goes to the socket at once, before any output nginx still holds; after output
+    # went out it trails the response, and the client reads no more
+    if expect.lower() == "100-continue" and not r.connection.wire.flushed:
+        r.connection.wire.interim.append("HTTP/1.1 100 Continue")
+
+
 def read_client_request_body(r, post_handler):
     """ngx_http_read_client_request_body: count++, then either the body
     is all here (post_handler now, NGX_OK) or NGX_AGAIN and post_handler
-    runs when the last piece arrives."""
+    runs when the last piece arrives (or, when the rest never comes, the
+    request ends 408 client_body_timeout after the last piece)."""
     w = r.worker
     request.count_change(r, +1, "read client request body")
     if r.discard_body:                    # being discarded: no body, at once
         post_handler(r)
         return NGX_OK
-    if (r is not r.main or r.request_body is not None or not r.body_pieces
+    short = r is r.main and body_short(r)
+    if r is r.main and r.request_body is None:
+        test_expect(r)
+    if (r is not r.main or r.request_body is not None or (not r.body_pieces and not short)
             or getattr(r, "body_discarded", False)):
         if r.request_body is None and r is r.main:
             r.request_body = b""
+            # "Content-Length: 0": rb->bufs holds one empty buffer
+            r.request_body_empty_buf = any(k.lower() == "content-length" and v.strip() == "0"
+                                           for k, v in r.headers)
         post_handler(r)
         return NGX_OK
     ready = arrived_by(r)
+    if short:
+        r.reading_body = True
+        wait = max(ready - w.loop.now_ms, 0) + w.location_setting(r, "client_body_timeout", 60000)
+        r.body_timer = w.loop.add_timer(wait, partial(read_client_request_body_timeout, r),
+                                        label="client body", kind="request body", owner=r.uri)
+        return NGX_AGAIN
     if ready <= w.loop.now_ms:
         request_body_save_filter(r)
         post_handler(r)
@@ -53,6 +90,17 @@ def read_client_request_body_handler(r, post_handler):
     request_body_save_filter(r)
     r.worker.fire("body_arrived", uri=r.unparsed_uri)
     post_handler(r)
+    request.run_posted_requests(r.connection)
+
+
+def read_client_request_body_timeout(r):
+    """ngx_http_read_client_request_body_handler on its timer (c->read->timedout):
+    the rest of the body did not come in time, the request ends 408."""
+    r.body_timer = None
+    if r.connection.destroyed:
+        return
+    r.connection.timedout = True
+    request.finalize_request(r, 408)          # NGX_HTTP_REQUEST_TIME_OUT
     request.run_posted_requests(r.connection)
 
 
@@ -149,20 +197,36 @@ def discard_request_body(r):
     read or already being discarded, or one that is all here; otherwise
     count++ and read (and drop) the rest as it arrives."""
     w = r.worker
+    short = r is r.main and body_short(r)
+    if r is r.main and not r.discard_body and r.request_body is None:
+        test_expect(r)
     if (r is not r.main or r.discard_body or r.request_body is not None or r.reading_body
-            or not r.body_pieces or getattr(r, "body_discarded", False)):
+            or (not r.body_pieces and not short) or getattr(r, "body_discarded", False)):
         return NGX_OK
     w.fire("discard_body", uri=r.unparsed_uri)
     ready = arrived_by(r)
-    if ready <= w.loop.now_ms:
+    if ready <= w.loop.now_ms and not short:
         r.body_discarded = True          # content_length_n = 0; r->request_body stays NULL
         return NGX_OK
     request.count_change(r, +1, "discard request body")
     r.discard_body = True
+    if short:     # the rest never comes: finalize_connection arms lingering_timeout
+        return NGX_OK
     r.body_timer = w.loop.add_timer(ready - w.loop.now_ms,
                                     partial(discarded_request_body_handler, r),
                                     label="client body", kind="request body", owner=r.uri)
     return NGX_OK
+
+
+def discarded_request_body_timeout(r):
+    """ngx_http_discarded_request_body_handler on its read timer (armed by
+    ngx_http_finalize_connection, lingering_timeout): c->error, NGX_ERROR."""
+    r.body_timer = None
+    if r.connection.destroyed:
+        return
+    r.connection.timedout = r.connection.error = True
+    request.finalize_request(r, NGX_ERROR)
+    request.run_posted_requests(r.connection)
 
 
 def discarded_request_body_handler(r):

@@ -80,36 +80,53 @@ def proxy_handler(r):
     and its response is relayed when that connection closes."""
     w = r.worker
     d = next(d for d in r.location.directives if d.name == "proxy_pass")
-    url = expand(r, d.args[0])              # ngx_http_proxy_eval: with variables, the URI
-    m = re.match(r"https?://(127\.0\.0\.1|localhost)(?::([^/]*))?(/.*)?$", url)
+    # with variables the URL is made per request (ngx_http_proxy_eval), and a
+    # URI in it is sent as it is, in place of the request's
+    url = expand(r, d.args[0]) if "$" in d.args[0] else d.args[0]
+    pattern = r"https?://127\.0\.0\.1" if url != d.args[0] else r"https?://(?:127\.0\.0\.1|localhost)"
+    m = re.match(pattern + r"(?::([^/?]*))?([/?].*)?$", url)
     if not m:
         raise w.unsupported(f"proxy_pass to {d.args[0]} (only this server itself)")
-    if not is_this_server(w, m.group(2)):
+    if not is_this_server(w, m.group(1)):
         w.log_error("error", "connect() failed (111: Connection refused) while "
                              "connecting to upstream", r)
         return 502
-    path = m.group(3)
-    uri = r.uri
+    path = m.group(2)
+    uri, args = r.uri, r.args
     loc = r.location
-    if path is not None and url != d.args[0]:     # given is the whole URI, args included
-        path, sep, query = path.partition("?")
-        return proxy_pass_to(r, path, query if sep else None)
-    if path is not None and loc.modifier in ("", "^~", "=") and uri.startswith(loc.pattern):
+    if url != d.args[0] and path is not None:
+        uri, _, args = path.partition("?")
+        args = args or None
+    elif path is not None and loc.modifier in ("", "^~", "=") and uri.startswith(loc.pattern):
         uri = path + uri[len(loc.pattern):]
     elif path is not None:
         uri = path
-    return proxy_pass_to(r, uri, r.args)
+    return proxy_pass_to(r, uri, args)
 
 
 def proxy_pass_to(r, uri, args):
     """The upstream starts once the body is read
     (ngx_http_read_client_request_body(r, ngx_http_upstream_init), which
-    takes the reference): it connects in a later event."""
+    takes the reference; proxy_request_buffering on): it connects in a later
+    event."""
     w = r.worker
     rc = body.read_client_request_body(
         r, lambda r: w.loop.post(partial(upstream_connect, r, uri, args),
                                  label="upstream connect"))
     return rc if rc >= 300 else NGX_DONE
+
+
+def proxy_host(r):
+    """$proxy_host: the upstream's host, with its port unless that is 80
+    (written __PORT__ for this server's, as the oracle shows it)."""
+    d = next(d for d in r.location.directives if d.name == "proxy_pass")
+    url = expand(r, d.args[0]) if "$" in d.args[0] else d.args[0]
+    m = re.match(r"https?://([^/:?]+)(?::([^/?]*))?", url)
+    host, port = (m.group(1), m.group(2)) if m else ("127.0.0.1", None)
+    if port in ("$server_port",) or (port and port.isdigit() and r.worker.listens_on(port)
+                                     and port != "80"):
+        port = "__PORT__"
+    return host if port in (None, "", "80") else f"{host}:{port}"
 
 
 def is_this_server(w, port):
@@ -121,16 +138,25 @@ def is_this_server(w, port):
     return any(l.rsplit(":", 1)[-1] == (port or "80") for l in listens)
 
 
+# the headers ngx_http_proxy_headers (the default proxy_set_header) sets or
+# clears, so a request's own are not passed on
+PROXY_SET_HEADERS = ("host", "connection", "content-length", "transfer-encoding", "te",
+                     "keep-alive", "expect", "upgrade")
+
+
 def upstream_connect(r, uri, args):
     """The upstream's connection is accepted: a new request, HTTP/1.0 (or
     proxy_http_version's)."""
     w = r.worker
     if r.connection.destroyed:          # ngx_http_upstream_cleanup ran with the request
         return
-    headers = [("Host", "127.0.0.1"), ("Connection", "close")]
+    headers = [("Host", proxy_host(r)), ("Connection", "close")]
     if r.request_body is not None and phases.request_content_length(r) >= 0:
         # "Content-Length: $proxy_internal_body_length" (the body a Lua API may have set)
         headers.append(("Content-Length", str(len(r.request_body))))
+    # then the request's own headers, in order (proxy_pass_request_headers on),
+    # but those the default proxy_set_header list sets or empties
+    headers += [(k, v) for k, v in r.headers if k.lower() not in PROXY_SET_HEADERS]
     version = "HTTP/" + w.location_setting(r, "proxy_http_version", "1.0")
     request.process_request(w, r.method, uri, args, version, headers,
                             [(0, r.request_body)] if r.request_body else [],

@@ -15,11 +15,15 @@ when the target has no ``?``. Two readers use it:
   and sends such lines to nginx on purpose to see its answer.
 
 The line is split on whitespace, not parsed byte by byte as nginx does.
+
+``parse_unsafe_uri`` is the same file's check of a URI a module asks for (a
+subrequest's), with the ``ngx_unescape_uri`` it calls.
 """
 
 from __future__ import annotations
 
-__all__ = ["RequestError", "parse_request", "request_target", "invalid_method"]
+__all__ = ["RequestError", "parse_request", "request_target", "invalid_method",
+           "parse_unsafe_uri"]
 
 
 class RequestError(ValueError):
@@ -53,3 +57,60 @@ def invalid_method(method: str) -> bool:
 def request_target(uri: str, args) -> str:
     """The request target again from ``parse_request``'s uri and args (``/t?a=1``)."""
     return uri if args is None else f"{uri}?{args}"
+
+
+def unescape_uri(s: str) -> str:
+    """ngx_unescape_uri (src/core/ngx_string.c) with type 0: each %XX becomes
+    its byte; a '%' not followed by a hex digit is dropped (the character
+    after it is kept), as is a '%X' whose second character is no hex digit."""
+    out, i, n = [], 0, len(s)
+    while i < n:
+        ch = s[i]
+        i += 1
+        if ch != "%":
+            out.append(ch)
+            continue
+        if i < n and s[i] in "0123456789abcdefABCDEF":
+            hi = s[i]
+            i += 1
+            if i < n and s[i] in "0123456789abcdefABCDEF":
+                out.append(chr(int(hi + s[i], 16)))
+            i += 1                          # a bad second character is dropped too
+        elif i < n:
+            out.append(s[i])
+            i += 1
+    return "".join(out)
+
+
+def parse_unsafe_uri(uri: str, unsafe: list | None = None):
+    """ngx_http_parse_unsafe_uri: the URI a module asks for (a subrequest's,
+    ngx.exec's) split at '?' into (uri, args: None without a '?'), %-escapes
+    decoded once; None when it is unsafe: empty, starting with '?', a NUL, or
+    a ".." segment (also once decoded; a decoded '?' or '%' is just a
+    character), and then the URI as it was found unsafe is appended to
+    `unsafe` (what NGX_HTTP_LOG_UNSAFE logs).  Each character stands for one
+    byte (latin-1)."""
+    def bad(u):
+        if unsafe is not None:
+            unsafe.append(u)
+    if not uri or uri[0] == "?":
+        return bad(uri)
+    args, decoded = None, False
+    while True:
+        if uri[:2] == ".." and (len(uri) == 2 or uri[2] == "/"):
+            return bad(uri)
+        quoted, n = False, len(uri)
+        for i, ch in enumerate(uri):
+            if ch == "%" and not decoded:
+                quoted = True
+            elif ch == "?" and not decoded:
+                uri, args = uri[:i], uri[i + 1:]
+                break
+            elif ch == "\0":
+                return bad(uri)
+            elif (ch == "/" and n - i > 2 and uri[i + 1:i + 3] == ".."
+                  and (n - i == 3 or uri[i + 3] == "/")):
+                return bad(uri)
+        if not quoted:
+            return uri, args
+        uri, decoded = unescape_uri(uri), True     # "unescaped URI", checked again

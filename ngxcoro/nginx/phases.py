@@ -192,7 +192,7 @@ def internal_redirect(r, uri, args):
         request.count_change(r, +1, "internal redirect")
         request.finalize_request(r, 500)
         return NGX_DONE
-    r.uri, r.args = uri, (args or None)
+    r.uri, r.args = uri, args               # "" (a bare '?') is not None: $args is ""
     r.ctx = None
     r.internal = True
     r.worker.fire("internal_redirect", uri=r.unparsed_uri)
@@ -214,6 +214,7 @@ def named_location(r, name):
     r.location = loc
     check_modelled(r)
     r.internal = True
+    r.ctx = None                        # the modules' contexts are cleared
     w.fire("internal_redirect", uri=name)
     r.phase_handler = location_rewrite_index(w)
     r.write_event_handler = core_run_phases

@@ -12,6 +12,7 @@ run from ngx_http_run_posted_requests.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 from .core import NGX_ERROR, NGX_AGAIN, NGX_DONE, NGX_DECLINED
 from . import http_parse, phases, response
@@ -66,12 +67,17 @@ class Request:
     cleanups: list = field(default_factory=list)
     header_only: bool = False
     err_status: int = 0
+    error_page: bool = False              # r->error_page: an error_page was used
+    expect_tested: bool = False           # r->expect_tested
     post_subrequest: object = None
     set_vars: dict = field(default_factory=dict)
     posted_requests: list = field(default_factory=list)   # on the main request
     postponed: list = field(default_factory=list)   # r->postponed: subrequests and output
     request_body: bytes | None = None
     request_body_file: str | None = None   # r->request_body->temp_file's name
+    # an empty body kept as one empty buffer (rb->bufs set): a "Content-Length: 0"
+    # body that was read, or ngx.req.finish_body with nothing appended
+    request_body_empty_buf: bool = False
     body_file_log_level: str = ""          # r->request_body_file_log_level ("": none)
     discard_body: bool = False
     reading_body: bool = False
@@ -268,6 +274,14 @@ def finalize_connection(r):
     with a body closes lingering, and so does one whose client closed first
     and nobody read its FIN (c->read->ready)."""
     if r.main.count != 1:
+        mr = r.main
+        if mr.discard_body and getattr(mr, "body_timer", None) is None:   # the rest never comes
+            from . import body
+            w = mr.worker
+            mr.body_timer = w.loop.add_timer(w.location_setting(mr, "lingering_timeout", 5000),
+                                             partial(body.discarded_request_body_timeout, mr),
+                                             label="discarded body", kind="request body",
+                                             owner=mr.uri)
         close_request(r, 0)
         return
     r = r.main

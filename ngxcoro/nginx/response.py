@@ -75,6 +75,8 @@ class Wire:
         self.keepalive_timeout = 0  # ... for this long (the location's keepalive_timeout)
         self.requests = 1           # c->requests: this request's number on its connection
         self.listener = None        # called with the wire when bytes go out (a cosocket peer)
+        self.interim = []           # interim status lines sent first ("100 Continue")
+        self.flushed = False        # output has gone to the socket
 
     def write(self, size, data, flush=False, last=False, raw=None):
         """ngx_http_write_filter: hold small output, send it all on flush/last.
@@ -85,6 +87,7 @@ class Wire:
         self._held.append((data, last, data if raw is None else raw))
         self._held_size += size
         if last or flush or self._held_size >= POSTPONE_OUTPUT:
+            self.flushed = True
             for data, last, raw in self._held:
                 if not self.gone:
                     self.body += data
@@ -99,9 +102,10 @@ class Wire:
     def sent_bytes(self):
         """Every byte the client has received: the head, then the body as
         framed (what a cosocket reading back from this server gets)."""
+        first = "".join(line + "\r\n\r\n" for line in self.interim).encode("latin-1")
         if self.head is None:
-            return b""
-        return ("\r\n".join(self.head) + "\r\n\r\n").encode("latin-1") + bytes(self.raw)
+            return first
+        return first + ("\r\n".join(self.head) + "\r\n\r\n").encode("latin-1") + bytes(self.raw)
 
     def held(self):
         """Output nginx is still holding back."""
@@ -114,15 +118,23 @@ class Wire:
 
 
 def special_response_handler(r, status):
-    """ngx_http_special_response_handler: the built-in page (an error_page for the
-    status is not modelled: the request is refused, naming it)."""
+    """ngx_http_special_response_handler: the location's error_page for the
+    status (once per request: recursive_error_pages is off), else the
+    built-in page.  An error_page after the header went out is not modelled."""
     w = r.worker
-    line = w.location_setting(r, "error_pages", {}).get(status)
-    if line is not None and not r.header_sent:
-        raise w.refuse(f'directive "error_page" is valid nginx but is not modelled by ngxcoro '
-                       f'in {w.config.filename}:{line} (the request\'s status {status} would '
-                       'use it)')
+    page = w.location_setting(r, "error_pages", {}).get(status)
     r.err_status = status
+    r.expect_tested = True                # no "100 Continue" after this
+    if page is not None and r.header_sent:
+        raise w.refuse(f'directive "error_page" is valid nginx but is not modelled by ngxcoro '
+                       f'in {w.config.filename}:{page[0]} (the request\'s status {status} would '
+                       'use it after the header was sent)')
+    if page is not None and not r.error_page and r.uri_changes != 0:
+        r.error_page = True
+        rc = send_error_page(r, page[1], page[2])
+        if rc is not None:
+            return rc
+        status = r.err_status                 # an external redirect: its 3xx page
     if r.header_sent:
         r.worker.log_error("alert", "header already sent", r)
         return NGX_ERROR
@@ -140,6 +152,30 @@ def special_response_handler(r, status):
         return rc
     output(r, body, last=True)
     return NGX_OK
+
+
+def send_error_page(r, overwrite, value):
+    """ngx_http_send_error_page: "=code" sets the status ("=" leaves it to the
+    page); a "/uri" is an internal redirect (as GET, but HEAD), "@name" a
+    named location (NGX_DONE either way); any other value is a redirect the
+    client follows (None: send the 302, or the "=3xx", page)."""
+    from . import phases
+    from .variables import expand
+    if overwrite >= 0:
+        r.err_status = overwrite
+    uri = expand(r, value)
+    if uri.startswith("/"):
+        uri, _, args = uri.partition("?")
+        if r.method != "HEAD":
+            r.method = "GET"
+        return phases.internal_redirect(r, uri, args or None)
+    if uri.startswith("@"):
+        return phases.named_location(r, uri)
+    if overwrite not in (301, 302, 303, 307, 308):
+        r.err_status = 302
+    r.headers_out[:] = [h for h in r.headers_out if h[0].lower() != "location"]
+    r.headers_out.append(["Location", uri])
+    return None
 
 
 def filter_finalize_request(r, status):

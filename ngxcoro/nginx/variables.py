@@ -81,6 +81,15 @@ def request_variable(r, name):
             return None
         ctx.counter += 1
         return str(ctx.counter)
+    if name.startswith("cookie_"):      # ngx_http_variable_cookie: the first "name=value"
+        want = name[7:]
+        for k, v in r.headers:
+            if k.lower() == "cookie":
+                for pair in v.split(";"):
+                    ck, eq, cv = pair.strip(" ").partition("=")
+                    if eq and ck.lower() == want:
+                        return cv
+        return None
     host = next((v for k, v in r.headers if k.lower() == "host"), "localhost")
     return {
         "uri": r.uri, "document_uri": r.uri, "args": r.args, "query_string": r.args,
@@ -107,8 +116,11 @@ def request_variable(r, name):
 
 def variable_request_body(r):
     """ngx_http_variable_request_body: the body in memory; not found when it
-    is not read, empty, or in a temp file."""
+    is not read, in a temp file, or empty without a buffer (an empty buffer
+    is "")."""
     rb = r.request_body
+    if rb == b"" and r.request_body_empty_buf and r.request_body_file is None:
+        return ""
     if not rb or r.request_body_file is not None:
         return None
     return rb.decode("latin-1")

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from ..nginx.core import NGX_OK, NGX_ERROR, NGX_AGAIN, NGX_DONE
 from ..nginx import phases
+from ..nginx.http_parse import parse_unsafe_uri
 from .common import (CONTEXT_YIELDABLE, CONTEXT_REWRITE, CONTEXT_ACCESS, CONTEXT_CONTENT,
                      CONTEXT_HEADER_FILTER, CONTEXT_NAMES, CONTEXT_TIMER, CoStatus)
 from .coroutine import coroutine_create_helper
 from .protocol import (ret, err, argerr, yield_to_run_thread, check_context, lua_type, tonumber,
-                       to_str)
+                       to_str, check_unsafe_uri_bytes, escape_log)
 from .util import request_cleanup, finalize_request, resume_tail
 
 NGX_HTTP_CLIENT_CLOSED_REQUEST = 499
@@ -77,16 +78,22 @@ def ngx_exec(w, *args):
         return argerr(1, f"string expected, got {lua_type(args[0])}")
     if args[0] == b"":
         return err("The uri argument is empty")
+    unsafe = []                # flags = NGX_HTTP_LOG_UNSAFE: the parser logs it
+    parsed = parse_unsafe_uri(to_str(args[0]), unsafe)
+    if parsed is None:
+        w.log_error("error", f'unsafe URI "{unsafe[0]}" was detected', r)
+        return err("unsafe uri")
     abort = check_if_abortable(ctx)
     if abort:
         return abort
-    uri, _, uargs = to_str(args[0]).partition("?")
+    uri, uargs = parsed        # args: None without a '?', "" after a bare one
     if len(args) == 2 and args[1] is not None:
         if lua_type(args[1]) not in ("string", "number"):   # a table is encoded in Lua
             return argerr(2, "string, number, or table expected, but got "
                              f"{lua_type(args[1])}")
         extra = to_str(args[1])
-        uargs = f"{uargs}&{extra}" if uargs else extra
+        if extra:
+            uargs = f"{uargs}&{extra}" if uargs else extra
     if r.header_sent or ctx.header_sent:
         return err("attempt to call ngx.exec after sending out response headers")
     ctx.exec_uri, ctx.exec_args = uri, uargs
@@ -116,6 +123,10 @@ def ngx_redirect(w, *args):
         return abort
     if r.header_sent or ctx.header_sent:
         return err("attempt to call ngx.redirect after sending out the headers")
+    raw = args[0] if isinstance(args[0], bytes) else to_str(args[0]).encode()
+    bad = check_unsafe_uri_bytes(raw)
+    if bad is not None:
+        return err(f'unsafe byte "0x{bad:02x}" in redirect uri "{escape_log(raw)}"')
     r.location_header = to_str(args[0])
     # a new Location header in the list, not r->headers_out.location: nginx's
     # header filter does not make it absolute

@@ -17,6 +17,7 @@ from .common import CONTEXT_NAMES, CONTEXT_HEADER_FILTER
 from .output import OUTPUT_CONTEXTS
 from .protocol import ret, argerr, abort, request_ctx, lua_type, tonumber
 from .util import send_header_if_needed
+from . import headers_in
 
 LOG_LEVELS = ["", "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"]
 
@@ -29,8 +30,9 @@ def headers_sent(w):
 
 
 def get_status(w):
-    """ngx.status (ngx_http_lua_ffi_get_resp_status)."""
-    return w.cur_r.headers_out_status or 0
+    """ngx.status (ngx_http_lua_ffi_get_resp_status): r->err_status (the
+    special response's, or an error_page's "=code") first."""
+    return w.cur_r.err_status or w.cur_r.headers_out_status or 0
 
 
 def set_status(w, v):
@@ -139,6 +141,37 @@ def req_headers(w):
     for k, v in w.cur_r.headers:
         out += [k.encode("latin-1"), v.encode("latin-1")]
     return tuple(out)
+
+
+# a header name keeps letters, digits and !#$%&'*+-.^_`|~; a value keeps all but
+# the control bytes (a tab stays) and DEL: the rest is written %XX (real nginx)
+_NAME_KEEP = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                       b"abcdefghijklmnopqrstuvwxyz")
+
+
+def _escape_header(data, name):
+    """ngx_http_lua_copy_escaped_header: `data` (bytes) as latin-1 text, %XX-escaped."""
+    if name:
+        bad = [c not in _NAME_KEEP for c in data]
+    else:
+        bad = [(c < 0x20 and c != 0x09) or c == 0x7F for c in data]
+    return "".join(f"%{c:02X}" if b else chr(c) for c, b in zip(data, bad))
+
+
+def req_set_header(w, key, override, *values):
+    """ngx.req.set_header / clear_header (ngx_http_lua_ffi_req_set_header):
+    the name and each value escaped, then ngx_http_lua_set_input_header for
+    each value (only the first overrides); no value clears the header.
+    False: a timer's fake request (NGX_HTTP_LUA_FFI_BAD_CONTEXT)."""
+    r = w.cur_r
+    if r is None or r.connection.log_context:
+        return ret(False)
+    key = _escape_header(key, True)
+    if not values:
+        headers_in.set_input_header(r, key, "", override)
+    for i, v in enumerate(values):
+        headers_in.set_input_header(r, key, _escape_header(v, False), override and i == 0)
+    return ret(True)
 
 
 # ----------------------------------------------------------- the request
@@ -280,7 +313,7 @@ API = {
     "set_resp_header": set_resp_header, "transform_underscores": transform_underscores,
     "get_status": get_status, "set_status": set_status,
     "send_headers": send_headers, "header_too_late": header_too_late,
-    "req_headers": req_headers, "is_subrequest": is_subrequest, "is_internal": is_internal,
+    "req_headers": req_headers, "req_set_header": req_set_header, "is_subrequest": is_subrequest, "is_internal": is_internal,
     "get_phase": get_phase, "get_method": get_method, "log": ngx_log, "now": now,
     "update_time": update_time, "today": today, "localtime": localtime,
     "start_time": start_time, "timegm": timegm, "tick": tick, "not_modelled": not_modelled,

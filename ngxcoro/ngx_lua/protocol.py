@@ -75,6 +75,24 @@ def check_context(ctx, allowed):
     return f"API disabled in the context of {CONTEXT_NAMES.get(ctx.context, 'unknown')}"
 
 
+def check_unsafe_uri_bytes(data):
+    """ngx_http_lua_check_unsafe_uri_bytes (src/ngx_http_lua_util.h): the first
+    byte of `data` that may not be in a URI (%00-%08, %0A-%1F, %7F; a tab and
+    bytes >= 0x80 pass), or None."""
+    for c in data:
+        if (c < 0x20 and c != 0x09) or c == 0x7F:
+            return c
+    return None
+
+
+def escape_log(data):
+    """ngx_http_lua_escape_log: `data` for a message, each control byte, byte
+    >= 0x7F, '"' and '\\' written \\xHH (real nginx: a redirect uri
+    "\\x0Dhttp\\x5C://\\x22..." for "\\rhttp\\\\://\\"...")."""
+    return "".join(f"\\x{c:02X}" if c < 0x20 or c >= 0x7F or c in b'"\\' else chr(c)
+                   for c in data)
+
+
 def request_ctx(w, allowed, no_request="no request found"):
     """The opening of most APIs: the request (ngx_http_lua_get_req), its ctx
     (ngx_http_get_module_ctx) and ngx_http_lua_check_context.  Returns

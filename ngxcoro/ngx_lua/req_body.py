@@ -165,7 +165,9 @@ def set_body_data(w, *args):
     if e:
         return e
     r.request_body, r.request_body_file, r.new_body = data, None, None
+    r.request_body_empty_buf = False          # "": rb->bufs is NULL
     set_content_length(r, len(data))
+    share_body(r)
     return ret()
 
 
@@ -195,6 +197,7 @@ def set_body_file(w, *args):
     r.request_body, r.new_body = data, None
     r.request_body_file = path           # a bare temp_file stub even when empty
     set_content_length(r, len(data))
+    share_body(r)
     return ret()
 
 
@@ -220,8 +223,9 @@ def init_body(w, *args):
     r.request_body_file = None
     r.request_body_in_file_only = size == 0 or getattr(r, "request_body_in_file_only", False)
     r.new_body = {"size": size, "buf": b"", "file": b""}
-    r.request_body = b""
+    r.request_body, r.request_body_empty_buf = b"", False
     r.content_length = 0
+    share_body(r)
     return ret()
 
 
@@ -253,6 +257,7 @@ def append_body(w, *args):
             rest = rest[take:]
     r.content_length += len(data)
     r.request_body = nb["file"] + nb["buf"]
+    share_body(r)
     return ret()
 
 
@@ -279,8 +284,23 @@ def finish_body(w, *args):
         _to_file(r, nb, nb["buf"])
         nb["buf"] = b""
     r.request_body = nb["file"] + nb["buf"]
+    r.request_body_empty_buf = not r.request_body     # the (empty) buffer stays in bufs
     set_content_length(r, r.content_length)
+    share_body(r)
     return ret()
+
+
+def share_body(r):
+    """A subrequest that inherited its parent's body has the very same
+    r->request_body (ngx_http_lua_subrequest: sr->request_body =
+    r->request_body): a body the API set there is the parent's too (the
+    Content-Length header is not: each request has its own headers)."""
+    while getattr(r, "shares_parent_body", False) and r.parent is not None:
+        p = r.parent
+        p.request_body, p.request_body_file = r.request_body, r.request_body_file
+        p.request_body_empty_buf = r.request_body_empty_buf
+        p.new_body = getattr(r, "new_body", None)
+        r = p
 
 
 def set_content_length(r, n):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from ..nginx.core import NGX_OK, NGX_ERROR
 from ..nginx import phases, request
+from ..nginx.http_parse import parse_unsafe_uri
 from ..nginx.request import Request
 from .common import CONTEXT_REWRITE, CONTEXT_ACCESS, CONTEXT_CONTENT
 from .protocol import err, ret, yield_to_run_thread, request_ctx
@@ -46,7 +47,8 @@ class SrData:
         self.status = 0
         self.seen_last = False
         self.run_post_subrequest = False
-        self.sr_id = 0                  # the subrequest (its res.header, in the VM)
+        self.sr_id = 0                  # the subrequest's id
+        self.sr = None                  # the subrequest, once done (its res.header)
 
 
 def ngx_location_capture_multi(w, *flat):
@@ -73,18 +75,26 @@ def ngx_location_capture_multi(w, *flat):
         if not action & NO_OPTIONS:
             forward = action & ALWAYS_FORWARD_BODY
         action = (action & (SHARE_ALL_VARS | COPY_ALL_VARS)) | forward
-        uri = uri.decode("latin-1")
-        uri, sep, uargs = uri.partition("?")
+        parsed = parse_unsafe_uri(uri.decode("latin-1"))
+        if parsed is None and i > 0:
+            # the subrequests already issued would run and resume a thread that
+            # went on (real nginx sends a broken response here)
+            raise w.refuse("ngx.location.capture_multi with an unsafe uri after a safe one "
+                           "is not modelled by ngxcoro")
+        if parsed is None:      # #1: capture_multi's argument; "%s": it ends at a NUL
+            return err("unsafe uri in argument #1: "
+                       f"{uri.split(bytes(1))[0].decode('utf-8', 'replace')}")
+        uri, uargs = parsed
         args = args.decode("latin-1") if args else ""
         if args:
             uargs = f"{uargs}&{args}" if uargs else args
-        uargs = uargs or None
+        # args: None without a "?" (a bare "?" leaves "": $args is then empty, not unset)
         coctx.pending_subreqs += 1
         sr = subrequest(r, uri, uargs, SrData(coctx, i))
         if sr is None:
             return err(f"failed to issue subrequest: {NGX_ERROR}")
         xvars = list(xvars.values()) if xvars else []
-        rc = adjust_subrequest(sr, int(method) % 2**32, action, body,
+        rc = adjust_subrequest(sr, int(method) % 2**64, action, body,
                                [(xvars[j].decode("latin-1"), xvars[j + 1].decode("latin-1"))
                                 for j in range(0, len(xvars), 2)])
         if rc != NGX_OK:
@@ -132,13 +142,16 @@ def subrequest(r, uri, args, data):
     sr.request_uri = main.request_uri
     sr.server_name = main.server_name
     sr.request_body, sr.request_body_file = r.request_body, r.request_body_file
+    sr.request_body_empty_buf = r.request_body_empty_buf    # the same r->request_body
+    sr.shares_parent_body = r.request_body is not None
     sr.set_vars = r.set_vars            # sr->variables = r->variables
     sr.sr_data = data
     data.sr_id = sr.id
     sr.post_subrequest = post_subrequest
     sr.write_event_handler = phases.handler
     sr.subrequests = r.subrequests - 1
-    w.fire("subrequest", uri=sr.unparsed_uri)
+    # nginx prints "%V?%V": a uri with a decoded '?' in it still gets its own '?'
+    w.fire("subrequest", uri=sr.log_uri if "?" in uri else sr.unparsed_uri)
     request.count_change(r, +1, f"subrequest {sr.unparsed_uri}")
     request.post_request(sr)
     return sr
@@ -158,13 +171,15 @@ def adjust_subrequest(sr, method, action, body, xvars):
     r = sr.parent
     w = sr.worker
     if body is not None:                # ngx_http_lua_set_content_length_header
-        sr.request_body = body
+        sr.request_body, sr.request_body_empty_buf = body, False   # "": no buffer
+        sr.shares_parent_body = False                              # a body of its own
         set_content_length_header(sr, len(body))
     elif not action & ALWAYS_FORWARD_BODY and method not in (8, 16) \
             and content_length_n(r) > 0:
         set_content_length_header(sr, 0)   # content_length_n 0, but real nginx (scenario
         sr.headers = sr.headers[1:]         # 842) shows no Content-Length header here
         sr.request_body = sr.request_body_file = None
+        sr.shares_parent_body = False
     name = METHODS.get(method)
     if name is None:
         w.log_error("error", f"unsupported HTTP method: {method}", r)
@@ -261,6 +276,7 @@ def post_subrequest(sr, rc):
     data.status = status
     error_like = rc == NGX_ERROR or rc in (201, 204) or (rc >= 300 and rc not in (444, 408, 499))
     pr_coctx.sr_results[data.index] = data
+    data.sr = sr
     request.post_request(pr, head=True)
     sr.connection.active = sr           # r->connection->data = r
 
@@ -275,6 +291,32 @@ def post_subrequest(sr, rc):
     return rc
 
 
+def sr_header_list(sr):
+    """The headers ngx_http_lua_handle_subreq_responses puts in res.header, as
+    a flat name, value list: Content-Length when only content_length_n says it,
+    Content-Type when the response has one, then r->headers_out.headers in
+    order (a relative Location of `return` is one of them)."""
+    out = []
+    listed = sr.headers_out + ([["Location", sr.location_out]] if sr.location_out else [])
+    n = sr.content_length_n
+    if n is not None and n >= 0 and not any(h[0].lower() == "content-length" for h in listed):
+        out += ["Content-Length", str(n)]
+    ctype = sr.content_type
+    lua_ctx = getattr(sr, "ctx", None)
+    status = sr.err_status or sr.headers_out_status
+    # ngx_http_set_content_type (default_type) when the header went out without a
+    # type (lua: not for a 304), and, once ngx.header set something,
+    # ngx_http_lua_post_subrequest's ngx_http_lua_set_content_type (even after a nil)
+    if (not ctype and lua_ctx is not None and lua_ctx.headers_set
+            or ctype is None and sr.header_sent and status != 304):
+        ctype = sr.worker.location_setting(sr, "default_type", "text/plain")
+    if ctype:
+        out += ["Content-Type", ctype]
+    for name, value in listed:
+        out += [name, value]
+    return [x.encode("latin-1", "replace") for x in out]
+
+
 def subrequest_resume(r):
     """ngx_http_lua_subrequest_resume: one result table per subrequest."""
     w = r.worker
@@ -284,8 +326,9 @@ def subrequest_resume(r):
     coctx.waiting = ""
     w.fire("subrequests_done", co=coctx)
     flat = []
-    for d in coctx.sr_results:
-        flat += [d.status, bytes(d.body), not d.seen_last, d.sr_id]  # no last buf: truncated
+    for d in coctx.sr_results:      # no last buf: truncated
+        header = sr_header_list(d.sr)
+        flat += [d.status, bytes(d.body), not d.seen_last, len(header) // 2] + header
     w.vm.push_results(coctx.co, *flat)
     n = coctx.nsubreqs
     coctx.sr_results, coctx.nsubreqs = [], 0

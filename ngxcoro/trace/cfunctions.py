@@ -13,6 +13,7 @@ from __future__ import annotations
 C_FUNCTIONS = {
     # nginx/request.py
     "nginx.request.process_request": "ngx_http_process_request",
+    "nginx.http_parse.parse_unsafe_uri": "ngx_http_parse_unsafe_uri",
     "nginx.request.finalize_request": "ngx_http_finalize_request",
     "nginx.request.finalize_subrequest": "ngx_http_finalize_request",
     "nginx.request.finalize_connection": "ngx_http_finalize_connection",
@@ -35,6 +36,7 @@ C_FUNCTIONS = {
     "nginx.request.log_request": "ngx_http_log_request",
     # nginx/response.py
     "nginx.response.special_response_handler": "ngx_http_special_response_handler",
+    "nginx.response.send_error_page": "ngx_http_send_error_page",
     "nginx.response.filter_finalize_request": "ngx_http_filter_finalize_request",
     "nginx.response.header_filter": "ngx_http_header_filter",
     "nginx.response.header_lines": "ngx_http_header_filter",
@@ -67,9 +69,12 @@ C_FUNCTIONS = {
     "nginx.phases.subrequest": "ngx_http_subrequest",
     # nginx/body.py
     "nginx.body.discard_request_body": "ngx_http_discard_request_body",
+    "nginx.body.test_expect": "ngx_http_test_expect",
     "nginx.body.discarded_request_body_handler": "ngx_http_discarded_request_body_handler",
     "nginx.body.read_client_request_body": "ngx_http_read_client_request_body",
     "nginx.body.read_client_request_body_handler": "ngx_http_read_client_request_body_handler",
+    "nginx.body.read_client_request_body_timeout": "ngx_http_read_client_request_body_handler",
+    "nginx.body.discarded_request_body_timeout": "ngx_http_discarded_request_body_handler",
     "nginx.variables.variable_request_body": "ngx_http_variable_request_body",
     "nginx.body.request_body_save_filter": "ngx_http_request_body_save_filter",
     "nginx.body.write_request_body": "ngx_http_write_request_body",
@@ -325,6 +330,9 @@ C_FUNCTIONS = {
     "ngx_lua.misc.send_headers": "ngx_http_lua_ffi_send_headers",
     "ngx_lua.misc.header_too_late": "ngx_http_lua_ffi_set_resp_header",
     "ngx_lua.misc.req_headers": "ngx_http_lua_ngx_req_get_headers",
+    "ngx_lua.misc.req_set_header": "ngx_http_lua_ffi_req_set_header",
+    "ngx_lua.misc._escape_header": "ngx_http_lua_copy_escaped_header",
+    "ngx_lua.headers_in.set_input_header": "ngx_http_lua_set_input_header",
     "ngx_lua.misc.is_subrequest": "ngx_http_lua_ffi_is_subrequest",
     "ngx_lua.misc.is_internal": "ngx_http_lua_ffi_req_is_internal",
     "ngx_lua.misc.get_phase": "ngx_http_lua_ffi_get_phase",
@@ -337,6 +345,8 @@ C_FUNCTIONS = {
     "ngx_lua.common.output_filter": "ngx_http_lua_output_filter",
     # ngx_lua/protocol.py (a macro of ngx_http_lua_util.h)
     "ngx_lua.protocol.check_context": "ngx_http_lua_check_context",
+    "ngx_lua.protocol.check_unsafe_uri_bytes": "ngx_http_lua_check_unsafe_uri_bytes",
+    "ngx_lua.protocol.escape_log": "ngx_http_lua_escape_log",
     # ngx_lua/initby.py, ngx_lua/initworkerby.py
     "ngx_lua.initby.init_by_inline": "ngx_http_lua_init_by_inline",
     "ngx_lua.initworkerby.init_worker": "ngx_http_lua_init_worker",

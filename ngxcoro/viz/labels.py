@@ -9,9 +9,14 @@ from html import escape as _esc
 from .palette import CHANGED, CHANGED_BG, INK
 
 
+# control characters are no XML, not even as &#N;: a URI or body may hold them
+_CONTROL = {c: f"\\x{c:02X}" for c in list(range(0x20)) + [0x7F] if c not in (0x09, 0x0A)}
+
+
 def _h(text):
-    """HTML-escaped and ASCII (other characters as &#NNN;)."""
-    return _esc(str(text), quote=True).encode("ascii", "xmlcharrefreplace").decode("ascii")
+    """HTML-escaped and ASCII (other characters as &#NNN;, control ones as \\xHH)."""
+    text = str(text).translate(_CONTROL)
+    return _esc(text, quote=True).encode("ascii", "xmlcharrefreplace").decode("ascii")
 
 
 def _yn(v):
@@ -85,6 +90,7 @@ def _q(value):
     v = str(value)
     if v.startswith("<") and v.endswith(">"):
         return v
+    v = v.translate({c: t for c, t in _CONTROL.items() if c != 0x0A})
     return '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 

@@ -36,6 +36,8 @@ from __future__ import annotations
 
 from html import escape as _esc
 
+from .labels import _CONTROL
+
 from .palette import INK, KIND_TEXT, OKABE_ITO, STATUS_FILL
 from .graph import current_and_posted, node_names
 
@@ -61,7 +63,8 @@ TOP = 78               # phases, time ticks, finalize marks, r->count lane
 
 
 def _h(t):
-    return _esc(str(t), quote=True)
+    """XML-escaped; control characters (no XML at all) written \\xHH."""
+    return _esc(str(t).translate(_CONTROL), quote=True)
 
 
 def _f(x):

@@ -258,6 +258,8 @@ DEFAULT_SETTINGS = {
     "client_body_buffer_size": 8192,   # two pages on x86-64
     "client_max_body_size": 1 << 20,
     "client_body_in_file_only": "off",
+    "client_body_timeout": 60000,   # ms: a body that stops coming (nginx/body.py)
+    "lingering_timeout": 5000,      # ms: the read timer of a discard that waits
     "satisfy": "all",
     "server_tokens": "on",
     "default_type": "text/plain",
@@ -268,7 +270,7 @@ DEFAULT_SETTINGS = {
     "add_headers": (),              # add_header: (name, value, always) in order
     "add_trailers": (),             # add_trailer: likewise
     "access_rules": (),             # allow / deny, as (deny?, network) in order
-    "error_pages": {},              # status -> line of the error_page that names it
+    "error_pages": {},              # status -> (line, overwrite, uri) of its error_page
     "more_headers": (),             # headers-more: (name, args, line) in order
     # the cosockets (ngx_lua/socket_tcp.py): ms, bytes, connections, flag
     "lua_socket_connect_timeout": 60000,
@@ -292,7 +294,7 @@ DEFAULT_SETTINGS = {
 # Directives kept in Location.directives / Server.directives for the model to run.
 KEPT = ECHO | {"return", "rewrite", "break", "set", "internal", "proxy_pass", "if"}
 ACCESS = ("allow", "deny")
-# error_page: accepted and checked; a request whose status it names is refused (error_pages)
+# error_page: a special response whose status it names goes to its page (error_pages)
 _MODELLED = (KEPT | set(ACCESS) | {"error_page"} | set(LUA_HANDLERS) | set(LUA_INIT)
              | set(DEFAULT_SETTINGS)
              | {"http", "events", "server", "location", "listen", "error_log", "root",

@@ -71,6 +71,14 @@ def parse_size(value: str) -> Optional[int]:
     return int(m.group(1)) * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[m.group(2).lower()]
 
 
+def parse_time_ms(value: str) -> int:
+    """src/core/ngx_parse.c ngx_parse_time(value, 0) in milliseconds: "200ms",
+    "2s", "1m 30s", "5" (a bare number is seconds); the slot checked it before."""
+    units = {"ms": 1, "s": 1000, "m": 60000, "h": 3600000, "d": 86400000, "w": 604800000,
+             "M": 2592000000, "y": 31536000000, "": 1000}
+    return sum(int(n) * units[u] for n, u in re.findall(r"(\d+)(ms|[smhdwMy]?)", value))
+
+
 def _check_script(value: str):
     """src/http/ngx_http_script.c ngx_http_script_compile: the ``$name``, ``${name}`` and
     ``$1``..``$9`` syntax of an argument that may hold variables (not whether they exist)."""
@@ -151,6 +159,15 @@ def parse_rule(name, value):
 
 # blocks that make a variable (ngx_http_map_module.c, _geo_module.c, _split_clients_module.c)
 VARIABLE_BLOCKS = ("map", "geo", "split_clients")
+
+
+def error_page_overwrite(args):
+    """ngx_http_core_error_page's overwrite: -1 without "=", 0 for a bare "="
+    (the page's own status), else the "=code"."""
+    last = args[-2] if len(args) > 2 else ""
+    if not last.startswith("="):
+        return -1
+    return int(last[1:]) if len(last) > 1 else 0
 
 
 def error_page_codes(args):

@@ -41,7 +41,8 @@ from .commands import (ACCESS, DEFAULT_SETTINGS, ECHO, ECHO_FILTERS, FLAGS, KEPT
                        LUA_INHERITED, LUA_INIT, NUMBERS, SIZES)
 from .core import Config, Location, LuaChunk, Server, check_duplicate_locations, location_name
 from .file import ConfigError, Directive, parse, parse_partial, walk
-from .handler import LOG_LEVELS, Loader, error_page_codes, log_level, parse_rule, parse_size
+from .handler import (LOG_LEVELS, Loader, error_page_codes, error_page_overwrite, log_level,
+                      parse_rule, parse_size, parse_time_ms)
 from .regex import pcre_compile
 
 __all__ = ["load", "lua_chunk", "lua_load_error"]
@@ -78,8 +79,8 @@ def _settings(block: list, inherited: dict, chunk: Optional[Callable] = None) ->
     rules = [parse_rule(d.name, d.args[0]) for d in block if d.name in ACCESS]
     if rules:                       # ngx_http_access_merge_loc_conf: own rules, or inherited
         out["access_rules"] = tuple(rules)
-    pages = {code: d.line for d in block if d.name == "error_page"
-             for code in error_page_codes(d.args)}
+    pages = {code: (d.line, error_page_overwrite(d.args), d.args[-1])
+             for d in block if d.name == "error_page" for code in error_page_codes(d.args)}
     if pages:                       # ngx_http_core_merge_loc_conf: own error_pages, or inherited
         out["error_pages"] = pages
     more = [(d.name, tuple(d.args), d.line) for d in block
@@ -107,6 +108,8 @@ def _settings(block: list, inherited: dict, chunk: Optional[Callable] = None) ->
             out[d.name] = parse_size(d.args[0])
         elif d.name in ("client_body_buffer_size", "client_max_body_size"):
             out[d.name] = parse_size(d.args[0])
+        elif d.name in ("client_body_timeout", "lingering_timeout"):   # msec slots
+            out[d.name] = parse_time_ms(d.args[0])
         elif d.name in ("satisfy", "server_tokens", "client_body_in_file_only"):
             out[d.name] = d.args[0].lower()
         elif d.name in ("gzip", "gzip_vary"):   # (inert: read only for the Vary header)

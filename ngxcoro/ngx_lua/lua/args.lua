@@ -96,3 +96,22 @@ ngx.encode_args = function(t)
   local s = encode_args(t, 2)          -- not a tail call: level 3 is our caller
   return s
 end
+
+-- ngx.req.set_uri_args(args) (ngx_http_lua_ngx_req_set_uri_args): r->args, from a
+-- string (its bytes up to a space, and DEL, %-escaped, as real nginx does), a
+-- number or a table (encoded as the "args" option of a capture)
+function ngx.req.set_uri_args(...)
+  local n = select("#", ...)
+  if n ~= 1 then raw_error("expecting 1 argument but seen " .. n, 2) end
+  bad_context(2)                       -- ngx_http_lua_check_fake_request
+  local args = ...
+  local tp = type(args)
+  if tp == "table" then args = encode_args(args, 2)
+  elseif tp == "number" then args = tostring(args)
+  elseif tp == "string" then
+    args = args:gsub("[%z\1-\32\127]", function(c) return sformat("%%%02X", sbyte(c)) end)
+  else
+    argerror(1, 1, "string, number, or table expected, but got " .. tp)
+  end
+  P.var_set("args", args)
+end

@@ -99,14 +99,48 @@ function ngx.req.get_headers(max, raw)
   return t
 end
 
+-- ngx.req.set_header / clear_header (lua-resty-core's, over
+-- ngx_http_lua_ffi_req_set_header): the values go to Python as strings; none clears
+local function set_req_header(name, value, override)
+  if name == nil then raw_error("bad 'name' argument: string expected, got nil", 3) end
+  if type(name) ~= "string" then name = tostring(name) end
+  local vals = {}
+  if value == nil then
+    if not override then
+      raw_error("bad 'value' argument: string or table expected, got nil", 3)
+    end
+  elseif type(value) == "table" then
+    if #value == 0 and not override then
+      raw_error("bad 'value' argument: non-empty table expected", 3)
+    end
+    for i = 1, #value do
+      local s = value[i]
+      if type(s) ~= "string" then s = tostring(s) value[i] = s end
+      vals[i] = s
+    end
+  else
+    vals[1] = tostring(value)
+  end
+  local _, ok = P.req_set_header(name, override, unpack(vals))
+  if not ok then raw_error("API disabled in the current context", 3) end
+end
+function ngx.req.set_header(name, value)
+  set_req_header(name, value, true)
+end
+function ngx.req.clear_header(name)
+  if type(name) ~= "string" then name = tostring(name) end
+  local _, ok = P.req_set_header(name, true)
+  if not ok then raw_error("API disabled in the current context", 2) end
+end
+
 -- APIs of ngx_lua 0.10.23 that this model does not have: a clear error
 -- instead of "attempt to index a nil value"
 local NOT_MODELLED = {}
 for name in ([[socket re md5 md5_bin sha1_bin crc32_short crc32_long
   encode_base64 decode_base64 hmac_sha1 cookie_time http_time parse_http_time
   config resp run_worker_thread thread_pool escape_html
-  get_now_ts raw_header set_header clear_header get_headers_raw
-  set_method set_uri_args socket]]):gmatch("%S+") do NOT_MODELLED[name] = true end
+  get_now_ts raw_header get_headers_raw
+  set_method socket]]):gmatch("%S+") do NOT_MODELLED[name] = true end
 
 local function not_modelled(prefix)
   return function(_, k)

@@ -130,15 +130,24 @@ ngx.HTTP_MKCOL, ngx.HTTP_COPY, ngx.HTTP_MOVE, ngx.HTTP_PROPFIND = 64, 128, 256, 
 ngx.HTTP_PROPPATCH, ngx.HTTP_LOCK, ngx.HTTP_UNLOCK, ngx.HTTP_TRACE = 2048, 4096, 8192, 32768
 
 -- handle_subreq_responses: one {status, header, body, truncated} per subrequest
--- (the values come in fours: status, body, truncated, the subrequest's id)
+-- (each comes as status, body, truncated, the number of headers, then each
+-- header's name and value: a name seen again makes its value a table)
 function K.push_results(id, ...)
   local s = stk[id]
   if not s then s = {n = 0}; stk[id] = s end
-  for i = 1, select('#', ...), 4 do
-    local status, body, truncated, sr = select(i, ...)
+  local i, n = 1, select('#', ...)
+  while i <= n do
+    local status, body, truncated, nh = select(i, ...)
     local header = {}
-    for _, h in pairs(resp_headers_of[sr] or header) do header[h[1]] = h[2] end
+    for j = i + 4, i + 3 + 2 * nh, 2 do
+      local k, v = select(j, ...)
+      local old = rawget(header, k)
+      if old == nil then header[k] = v
+      elseif type(old) == "table" then old[#old + 1] = v
+      else header[k] = {old, v} end
+    end
     s.n = s.n + 1
     s[s.n] = {status = status, header = header, body = body, truncated = truncated}
+    i = i + 4 + 2 * nh
   end
 end
