@@ -108,8 +108,6 @@ def _settings(block: list, inherited: dict, chunk: Optional[Callable] = None) ->
             out[d.name] = parse_size(d.args[0])
         elif d.name in ("client_body_buffer_size", "client_max_body_size"):
             out[d.name] = parse_size(d.args[0])
-        elif d.name in ("client_body_timeout", "lingering_timeout"):   # msec slots
-            out[d.name] = parse_time_ms(d.args[0])
         elif d.name in ("satisfy", "server_tokens", "client_body_in_file_only"):
             out[d.name] = d.args[0].lower()
         elif d.name in ("gzip", "gzip_vary"):   # (inert: read only for the Vary header)
@@ -121,7 +119,7 @@ def _settings(block: list, inherited: dict, chunk: Optional[Callable] = None) ->
         elif d.name in ("root", "default_type", "charset", "proxy_http_version"):
             out[d.name] = d.args[0]
         elif d.name in MSEC_SETTINGS:       # ngx_conf_set_msec_slot
-            out[d.name] = parse_msec(d.args[0])
+            out[d.name] = parse_time_ms(d.args[0])
         elif d.name in ("lua_socket_buffer_size",):
             out[d.name] = parse_size(d.args[0])
         elif d.name in ("lua_socket_pool_size", "keepalive_requests"):
@@ -131,20 +129,11 @@ def _settings(block: list, inherited: dict, chunk: Optional[Callable] = None) ->
     return out
 
 
-# the lua_socket_* timeouts, and the server's keepalive_timeout (the first argument)
+# the msec slots read: the lua_socket_* timeouts, keepalive_timeout (its first argument),
+# client_body_timeout and lingering_timeout
 MSEC_SETTINGS = ("lua_socket_connect_timeout", "lua_socket_send_timeout",
-                 "lua_socket_read_timeout", "lua_socket_keepalive_timeout", "keepalive_timeout")
-
-
-def parse_msec(value: str) -> int:
-    """ngx_parse_time(value, 0): "100ms", "2s", "1m", "5" (seconds) in milliseconds."""
-    import re
-    total = 0
-    units = {"ms": 1, "s": 1000, "m": 60000, "h": 3600000, "d": 86400000, "w": 604800000,
-             "M": 2592000000, "y": 31536000000, "": 1000}
-    for num, unit in re.findall(r"(\d+)(ms|[smhdwMy]?)", value):
-        total += int(num) * units[unit]
-    return total
+                 "lua_socket_read_timeout", "lua_socket_keepalive_timeout", "keepalive_timeout",
+                 "client_body_timeout", "lingering_timeout")
 
 
 def _error_log_level(block: list, inherited: str) -> str:
