@@ -16,6 +16,8 @@ import time
 
 import lupa.luajit21 as luajit
 
+from ..nginx.event_connect import MODEL_PORT
+
 # vm.lua first (protocol, stacks, sandbox), boot.lua last (set-up); between
 # them one file per C file, beside the Python module of the same name
 LUA_FILES = ("vm", "coroutine", "uthread", "output", "sleep", "variable", "args", "req_body",
@@ -112,7 +114,10 @@ class LuaVM:
         self.lua_thread_cache_max_entries = 1024
 
     def compile(self, source, chunkname):
-        """Load a chunk (ngx_http_lua_clfactory_loadbuffer); returns its index."""
+        """Load a chunk (ngx_http_lua_clfactory_loadbuffer); returns its index.
+        A scenario's __PORT__ is the port the server listens on: the oracle
+        writes real nginx's there, the model its own (MODEL_PORT)."""
+        source = source.replace("__PORT__", str(MODEL_PORT))
         res = self._compile(b(source), b(chunkname))
         if isinstance(res, tuple):
             raise LuaSyntaxError(s(res[1]))

@@ -125,7 +125,3 @@ function ngx.socket.connect(...)
   if not ok then return nil, err end
   return sock
 end
-
--- a scenario's __PORT__ (the oracle writes the port real nginx listens on there):
--- the model's own port, nginx/event_connect.py MODEL_PORT
-SAFE.__PORT__ = 48001
