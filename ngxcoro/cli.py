@@ -1,6 +1,7 @@
 """python -m ngxcoro run --config FILE --request "GET /t" [--header "N: v"]...
                       [--client-abort-at SECONDS] [--quit-at SECONDS] [--peer SCRIPT]...
-                      [--json]
+                      [--what-if NAME] [--json]
+       python -m ngxcoro export --config FILE --request "GET /t" [...]  (a Test::Nginx block)
 
 Exit codes: 0 when the run gave nginx's answer, whatever the status (a hang
 real nginx would also have, answered at the client's timeout, included);
@@ -16,6 +17,7 @@ import json
 import sys
 
 from . import run, RequestError, CLIENT_TIMEOUT
+from .whatif import WHAT_IFS, banner
 
 LOG_LEVELS = ("stderr", "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug")
 
@@ -71,6 +73,9 @@ def main(argv=None):
     rp.add_argument("--peer", action="append", default=[], metavar="SCRIPT",
                     help='a scripted peer cosockets connect to, e.g. "127.0.0.1:1990 recv-line; '
                          'wait 100; send \\"hi\\n\\"; close" (repeatable; ngxcoro.peers)')
+    rp.add_argument("--what-if", metavar="NAME",
+                    help="NOT nginx: run with one line of the C changed (" + ", ".join(WHAT_IFS)
+                         + "; ngxcoro.whatif)")
     rp.add_argument("--json", action="store_true", help="print one JSON object")
     rp.add_argument("--log-level", choices=LOG_LEVELS,
                     help="error_log level to write at (default: the config's error_log level)")
@@ -100,7 +105,7 @@ def main(argv=None):
         res = run(text, a.request, headers=a.header, body=body, peers=a.peer,
                   filename=a.config.rsplit("/", 1)[-1], order=order, log_level=a.log_level,
                   timeout=a.timeout, abort_at=a.client_abort_at, quit_at=a.quit_at,
-                  trace=a.json)
+                  trace=a.json, what_if=a.what_if)
     except RequestError as e:
         if a.json:
             print(json.dumps({"status": None, "message": str(e), "refused": True}))
@@ -153,6 +158,8 @@ def _print(res, as_json):
     if res.startup_error:
         print(res.startup_error)
         return 1
+    if res.what_if is not None:
+        print(f"*** {banner(res.what_if)} ***")
     if res.inert:
         print(_inert_line(res.inert))
     print(f"status: {res.status if res.status is not None else '(no complete response)'}"
