@@ -35,7 +35,7 @@ from .nginx.event_connect import MODEL_PORT
 PORT_PLACEHOLDER = "__PORT__"          # ngxcoro.oracle's
 
 __all__ = ["run", "run_lua", "lua_location", "Result", "Hooks", "parse_request", "RequestError",
-           "show", "CLIENT_TIMEOUT"]
+           "show", "CLIENT_TIMEOUT", "export_test_nginx"]
 
 
 @dataclass
@@ -63,6 +63,10 @@ class Result:
     raw_body: str = ""
     # a what-if switch (ngxcoro/whatif.py): the run is NOT nginx's when this is set
     what_if: str | None = None
+    # what the request carried besides its line: the headers given to run() (not the
+    # Host and Connection it adds) and the body (a str, or the list of pieces)
+    request_headers: list = field(default_factory=list)
+    request_body: object = None
 
     def to_json(self):
         return {"status": self.status, "body": self.body, "error_log": self.error_log,
@@ -136,6 +140,7 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None, pee
     stap = hooks.add(StapTrace()) if trace else StapTrace(limit=1)
     method, uri, args, version = parse_request(request)
     headers = list(headers)
+    own_headers, own_body = list(headers), body
     peer_scripts = peers if isinstance(peers, dict) else _peers.parse_peers(peers)
     # the client the model stands for sends what ngxcoro.oracle's does
     if not any(k.lower() == "host" for k, _ in headers):
@@ -227,7 +232,8 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None, pee
                       "utf-8", "replace")),
                   notes=[n for n in (timers_note(w), args_note(w), stap.note(), log.note(),
                                      snaps and snaps.note()) if n]
-                  + _whatif.notes(w, w.main_r), what_if=what_if)
+                  + _whatif.notes(w, w.main_r), what_if=what_if,
+                  request_headers=own_headers, request_body=own_body)
 
 
 _MODEL_PORT_RE = re.compile(rf"(?<=127\.0\.0\.1:|localhost:){MODEL_PORT}(?!\d)")
@@ -247,6 +253,13 @@ def check_quit_at(quit_at, timeout):
         raise RequestError(f"bad quit_at {quit_at!r}: expected seconds >= 0 and before the "
                            f"client's timeout ({timeout:g} s)" if timeout is not None else
                            f"bad quit_at {quit_at!r}: expected seconds >= 0")
+
+
+def export_test_nginx(result, title=None, **kw):
+    """The Test::Nginx block (a str) of a Result: ngxcoro.export; an ExportError (a
+    ValueError) with a one-line reason when the run has none."""
+    from .export import export_test_nginx as _export
+    return _export(result, title=title, **kw)
 
 
 def lua_location(lua, uri="/t"):

@@ -79,10 +79,22 @@ def main(argv=None):
     rp.add_argument("--json", action="store_true", help="print one JSON object")
     rp.add_argument("--log-level", choices=LOG_LEVELS,
                     help="error_log level to write at (default: the config's error_log level)")
+    ep = sub.add_parser("export", help="print the model's answer as a Test::Nginx block")
+    ep.add_argument("--config", required=True,
+                    help="an nginx.conf, the inside of a server {} block, or http-level text")
+    ep.add_argument("--request", default="GET /t", help='a request line, e.g. "POST /t"')
+    ep.add_argument("--header", action="append", default=[], type=_header,
+                    help='a request header "Name: value" (repeatable)')
+    ep.add_argument("--body", help="the request body (\\n stands for a newline)")
+    ep.add_argument("--body-file", help="the request body, from a file")
+    ep.add_argument("--title", help="the block's title (default: the scenario's # title, "
+                                    "else the request line)")
     sub.add_parser("compare", add_help=False,
                    help="run on the model and on real nginx, print both error logs side by side "
                         "(python -m ngxcoro compare --help)")
     a = p.parse_args(argv)
+    if a.cmd == "export":
+        return _export(a)
 
     try:
         with open(a.config, encoding="utf-8") as f:
@@ -118,6 +130,31 @@ def main(argv=None):
     except BrokenPipeError:                  # e.g. piped into `head`
         sys.stderr.close()
         return 0
+
+
+def _export(a):
+    """python -m ngxcoro export: run the model, print the Test::Nginx block."""
+    from .export import ExportError, export_test_nginx
+    from .oracle.scenario import parse_scenario
+    try:
+        with open(a.config, encoding="utf-8") as f:
+            text = f.read()
+        body = a.body.replace("\\n", "\n") if a.body is not None else None
+        if a.body_file:
+            with open(a.body_file, encoding="utf-8") as f:
+                body = f.read()
+    except OSError as e:
+        print(f"ngxcoro: cannot read {e.filename}: {e.strerror}", file=sys.stderr)
+        return 2
+    try:
+        res = run(text, a.request, headers=a.header, body=body, trace=False,
+                  filename=a.config.rsplit("/", 1)[-1])
+        block = export_test_nginx(res, title=a.title or parse_scenario(text)["title"] or None)
+    except (RequestError, ExportError) as e:
+        print(f"ngxcoro: {e}", file=sys.stderr)
+        return 2
+    sys.stdout.write(block)
+    return 0
 
 
 def _seconds(text):
