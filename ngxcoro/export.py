@@ -10,7 +10,9 @@ The block says what the model answers, as a test of real nginx:
     --- config           (the inside of the server block; Test::Nginx puts it in its own
                           server, which listens on $TEST_NGINX_SERVER_PORT)
     --- more_headers     (the request's own headers, if any)
-    --- request          (the request line, then the body if any)
+    --- request          (the request line, then the body if any; `--- raw_request eval`,
+                          the whole request, for a body with white space at an end,
+                          which Test::Nginx would strip)
     --- response_body    (exact; `chop` when it has no final newline), or
     --- response_body_like  (a body that holds the server's port: the port as \\d+)
     --- error_code       (when the status is not 200)
@@ -163,6 +165,22 @@ def _perl_regex_escape(text):
 
 
 # ------------------------------------------------------------------- block
+def raw_request(line, headers, body):
+    """The request as the oracle's client and Test::Nginx send it (HTTP/1.1 by default,
+    Host: localhost, Connection: close, Content-Length) for `--- raw_request`."""
+    parts = line.split()
+    if len(parts) == 2:
+        parts.append("HTTP/1.1")
+    names = {k.lower() for k, _ in headers}
+    head = [" ".join(parts)]
+    head += [] if "host" in names else ["Host: localhost"]
+    head += [f"{k}: {v}" for k, v in headers]
+    head += [] if "connection" in names else ["Connection: close"]
+    if body and not names & {"content-length", "transfer-encoding"}:
+        head.append(f"Content-Length: {len(body.encode())}")
+    return "\r\n".join(head) + "\r\n\r\n" + (body or "")
+
+
 def _refusal(res):
     if getattr(res, "what_if", None) is not None:
         return f"a what-if run ({res.what_if}) is not nginx: there is nothing to test nginx with"
@@ -196,9 +214,14 @@ def export_test_nginx(res, title=None, body=None, headers=(), number=1):
     if http:
         out += ["--- http_config", http.replace(PORT, TEST_PORT)]
     out += ["--- config", config.replace(PORT, TEST_PORT)]
-    if headers:
-        out += ["--- more_headers"] + [f"{k}: {v}" for k, v in headers]
-    out += ["--- request", res.request + (f"\n{body}" if body else "")]
+    if body and body != body.strip():
+        # Test::Nginx strips a --- request body's white space at both ends: the whole
+        # request, as the oracle's client sends it, instead
+        out += ["--- raw_request eval", perl_quote(raw_request(res.request, headers, body))]
+    else:
+        if headers:
+            out += ["--- more_headers"] + [f"{k}: {v}" for k, v in headers]
+        out += ["--- request", res.request + (f"\n{body}" if body else "")]
     page = res.status != 200 and _SPECIAL_PAGE.search(res.body)
     if PORT in res.body:
         pattern = r"\d+".join(_perl_regex_escape(x) for x in res.body.split(PORT))

@@ -125,6 +125,16 @@ location = /t {
 }
 """
 
+# a body with a final newline: Test::Nginx would strip it from --- request
+LINES = """
+location = /t {
+    content_by_lua_block {
+        ngx.req.read_body()
+        ngx.print("[", ngx.req.get_body_data(), "]")
+    }
+}
+"""
+
 PROGRAMS = {
     "sleep": (SLEEP, "GET /t", (), None),
     "uthreads": (UTHREADS, "GET /t", (), None),
@@ -135,6 +145,7 @@ PROGRAMS = {
     "post-body": (BODY, "POST /t", [("X-Kind", "form")], "a=1&b=2"),
     "port": (PORT, "GET /t", (), None),
     "blank-lines": (BLANKS, "GET /t", (), None),
+    "raw-request": (LINES, "PUT /t", [("X-A", "1")], "one\ntwo\n"),
 }
 
 
@@ -148,10 +159,17 @@ def _block(name):
 
 
 def _request(block):
+    """(request line, headers, body) as Test::Nginx sends them: a `--- request` body
+    without white space at its ends (Socket.pm's build_request_from_packets strips it),
+    or a `--- raw_request` as it stands."""
+    if "raw_request" in block:
+        head, _, body = block["raw_request"].partition("\r\n\r\n")
+        line, *lines = head.split("\r\n")
+        return line, [tuple(x.strip() for x in h.split(":", 1)) for h in lines], body or None
     line, _, body = block["request"].partition("\n")
     headers = [tuple(x.strip() for x in h.split(":", 1))
                for h in block.get("more_headers", "").splitlines() if h.strip()]
-    return line, headers, body.rstrip("\n") or None
+    return line, headers, body.strip() or None
 
 
 # -------------------------------------------------------------- the blocks
@@ -193,6 +211,14 @@ def test_port_becomes_the_scaffold_s_variable():
     assert main == "" and "listen $TEST_NGINX_SERVER_PORT;" in http
     _, text, block = _block("port")
     assert block["response_body_like"] == r"^me: 127\.0\.0\.1:\d+\n$"
+
+
+def test_body_with_white_space_at_an_end_is_a_raw_request():
+    _, text, block = _block("raw-request")
+    assert "request" not in block and "more_headers" not in block
+    assert block["raw_request"] == ("PUT /t HTTP/1.1\r\nHost: localhost\r\nX-A: 1\r\n"
+                                    "Connection: close\r\nContent-Length: 8\r\n\r\none\ntwo\n")
+    assert block["response_body"] == "[one\ntwo\n]"
 
 
 def test_whole_nginx_conf_has_a_main_config():
