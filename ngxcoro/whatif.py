@@ -77,9 +77,10 @@ def prepend(r, ctx, pt):
 
 
 def use_after_free(r, where, what):
-    """A read of a freed request: said, not done (C's behaviour is undefined)."""
-    taken(r.worker, f"would use freed request {r.uri} (use after free): {where} reads "
-                    f"{what} after the request was freed; the model stops there")
+    """A read of a freed request by ngx_http_lua_`where`: said, not done (what C does
+    then is undefined: the pool's memory may hold anything)."""
+    taken(r.worker, f"would use freed request {r.uri} (use after free): ngx_http_lua_{where} "
+                    f"reads {what} after the request was freed; the model stops there")
     return NGX_DONE
 
 

@@ -206,7 +206,8 @@ def test_http_level_text_splits_into_http_config_and_config():
 
 def test_port_becomes_the_scaffold_s_variable():
     main, http, config = split_config(
-        "server {\n    listen 1;\n    location = /t { proxy_pass http://127.0.0.1:__PORT__/u; }\n}\n"
+        "server {\n    listen 1;\n"
+        "    location = /t { proxy_pass http://127.0.0.1:__PORT__/u; }\n}\n"
         "server {\n    listen 2;\n    location = /u { return 200; }\n}\n")
     assert main == "" and "listen $TEST_NGINX_SERVER_PORT;" in http
     _, text, block = _block("port")

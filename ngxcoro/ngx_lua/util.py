@@ -230,7 +230,7 @@ def run_posted_threads(c, r, ctx, nreqs):
     w = r.worker
     while True:
         if c.destroyed and w.what_if == whatif.NO_DESTROYED_CHECK:  # what-if, not nginx: no test
-            return whatif.use_after_free(r, "ngx_http_lua_run_posted_threads", "ctx->posted_threads")
+            return whatif.use_after_free(r, "run_posted_threads", "ctx->posted_threads")
         if c.destroyed or c.requests != nreqs:
             return NGX_DONE
         pt = ctx.posted_threads
