@@ -40,6 +40,10 @@ _OWN_MAIN = ("events", "http", "pid", "error_log", "worker_processes", "daemon",
 # "content_by_lua(nginx.conf:12):3: ": where the chunk sits in the file differs on the
 # scaffold (its nginx.conf has lines of its own before the test's config)
 _CHUNK = re.compile(r"\w+_by_lua(?:_block)?\([^()]*:\d+\):\d+: ")
+# a pointer (%p: "u:00005A0000002300") differs from run to run
+_POINTER = re.compile(r"\b(?:0x)?[0-9A-Fa-f]{16}\b")
+# what nginx's log handler appends to the message (ngx_http_log_error; a timer's context)
+_SUFFIX = re.compile(r", (?:client|context): .*$")
 _LOG_LINE = re.compile(r"^\S+ \S+ \[(\w+)\] \d+#\d+: (?:\*\d+ )?(.*)$", re.S)
 _ERROR_LEVELS = ("error", "crit", "alert", "emerg")
 # nginx's own error pages name its version: the scaffold's build differs
@@ -143,15 +147,15 @@ def join_config(main, http, config):
 # --------------------------------------------------------------------- log
 def log_patterns(error_log):
     """The model's lines at level error and above as Test::Nginx `error_log` patterns:
-    the message's first line, without the client suffix, split where a chunk name
-    (which names a line of the config file) stands."""
+    the message's first line, without the log handler's suffix, split where a chunk
+    name (which names a line of the config file) or a pointer stands."""
     out = []
     for line in error_log:
         m = _LOG_LINE.match(line)
         if not m or m.group(1) not in _ERROR_LEVELS:
             continue
-        msg = m.group(2).split("\n", 1)[0].split(", client: ", 1)[0]
-        for piece in _CHUNK.split(msg):
+        msg = _SUFFIX.sub("", m.group(2).split("\n", 1)[0])
+        for piece in re.split(f"{_CHUNK.pattern}|{_POINTER.pattern}", msg):
             piece = piece.strip()
             if piece and piece not in out:
                 out.append(piece)

@@ -286,3 +286,50 @@ def test_exported_block_passes_on_real_nginx(name, real_nginx):
         assert pattern in log, f"{pattern!r} not in nginx's error log\n{text}"
     for pattern in block.get("no_error_log", "").splitlines():
         assert pattern not in log, f"{pattern!r} in nginx's error log\n{text}"
+
+
+# ------------------------------------------- every scenario's recorded answer
+def test_exported_blocks_hold_on_the_recordings():
+    """Each scenario real nginx answered (its recording in scenarios/expected/) and the
+    block can say (no peers, early close or quit; a whole response, no hang, a body in one
+    piece, a config nginx starts with): the model's block expects what nginx answered.
+    The recording's error log is normalised (oracle/logs.py: the "*N" lines only, each
+    with its first line and "PTR" for pointers), so a pattern of a cycle-log line (the
+    model's line has no "*N": a timer nginx could not run ...) is not looked for there."""
+    import json
+    import os
+    from ngxcoro.oracle.scenario import parse_scenario
+    scen = ngxcoro.__file__.rsplit("/", 1)[0] + "/oracle/scenarios"
+    checked, problems = 0, []
+    for name in sorted(os.listdir(scen)):
+        if not name.endswith(".ngx") or not os.path.exists(f"{scen}/expected/{name[:-4]}.json"):
+            continue
+        with open(f"{scen}/{name}") as f:
+            text = f.read()
+        with open(f"{scen}/expected/{name[:-4]}.json") as f:
+            rec = json.load(f)
+        info = parse_scenario(text)
+        if info["peers"] or info["client_abort_at"] is not None or info["quit_at"] is not None:
+            continue
+        res = ngxcoro.run(text, info["request"], headers=info["headers"], body=info["body"],
+                          timeout=info["timeout"], trace=False)
+        try:
+            block = parse_blocks(export_test_nginx(res, title=name))[0]
+        except ExportError:
+            continue
+        checked += 1
+        cycle = set(log_patterns([x for x in res.error_log if not re.search(r" \d+#\d+: \*", x)]))
+        if rec["status"] != int(block.get("error_code", "200")):
+            problems.append((name, "status", rec["status"]))
+        if "response_body" in block and rec["body"] != block["response_body"]:
+            problems.append((name, "body", rec["body"][:60]))
+        if "response_body_like" in block and not re.search(
+                block["response_body_like"], rec["body"].replace("__PORT__", "1984"), re.S):
+            problems.append((name, "body_like", rec["body"][:60]))
+        for pattern in block.get("error_log", "").splitlines():
+            if pattern not in cycle and not any(pattern in x for x in rec["error_log"]):
+                problems.append((name, "error_log", pattern))
+        if "no_error_log" in block and any(x.startswith("[error]") for x in rec["error_log"]):
+            problems.append((name, "no_error_log", "[error]"))
+    assert checked > 500, checked          # 584 when this was written
+    assert not problems, problems
