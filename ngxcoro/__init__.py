@@ -158,7 +158,8 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None, pee
     except _config.ConfigError as e:
         startup = getattr(e, "nginx_line", None) or None
         return Result(None, "", [], [], hung=False, message=str(e), startup_error=startup,
-                      config_text=config_text, request=request, refused=startup is None)
+                      config_text=config_text, request=request, refused=startup is None,
+                      what_if=what_if, notes=[_whatif.banner(what_if)] if what_if else [])
     w = Worker(conf, hooks, log_level)
     # ngxcoro.oracle's client sends a str body with the headers (nginx's preread), and
     # a list of pieces after them, each a write of its own (ngx.req.socket sees the
@@ -176,7 +177,7 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None, pee
         if startup is not None:
             return Result(None, "", [], list(stap.lines), hung=False, message=startup,
                           startup_error=startup, config_text=config_text, request=request,
-                          inert=list(conf.inert))
+                          inert=list(conf.inert), what_if=what_if, notes=_whatif.notes(w, None))
         r = w.serve(method, uri, args, version, headers, pieces, timeout=timeout,
                     abort_at=abort_at, quit_at=quit_at)
         hung = not client_done(r.connection)
@@ -230,9 +231,9 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None, pee
                   head=head, headers=[h.split(": ", 1) for h in head[1:]],
                   raw_body=_unport((bytes(wire.raw) if wire.status is not None else b"").decode(
                       "utf-8", "replace")),
-                  notes=[n for n in (timers_note(w), args_note(w), stap.note(), log.note(),
-                                     snaps and snaps.note()) if n]
-                  + _whatif.notes(w, w.main_r), what_if=what_if,
+                  notes=_whatif.notes(w, w.main_r)            # a what-if's first: not nginx
+                  + [n for n in (timers_note(w), args_note(w), stap.note(), log.note(),
+                                 snaps and snaps.note()) if n], what_if=what_if,
                   request_headers=own_headers, request_body=own_body)
 
 
