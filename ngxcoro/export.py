@@ -37,6 +37,10 @@ TEST_PORT = "$TEST_NGINX_SERVER_PORT"
 # directives of a whole nginx.conf's top level that Test::Nginx writes itself
 _OWN_MAIN = ("events", "http", "pid", "error_log", "worker_processes", "daemon",
              "master_process", "load_module", "user")
+# directives of the http block Test::Nginx writes itself (a second one is "is duplicate";
+# access_log: the oracle writes none): none changes an answer to a request with
+# "Connection: close" but its Content-Type
+_OWN_HTTP = ("default_type", "keepalive_timeout", "access_log")
 # "content_by_lua(nginx.conf:12):3: ": where the chunk sits in the file differs on the
 # scaffold (its nginx.conf has lines of its own before the test's config)
 _CHUNK = re.compile(r"\w+_by_lua(?:_block)?\([^()]*:\d+\):\d+: ")
@@ -56,11 +60,12 @@ class ExportError(ValueError):
 
 # ------------------------------------------------------------------ config
 def _cut(text, ranges):
-    """`text` without the [start, end) ranges; lines left blank by a cut go too."""
+    """`text` without the [start, end) ranges (or with a range's replacement, for a
+    (start, end, new) triple); a line a cut leaves blank goes too."""
     out, pos = [], 0
-    for start, end in sorted(ranges):
+    for start, end, *new in sorted(ranges):
         out.append(text[pos:start])
-        out.append("\0")                       # a cut: its line may be dropped
+        out.append(new[0] if new else "\0")       # a cut: its line may be dropped
         pos = end
     out.append(text[pos:])
     lines = "".join(out).split("\n")
@@ -69,15 +74,15 @@ def _cut(text, ranges):
     return "\n".join(kept)
 
 
-def _dedent_block(text):
-    lines = [ln.rstrip() for ln in text.split("\n")]
+def _trim(text):
+    """Without blank lines at either end (Test::Base's trim); the text itself, indentation
+    and all, stays as it was (a Lua long string keeps its spaces)."""
+    lines = text.split("\n")
     while lines and not lines[0].strip():
         lines.pop(0)
     while lines and not lines[-1].strip():
         lines.pop()
-    indents = [len(ln) - len(ln.lstrip()) for ln in lines if ln.strip()]
-    cut = min(indents, default=0)
-    return "\n".join(ln[cut:] for ln in lines)
+    return "\n".join(lines)
 
 
 def _drop_meta(text):
@@ -114,22 +119,33 @@ def split_config(text):
         http_top = parse_partial(http_text)[0]
     servers = [d for d in http_top if d.block is not None and d.name == "server"]
     if not servers:                           # the inside of a server block
-        return _dedent_block(main), "", _dedent_block(_cut(http_text, [
+        _own_server(http_top)
+        return _trim(main), "", _trim(_cut(http_text, [
             (d.start, d.end) for d in http_top if d.name in ("listen", "error_log")]))
     first = servers[0]
+    _own_server(first.block)
     config = _cut(http_text[first.body_start:first.end - 1],
                   [(d.start - first.body_start, d.end - first.body_start)
-                   for d in first.block if d.name in ("listen", "error_log")])
-    parts, pos = [], 0
-    for d in http_top:
-        if d.name == "error_log" or d is first:
-            parts.append(http_text[pos:d.start])
-            pos = d.end
-        elif d in servers:
-            parts.append(http_text[pos:d.start] + _listens_as_the_scaffold(http_text, d))
-            pos = d.end
-    parts.append(http_text[pos:])
-    return _dedent_block(main), _dedent_block("".join(parts)), _dedent_block(config)
+                   for d in first.block if d.name in ("listen", "error_log")
+                   or d.name == "server_name" and _is_localhost(d.args)])
+    http = _cut(http_text, [(d.start, d.end) for d in http_top
+                            if d.name in ("error_log",) + _OWN_HTTP or d is first]
+                + [(d.start, d.end, _listens_as_the_scaffold(http_text, d))
+                   for d in servers[1:]])
+    return _trim(main), _trim(http), _trim(config)
+
+
+def _is_localhost(args):
+    """The scaffold's server is `server_name localhost` already."""
+    return all(a.strip("'\"") == "localhost" for a in args)
+
+
+def _own_server(directives):
+    """Test::Nginx's server sets client_max_body_size (30M): the test's own would be a
+    duplicate nginx refuses."""
+    if any(d.name == "client_max_body_size" for d in directives):
+        raise ExportError("no Test::Nginx block: client_max_body_size at server level "
+                          "(the scaffold's server sets it: a duplicate)")
 
 
 def join_config(main, http, config):

@@ -200,7 +200,8 @@ def test_http_level_text_splits_into_http_config_and_config():
     _, text, block = _block("http-level")
     assert block["http_config"] == ("lua_shared_dict counts 1m;\n"
                                     "init_by_lua_block { greeting = \"hello\" }\n")
-    assert block["config"].startswith("location = /t {") and "listen" not in block["config"]
+    # the text as it was, indentation and all (a Lua long string keeps its spaces)
+    assert block["config"].startswith("    location = /t {") and "listen" not in block["config"]
     assert block["response_body"] == "hello 42"          # `chop`: no final newline
 
 
@@ -223,13 +224,17 @@ def test_body_with_white_space_at_an_end_is_a_raw_request():
 
 
 def test_whole_nginx_conf_has_a_main_config():
+    # default_type and keepalive_timeout: the scaffold's http block has its own
     main, http, config = split_config(
         "worker_processes 1;\nenv FOO;\nevents { worker_connections 16; }\n"
-        "http {\n    lua_package_path 'x';\n    server {\n        listen 80;\n"
+        "http {\n    default_type text/plain;\n    keepalive_timeout 68;\n"
+        "    lua_package_path 'x';\n    server {\n        listen 80;\n"
         "        location = /t { return 204; }\n    }\n}\n")
-    assert main == "env FOO;" and http == "lua_package_path 'x';"
-    assert config == "location = /t { return 204; }"
-    assert "http {\nlua_package_path 'x';\nserver {" in join_config(main, http, config)
+    assert main == "env FOO;" and http == "    lua_package_path 'x';"
+    assert config == "        location = /t { return 204; }"
+    assert "http {\n    lua_package_path 'x';\nserver {" in join_config(main, http, config)
+    with pytest.raises(ExportError, match="client_max_body_size"):
+        split_config("client_max_body_size 1k;\nlocation = /t { return 204; }\n")
 
 
 def test_log_patterns():
