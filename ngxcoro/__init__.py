@@ -25,6 +25,7 @@ from .ngx_lua.args import args_note
 from .ngx_lua.timer import timers_note
 from .ngx_lua.vm import Runaway, MAX_MEMORY, RunOutOfTime, TooManyCoroutines
 from . import peers as _peers
+from . import whatif as _whatif
 from .trace import Hooks, StapTrace, EventLog
 from .trace.snapshot import Snapshots
 from .worker import Worker, Unsupported, CLIENT_TIMEOUT, client_done
@@ -34,7 +35,7 @@ from .nginx.event_connect import MODEL_PORT
 PORT_PLACEHOLDER = "__PORT__"          # ngxcoro.oracle's
 
 __all__ = ["run", "run_lua", "lua_location", "Result", "Hooks", "parse_request", "RequestError",
-           "show", "CLIENT_TIMEOUT"]
+           "show", "CLIENT_TIMEOUT", "export_test_nginx"]
 
 
 @dataclass
@@ -60,6 +61,12 @@ class Result:
     head: list = field(default_factory=list)
     headers: list = field(default_factory=list)
     raw_body: str = ""
+    # a what-if switch (ngxcoro/whatif.py): the run is NOT nginx's when this is set
+    what_if: str | None = None
+    # what the request carried besides its line: the headers given to run() (not the
+    # Host and Connection it adds) and the body (a str, or the list of pieces)
+    request_headers: list = field(default_factory=list)
+    request_body: object = None
 
     def to_json(self):
         return {"status": self.status, "body": self.body, "error_log": self.error_log,
@@ -67,6 +74,7 @@ class Result:
                 "message": self.message, "startup_error": self.startup_error,
                 "inert": [{"directive": n, "line": k} for n, k in self.inert],
                 "refused": self.refused, "notes": self.notes,
+                **({"what_if": self.what_if} if self.what_if is not None else {}),
                 **({"client_abort_at": self.client_abort_at}
                    if self.client_abort_at is not None else {})}
 
@@ -88,7 +96,7 @@ def body_pieces(body):
 
 def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None, peers=None,
         filename="nginx.conf", log_level=None, snapshots=False, order=None,
-        timeout=CLIENT_TIMEOUT, abort_at=None, quit_at=None, trace=True):
+        timeout=CLIENT_TIMEOUT, abort_at=None, quit_at=None, trace=True, what_if=None):
     """Serve one request with the model of nginx + ngx_lua 0.10.23.
 
     `config_text` is a whole nginx.conf or the inside of a `server {}`;
@@ -118,15 +126,21 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None, pee
     `trace=False` attaches no listener at all: no stap lines, no events, no
     snapshots (`snapshots=True` is then a ValueError), so the worker fires
     nothing and plain coroutines switch inside Lua (the answer is the same).
+    `what_if` names a what-if switch (ngxcoro.whatif.WHAT_IFS): the model
+    with one line of the C changed, NOT nginx; the Result says so
+    (`what_if`, `notes`, each snapshot's "what_if", the event log); an
+    unknown name raises RequestError (a ValueError) listing the known ones.
     Mistakes in the config or the Lua come back as nginx reports them (in
     `error_log`, `startup_error` or `message`), never as a traceback."""
     check_quit_at(quit_at, timeout)
+    _whatif.check(what_if)
     if not trace and (snapshots or hooks is not None):
         raise ValueError("trace=False attaches no listener: no snapshots, no hooks")
     hooks = hooks if hooks is not None else Hooks()
     stap = hooks.add(StapTrace()) if trace else StapTrace(limit=1)
     method, uri, args, version = parse_request(request)
     headers = list(headers)
+    own_headers, own_body = list(headers), body
     peer_scripts = peers if isinstance(peers, dict) else _peers.parse_peers(peers)
     # the client the model stands for sends what ngxcoro.oracle's does
     if not any(k.lower() == "host" for k, _ in headers):
@@ -144,7 +158,8 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None, pee
     except _config.ConfigError as e:
         startup = getattr(e, "nginx_line", None) or None
         return Result(None, "", [], [], hung=False, message=str(e), startup_error=startup,
-                      config_text=config_text, request=request, refused=startup is None)
+                      config_text=config_text, request=request, refused=startup is None,
+                      what_if=what_if, notes=[_whatif.banner(what_if)] if what_if else [])
     w = Worker(conf, hooks, log_level)
     # ngxcoro.oracle's client sends a str body with the headers (nginx's preread), and
     # a list of pieces after them, each a write of its own (ngx.req.socket sees the
@@ -155,13 +170,14 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None, pee
     if order:
         w.loop.order = list(order)
     _peers.install(w, peer_scripts)
+    _whatif.start(w, what_if)
     message, refused = None, False
     try:
         startup = w.start()           # init_by_lua*: its error stops nginx from starting
         if startup is not None:
             return Result(None, "", [], list(stap.lines), hung=False, message=startup,
                           startup_error=startup, config_text=config_text, request=request,
-                          inert=list(conf.inert))
+                          inert=list(conf.inert), what_if=what_if, notes=_whatif.notes(w, None))
         r = w.serve(method, uri, args, version, headers, pieces, timeout=timeout,
                     abort_at=abort_at, quit_at=quit_at)
         hung = not client_done(r.connection)
@@ -204,6 +220,9 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None, pee
         # (ngxcoro.oracle's) reads, with no body
         status, head, body = 100, wire.interim[:1], b""
     head = [_unport(h) for h in head]
+    if message and what_if is not None:
+        message = (f"what-if {what_if} (not nginx): "
+                   + message.replace("real nginx would", "nginx with this change would"))
     return Result(status=status, body=_unport(body.decode("utf-8", "replace")),
                   error_log=[_unport(x) for x in w.error_log], stap=list(stap.lines), events=list(log.events), hung=hung,
                   message=message, snapshots=snaps.frames if snaps else [],
@@ -212,8 +231,10 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None, pee
                   head=head, headers=[h.split(": ", 1) for h in head[1:]],
                   raw_body=_unport((bytes(wire.raw) if wire.status is not None else b"").decode(
                       "utf-8", "replace")),
-                  notes=[n for n in (timers_note(w), args_note(w), stap.note(), log.note(),
-                                     snaps and snaps.note()) if n])
+                  notes=_whatif.notes(w, w.main_r)            # a what-if's first: not nginx
+                  + [n for n in (timers_note(w), args_note(w), stap.note(), log.note(),
+                                 snaps and snaps.note()) if n], what_if=what_if,
+                  request_headers=own_headers, request_body=own_body)
 
 
 _MODEL_PORT_RE = re.compile(rf"(?<=127\.0\.0\.1:|localhost:){MODEL_PORT}(?!\d)")
@@ -233,6 +254,13 @@ def check_quit_at(quit_at, timeout):
         raise RequestError(f"bad quit_at {quit_at!r}: expected seconds >= 0 and before the "
                            f"client's timeout ({timeout:g} s)" if timeout is not None else
                            f"bad quit_at {quit_at!r}: expected seconds >= 0")
+
+
+def export_test_nginx(result, title=None, **kw):
+    """The Test::Nginx block (a str) of a Result: ngxcoro.export; an ExportError (a
+    ValueError) with a one-line reason when the run has none."""
+    from .export import export_test_nginx as _export
+    return _export(result, title=title, **kw)
 
 
 def lua_location(lua, uri="/t"):

@@ -1,6 +1,7 @@
 """python -m ngxcoro run --config FILE --request "GET /t" [--header "N: v"]...
                       [--client-abort-at SECONDS] [--quit-at SECONDS] [--peer SCRIPT]...
-                      [--json]
+                      [--what-if NAME] [--json]
+       python -m ngxcoro export --config FILE --request "GET /t" [...]  (a Test::Nginx block)
 
 Exit codes: 0 when the run gave nginx's answer, whatever the status (a hang
 real nginx would also have, answered at the client's timeout, included);
@@ -16,6 +17,7 @@ import json
 import sys
 
 from . import run, RequestError, CLIENT_TIMEOUT
+from .whatif import WHAT_IFS, banner
 
 LOG_LEVELS = ("stderr", "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug")
 
@@ -71,13 +73,28 @@ def main(argv=None):
     rp.add_argument("--peer", action="append", default=[], metavar="SCRIPT",
                     help='a scripted peer cosockets connect to, e.g. "127.0.0.1:1990 recv-line; '
                          'wait 100; send \\"hi\\n\\"; close" (repeatable; ngxcoro.peers)')
+    rp.add_argument("--what-if", metavar="NAME",
+                    help="NOT nginx: run with one line of the C changed (" + ", ".join(WHAT_IFS)
+                         + "; ngxcoro.whatif)")
     rp.add_argument("--json", action="store_true", help="print one JSON object")
     rp.add_argument("--log-level", choices=LOG_LEVELS,
                     help="error_log level to write at (default: the config's error_log level)")
+    ep = sub.add_parser("export", help="print the model's answer as a Test::Nginx block")
+    ep.add_argument("--config", required=True,
+                    help="an nginx.conf, the inside of a server {} block, or http-level text")
+    ep.add_argument("--request", default="GET /t", help='a request line, e.g. "POST /t"')
+    ep.add_argument("--header", action="append", default=[], type=_header,
+                    help='a request header "Name: value" (repeatable)')
+    ep.add_argument("--body", help="the request body (\\n stands for a newline)")
+    ep.add_argument("--body-file", help="the request body, from a file")
+    ep.add_argument("--title", help="the block's title (default: the scenario's # title, "
+                                    "else the request line)")
     sub.add_parser("compare", add_help=False,
                    help="run on the model and on real nginx, print both error logs side by side "
                         "(python -m ngxcoro compare --help)")
     a = p.parse_args(argv)
+    if a.cmd == "export":
+        return _export(a)
 
     try:
         with open(a.config, encoding="utf-8") as f:
@@ -100,7 +117,7 @@ def main(argv=None):
         res = run(text, a.request, headers=a.header, body=body, peers=a.peer,
                   filename=a.config.rsplit("/", 1)[-1], order=order, log_level=a.log_level,
                   timeout=a.timeout, abort_at=a.client_abort_at, quit_at=a.quit_at,
-                  trace=a.json)
+                  trace=a.json, what_if=a.what_if)
     except RequestError as e:
         if a.json:
             print(json.dumps({"status": None, "message": str(e), "refused": True}))
@@ -113,6 +130,31 @@ def main(argv=None):
     except BrokenPipeError:                  # e.g. piped into `head`
         sys.stderr.close()
         return 0
+
+
+def _export(a):
+    """python -m ngxcoro export: run the model, print the Test::Nginx block."""
+    from .export import ExportError, export_test_nginx
+    from .oracle.scenario import parse_scenario
+    try:
+        with open(a.config, encoding="utf-8") as f:
+            text = f.read()
+        body = a.body.replace("\\n", "\n") if a.body is not None else None
+        if a.body_file:
+            with open(a.body_file, encoding="utf-8") as f:
+                body = f.read()
+    except OSError as e:
+        print(f"ngxcoro: cannot read {e.filename}: {e.strerror}", file=sys.stderr)
+        return 2
+    try:
+        res = run(text, a.request, headers=a.header, body=body, trace=False,
+                  filename=a.config.rsplit("/", 1)[-1])
+        block = export_test_nginx(res, title=a.title or parse_scenario(text)["title"] or None)
+    except (RequestError, ExportError) as e:
+        print(f"ngxcoro: {e}", file=sys.stderr)
+        return 2
+    sys.stdout.write(block)
+    return 0
 
 
 def _seconds(text):
@@ -153,6 +195,8 @@ def _print(res, as_json):
     if res.startup_error:
         print(res.startup_error)
         return 1
+    if res.what_if is not None:
+        print(f"*** {banner(res.what_if)} ***")
     if res.inert:
         print(_inert_line(res.inert))
     print(f"status: {res.status if res.status is not None else '(no complete response)'}"

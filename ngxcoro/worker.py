@@ -152,6 +152,8 @@ class Worker:
         self.sockets = []
         self.socket_pools = {}
         self.patterns = []
+        # a what-if switch (ngxcoro/whatif.py; None: nginx itself) and what it changed
+        self.what_if, self.what_if_notes = None, []
         self.vm = LuaVM(bind(self, API_MODULES), owner=self)
 
     def guard(self, f, name=""):

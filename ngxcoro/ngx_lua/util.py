@@ -13,6 +13,7 @@ from ..nginx import request, phases, response, body as request_body
 from .common import (LUA_YIELD, LUA_OK, CoStatus, CoOp, PostedThread, LuaCtx, is_thread, output_filter,
                      coroutine_alive, entry_thread_alive, zero_co_ctx, CONTEXT_TIMER, CONTEXT_YIELDABLE)
 from .fake_request import finalize_fake_request
+from .. import whatif
 
 RUNNING, DEAD, ZOMBIE = CoStatus.RUNNING, CoStatus.DEAD, CoStatus.ZOMBIE
 ERR_NAMES = {2: "runtime error", 3: "syntax error", 5: "error handler error"}
@@ -213,6 +214,8 @@ def post_thread(r, ctx, coctx):
     pt = PostedThread(coctx)
     if ctx.posted_threads is None:
         ctx.posted_threads = pt
+    elif r.worker.what_if == whatif.PREPENDS:    # what-if, not nginx: at the head
+        whatif.prepend(r, ctx, pt)
     else:
         p = ctx.posted_threads
         while p.next is not None:
@@ -226,6 +229,8 @@ def run_posted_threads(c, r, ctx, nreqs):
     """ngx_http_lua_run_posted_threads: for every caller but the content handler."""
     w = r.worker
     while True:
+        if c.destroyed and w.what_if == whatif.NO_DESTROYED_CHECK:  # what-if, not nginx: no test
+            return whatif.use_after_free(r, "run_posted_threads", "ctx->posted_threads")
         if c.destroyed or c.requests != nreqs:
             return NGX_DONE
         pt = ctx.posted_threads
@@ -267,8 +272,7 @@ def del_thread(r, ctx, coctx):
     """ngx_http_lua_del_thread: drop the registry ref; an entry state is cached."""
     if not coctx.co_ref:
         return
-    w = r.worker
-    vm = w.vm
+    w, vm = r.worker, r.worker.vm
     if coctx is ctx.entry_co_ctx and len(vm.cached_lua_threads) < vm.lua_thread_cache_max_entries:
         vm.cached_lua_threads.append(coctx.L)
         vm.reset(coctx.co)                      # lua_resetthread
@@ -280,15 +284,13 @@ def del_thread(r, ctx, coctx):
 def cleanup_pending_operation(coctx):
     """ngx_http_lua_cleanup_pending_operation: cancel a sleep, a body read..."""
     if coctx.cleanup is not None:
-        f, coctx.cleanup = coctx.cleanup, None
-        coctx.waiting = ""
+        f, coctx.cleanup, coctx.waiting = coctx.cleanup, None, ""
         f(coctx)
 
 
 def finalize_threads(r, ctx):
     """ngx_http_lua_finalize_threads: light threads in creation order, entry last."""
-    w = r.worker
-    w.fire("finalize_threads")
+    r.worker.fire("finalize_threads")
     coctx = ctx.on_abort_co_ctx
     if coctx is not None and coctx.co_ref:
         if coctx.co_status != CoStatus.SUSPENDED:   # in uthreads once it started
@@ -326,8 +328,7 @@ def reset_ctx(r, ctx):
     finalize_threads(r, ctx)
     zero_co_ctx(ctx.entry_co_ctx)
     ctx.entered_rewrite_phase = ctx.entered_access_phase = ctx.entered_content_phase = False
-    ctx.exit_code = 0
-    ctx.exited = False
+    ctx.exit_code, ctx.exited = 0, False
     ctx.exec_uri = ctx.exec_args = ""
     ctx.co_op = CoOp.NOP
     ctx.resume_handler = wev_handler
@@ -335,6 +336,8 @@ def reset_ctx(r, ctx):
 
 def finalize_request(r, rc):
     """ngx_http_lua_finalize_request: cancel the pending operation, then finalize."""
+    if rc == NGX_DONE and r.worker.what_if == whatif.NO_FINALIZE_DONE:  # what-if, not nginx
+        return whatif.skip_finalize_done(r)
     ctx = r.ctx
     if ctx is not None and ctx.cur_co_ctx is not None:
         cleanup_pending_operation(ctx.cur_co_ctx)
@@ -396,8 +399,7 @@ def handle_exec(r, ctx):
 
 def handle_rewrite_jump(r, ctx):
     """ngx_http_lua_handle_rewrite_jump: threads killed, ctx afresh, the location found again."""
-    w = r.worker
-    w.fire("handle_rewrite_jump", uri=r.uri)
+    r.worker.fire("handle_rewrite_jump", uri=r.uri)
     abort_current(r, ctx, True)
     init_ctx(r, ctx)
     return NGX_OK
@@ -439,8 +441,7 @@ def resume_tail(r, nrets):
     """The tail every resume handler shares (ngx_http_lua_sleep_resume,
     ngx_http_lua_subrequest_resume, ngx_http_lua_read_body_resume, ...):
     run_thread, then drain posted_threads, then finalize in the content phase."""
-    ctx = r.ctx
-    c = r.connection
+    ctx, c = r.ctx, r.connection
     ctx.resume_handler = wev_handler
     nreqs = c.requests
     rc = run_thread(r, ctx, nrets)
@@ -488,8 +489,7 @@ def send_chain_link(r, ctx, data):
         ctx.eof = True
         request_body.discard_request_body(r)       # an unread body is discarded (402)
         if ctx.buffering:
-            body = bytes(ctx.buffered)
-            ctx.buffering = False
+            body, ctx.buffering = bytes(ctx.buffered), False
             _, ctx.header_sent = response.send_header(r, content_length=len(body)), True
             output_filter(r, body)               # the buffered chain, then the last buf
         r.worker.fire("send_last_buf")

@@ -288,4 +288,10 @@ SECOND_RING = [
       explain="ngx_http_writer of {uri}: what was postponed goes out (rc {rc})",
       line=lambda d: (('http writer output filter: {rc}, "{uri}"',)
                       + (('http writer done: "{uri}"',) if d["done"] else ()))),
+    # --- what-if switches (ngxcoro/whatif.py): NOT nginx, the model with a C line changed ---
+    # (no debug line: nginx has no such switch; the stepper shows them as not nginx)
+    E("what_if", ("name", "text"), keep=True,
+      explain="NOT NGINX: what-if {name}: {text}"),
+    E("what_if_taken", ("name", "text"), keep=True,
+      explain="NOT NGINX: what-if {name}: {text}"),
 ]

@@ -116,6 +116,8 @@ class Snapshots:
             "output": self.output(),
             "log_lines": len(w.error_log),
             "shared_dicts": self.shared_dicts(),
+            # a what-if switch's name when the run is NOT nginx (ngxcoro/whatif.py), else None
+            "what_if": w.what_if,
         }
         return snap
 
