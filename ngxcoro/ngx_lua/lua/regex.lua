@@ -1,0 +1,283 @@
+---------------------------------------------------------------------------
+-- ngx.re.match, find, gmatch, sub, gsub  (ngx_http_lua_regex.c)
+--
+-- lua-resty-core's resty/core/regex.lua, written again: the options string,
+-- the `o` caches, the captures table (numbered, then named; `D` gives lists),
+-- ctx.pos, nth, the empty-match step, the replacement (a template or a
+-- function).  The FFI calls (compile, exec, the template) are the Python
+-- half, P.re_*, which runs PCRE itself.  Nothing here yields.
+---------------------------------------------------------------------------
+do
+local R = {}
+R.RE_FILE = "/usr/share/lua/5.1/resty/core/regex.lua"
+R.FLAG_COMPILE_ONCE, R.FLAG_DFA, R.FLAG_JIT = 0x01, 0x02, 0x04
+R.FLAG_DUPNAMES, R.FLAG_NO_UTF8_CHECK = 0x08, 0x10
+R.RE_OPTS = {
+  o = {R.FLAG_COMPILE_ONCE, 0}, j = {R.FLAG_JIT, 0}, i = {0, 0x1}, s = {0, 0x4}, m = {0, 0x2},
+  u = {0, 0x800}, U = {R.FLAG_NO_UTF8_CHECK, 0x800}, x = {0, 0x8}, d = {R.FLAG_DFA, 0},
+  a = {0, 0x10}, D = {R.FLAG_DUPNAMES, 0x80000}, J = {0, 0x2000000},
+}
+R.bor, R.band = bit.bor, bit.band
+R.re_cached_opts = {}
+R.re_match_cache = {}                        -- regex .. "\0" .. opts -> compiled
+R.re_sub_func_cache, R.re_sub_str_cache = {}, {}
+R.re_cache_size, R.RE_CACHE_MAX = 0, 1024      -- lua_regex_cache_max_entries
+
+-- error() in resty/core/regex.lua: the message carries that file's line
+function R.re_raise(line, msg)
+  raw_error(R.RE_FILE .. ":" .. line .. ": " .. msg, 0)
+end
+
+function R.parse_regex_opts(opts, line)
+  local t = R.re_cached_opts[opts]
+  if t then return t[1], t[2] end
+  local flags, pcre_opts = 0, 0
+  for i = 1, #opts do
+    local o = R.RE_OPTS[ssub(opts, i, i)]
+    if not o then
+      R.re_raise(line, sformat('unknown flag "%s" (flags "%s")', ssub(opts, i, i), opts))
+    end
+    flags, pcre_opts = R.bor(flags, o[1]), R.bor(pcre_opts, o[2])
+  end
+  R.re_cached_opts[opts] = {flags, pcre_opts}
+  return flags, pcre_opts
+end
+
+-- ngx_http_lua_ffi_compile_regex
+function R.re_compile(regex, flags, pcre_opts, line)   -- line: #regex's
+  if type(regex) ~= "string" then
+    R.re_raise(line, "attempt to get length of local 'regex' (a " .. type(regex) .. " value)")
+  end
+  local r = {P.re_compile(tostring(regex), flags, pcre_opts)}
+  if r[2] == nil then return nil, r[3] end
+  local names = {}
+  for i = 4, #r, 2 do names[#names + 1] = {r[i], r[i + 1]} end
+  return {id = r[2], ncaptures = r[3], names = names}
+end
+
+function R.re_match_compile(regex, opts, line)
+  local flags, pcre_opts = 0, 0
+  if opts then flags, pcre_opts = R.parse_regex_opts(opts, line) else opts = "" end
+  local once = R.band(flags, R.FLAG_COMPILE_ONCE) == 1
+  local key, compiled = nil, nil
+  if once then
+    key = tostring(regex) .. "\0" .. opts
+    compiled = R.re_match_cache[key]
+  end
+  if compiled == nil then
+    local e
+    compiled, e = R.re_compile(regex, flags, pcre_opts, 594)
+    if compiled == nil then return nil, e end
+    if once then R.re_match_cache[key] = compiled end
+  end
+  return compiled, once, flags
+end
+
+-- ngx_http_lua_ffi_exec_regex: rc and the ovector (0-based pairs in cap[1..])
+function R.re_exec(compiled, flags, subj, pos)
+  local r = {P.re_exec(compiled.id, flags, subj, pos)}
+  local cap = {}
+  for i = 3, #r do cap[i - 3] = r[i] end
+  return r[2], cap
+end
+
+function R.collect_captures(compiled, rc, cap, subj, flags, res)
+  res = res or {}
+  local n = 0
+  for i = 0, compiled.ncaptures do
+    if i > rc then res[i] = false
+    else
+      local from = cap[n]
+      if from >= 0 then res[i] = ssub(subj, from + 1, cap[n + 1]) else res[i] = false end
+    end
+    n = n + 2
+  end
+  local dup = R.band(flags, R.FLAG_DUPNAMES) ~= 0
+  for _, e in ipairs(compiled.names) do
+    local c, name = res[e[1]], e[2]
+    if dup then
+      if c then
+        local old = res[name]
+        if old then old[#old + 1] = c else res[name] = {c} end
+      end
+    else
+      res[name] = c
+    end
+  end
+  return res
+end
+
+function R.re_match_helper(subj, regex, opts, ctx, want_caps, res, nth)
+  subj = tostring(subj)
+  local compiled, once, flags = R.re_match_compile(regex, opts, 624)
+  if compiled == nil then
+    if not want_caps then return nil, nil, once end
+    return nil, once
+  end
+  local pos = 0
+  if ctx then
+    pos = ctx.pos
+    if not pos or pos <= 0 then pos = 0 else pos = pos - 1 end
+  end
+  local rc, cap = R.re_exec(compiled, flags, subj, pos)
+  if rc == -1 then return nil end
+  if rc < 0 then
+    if not want_caps then return nil, nil, "pcre_exec() failed: " .. rc end
+    return nil, "pcre_exec() failed: " .. rc
+  end
+  if rc == 0 then
+    if R.band(flags, R.FLAG_DFA) == 0 then
+      if not want_caps then return nil, nil, "capture size too small" end
+      return nil, "capture size too small"
+    end
+    rc = 1
+  end
+  if ctx then ctx.pos = cap[1] + 1 end
+  if not want_caps then
+    if not nth or nth < 0 then nth = 0 end
+    if nth > compiled.ncaptures then return nil, nil, "nth out of bound" end
+    if nth >= rc then return nil, nil end
+    local from, to = cap[nth * 2] + 1, cap[nth * 2 + 1]
+    if from < 0 or to < 0 then return nil, nil end
+    return from, to
+  end
+  return R.collect_captures(compiled, rc, cap, subj, flags, res)
+end
+
+R.ngx_re = {}
+ngx.re = R.ngx_re
+
+function R.ngx_re.match(subj, regex, opts, ctx, res)
+  return R.re_match_helper(subj, regex, opts, ctx, true, res)
+end
+
+function R.ngx_re.find(subj, regex, opts, ctx, nth)
+  return R.re_match_helper(subj, regex, opts, ctx, false, nil, nth)
+end
+
+R.gmatch_mt = {__call = function(self)
+  local pos = self._pos
+  if not pos then return nil end                 -- the iterator is exhausted
+  local compiled, flags, subj = self._compiled, self._flags, self._subj
+  local rc, cap = R.re_exec(compiled, flags, subj, pos)
+  if rc == -1 then self._pos = nil; return nil end
+  if rc < 0 then self._pos = nil; return nil, "pcre_exec() failed: " .. rc end
+  if rc == 0 then
+    if R.band(flags, R.FLAG_DFA) == 0 then
+      self._pos = nil
+      return nil, "capture size too small"
+    end
+    rc = 1
+  end
+  local cp = cap[1]
+  if cp == cap[0] then
+    cp = cp + 1
+    if cp > #subj then
+      self._pos = nil
+      return R.collect_captures(compiled, rc, cap, subj, flags)
+    end
+  end
+  self._pos = cp
+  return R.collect_captures(compiled, rc, cap, subj, flags)
+end}
+
+function R.ngx_re.gmatch(subj, regex, opts)
+  subj = tostring(subj)
+  local compiled, once, flags = R.re_match_compile(regex, opts, 794)
+  if compiled == nil then return nil, once end
+  return setmetatable({_compiled = compiled, _subj = subj, _flags = flags, _pos = 0}, R.gmatch_mt)
+end
+
+function R.re_sub_compile(regex, opts, replace, func, line)
+  local flags, pcre_opts = 0, 0
+  if opts then flags, pcre_opts = R.parse_regex_opts(opts, line) else opts = "" end
+  local once = R.band(flags, R.FLAG_COMPILE_ONCE) == 1
+  local cache = func and R.re_sub_func_cache or R.re_sub_str_cache
+  local key = tostring(regex) .. "\0" .. opts .. (func and "" or "\0" .. replace)
+  local compiled = once and cache[key] or nil
+  if compiled == nil then
+    local e
+    compiled, e = R.re_compile(regex, flags, pcre_opts, 884)
+    if compiled == nil then return nil, e end
+    if not func then
+      local t = {P.re_template(replace)}
+      if not t[2] then return nil, "failed to compile the replacement template" end
+      compiled.replace = {select(3, unpack(t))}
+    end
+    if once then
+      if R.re_cache_size < R.RE_CACHE_MAX then
+        cache[key] = compiled
+        R.re_cache_size = R.re_cache_size + 1
+      else
+        once = false
+      end
+    end
+  end
+  return compiled, once, flags
+end
+
+-- the replacement template's value for one match (ngx_http_lua_complex_value):
+-- a capture past rc, or unset, is empty
+function R.eval_template(pieces, rc, cap, subj)
+  local out = {}
+  for _, p in ipairs(pieces) do
+    if type(p) == "string" then out[#out + 1] = p
+    elseif p < rc and cap[2 * p] >= 0 then
+      out[#out + 1] = ssub(subj, cap[2 * p] + 1, cap[2 * p + 1])
+    end
+  end
+  return concat(out)
+end
+
+function R.re_sub_helper(subj, regex, replace, opts, global)
+  local func = type(replace) == "function"
+  if not func and type(replace) ~= "string" then replace = tostring(replace) end
+  local compiled, once, flags = R.re_sub_compile(regex, opts, replace, func,
+                                               func and 952 or 1062)
+  if not compiled then return nil, nil, once end
+  subj = tostring(subj)
+  local subj_len, count, pos, cp_pos, out = #subj, 0, 0, 0, {}
+  while true do
+    local rc, cap = R.re_exec(compiled, flags, subj, pos)
+    if rc == -1 then break end
+    if rc < 0 then return nil, nil, "pcre_exec() failed: " .. rc end
+    if rc == 0 then
+      if R.band(flags, R.FLAG_DFA) == 0 then return nil, nil, "capture size too small" end
+      rc = 1
+    end
+    count = count + 1
+    out[#out + 1] = ssub(subj, cp_pos + 1, cap[0])
+    if func then
+      out[#out + 1] = tostring(replace(R.collect_captures(compiled, rc, cap, subj, flags)))
+    else
+      out[#out + 1] = R.eval_template(compiled.replace, rc, cap, subj)
+    end
+    cp_pos = cap[1]
+    pos = cp_pos
+    if pos == cap[0] then
+      pos = pos + 1
+      if pos > subj_len then break end
+    end
+    if not global then break end
+  end
+  if count > 0 then
+    if cp_pos < subj_len then out[#out + 1] = ssub(subj, cp_pos + 1) end
+    return concat(out), count
+  end
+  return subj, 0
+end
+
+function R.ngx_re.sub(subj, regex, replace, opts)
+  return R.re_sub_helper(subj, regex, replace, opts, false)
+end
+
+function R.ngx_re.gsub(subj, regex, replace, opts)
+  return R.re_sub_helper(subj, regex, replace, opts, true)
+end
+
+-- ngx.re.opt (ngx_http_lua_ffi_set_jit_stack_size and friends): not modelled
+function R.ngx_re.opt()
+  P.not_modelled("ngx.re.opt (a real ngx_lua API)")
+  raw_error("ngxcoro: not modelled", 0)
+end
+end
