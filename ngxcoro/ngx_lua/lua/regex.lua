@@ -45,7 +45,10 @@ end
 
 -- ngx_http_lua_ffi_compile_regex
 function R.re_compile(regex, flags, pcre_opts, line)   -- line: #regex's
-  if type(regex) ~= "string" then
+  if type(regex) == "table" then          -- #regex passes, the FFI call does not
+    R.re_raise(line, "bad argument #1 to 'ngx_lua_ffi_compile_regex' (cannot convert "
+                     .. "'table' to 'const unsigned char *')")
+  elseif type(regex) ~= "string" then
     R.re_raise(line, "attempt to get length of local 'regex' (a " .. type(regex) .. " value)")
   end
   local r = {P.re_compile(tostring(regex), flags, pcre_opts)}
