@@ -26,6 +26,8 @@ FLAG_NO_UTF8_CHECK = 0x10
 PCRE_NO_UTF8_CHECK = 0x2000
 PCRE_INFO_CAPTURECOUNT, PCRE_INFO_NAMEENTRYSIZE = 2, 7
 PCRE_INFO_NAMECOUNT, PCRE_INFO_NAMETABLE = 8, 9
+PCRE_STUDY_JIT_COMPILE, PCRE_EXTRA_MATCH_LIMIT = 0x0001, 0x0002
+FLAG_JIT = 0x04
 DFA_WORKSPACE_COUNT = 100           # NGX_LUA_RE_DFA_MODE_WORKSPACE_COUNT
 MAX_ERR_MSG_LEN = 128               # resty.core's error buffer
 
@@ -45,6 +47,8 @@ def _pcre():
         lib.pcre_compile.restype = vp
         lib.pcre_compile.argtypes = [cp, ctypes.c_int, ctypes.POINTER(cp), ip, vp]
         lib.pcre_fullinfo.argtypes = [vp, vp, ctypes.c_int, vp]
+        lib.pcre_study.restype = ctypes.POINTER(PcreExtra)
+        lib.pcre_study.argtypes = [vp, ctypes.c_int, ctypes.POINTER(cp)]
         lib.pcre_exec.argtypes = [vp, vp, cp, ctypes.c_int, ctypes.c_int, ctypes.c_int,
                                   ip, ctypes.c_int]
         lib.pcre_dfa_exec.argtypes = [vp, vp, cp, ctypes.c_int, ctypes.c_int, ctypes.c_int,
@@ -53,11 +57,19 @@ def _pcre():
     return _LIB or None
 
 
-class Regex:
-    """ngx_http_lua_regex_t: the code, its capture count and name table."""
+class PcreExtra(ctypes.Structure):
+    """pcre.h's pcre_extra (PCRE 8.x)."""
+    _fields_ = [("flags", ctypes.c_ulong), ("study_data", ctypes.c_void_p),
+                ("match_limit", ctypes.c_ulong), ("callout_data", ctypes.c_void_p),
+                ("tables", ctypes.c_void_p), ("match_limit_recursion", ctypes.c_ulong),
+                ("mark", ctypes.c_void_p), ("executable_jit", ctypes.c_void_p)]
 
-    def __init__(self, code, ncaptures, names):
-        self.code, self.ncaptures, self.names = code, ncaptures, names
+
+class Regex:
+    """ngx_http_lua_regex_t: the code, its study data, capture count and name table."""
+
+    def __init__(self, code, sd, ncaptures, names):
+        self.code, self.sd, self.ncaptures, self.names = code, sd, ncaptures, names
 
 
 def _info(lib, code, what, ctype):
@@ -82,6 +94,16 @@ def compile_regex(w, pattern, flags, pcre_opts):
         if erroff.value != len(pat):
             msg += b' at "' + pat[erroff.value:] + b'"'
         return ret(None, msg[:MAX_ERR_MSG_LEN])
+    # pcre_study, JIT-compiling for `j`; the match limit goes in its data (none
+    # when the study found nothing to keep: then PCRE's default limit holds)
+    msg = ctypes.c_char_p()
+    sd = lib.pcre_study(code, PCRE_STUDY_JIT_COMPILE if flags & FLAG_JIT else 0,
+                        ctypes.byref(msg))
+    limit = w.config.settings.get("lua_regex_match_limit", 0)
+    if sd and limit > 0 and not flags & FLAG_DFA:
+        sd.contents.flags |= PCRE_EXTRA_MATCH_LIMIT
+        sd.contents.match_limit = limit
+    sd = ctypes.cast(sd, ctypes.c_void_p) if sd else None
     ncap = 0 if flags & FLAG_DFA else _info(lib, code, PCRE_INFO_CAPTURECOUNT, ctypes.c_int)
     names = []
     count = _info(lib, code, PCRE_INFO_NAMECOUNT, ctypes.c_int)
@@ -92,7 +114,7 @@ def compile_regex(w, pattern, flags, pcre_opts):
         for i in range(count):
             entry = raw[i * size:(i + 1) * size]
             names += [entry[0] << 8 | entry[1], entry[2:].split(b"\0")[0]]
-    w.regexes.append(Regex(code, ncap, names))
+    w.regexes.append(Regex(code, sd, ncap, names))
     return ret(len(w.regexes), ncap, *names)
 
 
@@ -103,13 +125,13 @@ def exec_regex(w, handle, flags, subj, pos):
     if flags & FLAG_DFA:
         ovec = (ctypes.c_int * 2)()
         ws = (ctypes.c_int * DFA_WORKSPACE_COUNT)()
-        rc = lib.pcre_dfa_exec(re_.code, None, subj, len(subj), int(pos), opts, ovec, 2,
+        rc = lib.pcre_dfa_exec(re_.code, re_.sd, subj, len(subj), int(pos), opts, ovec, 2,
                                ws, DFA_WORKSPACE_COUNT)
         n = 2
     else:
         n = (re_.ncaptures + 1) * 3
         ovec = (ctypes.c_int * n)()
-        rc = lib.pcre_exec(re_.code, None, subj, len(subj), int(pos), opts, ovec, n)
+        rc = lib.pcre_exec(re_.code, re_.sd, subj, len(subj), int(pos), opts, ovec, n)
         n = (re_.ncaptures + 1) * 2
     return ret(rc, *ovec[:n])
 
