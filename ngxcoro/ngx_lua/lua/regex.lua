@@ -23,19 +23,28 @@ R.re_match_cache = {}                        -- regex .. "\0" .. opts -> compile
 R.re_sub_func_cache, R.re_sub_str_cache = {}, {}
 R.re_cache_size, R.RE_CACHE_MAX = 0, 1024      -- lua_regex_cache_max_entries
 
--- error() in resty/core/regex.lua: the message carries that file's line
-function R.re_raise(line, msg)
+-- an error in resty/core/regex.lua: the message carries that file's line, and
+-- the traceback (vm.lua RESTY_LUA) the frames nginx shows: the API's own at
+-- its call of re_match_compile / re_sub_compile (R.api, set there), and the
+-- `inner` ones (innermost first); `raised` false for a runtime error of
+-- resty's own code, `cfunc` the FFI function that raised instead of error()
+R.SITE = setmetatable({}, {__mode = "k"})
+function R.re_raise(line, msg, inner, raised, cfunc)
+  R.SITE[raw_running()] = {R.RE_FILE, R.api.line, inner = inner, raised = raised,
+                           cfunc = cfunc}
   raw_error(R.RE_FILE .. ":" .. line .. ": " .. msg, 0)
 end
 
-function R.parse_regex_opts(opts, line)
+-- the flags string: error() at level 3, the API's line
+function R.parse_regex_opts(opts)
   local t = R.re_cached_opts[opts]
   if t then return t[1], t[2] end
   local flags, pcre_opts = 0, 0
   for i = 1, #opts do
     local o = R.RE_OPTS[ssub(opts, i, i)]
     if not o then
-      R.re_raise(line, sformat('unknown flag "%s" (flags "%s")', ssub(opts, i, i), opts))
+      R.re_raise(R.api.line, sformat('unknown flag "%s" (flags "%s")', ssub(opts, i, i), opts),
+                 {{399, "parse_regex_opts"}, {R.api.cline, R.api.compile}})
     end
     flags, pcre_opts = R.bor(flags, o[1]), R.bor(pcre_opts, o[2])
   end
@@ -43,15 +52,18 @@ function R.parse_regex_opts(opts, line)
   return flags, pcre_opts
 end
 
--- ngx_http_lua_ffi_compile_regex
-function R.re_compile(regex, flags, pcre_opts, line)   -- line: #regex's
+-- ngx_http_lua_ffi_compile_regex (called on the line of #regex, R.api.len_line)
+function R.re_compile(regex, flags, pcre_opts)
+  local a = R.api
   if type(regex) == "table" then          -- #regex passes, the FFI call does not
-    R.re_raise(line, "bad argument #1 to 'ngx_lua_ffi_compile_regex' (cannot convert "
-                     .. "'table' to 'const unsigned char *')")
+    R.re_raise(a.len_line, "bad argument #1 to 'ngx_lua_ffi_compile_regex' (cannot convert "
+                           .. "'table' to 'const unsigned char *')",
+               {{a.len_line, a.compile}}, false, "ngx_lua_ffi_compile_regex")
   elseif type(regex) ~= "string" then
-    R.re_raise(line, "attempt to get length of local 'regex' (a " .. type(regex) .. " value)")
+    R.re_raise(a.len_line, "attempt to get length of local 'regex' (a " .. type(regex)
+                           .. " value)", {{-1, a.compile}}, false)
   end
-  local r = {P.re_compile(tostring(regex), flags, pcre_opts)}
+  local r = {P.re_compile(regex, flags, pcre_opts)}
   if r[2] == nil then return nil, r[3] end
   local names = {}
   for i = 4, #r, 2 do names[#names + 1] = {r[i], r[i + 1]} end
@@ -59,8 +71,9 @@ function R.re_compile(regex, flags, pcre_opts, line)   -- line: #regex's
 end
 
 function R.re_match_compile(regex, opts, line)
+  R.api = {line = line, compile = "re_match_compile", cline = 564, len_line = 594}
   local flags, pcre_opts = 0, 0
-  if opts then flags, pcre_opts = R.parse_regex_opts(opts, line) else opts = "" end
+  if opts then flags, pcre_opts = R.parse_regex_opts(opts) else opts = "" end
   local once = R.band(flags, R.FLAG_COMPILE_ONCE) == 1
   local key, compiled = nil, nil
   if once then
@@ -69,7 +82,7 @@ function R.re_match_compile(regex, opts, line)
   end
   if compiled == nil then
     local e
-    compiled, e = R.re_compile(regex, flags, pcre_opts, 594)
+    compiled, e = R.re_compile(regex, flags, pcre_opts)
     if compiled == nil then return nil, e end
     if once then R.re_match_cache[key] = compiled end
   end
@@ -192,15 +205,16 @@ function R.ngx_re.gmatch(subj, regex, opts)
 end
 
 function R.re_sub_compile(regex, opts, replace, func, line)
+  R.api = {line = line, compile = "re_sub_compile", cline = 851, len_line = 884}
   local flags, pcre_opts = 0, 0
-  if opts then flags, pcre_opts = R.parse_regex_opts(opts, line) else opts = "" end
+  if opts then flags, pcre_opts = R.parse_regex_opts(opts) else opts = "" end
   local once = R.band(flags, R.FLAG_COMPILE_ONCE) == 1
   local cache = func and R.re_sub_func_cache or R.re_sub_str_cache
   local key = tostring(regex) .. "\0" .. opts .. (func and "" or "\0" .. replace)
   local compiled = once and cache[key] or nil
   if compiled == nil then
     local e
-    compiled, e = R.re_compile(regex, flags, pcre_opts, 884)
+    compiled, e = R.re_compile(regex, flags, pcre_opts)
     if compiled == nil then return nil, e end
     if not func then
       local t = {P.re_template(replace)}
@@ -276,6 +290,11 @@ end
 
 function R.ngx_re.gsub(subj, regex, replace, opts)
   return R.re_sub_helper(subj, regex, replace, opts, true)
+end
+
+-- (the APIs tail-call their helpers: the helper's frame is the one the user called)
+for _, f in ipairs{R.ngx_re.gmatch, R.re_match_helper, R.re_sub_helper} do
+  RESTY_LUA[f] = function(co) return R.SITE[co] end
 end
 
 -- ngx.re.opt (ngx_http_lua_ffi_set_jit_stack_size and friends): not modelled
