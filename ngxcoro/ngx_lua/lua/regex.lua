@@ -29,10 +29,10 @@ R.re_cache_size, R.RE_CACHE_MAX = 0, 1024      -- lua_regex_cache_max_entries
 -- `inner` ones (innermost first); `raised` false for a runtime error of
 -- resty's own code, `cfunc` the FFI function that raised instead of error()
 R.SITE = setmetatable({}, {__mode = "k"})
-function R.re_raise(line, msg, inner, raised, cfunc)
-  R.SITE[raw_running()] = {R.RE_FILE, R.api.line, inner = inner, raised = raised,
+function R.re_raise(file, line, msg, inner, raised, cfunc)
+  R.SITE[raw_running()] = {R.api.file, R.api.line, inner = inner, raised = raised,
                            cfunc = cfunc}
-  raw_error(R.RE_FILE .. ":" .. line .. ": " .. msg, 0)
+  raw_error(file .. ":" .. line .. ": " .. msg, 0)
 end
 
 -- the flags string: error() at level 3, the API's line
@@ -43,7 +43,7 @@ function R.parse_regex_opts(opts)
   for i = 1, #opts do
     local o = R.RE_OPTS[ssub(opts, i, i)]
     if not o then
-      R.re_raise(R.api.line, sformat('unknown flag "%s" (flags "%s")', ssub(opts, i, i), opts),
+      R.re_raise(R.api.file, R.api.line, sformat('unknown flag "%s" (flags "%s")', ssub(opts, i, i), opts),
                  {{399, "parse_regex_opts"}, {R.api.cline, R.api.compile}})
     end
     flags, pcre_opts = R.bor(flags, o[1]), R.bor(pcre_opts, o[2])
@@ -56,11 +56,11 @@ end
 function R.re_compile(regex, flags, pcre_opts)
   local a = R.api
   if type(regex) == "table" then          -- #regex passes, the FFI call does not
-    R.re_raise(a.len_line, "bad argument #1 to 'ngx_lua_ffi_compile_regex' (cannot convert "
+    R.re_raise(R.RE_FILE, a.len_line, "bad argument #1 to 'ngx_lua_ffi_compile_regex' (cannot convert "
                            .. "'table' to 'const unsigned char *')",
                {{a.len_line, a.compile}}, false, "ngx_lua_ffi_compile_regex")
   elseif type(regex) ~= "string" then
-    R.re_raise(a.len_line, "attempt to get length of local 'regex' (a " .. type(regex)
+    R.re_raise(R.RE_FILE, a.len_line, "attempt to get length of local 'regex' (a " .. type(regex)
                            .. " value)", {{-1, a.compile}}, false)
   end
   local r = {P.re_compile(regex, flags, pcre_opts)}
@@ -70,8 +70,9 @@ function R.re_compile(regex, flags, pcre_opts)
   return {id = r[2], ncaptures = r[3], names = names}
 end
 
-function R.re_match_compile(regex, opts, line)
-  R.api = {line = line, compile = "re_match_compile", cline = 564, len_line = 594}
+function R.re_match_compile(regex, opts, line, file)
+  R.api = {file = file or R.RE_FILE, line = line, compile = "re_match_compile", cline = 564,
+           len_line = 594}
   local flags, pcre_opts = 0, 0
   if opts then flags, pcre_opts = R.parse_regex_opts(opts) else opts = "" end
   local once = R.band(flags, R.FLAG_COMPILE_ONCE) == 1
@@ -205,7 +206,8 @@ function R.ngx_re.gmatch(subj, regex, opts)
 end
 
 function R.re_sub_compile(regex, opts, replace, func, line)
-  R.api = {line = line, compile = "re_sub_compile", cline = 851, len_line = 884}
+  R.api = {file = R.RE_FILE, line = line, compile = "re_sub_compile", cline = 851,
+           len_line = 884}
   local flags, pcre_opts = 0, 0
   if opts then flags, pcre_opts = R.parse_regex_opts(opts) else opts = "" end
   local once = R.band(flags, R.FLAG_COMPILE_ONCE) == 1
@@ -297,9 +299,97 @@ for _, f in ipairs{R.ngx_re.gmatch, R.re_match_helper, R.re_sub_helper} do
   RESTY_LUA[f] = function(co) return R.SITE[co] end
 end
 
--- ngx.re.opt (ngx_http_lua_ffi_set_jit_stack_size and friends): not modelled
-function R.ngx_re.opt()
-  P.not_modelled("ngx.re.opt (a real ngx_lua API)")
-  raw_error("ngxcoro: not modelled", 0)
+-- lua-resty-core's ngx/re.lua (require "ngx.re"): split and opt
+R.NGX_RE_FILE = "/usr/share/lua/5.1/ngx/re.lua"
+R.ngx_re_mod = {version = "0.1.25"}
+
+-- re_split_helper: the next match from ctx.pos (0-based), as 1-based from/to
+-- and the first capture
+function R.split_next(subj, compiled, flags, ctx)
+  local rc, cap = R.re_exec(compiled, flags, subj, math.max(ctx.pos, 0))
+  if rc == -1 then return nil end
+  if rc < 0 then return nil, nil, nil, "pcre_exec() failed: " .. rc end
+  if rc == 0 then
+    if R.band(flags, R.FLAG_DFA) == 0 then return nil, nil, nil, "capture size too small" end
+    rc = 1
+  end
+  local from, to = cap[0], cap[1]
+  if from < 0 or to < 0 then return nil end
+  ctx.pos = from == to and to + 1 or to          -- an empty match steps on
+  if compiled.ncaptures > 0 and rc > 1 then
+    return from + 1, to + 1, ssub(subj, cap[2] + 1, cap[3])
+  end
+  return from + 1, to + 1
 end
+
+R.split_ctx = {}
+function R.ngx_re_mod.split(subj, regex, opts, ctx, max, res)
+  subj = tostring(subj)
+  if not ctx then
+    ctx = R.split_ctx
+    ctx.pos = 1
+  elseif not ctx.pos then
+    ctx.pos = 1
+  end
+  max = max or 0
+  if not res then res = {}
+  elseif type(res) ~= "table" then raw_error("res is not a table", 2) end
+  local len = #subj
+  if ctx.pos > len then
+    res[1] = nil
+    return res
+  end
+  local compiled, once, flags = R.re_match_compile(regex, opts, 173, R.NGX_RE_FILE)
+  if compiled == nil then return nil, once end
+  local sub_idx, n, last_empty = ctx.pos, 0, nil
+  ctx.pos = sub_idx - 1
+  local count = 1
+  while max <= 0 or count < max do
+    local from, to, capture, err = R.split_next(subj, compiled, flags, ctx)
+    if err then return nil, err end
+    if not from then break end
+    if last_empty then sub_idx = last_empty end
+    if from == to then last_empty = from end
+    if from > sub_idx or not last_empty then
+      count = count + 1
+      n = n + 1
+      res[n] = ssub(subj, sub_idx, from - 1)
+      if capture then
+        n = n + 1
+        res[n] = capture
+      end
+      sub_idx = to
+      if sub_idx > len then break end
+    end
+  end
+  if max <= 0 and sub_idx > len then
+    for i = n, 1, -1 do          -- drop the empty trailing pieces
+      if res[i] ~= "" then
+        n = i
+        break
+      end
+      res[i] = nil
+    end
+  else
+    n = n + 1
+    res[n] = ssub(subj, sub_idx)
+  end
+  res[n + 1] = nil
+  return res
+end
+
+-- ngx.re's opt("jit_stack_size", n): allowed while no `o` match regex is cached
+-- (the stack itself is nothing the model needs)
+function R.ngx_re_mod.opt(option, value)
+  if option == "jit_stack_size" then
+    if next(R.re_match_cache) ~= nil then
+      raw_error("changing jit stack size is not allowed when some regexs have already "
+                .. "been compiled and cached", 2)
+    end
+    return
+  end
+  raw_error("unrecognized option name", 2)
+end
+RESTY_LUA[R.ngx_re_mod.split] = function(co) return R.SITE[co] end
+LOADED["ngx.re"] = R.ngx_re_mod
 end
