@@ -84,8 +84,9 @@ def compile_regex(w, pattern, flags, pcre_opts):
     ngx_http_lua_regex_compile words it (cut to resty.core's buffer)."""
     lib = _pcre()
     if lib is None:
-        return abort(w.refuse("ngx.re needs libpcre.so.3, the PCRE library "
-                              "Debian's ngx_http_lua_module links"))
+        w.abort = w.refuse("ngx.re needs libpcre.so.3, the PCRE library "
+                           "Debian's ngx_http_lua_module links")
+        return abort(b"ngxcoro: not modelled")
     errptr, erroff = ctypes.c_char_p(), ctypes.c_int()
     code = lib.pcre_compile(pattern, pcre_opts, ctypes.byref(errptr), ctypes.byref(erroff), None)
     if not code:

@@ -64,6 +64,7 @@ function R.re_compile(regex, flags, pcre_opts)
                            .. " value)", {{-1, a.compile}}, false)
   end
   local r = {P.re_compile(regex, flags, pcre_opts)}
+  if r[1] == ABORT then raw_error(r[2], 0) end     -- no PCRE library: the run stops
   if r[2] == nil then return nil, r[3] end
   local names = {}
   for i = 4, #r, 2 do names[#names + 1] = {r[i], r[i + 1]} end
