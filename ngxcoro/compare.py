@@ -116,10 +116,11 @@ def _refuse(why):
     print(f"ngxcoro compare: {why}", file=sys.stderr)
 
 
-def _read(path):
-    """The text of a file, or None after saying why it cannot be read."""
+def _read(path, newline=None):
+    """The text of a file, or None after saying why it cannot be read
+    (newline="": as it is, CRs and all, for a request body)."""
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8", newline=newline) as f:
             return f.read()
     except OSError as e:
         return _refuse(f"cannot read {path}: {e.strerror}")
@@ -153,7 +154,7 @@ def main(argv=None) -> int:
     from . import oracle
     ok, why = oracle.available()
     text = _read(a.config) if ok else _refuse(why)
-    body = _read(a.body_file) if text is not None and a.body_file else None
+    body = _read(a.body_file, newline="") if text is not None and a.body_file else None
     if text is None or (a.body_file and body is None):
         return 2
     from . import RequestError

@@ -22,6 +22,7 @@ from .nginx import (access, content, echo, event_connect, headers, headers_more,
                     postpone, process_cycle, request, response)
 from .nginx.loop import Loop
 from .ngx_lua import args as lua_args
+from .ngx_lua import regex
 from .ngx_lua import (bodyfilterby, by, control, coroutine, headerfilterby, initby, initworkerby,
                       logby, misc, output, req_body, semaphore, shdict, sleep, socket_tcp,
                       subrequest, timer, uri, uthread, variable)
@@ -34,7 +35,7 @@ from .trace.listeners import DebugLog
 
 # the modules whose `API` the Lua shims call (ngx_lua/protocol.py)
 API_MODULES = (coroutine, uthread, output, sleep, control, uri, variable, req_body, subrequest,
-               timer, semaphore, misc, shdict, bodyfilterby, socket_tcp, lua_args)
+               timer, semaphore, misc, shdict, bodyfilterby, socket_tcp, lua_args, regex)
 
 # the client's timeout, in seconds: Test::Nginx's, and the oracle's (run_real and a
 # scenario's "# timeout:" default); the run stops at this much virtual time
@@ -154,6 +155,7 @@ class Worker:
         self.patterns = []
         # a what-if switch (ngxcoro/whatif.py; None: nginx itself) and what it changed
         self.what_if, self.what_if_notes = None, []
+        self.regexes = []               # ngx_lua/regex.py: compiled ngx.re patterns
         self.vm = LuaVM(bind(self, API_MODULES), owner=self)
 
     def guard(self, f, name=""):

@@ -22,7 +22,7 @@ from ..nginx.event_connect import MODEL_PORT
 # them one file per C file, beside the Python module of the same name
 LUA_FILES = ("vm", "coroutine", "uthread", "output", "sleep", "variable", "args", "req_body",
              "uri", "control", "subrequest", "timer", "semaphore", "consts", "misc", "shdict",
-             "bodyfilterby", "socket_tcp", "boot")
+             "bodyfilterby", "socket_tcp", "regex", "boot")
 _LUA_DIR = importlib.resources.files(__package__).joinpath("lua")
 PRELUDE = "".join(_LUA_DIR.joinpath(f"{name}.lua").read_text() for name in LUA_FILES)
 

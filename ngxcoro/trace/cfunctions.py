@@ -257,6 +257,10 @@ C_FUNCTIONS = {
     "ngx_lua.sleep.sleep_handler": "ngx_http_lua_sleep_handler",
     "ngx_lua.sleep.sleep_resume": "ngx_http_lua_sleep_resume",
     "ngx_lua.sleep.sleep_cleanup": "ngx_http_lua_sleep_cleanup",
+    # ngx_lua/regex.py
+    "ngx_lua.regex.compile_regex": "ngx_http_lua_ffi_compile_regex",
+    "ngx_lua.regex.exec_regex": "ngx_http_lua_ffi_exec_regex",
+    "ngx_lua.regex.compile_replace_template": "ngx_http_lua_ffi_compile_replace_template",
     # ngx_lua/shdict.py
     "ngx_lua.shdict.init_zones": "ngx_http_lua_shdict_init_zone",
     "ngx_lua.shdict.inject_shdict_api": "ngx_http_lua_inject_shdict_api",

@@ -235,7 +235,8 @@ FLAGS = ("lua_check_client_abort lua_need_request_body lua_http10_buffering "
          "rewrite_by_lua_no_postpone access_by_lua_no_postpone "
          "chunked_transfer_encoding log_not_found "
          "lua_transform_underscores_in_response_headers").split()
-NUMBERS = "lua_thread_cache_max_entries lua_max_pending_timers lua_max_running_timers".split()
+NUMBERS = ("lua_thread_cache_max_entries lua_max_pending_timers lua_max_running_timers "
+           "lua_regex_match_limit").split()
 SIZES = ["postpone_output"]
 # modelled request-body directives whose values the generic slots check (slots.py)
 BODY_SLOTS = ("client_body_buffer_size", "client_max_body_size", "client_body_in_file_only")
@@ -287,6 +288,7 @@ DEFAULT_SETTINGS = {
     "lua_thread_cache_max_entries": 1024,
     "lua_max_pending_timers": 1024,
     "lua_max_running_timers": 256,
+    "lua_regex_match_limit": 0,     # 0: PCRE's own default (ngx_lua/regex.py)
     "rewrite_by_lua_no_postpone": False,
     "access_by_lua_no_postpone": False,
 }

@@ -136,7 +136,7 @@ end
 -- APIs of ngx_lua 0.10.23 that this model does not have: a clear error
 -- instead of "attempt to index a nil value"
 local NOT_MODELLED = {}
-for name in ([[socket re md5 md5_bin sha1_bin crc32_short crc32_long
+for name in ([[socket md5 md5_bin sha1_bin crc32_short crc32_long
   encode_base64 decode_base64 hmac_sha1 cookie_time http_time parse_http_time
   config resp run_worker_thread thread_pool escape_html
   get_now_ts raw_header get_headers_raw
