@@ -21,6 +21,8 @@ only when it has run.
 from __future__ import annotations
 
 import operator
+from itertools import compress
+from operator import ne
 import os
 import sys
 
@@ -51,7 +53,7 @@ def _name(v):
 # a zombie child comes or goes)
 _CO_FIELDS = operator.attrgetter("co_status", "co", "kind", "parent_co_ctx", "waited_by_parent", "waiting",
                                  "pending_subreqs", "is_wrap", "req", "creator")
-_DEAD = CoStatus.DEAD
+_ZOMBIES = operator.attrgetter("zombie_child_threads")
 CHECKPOINT = 64                          # a full coroutine list every CHECKPOINT steps
 
 
@@ -143,8 +145,8 @@ class Snapshots:
         self._known = 0                       # how many of w.coctx_by_id are listed
         self._index = {}                      # co ctx -> its place in the list
         self._live = []                       # every co ctx, in creation order
-        self._sig = {}                        # co ctx -> (its fields, zombies) last seen
-        self._where = {}                      # co ctx -> its Lua place last read
+        self._sigs = []                       # their fields at the last step, in that order
+        self._zombies = []                    # the lengths of their zombie lists then
         self._cos = []                        # the entries of the last step
         self._parts = (None,) * 7             # the shared parts of the last step
 
@@ -274,40 +276,42 @@ class Snapshots:
         """The coroutine entries that changed at this step, as (place, entry):
         every co ctx the run has known is listed in creation order; a new
         one is added at the end, one gets a new entry when one of its fields
-        changed or it ran (its Lua line)."""
-        by_id = self.w.coctx_by_id
-        if len(by_id) != self._known:                     # new co ctxs, in creation order
-            for coctx in list(by_id.values())[self._known:]:
+        changed or it ran (its Lua line).  The fields of all are compared
+        in one pass of C (attrgetter, map): no Python work per unchanged one."""
+        by_id, known = self.w.coctx_by_id, self._known
+        if len(by_id) != known:
+            for coctx in list(by_id.values())[known:]:      # new co ctxs, in creation order
                 if coctx not in self._index:
-                    self._index[coctx] = None
+                    self._index[coctx] = len(self._live)
                     self._live.append(coctx)
+                    self._sigs.append(None)
+                    self._zombies.append(-1)
             self._known = len(by_id)
+        live = self._live
+        sigs = list(map(_CO_FIELDS, live))
+        zombies = list(map(len, map(_ZOMBIES, live)))
+        places = range(len(live))
+        dirty = set(compress(places, map(ne, sigs, self._sigs)))
+        dirty.update(compress(places, map(ne, zombies, self._zombies)))
+        self._sigs, self._zombies = sigs, zombies
         ran, self._ran = self._ran, set()
         if self._exec_co is not None:
             ran.add(self._exec_co)
+        dirty.update(self._index[c] for c in ran if c in self._index)
         changes = []
-        for coctx in self._live:
-            sig = (_CO_FIELDS(coctx), len(coctx.zombie_child_threads))
-            i = self._index[coctx]
-            if i is None or coctx in ran or sig != self._sig[coctx]:
-                self._sig[coctx] = sig
-                entry = self._entry(coctx, i is None or coctx in ran or sig[0][0] != _DEAD)
-                if i is None:
-                    i = self._index[coctx] = len(self._cos)
-                    self._cos.append(entry)
-                else:
-                    self._cos[i] = entry
-                changes.append((i, entry))
+        for i in sorted(dirty):
+            entry = self._entry(live[i])
+            if i == len(self._cos):
+                self._cos.append(entry)
+            else:
+                self._cos[i] = entry
+            changes.append((i, entry))
         return changes
 
-    def _entry(self, coctx, moved):
-        """The entry of one co ctx; its Lua line is read again if it `moved`."""
-        if coctx.co and coctx.co_status != CoStatus.DEAD:
-            if moved or coctx not in self._where:
-                self._where[coctx] = self.w.vm.where(coctx.co)
-            where = self._where[coctx]
-        else:
-            where = None
+    def _entry(self, coctx):
+        """The entry of one co ctx (that is new, changed or ran)."""
+        where = (self.w.vm.where(coctx.co)
+                 if coctx.co and coctx.co_status != CoStatus.DEAD else None)
         line = None
         if where and where[0] in self.w.chunk_lines:
             line = self.w.chunk_lines[where[0]] + where[1] - 1
