@@ -196,6 +196,8 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None, pee
         hung, refused = False, True
         message = ("the Lua VM ran out of memory (ngxcoro allows "
                    f"{MAX_MEMORY // 2**20} MB); real nginx would fail with \"not enough memory\"")
+    if snaps is not None:
+        snaps.thaw()
     wire = w.main_r.connection.wire if w.main_r is not None else Wire()
     status = wire.status if wire.complete else None
     if message or (w.stopped and not (w.main_r is not None and client_done(w.main_r.connection))):

@@ -17,9 +17,13 @@ them changes, which happens: a dead coroutine's zombie list grows, a light
 thread's co ctx is given a new life).  The Lua line of a coroutine is read
 only when it has run.
 `frames` rebuilds a step's full dict on demand, the same dict as ever.
+Every FREEZE_EVERY steps the recorder calls gc.freeze(), so the garbage
+collector does not walk the steps again and again; run() calls `thaw()`
+(gc.unfreeze()) when the run is over.
 """
 from __future__ import annotations
 
+import gc
 import operator
 from itertools import compress
 from operator import ne
@@ -55,6 +59,7 @@ _CO_FIELDS = operator.attrgetter("co_status", "co", "kind", "parent_co_ctx", "wa
                                  "pending_subreqs", "is_wrap", "req", "creator")
 _ZOMBIES = operator.attrgetter("zombie_child_threads")
 CHECKPOINT = 64                          # a full coroutine list every CHECKPOINT steps
+FREEZE_EVERY = 1024                      # steps between two gc.freeze() of a long run
 
 
 class Steps:
@@ -141,6 +146,7 @@ class Snapshots:
         self.last_rc = None
         self.executing = None                 # inside lua_resume of this co ctx
         self._exec_co = None
+        self.frozen = False                   # gc.freeze() called: thaw() after the run
         self._ran = set()                     # co ctxs that ran since their line was read
         self._known = 0                       # how many of w.coctx_by_id are listed
         self._index = {}                      # co ctx -> its place in the list
@@ -213,6 +219,15 @@ class Snapshots:
                                     for new, old in zip(parts, self._parts))
         changes = self.coroutines()
         self.frames.append(head, parts, changes, self._cos)
+        if len(self.frames) % FREEZE_EVERY == 0:
+            gc.freeze()                   # what is recorded so far: no collection walks it again
+            self.frozen = True
+
+    def thaw(self):
+        """After the run: what gc.freeze() set aside is collectable again."""
+        if self.frozen:
+            gc.unfreeze()
+            self.frozen = False
 
     def shared_dicts(self):
         """Each lua_shared_dict's entries by key (ngx_lua/shdict.py Zone.contents): value,
