@@ -147,6 +147,7 @@ class Snapshots:
         self.executing = None                 # inside lua_resume of this co ctx
         self._exec_co = None
         self.frozen = False                   # gc.freeze() called: thaw() after the run
+        self._timer_state, self._timers = None, []
         self._ran = set()                     # co ctxs that ran since their line was read
         self._known = 0                       # how many of w.coctx_by_id are listed
         self._index = {}                      # co ctx -> its place in the list
@@ -210,8 +211,7 @@ class Snapshots:
                 self.request_index(r), self.executing,
                 rc_name(self.last_rc) if self.last_rc is not None else None, len(w.error_log))
         parts = (self.requests(),
-                 [{"label": t.label, "deadline_ms": t.deadline, "kind": t.kind,
-                   "owner": t.owner} for t in w.loop.pending()],
+                 self.timers(),
                  self.semaphores(), self.sockets(),
                  [ev.label for ev in w.loop.posted_events()],
                  self.output(), self.shared_dicts())
@@ -228,6 +228,16 @@ class Snapshots:
         if self.frozen:
             gc.unfreeze()
             self.frozen = False
+
+    def timers(self):
+        """The armed timers in firing order; the same list as the step before while
+        the loop's timers and their flags are the same (nginx/loop.py timers_state)."""
+        state = self.w.loop.timers_state()
+        if state != self._timer_state:
+            self._timer_state = state
+            self._timers = [{"label": t.label, "deadline_ms": t.deadline, "kind": t.kind,
+                             "owner": t.owner} for t in self.w.loop.pending()]
+        return self._timers
 
     def shared_dicts(self):
         """Each lua_shared_dict's entries by key (ngx_lua/shdict.py Zone.contents): value,
