@@ -71,3 +71,31 @@ def test_lua_lines_are_read_only_for_coroutines_that_ran():
     snaps, calls = _record(100)
     steps = len(snaps.frames)
     assert len(calls) < steps
+
+
+def test_comparing_only_reachable_co_ctxs_misses_nothing():
+    # the recorder compares only the co ctxs a change can reach (named by the events,
+    # run, waiting on subrequests or sockets, ...): the snapshots are the same as when
+    # every co ctx is compared at every step, on scenarios where a co ctx changes late
+    # (a dead coroutine's zombie list, a deleted thread brought back, a capture's
+    # pending_subreqs, a socket's waiter)
+    import pathlib
+    from conftest import SCENARIO_DIR
+    from ngxcoro import oracle as rn
+    for stem in ("305", "404", "406", "413", "713", "936", "938", "940", "002", "141"):
+        path = next(pathlib.Path(SCENARIO_DIR).glob(f"{stem}-*.ngx"))
+        text = path.read_text(encoding="utf-8")
+        info = rn.parse_scenario(text)
+        frames = []
+        for exhaustive in (False, True):
+            orig = Snapshots.__init__.__defaults__
+            Snapshots.__init__.__defaults__ = (Snapshots.LIMIT, exhaustive)
+            try:
+                res = ngxcoro.run(text, info["request"], headers=list(info["headers"]),
+                                  body=info["body"], timeout=info["timeout"],
+                                  abort_at=info["client_abort_at"], quit_at=info["quit_at"],
+                                  peers=info["peers"], snapshots=True)
+            finally:
+                Snapshots.__init__.__defaults__ = orig
+            frames.append([s["coroutines"] for s in res.snapshots])
+        assert frames[0] == frames[1], stem

@@ -25,14 +25,12 @@ from __future__ import annotations
 
 import gc
 import operator
-from itertools import compress
-from operator import ne
 import os
 import sys
 
 from ..nginx.core import rc_name
 from ..nginx.loop import EPOCH_MS
-from ..ngx_lua.common import CONTEXT_NAMES, CoStatus
+from ..ngx_lua.common import CONTEXT_NAMES, CoCtx, CoStatus
 from .cfunctions import C_FUNCTIONS
 from .events import EVENTS, explain
 
@@ -57,7 +55,6 @@ def _name(v):
 # a zombie child comes or goes)
 _CO_FIELDS = operator.attrgetter("co_status", "co", "kind", "parent_co_ctx", "waited_by_parent", "waiting",
                                  "pending_subreqs", "is_wrap", "req", "creator")
-_ZOMBIES = operator.attrgetter("zombie_child_threads")
 CHECKPOINT = 64                          # a full coroutine list every CHECKPOINT steps
 FREEZE_EVERY = 1024                      # steps between two gc.freeze() of a long run
 
@@ -138,9 +135,10 @@ class Snapshots:
 
     LIMIT = 1_500
 
-    def __init__(self, worker, limit=LIMIT):
+    def __init__(self, worker, limit=LIMIT, exhaustive=False):
         self.w = worker
         self.limit = limit
+        self.exhaustive = exhaustive          # compare every co ctx at every step (tests)
         self.skipped = 0
         self.frames = Steps()
         self.last_rc = None
@@ -153,11 +151,16 @@ class Snapshots:
         self._index = {}                      # co ctx -> its place in the list
         self._live = []                       # every co ctx, in creation order
         self._sigs = []                       # their fields at the last step, in that order
-        self._zombies = []                    # the lengths of their zombie lists then
+        self._named = set()                   # co ctxs the events since the last step named
+        self._named_before = set()            # those the step before's events named
+        self._watch = set()                   # waiting for subrequests or on a socket
         self._cos = []                        # the entries of the last step
         self._parts = (None,) * 7             # the shared parts of the last step
 
     def __call__(self, event, data):
+        for v in data.values():
+            if type(v) is CoCtx:
+                self._named.add(v)
         if event == "resume":
             self.executing = data["co"].name
             self._exec_co = data["co"]
@@ -301,31 +304,55 @@ class Snapshots:
         """The coroutine entries that changed at this step, as (place, entry):
         every co ctx the run has known is listed in creation order; a new
         one is added at the end, one gets a new entry when one of its fields
-        changed or it ran (its Lua line).  The fields of all are compared
-        in one pass of C (attrgetter, map): no Python work per unchanged one."""
+        changed or it ran (its Lua line).
+
+        Only the co ctxs a change can reach are compared (all of them with
+        `exhaustive`): those the events since the step before named, and
+        those of the step before (a field may change after its event), the
+        one in lua_resume and those that ran, each request's entry and
+        current co ctx, the ones waiting for subrequests or on a socket (their
+        wake-up names them late), and the parents of all these."""
         by_id, known = self.w.coctx_by_id, self._known
+        new = []
         if len(by_id) != known:
             for coctx in list(by_id.values())[known:]:      # new co ctxs, in creation order
                 if coctx not in self._index:
                     self._index[coctx] = len(self._live)
                     self._live.append(coctx)
                     self._sigs.append(None)
-                    self._zombies.append(-1)
+                    new.append(coctx)
             self._known = len(by_id)
-        live = self._live
-        sigs = list(map(_CO_FIELDS, live))
-        zombies = list(map(len, map(_ZOMBIES, live)))
-        places = range(len(live))
-        dirty = set(compress(places, map(ne, sigs, self._sigs)))
-        dirty.update(compress(places, map(ne, zombies, self._zombies)))
-        self._sigs, self._zombies = sigs, zombies
         ran, self._ran = self._ran, set()
         if self._exec_co is not None:
             ran.add(self._exec_co)
-        dirty.update(self._index[c] for c in ran if c in self._index)
+        named, self._named = self._named, set()
+        if self.exhaustive:
+            suspects = set(self._live)
+        else:
+            suspects = named | self._named_before | ran | self._watch
+            suspects.update(new)
+            for r in self.w.requests:
+                if r.ctx is not None:
+                    suspects.add(r.ctx.entry_co_ctx)
+                    suspects.add(r.ctx.cur_co_ctx)
+            suspects.update([c.parent_co_ctx for c in suspects if c is not None])
+        self._named_before = named
+        dirty, watch, index, sigs = [], self._watch, self._index, self._sigs
+        for c in suspects:
+            i = index.get(c)
+            if i is None:
+                continue
+            sig = (_CO_FIELDS(c), len(c.zombie_child_threads))
+            if sig != sigs[i] or c in ran:
+                sigs[i] = sig
+                dirty.append(i)
+            if c.pending_subreqs or c.sock_u is not None:
+                watch.add(c)
+            else:
+                watch.discard(c)
         changes = []
         for i in sorted(dirty):
-            entry = self._entry(live[i])
+            entry = self._entry(self._live[i])
             if i == len(self._cos):
                 self._cos.append(entry)
             else:
