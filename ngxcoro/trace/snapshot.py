@@ -146,6 +146,7 @@ class Snapshots:
         self._exec_co = None
         self.frozen = False                   # gc.freeze() called: thaw() after the run
         self._timer_state, self._timers = None, []
+        self._output_key, self._output = None, None
         self._ran = set()                     # co ctxs that ran since their line was read
         self._known = 0                       # how many of w.coctx_by_id are listed
         self._index = {}                      # co ctx -> its place in the list
@@ -422,6 +423,14 @@ class Snapshots:
         if r is None:
             return {"status": None, "sent": "", "held": ""}
         wire = r.connection.wire
-        return {"status": wire.status, "sent": bytes(wire.body).decode("utf-8", "replace"),
-                "held": wire.held().decode("utf-8", "replace"),
-                "complete": wire.complete, "client_gone": wire.gone}
+        # the body only grows and the held output changes with its size: decoded again
+        # only when one of these moved (a long response is not decoded at every step)
+        key = (wire, wire.status, len(wire.body), len(wire._held), wire._held_size,
+               wire.complete, wire.gone)
+        if key != self._output_key:
+            self._output_key = key
+            self._output = {"status": wire.status,
+                            "sent": bytes(wire.body).decode("utf-8", "replace"),
+                            "held": wire.held().decode("utf-8", "replace"),
+                            "complete": wire.complete, "client_gone": wire.gone}
+        return self._output
