@@ -145,7 +145,7 @@ class Snapshots:
         self.executing = None                 # inside lua_resume of this co ctx
         self._exec_co = None
         self.frozen = False                   # gc.freeze() called: thaw() after the run
-        self._timer_state, self._timers = None, []
+        self._timer_state, self._timers, self._timer_dicts = None, [], {}
         self._output_key, self._output = None, None
         self._ran = set()                     # co ctxs that ran since their line was read
         self._known = 0                       # how many of w.coctx_by_id are listed
@@ -239,8 +239,10 @@ class Snapshots:
         state = self.w.loop.timers_state()
         if state != self._timer_state:
             self._timer_state = state
-            self._timers = [{"label": t.label, "deadline_ms": t.deadline, "kind": t.kind,
-                             "owner": t.owner} for t in self.w.loop.pending()]
+            made = self._timer_dicts                      # one dict per timer, shared
+            self._timers = [made.get(t) or made.setdefault(t, {
+                "label": t.label, "deadline_ms": t.deadline, "kind": t.kind, "owner": t.owner})
+                for t in self.w.loop.pending()]
         return self._timers
 
     def shared_dicts(self):
