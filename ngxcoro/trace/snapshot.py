@@ -9,13 +9,15 @@ and the loop's posted events, subrequests and the response so far -- so any step
 Names are stable ("entry", "t1", "co2", ...): no ids, no addresses.
 
 Linear in the run: a step records only what changed (`Steps`).  The parts
-that are small (requests, timers, semaphores, sockets, output, ...) are
-kept once and shared by the steps that see the same value; of the
-coroutines, only those whose fields changed get a new entry (a co ctx is
-compared by one tuple of its fields; a dead one's entry stands until one of
-them changes, which happens: a dead coroutine's zombie list grows, a light
-thread's co ctx is given a new life).  The Lua line of a coroutine is read
-only when it has run.
+(requests, timers, semaphores, sockets, output, ...) are kept once and
+shared by the steps that see the same value (a timer's dict is made once;
+the timer list and the output are rebuilt only when the loop's timers or
+the response moved).  Of the coroutines, only the co ctxs a change can
+reach are compared at a step (`coroutines`), and only those whose fields
+changed or that ran get a new entry, their Lua line read again; a dead
+one's entry stands, shared by later steps, until one of its fields changes
+(that happens: a dead coroutine's zombie list grows, a deleted light
+thread's co ctx is given a new life).
 `frames` rebuilds a step's full dict on demand, the same dict as ever.
 Every FREEZE_EVERY steps the recorder calls gc.freeze(), so the garbage
 collector does not walk the steps again and again; run() calls `thaw()`
