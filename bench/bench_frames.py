@@ -85,7 +85,7 @@ def main(argv=None):
         uniq = list(dict.fromkeys(dots))
         row = {"case": label, "steps": n, "coroutines": len(snaps[-1]["coroutines"]),
                "unique": len(uniq), "t_run": t_run, "t_dot": t_dot, "t_tl": t_tl,
-               "json": size([json.dumps(snaps, sort_keys=True)]), "dot": size(dots),
+               "json": size([json.dumps(list(snaps), sort_keys=True)]), "dot": size(dots),
                "timeline": size([tl]), "render": {}}
         for r in renderers:
             render.cache_clear()

@@ -27,6 +27,7 @@ from .ngx_lua.vm import Runaway, MAX_MEMORY, RunOutOfTime, TooManyCoroutines
 from . import peers as _peers
 from . import whatif as _whatif
 from .trace import Hooks, StapTrace, EventLog
+from .trace.listeners import Stream
 from .trace.snapshot import Snapshots
 from .worker import Worker, Unsupported, CLIENT_TIMEOUT, client_done
 from .nginx.response import Wire
@@ -96,7 +97,8 @@ def body_pieces(body):
 
 def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None, peers=None,
         filename="nginx.conf", log_level=None, snapshots=False, order=None,
-        timeout=CLIENT_TIMEOUT, abort_at=None, quit_at=None, trace=True, what_if=None):
+        timeout=CLIENT_TIMEOUT, abort_at=None, quit_at=None, trace=True, what_if=None,
+        stream=None):
     """Serve one request with the model of nginx + ngx_lua 0.10.23.
 
     `config_text` is a whole nginx.conf or the inside of a `server {}`;
@@ -123,6 +125,9 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None, pee
     timers run at once with `premature` true, ngx.worker.exiting() is true,
     the request goes on to its end) and the run ends when the worker exits;
     a bad value raises RequestError (a ValueError) with a one-line message.
+    `stream`, a function, is handed each stap line ({"stap": line}) and
+    each event of the history (a dict, as in `events`) as it happens, and
+    the Result keeps neither (`python -m ngxcoro run --stream`).
     `trace=False` attaches no listener at all: no stap lines, no events, no
     snapshots (`snapshots=True` is then a ValueError), so the worker fires
     nothing and plain coroutines switch inside Lua (the answer is the same).
@@ -134,10 +139,12 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None, pee
     `error_log`, `startup_error` or `message`), never as a traceback."""
     check_quit_at(quit_at, timeout)
     _whatif.check(what_if)
-    if not trace and (snapshots or hooks is not None):
-        raise ValueError("trace=False attaches no listener: no snapshots, no hooks")
+    if not trace and (snapshots or hooks is not None or stream is not None):
+        raise ValueError("trace=False attaches no listener: no snapshots, no hooks, no stream")
     hooks = hooks if hooks is not None else Hooks()
     stap = hooks.add(StapTrace()) if trace else StapTrace(limit=1)
+    if stream is not None:
+        stap.lines = Stream(stream, "stap")
     method, uri, args, version = parse_request(request)
     headers = list(headers)
     own_headers, own_body = list(headers), body
@@ -166,6 +173,8 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None, pee
     # difference: ngx_lua/socket_tcp_read.py BodyConnection)
     w.body_after_headers = body is not None and not isinstance(body, (str, bytes))
     log = hooks.add(EventLog(w.loop)) if trace else EventLog(w.loop, limit=1)
+    if stream is not None:
+        log.events = Stream(stream)
     snaps = hooks.add(Snapshots(w)) if snapshots else None
     if order:
         w.loop.order = list(order)
@@ -204,6 +213,8 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None, pee
         hung, refused = False, True
         message = ("the Lua VM ran out of memory (ngxcoro allows "
                    f"{MAX_MEMORY // 2**20} MB); real nginx would fail with \"not enough memory\"")
+    if snaps is not None:
+        snaps.thaw()
     wire = w.main_r.connection.wire if w.main_r is not None else Wire()
     status = wire.status if wire.complete else None
     if message or (w.stopped and not (w.main_r is not None and client_done(w.main_r.connection))):

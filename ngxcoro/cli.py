@@ -1,6 +1,6 @@
 """python -m ngxcoro run --config FILE --request "GET /t" [--header "N: v"]...
                       [--client-abort-at SECONDS] [--quit-at SECONDS] [--peer SCRIPT]...
-                      [--what-if NAME] [--json]
+                      [--what-if NAME] [--json | --stream]
        python -m ngxcoro export --config FILE --request "GET /t" [...]  (a Test::Nginx block)
 
 Exit codes: 0 when the run gave nginx's answer, whatever the status (a hang
@@ -9,6 +9,12 @@ real nginx would also have, answered at the client's timeout, included);
 exits 1); 2 when ngxcoro refuses: something not modelled, a config or request
 line it cannot read, a file it cannot open, or one of its own limits (memory,
 wall time).  With --json the output is one JSON object in every case.
+
+With --stream (or --jsonl) the output is JSON lines written as the run goes,
+nothing of it kept in memory: one line per event of the request's history
+({"t_ms": ..., "event": ..., fields}, the items of --json's "events") and one
+per stap line ({"stap": "create 2 in 1"}), in the order they happened, then
+one last line {"result": {...}}: --json's object without "events" and "stap".
 """
 from __future__ import annotations
 
@@ -76,7 +82,11 @@ def main(argv=None):
     rp.add_argument("--what-if", metavar="NAME",
                     help="NOT nginx: run with one line of the C changed (" + ", ".join(WHAT_IFS)
                          + "; ngxcoro.whatif)")
-    rp.add_argument("--json", action="store_true", help="print one JSON object")
+    out = rp.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print one JSON object")
+    out.add_argument("--stream", "--jsonl", action="store_true",
+                     help="print JSON lines as the run goes: each event and stap line, "
+                          "then {\"result\": ...}")
     rp.add_argument("--log-level", choices=LOG_LEVELS,
                     help="error_log level to write at (default: the config's error_log level)")
     ep = sub.add_parser("export", help="print the model's answer as a Test::Nginx block")
@@ -114,22 +124,46 @@ def main(argv=None):
             body = a.body_piece
         order = [x.strip() for x in a.order.split(",")] if a.order else None
         # the text output shows no stap lines or events: nothing needs to listen
+        kw = dict(stream=_writer(sys.stdout)) if a.stream else dict(trace=a.json)
         res = run(text, a.request, headers=a.header, body=body, peers=a.peer,
                   filename=a.config.rsplit("/", 1)[-1], order=order, log_level=a.log_level,
                   timeout=a.timeout, abort_at=a.client_abort_at, quit_at=a.quit_at,
-                  trace=a.json, what_if=a.what_if)
+                  what_if=a.what_if, **kw)
+    except BrokenPipeError:                  # --stream piped into `head`
+        return _closed_pipe()
     except RequestError as e:
-        if a.json:
-            print(json.dumps({"status": None, "message": str(e), "refused": True}))
+        refusal = {"status": None, "message": str(e), "refused": True}
+        if a.stream:
+            print(json.dumps({"result": refusal}))
+        elif a.json:
+            print(json.dumps(refusal))
         else:
             print(f"ngxcoro: {e}", file=sys.stderr)
         return 2
 
     try:
+        if a.stream:
+            obj = res.to_json()
+            del obj["events"], obj["stap"]
+            print(json.dumps({"result": obj}, sort_keys=True, ensure_ascii=False))
+            return exit_code(res)
         return _print(res, a.json)
     except BrokenPipeError:                  # e.g. piped into `head`
-        sys.stderr.close()
-        return 0
+        return _closed_pipe()
+
+
+def _closed_pipe():
+    """The reader went away: stop quietly (no second error at exit)."""
+    import os
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+def _writer(out):
+    """Each stap line or event of a streamed run, written at once as one JSON line."""
+    def write(item):
+        out.write(json.dumps(item, sort_keys=True, ensure_ascii=False, default=str) + "\n")
+    return write
 
 
 def _export(a):

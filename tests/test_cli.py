@@ -327,3 +327,35 @@ def test_exit_codes_of_each_kind_of_answer(conf):
     assert cli("--config", conf("location = /t {\n    foo;\n}\n"), "--json").returncode == 1
     spin = "location = /t {\n    content_by_lua_block {\n        while true do end\n    }\n}\n"
     assert cli("--config", conf(spin), "--json").returncode == 0
+
+
+def test_stream_is_json_lines_then_the_result(conf):
+    # --stream writes what --json gathers, one JSON value per line as it happens:
+    # the events and the stap lines in the order they fired, then the rest of the object
+    path = conf(SPAWN)
+    whole = json.loads(cli("--config", path, "--json").stdout)
+    out = cli("--config", path, "--stream")
+    no_traceback(out)
+    assert out.returncode == 0
+    lines = [json.loads(x) for x in out.stdout.splitlines()]
+    *items, last = lines
+    assert [x for x in items if "event" in x] == whole["events"]
+    assert [x["stap"] for x in items if "stap" in x] == whole["stap"]
+    assert all(("event" in x) != ("stap" in x) for x in items)
+    assert last["result"] == {k: v for k, v in whole.items() if k not in ("events", "stap")}
+    # the spawn's stap line comes before the events that follow it, not at the end
+    first_stap = next(i for i, x in enumerate(items) if "stap" in x)
+    assert first_stap < len(items) - 1 and "event" in items[first_stap + 1]
+
+
+def test_stream_bad_request_line_is_one_result_line(conf):
+    out = cli("--config", conf(SPAWN), "--request", "GET t", "--stream")
+    no_traceback(out)
+    assert out.returncode == 2
+    (obj,) = [json.loads(x) for x in out.stdout.splitlines()]
+    assert obj["result"]["refused"] is True and "request line" in obj["result"]["message"]
+
+
+def test_stream_and_json_exclude_each_other(conf):
+    out = cli("--config", conf(SPAWN), "--json", "--stream")
+    assert out.returncode == 2 and "not allowed" in out.stderr

@@ -56,7 +56,7 @@ def test_snapshots_carry_semaphores():
     """550: three waiters, post(2) -> the event is posted, resources 2, nobody
     woken yet; the handler hands the two resources to t1 then t2."""
     snaps = _run("550").snapshots
-    json.dumps(snaps)                            # plain data
+    json.dumps(list(snaps))                      # plain data (Steps builds each on demand)
     post = next(s for s in snaps if s["event"] == "post_event")
     assert post["semaphores"] == [{"name": "sema1", "resources": 2, "wait_queue": ["t1", "t2", "t3"],
                                    "count": -1, "event_posted": True}]

@@ -21,10 +21,15 @@ counted (`armed`), so a coroutine that re-arms its timer forever can be named.
 from __future__ import annotations
 
 import heapq
+import operator
 import itertools
 from collections import deque
 
 EPOCH_MS = 1_672_531_200_000     # 2023-01-01 00:00:00 UTC: ngx.now() at the start of a run
+
+
+_THIRD = operator.itemgetter(2)
+_ACTIVE = operator.attrgetter("active")
 
 
 class Timer:
@@ -119,6 +124,12 @@ class Loop:
     def pending(self):
         """Armed timers in firing order (for snapshots)."""
         return [t for _, _, t in sorted(self._heap) if t.active]
+
+    def timers_state(self):
+        """What pending() is made of, read in one pass of C: the timers in the heap
+        and their active flags (snapshots rebuild their timer list when it changes)."""
+        ts = list(map(_THIRD, self._heap))
+        return ts, list(map(_ACTIVE, ts))
 
     def next_timer(self):
         """The timer to fire next, still armed: the earliest, unless a

@@ -17,7 +17,10 @@ RING = 20_000
 
 
 def ring_note(what, ring, seen):
-    """One line when a ring dropped some of what it saw, else None."""
+    """One line when a ring dropped some of what it saw, else None (a
+    Stream keeps nothing and drops nothing)."""
+    if isinstance(ring, Stream):
+        return None
     return f"{what}: only the last {len(ring):,} of {seen:,} are kept" if seen > len(ring) else None
 
 
@@ -37,6 +40,24 @@ class Hooks:
     def fire(self, event, **data):
         for f in self.listeners:
             f(event, data)
+
+
+class Stream:
+    """Stands for the ring of a StapTrace or an EventLog when a run streams:
+    each item is handed to `write` as it comes ({key: item} with a `key`),
+    and nothing is kept."""
+
+    def __init__(self, write, key=None):
+        self.write, self.key = write, key
+
+    def append(self, item):
+        self.write({self.key: item} if self.key else item)
+
+    def __len__(self):
+        return 0
+
+    def __iter__(self):
+        return iter(())
 
 
 class StapTrace:

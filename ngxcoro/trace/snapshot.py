@@ -7,15 +7,32 @@ source), each coroutine with its status, parent and current Lua line,
 posted_threads in order, the ctx fields, r->count, timers, the semaphores
 and the loop's posted events, subrequests and the response so far -- so any step can be drawn without its neighbours.
 Names are stable ("entry", "t1", "co2", ...): no ids, no addresses.
+
+Linear in the run: a step records only what changed (`Steps`).  The parts
+(requests, timers, semaphores, sockets, output, ...) are kept once and
+shared by the steps that see the same value (a timer's dict is made once;
+the timer list and the output are rebuilt only when the loop's timers or
+the response moved).  Of the coroutines, only the co ctxs a change can
+reach are compared at a step (`coroutines`), and only those whose fields
+changed or that ran get a new entry, their Lua line read again; a dead
+one's entry stands, shared by later steps, until one of its fields changes
+(that happens: a dead coroutine's zombie list grows, a deleted light
+thread's co ctx is given a new life).
+`frames` rebuilds a step's full dict on demand, the same dict as ever.
+Every FREEZE_EVERY steps the recorder calls gc.freeze(), so the garbage
+collector does not walk the steps again and again; run() calls `thaw()`
+(gc.unfreeze()) when the run is over.
 """
 from __future__ import annotations
 
+import gc
+import operator
 import os
 import sys
 
 from ..nginx.core import rc_name
 from ..nginx.loop import EPOCH_MS
-from ..ngx_lua.common import CONTEXT_NAMES, CoStatus
+from ..ngx_lua.common import CONTEXT_NAMES, CoCtx, CoStatus
 from .cfunctions import C_FUNCTIONS
 from .events import EVENTS, explain
 
@@ -36,26 +53,127 @@ def _name(v):
     return v
 
 
+# the fields of a co ctx whose change makes a new entry (the list is compared by length:
+# a zombie child comes or goes)
+_CO_FIELDS = operator.attrgetter("co_status", "co", "kind", "parent_co_ctx", "waited_by_parent", "waiting",
+                                 "pending_subreqs", "is_wrap", "req", "creator")
+CHECKPOINT = 64                          # a full coroutine list every CHECKPOINT steps
+FREEZE_EVERY = 1024                      # steps between two gc.freeze() of a long run
+
+
+class Steps:
+    """The recorded steps as a read-only sequence of snapshot dicts, each
+    rebuilt when asked for (`len`, `[k]`, `[a:b]`, iteration).  A step is a
+    plain tuple; the coroutine list of step k is the last checkpoint's with
+    the changes of the steps since applied.  The dicts share their parts
+    with their neighbours: read them, do not change them."""
+
+    def __init__(self):
+        self._steps = []                 # (head, parts, co_changes, n_cos)
+        self._checkpoints = []           # the entry list at steps 0, CHECKPOINT, ...
+
+    def __len__(self):
+        return len(self._steps)
+
+    def __bool__(self):
+        return bool(self._steps)
+
+    def __iter__(self):
+        cos = []
+        for k, step in enumerate(self._steps):
+            for i, entry in step[2]:
+                if i == len(cos):
+                    cos.append(entry)
+                else:
+                    cos[i] = entry
+            yield self._dict(k, step, list(cos))
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        if k < 0:
+            k += len(self)
+        if not 0 <= k < len(self._steps):
+            raise IndexError("snapshot index out of range")
+        base = k - k % CHECKPOINT
+        cos = list(self._checkpoints[base // CHECKPOINT])
+        for step in self._steps[base + 1:k + 1]:
+            for i, entry in step[2]:
+                if i == len(cos):
+                    cos.append(entry)
+                else:
+                    cos[i] = entry
+        return self._dict(k, self._steps[k], cos)
+
+    def __eq__(self, other):
+        return isinstance(other, (list, Steps)) and list(self) == list(other)
+
+    def __repr__(self):
+        return f"<Steps: {len(self)} snapshots>"
+
+    def append(self, head, parts, changes, cos):
+        """Record one step: `cos` is the whole entry list after `changes`."""
+        if len(self._steps) % CHECKPOINT == 0:
+            self._checkpoints.append(tuple(cos))
+        self._steps.append((head, parts, tuple(changes)))
+
+    @staticmethod
+    def _dict(k, step, cos):
+        (event, data, explain, where, t_ms, phase, focus, focus_index, executing, rc,
+         log_lines, what_if) = step[0]
+        (requests, timers, semaphores, sockets, posted, output, shared_dicts) = step[1]
+        return {"step": k, "event": event, "data": data, "explain": explain, "where": where,
+                "t_ms": t_ms, "phase": phase, "focus": focus, "focus_index": focus_index,
+                "executing": executing, "requests": requests, "coroutines": cos,
+                "timers": timers, "semaphores": semaphores, "sockets": sockets,
+                "posted_events": posted, "rc": rc, "output": output,
+                "log_lines": log_lines, "shared_dicts": shared_dicts,
+                # a what-if switch's name when the run is NOT nginx (ngxcoro/whatif.py), else None
+                "what_if": what_if}
+
+
 class Snapshots:
-    """Listener: `frames` is the list of snapshots, one per step, up to
-    `limit` of them (`note()` says when the run went on past that)."""
+    """Listener: `frames` is the sequence of snapshots (`Steps`), one per
+    step, up to `limit` of them (`note()` says when the run went on past
+    that)."""
 
     LIMIT = 1_500
 
-    def __init__(self, worker, limit=LIMIT):
+    def __init__(self, worker, limit=LIMIT, exhaustive=False):
         self.w = worker
         self.limit = limit
+        self.exhaustive = exhaustive          # compare every co ctx at every step (tests)
         self.skipped = 0
-        self.frames = []
+        self.frames = Steps()
         self.last_rc = None
         self.executing = None                 # inside lua_resume of this co ctx
+        self._exec_co = None
+        self.frozen = False                   # gc.freeze() called: thaw() after the run
+        self._timer_state, self._timers, self._timer_dicts = None, [], {}
+        self._output_key, self._output = None, None
+        self._ran = set()                     # co ctxs that ran since their line was read
+        self._known = 0                       # how many of w.coctx_by_id are listed
+        self._index = {}                      # co ctx -> its place in the list
+        self._live = []                       # every co ctx, in creation order
+        self._sigs = []                       # their fields at the last step, in that order
+        self._named = set()                   # co ctxs the events since the last step named
+        self._named_before = set()            # those the step before's events named
+        self._watch = set()                   # waiting for subrequests or on a socket
+        self._cos = []                        # the entries of the last step
+        self._parts = (None,) * 7             # the shared parts of the last step
 
     def __call__(self, event, data):
+        for v in data.values():
+            if type(v) is CoCtx:
+                self._named.add(v)
         if event == "resume":
             self.executing = data["co"].name
+            self._exec_co = data["co"]
             return
         if event == "resume_returned":
-            self.executing = None
+            self.executing, self._exec_co = None, None
+            if data.get("co") is not None:
+                self._ran.add(data["co"])
         if event in _QUIET:
             return
         if event in ("run_thread_returned", "finalize_request"):
@@ -63,7 +181,7 @@ class Snapshots:
         if len(self.frames) >= self.limit:
             self.skipped += 1
             return
-        self.frames.append(self.take(event, data))
+        self.take(event, data)
 
     def note(self):
         """One line when steps were left out, else None."""
@@ -91,35 +209,46 @@ class Snapshots:
 
     # ------------------------------------------------------------------ take
     def take(self, event, data):
+        """Record one step: its own values, the parts (kept once while they
+        stay the same) and the coroutine entries that changed."""
         w = self.w
         d = {k: _name(v) for k, v in data.items()}
         r = w.cur_r
-        snap = {
-            "step": len(self.frames),
-            "event": event,
-            "data": d,
-            "explain": explain(event, d, w.loop.now_ms),
-            "where": self.where(),
-            "t_ms": w.loop.now_ms,
-            "phase": r.phase if r is not None else "",
-            "focus": r.uri if r is not None else None,
-            "focus_index": self.request_index(r),
-            "executing": self.executing,
-            "requests": self.requests(),
-            "coroutines": self.coroutines(),
-            "timers": [{"label": t.label, "deadline_ms": t.deadline, "kind": t.kind,
-                        "owner": t.owner} for t in w.loop.pending()],
-            "semaphores": self.semaphores(),
-            "sockets": self.sockets(),
-            "posted_events": [ev.label for ev in w.loop.posted_events()],
-            "rc": rc_name(self.last_rc) if self.last_rc is not None else None,
-            "output": self.output(),
-            "log_lines": len(w.error_log),
-            "shared_dicts": self.shared_dicts(),
-            # a what-if switch's name when the run is NOT nginx (ngxcoro/whatif.py), else None
-            "what_if": w.what_if,
-        }
-        return snap
+        head = (event, d, explain(event, d, w.loop.now_ms), self.where(), w.loop.now_ms,
+                r.phase if r is not None else "", r.uri if r is not None else None,
+                self.request_index(r), self.executing,
+                rc_name(self.last_rc) if self.last_rc is not None else None, len(w.error_log),
+                w.what_if)
+        parts = (self.requests(),
+                 self.timers(),
+                 self.semaphores(), self.sockets(),
+                 [ev.label for ev in w.loop.posted_events()],
+                 self.output(), self.shared_dicts())
+        self._parts = parts = tuple(old if new == old else new
+                                    for new, old in zip(parts, self._parts))
+        changes = self.coroutines()
+        self.frames.append(head, parts, changes, self._cos)
+        if len(self.frames) % FREEZE_EVERY == 0:
+            gc.freeze()                   # what is recorded so far: no collection walks it again
+            self.frozen = True
+
+    def thaw(self):
+        """After the run: what gc.freeze() set aside is collectable again."""
+        if self.frozen:
+            gc.unfreeze()
+            self.frozen = False
+
+    def timers(self):
+        """The armed timers in firing order; the same list as the step before while
+        the loop's timers and their flags are the same (nginx/loop.py timers_state)."""
+        state = self.w.loop.timers_state()
+        if state != self._timer_state:
+            self._timer_state = state
+            made = self._timer_dicts                      # one dict per timer, shared
+            self._timers = [made.get(t) or made.setdefault(t, {
+                "label": t.label, "deadline_ms": t.deadline, "kind": t.kind, "owner": t.owner})
+                for t in self.w.loop.pending()]
+        return self._timers
 
     def shared_dicts(self):
         """Each lua_shared_dict's entries by key (ngx_lua/shdict.py Zone.contents): value,
@@ -180,31 +309,87 @@ class Snapshots:
         return out
 
     def coroutines(self):
-        """Every co ctx the run has known, in creation order."""
-        out = []
-        vm = self.w.vm
-        for coctx in self.w.all_co_ctx():
-            where = vm.where(coctx.co) if coctx.co and coctx.co_status != CoStatus.DEAD else None
-            kind = coctx.kind or "entry"
-            line = None
-            if where and where[0] in self.w.chunk_lines:
-                line = self.w.chunk_lines[where[0]] + where[1] - 1
-            out.append({
-                "request": self.request_index(coctx.req),
-                "creator": coctx.creator.name if coctx.creator else None,
-                "name": coctx.name,
-                "kind": kind,
-                "status": coctx.co_status.lua_name,
-                "parent": coctx.parent_co_ctx.name if coctx.parent_co_ctx else None,
-                "is_wrap": coctx.is_wrap,
-                "waited_by_parent": coctx.waited_by_parent,
-                "zombies": [z.name for z in coctx.zombie_child_threads],
-                "waiting": coctx.waiting,
-                "pending_subreqs": coctx.pending_subreqs,
-                "lua_line": f"{where[0]}:{where[1]}" if where else None,
-                "config_line": line,
-            })
-        return out
+        """The coroutine entries that changed at this step, as (place, entry):
+        every co ctx the run has known is listed in creation order; a new
+        one is added at the end, one gets a new entry when one of its fields
+        changed or it ran (its Lua line).
+
+        Only the co ctxs a change can reach are compared (all of them with
+        `exhaustive`): those the events since the step before named, and
+        those of the step before (a field may change after its event), the
+        one in lua_resume and those that ran, each request's entry and
+        current co ctx, the ones waiting for subrequests or on a socket (their
+        wake-up names them late), and the parents of all these."""
+        by_id, known = self.w.coctx_by_id, self._known
+        new = []
+        if len(by_id) != known:
+            for coctx in list(by_id.values())[known:]:      # new co ctxs, in creation order
+                if coctx not in self._index:
+                    self._index[coctx] = len(self._live)
+                    self._live.append(coctx)
+                    self._sigs.append(None)
+                    new.append(coctx)
+            self._known = len(by_id)
+        ran, self._ran = self._ran, set()
+        if self._exec_co is not None:
+            ran.add(self._exec_co)
+        named, self._named = self._named, set()
+        if self.exhaustive:
+            suspects = set(self._live)
+        else:
+            suspects = named | self._named_before | ran | self._watch
+            suspects.update(new)
+            for r in self.w.requests:
+                if r.ctx is not None:
+                    suspects.add(r.ctx.entry_co_ctx)
+                    suspects.add(r.ctx.cur_co_ctx)
+            suspects.update([c.parent_co_ctx for c in suspects if c is not None])
+        self._named_before = named
+        dirty, watch, index, sigs = [], self._watch, self._index, self._sigs
+        for c in suspects:
+            i = index.get(c)
+            if i is None:
+                continue
+            sig = (_CO_FIELDS(c), len(c.zombie_child_threads))
+            if sig != sigs[i] or c in ran:
+                sigs[i] = sig
+                dirty.append(i)
+            if c.pending_subreqs or c.sock_u is not None:
+                watch.add(c)
+            else:
+                watch.discard(c)
+        changes = []
+        for i in sorted(dirty):
+            entry = self._entry(self._live[i])
+            if i == len(self._cos):
+                self._cos.append(entry)
+            else:
+                self._cos[i] = entry
+            changes.append((i, entry))
+        return changes
+
+    def _entry(self, coctx):
+        """The entry of one co ctx (that is new, changed or ran)."""
+        where = (self.w.vm.where(coctx.co)
+                 if coctx.co and coctx.co_status != CoStatus.DEAD else None)
+        line = None
+        if where and where[0] in self.w.chunk_lines:
+            line = self.w.chunk_lines[where[0]] + where[1] - 1
+        return {
+            "request": self.request_index(coctx.req),
+            "creator": coctx.creator.name if coctx.creator else None,
+            "name": coctx.name,
+            "kind": coctx.kind or "entry",
+            "status": coctx.co_status.lua_name,
+            "parent": coctx.parent_co_ctx.name if coctx.parent_co_ctx else None,
+            "is_wrap": coctx.is_wrap,
+            "waited_by_parent": coctx.waited_by_parent,
+            "zombies": [z.name for z in coctx.zombie_child_threads],
+            "waiting": coctx.waiting,
+            "pending_subreqs": coctx.pending_subreqs,
+            "lua_line": f"{where[0]}:{where[1]}" if where else None,
+            "config_line": line,
+        }
 
     def semaphores(self):
         """Every ngx.semaphore of the run: its resources, its wait queue (head
@@ -245,6 +430,14 @@ class Snapshots:
         if r is None:
             return {"status": None, "sent": "", "held": ""}
         wire = r.connection.wire
-        return {"status": wire.status, "sent": bytes(wire.body).decode("utf-8", "replace"),
-                "held": wire.held().decode("utf-8", "replace"),
-                "complete": wire.complete, "client_gone": wire.gone}
+        # the body only grows and the held output changes with its size: decoded again
+        # only when one of these moved (a long response is not decoded at every step)
+        key = (wire, wire.status, len(wire.body), len(wire._held), wire._held_size,
+               wire.complete, wire.gone)
+        if key != self._output_key:
+            self._output_key = key
+            self._output = {"status": wire.status,
+                            "sent": bytes(wire.body).decode("utf-8", "replace"),
+                            "held": wire.held().decode("utf-8", "replace"),
+                            "complete": wire.complete, "client_gone": wire.gone}
+        return self._output
