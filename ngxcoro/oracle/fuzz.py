@@ -94,6 +94,7 @@ class _Program(CaptureOptions, SocketStatements):
         self.capopts = seed >= CAPTURE_FROM
         self.capopts2 = seed >= CAPTURE2_FROM
         self.sockets = seed >= SOCKET_FROM
+        self.seed = seed
         self.echo_target = False            # the one echo target of a capture with options
 
     # ------------------------------------------------------------------ helpers

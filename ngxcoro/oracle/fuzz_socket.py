@@ -9,9 +9,17 @@ to three reads, each printed with what it gave: ``receive()`` / ``receive("*l")`
 ``receive("*a")``, a byte count, a ``receiveuntil`` iterator (``inclusive`` or not) or
 ``receiveany``; then ``close``, ``setkeepalive`` or nothing (the request's end closes it).
 A ``settimeout`` from the duration pool makes a read of a sleeping target time out
-sometimes (``lua tcp socket read timed out``). Two more forms: keepalive with HTTP/1.1
+sometimes (``lua tcp socket read timed out``). From ``SOCKET2_FROM`` on, a read may have
+a ``settimeout`` of its own, each from the pool, and the read after one that had its own
+goes back to 60 s (unless it draws one too): one timeout for several reads that time
+out one after the other (80 ms, then 80 ms more) wakes at 160 ms, with a target that
+sleeps 160 ms: real nginx's timers fire a little late and a chained one drifts later,
+so there the target's answer comes first, while on the model's clock the two are due
+together and the read times out (fuzz seeds 400573, 400642). Two more forms: keepalive with HTTP/1.1
 (a target with a ``Content-Length``; the head read with ``receiveuntil``, the body with a
-byte count, ``setkeepalive``, then a second connect whose ``getreusedtimes`` is 1), and a
+byte count, ``setkeepalive``, then a second connect; from ``SOCKET2_FROM`` on the target
+has ``keepalive_timeout 10s`` (the oracle's default is 0: nginx closes, and the pool
+refuses a closed connection), so the second connect reuses it), and a
 light thread killed while it reads ``*a`` from a target that sleeps longer than the
 parent does. The grammar's ``spawn`` / ``coroutine`` / timers put these in light
 threads, coroutines and timers beside sleeps and semaphores.
@@ -27,10 +35,12 @@ statements from ``SocketStatements`` (the same random stream: seeds below
 
 from __future__ import annotations
 
-__all__ = ["SOCKET_FROM", "SocketStatements"]
+__all__ = ["SOCKET_FROM", "SOCKET2_FROM", "SocketStatements"]
 
 #: seeds from here on draw cosocket statements too
 SOCKET_FROM = 400_000
+#: seeds from here on: a settimeout before a read, each from the pool (not one for all)
+SOCKET2_FROM = 410_000
 
 
 def _show(expr: str) -> str:
@@ -54,6 +64,8 @@ class SocketStatements:
             text = f"{name} kept\n"
             body = [f'ngx.header["Content-Length"] = {len(text)}', f'ngx.print("{name} kept\\n")']
             lines = ["    content_by_lua_block {"] + [f"        {b}" for b in body] + ["    }"]
+            if self.seed >= SOCKET2_FROM:     # the server keeps the connection: pooled
+                lines.insert(0, "    keepalive_timeout 10s;")
             self.extra.append("\n".join([f"location {uri} {{"] + lines + ["}"]))
             return uri, len(text)
         d = self.duration() if self.chance(0.5) else None
@@ -110,13 +122,22 @@ class SocketStatements:
         sk = f"sk{m[1:]}"
         uri, _ = self.sock_target()
         out = self.sock_connect(m, sk, ctx)
-        if self.chance(0.5):
+        later = self.seed >= SOCKET2_FROM
+        if not later and self.chance(0.5):
             t = self.duration()
             if t:
                 out.insert(1, f"{sk}:settimeout({int(float(t) * 1000)})")
         out += [f'local n, err = {sk}:send("GET {uri}?from={m} HTTP/1.0\\r\\nHost: f\\r\\n\\r\\n")',
                 self.say(ctx, f'"{m} sent ", tostring(n), " ", tostring(err)')]
+        timed = False
         for k in range(self.rng.randint(1, 3)):
+            t = self.duration() if later and self.chance(0.4) else None
+            if t:
+                out.append(f"{sk}:settimeout({int(float(t) * 1000)})")
+                timed = True
+            elif timed:                     # no second wait of the same length
+                out.append(f"{sk}:settimeout(60000)")
+                timed = False
             out += self.sock_read(m, sk, ctx, k)
         r = self.rng.random()
         if r < 0.5:
