@@ -18,9 +18,10 @@ this same server), the stable programs of a ``--log`` run with the model's signa
 again after the fixes, less the seven of one class that a third run showed to be a race
 (the client's FIN against the worker's own loopback traffic in the same millisecond);
 ``corpus6.jsonl``: seeds 410001-410320 (``SOCKET2_FROM``: a timeout a read, pooled
-keepalive) the same way, less that race's class (four), two whose target ends 60 ms after
-the last line (the oracle's quiet window: seen in some runs, not in others) and one
-not yet understood (410258, the model logs one more line after the main request ends).
+keepalive) the same way, less that race's class (four) and three whose target ends 60 ms
+after the last line (the oracle's quiet window: seen in some runs, not in others; one of
+them, 410258, also showed a wake-up after ngx_http_finalize_request, fixed and pinned by
+scenario 420).
 Each entry of every ``corpus*.jsonl`` is run
 on the model and compared; an entry whose ``xfail``
 names a known divergence (its signature: first differing field, nginx's line | the
