@@ -155,14 +155,52 @@ def connect_peer(w, pc):
             return
         pc.connected = True
         pc.peer = factory(pc)
-        # the listening socket's accept is ready in the same epoll turn, after
-        # the connected write event: what the write handler sends comes later
-        w.loop.post(lambda: pc.peer.accepted(pc), label=f"#{pc.number} accept")
+        if factory is getattr(w, "self_peer", None):
+            listen_ready(w, pc)
+        else:
+            # the listening socket's accept is ready in the same epoll turn, after
+            # the connected write event: what the write handler sends comes later
+            w.loop.post(lambda: pc.peer.accepted(pc), label=f"#{pc.number} accept")
         if pc.write_handler is not None:
             pc.write_handler()
 
     w.loop.post(complete, label=f"#{pc.number} connect")
     return NGX_AGAIN
+
+
+def listen_ready(w, pc):
+    """A connection to this server's own port completes its handshake: it
+    joins the listening socket's accept queue, and the listening socket
+    (level-triggered) is readable in this same epoll turn, right after the
+    connected write event (as recorded: the connect's event, then the
+    listening socket's), unless epoll reported it in this turn already: then
+    it leads the next one."""
+    queue = getattr(w, "accept_queue", None)
+    if queue is None:
+        queue = w.accept_queue = []
+    queue.append(pc)
+    if getattr(w, "accept_posted", False):
+        return
+    w.accept_posted = True
+    if getattr(w, "accept_turn", None) == w.loop.turn_no:
+        w.loop.post_again(lambda: event_accept(w), label="accept")
+    else:
+        w.loop.post_now(lambda: event_accept(w), label="accept")
+
+
+def event_accept(w):
+    """ngx_event_accept: with multi_accept off (the default) one connection a
+    call; while the queue holds more, epoll reports the listening socket again
+    in the next turn, first (level-triggered), so two connections made in one
+    turn are accepted in two turns, and the second one's request is read a turn
+    later."""
+    queue = w.accept_queue
+    w.accept_posted, w.accept_turn = False, w.loop.turn_no
+    pc = queue.pop(0)
+    pc.peer.accepted(pc)
+    if queue:
+        w.accept_posted = True
+        w.loop.post_again(lambda: event_accept(w), label="accept")
 
 
 class SelfPeer:
@@ -189,8 +227,19 @@ class SelfPeer:
         self.on_client_eof = None     # a lingering close waiting for that
         self.linger_timer = None
 
+    readable = False                  # accepted, and its read event reported
+    early_eof = False                 # the FIN came before that
+
     def accepted(self, pc):
-        pass
+        """ngx_http_init_connection: the new connection's read event is added
+        to epoll, which reports what the client sent in the next turn."""
+        self.w.loop.post(self.first_read, label=f"#{pc.number} read")
+
+    def first_read(self):
+        self.readable = True
+        self.next_request()
+        if self.early_eof:
+            self.eof(self.pc)
 
     def data(self, pc, data):
         self.inbuf += data
@@ -198,6 +247,9 @@ class SelfPeer:
         self.next_request()
 
     def eof(self, pc):
+        if not self.readable:
+            self.early_eof = True
+            return
         self.client_eof = True
         if self.timer is not None:
             self.w.loop.del_timer(self.timer)
@@ -211,7 +263,7 @@ class SelfPeer:
         """ngx_http_process_request_line/headers: a whole head (and the body
         its Content-Length says) makes a request."""
         from . import http_parse
-        if self.busy or self.closed:
+        if self.busy or self.closed or not self.readable:
             return
         end = self.inbuf.find(b"\r\n\r\n")
         first = bytes(self.inbuf).split(b" ", 1)[0].split(b"\r", 1)[0].split(b"\n", 1)[0]

@@ -67,6 +67,7 @@ class Loop:
         self.at_horizon = False          # the loop stopped there with a timer still armed
         self.armed = {}                  # (owner, kind, delay_ms) -> timers armed so far
         self._turn_ended = False         # end_turn: the next run_once begins a turn
+        self.turn_no = 0                 # turns begun (an epoll_wait each)
 
     def add_timer(self, delay_ms, handler, label="", kind="", owner="", cancelable=False):
         """ngx_add_timer: `handler()` runs `delay_ms` virtual ms from now.
@@ -88,6 +89,18 @@ class Loop:
         """An I/O event becomes ready (a connection accepted, a client's EOF
         read): epoll hands it over in the next turn's ngx_process_events."""
         self._ready.append((handler, label))
+
+    def post_now(self, handler, label=""):
+        """An I/O event that became ready with the one being handled (epoll's
+        ready list has it next): it runs next in this turn (in the next turn
+        when no I/O step is under way)."""
+        (self._io if self._step == 1 else self._ready).appendleft((handler, label))
+
+    def post_again(self, handler, label=""):
+        """A level-triggered event epoll reports again: epoll_wait put it back
+        on the ready list when it handed it over, before anything that became
+        ready during this turn, so it leads the next turn."""
+        self._ready.appendleft((handler, label))
 
     def post_event(self, ev):
         """ngx_post_event(ev, &ngx_posted_events): `ev.handler()` runs in this
@@ -195,6 +208,7 @@ class Loop:
         the next timer `t` and the clock moves there.  False when nothing is
         left or `t` is at the horizon."""
         self._step = 1
+        self.turn_no += 1
         if not self._ready:
             if t is None:
                 return False

@@ -197,6 +197,7 @@ def finalize_request(r, rc):
     if rc == NGX_AGAIN:
         return
     r.done = True
+    r.write_event_handler = empty_handler   # a late wake-up (a cosocket's) runs nothing
     if c.read_eof:                          # lua's broken-connection check saw the FIN
         close_request(r, 0)
         return

@@ -59,6 +59,8 @@ def _wake(r, coctx, resume, u, side):
     ctx.resume_handler = resume
     ctx.cur_co_ctx = coctx
     r.worker.fire("sock_wake", u=u, co=coctx, side=side)
+    if r.write_event_handler is request.empty_handler:
+        return                      # the request is done (ngx_http_finalize_request)
     if ctx.entered_content_phase:
         resume(r)
     else:

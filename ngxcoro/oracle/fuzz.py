@@ -41,7 +41,8 @@ semaphore, or make a timer itself.
 
 Seeds from ``CAPTURE_FROM`` on (semaphores and timers too) also draw captures with
 options, and from ``CAPTURE2_FROM`` on response headers, ``$echo_request_body`` and
-``ngx.exec`` with an args table or to a named location (``fuzz_capture.py``).
+``ngx.exec`` with an args table or to a named location (``fuzz_capture.py``). Seeds from
+``SOCKET_FROM`` on also draw TCP cosockets to this same server (``fuzz_socket.py``).
 
 ``real_answer(run_real result)`` and ``model_answer(text)`` put both sides in the one form
 the corpus stores: status, body, normalised error log, count history, trace words, hung and
@@ -54,9 +55,11 @@ import json
 import random
 
 from .fuzz_capture import CAPTURE2_FROM, CAPTURE_FROM, CaptureOptions
+from .fuzz_socket import SOCKET_FROM, SocketStatements
 
 __all__ = ["generate", "real_answer", "model_answer", "first_difference", "FIELDS",
-           "MAX_STATEMENTS", "SEMA_FROM", "TIMER_FROM", "CAPTURE_FROM", "CAPTURE2_FROM"]
+           "MAX_STATEMENTS", "SEMA_FROM", "TIMER_FROM", "CAPTURE_FROM", "CAPTURE2_FROM",
+           "SOCKET_FROM"]
 
 MAX_STATEMENTS = 25
 #: seeds from here on draw semaphore statements too
@@ -75,7 +78,7 @@ SHDICT_TTLS = ("0.015", "0.035", "0.075", "0.155")
 SHDICT_KEYS = ("a", "b", "c")
 
 
-class _Program(CaptureOptions):
+class _Program(CaptureOptions, SocketStatements):
     def __init__(self, seed: int, shdict: bool = False):
         self.shdict = shdict
         self.rng = random.Random(seed)
@@ -90,6 +93,8 @@ class _Program(CaptureOptions):
         self.timers = seed >= TIMER_FROM
         self.capopts = seed >= CAPTURE_FROM
         self.capopts2 = seed >= CAPTURE2_FROM
+        self.sockets = seed >= SOCKET_FROM
+        self.seed = seed
         self.echo_target = False            # the one echo target of a capture with options
 
     # ------------------------------------------------------------------ helpers
@@ -181,6 +186,10 @@ class _Program(CaptureOptions):
             kinds += ["timer", "timer"]
         if ctx.get("coroutine"):
             kinds += ["yield", "yield"]
+        if self.sockets:
+            kinds += ["socket", "socket", "socket", "socket_keep"]
+            if depth < 3:
+                kinds += ["socket_kill"]
         if self.shdict:
             kinds += ["shdict"] * 4
         if self.sema:
@@ -236,6 +245,10 @@ class _Program(CaptureOptions):
             return self.shdict_op(m, ctx)
         if kind in ("capture_opts", "capture_multi_opts"):
             return self.capture_opts(m, ctx, kind == "capture_multi_opts")
+        if kind == "socket":
+            return self.socket_stmt(m, ctx)
+        if kind in ("socket_keep", "socket_kill"):
+            return getattr(self, kind)(m, ctx)
         if kind == "timer":
             d = (self.duration() if self.chance(0.7) else None) or "0"
             body = self.block(dict(ctx, coroutine=False, timer=True), depth + 1,
@@ -355,7 +368,8 @@ class _Program(CaptureOptions):
                 f"# request: {'POST' if body_hdr else 'GET'} /t"]
         if body_hdr:
             head.append(body_hdr)
-        loc = ["location /t {"]
+        loc = ["more_clear_headers Date;"] if self.sockets_used else []
+        loc.append("location /t {")
         if self.capopts:
             loc.append('    set $fz "init";')
         if need_body:
