@@ -404,25 +404,29 @@ class Snapshots:
         idle connection in a keepalive pool: its peer, its state (connecting,
         connected, waiting to read or write, closed, pooled), the bytes received
         and not consumed (and a preview), what arrived and is not read yet, its
-        timeouts and the coroutine waiting on it."""
+        timeouts, the coroutine waiting on it, and what a scripted peer at the
+        other end is doing (ngxcoro/peers.py)."""
         out = []
         for u in getattr(self.w, "sockets", ()):
-            buf = bytes(u.buffer or b"")
+            # u->buffer, after what a receive still waiting has taken (u->bufs_in)
+            buf = (bytes(u.out) if u.read_waiting else b"") + bytes(u.buffer or b"")
             co = u.read_co_ctx or u.write_co_ctx
+            peer = u.pc.peer if u.pc is not None else None
             out.append({"name": u.name, "peer": f"{u.host}:{u.port}" if u.host else "",
                         "state": u.state(), "buffered": len(buf),
                         "preview": buf[:24].decode("latin-1"),
                         "arrived": len(u.pc.rbuf) if u.pc is not None else 0,
                         "timeouts": dict(zip(("connect", "send", "read"), u.timeouts)),
                         "waiting": co.name if co is not None else None,
-                        "reused": u.reused})
+                        "reused": u.reused, "peer_state": getattr(peer, "state", None)})
         for key, pool in getattr(self.w, "socket_pools", {}).items():
             for k, item in enumerate(pool.cache):
                 pc = item.connection
                 out.append({"name": f"pool {key} #{k + 1}", "peer": f"{pc.host}:{pc.port}",
                             "state": "pooled", "buffered": 0, "preview": "",
                             "arrived": len(pc.rbuf), "timeouts": {}, "waiting": None,
-                            "reused": item.reused})
+                            "reused": item.reused,
+                            "peer_state": getattr(pc.peer, "state", None)})
         return out
 
     def output(self):
