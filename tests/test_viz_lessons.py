@@ -58,3 +58,27 @@ def test_predict_keeps_its_answer_out_of_sight(path):
         nxt = next(c for c in cells[i + 1:] if "nbval-check-output"
                    in c.get("metadata", {}).get("tags", []))
         assert nxt["metadata"].get("jupyter", {}).get("outputs_hidden"), f"after cell {i}"
+
+
+def test_static_svg_keeps_the_natural_size():
+    from ngxcoro.viz.render import static_svg
+    out = static_svg('<svg width="945pt" height="246pt" viewBox="0 0 944.6 246.1"></svg>')
+    # the graph keeps its own width (so its text its font size); the box scrolls
+    assert '<svg style="max-width:none" width="945pt"' in out
+    assert "overflow-x:auto" in out and "height:auto" not in out
+
+
+def test_site_page_hides_predict_source_and_answer_output():
+    import sys
+    sys.path.insert(0, str(ROOT / "tools"))
+    nbformat = pytest.importorskip("nbformat")
+    pytest.importorskip("nbconvert")
+    import build_site
+    nb = nbformat.read(str(ROOT / "notebooks" / "00-tour.ipynb"), as_version=4)
+    page = build_site.export(nb, {})
+    assert "Predict(" not in page                 # the predict cell's source
+    answer = next(c for c in nb.cells if "answer" in c.metadata.get("tags", []))
+    shown = answer.outputs[0]["text"].strip()     # the body without the sleep
+    assert "first part\nlight thread: after its sleep" in shown
+    assert shown not in page                      # its output is not on the page
+    assert "Step through it" in page              # the rest is there
