@@ -7,7 +7,11 @@
 A source is a Python file in "percent" form: cells start with a line
 `# %%` (code) or `# %% [markdown]` (markdown, every line commented with
 `# `).  `# %% check` marks a code cell whose output states a fact: it gets
-the `nbval-check-output` tag, and nbval compares it.
+the `nbval-check-output` tag, and nbval compares it.  `# %% predict` marks
+the cell that makes a Predict widget: its source (which holds the answer)
+is hidden, the widget shows.  `# %% check answer` is a checked cell whose
+output gives a Predict's answer away: its output is stored (nbval compares
+it) but collapsed, so a reader sees it only by running or opening it.
 
 Each notebook is executed once here (nbclient, in notebooks/), then only
 the checked cells keep their outputs; the other outputs and the widget
@@ -26,6 +30,10 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 SRC = ROOT / "tools" / "lessons"
 OUT = ROOT / "notebooks"
 CHECK_TAG = "nbval-check-output"
+PREDICT_TAG = "predict"           # the source holds a Predict's answer: hidden
+ANSWER_TAG = "answer"             # the output gives it away: collapsed
+HEADS = {"": [], "check": [CHECK_TAG], "predict": [PREDICT_TAG],
+         "check answer": [CHECK_TAG, ANSWER_TAG]}
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
 
@@ -46,7 +54,9 @@ def parse(text):
             flush()
             head = line[4:].strip()
             kind = "markdown" if head.startswith("[markdown]") else "code"
-            tags = [CHECK_TAG] if head == "check" else []
+            if kind == "code" and head not in HEADS:
+                raise SystemExit(f"unknown cell head: {line!r}")
+            tags = list(HEADS.get(head, []))
             lines = []
         elif kind is not None:
             lines.append(line)
@@ -64,6 +74,11 @@ def notebook(name, cells):
         cell.id = hashlib.sha1(f"{name}:{i}".encode()).hexdigest()[:8]
         if tags:
             cell.metadata["tags"] = list(tags)
+        if PREDICT_TAG in tags:           # JupyterLab and Notebook 7 collapse the input
+            cell.metadata["jupyter"] = {"source_hidden": True}
+        if ANSWER_TAG in tags:            # ... and this output until it is clicked
+            cell.metadata["jupyter"] = {"outputs_hidden": True}
+            cell.metadata["collapsed"] = True
         nb.cells.append(cell)
     return nb
 
@@ -118,8 +133,8 @@ def check():
             bad.append(f"{target.name}: missing")
             continue
         have = nbformat.read(target, as_version=4)
-        if [(c.cell_type, c.source) for c in have.cells] != \
-           [(c.cell_type, c.source) for c in want.cells]:
+        if [(c.cell_type, c.source, c.metadata) for c in have.cells] != \
+           [(c.cell_type, c.source, c.metadata) for c in want.cells]:
             bad.append(f"{target.name}: differs from tools/lessons/{path.name}")
     return bad
 

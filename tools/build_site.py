@@ -177,7 +177,14 @@ def execute(nb, timeout):
 
 def export(nb, urls):
     from nbconvert import HTMLExporter
-    exporter = HTMLExporter(template_name="lab", **urls)
+    from traitlets.config import Config
+    # a Predict's source holds its answer, and the next checked output shows it:
+    # the page keeps both out (the widget's Check still tells)
+    c = Config()
+    c.TagRemovePreprocessor.enabled = True
+    c.TagRemovePreprocessor.remove_input_tags = {"predict"}
+    c.TagRemovePreprocessor.remove_all_outputs_tags = {"answer"}
+    exporter = HTMLExporter(config=c, template_name="lab", **urls)
     body, _ = exporter.from_notebook_node(nb)
     # links between lessons (01-x.ipynb) and to notes next to them (glossary.md)
     # point at their pages (relative links only)

@@ -8,6 +8,7 @@ an exported HTML page with no kernel.
 from __future__ import annotations
 
 import html
+import re
 
 import anywidget
 import traitlets
@@ -109,6 +110,11 @@ class BlogBox:
         return (self.nginx is not None and self.model.status == self.nginx["status"]
                 and self.model.body == self.nginx["body"])
 
+    @staticmethod
+    def _inline(s):
+        """Text with `code` spans as <code>, the rest escaped (as markdown shows it)."""
+        return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(s))
+
     def _body(self, s):
         return html.escape(s if len(s) < 400 else s[:400] + "…")
 
@@ -119,8 +125,8 @@ class BlogBox:
         return (
             "<div style='border-left:4px solid #E69F00;padding:6px 12px;margin:6px 0;"
             "background:rgba(230,159,0,.08)'>"
-            f"<div><b>The blog says:</b> {html.escape(self.blog_says)}</div>"
-            f"<div><b>nginx does:</b> {html.escape(self.nginx_does)}</div>"
+            f"<div><b>The blog says:</b> {self._inline(self.blog_says)}</div>"
+            f"<div><b>nginx does:</b> {self._inline(self.nginx_does)}</div>"
             f"<div style='font-size:90%;margin-top:4px'>Scenario <code>{self.name}</code>: "
             f"real nginx answered <code>{rec.get('status') or 'no complete response'}</code> "
             f"<pre style='margin:2px 0'>{self._body(rec.get('body', ''))}</pre>"
@@ -165,20 +171,32 @@ def count_chart_svg(result, width=560, height=160):
     n = max(step, 1)
     top = max(p[1] for p in pts) + 1
     x = lambda s: 40 + (width - 60) * s / n
-    y = lambda v: height - 25 - (height - 45) * v / top
+    from ..nginx.core import rc_name
+    # a finalize label goes on the first row where it clears the labels
+    # already there (rc names are 6-10 characters of 9 px text)
+    rows, labels = [], []
+    for s, rc in marks:
+        name = rc_name(rc)
+        half = 2.8 * len(name) + 3
+        k = next((k for k, right in enumerate(rows) if x(s) - half >= right), len(rows))
+        if k == len(rows):
+            rows.append(0.0)
+        rows[k] = x(s) + half
+        labels.append((s, name, k))
+    plot_top = 20 + 11 * max(len(rows) - 1, 0)
+    y = lambda v: height - 25 - (height - 25 - plot_top) * v / top
     path = f"M{x(0):.1f},{y(1):.1f}"
     prev = 1
     for s, v in pts[1:]:
         path += f" L{x(s):.1f},{y(prev):.1f} L{x(s):.1f},{y(v):.1f}"
         prev = v
     path += f" L{x(n):.1f},{y(prev):.1f}"
-    from ..nginx.core import rc_name
     ticks = "".join(f"<text x='30' y='{y(v) + 4:.1f}' font-size='10' text-anchor='end'>{v}</text>"
                     for v in range(0, top + 1))
-    fm = "".join(f"<line x1='{x(s):.1f}' x2='{x(s):.1f}' y1='{y(0):.1f}' y2='{y(top):.1f}' "
-                 f"stroke='#CC79A7' stroke-dasharray='3,3'/><text x='{x(s):.1f}' y='12' "
-                 f"font-size='9' text-anchor='middle' fill='#CC79A7'>{html.escape(rc_name(rc))}</text>"
-                 for s, rc in marks)
+    fm = "".join(f"<line x1='{x(s):.1f}' x2='{x(s):.1f}' y1='{y(0):.1f}' y2='{12 + 11 * k:.1f}' "
+                 f"stroke='#CC79A7' stroke-dasharray='3,3'/><text x='{x(s):.1f}' y='{10 + 11 * k}' "
+                 f"font-size='9' text-anchor='middle' fill='#CC79A7'>{html.escape(name)}</text>"
+                 for s, name, k in labels)
     return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
             f"font-family='sans-serif'>{ticks}{fm}<path d='{path}' fill='none' stroke='#0072B2' "
             f"stroke-width='2'/><text x='{width / 2:.0f}' y='{height - 5}' font-size='10' "

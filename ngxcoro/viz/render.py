@@ -188,3 +188,14 @@ def svgs(dot_sources, renderer_name=None, batch=200):
             done[d] = clean_svg(p)
             _store((name, d), done[d])
     return [done[d] for d in dot_sources]
+
+
+def static_svg(svg_text):
+    """A rendered graph for a static picture (a Tweak view, a page): drawn at
+    its natural size, 1 px per point as the renderer laid it out, so its text
+    keeps the renderer's font size however big the graph is; a graph wider
+    than the page scrolls instead of shrinking (max-width:none on the <svg>
+    overrides a page style that would fit it to the page)."""
+    svg_text = svg_text.replace("<svg ", '<svg style="max-width:none" ', 1)
+    return f'<div style="max-width:100%;overflow-x:auto">{svg_text}</div>'
+

@@ -57,7 +57,7 @@ ngxcoro.show(conf, "GET /t")
 # ## Predict
 # Before you run the next cell: what if the light thread does **not** sleep?
 
-# %%
+# %% predict
 from ngxcoro.viz.lessons import Predict
 Predict("Without <code>ngx.sleep</code> in the light thread, which line comes second?",
         ["entry: after spawn", "light thread: first part", "light thread: after its sleep"],
@@ -65,20 +65,21 @@ Predict("Without <code>ngx.sleep</code> in the light thread, which line comes se
         "The child always runs first, up to its first block or its end. With no sleep it "
         "runs to its end: both of its lines come before the entry thread's second line.")
 
-# %% check
+# %% check answer
 print(ngxcoro.run(conf.replace("ngx.sleep(0.1)", ""), "GET /t").body)
 
 # %% [markdown]
 # ## Tweak
 # Move the slider: how long the light thread sleeps. The order of the output does not
-# change with the length: a sleep of 0 still parks the thread (a real 0 ms timer, with a
-# warning in nginx's log), and the entry thread runs in the meantime.
+# change with the length: a sleep of 0 still parks the thread (a real 0 ms timer), and the
+# entry thread runs in the meantime. At 0, nginx also logs a warning. Its default
+# `error_log` level is `error`, which hides warnings, so these runs log at `warn`.
 
 # %%
 from ngxcoro.viz.lessons import Tweak, pre
 
 def body_for(seconds):
-    r = ngxcoro.run(conf.replace("0.1", str(seconds)), "GET /t")
+    r = ngxcoro.run(conf.replace("0.1", str(seconds)), "GET /t", log_level="warn")
     return pre(r.body + "\n" + "\n".join(l.split(" 1#1: ")[1].split(", client:")[0]
                                          for l in r.error_log))
 

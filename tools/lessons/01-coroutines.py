@@ -207,6 +207,8 @@ local t = ngx.thread.spawn(function()
 end)
 ngx.say(coroutine.status(t))
 """
+
+# %% predict
 Predict("A light thread <code>t</code> is blocked in <code>ngx.sleep(0.05)</code>. "
         "What does the entry thread print for <code>coroutine.status(t)</code>?",
         ["running", "suspended", "normal", "dead"], "running",
@@ -214,7 +216,7 @@ Predict("A light thread <code>t</code> is blocked in <code>ngx.sleep(0.05)</code
         "<code>co_status</code> alone. A light thread stays RUNNING from spawn to its end; "
         "<code>suspended</code> is only for plain coroutines that yielded.")
 
-# %% check
+# %% check answer
 print(ngxcoro.run_lua(sleeper, "GET /t").body)
 
 # %% [markdown]

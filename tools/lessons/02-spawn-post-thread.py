@@ -49,7 +49,7 @@ print(inspect.getsource(util.post_thread))
 nested, nested_req, nested_rec = scenario("004-nested-spawn")
 print(nested.split("\n\n", 1)[1])
 
-# %%
+# %% predict
 Predict("When <code>t3</code> reaches <code>ngx.sleep</code>, three threads are waiting in "
         "<code>posted_threads</code>. Which line is printed right after <code>t3: start</code>?",
         ["t2: end", "t1: end", "entry: end", "t3: after sleep"], "entry: end",
@@ -78,7 +78,7 @@ def queue_history(res):
         rows.append(f"{s['step']:>4}  {what:<30} {', '.join(queue) or '(empty)'}")
     return "\n".join(rows)
 
-# %% check
+# %% check answer
 res = ngxcoro.run(nested, nested_req, snapshots=True)
 print(res.body)
 print(queue_history(res))
@@ -127,8 +127,7 @@ def deepest(depth):
     k = max(range(len(snaps)), key=lambda i: (len((snaps[i]["requests"][0]["ctx"] or {})
                                                   .get("posted_threads", [])), -i))
     u = graph.universe(snaps)
-    svg = render.svg(graph.to_dot(snaps[k], snaps[k - 1], u))
-    svg = svg.replace("<svg ", '<svg style="max-width:100%;height:auto" ', 1)   # fit the page
+    svg = render.static_svg(render.svg(graph.to_dot(snaps[k], snaps[k - 1], u)))
     return pre(r.body + "\n" + queue_history(r)) + svg
 
 Tweak("levels of spawn", [1, 2, 3, 4], deepest, index=2)

@@ -135,6 +135,8 @@ ngxcoro.show(access)
 # %%
 stale, stale_req, _ = scenario("077-stale-posted-entry")
 print(stale.split("\n\n", 1)[1])
+
+# %% predict
 Predict("In the content phase, <code>ngx.sleep(0.1)</code> parks the new entry thread. "
         "What happens next?",
         ["it sleeps 0.1 s, as asked",
@@ -147,7 +149,7 @@ Predict("In the content phase, <code>ngx.sleep(0.1)</code> parks the new entry t
         "stale and resumes it: <code>ngx.sleep</code> returns with no values, and its timer "
         "is cancelled when the entry ends.")
 
-# %% check
+# %% check answer
 sres, srcs = run_logged(stale, stale_req)
 print(sres.body)
 print(pop_log(sres, srcs))

@@ -118,7 +118,7 @@ def table(phase, cases=CASES):
 # In access, `ngx.exit(ngx.OK)` makes `run_thread` return `NGX_OK` and the seed says the
 # handler then "only has to send the response".
 
-# %%
+# %% predict
 Predict("<code>access_by_lua_block { ngx.exit(ngx.OK) }</code> followed by a "
         "<code>content_by_lua_block</code> that says \"content ran\". What does the client get?",
         ["200 with an empty body", "200 'content ran'", "403 error page", "an empty reply"],
@@ -126,7 +126,7 @@ Predict("<code>access_by_lua_block { ngx.exit(ngx.OK) }</code> followed by a "
         "Nothing has been sent yet, so access_done returns NGX_OK and nginx's access checker "
         "moves on: exit(ngx.OK) in access ends only this phase, not the request.")
 
-# %% check
+# %% check answer
 report(table("access", ["ngx.exit(ngx.OK)"]))
 
 # %% [markdown]

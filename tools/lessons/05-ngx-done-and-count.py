@@ -92,13 +92,15 @@ location /t {
     }
 }
 """
+
+# %% predict
 Predict("The body arrives 20 ms after the headers, so <code>ngx.req.read_body()</code> must "
         "wait. What does the content handler's <code>run_thread</code> return?",
         ["NGX_DONE", "NGX_AGAIN", "NGX_OK"], "NGX_AGAIN",
         "read_body gives nginx's reference back immediately and simply yields, like a sleep. "
         "The only +1 that stays is content_run_posted_threads parking the request.")
 
-# %% check
+# %% check answer
 late = ngxcoro.run(body_conf, "POST /t", body=[(0.02, "abc")])
 report(f"{late.status} {late.body!r}",
        "run_thread returned: " + ", ".join(rc_name(e["rc"]) for e in late.events

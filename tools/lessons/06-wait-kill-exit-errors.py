@@ -45,13 +45,15 @@ location /t {
     }
 }
 """
+
+# %% predict
 Predict("What does <code>ngx.thread.wait(slow, quick)</code> return?",
         ["slow result", "quick result", "both, in argument order"], "quick result",
         "wait scans its arguments left to right: slow is alive, so it is only flagged, but "
         "quick is a zombie and returns immediately. A zombie anywhere in the list wins over "
         "any thread that still has to finish.")
 
-# %% check
+# %% check answer
 report(ngxcoro.run(waits).body)
 
 # %% [markdown]
@@ -205,7 +207,7 @@ Tweak("variant", list(VARIANTS), lanes, index=4)
 # the wrap's parent with `propagate_error` and aborts *the parent* with the child's message.
 # If the parent is the entry thread, that is the whole request.
 
-# %%
+# %% predict
 Predict("<code>local f = coroutine.wrap(function() error(\"werr\") end); "
         "local ok, err = pcall(f)</code> in content_by_lua. What happens?",
         ["pcall returns false, \"werr\"", "the entry thread aborts: 500",
@@ -214,7 +216,7 @@ Predict("<code>local f = coroutine.wrap(function() error(\"werr\") end); "
         "The wrap's error is propagated by run_thread to the coroutine that called it, "
         "outside pcall's reach: \"lua entry thread aborted ... werr\", then a 500 page.")
 
-# %% check
+# %% check answer
 text, request, rec = scenario("038-wrap-error")
 wrapped = ngxcoro.run(text, request)
 report(f"{wrapped.status} {summary(wrapped)[1]}",

@@ -45,7 +45,7 @@ print(f"{res.status}\n{res.body}")
 # `ngx_http_lua_content_run_posted_threads` (`src/ngx_http_lua_contentby.c`) adds one to keep
 # the request alive.
 
-# %%
+# %% predict
 Predict("When the main request <code>/t</code> parks (its first "
         "<code>finalize_request(r, NGX_DONE)</code>), what does nginx log as <code>c:</code>?",
         ["2", "3", "4", "5"], "4",
@@ -53,7 +53,7 @@ Predict("When the main request <code>/t</code> parks (its first "
         "content_run_posted_threads takes when the entry thread parks. "
         "<code>finalize_request(r, NGX_DONE)</code> then gives that last one back.")
 
-# %% check
+# %% check answer
 print(f"model:          {ngxcoro.oracle.model_count_history(res.events)[0]}\n"
       f"nginx recorded: {nginx_count_history(recording['debug'])[0]}")
 

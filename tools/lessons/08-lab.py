@@ -149,7 +149,10 @@ class Comparison:
 
     def _repr_html_(self):
         esc = html.escape
-        cell = "style='text-align:left;padding:0 10px;white-space:pre'"
+        # two equal columns that wrap long rows, so a long log line on one side
+        # does not push the other side away
+        cell = ("style='text-align:left;vertical-align:top;padding:0 10px;"
+                "white-space:pre-wrap;overflow-wrap:anywhere'")
         head = (f"<b>{esc(self.source)}</b> vs <b>the model</b>: "
                 + (f"{self.differences()} differing rows (marked ! changed, &lt; only nginx, "
                    "&gt; only the model)" if self.real is not None else
@@ -162,7 +165,9 @@ class Comparison:
             trs += [f"<tr style='{MARK_STYLE[m]}'><td {cell}>{esc(m)}</td><td {cell}>{esc(a)}</td>"
                     f"<td {cell}>{esc(b)}</td></tr>" for m, a, b in rows]
         return (f"<div style='font-size:12px'>{head}<div style='max-height:420px;overflow:auto'>"
-                "<table style='font-family:monospace;border-collapse:collapse;margin:0'>"
+                "<table style='font-family:monospace;border-collapse:collapse;margin:0;"
+                "width:100%;table-layout:fixed'><colgroup><col style='width:2em'>"
+                "<col style='width:50%'><col style='width:50%'></colgroup>"
                 + "".join(trs) + "</table></div></div>")
 
 
@@ -208,14 +213,14 @@ Comparison(example)
 # The model runs on a virtual clock. It starts at 2023-01-01 00:00:00 UTC and only moves
 # when a timer fires.
 
-# %%
+# %% predict
 Predict("The Lua is <code>ngx.say(\"now: \", ngx.now())</code>. Which section of the "
         "comparison will show a difference?",
         ["status", "body", "error log", "trace", "none"], "body",
         "Only the body: nginx prints the real time, the model its virtual clock. The "
         "scheduling is the same, so the trace lines up row for row.")
 
-# %% check
+# %% check answer
 now_lua = 'ngx.say("now: ", ngx.now())'
 print(model_side(now_lua)[0].body)
 

@@ -61,7 +61,7 @@ end
 for i = 1, N do ngx.thread.wait(ts[i]) end
 ngx.say("done ", N)"""
 
-# %%
+# %% predict
 from ngxcoro.viz.lessons import Predict
 Predict("The parent spawns 1000 light threads in a loop and each one sleeps. How many "
         "nodes do all the <code>post_thread</code> walks visit together?",
@@ -70,7 +70,7 @@ Predict("The parent spawns 1000 light threads in a loop and each one sleeps. How
         "parks in ngx.sleep, and then the parent is popped again, before it spawns the next "
         "child. A sleeping thread is not in posted_threads: its timer wakes it.")
 
-# %% check
+# %% check answer
 def table(lua):
     rows = [f"{'N':>6} {'posts':>7} {'nodes walked':>13} {'longest walk':>13}"]
     for n in (10, 100, 1000):
