@@ -22,6 +22,7 @@ import html
 import json
 import pathlib
 import re
+from collections import Counter
 
 import anywidget
 import traitlets
@@ -172,17 +173,27 @@ def pool_cos(frames):
 def timer_labels(snaps):
     """(labels seen, in the order first armed; labels in the order their
     timers fired).  A label that leaves the pending list at a step other
-    than a cancellation fired there."""
-    seen, fired, before = [], [], []
+    than a cancellation fired there.  Linear in the run: a step that shares
+    the step before's timer list (trace/snapshot.py keeps parts once) is
+    passed over, and the lists are compared as multisets."""
+    seen, known, fired, before, last = [], set(), [], [], None
     for s in snaps:
-        now = [t["label"] for t in s.get("timers") or []]
+        timers = s.get("timers") or []
+        if timers is last:
+            continue
+        last = timers
+        now = [t["label"] for t in timers]
         for lab in now:
-            if lab and lab not in seen:
+            if lab and lab not in known:
+                known.add(lab)
                 seen.append(lab)
-        left = list(before)
-        for lab in now:
-            if lab in left:
-                left.remove(lab)
+        still = Counter(now)
+        left = []
+        for lab in before:
+            if still[lab]:
+                still[lab] -= 1
+            else:
+                left.append(lab)
         if s["event"] not in ("sleep_cleanup", "finalize_threads", "request_cleanup"):
             fired.extend(lab for lab in left if lab)
         before = now
