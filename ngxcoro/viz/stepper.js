@@ -9,6 +9,8 @@ const SPEEDS = [["0.25×", 2000], ["0.5×", 1000], ["1×", 500], ["2×", 250], [
 const CONTEXT = 7;                    // ngxcoro source: lines shown each side of the current one
 const LAZY_MAX = 600;                 // pictures from the kernel kept in the browser
 const ASK_MS = 4000;                  // no answer by then: no live kernel
+// where pack_svgs cuts a picture (pictures.py's _PIECE)
+const PIECE = /(?=<g id="[^"]*" class="(?:node|edge|cluster)[^"]*">)/;
 
 function h(tag, attrs, ...kids) {
   const e = document.createElement(tag);
@@ -248,8 +250,40 @@ function render({ model, el }) {
     }, (e) => graphBox.replaceChildren(h("div", { class: "ngxc-err" }, "cannot unpack the graphs: " + e)));
   }
   function svgOf(k) {
+    // the pieces of precomputed picture k (see paint)
     if (!graphs || k === undefined || !graphs.svgs[k]) return null;
-    return graphs.svgs[k].map((p) => graphs.pieces[p]).join("");
+    return graphs.svgs[k].map((p) => graphs.pieces[p]);
+  }
+
+  // A picture is a head, one <g> per node / edge / cluster (children of the
+  // graph's <g>), and a tail -- the pieces pack_svgs cuts it into.  From one
+  // step to the next most pieces are the same (the layout holds still): only
+  // the groups that changed are swapped, so a step paints within one frame.
+  const SVGNS = "http://www.w3.org/2000/svg";
+  let shown = null, shownEl = null;    // the pieces in graphBox, and its <svg>
+  function paint(pieces) {
+    const svg = graphBox.firstElementChild;
+    const top = svg === shownEl && svg ? svg.querySelector(":scope > g") : null;
+    const groups = top ? top.querySelectorAll(":scope > g") : [];
+    if (top && shown && pieces.length === shown.length && pieces[0] === shown[0]
+        && groups.length === pieces.length - 1) {
+      const changed = [];
+      for (let j = 1; j < pieces.length; j++) if (pieces[j] !== shown[j]) changed.push(j);
+      if (changed.length * 2 <= pieces.length) {
+        const news = changed.map((j) => {
+          const tmp = document.createElementNS(SVGNS, "g");
+          tmp.innerHTML = j === pieces.length - 1 ? pieces[j].replace(/<\/g>\s*<\/svg>\s*$/, "") : pieces[j];
+          return tmp.firstElementChild;
+        });
+        if (news.every((g) => g)) {
+          changed.forEach((j, n) => groups[j - 1].replaceWith(news[n]));
+          shown = pieces;
+          return;
+        }
+      }
+    }
+    graphBox.innerHTML = pieces.join("");
+    shown = pieces; shownEl = graphBox.firstElementChild;
   }
 
   // --------------------------------------------------------------- draw
@@ -395,7 +429,7 @@ function render({ model, el }) {
     if (f.svg === undefined) drawLazy(i, m);
     else if (f.svg !== lastSvg) {
       const svg = svgOf(f.svg);
-      if (svg !== null) { graphBox.innerHTML = svg; lastSvg = f.svg; }
+      if (svg !== null) { paint(svg); lastSvg = f.svg; }
       else if (!graphs) graphBox.replaceChildren(h("div", { class: "ngxc-dim" }, "unpacking the graphs…"));
     }
     drawTimeline(i);
@@ -415,7 +449,7 @@ function render({ model, el }) {
     if (lazyRun !== m.run) { lazy.clear(); lazyRun = m.run; asking = null; }
     const key = "lazy:" + i;
     if (lazy.has(i)) {
-      if (lastSvg !== key) { graphBox.innerHTML = lazy.get(i); lastSvg = key; }
+      if (lastSvg !== key) { paint(lazy.get(i)); lastSvg = key; }
       if (!lazy.has(Math.min(i + 8, (m.steps || 1) - 1))) ask(i + 1, m);   // the next window, ahead
       return;
     }
@@ -445,7 +479,7 @@ function render({ model, el }) {
     if (lazyRun !== msg.run) { lazy.clear(); lazyRun = msg.run; }
     if (msg.error) { graphBox.replaceChildren(h("div", { class: "ngxc-err" }, "cannot draw the graph: " + msg.error)); return; }
     for (const [k, svg] of Object.entries(msg.svgs || {})) {
-      lazy.delete(+k); lazy.set(+k, svg);
+      lazy.delete(+k); lazy.set(+k, svg.split(PIECE));
       if (lazy.size > LAZY_MAX) lazy.delete(lazy.keys().next().value);   // the oldest
     }
     if (String(lastSvg).startsWith("lazy:") || lastSvg === "wait") lastSvg = -1;
