@@ -166,7 +166,8 @@ def pool_cos(frames):
     25 light threads shrinks its frames about fivefold).  Returns the pool."""
     pool, index = [], {}
     for f in frames:
-        f["cos"] = [_intern(pool, index, json.dumps(c, sort_keys=True), c) for c in f["cos"]]
+        f["cos"] = [_intern(pool, index, (c["name"], c["kind"], c["status"], c["line"], c["waiting"]), c)
+                    for c in f["cos"]]
     return pool
 
 
