@@ -44,6 +44,7 @@ def _install_graph_fallback():
 
 _install_graph_fallback()
 
+from ngxcoro.viz.pictures import WINDOW  # noqa: E402
 from ngxcoro.viz.stepper import (Stepper, show, is_config, timer_labels, unpack_svgs,  # noqa: E402
                                   parse_order)
 from ngxcoro.viz.editor import Editor  # noqa: E402
@@ -128,6 +129,44 @@ def test_mimebundle_has_a_static_fallback(stepper):
     assert "<svg" in html and stepper.svg_pool[last["svg"]][:200] in html
     assert last["explain"].split(" ")[0] in html
     assert len(data["text/plain"]) < 200 and "steps" in data["text/plain"]
+
+
+def test_pictures_past_the_cap_are_drawn_on_request(stepper):
+    """A stepper that precomputes only the first 5 pictures: the other
+    frames carry no picture, meta says how many have one (the browser's
+    note "pictures precomputed for steps 0-4 only" comes from it), and the
+    kernel's window for a later step holds the very pictures the full
+    stepper precomputed (same universe, each step against the one before)."""
+    res = ngxcoro.run(TWO_SLEEPERS, "GET /t", snapshots=True)
+    capped = Stepper(res, precomputed=5)
+    n = len(capped.frames)
+    assert n == len(stepper.frames) > 10
+    assert [("svg" in f) for f in capped.frames] == [True] * 5 + [False] * (n - 5)
+    assert capped.meta["pictures"] == 5 and capped.meta["steps"] == n
+    assert len(unpack_svgs(capped.graphs)) <= 5
+    sent = []
+    capped.send = sent.append                   # what goes to the browser
+    got = capped.send_pictures(7, capped.meta["run"])
+    assert sorted(got) == list(range(7, min(n, 7 + WINDOW)))
+    for k, svg in got.items():
+        assert svg == stepper.svg_pool[stepper.frames[k]["svg"]], k
+    assert sent[-1]["kind"] == "pictures" and sent[-1]["run"] == capped.meta["run"]
+    assert set(sent[-1]["svgs"]) == {str(k) for k in got}
+    # a request made for an earlier run (the learner re-ran meanwhile) is dropped
+    assert capped.send_pictures(7, capped.meta["run"] - 1) is None and len(sent) == 1
+    # the static fallback draws the last step although it was not precomputed
+    last = stepper.svg_pool[stepper.frames[-1]["svg"]]
+    assert last[:200] in capped.static_html()
+
+
+def test_step_counts_number_from_zero(stepper):
+    """The counter reads "step 0 of 61" (stepper.js, numbered as
+    snapshots[k]["step"]); every other count says the same range."""
+    n = len(stepper.frames)
+    assert [f["step"] for f in stepper.frames] == list(range(n))
+    assert f"steps 0-{n - 1}" in repr(stepper)
+    assert f"step {n - 1} of steps 0-{n - 1}" in stepper.static_html()
+    assert "step ${f.step} of ${fs[n - 1].step}" in Stepper._esm.default_value
 
 
 def test_show_bare_chunk_and_location_block():

@@ -411,7 +411,7 @@ class Snapshots:
             # u->buffer, after what a receive still waiting has taken (u->bufs_in)
             buf = (bytes(u.out) if u.read_waiting else b"") + bytes(u.buffer or b"")
             co = u.read_co_ctx or u.write_co_ctx
-            peer = getattr(u.pc, "peer", None)
+            peer = getattr(u.pc, "peer", None)   # a request body socket has none
             out.append({"name": u.name, "peer": f"{u.host}:{u.port}" if u.host else "",
                         "state": u.state(), "buffered": len(buf),
                         "preview": buf[:24].decode("latin-1"),

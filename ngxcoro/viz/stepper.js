@@ -1,10 +1,16 @@
 // ngxcoro stepper: every frame is precomputed in Python; this file only
-// looks frames up.  Nothing here talks to the kernel except "Re-run" (a
-// completion order needs the model to run again), so an exported page keeps
-// stepping.  Plain DOM, no dependencies.
+// looks frames up.  The pictures of the first meta.pictures steps come with
+// the page; for a later step the live kernel is asked ("pictures": it draws
+// a window of steps from there), and a page without a kernel says which
+// steps have pictures.  "Re-run" also needs the kernel (a completion order
+// runs the model again).  Plain DOM, no dependencies.
 
 const SPEEDS = [["0.25×", 2000], ["0.5×", 1000], ["1×", 500], ["2×", 250], ["4×", 120], ["8×", 60]];
 const CONTEXT = 7;                    // ngxcoro source: lines shown each side of the current one
+const LAZY_MAX = 600;                 // pictures from the kernel kept in the browser
+const ASK_MS = 4000;                  // no answer by then: no live kernel
+// where pack_svgs cuts a picture (pictures.py's _PIECE)
+const PIECE = /(?=<g id="[^"]*" class="(?:node|edge|cluster)[^"]*">)/;
 
 function h(tag, attrs, ...kids) {
   const e = document.createElement(tag);
@@ -70,6 +76,8 @@ function render({ model, el }) {
   let timer = null;                    // play
   let lastSvg = -1, lastLogRow = null, lastSrcKey = "";
   let graphs = null, graphsFor = null;   // unpacked model.get("graphs")
+  const lazy = new Map();              // step -> SVG drawn by the kernel on request
+  let lazyRun = null, asking = null, askTimer = null, noKernel = false;
 
   // ------------------------------------------------------------ toolbar
   const btn = (label, title, fn) => h("button", { class: "ngxc-btn", title, "aria-label": title, onclick: fn, type: "button" }, label);
@@ -242,8 +250,40 @@ function render({ model, el }) {
     }, (e) => graphBox.replaceChildren(h("div", { class: "ngxc-err" }, "cannot unpack the graphs: " + e)));
   }
   function svgOf(k) {
+    // the pieces of precomputed picture k (see paint)
     if (!graphs || k === undefined || !graphs.svgs[k]) return null;
-    return graphs.svgs[k].map((p) => graphs.pieces[p]).join("");
+    return graphs.svgs[k].map((p) => graphs.pieces[p]);
+  }
+
+  // A picture is a head, one <g> per node / edge / cluster (children of the
+  // graph's <g>), and a tail -- the pieces pack_svgs cuts it into.  From one
+  // step to the next most pieces are the same (the layout holds still): only
+  // the groups that changed are swapped, so a step paints within one frame.
+  const SVGNS = "http://www.w3.org/2000/svg";
+  let shown = null, shownEl = null;    // the pieces in graphBox, and its <svg>
+  function paint(pieces) {
+    const svg = graphBox.firstElementChild;
+    const top = svg === shownEl && svg ? svg.querySelector(":scope > g") : null;
+    const groups = top ? top.querySelectorAll(":scope > g") : [];
+    if (top && shown && pieces.length === shown.length && pieces[0] === shown[0]
+        && groups.length === pieces.length - 1) {
+      const changed = [];
+      for (let j = 1; j < pieces.length; j++) if (pieces[j] !== shown[j]) changed.push(j);
+      if (changed.length * 2 <= pieces.length) {
+        const news = changed.map((j) => {
+          const tmp = document.createElementNS(SVGNS, "g");
+          tmp.innerHTML = j === pieces.length - 1 ? pieces[j].replace(/<\/g>\s*<\/svg>\s*$/, "") : pieces[j];
+          return tmp.firstElementChild;
+        });
+        if (news.every((g) => g)) {
+          changed.forEach((j, n) => groups[j - 1].replaceWith(news[n]));
+          shown = pieces;
+          return;
+        }
+      }
+    }
+    graphBox.innerHTML = pieces.join("");
+    shown = pieces; shownEl = graphBox.firstElementChild;
   }
 
   // --------------------------------------------------------------- draw
@@ -381,13 +421,15 @@ function render({ model, el }) {
     const f = fs[i];
     slider.value = i;
     stepLabel.textContent = `step ${f.step} of ${fs[n - 1].step}`;
+    stepLabel.title = `steps are numbered from 0, as result.snapshots[k]: steps 0-${fs[n - 1].step}`;
     explain.replaceChildren(h("code", { class: "ngxc-evname" }, f.event), h("span", {}, f.explain));
     if (i === n - 1 && (m.message || (m.errors || []).length))
       explain.appendChild(h("div", { class: "ngxc-err" }, m.message || m.errors[m.errors.length - 1]));
     drawStages(f, m);
-    if (f.svg !== lastSvg) {
+    if (f.svg === undefined) drawLazy(i, m);
+    else if (f.svg !== lastSvg) {
       const svg = svgOf(f.svg);
-      if (svg !== null) { graphBox.innerHTML = svg; lastSvg = f.svg; }
+      if (svg !== null) { paint(svg); lastSvg = f.svg; }
       else if (!graphs) graphBox.replaceChildren(h("div", { class: "ngxc-dim" }, "unpacking the graphs…"));
     }
     drawTimeline(i);
@@ -398,6 +440,52 @@ function render({ model, el }) {
     lastLogRow = logBox.children[i] || null;
     if (lastLogRow) { lastLogRow.classList.add("ngxc-curline"); scrollWithin(logBox, lastLogRow, true); }
   }
+
+  // ---------------------------------------- pictures past the precomputed ones
+  function capNote(m) {
+    return `pictures precomputed for steps 0-${(m.pictures || 0) - 1} only; run the notebook to see every step`;
+  }
+  function drawLazy(i, m) {
+    if (lazyRun !== m.run) { lazy.clear(); lazyRun = m.run; asking = null; }
+    const key = "lazy:" + i;
+    if (lazy.has(i)) {
+      if (lastSvg !== key) { paint(lazy.get(i)); lastSvg = key; }
+      if (!lazy.has(Math.min(i + 8, (m.steps || 1) - 1))) ask(i + 1, m);   // the next window, ahead
+      return;
+    }
+    if (lastSvg !== "wait") {
+      graphBox.replaceChildren(h("div", { class: noKernel ? "ngxc-note ngxc-warn" : "ngxc-dim" },
+        noKernel ? capNote(m) : `drawing step ${i}…`));
+      lastSvg = "wait";
+    }
+    ask(i, m);
+  }
+  function ask(i, m) {
+    if (asking !== null && i >= asking && i < asking + 8) return;   // already asked
+    asking = i;
+    try { model.send({ kind: "pictures", step: i, run: m.run }); } catch (e) { /* no kernel */ }
+    clearTimeout(askTimer);
+    askTimer = setTimeout(() => {
+      asking = null;
+      if (noKernel) return;
+      noKernel = true;                 // an exported page: say so, once
+      if (lastSvg === "wait") { lastSvg = -1; draw(); }
+    }, ASK_MS);
+  }
+  function onCustom(msg) {
+    if (!msg || msg.kind !== "pictures" || msg.run !== meta().run) return;
+    clearTimeout(askTimer);
+    asking = null; noKernel = false;
+    if (lazyRun !== msg.run) { lazy.clear(); lazyRun = msg.run; }
+    if (msg.error) { graphBox.replaceChildren(h("div", { class: "ngxc-err" }, "cannot draw the graph: " + msg.error)); return; }
+    for (const [k, svg] of Object.entries(msg.svgs || {})) {
+      lazy.delete(+k); lazy.set(+k, svg.split(PIECE));
+      if (lazy.size > LAZY_MAX) lazy.delete(lazy.keys().next().value);   // the oldest
+    }
+    if (String(lastSvg).startsWith("lazy:") || lastSvg === "wait") lastSvg = -1;
+    draw();
+  }
+  model.on("msg:custom", onCustom);
 
   // ----------------------------------------------------------- keyboard
   function onKey(e) {
@@ -436,7 +524,9 @@ function render({ model, el }) {
   return () => {
     stop();
     clearTimeout(rerunTimer);
+    clearTimeout(askTimer);
     listeners.forEach(([ev, f]) => model.off(ev, f));
+    model.off("msg:custom", onCustom);
   };
 }
 

@@ -18,13 +18,11 @@ finished first?"): it runs the model again with `order=[...]`.
 """
 from __future__ import annotations
 
-import base64
 import html
 import json
 import pathlib
 import re
-import zlib
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
 
 import anywidget
 import traitlets
@@ -94,83 +92,9 @@ def is_config(text):
 
 
 # ----------------------------------------------------------------- graphs
-def _graph_modules():
-    from . import graph, render        # written alongside; imported late on purpose
-    return graph, render
-
-
-def graph_dots(snaps):
-    """One DOT text per snapshot: one universe for the run (nodes keep their
-    places), each step highlighted against the step before, no caption (the
-    stepper shows the explanation itself, and identical pictures can then be
-    shared between steps)."""
-    graph, _ = _graph_modules()
-    universe = graph.universe(snaps) if hasattr(graph, "universe") else None
-    out, prev = [], None
-    for s in snaps:
-        try:
-            out.append(graph.to_dot(s, prev, universe, caption=False))
-        except TypeError:                  # a to_dot without the caption switch
-            out.append(graph.to_dot(s, prev=prev, universe=universe))
-        prev = s
-    return out
-
-
-def graph_svgs(snaps):
-    """One SVG per snapshot, deduplicated: (pool, index per snapshot).
-    Identical DOT text is rendered once; the pool is in order of first use,
-    so the same run gives the same pool."""
-    _, render = _graph_modules()
-    dots = graph_dots(snaps)
-    unique = list(dict.fromkeys(dots))
-    if hasattr(render, "svgs"):
-        rendered = render.svgs(unique)
-    else:
-        with ThreadPoolExecutor(max_workers=4) as ex:
-            rendered = list(ex.map(render.svg, unique))
-    pos = {d: i for i, d in enumerate(unique)}
-    return [_trim_svg(s) for s in rendered], [pos[d] for d in dots]
-
-
-# a graph's SVG is a head, one <g> per node / edge / cluster, and a tail
-_PIECE = re.compile(r'(?=<g id="[^"]*" class="(?:node|edge|cluster)[^"]*">)')
-
-
-def _intern(pool, index, key, value):
-    """The place of `key` in `pool`; `value` is appended the first time."""
-    if key not in index:
-        index[key] = len(pool)
-        pool.append(value)
-    return index[key]
-
-
-def pack_svgs(pool):
-    """The SVG pool as one string for the browser: each SVG is cut into its
-    node and edge groups, identical groups are kept once (from one step to
-    the next most of the picture is unchanged), and the JSON
-    {"pieces": [...], "svgs": [[piece, ...], ...]} is zlib-compressed and
-    base64-encoded.  stepper.js undoes it with DecompressionStream.
-    Deterministic: no timestamps, pieces in order of first use."""
-    pieces, index = [], {}
-    svgs = [[_intern(pieces, index, p, p) for p in _PIECE.split(svg)] for svg in pool]
-    raw = json.dumps({"pieces": pieces, "svgs": svgs}, separators=(",", ":"),
-                     ensure_ascii=False).encode("utf-8")
-    return base64.b64encode(zlib.compress(raw, 9)).decode("ascii")
-
-
-def unpack_svgs(packed):
-    """pack_svgs backwards (for tests and for anyone reading saved state)."""
-    d = json.loads(zlib.decompress(base64.b64decode(packed)).decode("utf-8"))
-    return ["".join(d["pieces"][k] for k in ks) for ks in d["svgs"]]
-
-
-def _trim_svg(svg):
-    """Drop the XML prolog, DOCTYPE and comments: not needed inline, and the
-    Graphviz version must not leak into the saved state."""
-    svg = re.sub(r"<\?xml[^>]*\?>\s*", "", svg)
-    svg = re.sub(r"<!DOCTYPE[^>]*>\s*", "", svg)
-    svg = re.sub(r"<!--.*?-->\s*", "", svg, flags=re.S)
-    return svg.strip()
+# drawn in windows by pictures.py; the names stay importable from here
+from .pictures import (PRECOMPUTED, Pictures, _trim_svg, graph_dots, graph_svgs,  # noqa: E402,F401
+                       intern as _intern, pack_svgs, unpack_svgs)
 
 
 def timeline(snaps):
@@ -242,24 +166,35 @@ def pool_cos(frames):
     25 light threads shrinks its frames about fivefold).  Returns the pool."""
     pool, index = [], {}
     for f in frames:
-        f["cos"] = [_intern(pool, index, json.dumps(c, sort_keys=True), c) for c in f["cos"]]
+        f["cos"] = [_intern(pool, index, (c["name"], c["kind"], c["status"], c["line"], c["waiting"]), c)
+                    for c in f["cos"]]
     return pool
 
 
 def timer_labels(snaps):
     """(labels seen, in the order first armed; labels in the order their
     timers fired).  A label that leaves the pending list at a step other
-    than a cancellation fired there."""
-    seen, fired, before = [], [], []
+    than a cancellation fired there.  Linear in the run: a step that shares
+    the step before's timer list (trace/snapshot.py keeps parts once) is
+    passed over, and the lists are compared as multisets."""
+    seen, known, fired, before, last = [], set(), [], [], None
     for s in snaps:
-        now = [t["label"] for t in s.get("timers") or []]
+        timers = s.get("timers") or []
+        if timers is last:
+            continue
+        last = timers
+        now = [t["label"] for t in timers]
         for lab in now:
-            if lab and lab not in seen:
+            if lab and lab not in known:
+                known.add(lab)
                 seen.append(lab)
-        left = list(before)
-        for lab in now:
-            if lab in left:
-                left.remove(lab)
+        still = Counter(now)
+        left = []
+        for lab in before:
+            if still[lab]:
+                still[lab] -= 1
+            else:
+                left.append(lab)
         if s["event"] not in ("sleep_cleanup", "finalize_threads", "request_cleanup"):
             fired.extend(lab for lab in left if lab)
         before = now
@@ -351,10 +286,12 @@ class Stepper(anywidget.AnyWidget):
     view = traitlets.Unicode("graph").tag(sync=True)   # "graph" | "timeline"
     rerun_status = traitlets.Unicode("").tag(sync=True)
 
-    def __init__(self, result, rerun=None, *, lua=None, **kw):
+    def __init__(self, result, rerun=None, *, lua=None, precomputed=None, **kw):
         super().__init__(**kw)
         self._rerun = rerun
         self._lua = lua
+        self._run = 0
+        self.precomputed = PRECOMPUTED if precomputed is None else precomputed
         self.svg_pool = []                 # the unpacked SVGs (Python side only)
         self.on_msg(self._on_msg)
         self.load(result)
@@ -370,13 +307,13 @@ class Stepper(anywidget.AnyWidget):
         source = {"kind": "lua" if wrapped else "config", "text": result.config_text or "",
                   "first": 1}
         frames = build_frames(snaps, body=result.body or "")
-        if snaps:
-            pool, idx = graph_svgs(snaps)
-            for f, k in zip(frames, idx):
-                f["svg"] = k
-            tl = timeline(snaps)
-        else:
-            pool, tl = [], ""
+        self._pictures = Pictures(snaps)
+        self._run += 1
+        # the first PRECOMPUTED pictures travel with the page; the kernel draws the rest
+        pool, idx = self._pictures.precompute(self.precomputed) if snaps else ([], [])
+        for f, k in zip(frames, idx):
+            f["svg"] = k
+        tl = timeline(snaps) if snaps else ""
         seen, fired = timer_labels(snaps)
         kinds = list(dict.fromkeys(f["event"] for f in frames))
         order = getattr(result, "order", None)
@@ -393,6 +330,9 @@ class Stepper(anywidget.AnyWidget):
             "order": list(order) if order else None,
             "kinds": kinds,
             "stages": list(STAGES),
+            "steps": len(frames),
+            "pictures": len(idx),          # steps 0 .. pictures-1 have one in `graphs`
+            "run": self._run,              # the kernel's answers name the run they are for
         }
         self.svg_pool = pool
         co_pool = pool_cos(frames)
@@ -431,16 +371,32 @@ class Stepper(anywidget.AnyWidget):
         res.order = list(order)
         self.load(res)
         self.rerun_status = ("re-ran with order " + ", ".join(order) + ": status "
-                             f"{res.status}, {len(res.snapshots)} steps")
+                             f"{res.status}, {_steps(len(res.snapshots))}")
         return res
 
     def _on_msg(self, _widget, content, _buffers):
         if isinstance(content, dict) and content.get("kind") == "rerun":
             self.rerun(content.get("order", ""))
+        elif isinstance(content, dict) and content.get("kind") == "pictures":
+            self.send_pictures(content.get("step", 0), content.get("run"))
+
+    def send_pictures(self, k, run=None):
+        """The browser has no picture of step k: draw steps k .. k+WINDOW-1
+        and send them ({"kind": "pictures", "run", "svgs": {step: svg}}).
+        A request for an earlier run (the learner re-ran meanwhile) is dropped."""
+        if run is not None and run != self._run or not len(self._pictures):
+            return None
+        try:
+            svgs = self._pictures.window(k)
+        except Exception as e:             # a renderer error is a note, not a traceback
+            self.send({"kind": "pictures", "run": self._run, "error": str(e)})
+            return None
+        self.send({"kind": "pictures", "run": self._run, "svgs": {str(i): v for i, v in svgs.items()}})
+        return svgs
 
     # ----------------------------------------------------------- display
     def __repr__(self):
-        return (f"Stepper({self.meta.get('request', '')!r}: {len(self.frames)} steps, "
+        return (f"Stepper({self.meta.get('request', '')!r}: {_steps(len(self.frames))}, "
                 f"status {self.meta.get('status')})")
 
     def static_html(self):
@@ -451,13 +407,16 @@ class Stepper(anywidget.AnyWidget):
             errs = "<br>".join(esc(e) for e in self.meta.get("errors") or []) or "no steps"
             return f'<div class="ngxcoro-static"><b>ngxcoro</b>: {errs}</div>'
         f = self.frames[-1]
-        svg = self.svg_pool[f["svg"]] if "svg" in f and self.svg_pool else ""
+        if "svg" in f and self.svg_pool:
+            svg = self.svg_pool[f["svg"]]
+        else:                              # past the precomputed pictures: draw this one
+            svg = self._pictures.svgs(len(self.frames) - 1, len(self.frames))[0]
         body = esc(self.meta.get("body") or "")
         return (
             '<div class="ngxcoro-static" style="font-family:sans-serif">'
             f'<div><b>{esc(self.meta.get("request", ""))}</b> &rarr; status '
             f'{esc(str(self.meta.get("status")))} &middot; step {f["step"]} of '
-            f'{len(self.frames) - 1} (the interactive stepper needs widget JavaScript)</div>'
+            f'{_steps(len(self.frames))} (the interactive stepper needs widget JavaScript)</div>'
             f'<div><code>{esc(f["event"])}</code>: {esc(f["explain"])}</div>'
             f'<div style="max-width:100%;overflow:auto">{svg}</div>'
             f'<pre style="margin:4px 0">{body}</pre></div>')
@@ -472,6 +431,12 @@ class Stepper(anywidget.AnyWidget):
         data["text/plain"] = repr(self)
         data["text/html"] = self.static_html()
         return data, md
+
+
+def _steps(n):
+    """How many steps, said as the stepper numbers them: from 0, like
+    ``result.snapshots[k]["step"]`` ("steps 0-61" for 62 of them)."""
+    return "no steps" if n <= 0 else "step 0 only" if n == 1 else f"steps 0-{n - 1}"
 
 
 def _default_rerun(result, order):
