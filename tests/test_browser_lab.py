@@ -230,7 +230,11 @@ def _run_all(page):
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
 
 
-_PROMPTS = "[...document.querySelectorAll(sel + ' .jp-CodeCell .jp-InputPrompt')]"
+# a cell whose source the lesson hides (a Predict: tools/build_lessons.py) shows a
+# placeholder with an empty prompt of its own; its input area keeps the real prompt
+_PROMPTS = ("[...document.querySelectorAll(sel + ' .jp-CodeCell .jp-InputPrompt')]"
+            ".filter((p) => !p.classList.contains('jp-Placeholder-prompt')"
+            " && !p.closest('.jp-Placeholder'))")
 
 
 def _run_all_and_wait(page, nb_selector):
