@@ -13,7 +13,6 @@ from functools import partial
 
 from .core import NGX_OK, NGX_DONE, NGX_DECLINED
 from .variables import expand
-from .event_connect import MODEL_PORT
 from . import body, phases, request, response
 
 
@@ -87,7 +86,7 @@ def proxy_handler(r):
     m = re.match(pattern + r"(?::([^/?]*))?([/?].*)?$", url)
     if not m:
         raise w.unsupported(f"proxy_pass to {d.args[0]} (only this server itself)")
-    if not is_this_server(w, m.group(1)):
+    if not w.listens_on(m.group(1) or "80"):
         w.log_error("error", "connect() failed (111: Connection refused) while "
                              "connecting to upstream", r)
         return 502
@@ -127,15 +126,6 @@ def proxy_host(r):
                                      and port != "80"):
         port = "__PORT__"
     return host if port in (None, "", "80") else f"{host}:{port}"
-
-
-def is_this_server(w, port):
-    """Does 127.0.0.1:`port` reach this server?  The scenarios write
-    __PORT__ (the oracle puts the real port there)."""
-    if port in ("__PORT__", "$server_port", str(MODEL_PORT)):
-        return True
-    listens = [a[0] for a in w.config.servers[0].listen] or ["80"]
-    return any(l.rsplit(":", 1)[-1] == (port or "80") for l in listens)
 
 
 # the headers ngx_http_proxy_headers (the default proxy_set_header) sets or
