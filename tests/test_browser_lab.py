@@ -41,7 +41,8 @@ from conftest import ARTIFACTS, ROOT, browser_required
 
 pytestmark = pytest.mark.browser
 
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = (sorted((ROOT / "notebooks").glob("*.ipynb"))
+             + sorted((ROOT / "notebooks").glob("zh/*.ipynb")))
 SHOTS = ARTIFACTS / "screenshots"
 KERNEL_IDLE = "Python 3 (ipykernel) | Idle"
 RUN_TIMEOUT = 300_000            # ms, Run All of one lesson
@@ -450,25 +451,30 @@ def check_lesson(page, name, nb_selector, shot_prefix):
     return "; ".join(notes)
 
 
-@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def _rel(nb):
+    return nb.relative_to(ROOT / "notebooks").as_posix()          # 05-x.ipynb, zh/05-x.ipynb
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[_rel(p)[:-6] for p in NOTEBOOKS])
 def test_lesson_in_jupyterlab(browser, lab, nb):
     ctx, page, console = _new_page(browser)
     t0 = time.monotonic()
     try:
-        page.goto(lab.url(f"/lab/tree/notebooks/{nb.name}?reset"))
+        page.goto(lab.url(f"/lab/tree/notebooks/{_rel(nb)}?reset"))
         page.locator(".jp-Notebook").first.wait_for(state="visible")
         # the status bar, not the toolbar: the toolbar says idle before the
         # kernel is connected, and a Run All then is silently dropped
         page.get_by_text(KERNEL_IDLE).wait_for(timeout=60_000)
         t_open = time.monotonic() - t0
-        note = check_lesson(page, nb.name, NB, f"lab-{nb.stem}")
-        _shot(page, f"lab-{nb.stem}")
-        print(f"\n[lab] {nb.stem}: open {t_open:.1f} s, run + checks "
+        tag = _rel(nb)[:-6].replace("/", "-")
+        note = check_lesson(page, nb.name, NB, f"lab-{tag}")
+        _shot(page, f"lab-{tag}")
+        print(f"\n[lab] {tag}: open {t_open:.1f} s, run + checks "
               f"{time.monotonic() - t0 - t_open:.1f} s; {note}", flush=True)
         assert not console.errors, f"{nb.name}: browser console errors:\n" + "\n".join(
             console.errors)
     except Exception:
-        _failed_shot(page, f"lab-{nb.stem}")
+        _failed_shot(page, f"lab-{_rel(nb)[:-6].replace('/', '-')}")
         raise
     finally:
         ctx.close()

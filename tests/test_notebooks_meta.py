@@ -10,7 +10,8 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 NB_DIR = ROOT / "notebooks"
-NOTEBOOKS = sorted(NB_DIR.glob("*.ipynb"))
+# the English lessons, then their Chinese twins (tools/build_lessons.py)
+NOTEBOOKS = sorted(NB_DIR.glob("*.ipynb")) + sorted(NB_DIR.glob("zh/*.ipynb"))
 CHECK_TAG = "nbval-check-output"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
@@ -43,9 +44,29 @@ def text_outputs(cell):
 
 def test_there_is_a_tour():
     assert (NB_DIR / "00-tour.ipynb") in NOTEBOOKS
+    assert (NB_DIR / "zh" / "00-tour.ipynb") in NOTEBOOKS
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_lesson_in_both_languages():
+    # one source per lesson (tools/lessons/), one notebook per language
+    sources = sorted(p.stem for p in (ROOT / "tools" / "lessons").glob("*.py"))
+    assert sorted(p.stem for p in NB_DIR.glob("*.ipynb")) == sources
+    assert sorted(p.stem for p in NB_DIR.glob("zh/*.ipynb")) == sources
+
+
+def test_notebooks_match_their_sources():
+    # the committed cells (sources, tags, hidden flags) are what the builder makes
+    # of tools/lessons/ today, in both languages: a source edited without a rebuild
+    # fails here
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("build_lessons",
+                                                  ROOT / "tools" / "build_lessons.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.check() == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(NB_DIR)))
 def test_notebook_is_json_with_kernelspec(path):
     nb = load(path)                                    # parses as JSON
     assert nb["nbformat"] == 4
@@ -53,13 +74,13 @@ def test_notebook_is_json_with_kernelspec(path):
     assert nb["cells"], "an empty notebook"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(NB_DIR)))
 def test_notebook_validates(path):
     nbformat = pytest.importorskip("nbformat")
     nbformat.validate(nbformat.read(str(path), as_version=4))
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(NB_DIR)))
 def test_checked_cells_have_stored_outputs(path):
     nb = load(path)
     cells = tagged(nb)
@@ -72,7 +93,7 @@ def test_checked_cells_have_stored_outputs(path):
         assert not any(o["output_type"] == "error" for o in c["outputs"]), src
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(NB_DIR)))
 def test_no_stored_traceback_anywhere(path):
     for c in load(path)["cells"]:
         for o in c.get("outputs", []):
@@ -82,7 +103,7 @@ def test_no_stored_traceback_anywhere(path):
 
 
 @pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.name == "00-tour.ipynb"],
-                         ids=lambda p: p.name)
+                         ids=lambda p: str(p.relative_to(NB_DIR)))
 def test_checked_outputs_reproduce(path, monkeypatch):
     try:
         import nbformat

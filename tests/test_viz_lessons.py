@@ -12,7 +12,8 @@ import ngxcoro
 from ngxcoro.viz.lessons import BlogBox, count_chart_svg
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = (sorted((ROOT / "notebooks").glob("*.ipynb"))
+             + sorted((ROOT / "notebooks").glob("zh/*.ipynb")))
 
 
 def test_blogbox_renders_inline_code():
@@ -44,7 +45,8 @@ def test_count_chart_labels_do_not_overlap():
     assert labels[2][1] == labels[0][1]          # the far one back on the first
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS,
+                         ids=lambda p: str(p.relative_to(ROOT / "notebooks")))
 def test_predict_keeps_its_answer_out_of_sight(path):
     nb = json.loads(path.read_text(encoding="utf-8"))
     cells = nb["cells"]

@@ -5,7 +5,8 @@ widgets (stepper, editor) and what the lessons share (lessons)."""
 
 # the stepper and the editor need anywidget / ipywidgets: imported on first use,
 # so `from ngxcoro.viz import graph` works without them
-_LAZY = {"Stepper": "stepper", "show": "stepper", "Editor": "editor"}
+_LAZY = {"Stepper": "stepper", "show": "stepper", "Editor": "editor",
+         "set_language": "i18n"}
 
 
 def __getattr__(name):

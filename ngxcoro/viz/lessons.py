@@ -14,6 +14,7 @@ import anywidget
 import traitlets
 
 from .. import run
+from .i18n import word, words
 
 
 _PREDICT_ESM = r"""
@@ -25,7 +26,8 @@ function render({ model, el }) {
     "padding:8px 12px;margin:4px 0;font-family:var(--jp-ui-font-family,sans-serif);" +
     "color:var(--jp-ui-font-color1,#222)";
   const h = document.createElement("div");
-  h.innerHTML = "<b>Predict.</b> " + q;
+  const w = model.get("words");
+  h.innerHTML = "<b>" + w["predict"] + "</b> " + q;
   box.appendChild(h);
   let chosen = null;
   const row = document.createElement("div");
@@ -42,14 +44,15 @@ function render({ model, el }) {
   });
   box.appendChild(row);
   const check = document.createElement("button");
-  check.textContent = "Check";
+  check.textContent = w["check"];
   check.style.cssText = "padding:3px 12px;border-radius:4px;cursor:pointer";
   const out = document.createElement("div");
   out.style.cssText = "margin-top:6px";
   check.onclick = () => {
-    if (chosen === null) { out.textContent = "Pick an answer first."; return; }
+    if (chosen === null) { out.textContent = w["pick first"]; return; }
     const ok = chosen === model.get("answer");
-    out.innerHTML = (ok ? "&#10004; <b>Right.</b> " : "&#10008; <b>Not quite.</b> The answer is <code>" +
+    out.innerHTML = (ok ? "&#10004; <b>" + w["right"] + "</b> " : "&#10008; <b>" + w["not quite"] +
+      "</b> " + w["the answer is"] + " <code>" +
       opts[model.get("answer")].replace(/</g, "&lt;") + "</code>. ") + model.get("explain");
     out.style.color = ok ? "#009E73" : "#D55E00";
   };
@@ -68,16 +71,18 @@ class Predict(anywidget.AnyWidget):
     options = traitlets.List(traitlets.Unicode()).tag(sync=True)
     answer = traitlets.Int().tag(sync=True)
     explain = traitlets.Unicode().tag(sync=True)
+    words = traitlets.Dict().tag(sync=True)        # the chrome, in the lesson's language
 
     def __init__(self, question, options, answer, explain):
         super().__init__(question=question, options=list(options),
                          answer=list(options).index(answer) if isinstance(answer, str) else answer,
-                         explain=explain)
+                         explain=explain, words=words("predict", "check", "pick first", "right",
+                                                      "not quite", "the answer is"))
 
     def _repr_mimebundle_(self, **kw):
         bundle = super()._repr_mimebundle_(**kw)
         data = bundle[0] if isinstance(bundle, tuple) else bundle
-        data["text/plain"] = f"Predict: {html.unescape(self.question)}"
+        data["text/plain"] = f"{self.words['predict']} {html.unescape(self.question)}"
         return bundle
 
 
@@ -120,17 +125,17 @@ class BlogBox:
 
     def _repr_html_(self):
         rec = self.nginx or {}
-        verdict = ("the model and real nginx agree" if self.agree() else
-                   "model and recording differ!")
+        verdict = word("agree") if self.agree() else word("differ")
+        none = word("no response")
         return (
             "<div style='border-left:4px solid #E69F00;padding:6px 12px;margin:6px 0;"
             "background:rgba(230,159,0,.08)'>"
-            f"<div><b>The blog says:</b> {self._inline(self.blog_says)}</div>"
-            f"<div><b>nginx does:</b> {self._inline(self.nginx_does)}</div>"
-            f"<div style='font-size:90%;margin-top:4px'>Scenario <code>{self.name}</code>: "
-            f"real nginx answered <code>{rec.get('status') or 'no complete response'}</code> "
+            f"<div><b>{word('blog says')}</b> {self._inline(self.blog_says)}</div>"
+            f"<div><b>{word('nginx does')}</b> {self._inline(self.nginx_does)}</div>"
+            f"<div style='font-size:90%;margin-top:4px'>{word('scenario')} <code>{self.name}"
+            f"</code>: {word('nginx answered')} <code>{rec.get('status') or none}</code> "
             f"<pre style='margin:2px 0'>{self._body(rec.get('body', ''))}</pre>"
-            f"the model answers <code>{self.model.status or 'no complete response'}</code>: "
+            f"{word('model answers')} <code>{self.model.status or none}</code>: "
             f"{verdict}.</div></div>")
 
     def __repr__(self):
