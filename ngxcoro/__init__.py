@@ -68,6 +68,9 @@ class Result:
     # Host and Connection it adds) and the body (a str, or the list of pieces)
     request_headers: list = field(default_factory=list)
     request_body: object = None
+    # the scripted peers' text (ngxcoro.peers) and `nginx -s quit`'s time, as given
+    peers: list = field(default_factory=list)
+    quit_at: float | None = None
 
     def to_json(self):
         return {"status": self.status, "body": self.body, "error_log": self.error_log,
@@ -245,7 +248,10 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None, pee
                   notes=_whatif.notes(w, w.main_r)            # a what-if's first: not nginx
                   + [n for n in (timers_note(w), args_note(w), stap.note(), log.note(),
                                  snaps and snaps.note()) if n], what_if=what_if,
-                  request_headers=own_headers, request_body=own_body)
+                  request_headers=own_headers, request_body=own_body,
+                  peers=[str(x) for x in (peers.values() if isinstance(peers, dict)
+                                          else peers or ())],
+                  quit_at=quit_at)
 
 
 _MODEL_PORT_RE = re.compile(rf"(?<=127\.0\.0\.1:|localhost:){MODEL_PORT}(?!\d)")

@@ -23,8 +23,8 @@ The block says what the model answers, as a test of real nginx:
 `__PORT__` in the config becomes $TEST_NGINX_SERVER_PORT.  A run the block
 cannot say (a what-if, a hang, a client that closes early, a response nginx cut
 short, a body in pieces, a config nginx refuses, a run ngxcoro refused) is an
-ExportError with a one-line reason.  (A run with `quit_at` or scripted peers
-is not recorded in its Result: do not export one; the block would not say them.)
+ExportError with a one-line reason; so is a run with scripted peers or `quit_at`
+(the block could not say them).
 """
 from __future__ import annotations
 
@@ -212,6 +212,10 @@ def _refusal(res):
         return "the request hangs: Test::Nginx would time out"
     if res.client_abort_at is not None:
         return "the client closes early: not a plain Test::Nginx request"
+    if getattr(res, "peers", None):
+        return "it talks to scripted peers, which a Test::Nginx block does not start"
+    if getattr(res, "quit_at", None) is not None:
+        return "nginx is told to quit during the request"
     if res.status is None:
         return "no complete response (nginx cut it short)"
     return None

@@ -252,6 +252,19 @@ def test_what_if_and_hang_have_no_block():
         ngxcoro.export_test_nginx(hang)
 
 
+def test_peers_and_quit_have_no_block():
+    # the block would run the config with no peer listening and no quit: another run
+    lua = ('local s = ngx.socket.tcp() local ok, err = s:connect("127.0.0.1", 1990) '
+           'ngx.say(ok, " ", err)')
+    res = ngxcoro.run_lua(lua, peers=["127.0.0.1:1990 close"])
+    assert res.peers == ["127.0.0.1:1990 close"]
+    with pytest.raises(ExportError, match="scripted peers"):
+        export_test_nginx(res)
+    quit = ngxcoro.run_lua("ngx.sleep(0.2) ngx.say('x')", quit_at=0.1)
+    with pytest.raises(ExportError, match="quit"):
+        export_test_nginx(quit)
+
+
 def test_cli_export(tmp_path, capsys):
     conf = tmp_path / "body.conf"
     conf.write_text(BODY)

@@ -262,3 +262,19 @@ def test_editor_marks_a_stopped_run_and_never_shows_an_older_one(monkeypatch):
     ed.code.value = 'ngx.say("ok")'
     res = ed.run()
     assert res.status == 200 and ed.banner.value == "" and ed.holder.children == (ed.stepper,)
+
+
+def test_export_button_shows_the_export_text():
+    # the Test::Nginx button shows what `python -m ngxcoro export` prints for the run
+    # (ngxcoro/export.py; tests/test_export.py runs such blocks on real nginx) ...
+    res = ngxcoro.run_lua("ngx.sleep(0.01) ngx.say('done')", snapshots=True)
+    st = Stepper(res)
+    assert st.meta["export"] == ngxcoro.export_test_nginx(res)
+    assert st.meta["export"].startswith("=== TEST 1: GET /t\n--- config\n")
+    assert st.meta["export_note"] == ""
+    assert "bExport" in st._esm and "ngxc-export" in st._css
+    # ... or, for a run no block can say, why not: a what-if is not nginx
+    odd = ngxcoro.run_lua("ngx.say('x')", snapshots=True, what_if="no-finalize-done")
+    st.load(odd)
+    assert st.meta["export"] == ""
+    assert st.meta["export_note"].startswith("no Test::Nginx block: a what-if run")

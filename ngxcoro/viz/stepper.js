@@ -122,6 +122,21 @@ function render({ model, el }) {
     h("span", { class: "ngxc-lbl" }, "what if another timer finished first? timers:"), labelsSpan,
     h("span", { class: "ngxc-lbl" }, "order"), orderIn, bRerun, rerunNote);
 
+  // ------------------------------------------ this run as a Test::Nginx block
+  // (ngxcoro/export.py): the model's answer written as a test of real nginx
+  const exportPre = h("pre", { class: "ngxc-code ngxc-export", hidden: true });
+  const bExport = btn("Test::Nginx", "show this run as a Test::Nginx block: the model's " +
+    "answer as a test for real nginx (python -m ngxcoro export writes the same)", () => {
+    exportPre.hidden = !exportPre.hidden;
+    bExport.classList.toggle("ngxc-on", !exportPre.hidden);
+    fillExport();
+  });
+  const exportRow = h("div", { class: "ngxc-exportrow" }, bExport, exportPre);
+  function fillExport() {
+    const m = meta();
+    exportPre.textContent = m.export || m.export_note || "";
+  }
+
   // ------------------------------------------------------------- panels
   const graphBox = h("div", { class: "ngxc-graph" });
   const timeBox = h("div", { class: "ngxc-graph ngxc-timeline" });
@@ -135,7 +150,7 @@ function render({ model, el }) {
   const outBox = h("div", { class: "ngxc-out" });
   const left = h("div", { class: "ngxc-left" },
     h("div", { class: "ngxc-tabs" }, tabGraph, tabTime), graphBox, timeBox,
-    h("section", {}, outTitle, outBox), orderRow);
+    h("section", {}, outTitle, outBox), orderRow, exportRow);
   const right = h("div", { class: "ngxc-right" },
     h("section", {}, srcTitle, srcBox),
     h("section", {}, pyTitle, pyBox),
@@ -506,7 +521,7 @@ function render({ model, el }) {
   const onFrames = () => {
     if (pending) return;
     pending = true;
-    queueMicrotask(() => { pending = false; rebuild(); });
+    queueMicrotask(() => { pending = false; rebuild(); fillExport(); });
   };
   const onIndex = () => draw();
   const onStatus = () => {

@@ -317,6 +317,7 @@ class Stepper(anywidget.AnyWidget):
         seen, fired = timer_labels(snaps)
         kinds = list(dict.fromkeys(f["event"] for f in frames))
         order = getattr(result, "order", None)
+        export, export_note = export_block(result)
         self.meta = {
             "request": result.request or "",
             "status": result.status,
@@ -333,6 +334,8 @@ class Stepper(anywidget.AnyWidget):
             "steps": len(frames),
             "pictures": len(idx),          # steps 0 .. pictures-1 have one in `graphs`
             "run": self._run,              # the kernel's answers name the run they are for
+            "export": export,              # the run as a Test::Nginx block, or ""
+            "export_note": export_note,    # ... and why there is none
         }
         self.svg_pool = pool
         co_pool = pool_cos(frames)
@@ -431,6 +434,18 @@ class Stepper(anywidget.AnyWidget):
         data["text/plain"] = repr(self)
         data["text/html"] = self.static_html()
         return data, md
+
+
+def export_block(result):
+    """(the Test::Nginx block of `result`, "") or ("", why there is none): the
+    stepper's Test::Nginx button shows one of them (ngxcoro/export.py)."""
+    from ..export import ExportError, export_test_nginx
+    try:
+        return export_test_nginx(result), ""
+    except ExportError as e:
+        return "", str(e)
+    except Exception as e:                 # never a traceback in the widget
+        return "", f"no Test::Nginx block: {e}"
 
 
 def _steps(n):
