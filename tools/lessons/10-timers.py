@@ -148,8 +148,8 @@ def counts(res):
 # 1. checks the arguments: at least two, and `f` a Lua function. It answers `nil, "process
 #    exiting"` when the worker is shutting down and the delay is not 0, and `nil, "too many
 #    pending timers"` at `lua_max_pending_timers` (default 1024);
-# 2. takes a **new Lua thread on the worker's main VM**, not a child of the caller, and moves
-#    `f` and the extra arguments onto it;
+# 2. takes a Lua thread (a new one or a cached one) **on the worker's main VM**, not a child
+#    of the caller, and moves `f` and the extra arguments onto it;
 # 3. `malloc`s one block: an `ngx_event_t` plus a timer ctx. The ctx keeps copies of the
 #    creator's location confs and client address (for the log lines). It does not keep the
 #    request;
@@ -166,7 +166,8 @@ def counts(res):
 # 1. 检查参数：至少两个，且 `f` 必须是 Lua 函数。worker 正在退出且延时不为 0 时返回
 #    `nil, "process exiting"`；达到 `lua_max_pending_timers`（默认 1024）时返回
 #    `nil, "too many pending timers"`；
-# 2. 在 worker 的**主虚拟机上新建一个 Lua 线程**（不是调用者的子协程），把 `f` 和其余参数移到它上面；
+# 2. 在 worker 的**主虚拟机上**取一个 Lua 线程（新建的或缓存复用的，不是调用者的子协程），
+#    把 `f` 和其余参数移到它上面；
 # 3. `malloc` 一块内存：一个 `ngx_event_t` 加一个定时器上下文。上下文里复制了创建者所在 location
 #    的配置和客户端地址（日志行要用），但没有保存请求本身；
 # 4. `pending_timers++`，`ngx_add_timer(ev, delay)`，然后返回整数 `1`。
