@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 9 · Cost: post_thread walks to the tail
 #
-# **Previous:** [8 · Lab](08-lab.ipynb) · **Back to the start:** [0 · A tour](00-tour.ipynb)
+# **Previous:** [8 · Lab](08-lab.ipynb) · **Next:** [10 · Timers](10-timers.ipynb)
 #
 # `ctx->posted_threads` is a singly linked list with no tail pointer. To append a node,
 # `ngx_http_lua_post_thread` (`src/ngx_http_lua_util.c`) starts at the head and follows `next`
