@@ -386,7 +386,9 @@ BlogBox("调用ngx.thread导致当前请求对应的一个父协程和一个或�
 # `[error] lua tcp socket read timed out`, and `ngx_http_lua_socket_handle_read_error` wakes
 # the coroutine (the wake-up without a tag, `SOCK_WAKE -`) with `nil, "timeout", partial`.
 #
-# Unlike a connect timeout, a read timeout does **not** close the socket (`u->no_close`).
+# Unlike a connect timeout, a read timeout does **not** close the socket: receive's
+# return-value handler (`ngx_http_lua_socket_tcp_receive_retval_handler`) sees the timeout
+# bit in `u->ft_type` and sets `u->no_close`.
 # Scenario `1041-peer-partial-then-timeout`: the peer sends half a line and goes quiet for
 # 300 ms; the handler reads with a 100 ms timeout, sleeps 300 ms, and reads again.
 
@@ -398,7 +400,9 @@ BlogBox("调用ngx.thread导致当前请求对应的一个父协程和一个或�
 # `[error] lua tcp socket read timed out`，由 `ngx_http_lua_socket_handle_read_error` 唤醒
 # 协程（不带标记的唤醒，`SOCK_WAKE -`），返回 `nil, "timeout", partial`。
 #
-# 与 connect 超时不同，读超时**不会**关闭套接字（`u->no_close`）。场景
+# 与 connect 超时不同，读超时**不会**关闭套接字：receive 的返回值处理函数
+# （`ngx_http_lua_socket_tcp_receive_retval_handler`）看到 `u->ft_type` 里的超时位，就设置
+# `u->no_close`。场景
 # `1041-peer-partial-then-timeout`：对端发了半行后沉默 300 ms；处理函数用 100 ms 的超时读，
 # 睡 300 ms，再读一次。
 
