@@ -347,14 +347,15 @@ report(f"{two.status} {two.body!r}", "", story(two))
 # At 80 ms one read event ran t2 to its end and the entry up to its next `wait`; at 200 ms
 # another ran t1 and the entry to the end. No queue of posted events was involved. The
 # stepper draws a box for each socket (state, what is buffered, who waits on it, the peer's
-# own state) and, at each `sock_wake`, the event that resumed the coroutine. Jump with
-# "next sock_wake".
+# own state) and, at each `sock_wake`, the event that resumed the coroutine. Pick
+# `sock_wake` in the "jump to" list and use its arrows to go from one wake-up to the next.
 
 # %% [markdown] zh
 # 80 ms 时，一个读事件把 t2 运行到结束，又把入口线程运行到它的下一个 `wait`；200 ms 时，
 # 另一个读事件把 t1 和入口线程都运行到结束。整个过程没有用到 posted event 队列。
 # 单步查看器为每个套接字画一个方框（状态、缓冲了什么、谁在等它、对端自己的状态），并在每个
-# `sock_wake` 处画出恢复协程的那个事件。用 "next sock_wake" 在唤醒之间跳转。
+# `sock_wake` 处画出恢复协程的那个事件。在“跳转到”（jump to）列表里选 `sock_wake`，
+# 用它旁边的箭头从一次唤醒跳到下一次。
 
 # %%
 _, info1056, _ = scenario_info("1056-peer-two-peers-two-threads")
@@ -389,6 +390,7 @@ BlogBox("调用ngx.thread导致当前请求对应的一个父协程和一个或�
 # Unlike a connect timeout, a read timeout does **not** close the socket: receive's
 # return-value handler (`ngx_http_lua_socket_tcp_receive_retval_handler`) sees the timeout
 # bit in `u->ft_type` and sets `u->no_close`.
+#
 # Scenario `1041-peer-partial-then-timeout`: the peer sends half a line and goes quiet for
 # 300 ms; the handler reads with a 100 ms timeout, sleeps 300 ms, and reads again.
 
@@ -402,9 +404,10 @@ BlogBox("调用ngx.thread导致当前请求对应的一个父协程和一个或�
 #
 # 与 connect 超时不同，读超时**不会**关闭套接字：receive 的返回值处理函数
 # （`ngx_http_lua_socket_tcp_receive_retval_handler`）看到 `u->ft_type` 里的超时位，就设置
-# `u->no_close`。场景
-# `1041-peer-partial-then-timeout`：对端发了半行后沉默 300 ms；处理函数用 100 ms 的超时读，
-# 睡 300 ms，再读一次。
+# `u->no_close`。
+#
+# 场景 `1041-peer-partial-then-timeout`：对端发了半行后沉默 300 ms；处理函数用 100 ms 的
+# 超时读，睡 300 ms，再读一次。
 
 # %%
 text, rec, partial = peer_run("1041-peer-partial-then-timeout")
@@ -435,16 +438,20 @@ report(*versus(partial, rec), *normalise_error_log(list(partial.error_log)), "",
 # between, `ne\nxy` arrived at 300 ms while the handler slept: that read event found no
 # reader and woke nobody. At 400 ms the second `receive()` got the rest of the line with one
 # non-blocking `recv` and did not yield ("receive done in a single run"). The last
-# `receive(5)` found only `xy`, waited, and timed out with `xy` as its partial. The timeout in effect is the
-# one set before the call; scenario `1069-peer-timeout-values` shows a later `settimeout`
-# taking over at the next read, and `settimeout(0)` falling back to `lua_socket_read_timeout`.
+# `receive(5)` found only `xy`, waited, and timed out with `xy` as its partial.
+#
+# The timeout in effect is the one set before the call: scenario `1069-peer-timeout-values`
+# shows a later `settimeout` taking over at the next read, and `settimeout(0)` falling back
+# to `lua_socket_read_timeout`.
 
 # %% [markdown] zh
 # 两行 `read timed out`，两次不带标记的唤醒，分别在 100 ms 和 500 ms。中间，`ne\nxy` 在
 # 300 ms 时到达，这时处理函数正在睡眠：这个读事件找不到读者，没有唤醒任何协程。400 ms 时，
 # 第二次 `receive()` 用一次非阻塞的 `recv` 拿到了这一行剩下的部分，没有让出（"receive done in
 # a single run"）。最后的 `receive(5)` 只找到 `xy`，于是等待，超时后把 `xy` 作为 partial
-# 返回。生效的超时是调用之前设置的那个；场景 `1069-peer-timeout-values` 展示了后来的 `settimeout`
+# 返回。
+#
+# 生效的超时是调用之前设置的那个：场景 `1069-peer-timeout-values` 展示了后来的 `settimeout`
 # 在下一次读时生效，以及 `settimeout(0)` 退回到 `lua_socket_read_timeout`。
 
 # %% check
