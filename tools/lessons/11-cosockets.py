@@ -85,6 +85,8 @@ def detail(e, d):
         "user_thread_wait": lambda: f"{d.get('parent')} waits {d.get('child')}",
         "sock_keepalive": lambda: f"{u} {d.get('key')}",
         "sock_pool_get": lambda: d.get("key"),
+        "phase_handler": lambda: f"{d.get('phase')} {d.get('uri')}",
+        "run_thread_returned": lambda: f"rc={d.get('rc')}",
     }.get(e, lambda: "")()
 
 
@@ -149,6 +151,8 @@ def detail(e, d):
         "user_thread_wait": lambda: f"{d.get('parent')} waits {d.get('child')}",
         "sock_keepalive": lambda: f"{u} {d.get('key')}",
         "sock_pool_get": lambda: d.get("key"),
+        "phase_handler": lambda: f"{d.get('phase')} {d.get('uri')}",
+        "run_thread_returned": lambda: f"rc={d.get('rc')}",
     }.get(e, lambda: "")()
 
 
@@ -377,6 +381,45 @@ BlogBox("调用ngx.thread导致当前请求对应的一个父协程和一个或�
         "run_thread 在唤醒子线程的那个读事件里直接恢复父协程。真实 nginx 的日志顺序相同"
         "（`SOCK_WAKE read`、子线程的 `SAY`、`TO_PARENT`、父协程的 `SAY`）。",
         "1056-peer-two-peers-two-threads")
+
+# %% [markdown]
+# ### In rewrite and access
+# Outside the content phase the wake-up takes another road: `r->write_event_handler` is
+# `ngx_http_core_run_phases` there, which calls the rewrite (or access) handler again, which
+# calls `ctx->resume_handler`. When the Lua code then finishes, the phase engine does not
+# stop: it goes on to the next phases, still inside the socket's read event. Scenario
+# `1066-peer-rewrite-phase` asks a peer for a verdict in `rewrite_by_lua` (in two
+# subrequests; the second peer is too slow, a 503):
+
+# %% [markdown] zh
+# ### rewrite 和 access 阶段
+# 在 content 阶段之外，唤醒走的是另一条路：这时 `r->write_event_handler` 是
+# `ngx_http_core_run_phases`，它再次调用 rewrite（或 access）阶段的处理函数，由后者调用
+# `ctx->resume_handler`。Lua 代码随后结束时，阶段引擎并不停下，而是接着运行后面的阶段，
+# 这一切仍然在套接字的读事件里。场景 `1066-peer-rewrite-phase` 在 `rewrite_by_lua` 里向对端
+# 要一个判定（在两个子请求里；第二个对端太慢，得到 503）：
+
+# %% check
+text1066, rec1066, res1066 = peer_run("1066-peer-rewrite-phase")
+report(*versus(res1066, rec1066), "",
+       story(res1066, ("sock_wake", "run_thread", "run_thread_returned", "phase_handler",
+                       "thread_ended")))
+
+# %% [markdown]
+# At 50 ms the read event resumes the rewrite handler's thread, `run_thread` returns
+# `NGX_OK` (0), and `content_by_lua` of the same subrequest starts in the same handler, at
+# the same virtual time. It does not stop there: the subrequest is done, and
+# `ngx_http_run_posted_requests`, which `ngx_http_lua_socket_tcp_handler` calls on its way
+# out, resumes the parent `/both`, which starts the second subrequest and its connect. One
+# read event, four coroutine runs. At 200 ms the second subrequest's read timer fires
+# instead, and the rewrite code ends it with 503.
+
+# %% [markdown] zh
+# 50 ms 时，读事件恢复了 rewrite 处理函数的协程，`run_thread` 返回 `NGX_OK`（0），同一个
+# 子请求的 `content_by_lua` 就在同一个事件处理函数里、同一虚拟时刻开始运行。事情还没完：
+# 子请求结束了，`ngx_http_lua_socket_tcp_handler` 返回前调用的 `ngx_http_run_posted_requests`
+# 恢复了父请求 `/both`，父请求接着发起第二个子请求和它的 connect。一个读事件，四次协程运行。
+# 200 ms 时，第二个子请求的读定时器先到期，rewrite 代码用 503 结束了它。
 
 # %% [markdown]
 # ## Timeouts on the virtual clock
