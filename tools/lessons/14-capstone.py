@@ -474,7 +474,7 @@ def delay_view(ms):
                   f"  {W['audit']}: {[a for a in audit(res.error_log) if 'audit' in a]}"]
     return pre("\n".join(lines))
 
-
+# %%
 Tweak("peer delay (ms)", [20, 50, 80, 120, 150, 300], delay_view, index=4)
 
 # %% zh
