@@ -44,7 +44,8 @@ import re
 import sys
 
 import ngxcoro
-from ngxcoro.viz.lessons import Predict, Tweak, pre, scenario, scenario_info
+from ngxcoro.nginx.core import rc_name
+from ngxcoro.viz.lessons import BlogBox, Predict, Tweak, pre, scenario, scenario_info
 
 
 def report(*lines):
@@ -56,8 +57,9 @@ import re
 import sys
 
 import ngxcoro
+from ngxcoro.nginx.core import rc_name
 from ngxcoro.viz import set_language
-from ngxcoro.viz.lessons import Predict, Tweak, pre, scenario, scenario_info
+from ngxcoro.viz.lessons import BlogBox, Predict, Tweak, pre, scenario, scenario_info
 
 set_language("zh")
 
@@ -105,6 +107,8 @@ W = {
     "count end": "r->count at the end",
     "hung": "(no complete response: the client waits)",
     "sep": "; ",
+    "entry end nginx": "real nginx, from the entry thread's say at 100 ms (T1 is the entry thread):",
+    "entry end model": "the model, the same moment: run_thread returned",
     "freed": "the request is freed",
     "leaked": "the request is never freed",
     "1170": "scenario 1170: two light threads that coroutine.yield in turns",
@@ -141,10 +145,12 @@ W = {
     "agree": "一致",
     "real": "nginx",
     "model": "模型",
-    "what-if": "假如",
+    "what-if": "假设",
     "count end": "结束时的 r->count",
     "hung": "（没有完整的响应：客户端一直在等）",
     "sep": "；",
+    "entry end nginx": "真实 nginx，从入口线程在 100 ms 时的 say 开始（T1 是入口线程）：",
+    "entry end model": "模型，同一时刻：run_thread 返回",
     "freed": "请求被释放",
     "leaked": "请求永远不会被释放",
     "1170": "场景 1170：两个轻线程轮流 coroutine.yield",
@@ -252,28 +258,29 @@ print(buggy.split("\n\n", 1)[1])
 # ## 预测
 
 # %% predict
-Predict("The service answers after 150 ms. What does the client receive, and when?",
-        ["<code>quote: 42.0</code> at 150 ms",
-         "<code>quote: cached (timeout)</code> at 100 ms",
+Predict("The service answers after 150 ms. What body does the client get, and when is the "
+        "response complete?",
+        ["<code>quote: 42.0</code>, complete at 150 ms",
+         "<code>quote: cached (timeout)</code>, complete at 100 ms",
          "<code>quote: cached (timeout)</code> then <code>fetcher: stored 42.0</code>, "
-         "at 150 ms",
-         "<code>fetcher: stored 42.0</code> then <code>quote: 42.0</code>, at 150 ms"],
+         "complete at 150 ms",
+         "<code>fetcher: stored 42.0</code> then <code>quote: 42.0</code>, complete at 150 ms"],
         "<code>quote: cached (timeout)</code> then <code>fetcher: stored 42.0</code>, "
-        "at 150 ms",
+        "complete at 150 ms",
         "The wait times out at 100 ms and the entry thread ends, but the request lives as "
         "long as a light thread does: the fetcher is still reading. At 150 ms it stores the "
         "quote, posts to nobody, says its line into the same response, and only its end "
         "completes the response.")
 
 # %% predict zh
-Predict("报价服务 150 ms 后才回答。客户端收到什么？什么时候收到？",
-        ["150 ms 时收到 <code>quote: 42.0</code>",
-         "100 ms 时收到 <code>quote: cached (timeout)</code>",
-         "150 ms 时收到 <code>quote: cached (timeout)</code>，然后是 "
-         "<code>fetcher: stored 42.0</code>",
-         "150 ms 时收到 <code>fetcher: stored 42.0</code>，然后是 <code>quote: 42.0</code>"],
-        "150 ms 时收到 <code>quote: cached (timeout)</code>，然后是 "
-        "<code>fetcher: stored 42.0</code>",
+Predict("报价服务 150 ms 后才回答。客户端收到的响应体是什么？响应在什么时候完成？",
+        ["<code>quote: 42.0</code>，150 ms 时完成",
+         "<code>quote: cached (timeout)</code>，100 ms 时完成",
+         "<code>quote: cached (timeout)</code>，然后是 <code>fetcher: stored 42.0</code>，"
+         "150 ms 时完成",
+         "<code>fetcher: stored 42.0</code>，然后是 <code>quote: 42.0</code>，150 ms 时完成"],
+        "<code>quote: cached (timeout)</code>，然后是 <code>fetcher: stored 42.0</code>，"
+        "150 ms 时完成",
         "等待在 100 ms 时超时，入口线程结束了；但只要还有轻线程活着，请求就不会结束，而 fetcher "
         "还在读。到 150 ms 它存下报价，post 时没有等待者，又把自己那一行输出到同一个响应里，"
         "直到它结束，响应才完成。")
@@ -335,7 +342,8 @@ ngxcoro.show(buggy, request, peers=buggy_info["peers"])
 #
 # The recording above has the same moments in the same order: `TIMER_EXPIRED` before any
 # socket wake, the first `SAY` on its own, then `SOCK_WAKE read`, `SEMA_POST`, the second
-# `SAY`, and `LAST_BUF`.
+# `SAY`, and `LAST_BUF`. Step 4 is the one that matters most. Here it is in real nginx's
+# debug log: the entry thread ends, and `run_thread` still returns `NGX_AGAIN` (-2).
 
 # %% [markdown] zh
 # 按发生的顺序，单步器里能看到：
@@ -361,7 +369,42 @@ ngxcoro.show(buggy, request, peers=buggy_info["peers"])
 #    它是最后一个线程，响应这时才完成。
 #
 # 上面的录制里是同样的几个时刻，顺序也一样：`TIMER_EXPIRED` 在任何 socket 唤醒之前，第一个 `SAY`
-# 单独出现，然后是 `SOCK_WAKE read`、`SEMA_POST`、第二个 `SAY` 和 `LAST_BUF`。
+# 单独出现，然后是 `SOCK_WAKE read`、`SEMA_POST`、第二个 `SAY` 和 `LAST_BUF`。最关键的是第 4 步，
+# 下面是它在真实 nginx 调试日志里的样子：入口线程结束了，`run_thread` 却仍然返回 `NGX_AGAIN`（-2）。
+
+# %% check
+def after_first_say(rec):
+    """The recording's debug lines from the first SAY to the next RUN_RETURNED."""
+    i = rec["debug"].index("SAY")
+    j = next(k for k in range(i, len(rec["debug"])) if rec["debug"][k].startswith("RUN_RET"))
+    return " · ".join(rec["debug"][i:j + 1])
+
+
+returned = [s["data"]["rc"] for s in slow.snapshots
+            if s["event"] == "run_thread_returned" and s["t_ms"] == 100]
+report(W["entry end nginx"], "  " + after_first_say(rec_slow),
+       f"{W['entry end model']} {', '.join(rc_name(rc) for rc in returned)}")
+
+# %% [markdown]
+# The seed says the same, in its list of the cases where `run_thread` answers `NGX_AGAIN`:
+
+# %% [markdown] zh
+# 种子博客在列举 `run_thread` 返回 `NGX_AGAIN` 的情况时，说的也是这一点：
+
+# %%
+BlogBox("run_thread returns NGX_AGAIN when a coroutine yields (ngx.sleep, ngx.socket ...), or "
+        "when the parent coroutine and its light threads have not all exited.",
+        "Right, and that is complaint 1: the entry thread ended at the 100 ms deadline, but "
+        "the fetcher was alive, so `run_thread` answered `NGX_AGAIN` and the response waited "
+        "for the peer, then got the fetcher's line too.",
+        "1200-capstone-buggy-slow-peer")
+
+# %% zh
+BlogBox("协程 yield（ngx.sleep、ngx.socket 等）时，或者父协程和它的一个或多个 light thread "
+        "没有全部退出时，ngx_http_lua_run_thread 返回 NGX_AGAIN。",
+        "没错，这正是投诉 1：入口线程在 100 ms 的截止时间结束了，但 fetcher 还活着，所以 "
+        "`run_thread` 返回 `NGX_AGAIN`，响应一直等到对端回答，还多了 fetcher 的那一行。",
+        "1200-capstone-buggy-slow-peer")
 
 # %% [markdown]
 # ## A fast service: the order flips
@@ -528,6 +571,21 @@ for switch, name in (("post-thread-prepends", "1170-whatif-posted-order"),
     rows += [f"           {note}" for note in what.notes[1:]]
     rows.append("")
 report(*rows)
+
+# %%
+BlogBox("If finalize_request(r, NGX_DONE) takes r's count to 0 and ends the request, "
+        "c->destroyed is true, and run_posted_threads returns at once.",
+        "Right (scenario 1171 on real nginx): after `ngx.exec` from the light thread the "
+        "request is freed inside the resume handler, and the loop stops. The what-if "
+        "`no-destroyed-check` shows the read of freed memory that this test prevents.",
+        "1171-whatif-exec-after-sleep")
+
+# %% zh
+BlogBox("如果调用 ngx_http_finalize_request(r, NGX_DONE) 导致 r 的引用计数为 0，请求结束，"
+        "此时 c->destroyed 为 true，再调用 ngx_http_lua_run_posted_threads 会直接返回。",
+        "没错（场景 1171，真实 nginx）：轻线程里 `ngx.exec` 之后，请求在恢复回调里就被释放了，"
+        "循环随即停止。假设开关 `no-destroyed-check` 展示了这个检查挡住的那次对已释放内存的读取。",
+        "1171-whatif-exec-after-sleep")
 
 # %% [markdown]
 # Why nginx's choice is the right one, each time:
