@@ -33,7 +33,7 @@
 # 2. 审计日志永远是 `served cached`，即使客户端拿到的是新的报价。
 #
 # 你会先预测这个程序输出什么，再用单步器找出**原因**（`posted_threads`、定时器的假请求、读事件、
-# 信号量的 posted 事件、`r->count`），然后修好它，并把两个版本都和真实 nginx 的回答对照。最后一节
+# 信号量投递的事件（posted event）、`r->count`），然后修好它，并把两个版本都和真实 nginx 的回答对照。最后一节
 # 把 C 代码里的三行反过来改，看看如果 nginx 不这样做会坏掉什么。
 #
 # **上一课：** [13 · 信号量](13-semaphores.ipynb) · **下一课：** 没有了，这是最后一课：可以回到
@@ -355,7 +355,7 @@ ngxcoro.show(buggy, request, peers=buggy_info["peers"])
 # 2. **定时器。** `ngx.timer.at(0, ...)`（`ngx_http_lua_ngx_timer_helper`，`ngx_http_lua_timer.c`）
 #    只是添加了一个 0 ms 的定时器。事件循环在下一轮才让它到期，那时这个处理函数已经挂起了。
 #    `ngx_http_lua_timer_handler` 接着创建假连接和假请求，运行回调，而这时 `quote` 还是
-#    `"cached"`。**投诉 2：** 0 ms 的定时器意思是"事件循环的下一轮"，而不是"请求结束之后"。
+#    `"cached"`。**投诉 2：** 0 ms 的定时器意思是“事件循环的下一轮”，而不是“请求结束之后”。
 # 3. **等待。** `ngx_http_lua_ffi_sema_wait`（`ngx_http_lua_semaphore.c`）发现没有资源，把入口线程
 #    排进信号量的等待队列，设好 100 ms 的超时定时器，然后挂起。content 阶段把请求停住：
 #    `r->count` 经历 1 → 2 → 1（第 5 课）。
@@ -439,8 +439,9 @@ report(story(fast), "",
 # * **The fetch goes into a timer.** Its callback runs in a fake request that has a count of
 #   its own (the timers lesson, 10). The client's request has no light thread, so when the entry thread
 #   ends, `run_thread` returns `NGX_OK` and the response is complete, after 100 ms at most.
-# * **The fetcher logs instead of saying.** `ngx.say` is disabled in a timer, and its line
-#   does not belong in this response any more anyway.
+# * **The fetcher logs instead of saying.** In a timer `ngx.say` raises "API disabled in the
+#   context of ngx.timer" (scenario 508), and its line does not belong in this response
+#   any more anyway.
 # * **The audit runs after the wait**, when `quote` holds what was really served.
 #
 # The semaphore still hands the quote over, now from the fake request to the real one:
@@ -453,7 +454,8 @@ report(story(fast), "",
 #
 # * **把取报价放进定时器。** 回调运行在一个假请求里，这个假请求有自己的引用计数（讲定时器的第 10 课）。客户端的
 #   请求里没有轻线程，所以入口线程一结束，`run_thread` 就返回 `NGX_OK`，响应最多 100 ms 就完成。
-# * **fetcher 改成写日志，不再 say。** 定时器里禁止调用 `ngx.say`，何况它那一行本来也不属于这个响应了。
+# * **fetcher 改成写日志，不再 say。** 在定时器里调用 `ngx.say` 会报错
+#   `API disabled in the context of ngx.timer`（场景 508），何况它那一行本来也不属于这个响应了。
 # * **审计放到等待之后**，这时 `quote` 里就是真正返回给客户端的报价。
 #
 # 信号量仍然负责交接报价，只不过现在是从假请求交给真实请求：定时器里的 `sema:post` 投递事件，
@@ -540,7 +542,7 @@ Tweak("对端延迟（ms）", [20, 50, 80, 120, 150, 300], delay_view, index=4)
 # %% [markdown] zh
 # ## 假如 nginx 不这样做？
 # 调度器里有三行代码看起来只是细节。`ngxcoro.run(..., what_if=NAME)` 可以把其中一行反过来
-# （`ngxcoro/whatif.py`），这样的运行会在 `Result.notes` 里标明 "not nginx"。下面每个开关都在一个
+# （`ngxcoro/whatif.py`），这样的运行会在 `Result.notes` 里标明 `not nginx`。下面每个开关都在一个
 # 受它影响的小程序上运行，旁边是真实的行为（不打开开关的模型，它和真实 nginx 的录制一致）：
 #
 # * `post-thread-prepends`：`ngx_http_lua_post_thread`（`ngx_http_lua_util.c`）把协程插到
@@ -623,7 +625,7 @@ BlogBox("如果调用 ngx_http_finalize_request(r, NGX_DONE) 导致 r 的引用�
 #   循环就会读已经释放的内存：运气好什么都不发生，运气不好就恢复一个已经死掉的请求里的协程。模型在这次
 #   读取处停下来，并把它说出来。
 # * **把 `NGX_DONE` 的引用还回去。** `ngx_http_internal_redirect`（`ngx.exec` 里调用）拿了一个引用，
-#   `NGX_DONE` 的意思是"由别人来结束"。如果没有人调用 `finalize_request(r, NGX_DONE)`，`r->count`
+#   `NGX_DONE` 的意思是“由别人来结束”。如果没有人调用 `finalize_request(r, NGX_DONE)`，`r->count`
 #   就停在 1：响应已经发出去了，但请求、它的内存池和连接永远不会被释放，客户端一直等一个永远不会到来的
 #   结束。每个请求泄漏一个连接，很快就会耗尽 `worker_connections`。
 
@@ -641,7 +643,7 @@ BlogBox("如果调用 ngx_http_finalize_request(r, NGX_DONE) 导致 r 的引用�
 
 # %% [markdown] zh
 # ## 接下来
-# 这是最后一课。这个 bug 用到了每一层：posted 线程和让请求一直打开的轻线程（第 2 到 6 课）、定时器的
+# 这是最后一课。这个 bug 用到了每一层：`posted_threads` 链表和让请求一直打开的轻线程（第 2 到 6 课）、定时器的
 # 假请求、cosocket 的读事件，以及信号量的 posted 事件。想试试你自己的变体（在定时器里 `sema:wait`、
 # 再加一个 fetcher、用 `ngx.exit` 代替代码块的结束），打开 [8 · 实验室](08-lab.ipynb)；想再看一遍全貌，
 # 回到 [0 · 导览](00-tour.ipynb)。[术语表](../glossary.md) 把每个术语对应到它的 C 名字。
