@@ -43,7 +43,7 @@ from ngxcoro.viz.timeline import timeline_svg
 WORDS = {"close": "the client closes the connection",
          "wake": "on_abort's light thread starts",
          "log": "log:", "model": "model", "nginx": "real nginx",
-         "abort at": "the client closes at", "never": "never",
+         "abort at": "the client closes at",
          "status": "what the client got"}
 
 
@@ -65,7 +65,7 @@ set_language("zh")
 WORDS = {"close": "客户端关闭连接",
          "wake": "on_abort 的轻线程开始运行",
          "log": "日志:", "model": "模型", "nginx": "真实 nginx",
-         "abort at": "客户端关闭连接的时刻", "never": "不关闭",
+         "abort at": "客户端关闭连接的时刻",
          "status": "客户端收到的"}
 
 
@@ -314,28 +314,32 @@ ngxcoro.show(text587, request587, abort_at=0.2)
 # 0.5 s and says `done`. Move the close: early, the handler's exit comes first and kills the
 # entry thread; at 0.35 s the entry thread ends at 500 ms, but the request is **not** over,
 # because the handler is a counted light thread now, and its exit at 550 ms ends it
-# (scenario 1190, recorded for this lesson); after 0.5 s the response is complete and there
-# is nobody left to notice the close (scenario 592).
+# (scenario 1190); after 0.5 s the response is complete and there is nobody left to notice
+# the close (as in scenario 592). Each position is a scenario recorded for this lesson
+# (1197, 1190, 1198, 1199), and real nginx's lines are printed under the model's.
 
 # %% [markdown] zh
 # ## 调一调：客户端什么时候关闭
 # 下面的回调 sleep 0.2 秒后调用 `ngx.exit(444)`；入口线程 sleep 0.5 秒后输出 `done`。移动关闭
 # 的时刻：关得早，回调的 exit 先到，杀掉入口线程；0.35 秒关闭时，入口线程在 500 毫秒结束，但请求
-# **没有**结束，因为回调此时是计入 uthreads 的轻线程，它在 550 毫秒的 exit 才结束请求（场景 1190，
-# 为本课录制）；0.5 秒以后响应已经完整，连接也关了，再没人注意到客户端的关闭（场景 592）。
+# **没有**结束，因为回调此时是计入 uthreads 的轻线程，它在 550 毫秒的 exit 才结束请求（场景 1190）；
+# 0.5 秒以后响应已经完整，连接也关了，再没人注意到客户端的关闭（同场景 592）。每个位置都是为本课
+# 录制的场景（1197、1190、1198、1199），模型的结果下面列出了真实 nginx 的记录。
 
 # %%
-tweak_conf = scenario("1190-abort-handler-outlives-entry")[0]
+TWEAK = {"0.1 s": "1197-abort-handler-exits-first", "0.35 s": "1190-abort-handler-outlives-entry",
+         "0.45 s": "1198-abort-just-before-the-end", "0.6 s": "1199-abort-after-the-end"}
 
 
-def view(at):
-    r = ngxcoro.run(tweak_conf, "GET /t", abort_at=at, snapshots=True, log_level="info")
-    got = f"{r.status} {r.body!r}" if r.status else "-"
-    return timeline_svg(r.snapshots) + pre(story(r) + f"\n\n{WORDS['status']}: {got}")
+def view(label):
+    res, rec = run_scenario(TWEAK[label])
+    got = f"{res.status} {res.body!r}" if res.status else "-"
+    return timeline_svg(res.snapshots) + pre(
+        f"{WORDS['model']}:\n{story(res)}\n{WORDS['status']}: {got}\n\n"
+        f"{WORDS['nginx']} ({TWEAK[label]}):\n{nginx_story(rec)}")
 
 
-Tweak(WORDS["abort at"], [0.1, 0.2, 0.35, 0.45, 0.6, None],
-      lambda at: view(at), index=2)
+Tweak(WORDS["abort at"], list(TWEAK), view, index=1)
 
 # %% [markdown]
 # ## Without lua_check_client_abort
