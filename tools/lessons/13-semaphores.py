@@ -17,17 +17,14 @@
 # %% [markdown] zh
 # # 13 · 信号量
 #
-# `ngx.semaphore` 来自 lua-resty-core（`ngx/semaphore.lua`），是 `ngx_http_lua_semaphore.c`
-# 之上薄薄的一层 FFI。一个协程等待资源，另一个协程 post 一个资源。看起来像是当面交接，其实不是：
-# `post` 只**投递一个事件**，等待者要等发布者让出或结束之后，才由 nginx 的事件循环唤醒。
+# `ngx.semaphore` 来自 lua-resty-core（`ngx/semaphore.lua`），是 `ngx_http_lua_semaphore.c` 之上薄薄的一层 FFI。一个协程等待资源，另一个协程 post 一个资源。看起来像是当面交接，其实不是：`post` 只**投递一个事件**，等待者要等发布者让出或结束之后，才由 nginx 的事件循环唤醒。
 #
 # 本课内容：
 # 1. `wait`：快速路径、等待队列、超时，以及 `count()`；
 # 2. `post`：发布者和等待者谁先输出，为什么；
 # 3. 先进先出、不许插队，以及等待中的协程被杀掉时会怎样。
 #
-# **上一课：** [12 · 客户端中断与 ngx.on_abort](12-client-abort.ipynb) ·
-# **下一课：** [14 · 综合练习](14-capstone.ipynb)
+# **上一课：** [12 · 客户端中断与 ngx.on_abort](12-client-abort.ipynb) · **下一课：** [14 · 综合练习](14-capstone.ipynb)
 
 # %%
 import json
@@ -99,14 +96,11 @@ def report(*lines):
 
 # %% [markdown] zh
 # ## wait
-# 信号量（`ngx_http_lua_sema_t`）有 `resource_count`、一个协程的等待队列 `wait_queue` 和一个
-# 事件 `sem_event`。`sema:count()` 等于 `resource_count - wait_count`，所以有协程在等时它是负数。
-# `sema:wait(timeout)` 最终调用 `ngx_http_lua_ffi_sema_wait`：
+# 信号量（`ngx_http_lua_sema_t`）有 `resource_count`、一个协程的等待队列 `wait_queue` 和一个事件 `sem_event`。`sema:count()` 等于 `resource_count - wait_count`，所以有协程在等时它是负数。`sema:wait(timeout)` 最终调用 `ngx_http_lua_ffi_sema_wait`：
 #
 # * **快速路径**：没人在等并且有资源：拿走一个，立即返回 `true`，不让出；
 # * 没有资源时 `wait(0)`：立即返回 `nil, "timeout"`；
-# * 否则：把协程加到等待队列末尾，用 `ngx.sleep` 的同一个定时器设好超时，然后让出。回来时得到
-#   `true, nil`；如果 `ngx_http_lua_sema_timeout_handler` 先到期，则得到 `false, "timeout"`。
+# * 否则：把协程加到等待队列末尾，用 `ngx.sleep` 的同一个定时器设好超时，然后让出。回来时得到 `true, nil`；如果 `ngx_http_lua_sema_timeout_handler` 先到期，则得到 `false, "timeout"`。
 #
 # 场景 552 一直走快速路径；561 白等了 100 毫秒：
 
@@ -164,11 +158,7 @@ report(compare("552-sema-fast-path"), compare("561-sema-entry-timeout"))
 
 # %% [markdown] zh
 # ## post
-# `sema:post(n)`（`ngx_http_lua_ffi_sema_post`）把 `n` 加到 `resource_count` 上；如果队列不空，
-# 就调用 `ngx_post_event(&sem->sem_event, &ngx_posted_events)`。仅此而已：**`post` 里不恢复
-# 任何协程**，发布者继续运行。等待者要等 nginx 的事件循环处理投递的事件时才运行
-# （`ngx_event_process_posted`，在同一轮的 I/O 事件和定时器之后）：`ngx_http_lua_sema_handler`
-# 只要还有资源，就从队列头部取出等待者，经 `ngx_http_lua_sema_resume` 在它自己的请求里恢复它。
+# `sema:post(n)`（`ngx_http_lua_ffi_sema_post`）把 `n` 加到 `resource_count` 上；如果队列不空，就调用 `ngx_post_event(&sem->sem_event, &ngx_posted_events)`。仅此而已：**`post` 里不恢复任何协程**，发布者继续运行。等待者要等 nginx 的事件循环处理投递的事件时才运行（`ngx_event_process_posted`，在同一轮的 I/O 事件和定时器之后）：`ngx_http_lua_sema_handler` 只要还有资源，就从队列头部取出等待者，经 `ngx_http_lua_sema_resume` 在它自己的请求里恢复它。
 #
 # 场景 1191（为本课录制）：一个轻线程在等，入口线程 post 一个资源，然后再输出两行。
 
@@ -218,9 +208,7 @@ report(trail(poster), "", compare("1191-sema-poster-runs-first"), WORDS["debug"]
 # semaphore can hand resources between requests and timers.
 
 # %% [markdown] zh
-# 唤醒发生在入口线程结束、content 处理函数返回（`finalize_request(r, NGX_DONE)` 把请求挂起）
-# 之后，在同一轮事件循环处理投递事件的那一步。被唤醒的协程在它自己请求的上下文里运行，所以
-# 一个信号量可以在不同请求和定时器之间传递资源。
+# 唤醒发生在入口线程结束、content 处理函数返回（`finalize_request(r, NGX_DONE)` 把请求挂起）之后，在同一轮事件循环处理投递事件的那一步。被唤醒的协程在它自己请求的上下文里运行，所以一个信号量可以在不同请求和定时器之间传递资源。
 
 # %%
 BlogBox("sema:post() wakes up a waiting thread.",
@@ -242,9 +230,7 @@ BlogBox("sema:post() 会唤醒一个等待的线程。",
 # `ngx.sleep(0) called without delayed events patch`):
 
 # %% [markdown] zh
-# 就算 post 之后马上让出，也不会立刻交接。`ngx.sleep(0)` 是一个 0 毫秒的定时器，而一轮事件循环里
-# 定时器在投递的事件**之前**处理，所以 sleep 的发布者先被恢复（场景 551；nginx 还会警告
-# `ngx.sleep(0) called without delayed events patch`）：
+# 就算 post 之后马上让出，也不会立刻交接。`ngx.sleep(0)` 是一个 0 毫秒的定时器，而一轮事件循环里定时器在投递的事件**之前**处理，所以 sleep 的发布者先被恢复（场景 551；nginx 还会警告 `ngx.sleep(0) called without delayed events patch`）：
 
 # %% check
 report(compare("551-sema-post-then-sleep0"))
@@ -270,9 +256,7 @@ BlogBox("sema:post() 之后调用 ngx.sleep(0)，让等待者先运行。",
 
 # %% [markdown] zh
 # ## 单步执行
-# 场景 550：三个轻线程在等（A 和 B 等 1 秒，C 等 50 毫秒），入口线程 post 2 个资源后 sleep。
-# 信号量的方框里画着资源数、等待队列，以及它的事件是否已投递。跳到 `sema_post`，再跳到
-# `sema_handler`：A 和 B 从队列头部被取出，C 一直留到超时。
+# 场景 550：三个轻线程在等（A 和 B 等 1 秒，C 等 50 毫秒），入口线程 post 2 个资源后 sleep。信号量的方框里画着资源数、等待队列，以及它的事件是否已投递。跳到 `sema_post`，再跳到 `sema_handler`：A 和 B 从队列头部被取出，C 一直留到超时。
 
 # %%
 text550, request550, _ = scenario("550-sema-fifo-post-fewer")
@@ -280,7 +264,7 @@ ngxcoro.show(text550, request550)
 
 # %% [markdown]
 # ## Tweak: posts and waiters
-# Three light threads A, B, C wait with a 100 ms timeout; the entry thread posts 0 to 4
+# Three light threads A, B, C (`t1`, `t2`, `t3` in the model's lines) wait with a 100 ms timeout; the entry thread posts 0 to 4
 # resources in one call (scenarios 1192 to 1196, recorded for this lesson). The handler
 # wakes waiters from the head while resources last: the first ones in the queue win, the
 # others time out one by one, and what is left over stays in the semaphore for the next
@@ -288,9 +272,7 @@ ngxcoro.show(text550, request550)
 
 # %% [markdown] zh
 # ## 调一调：post 的个数与等待者
-# 三个轻线程 A、B、C 各以 100 毫秒超时等待；入口线程一次 post 0 到 4 个资源（场景 1192 到 1196，
-# 为本课录制）。处理函数在资源用完之前从队列头部依次唤醒：排在前面的先拿到，其余的逐个超时，
-# 剩下的资源留在信号量里给下一个 `wait`。
+# 三个轻线程 A、B、C（模型输出里叫 `t1`、`t2`、`t3`）各以 100 毫秒超时等待；入口线程一次 post 0 到 4 个资源（场景 1192 到 1196，为本课录制）。处理函数在资源用完之前从队列头部依次唤醒：排在前面的先拿到，其余的逐个超时，剩下的资源留在信号量里给下一个 `wait`。
 
 # %%
 TWEAK = {0: "1192-sema-three-waiters-post-0", 1: "1193-sema-three-waiters-post-1",
@@ -316,10 +298,7 @@ Tweak(WORDS["posts"], list(TWEAK), view, index=1)
 
 # %% [markdown] zh
 # ## 先来先得
-# 队列严格先进先出，后来者决不插队。场景 553 里，一个轻线程在等，入口线程 post 2 个资源。事件
-# 已投递但还没处理，所以 `resource_count` 是 2、队列不空：入口线程的 `wait(0)` 得到
-# `nil, "timeout"`（只要有人在等就没有快速路径），它的 `wait(1)` 排在轻线程**后面**。随后那一个
-# 投递的事件按队列顺序唤醒了两者。
+# 队列严格先进先出，后来者决不插队。场景 553 里，一个轻线程在等，入口线程 post 2 个资源。事件已投递但还没处理，所以 `resource_count` 是 2、队列不空：入口线程的 `wait(0)` 得到 `nil, "timeout"`（只要有人在等就没有快速路径），它的 `wait(1)` 排在轻线程**后面**。随后那一个投递的事件按队列顺序唤醒了两者。
 
 # %% check
 report(compare("553-sema-no-overtaking"))
@@ -334,10 +313,7 @@ report(compare("553-sema-no-overtaking"))
 
 # %% [markdown] zh
 # ## 等待者走了
-# 杀掉正在等待的线程、`ngx.exit`、或者它所在的请求结束，都会运行协程的清理函数
-# `ngx_http_lua_sema_cleanup`：它离开队列，定时器被删除，但资源数不变。场景 554 里等待者被杀，
-# 之后 post 的资源留给了 `wait(0)`。568 里入口线程 post 之后、投递的事件运行之前就调用了
-# `ngx.exit(200)`：处理函数看到队列是空的，谁也没唤醒。
+# 杀掉正在等待的线程、`ngx.exit`、或者它所在的请求结束，都会运行协程的清理函数 `ngx_http_lua_sema_cleanup`：它离开队列，定时器被删除，但资源数不变。场景 554 里等待者被杀，之后 post 的资源留给了 `wait(0)`。568 里入口线程 post 之后、投递的事件运行之前就调用了 `ngx.exit(200)`：处理函数看到队列是空的，谁也没唤醒。
 
 # %% check
 report(compare("554-sema-kill-waiter"), compare("568-sema-exit-after-post"))
