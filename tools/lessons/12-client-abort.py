@@ -317,6 +317,30 @@ def view(label):
 Tweak(WORDS["abort at"], list(TWEAK), view, index=1)
 
 # %% [markdown]
+# ## Corners
+# * One handler per request: a second `ngx.on_abort` answers `nil, "duplicate call"`, and the
+#   first one runs (586).
+# * The handler belongs to the handler that registered it. `rewrite_by_lua`'s handler is
+#   deleted when `content_by_lua` starts (`ngx_http_lua_reset_ctx` calls
+#   `ngx_http_lua_finalize_threads`), so only the content phase's own handler runs (597).
+# * In rewrite and access the same rules hold: a handler that returns lets the phase go on
+#   to content (589); its `ngx.exit(444)` ends the request before content (590).
+# * `ngx.eof()` gives the client the whole answer, but the Lua handler keeps running, and a
+#   later close still wakes the on_abort handler (593).
+
+# %% [markdown] zh
+# ## 边角情况
+# * 每个请求只有一个回调：第二次调用 `ngx.on_abort` 返回 `nil, "duplicate call"`，运行的是第一个（586）。
+# * 回调属于注册它的那个处理函数。`rewrite_by_lua` 注册的回调在 `content_by_lua` 开始时被删除（`ngx_http_lua_reset_ctx` 调用 `ngx_http_lua_finalize_threads`），所以只有 content 阶段自己注册的回调会运行（597）。
+# * rewrite 和 access 阶段规则相同：回调正常返回，这个阶段就继续往下走到 content（589）；回调里的 `ngx.exit(444)` 在 content 之前结束请求（590）。
+# * `ngx.eof()` 把完整的应答交给了客户端，但 Lua 处理函数还在运行，之后客户端关闭连接，照样会唤醒 on_abort 回调（593）。
+
+# %% check
+report(*(compare(name) for name in ["586-abort-duplicate-call", "597-abort-handler-from-rewrite-reset",
+                                    "589-abort-in-rewrite", "590-abort-in-access-exit-444",
+                                    "593-abort-after-eof"]))
+
+# %% [markdown]
 # ## Without lua_check_client_abort
 # Scenario 585 is 580 without the directive. `ngx.on_abort` refuses with
 # `nil, "lua_check_client_abort is off"`, the read handler stays `ngx_http_block_reading`,
