@@ -108,7 +108,8 @@ class BlogBox:
         self.blog_says, self.nginx_does, self.name = blog_says, nginx_does, scenario_name
         text, info, rec = scenario_info(scenario_name)
         self.model = run(text, info["request"], headers=info["headers"], body=info["body"],
-                         log_level="debug", peers=info.get("peers"))
+                         log_level="debug", peers=info.get("peers"),
+                         abort_at=info.get("client_abort_at"), quit_at=info.get("quit_at"))
         self.nginx = rec
 
     def agree(self):
