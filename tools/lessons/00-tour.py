@@ -166,7 +166,7 @@ print("\n".join(res.stap))
 
 # %% [markdown] zh
 # ## 你自己的代码
-# 把一个 location 块（或者只是一段 Lua）粘贴到编辑器里，然后点 Run。出错时，错误信息会像
+# 把一个 location 块（或者只是一段 Lua）粘贴到编辑器里，然后点“运行”（Run）。出错时，错误信息会像
 # nginx 那样写进日志返回给你。
 
 # %%

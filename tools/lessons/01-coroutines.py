@@ -48,7 +48,7 @@ set_language("zh")
 # ## 每个处理函数一个入口线程
 # `rewrite_by_lua*`、`access_by_lua*` 和 `content_by_lua*` 各自拥有一个协程，即*入口线程*。
 # 阶段的 `*_by_chunk` 函数（例如 `ngx_http_lua_contentby.c: ngx_http_lua_content_by_chunk`）
-# 会清空请求的 Lua ctx（`ngx_http_lua_reset_ctx`），创建协程（`ngx_http_lua_new_thread`），
+# 会清空请求的 Lua ctx（请求上下文，`ngx_http_lua_reset_ctx`），创建协程（`ngx_http_lua_new_thread`），
 # 然后对它调用 `run_thread`。下面是一个三个阶段都有 Lua 的 location。
 
 # %%
@@ -462,7 +462,7 @@ BlogBox("这个\"light thread\"运行优先级比它的父协程高，会优先�
 # %% [markdown] zh
 # ## 动手试试
 # 改一改上面的 ping-pong：第四次恢复 `gen`，或者在两次 resume 之间调用 `coroutine.status(gen)`，
-# 然后点 Run。
+# 然后点“运行”（Run）。
 
 # %%
 from ngxcoro.viz import Editor

@@ -195,7 +195,8 @@ BlogBox("这个\"light thread\"运行优先级比它的父协程高，会优先�
 
 # %% [markdown] zh
 # ## 单步执行
-# 用 "next run_posted_thread" 在各次弹出之间跳转，留意请求框里 `posted_threads` 那一行。
+# 在“要跳转到的事件类型”里选 `run_posted_thread`，用“下一个同类事件”在各次弹出之间跳转，
+# 留意请求框里 `posted_threads` 那一行。
 
 # %%
 ngxcoro.show(nested, nested_req)

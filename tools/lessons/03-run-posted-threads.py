@@ -24,7 +24,7 @@
 # `ngx_http_lua_util.c: ngx_http_lua_run_posted_threads`，博客第六篇正是以这个函数命名的。
 # 它每转一圈：
 #
-# 1. 如果连接已经没了（`c->destroyed`），或者已经转去处理另一个请求（`c->requests != nreqs`），
+# 1. 如果连接已销毁（`c->destroyed`），或者已经转去处理另一个请求（`c->requests != nreqs`），
 #    就返回 `NGX_DONE` 停下；
 # 2. 弹出表头节点；没有节点就返回 `NGX_DONE` 停下；
 # 3. 如果节点对应协程的状态不是 `running`，就跳过它；
