@@ -14,10 +14,7 @@
 # %% [markdown] zh
 # # 1 · nginx 中的协程
 #
-# nginx 为一个请求执行的每一段 Lua 代码，都运行在某个 Lua **协程**里，而由 nginx 的 C 代码
-# 决定每个协程何时运行。本课讲的是负责全部恢复（resume）工作的那一个 C 函数：
-# `ngx_http_lua_util.c: ngx_http_lua_run_thread`（在模型中是
-# `ngxcoro/ngx_lua/util.py: run_thread`），以及在它内部 `coroutine.status` 告诉你的是什么。
+# nginx 为一个请求执行的每一段 Lua 代码，都运行在某个 Lua **协程**里，而由 nginx 的 C 代码决定每个协程何时运行。本课讲的是负责全部恢复（resume）工作的那一个 C 函数：`ngx_http_lua_util.c: ngx_http_lua_run_thread`（在模型中是 `ngxcoro/ngx_lua/util.py: run_thread`），以及在它内部 `coroutine.status` 告诉你的是什么。
 #
 # 你将看到：
 # 1. 每个 `*_by_lua` 处理函数启动的**入口线程**；
@@ -46,10 +43,7 @@ set_language("zh")
 
 # %% [markdown] zh
 # ## 每个处理函数一个入口线程
-# `rewrite_by_lua*`、`access_by_lua*` 和 `content_by_lua*` 各自拥有一个协程，即*入口线程*。
-# 阶段的 `*_by_chunk` 函数（例如 `ngx_http_lua_contentby.c: ngx_http_lua_content_by_chunk`）
-# 会清空请求的 Lua ctx（请求上下文，`ngx_http_lua_reset_ctx`），创建协程（`ngx_http_lua_new_thread`），
-# 然后对它调用 `run_thread`。下面是一个三个阶段都有 Lua 的 location。
+# `rewrite_by_lua*`、`access_by_lua*` 和 `content_by_lua*` 各自拥有一个协程，即*入口线程*。阶段的 `*_by_chunk` 函数（例如 `ngx_http_lua_contentby.c: ngx_http_lua_content_by_chunk`）会清空请求的 Lua ctx（请求上下文，`ngx_http_lua_reset_ctx`），创建协程（`ngx_http_lua_new_thread`），然后对它调用 `run_thread`。下面是一个三个阶段都有 Lua 的 location。
 
 # %%
 three = """
@@ -110,11 +104,7 @@ print(entry_threads(res3))
 # it sees state 1 end three times:
 
 # %% [markdown] zh
-# 三个处理函数，三个入口线程，每个都在一次 `run_thread` 调用之内就结束了（`NGX_OK`）。
-# 协程每次都叫 `entry`，因为 ctx 里只有一个 `entry_co_ctx`，每个处理函数都会把它清零后重用。
-# 就连 `lua_State` 也是同一个：入口线程结束时，`ngx_http_lua_del_thread` 把它放进缓存，
-# 下一个处理函数再把它取回来。lua-nginx-module 测试套件的 systemtap 跟踪用编号来称呼这些
-# `lua_State`，它看到 1 号结束了三次：
+# 三个处理函数，三个入口线程，每个都在一次 `run_thread` 调用之内就结束了（`NGX_OK`）。协程每次都叫 `entry`，因为 ctx 里只有一个 `entry_co_ctx`，每个处理函数都会把它清零后重用。就连 `lua_State` 也是同一个：入口线程结束时，`ngx_http_lua_del_thread` 把它放进缓存，下一个处理函数再把它取回来。lua-nginx-module 测试套件的 systemtap 跟踪用编号来称呼这些 `lua_State`，它看到 1 号结束了三次：
 
 # %% check
 print("\n".join(res3.stap))
@@ -139,12 +129,7 @@ print("\n".join(res3.stap))
 
 # %% [markdown] zh
 # ## coroutine.resume 并不恢复协程
-# 在普通 Lua 里，`coroutine.resume(co)` 会调用进 `co`，等 `co` 让出（yield）时才返回：每嵌套
-# 一层 resume，C 栈上就多一个 `lua_resume`。ngx_lua 把 `coroutine.resume`、`coroutine.yield`
-# 和 `ngx.thread.spawn` 换成了自己的函数，它们只是在 `ctx->co_op` 里**记下一个意图**（并把下一个
-# 要运行的协程记在 `ctx->cur_co_ctx` 里），然后让*调用者*协程让出，回到 `run_thread`。
-# `run_thread` 看到 `LUA_YIELD`，读出 `co_op`，在它自己的循环里亲自恢复下一个协程。这就是
-# 蹦床（trampoline）：Lua 从不直接恢复 Lua。
+# 在普通 Lua 里，`coroutine.resume(co)` 会调用进 `co`，等 `co` 让出（yield）时才返回：每嵌套一层 resume，C 栈上就多一个 `lua_resume`。ngx_lua 把 `coroutine.resume`、`coroutine.yield` 和 `ngx.thread.spawn` 换成了自己的函数，它们只是在 `ctx->co_op` 里**记下一个意图**（并把下一个要运行的协程记在 `ctx->cur_co_ctx` 里），然后让*调用者*协程让出，回到 `run_thread`。`run_thread` 看到 `LUA_YIELD`，读出 `co_op`，在它自己的循环里亲自恢复下一个协程。这就是蹦床（trampoline）：Lua 从不直接恢复 Lua。
 #
 # | `ctx->co_op` | 由谁设置 | `run_thread` 接下来做什么 |
 # |---|---|---|
@@ -262,17 +247,10 @@ print(trampoline(res))
 # a coroutine, two of them are *normal* at once, and still only one `lua_resume` is running.
 
 # %% [markdown] zh
-# 从上往下读：入口线程的 `lua_resume` 先**返回**（带着 `USER_CORO_RESUME`），`co1` 才开始运行；
-# `co1` 的 `lua_resume` 返回（带着 `USER_CORO_YIELD`）之后，入口线程才继续。任何时刻 C 栈上都
-# 不会同时有两个 `lua_resume`。全部七次 `lua_resume` 都出自同一次 `run_thread` 调用，在它的
-# 循环里完成；这次调用在入口线程自己结束时才结束。
+# 从上往下读：入口线程的 `lua_resume` 先**返回**（带着 `USER_CORO_RESUME`），`co1` 才开始运行；`co1` 的 `lua_resume` 返回（带着 `USER_CORO_YIELD`）之后，入口线程才继续。任何时刻 C 栈上都不会同时有两个 `lua_resume`。全部七次 `lua_resume` 都出自同一次 `run_thread` 调用，在它的循环里完成；这次调用在入口线程自己结束时才结束。
 #
 # ## 调整：协程做了什么
-# 选一个变体。表格和上面是同一种视图；图是一条时间线，每个协程一条泳道（绿色：Lua 正在
-# 其中运行；黄色：*normal*，它恢复了别的协程，正在等待；蓝色：*suspended*；浅绿色：阻塞在
-# 某个 API 中）。如果 `co1` 里有 sleep，`run_thread` 返回 `NGX_AGAIN`，定时器触发的那次
-# `run_thread` 调用会直接恢复 `co1`：中间入口线程从未被恢复，一直处于 *normal*。协程里再套一个
-# 协程时，会有两个协程同时处于 *normal*，但仍然只有一个 `lua_resume` 在运行。
+# 选一个变体。表格和上面是同一种视图；图是一条时间线，每个协程一条泳道（绿色：Lua 正在其中运行；黄色：*normal*，它恢复了别的协程，正在等待；蓝色：*suspended*；浅绿色：阻塞在某个 API 中）。如果 `co1` 里有 sleep，`run_thread` 返回 `NGX_AGAIN`，定时器触发的那次 `run_thread` 调用会直接恢复 `co1`：中间入口线程从未被恢复，一直处于 *normal*。协程里再套一个协程时，会有两个协程同时处于 *normal*，但仍然只有一个 `lua_resume` 在运行。
 
 # %%
 variants = {
@@ -344,12 +322,10 @@ Tweak("变体", list(variants), view)
 # `co_op` in the ctx box, and the Lua line of each coroutine.
 
 # %% [markdown] zh
-# 用 `ngx.thread.spawn` 时有**两次** `run_thread` 调用：轻线程先运行，入口线程则通过第二次
-# 调用回来，这次调用来自运行*已投递*（posted）线程的那个循环。这就是第 2 课和第 3 课的内容。
+# 用 `ngx.thread.spawn` 时有**两次** `run_thread` 调用：轻线程先运行，入口线程则通过第二次调用回来，这次调用来自运行*已投递*（posted）线程的那个循环。这就是第 2 课和第 3 课的内容。
 #
 # ## 单步执行
-# 步进器把同一次运行一个事件一个事件地展示出来：协程树、ctx 框里的 `cur_co_ctx` 和 `co_op`，
-# 以及每个协程当前所在的 Lua 行。
+# 步进器把同一次运行一个事件一个事件地展示出来：协程树、ctx 框里的 `cur_co_ctx` 和 `co_op`，以及每个协程当前所在的 Lua 行。
 
 # %%
 ngxcoro.show(ping, "GET /t")
@@ -372,8 +348,7 @@ ngxcoro.show(ping, "GET /t")
 
 # %% [markdown] zh
 # ## 协程状态
-# 每个协程在它的 `ngx_http_lua_co_ctx_t` 里有一个 `co_status`，`coroutine.status`
-# （`ngx_http_lua_coroutine.c: ngx_http_lua_coroutine_status`）返回的就是它的名字：
+# 每个协程在它的 `ngx_http_lua_co_ctx_t` 里有一个 `co_status`，`coroutine.status`（`ngx_http_lua_coroutine.c: ngx_http_lua_coroutine_status`）返回的就是它的名字：
 #
 # | 状态 | 这个协程…… |
 # |---|---|
@@ -383,8 +358,7 @@ ngxcoro.show(ping, "GET /t")
 # | `dead` | 已结束、出错或被杀死（另外：本请求不认识的协程也是 dead） |
 # | `zombie` | 在父协程等待它之前就已结束的轻线程（第 2 课） |
 #
-# 只有 `coroutine.resume` 和 `coroutine.yield` 会把协程变成 `normal` 或 `suspended`。
-# 阻塞在 `ngx.sleep` 里根本不会改变状态。
+# 只有 `coroutine.resume` 和 `coroutine.yield` 会把协程变成 `normal` 或 `suspended`。阻塞在 `ngx.sleep` 里根本不会改变状态。
 
 # %%
 sleeper = """
@@ -420,9 +394,7 @@ print(ngxcoro.run_lua(sleeper, "GET /t").body)
 # it sleeps.
 
 # %% [markdown] zh
-# 场景 `011-status` 收集了所有情况，真实 nginx 的回答与此相同（录制结果在
-# `ngxcoro/oracle/scenarios/expected/011-status.json`）。注意第三、四行：如果轻线程里的普通
-# 协程在 sleep，轻线程是 `normal`，而那个正在 sleep 的普通协程是 `running`。
+# 场景 `011-status` 收集了所有情况，真实 nginx 的回答与此相同（录制结果在 `ngxcoro/oracle/scenarios/expected/011-status.json`）。注意第三、四行：如果轻线程里的普通协程在 sleep，轻线程是 `normal`，而那个正在 sleep 的普通协程是 `running`。
 
 # %% check
 from ngxcoro.viz.lessons import scenario
@@ -461,8 +433,7 @@ BlogBox("这个\"light thread\"运行优先级比它的父协程高，会优先�
 
 # %% [markdown] zh
 # ## 动手试试
-# 改一改上面的 ping-pong：第四次恢复 `gen`，或者在两次 resume 之间调用 `coroutine.status(gen)`，
-# 然后点“运行”（Run）。
+# 改一改上面的 ping-pong：第四次恢复 `gen`，或者在两次 resume 之间调用 `coroutine.status(gen)`，然后点“运行”（Run）。
 
 # %%
 from ngxcoro.viz import Editor
@@ -474,6 +445,4 @@ Editor(lua=ping)
 # runs first, and the queue the parent waits in.
 
 # %% [markdown] zh
-# **上一课：** [0 · ngxcoro 导览](00-tour.ipynb) ·
-# **下一课：** [2 · ngx.thread.spawn 与 post_thread](02-spawn-post-thread.ipynb) —— 为什么子线程
-# 先运行，以及父协程在哪个队列里等待。
+# **上一课：** [0 · ngxcoro 导览](00-tour.ipynb) · **下一课：** [2 · ngx.thread.spawn 与 post_thread](02-spawn-post-thread.ipynb) —— 为什么子线程先运行，以及父协程在哪个队列里等待。

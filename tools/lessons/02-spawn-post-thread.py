@@ -13,8 +13,7 @@
 # %% [markdown] zh
 # # 2 · ngx.thread.spawn 与 post_thread
 #
-# 第 1 课结尾，轻线程的输出出现在入口线程的下一行之前。本课讲其中的原因：`ngx.thread.spawn`
-# 对**调用者**做了什么，以及调用者在哪个队列里等待，也就是 `ctx->posted_threads`。
+# 第 1 课结尾，轻线程的输出出现在入口线程的下一行之前。本课讲其中的原因：`ngx.thread.spawn` 对**调用者**做了什么，以及调用者在哪个队列里等待，也就是 `ctx->posted_threads`。
 #
 # 你将看到：
 # 1. spawn 把调用者放到 `posted_threads` 的**队尾**，并立刻运行子线程；
@@ -59,16 +58,12 @@ set_language("zh")
 # ## spawn 做了什么
 # `ngx_http_lua_uthread.c: ngx_http_lua_uthread_spawn` 依次：
 #
-# 1. 创建子协程，为它在 registry 中建立引用，在 `ctx->uthreads` 中计数，并把它的状态设为
-#    `running`；
-# 2. 设置 `ctx->co_op = USER_THREAD_RESUME`，并把调用者标记为 `thread_spawn_yielded`
-#    （这样它被恢复时能拿到线程对象）；
+# 1. 创建子协程，为它在 registry 中建立引用，在 `ctx->uthreads` 中计数，并把它的状态设为 `running`；
+# 2. 设置 `ctx->co_op = USER_THREAD_RESUME`，并把调用者标记为 `thread_spawn_yielded`（这样它被恢复时能拿到线程对象）；
 # 3. **投递调用者**：`ngx_http_lua_util.c: ngx_http_lua_post_thread(r, ctx, caller)`；
 # 4. 把子协程设为当前协程（`ctx->cur_co_ctx`），然后让调用者让出。
 #
-# `run_thread` 看到这次让出，读出 `USER_THREAD_RESUME`，在同一个循环里恢复子协程（第 1 课）。
-# 此时调用者只是链表里的一个节点。`post_thread` 从请求的内存池里分配这个节点，沿着链表走到
-# 末尾，把它追加上去。下面是模型中对应这个 C 函数的代码：
+# `run_thread` 看到这次让出，读出 `USER_THREAD_RESUME`，在同一个循环里恢复子协程（第 1 课）。此时调用者只是链表里的一个节点。`post_thread` 从请求的内存池里分配这个节点，沿着链表走到末尾，把它追加上去。下面是模型中对应这个 C 函数的代码：
 
 # %%
 print(inspect.getsource(util.post_thread))
@@ -85,8 +80,7 @@ print(inspect.getsource(util.post_thread))
 # 不检查重复，也不检查状态：节点只会以一种方式离开链表，就是从表头被弹出（第 3 课）。
 #
 # ## 嵌套 spawn
-# 场景 `004-nested-spawn`：入口线程 spawn 出 `t1`，`t1` spawn 出 `t2`，`t2` spawn 出 `t3`，
-# 然后 `t3` sleep。
+# 场景 `004-nested-spawn`：入口线程 spawn 出 `t1`，`t1` spawn 出 `t2`，`t2` spawn 出 `t3`，然后 `t3` sleep。
 
 # %%
 nested, nested_req, nested_rec = scenario("004-nested-spawn")
@@ -111,8 +105,7 @@ Predict("当 <code>t3</code> 执行到 <code>ngx.sleep</code> 时，有三个线
 # a node popped from the head by the loop of lesson 3.
 
 # %% [markdown] zh
-# 下面是真实的答案，以及队列的历史。`+` 是一次 `post_thread`（以及起因），`-` 是第 3 课的
-# 循环从表头弹出的一个节点。
+# 下面是真实的答案，以及队列的历史。`+` 是一次 `post_thread`（以及起因），`-` 是第 3 课的循环从表头弹出的一个节点。
 
 # %%
 def queue_history(res):
@@ -168,9 +161,7 @@ print(queue_history(res))
 # `t1`: that walk is the `for` loop of `post_thread` above.
 
 # %% [markdown] zh
-# 子线程按 spawn 的顺序运行（每个都是先运行的那个），而父协程是按等待时间从长到短回来的：
-# 先是 entry，然后 `t1`，然后 `t2`。`t2` 的节点是走过 `entry` 和 `t1` 之后才追加上去的：
-# 这一步就是上面 `post_thread` 里的那个 `for` 循环。
+# 子线程按 spawn 的顺序运行（每个都是先运行的那个），而父协程是按等待时间从长到短回来的：先是 entry，然后 `t1`，然后 `t2`。`t2` 的节点是走过 `entry` 和 `t1` 之后才追加上去的：这一步就是上面 `post_thread` 里的那个 `for` 循环。
 
 # %%
 BlogBox("A light thread has a higher priority than its parent, which is forced to pause; "
@@ -195,8 +186,7 @@ BlogBox("这个\"light thread\"运行优先级比它的父协程高，会优先�
 
 # %% [markdown] zh
 # ## 单步执行
-# 在“要跳转到的事件类型”里选 `run_posted_thread`，用“下一个同类事件”在各次弹出之间跳转，
-# 留意请求框里 `posted_threads` 那一行。
+# 在“要跳转到的事件类型”里选 `run_posted_thread`，用“下一个同类事件”在各次弹出之间跳转，留意请求框里 `posted_threads` 那一行。
 
 # %%
 ngxcoro.show(nested, nested_req)
@@ -209,8 +199,7 @@ ngxcoro.show(nested, nested_req)
 
 # %% [markdown] zh
 # ## 调整：spawn 嵌套多少层
-# 滑块设定 spawn 嵌套的层数（最深的那个线程会 sleep）。图是 `posted_threads` 最长时（就在
-# 第一次弹出之前）那一步的状态图。每多一层，队尾就多一个节点，而弹出总是从入口线程开始。
+# 滑块设定 spawn 嵌套的层数（最深的那个线程会 sleep）。图是 `posted_threads` 最长时（就在第一次弹出之前）那一步的状态图。每多一层，队尾就多一个节点，而弹出总是从入口线程开始。
 
 # %%
 def chain(depth):
@@ -264,8 +253,7 @@ Tweak("spawn 层数", [1, 2, 3, 4], deepest, index=2)
 
 # %% [markdown] zh
 # ## 有 sleep 与没有 sleep
-# 子线程总是先运行，**一直运行到它第一次阻塞或者结束**。它是否阻塞，决定了父协程的下一行
-# 出现在子线程最后一行之前还是之后。下面是场景 `003-spawn-sleep`，以及去掉 sleep 后的同一段代码：
+# 子线程总是先运行，**一直运行到它第一次阻塞或者结束**。它是否阻塞，决定了父协程的下一行出现在子线程最后一行之前还是之后。下面是场景 `003-spawn-sleep`，以及去掉 sleep 后的同一段代码：
 
 # %% check
 sleepy, sleepy_req, _ = scenario("003-spawn-sleep")
@@ -295,9 +283,7 @@ for name, conf in [("有 ngx.sleep(0.05)", sleepy),
 # the two runs (orange: waiting in `posted_threads`, pale green: blocked in `ngx.sleep`):
 
 # %% [markdown] zh
-# 没有 sleep 时，子线程在第一次 `run_thread` 调用里就结束了，入口线程在那之后才被弹出；
-# 有 sleep 时，入口线程被弹出时子线程还在 sleep。两次运行的时间线（橙色：在 `posted_threads`
-# 里等待，浅绿色：阻塞在 `ngx.sleep` 中）：
+# 没有 sleep 时，子线程在第一次 `run_thread` 调用里就结束了，入口线程在那之后才被弹出；有 sleep 时，入口线程被弹出时子线程还在 sleep。两次运行的时间线（橙色：在 `posted_threads` 里等待，浅绿色：阻塞在 `ngx.sleep` 中）：
 
 # %%
 Tweak("child", ["sleeps", "does not sleep"],
@@ -322,11 +308,7 @@ Tweak("子线程", ["sleep", "不 sleep"],
 
 # %% [markdown] zh
 # ## 僵尸
-# 轻线程结束时，如果它的父协程还活着、但并没有在等它（`ngx.thread.wait`），`run_thread` 就
-# 没法把结果交出去。它把结果留在子协程的栈上，把子协程标记为 `zombie`，并登记到父协程的僵尸
-# 链表里（`ngx_http_lua_util.c: ngx_http_lua_post_zombie_thread`；这和 `posted_threads` 是
-# 两个不同的链表）。僵尸仍然计入 `ctx->uthreads`。等父协程 wait 它、kill 它，或者父协程自己
-# 结束时，它才会消失。场景 `002-spawn-no-io`：
+# 轻线程结束时，如果它的父协程还活着、但并没有在等它（`ngx.thread.wait`），`run_thread` 就没法把结果交出去。它把结果留在子协程的栈上，把子协程标记为 `zombie`，并登记到父协程的僵尸链表里（`ngx_http_lua_util.c: ngx_http_lua_post_zombie_thread`；这和 `posted_threads` 是两个不同的链表）。僵尸仍然计入 `ctx->uthreads`。等父协程 wait 它、kill 它，或者父协程自己结束时，它才会消失。场景 `002-spawn-no-io`：
 
 # %% check
 zconf, zreq, _ = scenario("002-spawn-no-io")
@@ -355,8 +337,7 @@ for s, after in zip(zres.snapshots, zres.snapshots[1:]):
 # was deleted first (`uthreads` 1 → 0), then the entry.
 
 # %% [markdown] zh
-# 入口线程查询时，`t1` 已经是僵尸了。入口线程自己结束时，先删除它的僵尸（`uthreads` 1 → 0），
-# 再删除入口线程。
+# 入口线程查询时，`t1` 已经是僵尸了。入口线程自己结束时，先删除它的僵尸（`uthreads` 1 → 0），再删除入口线程。
 
 # %%
 BlogBox("When the light thread has run to its end, run_posted_threads runs the parent.",
@@ -378,6 +359,4 @@ BlogBox("\"light thread\"运行结束……后，再由ngx_http_lua_run_posted_t
 # `posted_threads`, and what it does with each return code.
 
 # %% [markdown] zh
-# **上一课：** [1 · nginx 中的协程](01-coroutines.ipynb) ·
-# **下一课：** [3 · run_posted_threads](03-run-posted-threads.ipynb) —— 弹出 `posted_threads`
-# 的那个循环，以及它如何处理每一种返回值。
+# **上一课：** [1 · nginx 中的协程](01-coroutines.ipynb) · **下一课：** [3 · run_posted_threads](03-run-posted-threads.ipynb) —— 弹出 `posted_threads` 的那个循环，以及它如何处理每一种返回值。

@@ -20,18 +20,13 @@
 # %% [markdown] zh
 # # 3 · run_posted_threads
 #
-# 第 2 课把 `ctx->posted_threads` 填满了，本课把它清空。做这件事的循环是
-# `ngx_http_lua_util.c: ngx_http_lua_run_posted_threads`，博客第六篇正是以这个函数命名的。
-# 它每转一圈：
+# 第 2 课把 `ctx->posted_threads` 填满了，本课把它清空。做这件事的循环是 `ngx_http_lua_util.c: ngx_http_lua_run_posted_threads`，博客第六篇正是以这个函数命名的。它每转一圈：
 #
-# 1. 如果连接已销毁（`c->destroyed`），或者已经转去处理另一个请求（`c->requests != nreqs`），
-#    就返回 `NGX_DONE` 停下；
+# 1. 如果连接已销毁（`c->destroyed`），或者已经转去处理另一个请求（`c->requests != nreqs`），就返回 `NGX_DONE` 停下；
 # 2. 弹出表头节点；没有节点就返回 `NGX_DONE` 停下；
 # 3. 如果节点对应协程的状态不是 `running`，就跳过它；
 # 4. 把它设为 `ctx->cur_co_ctx`，调用 `run_thread`；
-# 5. 根据返回值行动：`NGX_AGAIN` → 再转一圈；`NGX_DONE` → 用
-#    `ngx_http_lua_finalize_request(r, NGX_DONE)` 归还一个引用，再转一圈；其他值（`NGX_OK`、
-#    `NGX_ERROR`、HTTP 状态码）→ 如果是 content 阶段就用它结束请求，然后返回它。
+# 5. 根据返回值行动：`NGX_AGAIN` → 再转一圈；`NGX_DONE` → 用 `ngx_http_lua_finalize_request(r, NGX_DONE)` 归还一个引用，再转一圈；其他值（`NGX_OK`、`NGX_ERROR`、HTTP 状态码）→ 如果是 content 阶段就用它结束请求，然后返回它。
 #
 # content 处理函数有它自己的一个变体，放在本课最后讲。
 
@@ -71,16 +66,10 @@ print(inspect.getsource(util.run_posted_threads))
 # start a nested handler with a loop of its own).
 
 # %% [markdown] zh
-# 谁调用它：rewrite 和 access 处理函数在第一次 `run_thread` 之后调用它
-# （`ngx_http_lua_accessby.c: ngx_http_lua_access_by_chunk`，在得到 `NGX_AGAIN` 或 `NGX_DONE`
-# 时），每一次唤醒也会调用它，例如定时器到期后的 `ngx_http_lua_sleep.c: ngx_http_lua_sleep_resume`。
-# `nreqs` 是就在那次 `run_thread` 之前读到的 `c->requests`。
+# 谁调用它：rewrite 和 access 处理函数在第一次 `run_thread` 之后调用它（`ngx_http_lua_accessby.c: ngx_http_lua_access_by_chunk`，在得到 `NGX_AGAIN` 或 `NGX_DONE` 时），每一次唤醒也会调用它，例如定时器到期后的 `ngx_http_lua_sleep.c: ngx_http_lua_sleep_resume`。`nreqs` 是就在那次 `run_thread` 之前读到的 `c->requests`。
 #
 # ## 弹出日志
-# 一次运行的事件里记录了每一次弹出（`run_posted_thread`，即模块里同名的探针）和每一次
-# `run_thread` 的返回（`run_thread_returned`），每个事件都带着它发生所在的 C 函数。所以
-# `run_logged` 带快照运行，并把每次弹出的 running 线程，与循环为它发起的那次 `run_thread` 的
-# 返回配成对（用一个栈，因为一个线程可能启动一个嵌套的处理函数，后者有它自己的循环）。
+# 一次运行的事件里记录了每一次弹出（`run_posted_thread`，即模块里同名的探针）和每一次 `run_thread` 的返回（`run_thread_returned`），每个事件都带着它发生所在的 C 函数。所以 `run_logged` 带快照运行，并把每次弹出的 running 线程，与循环为它发起的那次 `run_thread` 的返回配成对（用一个栈，因为一个线程可能启动一个嵌套的处理函数，后者有它自己的循环）。
 
 # %%
 LOOPS = ("ngx_http_lua_run_posted_threads", "ngx_http_lua_content_run_posted_threads")
@@ -170,8 +159,7 @@ def pop_log(res, rcs):
 # still queued, then sleeps.
 
 # %% [markdown] zh
-# 一个 access 处理函数，带两个各自让出一个时间片的轻线程（`coroutine.yield()`，见本课最后）。
-# 入口线程在 `t2` 的节点还在队列里时杀掉了 `t2`，然后 sleep。
+# 一个 access 处理函数，带两个各自让出一个时间片的轻线程（`coroutine.yield()`，见本课最后）。入口线程在 `t2` 的节点还在队列里时杀掉了 `t2`，然后 sleep。
 
 # %% check
 access = """
@@ -212,10 +200,7 @@ print(pop_log(res, rcs))
 # ## Step through it
 
 # %% [markdown] zh
-# 每次运行都以 `NGX_AGAIN` 结束（一次让出、一个僵尸、一次 sleep），所以循环每次都再转一圈。
-# 杀掉 `t2` 之后，它的节点仍在链表里：除了弹出，没有任何操作会删除节点。让这件事无害的是
-# 第 3 步的状态检查：`t2` 是 `dead`，于是被跳过，队列空了，循环返回 `NGX_DONE`。access 处理
-# 函数把它交给 nginx 的阶段引擎，后者让请求停下来等待，直到定时器触发。
+# 每次运行都以 `NGX_AGAIN` 结束（一次让出、一个僵尸、一次 sleep），所以循环每次都再转一圈。杀掉 `t2` 之后，它的节点仍在链表里：除了弹出，没有任何操作会删除节点。让这件事无害的是第 3 步的状态检查：`t2` 是 `dead`，于是被跳过，队列空了，循环返回 `NGX_DONE`。access 处理函数把它交给 nginx 的阶段引擎，后者让请求停下来等待，直到定时器触发。
 #
 # ## 单步执行
 
@@ -233,11 +218,7 @@ ngxcoro.show(access)
 
 # %% [markdown] zh
 # ## 状态检查也有不够用的时候
-# 这个检查假定：协程状态为 `running` 的节点属于一个活着的线程。但入口线程的 co ctx 只是
-# **Lua ctx 里的一个结构体**，每个处理函数都把它清零后重用（第 1 课），而
-# `ngx_http_lua_reset_ctx` 并不清空 `posted_threads`。场景 `077-stale-posted-entry`：在 access
-# 阶段，一个轻线程立刻调用 `ngx.exit(ngx.OK)`，而此时入口线程还在队列里。access 处理函数结束了，
-# 它排队的入口线程节点却留了下来。
+# 这个检查假定：协程状态为 `running` 的节点属于一个活着的线程。但入口线程的 co ctx 只是 **Lua ctx 里的一个结构体**，每个处理函数都把它清零后重用（第 1 课），而 `ngx_http_lua_reset_ctx` 并不清空 `posted_threads`。场景 `077-stale-posted-entry`：在 access 阶段，一个轻线程立刻调用 `ngx.exit(ngx.OK)`，而此时入口线程还在队列里。access 处理函数结束了，它排队的入口线程节点却留了下来。
 
 # %%
 stale, stale_req, _ = scenario("077-stale-posted-entry")
@@ -303,15 +284,7 @@ BlogBox("ngx_http_lua_run_posted_threads 会跳过所有状态不是 RUNNING 的
 
 # %% [markdown] zh
 # ## NGX_DONE、c->destroyed 和 c->requests
-# 调用 `ngx_http_lua_finalize_request(r, NGX_DONE)` 之后，请求可能已经不在了：被释放了
-# （`c->destroyed`），或者在 keepalive 连接上已经被下一个请求取代（`c->requests` 不再等于
-# `nreqs`）。无论哪种情况，`ctx` 都指向已释放的内存，所以循环必须在弹出之前停下。场景
-# `141-exec-access-thread-destroyed`：access 阶段的一个轻线程在入口线程排队时调用 `ngx.exec`，
-# 跳转到一个 `echo` location。`run_thread` 返回 `NGX_DONE`，access 处理函数归还引用，请求被
-# 释放，`run_posted_threads` 在第一个检查处就返回了。（第 5 课会沿着 `r->count` 细看这个过程。）
-# 下面还有一个不在已录制场景里的变体：`ngx.exec` 由入口线程发出，而入口线程是*由循环*运行的，
-# 跳转目标会 sleep。请求在 `finalize(r, NGX_DONE)` 之后依然存活，所以循环继续，并跳过了被 exec
-# 杀掉的 `t1`（可对照场景 `142-exec-access-thread-target-sleeps`）。
+# 调用 `ngx_http_lua_finalize_request(r, NGX_DONE)` 之后，请求可能已经不在了：被释放了（`c->destroyed`），或者在 keepalive 连接上已经被下一个请求取代（`c->requests` 不再等于 `nreqs`）。无论哪种情况，`ctx` 都指向已释放的内存，所以循环必须在弹出之前停下。场景 `141-exec-access-thread-destroyed`：access 阶段的一个轻线程在入口线程排队时调用 `ngx.exec`，跳转到一个 `echo` location。`run_thread` 返回 `NGX_DONE`，access 处理函数归还引用，请求被释放，`run_posted_threads` 在第一个检查处就返回了。（第 5 课会沿着 `r->count` 细看这个过程。）下面还有一个不在已录制场景里的变体：`ngx.exec` 由入口线程发出，而入口线程是*由循环*运行的，跳转目标会 sleep。请求在 `finalize(r, NGX_DONE)` 之后依然存活，所以循环继续，并跳过了被 exec 杀掉的 `t1`（可对照场景 `142-exec-access-thread-target-sleeps`）。
 
 # %% check
 dconf, dreq, _ = scenario("141-exec-access-thread-destroyed")
@@ -404,15 +377,11 @@ BlogBox("循环在每次弹出前检查 c->destroyed：如果 finalize_request(r
 
 # %% [markdown] zh
 # ## content 处理函数自己的循环
-# `ngx_http_lua_contentby.c: ngx_http_lua_content_run_posted_threads` 只在 content 处理函数的
-# 第一次 `run_thread` 之后运行（定时器也用它）。它有三点不同：
+# `ngx_http_lua_contentby.c: ngx_http_lua_content_run_posted_threads` 只在 content 处理函数的第一次 `run_thread` 之后运行（定时器也用它）。它有三点不同：
 #
 # * 没有 `c->destroyed` / `nreqs` 检查；
-# * `NGX_DONE` 不立刻归还，而是计入 `n`（如果调用者自己的 `run_thread` 已经返回了 `NGX_DONE`，
-#   调用时就传入 `n = 1`）；
-# * 队列空了而 `n == 0` 时，它执行 `r->main->count++` 并返回 `NGX_DONE`：正是这个引用在 Lua
-#   停下等待期间让请求保持存活，而 `ngx_http_core_content_phase` 会立刻用
-#   `finalize_request(r, NGX_DONE)` 把它还回去。
+# * `NGX_DONE` 不立刻归还，而是计入 `n`（如果调用者自己的 `run_thread` 已经返回了 `NGX_DONE`，调用时就传入 `n = 1`）；
+# * 队列空了而 `n == 0` 时，它执行 `r->main->count++` 并返回 `NGX_DONE`：正是这个引用在 Lua 停下等待期间让请求保持存活，而 `ngx_http_core_content_phase` 会立刻用 `finalize_request(r, NGX_DONE)` 把它还回去。
 
 # %%
 print(inspect.getsource(by.content_run_posted_threads))
@@ -423,9 +392,7 @@ print(inspect.getsource(by.content_run_posted_threads))
 # `143-exec-content-thread-named`; its queued entry is dead and skipped, so `n` stays 1):
 
 # %% [markdown] zh
-# 下面是一个会停下等待的 content 阶段（场景 `003-spawn-sleep`）的引用计数历史，以及一个第一次
-# `run_thread` 因 `ngx.exec` 而返回 `NGX_DONE` 的 content 阶段（场景
-# `143-exec-content-thread-named`；它排队的入口线程已经 dead，被跳过，所以 `n` 保持为 1）：
+# 下面是一个会停下等待的 content 阶段（场景 `003-spawn-sleep`）的引用计数历史，以及一个第一次 `run_thread` 因 `ngx.exec` 而返回 `NGX_DONE` 的 content 阶段（场景 `143-exec-content-thread-named`；它排队的入口线程已经 dead，被跳过，所以 `n` 保持为 1）：
 
 # %% check
 for name in ("003-spawn-sleep", "143-exec-content-thread-named"):
@@ -450,15 +417,12 @@ for name in ("003-spawn-sleep", "143-exec-content-thread-named"):
 
 # %% [markdown] zh
 # ## 轻线程里的 coroutine.yield 是一个时间片
-# 在入口线程或轻线程里，`coroutine.yield()` 没有可以回去的恢复者。`run_thread`
-# （`USER_CORO_YIELD` 分支）丢掉让出的值，把状态设回 `running`，然后：
+# 在入口线程或轻线程里，`coroutine.yield()` 没有可以回去的恢复者。`run_thread`（`USER_CORO_YIELD` 分支）丢掉让出的值，把状态设回 `running`，然后：
 #
-# * 如果 `posted_threads` **不为空**：把这个线程投递到队尾并返回 `NGX_AGAIN`，让排队的
-#   线程都先运行；
+# * 如果 `posted_threads` **不为空**：把这个线程投递到队尾并返回 `NGX_AGAIN`，让排队的线程都先运行；
 # * 如果为空：立刻恢复同一个线程，`coroutine.yield()` 什么也不返回。
 #
-# 场景 `041-yield-time-slice`：两个 worker 和入口线程轮流运行。在 `042-yield-entry-alone` 中，
-# 入口线程让出两次，一次队列为空，一次有一个子线程在排队。
+# 场景 `041-yield-time-slice`：两个 worker 和入口线程轮流运行。在 `042-yield-entry-alone` 中，入口线程让出两次，一次队列为空，一次有一个子线程在排队。
 
 # %%
 def slices(res):
@@ -499,9 +463,7 @@ for name in ("041-yield-time-slice", "042-yield-entry-alone"):
 
 # %% [markdown] zh
 # ## 调整：几个 worker
-# 同样的结构，0 到 3 个 worker（每个打印并让出两次），入口线程让出一次。没有 worker 时，
-# 入口线程的让出遇到的是空队列，直接继续；worker 越多，每次让出都要排到越长的队伍后面。
-# 时间线里的橙色表示“在 `posted_threads` 里等待”。
+# 同样的结构，0 到 3 个 worker（每个打印并让出两次），入口线程让出一次。没有 worker 时，入口线程的让出遇到的是空队列，直接继续；worker 越多，每次让出都要排到越长的队伍后面。时间线里的橙色表示“在 `posted_threads` 里等待”。
 
 # %%
 def workers(n):
@@ -559,9 +521,6 @@ Tweak("worker 数", [0, 1, 2, 3], workers, index=2)
 # what `run_thread` and this loop return.
 
 # %% [markdown] zh
-# 现在你可以逐行读懂 `run_posted_threads` 了：两个停止条件、弹出、状态检查（以及它的盲区）、
-# `run_thread` 调用，以及它对返回值的三种处理；也能把它和 content 处理函数的循环区分开。
+# 现在你可以逐行读懂 `run_posted_threads` 了：两个停止条件、弹出、状态检查（以及它的盲区）、`run_thread` 调用，以及它对返回值的三种处理；也能把它和 content 处理函数的循环区分开。
 #
-# **上一课：** [2 · ngx.thread.spawn 与 post_thread](02-spawn-post-thread.ipynb) ·
-# **下一课：** [4 · 返回值](04-return-codes.ipynb) —— 每个阶段处理函数如何处理 `run_thread`
-# 和这个循环的返回值。
+# **上一课：** [2 · ngx.thread.spawn 与 post_thread](02-spawn-post-thread.ipynb) · **下一课：** [4 · 返回值](04-return-codes.ipynb) —— 每个阶段处理函数如何处理 `run_thread` 和这个循环的返回值。

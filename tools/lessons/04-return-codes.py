@@ -21,10 +21,7 @@
 # %% [markdown] zh
 # # 4 · 返回值
 #
-# 调度器每恢复一次 Lua，最后都会得到一个数：`ngx_http_lua_run_thread`（`ngx_http_lua_util.c`）
-# 的返回值。调用它的阶段处理函数（`ngx_http_lua_rewrite_by_chunk`、
-# `ngx_http_lua_access_by_chunk`、`ngx_http_lua_content_by_chunk`）再把这个数转换成自己对
-# nginx 阶段引擎的回答。本课对每种情况各跑一个极小的 location，记录每个处理函数做了什么。
+# 调度器每恢复一次 Lua，最后都会得到一个数：`ngx_http_lua_run_thread`（`ngx_http_lua_util.c`）的返回值。调用它的阶段处理函数（`ngx_http_lua_rewrite_by_chunk`、`ngx_http_lua_access_by_chunk`、`ngx_http_lua_content_by_chunk`）再把这个数转换成自己对 nginx 阶段引擎的回答。本课对每种情况各跑一个极小的 location，记录每个处理函数做了什么。
 #
 # | run_thread 返回 | 对调用者的含义 |
 # |---|---|
@@ -34,8 +31,7 @@
 # | `NGX_ERROR` (-1) | 放弃这个连接 |
 # | ≥ 200 的状态码 | `ngx.exit(status)`，或者 Lua 出错后的 500 |
 #
-# **上一课：** [3 · run_posted_threads](03-run-posted-threads.ipynb) ·
-# **下一课：** [5 · NGX_DONE 与 r->count](05-ngx-done-and-count.ipynb)
+# **上一课：** [3 · run_posted_threads](03-run-posted-threads.ipynb) · **下一课：** [5 · NGX_DONE 与 r->count](05-ngx-done-and-count.ipynb)
 
 # %%
 import inspect
@@ -77,9 +73,7 @@ def report(*lines):
 
 # %% [markdown] zh
 # ## 博客里的函数，在模型中
-# 博客以 `ngx_http_lua_access_by_chunk`（`ngx_http_lua_accessby.c`）为例逐段讲解。模型的版本
-# 保留了 C 代码的结构：错误或状态码 → 原样交回；`NGX_AGAIN` → 清空 `posted_threads`；
-# `NGX_DONE` → 先归还一个引用，再清空；`NGX_OK` → `access_done`，它要看 `r->header_sent`。
+# 博客以 `ngx_http_lua_access_by_chunk`（`ngx_http_lua_accessby.c`）为例逐段讲解。模型的版本保留了 C 代码的结构：错误或状态码 → 原样交回；`NGX_AGAIN` → 清空 `posted_threads`；`NGX_DONE` → 先归还一个引用，再清空；`NGX_OK` → `access_done`，它要看 `r->header_sent`。
 
 # %%
 print(inspect.getsource(by.access_by_chunk))
@@ -95,10 +89,7 @@ print(inspect.getsource(by.access_done))
 
 # %% [markdown] zh
 # ## 每种情况一个 location
-# `location(phase, lua)` 把一行 Lua 放进指定的阶段；rewrite 和 access 后面跟一个 content
-# 处理函数，这样能看出请求有没有走到那一步。`/e` 是 `ngx.exec` 的跳转目标。`what_happened`
-# 读取这次运行的步骤：阶段处理函数第一次运行时 `run_thread` 给它的返回值，以及之后发生的事
-# （后面的阶段、finalize 调用、连接被终止）。
+# `location(phase, lua)` 把一行 Lua 放进指定的阶段；rewrite 和 access 后面跟一个 content 处理函数，这样能看出请求有没有走到那一步。`/e` 是 `ngx.exec` 的跳转目标。`what_happened` 读取这次运行的步骤：阶段处理函数第一次运行时 `run_thread` 给它的返回值，以及之后发生的事（后面的阶段、finalize 调用、连接被终止）。
 
 # %%
 HANDLER = {"rewrite": "rewrite_by_lua_block", "access": "access_by_lua_block",
@@ -239,8 +230,7 @@ def table(phase, cases=CASES):
 
 # %% [markdown] zh
 # ## 预测
-# 在 access 阶段，`ngx.exit(ngx.OK)` 让 `run_thread` 返回 `NGX_OK`，而博客说这时处理函数
-# “只需要调用ngx_http_lua_send_chain_link发送响应即可”。
+# 在 access 阶段，`ngx.exit(ngx.OK)` 让 `run_thread` 返回 `NGX_OK`，而博客说这时处理函数 “只需要调用ngx_http_lua_send_chain_link发送响应即可”。
 
 # %% predict
 Predict("<code>access_by_lua_block { ngx.exit(ngx.OK) }</code> followed by a "
@@ -287,16 +277,10 @@ report(table("access"))
 #   time `run_thread` returns. Lesson 5 follows that reference.
 
 # %% [markdown] zh
-# * `NGX_OK` 按 `r->header_sent` 分成两种：已经有输出发出去了 → 处理函数发送最后一个缓冲区
-#   （last buf）并返回 200，这会结束请求、跳过 content 阶段；什么都没发 → 返回 `NGX_OK`，
-#   进入下一个阶段。
-# * 对博客来说，`200`、`403`、`500` 和 `NGX_ERROR` 都属于“大于 200 或出错”，但它们的结局
-#   大不相同：一次普通的 finalize、一个错误页（两次 finalize 调用）、一个什么都没写就被终止
-#   的连接。
-# * `NGX_AGAIN` 清空 `posted_threads`（这里本来就是空的）后让请求停下等待；定时器再次驱动
-#   阶段引擎，处理函数通过 `ctx->resume_handler` 重新进入，这一次的回答是 `NGX_OK`。
-# * `NGX_DONE` 只在 `ngx.exec` 时出现：`run_thread` 返回时，跳转目标已经运行完并且做出了
-#   响应。第 5 课会追踪这个引用。
+# * `NGX_OK` 按 `r->header_sent` 分成两种：已经有输出发出去了 → 处理函数发送最后一个缓冲区（last buf）并返回 200，这会结束请求、跳过 content 阶段；什么都没发 → 返回 `NGX_OK`，进入下一个阶段。
+# * 对博客来说，`200`、`403`、`500` 和 `NGX_ERROR` 都属于“大于 200 或出错”，但它们的结局大不相同：一次普通的 finalize、一个错误页（两次 finalize 调用）、一个什么都没写就被终止的连接。
+# * `NGX_AGAIN` 清空 `posted_threads`（这里本来就是空的）后让请求停下等待；定时器再次驱动阶段引擎，处理函数通过 `ctx->resume_handler` 重新进入，这一次的回答是 `NGX_OK`。
+# * `NGX_DONE` 只在 `ngx.exec` 时出现：`run_thread` 返回时，跳转目标已经运行完并且做出了响应。第 5 课会追踪这个引用。
 
 # %%
 BlogBox("NGX_OK means the phase is finished and only the response needs to be sent.",
@@ -333,12 +317,7 @@ BlogBox("按照Nginx的处理规则，返回NGX_ERROR或大于200的HTTP状态�
 
 # %% [markdown] zh
 # ## 兄弟函数：rewrite 和 content
-# `ngx_http_lua_rewrite_by_chunk`（`ngx_http_lua_rewriteby.c`）的回答和 access 一样，只是
-# 对 rewrite 阶段的检查函数来说，“继续”是 `NGX_DECLINED`。`ngx_http_lua_content_by_chunk`
-# （`ngx_http_lua_contentby.c`）把 `NGX_OK`、错误和状态码原样交给
-# `ngx_http_core_content_phase`，由后者用它们结束请求；遇到 `NGX_AGAIN` 时，它调用
-# `ngx_http_lua_content_run_posted_threads`，后者用自己加的一个引用让请求停下等待（即下面的
-# `finalize(NGX_DONE)`）。
+# `ngx_http_lua_rewrite_by_chunk`（`ngx_http_lua_rewriteby.c`）的回答和 access 一样，只是对 rewrite 阶段的检查函数来说，“继续”是 `NGX_DECLINED`。`ngx_http_lua_content_by_chunk`（`ngx_http_lua_contentby.c`）把 `NGX_OK`、错误和状态码原样交给 `ngx_http_core_content_phase`，由后者用它们结束请求；遇到 `NGX_AGAIN` 时，它调用 `ngx_http_lua_content_run_posted_threads`，后者用自己加的一个引用让请求停下等待（即下面的 `finalize(NGX_DONE)`）。
 
 # %% check
 report(table("rewrite"), "", table("content"))
@@ -354,13 +333,10 @@ report(table("rewrite"), "", table("content"))
 # start to the end of the request.
 
 # %% [markdown] zh
-# content 阶段有两点值得注意：`ngx.exit(200)` 到达处理函数时变成了 `NGX_OK`
-# （`ngx_http_lua_handle_exit` 自己发送了最后一个缓冲区并报告成功）；sleep 引起的停下等待是
-# 引用计数唯一变化的地方，也就是定时器之前的那个 `finalize(NGX_DONE)`。
+# content 阶段有两点值得注意：`ngx.exit(200)` 到达处理函数时变成了 `NGX_OK`（`ngx_http_lua_handle_exit` 自己发送了最后一个缓冲区并报告成功）；sleep 引起的停下等待是引用计数唯一变化的地方，也就是定时器之前的那个 `finalize(NGX_DONE)`。
 #
 # ## 调整：阶段 × 返回值
-# 每个位置都是一次预先算好的运行；文字是这次运行的关键步骤，从处理函数开始到请求结束
-# （步骤说明是模型的原文）。
+# 每个位置都是一次预先算好的运行；文字是这次运行的关键步骤，从处理函数开始到请求结束（步骤说明是模型的原文）。
 
 # %%
 KEY = {"phase_handler", "run_thread_returned", "run_posted_thread", "handle_exit",
@@ -419,12 +395,7 @@ Tweak("阶段中的代码", list(VARIANTS), story, index=1)
 
 # %% [markdown] zh
 # ## 单步执行：轻线程里的 exit
-# 场景 `068-exit-ok-thread-in-access`：access 的入口线程 spawn 一个线程然后 sleep，所以第一次
-# `run_thread` 的回答是 `NGX_AGAIN`，`ngx_http_lua_run_posted_threads` 再运行入口线程，直到它
-# 也停下。20 毫秒后，那个线程调用 `ngx.exit(ngx.OK)`：处理函数被重新进入，
-# `ngx_http_lua_handle_exit` 杀掉两个线程（包括正在 sleep 的入口线程），回答是 `NGX_OK`，
-# content 阶段开始运行。在“要跳转到的事件类型”里选 `run_posted_thread`，再用“下一个同类事件”
-# 按钮或事件日志来回跳转。
+# 场景 `068-exit-ok-thread-in-access`：access 的入口线程 spawn 一个线程然后 sleep，所以第一次 `run_thread` 的回答是 `NGX_AGAIN`，`ngx_http_lua_run_posted_threads` 再运行入口线程，直到它也停下。20 毫秒后，那个线程调用 `ngx.exit(ngx.OK)`：处理函数被重新进入，`ngx_http_lua_handle_exit` 杀掉两个线程（包括正在 sleep 的入口线程），回答是 `NGX_OK`，content 阶段开始运行。在“要跳转到的事件类型”里选 `run_posted_thread`，再用“下一个同类事件” 按钮或事件日志来回跳转。
 
 # %%
 text, request, recording = scenario("068-exit-ok-thread-in-access")
@@ -454,10 +425,6 @@ report(f"{res.status} {res.body!r}",
 # references on the request, and what `finalize_request(r, NGX_DONE)` gives back.
 
 # %% [markdown] zh
-# 四个返回值：access 中第一次运行的 `NGX_AGAIN`；`run_posted_threads` 运行入口线程、直到它
-# 阻塞在 sleep 上时的 `NGX_AGAIN`；线程的定时器到期、`ngx_http_lua_sleep_resume` 恢复它、
-# 它调用 exit 时的 `NGX_OK`；以及 content 处理函数的 `NGX_OK`。入口线程的 "after sleep" 那一行从未运行：*任何*一个线程
-# 调用 exit，都会结束这个处理函数的所有线程（第 6 课会再讲到这一点）。
+# 四个返回值：access 中第一次运行的 `NGX_AGAIN`；`run_posted_threads` 运行入口线程、直到它阻塞在 sleep 上时的 `NGX_AGAIN`；线程的定时器到期、`ngx_http_lua_sleep_resume` 恢复它、它调用 exit 时的 `NGX_OK`；以及 content 处理函数的 `NGX_OK`。入口线程的 "after sleep" 那一行从未运行：*任何*一个线程调用 exit，都会结束这个处理函数的所有线程（第 6 课会再讲到这一点）。
 #
-# **下一课：** [5 · NGX_DONE 与 r->count](05-ngx-done-and-count.ipynb) —— 谁在请求上持有引用，
-# 以及 `finalize_request(r, NGX_DONE)` 归还的是什么。
+# **下一课：** [5 · NGX_DONE 与 r->count](05-ngx-done-and-count.ipynb) —— 谁在请求上持有引用，以及 `finalize_request(r, NGX_DONE)` 归还的是什么。
