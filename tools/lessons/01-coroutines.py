@@ -353,10 +353,10 @@ ngxcoro.show(ping, "GET /t")
 # | 状态 | 这个协程…… |
 # |---|---|
 # | `running` | 正在运行，**或者**是阻塞在某个 API（`ngx.sleep` 等）中、或在 `posted_threads` 里排队的入口线程/轻线程 |
-# | `suspended` | 已创建但还没被恢复过的普通协程，或者调用了 `coroutine.yield` 的普通协程 |
+# | `suspended`（挂起） | 已创建但还没被恢复过的普通协程，或者调用了 `coroutine.yield` 的普通协程 |
 # | `normal` | 恢复了一个普通协程、而那个协程还没回来 |
 # | `dead` | 已结束、出错或被杀死（另外：本请求不认识的协程也是 dead） |
-# | `zombie` | 在父协程等待它之前就已结束的轻线程（第 2 课） |
+# | `zombie`（僵尸） | 在父协程等待它之前就已结束的轻线程（第 2 课） |
 #
 # 只有 `coroutine.resume` 和 `coroutine.yield` 会把协程变成 `normal` 或 `suspended`。阻塞在 `ngx.sleep` 里根本不会改变状态。
 
@@ -421,7 +421,7 @@ BlogBox("The light thread runs first and its parent is 'forced to pause' "
 # %% zh
 BlogBox("这个\"light thread\"运行优先级比它的父协程高，会优先运行，父协程被迫暂停，"
         "直到 run_posted_threads 再去运行它。",
-        "暂停不等于 suspended。阻塞在 ngx.sleep 中的轻线程，以及入口线程本身，状态都是 "
+        "“暂停”不等于 suspended（挂起）。阻塞在 ngx.sleep 中的轻线程，以及入口线程本身，状态都是 "
         "running；如果轻线程里的普通协程阻塞了，轻线程的状态是 normal。只有让出了、或者"
         "从未被恢复过的普通协程才是 suspended。",
         "011-status")
