@@ -416,10 +416,11 @@ report(f"{res.status} {res.body!r}",
        f"真实 nginx：{recording['status']} {recording['body']!r}")
 
 # %% [markdown]
-# Three codes: `NGX_AGAIN` from the first run in access, `NGX_OK` when the re-entered
-# handler resumes the thread that exits, `NGX_OK` again from the content handler. The
-# entry's "after sleep" line never ran: exit from *any* thread ends every thread of the
-# handler (lesson 6 comes back to this).
+# Four codes: `NGX_AGAIN` from the first run in access; `NGX_AGAIN` again when
+# `run_posted_threads` runs the entry thread until it parks in its sleep; `NGX_OK` when the
+# thread's timer fires, `ngx_http_lua_sleep_resume` resumes it and it exits; `NGX_OK` from
+# the content handler. The entry's "after sleep" line never ran: exit from *any* thread
+# ends every thread of the handler (lesson 6 comes back to this).
 #
 # **Next:** [5 · NGX_DONE and r->count](05-ngx-done-and-count.ipynb) — who holds
 # references on the request, and what `finalize_request(r, NGX_DONE)` gives back.
