@@ -163,3 +163,4 @@ def browser():
 def real_nginx():
     """``run_real`` of ngxcoro.oracle (for tests marked ``nginx``, which are gated above)."""
     return oracle().run_real
+
