@@ -16,16 +16,11 @@
 # %% [markdown] zh
 # # 5 · NGX_DONE 与 r->count
 #
-# `r->main->count` 记录还有多少方持有这个请求。它从 1 开始（客户端发来的请求本身），每一件
-# "稍后还会回来"的工作都给它加一，做完后各自用 `ngx_http_finalize_request(r, NGX_DONE)`
-# 把自己那份引用还回去。当 `ngx_http_close_request`（`ngx_http_request.c`）把它减到 0 时，
-# 请求被释放，Lua 的请求上下文和所有协程也随之一起释放。
+# `r->main->count` 记录还有多少方持有这个请求。它从 1 开始（客户端发来的请求本身），每一件“稍后还会回来”的工作都给它加一，做完后各自用 `ngx_http_finalize_request(r, NGX_DONE)` 把自己那份引用还回去。当 `ngx_http_close_request`（`ngx_http_request.c`）把它减到 0 时，请求被释放，Lua 的请求上下文和所有协程也随之一起释放。
 #
-# 种子博客是这样解释 `NGX_DONE` 的："别的模块拿了一份引用，之后的工作由它来完成"。这一课
-# 逐个检查 ngx_lua 的哪些操作真的会拿走一份引用计数。
+# 种子博客是这样解释 `NGX_DONE` 的：“别的模块拿了一份引用，之后的工作由它来完成”。这一课逐个检查 ngx_lua 的哪些操作真的会拿走一份引用计数。
 #
-# **上一课：** [4 · 返回值](04-return-codes.ipynb) ·
-# **下一课：** [6 · wait、kill、exit 与错误](06-wait-kill-exit-errors.ipynb)
+# **上一课：** [4 · 返回值](04-return-codes.ipynb) · **下一课：** [6 · wait、kill、exit 与错误](06-wait-kill-exit-errors.ipynb)
 
 # %%
 import sys
@@ -63,8 +58,7 @@ def report(*lines):
 
 # %% [markdown] zh
 # ## 一个什么都做的请求
-# rewrite 阶段读取请求包体，access 阶段 capture 子请求 `/sub`（它会 sleep），content 阶段先
-# sleep，再 `ngx.exec` 内部跳转到 `/target`。
+# rewrite 阶段读取请求包体，access 阶段 capture 子请求 `/sub`（它会 sleep），content 阶段先 sleep，再 `ngx.exec` 内部跳转到 `/target`。
 
 # %%
 conf = """
@@ -128,8 +122,7 @@ SVG(count_chart_svg(res, width=760))
 # | content 阶段挂起 | `ngx_http_lua_content_run_posted_threads`（`ngx_http_lua_contentby.c`），在队列跑空时 | `ngx_http_core_content_phase` 紧接着调用的 `finalize_request(r, NGX_DONE)` |
 # | exec | `ngx_http_lua_handle_exec` 里调用的 `ngx_http_internal_redirect`（`ngx_http_core_module.c`） | 拿到 `NGX_DONE` 的那个 `run_thread` 调用者 |
 #
-# 图里少了两样东西：rewrite 和 access 阶段都挂起过（一次等包体，一次等 capture），引用计数却
-# 没有为它们变化；而且只有 `ngx.exec` 让 `run_thread` 返回了 `NGX_DONE`。
+# 图里少了两样东西：rewrite 和 access 阶段都挂起过（一次等包体，一次等 capture），引用计数却没有为它们变化；而且只有 `ngx.exec` 让 `run_thread` 返回了 `NGX_DONE`。
 #
 # ## 预测
 # 种子博客把读取请求包体列为会返回 `NGX_DONE` 的操作之一。
@@ -178,8 +171,7 @@ report(f"{late.status} {late.body!r}",
 # the same pieces nginx got.)
 
 # %% [markdown] zh
-# 下面的场景用同样的方式读取请求包体，包体分两段晚到，同时有一个轻线程在输出。（`BlogBox`
-# 运行场景时不带它的 `# body-pieces:` 那一行，所以我们把 nginx 收到的同样两段包体交给模型。）
+# 下面的场景用同样的方式读取请求包体，包体分两段晚到，同时有一个轻线程在输出。（`BlogBox` 运行场景时不带它的 `# body-pieces:` 那一行，所以我们把 nginx 收到的同样两段包体交给模型。）
 
 # %%
 text, request, _ = scenario("152-read-body-content-pieces")
@@ -220,9 +212,7 @@ BlogBox("创建子请求后返回 NGX_DONE，等子请求完成后再继续处�
 
 # %% [markdown] zh
 # ## access 阶段从不动引用计数
-# rewrite 和 access 阶段挂起时，是向阶段引擎返回 `NGX_DONE`/`NGX_AGAIN`，之后再由阶段引擎
-# 重新调用（`ngx_http_core_run_phases`）；这期间不需要谁来持有请求。场景 103 在三个阶段里
-# 各 sleep 一次：
+# rewrite 和 access 阶段挂起时，是向阶段引擎返回 `NGX_DONE`/`NGX_AGAIN`，之后再由阶段引擎重新调用（`ngx_http_core_run_phases`）；这期间不需要谁来持有请求。场景 103 在三个阶段里各 sleep 一次：
 
 # %% check
 text, request, rec = scenario("103-three-phases-blocks-sleep")
@@ -273,20 +263,13 @@ BlogBox("返回 NGX_AGAIN 或 NGX_DONE 挂起时，每个阶段的处理方式�
 
 # %% [markdown] zh
 # ## 真正的 NGX_DONE：ngx.exec
-# `ngx_http_lua_handle_exec`（`ngx_http_lua_util.c`）调用 `ngx_http_internal_redirect`，
-# 它拿一份引用，并且*同步地*运行新的 location。目标 location 甚至可能在 `run_thread` 返回
-# 之前就已经处理完（并结束请求）。之后由调用者把 exec 的那份引用还回去：
+# `ngx_http_lua_handle_exec`（`ngx_http_lua_util.c`）调用 `ngx_http_internal_redirect`，它拿一份引用，并且*同步地*运行新的 location。目标 location 甚至可能在 `run_thread` 返回之前就已经处理完（并结束请求）。之后由调用者把 exec 的那份引用还回去：
 #
-# * 在 access 或 rewrite 阶段，`ngx_http_lua_access_by_chunk` 先调用
-#   `ngx_http_lua_finalize_request(r, NGX_DONE)`，再调用 `ngx_http_lua_run_posted_threads`；
+# * 在 access 或 rewrite 阶段，`ngx_http_lua_access_by_chunk` 先调用 `ngx_http_lua_finalize_request(r, NGX_DONE)`，再调用 `ngx_http_lua_run_posted_threads`；
 # * 恢复回调（这里是 content 阶段 sleep 醒来之后）在它们共用的收尾代码里做同样的事；
-# * content 处理函数第一次运行时，会告诉 `ngx_http_lua_content_run_posted_threads`
-#   已经持有一份引用（`n = 1`）。
+# * content 处理函数第一次运行时，会告诉 `ngx_http_lua_content_run_posted_threads` 已经持有一份引用（`n = 1`）。
 #
-# 如果这次 `finalize(NGX_DONE)` 还掉的是最后一份引用，请求就被释放、连接被关闭，
-# `c->destroyed` 被置位。遍历 `posted_threads` 的循环就不能再碰请求上下文了：所以它的第一个
-# 判断就是 `c->destroyed`。要走到这一步，得让一个轻线程在入口线程还排在链表里的时候调用
-# `exec`，并且目标 location 立即完成。这就是场景 141：
+# 如果这次 `finalize(NGX_DONE)` 还掉的是最后一份引用，请求就被释放、连接被关闭，`c->destroyed` 被置位。遍历 `posted_threads` 的循环就不能再碰请求上下文了：所以它的第一个判断就是 `c->destroyed`。要走到这一步，得让一个轻线程在入口线程还排在链表里的时候调用 `exec`，并且目标 location 立即完成。这就是场景 141：
 
 # %%
 text, request, rec = scenario("141-exec-access-thread-destroyed")
@@ -351,10 +334,7 @@ report(f"{destroyed.status} {destroyed.body!r}", after_rc(destroyed))
 # with the old ctx, finds the entry dead and skips it.
 
 # %% [markdown] zh
-# 排在链表里的入口线程永远不会被取出：`run_posted_threads` 去看的时候，请求已经不在了。
-# 如果目标 location 自己也挂起（场景 142，目标是一个会 sleep 的 Lua location），`run_thread`
-# 返回时引用计数仍是 2，请求挺过了这次 `finalize(NGX_DONE)`，循环继续使用原来的请求上下文，
-# 发现入口线程已经结束，就跳过它。
+# 排在链表里的入口线程永远不会被取出：`run_posted_threads` 去看的时候，请求已经不在了。如果目标 location 自己也挂起（场景 142，目标是一个会 sleep 的 Lua location），`run_thread` 返回时引用计数仍是 2，请求挺过了这次 `finalize(NGX_DONE)`，循环继续使用原来的请求上下文，发现入口线程已经结束，就跳过它。
 
 # %% check
 text142, request142, _ = scenario("142-exec-access-thread-target-sleeps")
@@ -384,9 +364,7 @@ BlogBox("如果 finalize_request(r, NGX_DONE) 让引用计数减为 0，请求�
 
 # %% [markdown] zh
 # ## 调一调：改动请求，观察引用计数
-# 每个位置都是上面那个大 location 做了一处改动。留意：包体分段到达时开头那段平线（rewrite
-# 在计数为 1 时挂起）；`/sub` 不 sleep 直接应答时，中间少掉的那一级台阶；以及去掉 exec 后
-# 消失的那次 +1。
+# 每个位置都是上面那个大 location 做了一处改动。留意：包体分段到达时开头那段平线（rewrite 在计数为 1 时挂起）；`/sub` 不 sleep 直接应答时，中间少掉的那一级台阶；以及去掉 exec 后消失的那次 +1。
 
 # %%
 def edit(text, *changes):
@@ -459,5 +437,4 @@ Tweak("变体", list(variants), view)
 # who dies with whom, and a bug in `ngx.thread.wait`.
 
 # %% [markdown] zh
-# **下一课：** [6 · wait、kill、exit 与错误](06-wait-kill-exit-errors.ipynb)：僵尸协程、
-# 谁和谁一起结束，以及 `ngx.thread.wait` 的一个 bug。
+# **下一课：** [6 · wait、kill、exit 与错误](06-wait-kill-exit-errors.ipynb)：僵尸协程、谁和谁一起结束，以及 `ngx.thread.wait` 的一个 bug。

@@ -13,14 +13,9 @@
 # %% [markdown] zh
 # # 6 · wait、kill、exit 与错误
 #
-# 轻线程共享同一个请求，所以真正有意思的问题是：谁比谁活得久。这一课讲父协程如何回收子线程
-# （`ngx_http_lua_uthread.c` 里的 `ngx_http_lua_uthread_wait` 和
-# `ngx_http_lua_uthread_kill`），`ngx.exit` 和 Lua 错误会对周围的线程做什么
-# （`ngx_http_lua_util.c` 里的 `ngx_http_lua_run_thread` 和 `ngx_http_lua_handle_exit`），
-# 最后看 0.10.23 里的一个 bug。
+# 轻线程共享同一个请求，所以真正有意思的问题是：谁比谁活得久。这一课讲父协程如何回收子线程（`ngx_http_lua_uthread.c` 里的 `ngx_http_lua_uthread_wait` 和 `ngx_http_lua_uthread_kill`），`ngx.exit` 和 Lua 错误会对周围的线程做什么（`ngx_http_lua_util.c` 里的 `ngx_http_lua_run_thread` 和 `ngx_http_lua_handle_exit`），最后看 0.10.23 里的一个 bug。
 #
-# **上一课：** [5 · NGX_DONE 与 r->count](05-ngx-done-and-count.ipynb) ·
-# **下一课：** [7 · 扇出](07-fan-out.ipynb)
+# **上一课：** [5 · NGX_DONE 与 r->count](05-ngx-done-and-count.ipynb) · **下一课：** [7 · 扇出](07-fan-out.ipynb)
 
 # %%
 import re
@@ -62,12 +57,9 @@ def report(*lines):
 
 # %% [markdown] zh
 # ## 僵尸与 ngx.thread.wait
-# 一个轻线程结束时，如果父协程并没有在等它，它就成为**僵尸**：已经死了，但还保留着自己的
-# 返回值（并且仍然计在 `ctx->uthreads` 里），直到父协程来回收。对僵尸调用 `wait` 会立即
-# 返回，不会让出。
+# 一个轻线程结束时，如果父协程并没有在等它，它就成为**僵尸**：已经死了，但还保留着自己的返回值（并且仍然计在 `ctx->uthreads` 里），直到父协程来回收。对僵尸调用 `wait` 会立即返回，不会让出。
 #
-# 下面的 `quick` 在 `spawn` 里面就结束了（它从不阻塞），`slow` 要 sleep 10 ms。然后入口线程
-# 同时等待两者，参数列表里 sleep 的那个排在前面。
+# 下面的 `quick` 在 `spawn` 里面就结束了（它从不阻塞），`slow` 要 sleep 10 ms。然后入口线程同时等待两者，参数列表里 sleep 的那个排在前面。
 
 # %%
 waits = """
@@ -108,8 +100,7 @@ report(ngxcoro.run(waits).body)
 # `kill` never yields. It refuses more often than it succeeds:
 
 # %% [markdown] zh
-# 被回收之后，线程就彻底死了：再对它 `wait` 一次，得到 `nil, "already waited or killed"`
-# （当它是最后一个参数时；排在列表前面的死线程会被跳过）。
+# 被回收之后，线程就彻底死了：再对它 `wait` 一次，得到 `nil, "already waited or killed"`（当它是最后一个参数时；排在列表前面的死线程会被跳过）。
 #
 # ## ngx.thread.kill
 # `kill` 从不让出。它拒绝的情况比成功的还多：
@@ -157,13 +148,10 @@ report(ngxcoro.run(kills).body)
 # got past their sleep.
 
 # %% [markdown] zh
-# 只有 sleep 中的那个线程是真的被杀死了（定时器被取消，`del_thread`，`uthreads--`）。
-# 僵尸也被删除了，但报告的是 "already terminated"。有子请求在途的线程根本杀不掉，它之后会
-# 正常结束。
+# 只有 sleep 中的那个线程是真的被杀死了（定时器被取消，`del_thread`，`uthreads--`）。僵尸也被删除了，但报告的是 "already terminated"。有子请求在途的线程根本杀不掉，它之后会正常结束。
 #
 # ## 谁和谁一起结束
-# 一个 location，三个线程：`t1` 在 10 ms 醒来，入口线程在 20 ms，`t2` 在 30 ms。每个变体让
-# `t1` 或入口线程做一件事；日志（`notice` 级别）显示谁熬过了自己的 sleep。
+# 一个 location，三个线程：`t1` 在 10 ms 醒来，入口线程在 20 ms，`t2` 在 30 ms。每个变体让 `t1` 或入口线程做一件事；日志（`notice` 级别）显示谁熬过了自己的 sleep。
 
 # %%
 BASE = """
@@ -307,15 +295,9 @@ report(*(row(name) for name in VARIANTS))
 #   becomes a zombie holding `false, message`, and the others carry on.
 
 # %% [markdown] zh
-# * **任何线程调用 exit 都会结束所有线程。** `ngx_http_lua_handle_exit` 调用
-#   `ngx_http_lua_request_cleanup`，其中的 `ngx_http_lua_finalize_threads` 删除这个处理函数
-#   的所有线程，包括正在 sleep 的入口线程。在 content 阶段这会结束请求；在 access 阶段，
-#   `t1` 调用 `ngx.exit(ngx.OK)` 只结束这个阶段，content 阶段照常运行。
-# * **入口线程出错对所有线程都是致命的**，走的是同一个清理过程。还没有任何输出时，客户端
-#   收到一个 500 页面；已经有输出之后，处理函数只能返回 `NGX_ERROR`，连接被直接拆掉，连已经
-#   "说"出去（其实还在缓冲区里）的文字也丢了。
-# * **轻线程出错只影响它自己**：一行 `[error] lua user thread aborted`，这个线程变成僵尸，
-#   保存着 `false, message`，其余线程继续运行。
+# * **任何线程调用 exit 都会结束所有线程。** `ngx_http_lua_handle_exit` 调用 `ngx_http_lua_request_cleanup`，其中的 `ngx_http_lua_finalize_threads` 删除这个处理函数的所有线程，包括正在 sleep 的入口线程。在 content 阶段这会结束请求；在 access 阶段，`t1` 调用 `ngx.exit(ngx.OK)` 只结束这个阶段，content 阶段照常运行。
+# * **入口线程出错对所有线程都是致命的**，走的是同一个清理过程。还没有任何输出时，客户端收到一个 500 页面；已经有输出之后，处理函数只能返回 `NGX_ERROR`，连接被直接拆掉，连已经“说”出去（其实还在缓冲区里）的文字也丢了。
+# * **轻线程出错只影响它自己**：一行 `[error] lua user thread aborted`，这个线程变成僵尸，保存着 `false, message`，其余线程继续运行。
 
 # %%
 BlogBox("NGX_ERROR means an execution error, which ends the request.",
@@ -337,8 +319,7 @@ BlogBox("NGX_ERROR 表示执行出错，请求随之结束。",
 
 # %% [markdown] zh
 # ## 调一调：看泳道
-# 每个协程一条泳道：绿色是运行中，浅绿色是阻塞，橙色是在 `posted_threads` 里排队，斜线
-# 阴影是僵尸，细线表示已经死亡。看看 `t2` 的泳道在哪里中断。
+# 每个协程一条泳道：绿色是运行中，浅绿色是阻塞，橙色是在 `posted_threads` 里排队，斜线阴影是僵尸，细线表示已经死亡。看看 `t2` 的泳道在哪里中断。
 
 # %%
 def lanes(name):
@@ -366,9 +347,7 @@ Tweak("变体", list(VARIANTS), lanes, index=4)
 
 # %% [markdown] zh
 # ## pcall 并不能捕获所有错误
-# `coroutine.wrap` 函数里的错误不会返回给调用者：run_thread 给 wrap 的父协程打上
-# `propagate_error` 标记，用子协程的错误信息中止*父协程*。如果父协程就是入口线程，那就是
-# 整个请求。
+# `coroutine.wrap` 函数里的错误不会返回给调用者：run_thread 给 wrap 的父协程打上 `propagate_error` 标记，用子协程的错误信息中止*父协程*。如果父协程就是入口线程，那就是整个请求。
 
 # %% predict
 Predict("<code>local f = coroutine.wrap(function() error(\"werr\") end); "
@@ -409,10 +388,7 @@ report(f"{wrapped.status} {summary(wrapped)[1]}",
 
 # %% [markdown] zh
 # ## nginx 的意外：残留的 wait 标记
-# `wait(f, g)` 给两个线程都设置 `waited_by_parent`，在 `f` 结束时返回；`g` 的标记却留着。
-# 等 `g` 之后结束时，`run_thread` 看到这个标记，就把 `g` 的返回值交给父协程，而父协程此时
-# 正阻塞在别的事情上：这里是一个 `ngx.sleep(0.2)`，它在 0.04 s 后就返回了，返回值是
-# `true, "g done"`。
+# `wait(f, g)` 给两个线程都设置 `waited_by_parent`，在 `f` 结束时返回；`g` 的标记却留着。等 `g` 之后结束时，`run_thread` 看到这个标记，就把 `g` 的返回值交给父协程，而父协程此时正阻塞在别的事情上：这里是一个 `ngx.sleep(0.2)`，它在 0.04 s 后就返回了，返回值是 `true, "g done"`。
 
 # %%
 BlogBox("A coroutine parked by an API (NGX_AGAIN) is resumed by that API's event: its "
@@ -447,7 +423,6 @@ report(stale.body, f"真实 nginx 发出的响应体与此相同：{rec['body'] 
 # **Next:** [7 · Fan-out](07-fan-out.ipynb) — several subrequests from light threads.
 
 # %% [markdown] zh
-# 在步进器里找到 `g` 结束的那一步：图中入口线程仍然阻塞在它的 sleep 里，而 `g` 却像被等待
-# 一样回到了父协程。
+# 在步进器里找到 `g` 结束的那一步：图中入口线程仍然阻塞在它的 sleep 里，而 `g` 却像被等待一样回到了父协程。
 #
 # **下一课：** [7 · 扇出](07-fan-out.ipynb)：从轻线程发出多个子请求。
