@@ -18,7 +18,7 @@
 #
 # `r->main->count` 记录还有多少方持有这个请求。它从 1 开始（客户端发来的请求本身），每一件“稍后还会回来”的工作都给它加一，做完后各自用 `ngx_http_finalize_request(r, NGX_DONE)` 把自己那份引用还回去。当 `ngx_http_close_request`（`ngx_http_request.c`）把它减到 0 时，请求被释放，Lua 的请求上下文和所有协程也随之一起释放。
 #
-# 种子博客是这样解释 `NGX_DONE` 的：“别的模块拿了一份引用，之后的工作由它来完成”。这一课逐个检查 ngx_lua 的哪些操作真的会拿走一份引用计数。
+# 种子博客是这样解释 `NGX_DONE` 的：“对当前请求的处理已经告一段落了，但是请求还没有处理完成，之后的工作会有其他的模块进行”，并且“与此对应的模块返回NGX_DONE时都会有r->count++的操作”。也就是说，别的模块拿了一份引用，之后的工作由它来完成。这一课逐个检查 ngx_lua 的哪些操作真的会拿走一份引用计数。
 #
 # **上一课：** [4 · 返回值](04-return-codes.ipynb) · **下一课：** [6 · wait、kill、exit 与错误](06-wait-kill-exit-errors.ipynb)
 
@@ -125,7 +125,7 @@ SVG(count_chart_svg(res, width=760))
 # 图里少了两样东西：rewrite 和 access 阶段都挂起过（一次等包体，一次等 capture），引用计数却没有为它们变化；而且只有 `ngx.exec` 让 `run_thread` 返回了 `NGX_DONE`。
 #
 # ## 预测
-# 种子博客把读取请求包体列为会返回 `NGX_DONE` 的操作之一。
+# 种子博客把“调用ngx_http_read_client_request_body读取请求包体”列为返回 `NGX_DONE` 的三种情况之一。
 
 # %%
 body_conf = """
@@ -185,7 +185,8 @@ box
 
 # %% zh
 text, request, _ = scenario("152-read-body-content-pieces")
-box = BlogBox("异步读取请求包体时返回 NGX_DONE；模块做了 r->count++，之后由回调函数继续处理。",
+box = BlogBox("读取请求包体时，由于从 socket 读取数据是异步的，会返回 NGX_DONE；模块做了 r->count++，"
+              "读取数据后由设置的回调函数继续处理。",
               "ngx.req.read_body() 立刻抵消 nginx 的 +1，然后让出：run_thread 返回 NGX_AGAIN。"
               "能看到的唯一一份引用是 content 阶段挂起时加的。",
               "152-read-body-content-pieces")
@@ -199,7 +200,7 @@ BlogBox("Creating a subrequest returns NGX_DONE, to be continued when the subreq
         "156-capture-lua")
 
 # %% zh
-BlogBox("创建子请求后返回 NGX_DONE，等子请求完成后再继续处理。",
+BlogBox("创建子请求后返回 NGX_DONE，等待子请求完成后继续处理。",
         "ngx.location.capture 是让出（NGX_AGAIN）；+1 属于每一个子请求，父请求是被重新投递"
         "唤醒的，而不是靠一份 DONE 引用。",
         "156-capture-lua")
@@ -238,7 +239,8 @@ BlogBox("Parking with NGX_AGAIN or NGX_DONE is handled the same way in every pha
         "103-three-phases-blocks-sleep")
 
 # %% zh
-BlogBox("返回 NGX_AGAIN 或 NGX_DONE 挂起时，每个阶段的处理方式都一样：运行链表里的协程，然后等待。",
+BlogBox("返回 NGX_AGAIN 和 NGX_DONE 时都要调用 ngx_http_lua_run_posted_threads 来处理，"
+        "每个阶段都一样：运行链表里的协程，然后等待。",
         "只有 content 阶段挂起时会拿一份引用；rewrite 和 access 阶段在 r->count 为 1 时 sleep，"
         "所以三次 sleep 只对应一次 finalize(NGX_DONE)。",
         "103-three-phases-blocks-sleep")
@@ -350,8 +352,8 @@ BlogBox("If finalize_request(r, NGX_DONE) takes the count to 0, the request is o
         "141-exec-access-thread-destroyed")
 
 # %% zh
-BlogBox("如果 finalize_request(r, NGX_DONE) 让引用计数减为 0，请求就结束了，c->destroyed 为真，"
-        "run_posted_threads 会直接返回。",
+BlogBox("如果调用 ngx_http_finalize_request(r, NGX_DONE) 导致 r 的引用计数为 0，请求就结束了，"
+        "此时 c->destroyed 为真，再调用 ngx_http_lua_run_posted_threads 会直接返回。",
         "没错，但需要很特定的条件：入口线程还在链表中排队时，一个轻线程调用 exec，而且目标"
         "location 同步完成。rewrite 阶段的表现一样（场景 144）。",
         "141-exec-access-thread-destroyed")

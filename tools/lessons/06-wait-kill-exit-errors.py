@@ -151,7 +151,7 @@ report(ngxcoro.run(kills).body)
 # 只有 sleep 中的那个线程是真的被杀死了（定时器被取消，`del_thread`，`uthreads--`）。僵尸也被删除了，但报告的是 "already terminated"。有子请求在途的线程根本杀不掉，它之后会正常结束。
 #
 # ## 谁和谁一起结束
-# 一个 location，三个线程：`t1` 在 10 ms 醒来，入口线程在 20 ms，`t2` 在 30 ms。每个变体让 `t1` 或入口线程做一件事；日志（`notice` 级别）显示谁熬过了自己的 sleep。
+# 一个 location，三个线程：`t1` 在 10 ms 醒来，入口线程在 20 ms，`t2` 在 30 ms。每个变体让 `t1` 或入口线程做一件事；日志（`notice` 级别）显示谁在 sleep 之后还继续执行了。
 
 # %%
 BASE = """
@@ -243,7 +243,7 @@ def config(phase, t1="-- nothing", entry="-- nothing", says="-- says nothing"):
 
 
 VARIANTS = {
-    "谁都不动": config("content"),
+    "什么都不做": config("content"),
     "t1：ngx.exit(0)": config("content", t1="ngx.exit(0)"),
     "t1：ngx.exit(403)": config("content", t1="ngx.exit(403)"),
     "t1：error()": config("content", t1='error("t1 fails")'),
@@ -307,7 +307,7 @@ BlogBox("NGX_ERROR means an execution error, which ends the request.",
         "029-error-entry-after-output")
 
 # %% zh
-BlogBox("NGX_ERROR 表示执行出错，请求随之结束。",
+BlogBox("NGX_ERROR 表示执行出错；返回 NGX_ERROR 时，将会无条件结束当前请求的处理。",
         "入口线程里的 Lua 错误，只有在还什么都没发送时才变成 500。ngx.say 之后就是 NGX_ERROR："
         "请求被终止，客户端收到空响应，连已经 say 出去的那一行也收不到。",
         "029-error-entry-after-output")

@@ -273,8 +273,9 @@ BlogBox("run_thread returns NGX_AGAIN when an API such as ngx.sleep or ngx.socke
         "163-capture-entry-and-threads")
 
 # %% check zh
-BlogBox("当 ngx.sleep、ngx.socket 等 API 让出，或者还有轻线程没有结束时，run_thread 返回 "
-        "NGX_AGAIN；挂起的协程之后由 run_posted_threads 从 ctx->posted_threads 里取出运行。",
+BlogBox("ngx.sleep 或 ngx.socket 等导致协程 yield，或者父协程和轻线程没有全部退出时，"
+        "run_thread 返回 NGX_AGAIN；挂起的协程之后由 run_posted_threads 从 "
+        "ctx->posted_threads 指向的链表中依次取出运行。",
         "ngx.location.capture 也以 NGX_AGAIN 挂起，但它的协程从不经过 posted_threads。"
         "完成的子请求把请求放到 nginx 投递请求链表的头部，由 ngx_http_lua_subrequest_resume "
         "在下一个子请求开始之前运行它。",

@@ -517,7 +517,8 @@ BlogBox("r->count is a reference count: every finalize_request(r, NGX_DONE) take
         "169-exit-entry-pending-capture")
 
 # %% check zh
-BlogBox("r->count 是引用计数：每次 finalize_request(r, NGX_DONE) 减一，减到 0 时请求才真正结束。",
+BlogBox("r->count 是引用计数：每次调用 finalize_request(r, NGX_DONE) 时会将它减一，减为 0 时"
+        "才会真正结束当前请求。",
         "ngx_http_terminate_request 并不等它。在 169 里，exit 被一个 Lua 错误拒绝，入口线程"
         "以 NGX_ERROR 中止，nginx 在 c=2 时终止请求，而子请求仍持有它的那份引用"
         "（TERMINATE c=2，然后 CLOSE_REQ c=1）。客户端收到空响应。",
