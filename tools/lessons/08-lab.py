@@ -16,6 +16,15 @@
 # `ngx_http_finalize_request`, and so on. The model reports the same moments through its
 # hooks, and the cell below translates them into the same words.
 
+# %% [markdown] zh
+# # 8 · 实验：你的 Lua、模型与真实 nginx
+#
+# **上一课：** [7 · 扇出](07-fan-out.ipynb) · **下一课：** [9 · 开销](09-cost.ipynb)
+#
+# 前面各课之所以能相信模型，是因为它的测试套件一直拿它和真实 nginx 做对比。这个实验让你自己来做这种对比，用的是你自己的代码。你写一个 location 块（或者直接写 Lua），实验会把它运行两遍：一遍在模型里，一遍在本机安装的 nginx 里（监听 127.0.0.1，打开调试日志）。两边的跟踪记录并排对齐，不一致的行都会被标出来。
+#
+# 这里的机制是：**调试日志如何变成可以对比的跟踪记录。** nginx 会写出成千上万行调试日志。`ngxcoro.oracle.normalise_debug` 只保留调度器写的那些行，并用一套小词汇给它们命名：`RUN c=1` 对应 `ngx_http_lua_run_thread` 的 "lua run thread"，`FINALIZE rc=-4 ...` 对应 `ngx_http_finalize_request`，等等。模型通过它的钩子报告同样的时刻，下面的单元格把它们翻译成同样的词。
+
 # %%
 import difflib
 import html
@@ -32,6 +41,25 @@ if not NGINX:
           "    apt-get install nginx-light libnginx-mod-http-lua libnginx-mod-http-echo\n"
           "(or point NGXCORO_NGINX and NGXCORO_NGINX_MODULES at another build).")
 
+# %% zh
+import difflib
+import html
+
+import ngxcoro
+from ngxcoro import oracle
+from ngxcoro.compare import config_level
+from ngxcoro.viz import set_language
+from ngxcoro.viz.lessons import Predict, Tweak, BlogBox, scenario, count_chart_svg
+
+set_language("zh")
+
+NGINX, why = oracle.available()
+print("真实 nginx：", why if NGINX else "本机没有安装")
+if not NGINX:
+    print("没有 nginx 时，实验照样运行模型。在 Debian/Ubuntu 上安装 nginx：\n"
+          "    apt-get install nginx-light libnginx-mod-http-lua libnginx-mod-http-echo\n"
+          "（也可以用 NGXCORO_NGINX 和 NGXCORO_NGINX_MODULES 指向另一个构建）。")
+
 # %% [markdown]
 # ## The translation
 # `TRACE_WORDS` (in `ngxcoro.trace`) are the words of the vocabulary that the model also produces. Some lines stay out:
@@ -40,6 +68,10 @@ if not NGINX:
 # posted-request loop, which the model does not log line for line. On the 160 recorded
 # scenarios in `ngxcoro/oracle/scenarios/`, the model's trace and nginx's trace in these words are
 # identical.
+
+# %% [markdown] zh
+# ## 翻译
+# `TRACE_WORDS`（在 `ngxcoro.trace` 里）是模型也能产生的那部分词汇。有些行不参与对比：`NEWTHREAD`（里面是指针 id）、`YIELD`、`SAY`，以及 `HANDLER` 行（nginx 在一个 worker 的第一个请求上会把它写两遍）。`POSTED_REQ` 和 `WAKE_PARENT` 也不参与，它们来自 nginx 自己的投递请求循环，模型不逐行记录这些。在 `ngxcoro/oracle/scenarios/` 里录制的 160 个场景上，用这套词汇表示的模型跟踪记录和 nginx 跟踪记录完全相同。
 
 # %%
 # the model's side: a hook listener saying each step in those words
@@ -170,11 +202,145 @@ class Comparison:
                 "<col style='width:50%'><col style='width:50%'></colgroup>"
                 + "".join(trs) + "</table></div></div>")
 
+# %% zh
+# 模型这一边：一个钩子监听器，用那套词汇说出每一步
+from ngxcoro.trace import DebugTrace as ModelTrace, trace_words as nginx_words
+
+
+def as_config(text, request):
+    """裸的 Lua 代码块变成编辑器会生成的那个 location 块。"""
+    from ngxcoro.viz.stepper import is_config
+    return text if is_config(text) else ngxcoro.lua_location(text, ngxcoro.parse_request(request)[1])
+
+
+def model_side(text, request="GET /t", body=None):
+    """(模型的结果, 用 TRACE_WORDS 表示的跟踪记录)。"""
+    hooks = ngxcoro.Hooks()
+    mt = hooks.add(ModelTrace())
+    model = ngxcoro.run(as_config(text, request), request, body=body, hooks=hooks,
+                        log_level="debug")
+    return model, mt.lines
+
+
+def run_both(text, request="GET /t", body=None, recording=None):
+    """(模型结果, 模型跟踪记录, nginx 的 dict 或 None, nginx 跟踪记录或 None)。
+    `recording`：用存下来的真实 nginx 应答（ngxcoro/oracle/scenarios/expected）代替现场运行。"""
+    model, trace = model_side(text, request, body)
+    real = recording or (oracle.run_real(as_config(text, request), request, body=body)
+                         if NGINX else None)
+    return model, trace, real, (nginx_words(real["debug"]) if real else None)
+
+
+MARK_STYLE = {"!": "background:rgba(230,159,0,.25)", "<": "background:rgba(213,94,0,.18)",
+              ">": "background:rgba(0,114,178,.15)", " ": ""}
+SECTION_NAMES = {"startup error": "启动错误", "status": "状态", "body": "响应体",
+                 "error log": "错误日志", "trace": "跟踪记录"}
+
+
+def aligned(left, right):
+    """行 (标记, 左, 右)：' ' 相同，'!' 不同，'<' 只有 nginx 有，'>' 只有模型有。"""
+    rows = []
+    sm = difflib.SequenceMatcher(a=left, b=right, autojunk=False)
+    for tag, i1, i2, j1, j2 in sm.get_opcodes():
+        for k in range(max(i2 - i1, j2 - j1)):
+            a = left[i1 + k] if i1 + k < i2 else None
+            b = right[j1 + k] if j1 + k < j2 else None
+            mark = " " if tag == "equal" else ("!" if a is not None and b is not None
+                                              else ("<" if b is None else ">"))
+            rows.append((mark, a or "", b or ""))
+    return rows
+
+
+def record_rows(records):
+    """把整条错误日志记录拆成行（traceback 的每一行单独成行）。"""
+    return [row for rec in records for row in rec.split("\n")]
+
+
+class Comparison:
+    """一次运行的状态、响应体、错误日志和跟踪记录，nginx 与模型并排。"""
+
+    def __init__(self, text, request="GET /t", body=None, recording=None, logs=None):
+        self.model, self.model_trace, self.real, self.real_trace = run_both(
+            text, request, body, recording)
+        self.source = "录制的 nginx" if recording else "真实 nginx"
+        m = self.model
+        # 错误日志按 `python -m ngxcoro compare` 的方式摆放两边：用配置里的级别，
+        # 不要时间、pid 和连接号；录制结果保留 nginx 的完整记录
+        self.level = config_level(as_config(text, request))
+        if logs is not None:
+            self.log = (record_rows(logs["error_records"]),
+                        record_rows(oracle.error_records(m.error_log)))
+        elif recording is not None:          # 没有日志的录制结果：notice 及以上
+            self.log = (recording["error_log"], oracle.normalise_error_log(m.error_log))
+        else:
+            self.log = ((oracle.log_view(self.real["raw_error_log"], self.level)
+                         if self.real else None), oracle.log_view(m.error_log, self.level))
+        mine = {"status": [str(m.status)], "body": m.body.split("\n"),
+                "error log": self.log[1], "trace": self.model_trace}
+        if m.startup_error or (self.real or {}).get("startup_error"):
+            mine = {"startup error": [m.startup_error or ""], **mine}
+        self.sections = []
+        for name, ours in mine.items():
+            if self.real is None:
+                theirs = None
+            elif name == "startup error":
+                theirs = [self.real.get("startup_error") or ""]
+            elif name == "status":
+                theirs = [str(self.real["status"])]
+            elif name == "body":
+                theirs = self.real["body"].split("\n")
+            elif name == "error log":
+                theirs = self.log[0]
+            else:
+                theirs = self.real_trace
+            rows = aligned(theirs, ours) if theirs is not None else [(" ", "", x) for x in ours]
+            self.sections.append((name, rows))
+
+    def differences(self):
+        return sum(1 for _, rows in self.sections for r in rows if r[0] != " ")
+
+    def __repr__(self):
+        out = []
+        if self.real is None:
+            out.append("本机没有安装真实 nginx：只显示模型这一边")
+        for name, rows in self.sections:
+            out.append(f"== {SECTION_NAMES[name]}")
+            out += [f"{m} {a:<42} | {b}" if self.real else f"  {b}" for m, a, b in rows]
+        if self.real is not None:
+            out.append(f"{self.differences()} 行不一致")
+        return "\n".join(out)
+
+    def _repr_html_(self):
+        esc = html.escape
+        # 两列等宽，长行自动折行，这样一边的长日志行不会把另一边挤走
+        cell = ("style='text-align:left;vertical-align:top;padding:0 10px;"
+                "white-space:pre-wrap;overflow-wrap:anywhere'")
+        head = (f"<b>{esc(self.source)}</b> 对比 <b>模型</b>："
+                + (f"{self.differences()} 行不一致（标记：! 不同，&lt; 只有 nginx 有，"
+                   "&gt; 只有模型有）" if self.real is not None else
+                   "本机没有安装 nginx，所以只显示模型这一边"
+                   "（<code>apt-get install nginx-light libnginx-mod-http-lua "
+                   "libnginx-mod-http-echo</code>）"))
+        trs = [f"<tr><th {cell}></th><th {cell}>{esc(self.source)}</th><th {cell}>模型</th></tr>"]
+        for name, rows in self.sections:
+            trs.append(f"<tr><th colspan='3' {cell}>{esc(SECTION_NAMES[name])}</th></tr>")
+            trs += [f"<tr style='{MARK_STYLE[m]}'><td {cell}>{esc(m)}</td><td {cell}>{esc(a)}</td>"
+                    f"<td {cell}>{esc(b)}</td></tr>" for m, a, b in rows]
+        return (f"<div style='font-size:12px'>{head}<div style='max-height:420px;overflow:auto'>"
+                "<table style='font-family:monospace;border-collapse:collapse;margin:0;"
+                "width:100%;table-layout:fixed'><colgroup><col style='width:2em'>"
+                "<col style='width:50%'><col style='width:50%'></colgroup>"
+                + "".join(trs) + "</table></div></div>")
+
 
 # %% [markdown]
 # ## An example
 # A light thread sleeps 10 ms while the entry thread captures a location that answers after
 # 20 ms. It uses the pieces of the last lessons: spawn, sleep, capture and wait.
+
+# %% [markdown] zh
+# ## 一个例子
+# 一个轻线程 sleep 10 ms，同时入口线程 capture 一个 20 ms 后才应答的 location。用到的都是前几课的东西：spawn、sleep、capture 和 wait。
 
 # %%
 example = """location = /t {
@@ -198,12 +364,18 @@ location = /sub {
 # %% [markdown]
 # The model's side is the same on every machine, so it is checked:
 
+# %% [markdown] zh
+# 模型这一边在任何机器上都一样，所以它的输出是受检的：
+
 # %% check
 model, trace = model_side(example)
 print(model.status, model.body, "\n".join(trace), sep="\n")
 
 # %% [markdown]
 # And here it is next to real nginx (when it is installed). Rows without a mark agree.
+
+# %% [markdown] zh
+# 下面是它和真实 nginx（如果装了的话）的并排对照。没有标记的行两边一致。
 
 # %%
 Comparison(example)
@@ -213,12 +385,22 @@ Comparison(example)
 # The model runs on a virtual clock. It starts at 2023-01-01 00:00:00 UTC and only moves
 # when a timer fires.
 
+# %% [markdown] zh
+# ## 两边必然不同的地方
+# 模型运行在虚拟时钟上。它从 2023-01-01 00:00:00 UTC 开始，只有定时器到期时才往前走。
+
 # %% predict
 Predict("The Lua is <code>ngx.say(\"now: \", ngx.now())</code>. Which section of the "
         "comparison will show a difference?",
         ["status", "body", "error log", "trace", "none"], "body",
         "Only the body: nginx prints the real time, the model its virtual clock. The "
         "scheduling is the same, so the trace lines up row for row.")
+
+# %% predict zh
+Predict("Lua 代码是 <code>ngx.say(\"now: \", ngx.now())</code>。对比结果里哪一部分会出现差异？",
+        ["状态", "响应体", "错误日志", "跟踪记录", "都没有"], "响应体",
+        "只有响应体：nginx 打印的是真实时间，模型打印的是它的虚拟时钟。调度过程完全一样，"
+        "所以跟踪记录逐行对得上。")
 
 # %% check answer
 now_lua = 'ngx.say("now: ", ngx.now())'
@@ -233,6 +415,10 @@ Comparison(now_lua)
 # nginx (when it is here) while this notebook was built. The chart is the model's `r->count`.
 # The table lines up the two traces. Look at where `RUN`, `SLEEP` and `FINALIZE rc=-4` appear
 # for each kind of block.
+
+# %% [markdown] zh
+# ## 调一调：轻线程做什么
+# 滑块的每个位置是一个不同的轻线程，在构建这个 notebook 时分别在模型和 nginx（如果有的话）里各运行了一次。图是模型的 `r->count`，表格把两边的跟踪记录对齐。看看每种代码块里 `RUN`、`SLEEP` 和 `FINALIZE rc=-4` 分别出现在哪里。
 
 # %%
 one_thread = """location = /t {
@@ -262,6 +448,34 @@ def thread_variant(name):
 
 Tweak("the light thread", list(bodies), thread_variant, index=1)
 
+# %% zh
+one_thread = """location = /t {
+    content_by_lua_block {
+        ngx.thread.spawn(function() BODY end)
+        ngx.say("entry goes on")
+    }
+}
+location = /sub {
+    echo_sleep 0.02;
+    echo "hello";
+}
+"""
+bodies = {
+    "一直运行到结束": 'ngx.say("child")',
+    "ngx.sleep(0.01)": 'ngx.sleep(0.01) ngx.say("child")',
+    "coroutine.yield()": 'coroutine.yield() ngx.say("child")',
+    "capture /sub": 'ngx.say("child: ", ngx.location.capture("/sub").body)',
+    'error("boom")': 'error("boom")',
+}
+
+
+def thread_variant(name):
+    c = Comparison(one_thread.replace("BODY", bodies[name]))
+    return count_chart_svg(c.model, height=130) + c._repr_html_()
+
+
+Tweak("轻线程", list(bodies), thread_variant, index=1)
+
 # %% [markdown]
 # ## A recorded comparison
 # The test suite keeps real nginx's answers in `ngxcoro/oracle/scenarios/expected/`. With `recording=`,
@@ -269,12 +483,26 @@ Tweak("the light thread", list(bodies), thread_variant, index=1)
 # Scenario 169: the entry thread calls `ngx.exit(403)` while a light thread's capture is
 # still in flight.
 
+# %% [markdown] zh
+# ## 用录制结果做对比
+# 测试套件把真实 nginx 的应答存放在 `ngxcoro/oracle/scenarios/expected/` 里。传入 `recording=` 时，对比用存下来的应答代替现场运行，所以它可以像模型一样受检。场景 169：一个轻线程的 capture 还在途时，入口线程调用了 `ngx.exit(403)`。
+
 # %% check
 text169, request169, recording169 = scenario("169-exit-entry-pending-capture")
 c169 = Comparison(text169, request169, recording=recording169,
                   logs=oracle.read_log_recording("169-exit-entry-pending-capture"))
 print(f"differing rows: {c169.differences()}",
       f"status: {c169.model.status} (no complete response)",
+      *oracle.normalise_error_log(c169.model.error_log),
+      *[x for x in c169.model_trace if x.startswith(("FINALIZE", "TERMINATE", "CLOSE_REQ"))],
+      sep="\n")
+
+# %% check zh
+text169, request169, recording169 = scenario("169-exit-entry-pending-capture")
+c169 = Comparison(text169, request169, recording=recording169,
+                  logs=oracle.read_log_recording("169-exit-entry-pending-capture"))
+print(f"不一致的行数：{c169.differences()}",
+      f"状态：{c169.model.status}（没有完整的响应）",
       *oracle.normalise_error_log(c169.model.error_log),
       *[x for x in c169.model_trace if x.startswith(("FINALIZE", "TERMINATE", "CLOSE_REQ"))],
       sep="\n")
@@ -288,12 +516,24 @@ BlogBox("r->count is a reference count: every finalize_request(r, NGX_DONE) take
         "CLOSE_REQ c=1). The client gets an empty reply.",
         "169-exit-entry-pending-capture")
 
+# %% check zh
+BlogBox("r->count 是引用计数：每次调用 finalize_request(r, NGX_DONE) 时会将它减一，减为 0 时"
+        "才会真正结束当前请求。",
+        "ngx_http_terminate_request 并不等它。在 169 里，exit 被一个 Lua 错误拒绝，入口线程"
+        "以 NGX_ERROR 中止，nginx 在 c=2 时终止请求，而子请求仍持有它的那份引用"
+        "（TERMINATE c=2，然后 CLOSE_REQ c=1）。客户端收到空响应。",
+        "169-exit-entry-pending-capture")
+
 # %% [markdown]
 # ## Your turn
 # Edit the code and press **Run**. Below the editor is the model's stepper for your code,
 # the same stepper as in every lesson; it starts on the example above. Below the stepper, the
 # comparison is redone at the same time (nginx's side needs nginx on this machine). A bare Lua
 # chunk works too. It is served as `location = /t`, so its line numbers are the chunk's own.
+
+# %% [markdown] zh
+# ## 轮到你了
+# 修改代码，然后按 **Run**。编辑器下方是你的代码在模型里的步进器，和每一课里的步进器一样；它一开始显示的是上面那个例子。步进器下方的对比会同时重新生成（nginx 那一边需要本机装有 nginx）。直接写一段裸的 Lua 代码也可以：它会作为 `location = /t` 运行，所以行号就是这段代码自己的行号。
 
 # %%
 import ipywidgets as W
@@ -329,3 +569,8 @@ W.VBox([editor, comparison])
 #
 # **Next:** [9 · Cost](09-cost.ipynb): what `post_thread`'s walk to the tail costs.
 # Terms: [glossary](glossary.md).
+
+# %% [markdown] zh
+# **对比的内容：** 状态、响应体、按配置里 `error_log` 级别显示的错误日志（和 `python -m ngxcoro compare` 显示的一样，即 `oracle.log_view`：不要时间、pid 和连接号，traceback 的每一行单独成行；录制结果保留 nginx 的完整记录），以及用 `TRACE_WORDS` 表示的跟踪记录。在 shell 里做同样的对比：`python -m ngxcoro compare --config FILE`。**不对比的内容：** 各步花了多长时间、线程 id，以及 nginx 投递请求的那些行。出现差异，要么是虚拟时钟（比如上面的 `ngx.now()`），要么是模型不支持的功能（模型会在它的错误日志里说明），要么就是模型的 bug。最后这一种值得在 `ngxcoro/oracle/scenarios/` 里新增一个场景。
+#
+# **下一课：** [9 · 开销](09-cost.ipynb)：`post_thread` 一路走到链表尾部要付出什么代价。术语：[术语表](../glossary.md)。

@@ -11,10 +11,29 @@
 # One mechanism: **how long does that list really get?** The model's `post_thread` does the
 # same walk:
 
+# %% [markdown] zh
+# # 9 · 开销：post_thread 一路走到链表尾部
+#
+# **上一课：** [8 · 实验](08-lab.ipynb) · **回到开头：** [0 · 导览](00-tour.ipynb)
+#
+# `ctx->posted_threads` 是一个没有尾指针的单向链表。要追加一个节点，`ngx_http_lua_post_thread`（`src/ngx_http_lua_util.c`）得从头部开始，沿着 `next` 一直走到末尾。所以一次投递要走的步数等于链表里已有的节点数。如果链表能积攒 N 个线程，N 次投递大约要走 N²/2 步。
+#
+# 这里的机制是：**这个链表实际上会有多长？** 模型的 `post_thread` 走的是同样的路：
+
 # %% check
 import inspect
 import ngxcoro
 from ngxcoro.ngx_lua import util
+
+print(inspect.getsource(util.post_thread))
+
+# %% check zh
+import inspect
+import ngxcoro
+from ngxcoro.ngx_lua import util
+from ngxcoro.viz import set_language
+
+set_language("zh")
 
 print(inspect.getsource(util.post_thread))
 
@@ -23,6 +42,10 @@ print(inspect.getsource(util.post_thread))
 # A hook listener is enough to measure it, with no clock involved. Every `post_thread` adds a
 # node and every `run_posted_thread` pops one, so the listener knows the list's length. The
 # nodes walked by a post are the nodes that were already there.
+
+# %% [markdown] zh
+# ## 数一数走了多少步
+# 要测量它，一个钩子监听器就够了，不需要任何时钟。每次 `post_thread` 添加一个节点，每次 `run_posted_thread` 取出一个，所以监听器知道链表有多长。一次投递走过的节点，就是投递时链表里已有的节点。
 
 # %%
 class Walk:
@@ -52,6 +75,10 @@ def walks(lua, n, **kw):
 # The parent starts N light threads that each sleep, then waits for all of them. This is the
 # shape of scenario 044, and of most real fan-out code.
 
+# %% [markdown] zh
+# ## 常见写法：一个父协程在循环里 spawn N 个线程
+# 父协程启动 N 个轻线程，每个都 sleep，然后等待所有线程。这就是场景 044 的结构，也是大多数实际扇出代码的结构。
+
 # %%
 spawn_loop = """
 local ts = {}
@@ -70,6 +97,15 @@ Predict("The parent spawns 1000 light threads in a loop and each one sleeps. How
         "parks in ngx.sleep, and then the parent is popped again, before it spawns the next "
         "child. A sleeping thread is not in posted_threads: its timer wakes it.")
 
+# %% predict zh
+from ngxcoro.viz.lessons import Predict
+Predict("父协程在循环里 spawn 1000 个轻线程，每个线程都 sleep。所有 <code>post_thread</code> "
+        "的遍历加起来一共走过多少个节点？",
+        ["0", "约 1,000", "约 500,000", "约 1,000,000"], "0",
+        "每次 spawn 都把父协程投递进一个<b>空</b>链表。子线程立即运行并挂起在 ngx.sleep 里，"
+        "然后父协程又被取出，接着才 spawn 下一个子线程。sleep 中的线程不在 posted_threads "
+        "里：唤醒它的是它的定时器。")
+
 # %% check answer
 def table(lua):
     rows = [f"{'N':>6} {'posts':>7} {'nodes walked':>13} {'longest walk':>13}"]
@@ -82,9 +118,24 @@ def table(lua):
 
 table(spawn_loop)
 
+# %% check answer zh
+def table(lua):
+    rows = [f"{'N':>6} {'投递次数':>5} {'走过的节点':>8} {'最长一次':>9}"]
+    for n in (10, 100, 1000):
+        res, w = walks(lua, n)
+        assert res.status == 200, res.message
+        rows.append(f"{n:>6} {len(w):>9} {sum(w):>13} {max(w):>13}")
+    print("\n".join(rows))
+
+
+table(spawn_loop)
+
 # %% [markdown]
 # The snapshots agree. Each snapshot holds the list itself, so at every `post_thread` step
 # the list is one node longer than the walk that post made (N = 10):
+
+# %% [markdown] zh
+# 快照给出的结果一致。每个快照都保存着链表本身，所以在每个 `post_thread` 步骤，链表比这次投递走过的节点数多一个（N = 10）：
 
 # %% check
 res10 = ngxcoro.run_lua(spawn_loop.replace("N", "10"), snapshots=True)
@@ -99,6 +150,10 @@ print(from_snapshots, same, sep="\n")
 # ready and puts it at the tail, behind everything already waiting. So the list grows when
 # threads spawn before anyone is popped: a chain where each new thread spawns the next one
 # before it blocks. Every spawner waits in line, and each new post walks past all of them.
+
+# %% [markdown] zh
+# ## 链表什么时候会变长？
+# 链表里只有**现在就可以运行**的协程。一次 spawn 让调用 spawn 的协程变为可运行，并把它放到尾部，排在所有已经在等的协程后面。所以当线程在有人被取出之前接连 spawn 时，链表就会变长：比如一条链，每个新线程在阻塞之前先 spawn 下一个线程。每个调用过 spawn 的线程都在排队，每次新的投递都要从它们所有人身边走过。
 
 # %%
 spawn_chain = """
@@ -120,6 +175,12 @@ table(spawn_chain)
 # With N = 5, watch the **posted_threads** line: entry, t1, t2, t3 and t4 line up behind each
 # other. Then t5 sleeps, and they are popped in that order (try "next run_posted_thread").
 
+# %% [markdown] zh
+# 这时总数是 0 + 1 + … + (N − 1) = N(N − 1)/2：N = 1000 时，1000 次投递共走 499,500 步。这就是平方级的情形。
+#
+# ## 单步执行一条短链
+# 取 N = 5，留意 **posted_threads** 那一行：entry、t1、t2、t3 和 t4 依次排在后面。然后 t5 进入 sleep，它们按这个顺序被取出（一步步跳到下一个 run_posted_thread 事件看看）。
+
 # %%
 ngxcoro.show(spawn_chain.replace("N", "5"))
 
@@ -127,6 +188,10 @@ ngxcoro.show(spawn_chain.replace("N", "5"))
 # ## Tweak: the list after each post
 # Each bar is one `post_thread`, and its height is the number of nodes that post walked past.
 # Move the slider to change N.
+
+# %% [markdown] zh
+# ## 调一调：每次投递时的链表
+# 每根柱子是一次 `post_thread`，高度是这次投递走过的节点数。拖动滑块改变 N。
 
 # %%
 import html
@@ -159,12 +224,47 @@ def both(n):
 
 Tweak("N threads", [5, 10, 20, 40, 80], both, index=2)
 
+# %% zh
+import html
+from ngxcoro.viz.lessons import Tweak
+
+
+def bars_svg(rows, width=620, row_h=70):
+    """每种写法一行柱子：第 k 根柱子 = 第 k 次投递走过的节点数。"""
+    top = max(max(w) for _, w in rows) or 1
+    out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' "
+           f"height='{row_h * len(rows) + 10}' font-family='sans-serif' font-size='11'>"]
+    for i, (name, w) in enumerate(rows):
+        y0 = i * row_h + row_h - 10
+        bw = (width - 170) / max(len(w), 1)
+        out.append(f"<text x='0' y='{y0 - 20}'>{html.escape(name)}</text>"
+                   f"<text x='0' y='{y0 - 6}' fill='#555'>共走过 {sum(w)} 个节点</text>"
+                   f"<line x1='160' x2='{width}' y1='{y0}' y2='{y0}' stroke='#999'/>")
+        for k, v in enumerate(w):
+            h = (row_h - 20) * v / top
+            out.append(f"<rect x='{160 + k * bw:.1f}' y='{y0 - h:.1f}' width='{max(bw - 1, 1):.1f}' "
+                       f"height='{max(h, 0.5):.1f}' fill='{'#0072B2' if i == 0 else '#D55E00'}'/>")
+    out.append("</svg>")
+    return "".join(out)
+
+
+def both(n):
+    return bars_svg([("循环里 spawn", walks(spawn_loop, n)[1]),
+                     ("链式 spawn", walks(spawn_chain, n)[1])])
+
+
+Tweak("线程数 N", [5, 10, 20, 40, 80], both, index=2)
+
 # %% [markdown]
 # ## Wall-clock time of the model
 # The counts above are exact. This timing is only an illustration: CPU seconds of a whole
 # model run, Lua included, measured on this machine when the cell runs. In the model each
 # step of the walk is a Python loop iteration, much slower than a pointer hop in C, so the
 # chain's curve bends upwards sooner than it would in nginx.
+
+# %% [markdown] zh
+# ## 模型的实际耗时
+# 上面的计数是精确的。这里的计时只是示意：整个模型运行（包括 Lua）所用的 CPU 秒数，在这个单元格运行时于本机测得。在模型里，遍历的每一步都是一次 Python 循环迭代，比 C 里跳一次指针慢得多，所以链式写法的曲线会比在 nginx 里更早往上翘。
 
 # %%
 import time
@@ -209,8 +309,54 @@ def plot_svg(xs, series, width=460, height=240):
 from ngxcoro.viz.lessons import SVG
 SVG(plot_svg(sizes, timings))
 
+# %% zh
+import time
+
+
+def cpu_seconds(lua, n):
+    t = time.process_time()
+    ngxcoro.run_lua(lua.replace("N", str(n)))
+    return time.process_time() - t
+
+
+sizes = [1000, 2000, 4000, 8000]
+timings = {"循环里 spawn": [cpu_seconds(spawn_loop, n) for n in sizes],
+           "链式 spawn": [cpu_seconds(spawn_chain, n) for n in sizes]}
+
+
+def plot_svg(xs, series, width=460, height=240):
+    """一个小折线图：x = N，y = 秒。"""
+    ymax = max(max(v) for v in series.values()) * 1.1
+    X = lambda x: 50 + (width - 70) * x / xs[-1]
+    Y = lambda y: height - 30 - (height - 50) * y / ymax
+    out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
+           "font-family='sans-serif' font-size='11'>",
+           f"<line x1='50' y1='{Y(0)}' x2='{width - 20}' y2='{Y(0)}' stroke='#999'/>",
+           f"<line x1='50' y1='{Y(0)}' x2='50' y2='15' stroke='#999'/>",
+           f"<text x='{width / 2}' y='{height - 5}' text-anchor='middle'>N（轻线程数）</text>",
+           "<text x='5' y='12'>CPU 秒</text>"]
+    out += [f"<text x='{X(x):.0f}' y='{Y(0) + 14:.0f}' text-anchor='middle'>{x}</text>" for x in xs]
+    out += [f"<text x='45' y='{Y(v) + 4:.0f}' text-anchor='end'>{v:.1f}</text>"
+            for v in (ymax / 2, ymax / 1.1)]
+    for i, (name, ys) in enumerate(series.items()):
+        colour = "#0072B2" if i == 0 else "#D55E00"
+        pts = " ".join(f"{X(x):.1f},{Y(y):.1f}" for x, y in zip(xs, ys))
+        out.append(f"<polyline points='{pts}' fill='none' stroke='{colour}' stroke-width='2'/>")
+        out += [f"<circle cx='{X(x):.1f}' cy='{Y(y):.1f}' r='3' fill='{colour}'/>"
+                for x, y in zip(xs, ys)]
+        out.append(f"<text x='60' y='{25 + 14 * i}' fill='{colour}'>{html.escape(name)}</text>")
+    out.append("</svg>")
+    return "".join(out)
+
+
+from ngxcoro.viz.lessons import SVG
+SVG(plot_svg(sizes, timings))
+
 # %% [markdown]
 # ## Scenario 044: fifty threads, a one-node list
+
+# %% [markdown] zh
+# ## 场景 044：五十个线程，只有一个节点的链表
 
 # %% check
 from ngxcoro.viz.lessons import BlogBox, scenario
@@ -225,6 +371,21 @@ BlogBox("ngx.thread.spawn puts the parent coroutine into the list ctx->posted_th
         "In a spawn loop the walk is empty every time. The parent is popped before its next "
         "spawn, and the children, parked in ngx.sleep, are never in the list: 50 posts, "
         "0 nodes walked. The children come back through their timers, in deadline order.",
+        "044-many-threads")
+
+# %% check zh
+from ngxcoro.viz.lessons import BlogBox, scenario
+
+conf44, req44, _ = scenario("044-many-threads")
+hooks = ngxcoro.Hooks()
+w44 = hooks.add(Walk())
+ngxcoro.run(conf44, req44, hooks=hooks)
+print(f"044：投递 {len(w44.walks)} 次，共走过 {sum(w44.walks)} 个节点")
+BlogBox("ngx.thread.spawn 创建轻线程后调用 ngx_http_lua_post_thread，把父协程放在 "
+        "ctx->posted_threads 指向的链表中；post_thread 要走到链表末尾才能把它追加进去。",
+        "在 spawn 循环里，每次遍历都是空的。父协程在下一次 spawn 之前就被取出了，而挂起在 "
+        "ngx.sleep 里的子线程从不进入链表：50 次投递，走过 0 个节点。子线程靠各自的定时器"
+        "回来，按到期时间的顺序。",
         "044-many-threads")
 
 # %% [markdown]
@@ -245,3 +406,11 @@ BlogBox("ngx.thread.spawn puts the parent coroutine into the list ctx->posted_th
 #
 # That is the end of the series. The [glossary](glossary.md) lists every term with its C
 # name, its Chinese name in the blog, and the lesson that teaches it.
+
+# %% [markdown] zh
+# ## 在生产环境中意味着什么
+# * **几乎所有程序里这个链表都很短。** 在 I/O 上等待的线程（sleep、cosocket、capture）不在 `posted_threads` 里，由它自己的事件处理函数恢复。剩下的只有 spawn 之后的父协程，以及在别人排队时用 `coroutine.yield()` 让出时间片的线程。所以“先 spawn N 个，再全部 wait”这种写法每次都是投递进一个空链表：每次投递 O(1)，总共 O(N)。
+# * **在有人阻塞之前嵌套 spawn，链表就会变长。** 一条链（或者深度优先的递归扇出）让每个调用过 spawn 的线程都在排队。于是每次投递都要走完整个深度，开销是深度的平方级。在 C 里每一步只是跳一次指针，所以深度 1000 大约要跳五十万次，在毫秒量级。让 spawn 树保持浅，或者让线程在 spawn 更多线程之前先阻塞一下，这个开销就没有了。
+# * **每次投递还要分配内存。** 节点来自 `r->pool`（`ngx_palloc`），只有请求结束时才释放。一个长时间存活、在循环里不断 spawn 和 yield 的请求，每次投递都会占住 16 字节（64 位上两个指针），直到请求结束。
+#
+# 本系列到此结束。[术语表](../glossary.md) 列出了每个术语的 C 名称、博客里的中文叫法，以及讲解它的那一课。
