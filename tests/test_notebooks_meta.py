@@ -123,3 +123,32 @@ def test_checked_outputs_reproduce(path, monkeypatch):
     assert len(fresh) == len(stored)
     for i, (a, b) in enumerate(zip(stored, fresh)):
         assert a == b, f"checked cell #{i} printed something else:\n{b}\nstored:\n{a}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(NB_DIR)))
+def test_relative_links_resolve(path):
+    # every [text](target) of a lesson's markdown that is not a web address names a
+    # file that exists, seen from the notebook's own folder (zh/ lessons link
+    # ../glossary.md); an #anchor or ?query is not part of the file name
+    import re
+    for c in load(path)["cells"]:
+        if c["cell_type"] != "markdown":
+            continue
+        for target in re.findall(r"\]\(([^)\s]+)\)", "".join(c["source"])):
+            if re.match(r"[a-z]+:", target) or target.startswith("#"):
+                continue
+            file = target.split("#")[0].split("?")[0]
+            assert (path.parent / file).exists(), f"{path.name}: broken link {target!r}"
+
+
+def test_glossary_links_resolve_and_cover_both_languages():
+    import re
+    text = (NB_DIR / "glossary.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)\s]+\.ipynb)\)", text)
+    assert targets
+    for t in targets:
+        assert (NB_DIR / t).exists(), f"glossary.md: broken link {t!r}"
+    # a lesson linked in English is linked in Chinese too, and the other way round
+    en = {t for t in targets if not t.startswith("zh/")}
+    zh = {t[3:] for t in targets if t.startswith("zh/")}
+    assert en == zh

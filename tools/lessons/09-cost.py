@@ -14,7 +14,7 @@
 # %% [markdown] zh
 # # 9 · 开销：post_thread 一路走到链表尾部
 #
-# **上一课：** [8 · 实验](08-lab.ipynb) · **回到开头：** [0 · 导览](00-tour.ipynb)
+# **上一课：** [8 · 实验](08-lab.ipynb) · **下一课：** [10 · 定时器](10-timers.ipynb)
 #
 # `ctx->posted_threads` 是一个没有尾指针的单向链表。要追加一个节点，`ngx_http_lua_post_thread`（`src/ngx_http_lua_util.c`）得从头部开始，沿着 `next` 一直走到末尾。所以一次投递要走的步数等于链表里已有的节点数。如果链表能积攒 N 个线程，N 次投递大约要走 N²/2 步。
 #
@@ -404,8 +404,9 @@ BlogBox("ngx.thread.spawn 创建轻线程后调用 ngx_http_lua_post_thread，�
 #   freed with the request. A long-lived request that spawns and yields in a loop keeps
 #   16 bytes per post (two pointers on 64-bit) until it ends.
 #
-# That is the end of the series. The [glossary](glossary.md) lists every term with its C
-# name, its Chinese name in the blog, and the lesson that teaches it.
+# That is the end of the first ring. **Next:** [10 · Timers](10-timers.ipynb): the second
+# ring starts with work that runs with no client at all. The [glossary](glossary.md) lists
+# every term with its C name, its Chinese name in the blog, and the lesson that teaches it.
 
 # %% [markdown] zh
 # ## 在生产环境中意味着什么
@@ -413,4 +414,4 @@ BlogBox("ngx.thread.spawn 创建轻线程后调用 ngx_http_lua_post_thread，�
 # * **在有人阻塞之前嵌套 spawn，链表就会变长。** 一条链（或者深度优先的递归扇出）让每个调用过 spawn 的线程都在排队。于是每次投递都要走完整个深度，开销是深度的平方级。在 C 里每一步只是跳一次指针，所以深度 1000 大约要跳五十万次，在毫秒量级。让 spawn 树保持浅，或者让线程在 spawn 更多线程之前先阻塞一下，这个开销就没有了。
 # * **每次投递还要分配内存。** 节点来自 `r->pool`（`ngx_palloc`），只有请求结束时才释放。一个长时间存活、在循环里不断 spawn 和 yield 的请求，每次投递都会占住 16 字节（64 位上两个指针），直到请求结束。
 #
-# 本系列到此结束。[术语表](../glossary.md) 列出了每个术语的 C 名称、博客里的中文叫法，以及讲解它的那一课。
+# 第一圈到此结束。**下一课：** [10 · 定时器](10-timers.ipynb)：第二圈从根本没有客户端的工作讲起。[术语表](../glossary.md) 列出了每个术语的 C 名称、博客里的中文叫法，以及讲解它的那一课。

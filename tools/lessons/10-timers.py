@@ -32,7 +32,7 @@
 # 3. 为什么定时器里不能 `ngx.say`，以及定时器比创建它的请求活得更久；
 # 4. 0 延时定时器、到期时间和 sleep 之间的先后顺序；以及 worker 退出时的 `premature = true`。
 #
-# **上一课：** [9 · 代价](09-cost.ipynb) · **下一课：** [11 · Cosocket](11-cosockets.ipynb)
+# **上一课：** [9 · 开销](09-cost.ipynb) · **下一课：** [11 · Cosocket](11-cosockets.ipynb)
 
 # %%
 import inspect
