@@ -205,7 +205,7 @@ def count_chart_svg(result, width=560, height=160):
     return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
             f"font-family='sans-serif'>{ticks}{fm}<path d='{path}' fill='none' stroke='#0072B2' "
             f"stroke-width='2'/><text x='{width / 2:.0f}' y='{height - 5}' font-size='10' "
-            f"text-anchor='middle'>events (dashed: finalize_request with its rc)</text>"
+            f"text-anchor='middle'>{html.escape(word('chart x'))}</text>"
             f"<text x='8' y='{height / 2:.0f}' font-size='10' transform='rotate(-90 8 "
             f"{height / 2:.0f})' text-anchor='middle'>r-&gt;count</text></svg>")
 
