@@ -75,7 +75,7 @@ WORDS = {
               "zh": "已按顺序 {order} 重新运行：状态 {status}，{steps}"},
     "steps none": {"en": "no steps", "zh": "没有步骤"},
     "steps one": {"en": "step 0 only", "zh": "只有第 0 步"},
-    "steps range": {"en": "steps 0-{last}", "zh": "第 0-{last} 步"},
+    "steps range": {"en": "steps 0-{last}", "zh": "共 0-{last} 步"},
     # the stepper: panels
     "event log": {"en": "event log (click a step to jump)", "zh": "事件日志（点击某一步即可跳转）"},
     "your lua": {"en": "your Lua in its location block (nginx.conf lines)",
@@ -109,7 +109,7 @@ WORDS = {
     "stage phase handler": {"en": "phase handler", "zh": "阶段处理函数"},
     "where phase": {"en": "phase", "zh": "阶段"},
     "static step": {"en": "step {step} of {steps} (the interactive stepper needs widget JavaScript)",
-                    "zh": "第 {step} 步，共 {steps}（交互式步进器需要 widget JavaScript）"},
+                    "zh": "第 {step} 步（{steps}；交互式步进器需要 widget JavaScript）"},
     "status": {"en": "status", "zh": "状态"},
     # the editor (viz/editor.py)
     "editor placeholder": {"en": "a location block, or bare Lua", "zh": "一个 location 块，或一段 Lua 代码"},

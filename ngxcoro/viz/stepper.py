@@ -27,7 +27,8 @@ from collections import Counter
 import anywidget
 import traitlets
 
-from .i18n import STEPPER_KEYS, word, words as _words
+from .explain_zh import explain_zh
+from .i18n import STEPPER_KEYS, language, word, words as _words
 
 _HERE = pathlib.Path(__file__).resolve().parent
 _PKG = _HERE.parent
@@ -114,8 +115,11 @@ def build_frames(snaps, body=None):
     """Snapshots -> frames: only what the browser shows, as plain JSON.
     Only coroutines that are on a Lua line are listed (the graph shows the
     rest).  With `body` (the final response body), output sent so far that
-    is a prefix of it is stored as its length, `sent_n`, not as text."""
+    is a prefix of it is stored as its length, `sent_n`, not as text.
+    The explanation is the model's (English) unless the widgets speak
+    Chinese (i18n.py): then explain_zh says it from the step's fields."""
     frames, stage = [], None
+    zh = language() == "zh"
     for i, s in enumerate(snaps):
         where = s.get("where") or {}
         stage = stage_of(where.get("c_function"), s["event"], stage)
@@ -139,7 +143,8 @@ def build_frames(snaps, body=None):
         frames.append({
             "step": s.get("step", i),
             "event": s["event"],
-            "explain": s.get("explain", ""),
+            "explain": (zh and explain_zh(s["event"], s.get("data"), s.get("t_ms", 0))
+                        or s.get("explain", "")),
             "c_function": where.get("c_function"),
             "function": where.get("function"),
             "file": where.get("file"),
