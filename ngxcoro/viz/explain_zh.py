@@ -56,7 +56,7 @@ ZH = {
     "set_uri_jump": "ngx.req.set_uri(\"{uri}\", true) 为 rewrite 跳转而让出",
     "handle_rewrite_jump": "run_thread 处理 rewrite 跳转：线程都被终止，ctx 重新开始",
     "internal_redirect": "内部跳转到 {uri}（r->count +1）",
-    "request_cleanup": "request_cleanup（forcible={forcible}）",
+    "request_cleanup": "request_cleanup 清理请求的 Lua 上下文（forcible={forcible}）",
     "finalize_threads": "finalize_threads 删除这个处理函数的所有线程",
     # --- subrequests
     "capture": "从 {uri} 发起 ngx.location.capture（r->count {c}）",
@@ -73,8 +73,8 @@ ZH = {
     # --- finalize, count, close
     "send_last_buf": "发送响应的最后一个 buf",
     "finalize_request": "对 {uri} 调用 finalize_request(r, {rc_text})，r->count 为 {c}",
-    "count": "r->count {delta:+d} -> {c}：{cause}",
-    "close_request": "close_request：r->count {c} -> {c_after}",
+    "count": "r->count {delta:+d} -> {c}（原因：{cause}）",
+    "close_request": "close_request：r->count 从 {c} 减为 {c_after}",
     "terminate_request": "terminate_request：连接将被关闭",
     "free_request": "释放请求：运行它的 cleanup 回调",
     "close_connection": "关闭连接：c->destroyed = 1",
@@ -101,7 +101,7 @@ ZH = {
     "timer_fired": "{co} 的 ngx.timer 在 {t_ms} ms 时到期",
     "free_timer_thread": "{co} 的定时器无法运行：它的线程被归还（ngx_http_lua_free_thread）",
     "finalize_fake_request": "以 {rc_text} 结束定时器的假请求（r->count {c}）",
-    "close_fake_request": "关闭假请求：r->count {c} -> {c_after}",
+    "close_fake_request": "关闭假请求：r->count 从 {c} 减为 {c_after}",
     "free_fake_request": "释放假请求：运行它的 cleanup 回调",
     "close_fake_connection": "关闭假连接",
     # --- client abort, log phase, filters
