@@ -300,14 +300,14 @@ STEP_RE = re.compile(r"step (\d+) of (\d+)|第 (\d+) / (\d+) 步")
 
 
 def _step(stepper):
-    label = stepper.locator(".ngxc-steplabel")
-    text = label.inner_text().strip()
-    m = STEP_RE.fullmatch(text)
+    # words and attributes read at once (a playing stepper moves in between)
+    text, *data = stepper.locator(".ngxc-steplabel").evaluate(
+        "(el) => [el.textContent, el.dataset.step, el.dataset.last]")
+    m = STEP_RE.fullmatch(text.strip())
     assert m, f"step counter reads {text!r}"
     step, last = (int(g) for g in (m.groups()[:2] if m.group(1) else m.groups()[2:]))
     # the words and the data attributes say the same
-    assert (label.get_attribute("data-step"), label.get_attribute("data-last")) == (
-        str(step), str(last)), f"step counter {text!r} and its data attributes differ"
+    assert data == [str(step), str(last)], f"step counter {text!r} and its data {data} differ"
     return step, last
 
 

@@ -53,12 +53,11 @@ def site(browser, tmp_path_factory):
 
 def _step(label):
     """(step, last) of a stepper's counter, from its words and its data attributes."""
-    text = label.inner_text().strip()
-    m = STEP_RE.fullmatch(text)
+    text, *data = label.evaluate("(el) => [el.textContent, el.dataset.step, el.dataset.last]")
+    m = STEP_RE.fullmatch(text.strip())
     assert m, f"step counter reads {text!r}"
     step, last = (int(g) for g in (m.groups()[:2] if m.group(1) else m.groups()[2:]))
-    assert (label.get_attribute("data-step"), label.get_attribute("data-last")) == (
-        str(step), str(last)), text
+    assert data == [str(step), str(last)], (text, data)
     return step, last
 
 
