@@ -128,7 +128,7 @@ WORDS = {
                          '不会运行任何 location（方法只能由 "A"-"Z"、"_" 和 "-" 组成）'},
     "lua line": {"en": "line {line} of your Lua: {error}", "zh": "你的 Lua 代码第 {line} 行：{error}"},
     "stopped": {"en": "stopped", "zh": "已停止"},
-    "hung": {"en": "hung", "zh": "挂住"},
+    "hung": {"en": "hung", "zh": "卡住"},
     "no response short": {"en": "no response", "zh": "没有响应"},
     "summary": {"en": "status {status} &middot; {n} steps", "zh": "状态 {status} &middot; {n} 步"},
     # the graph's key (viz/legend.py)
@@ -165,7 +165,7 @@ WORDS = {
     "axis step": {"en": "step", "zh": "步骤"},
     "executing": {"en": "executing", "zh": "执行中"},
     "posted": {"en": "posted", "zh": "已投递"},
-    "blocked": {"en": "blocked", "zh": "阻塞"},
+    "blocked": {"en": "blocked", "zh": "阻塞中"},
     "normal": {"en": "normal", "zh": "normal"},
     "suspended": {"en": "suspended", "zh": "挂起"},
     "zombie": {"en": "zombie", "zh": "僵尸"},
