@@ -106,6 +106,10 @@ def test_chinese_explanations_fill_their_fields(result):
     # the callable ones too
     assert explain_zh("sock_handler", {"wev": 1, "u": "u1"}, 0) == "写事件到达 u1"
     assert explain_zh("post_event", {"update": 0, "sem": "sema1"}, 0).startswith("ngx_post_event：sema1")
+    count = lambda cause: explain_zh("count", {"delta": 1, "c": 2, "cause": cause}, 0)
+    assert count("subrequest /sub") == "r->count +1 -> 2（原因：子请求 /sub）"
+    assert count("subrequest /sub done") == "r->count +1 -> 2（原因：子请求 /sub 完成）"
+    assert count("close_request") == "r->count +1 -> 2（原因：close_request）"
 
 
 def test_zh_chrome_elsewhere(zh, result):

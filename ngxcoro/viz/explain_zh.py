@@ -17,7 +17,33 @@ OP_TEXT = {"NOP": "某个 API 阻塞了，run_thread 返回 NGX_AGAIN",
            "USER_CORO_YIELD": "yield，回到恢复它的协程（或是让出一个时间片）"}
 RV_TEXT = {0: "0（运行结束）", 1: "1（LUA_YIELD）", 2: "2（LUA_ERRRUN）"}
 
-_PHASE = {"rewrite": "rewrite", "access": "access", "content": "content"}
+# why r->count changed (nginx/request.py count_change's `cause`): the model's
+# words, said in Chinese; a C function's name stays as it is
+CAUSES = {
+    "discard request body": "丢弃请求包体",
+    "read client request body": "读取客户端请求包体",
+    "echo handler waits": "echo 处理函数等待",
+    "echo: the body was in": "echo：包体已经读完",
+    "internal redirect": "内部跳转",
+    "content_run_posted_threads: park the request": "content_run_posted_threads：把请求挂起",
+    "ngx.req.read_body gives the reader's reference back": "ngx.req.read_body 归还读者的引用",
+}
+_CAUSE_RE = (("internal redirect to ", "内部跳转到 {}"), ("named location ", "命名 location {}"),
+             ("cancel subrequest ", "取消子请求 {}"), ("subrequest ", "子请求 {}"))
+
+
+def cause_zh(cause):
+    """count_change's cause in Chinese (a C name, or one not known here, stays)."""
+    if not isinstance(cause, str):
+        return cause
+    if cause in CAUSES:
+        return CAUSES[cause]
+    if cause.startswith("subrequest ") and cause.endswith(" done"):
+        return f"子请求 {cause[len('subrequest '):-len(' done')]} 完成"
+    for head, zh in _CAUSE_RE:
+        if cause.startswith(head):
+            return zh.format(cause[len(head):])
+    return cause
 
 ZH = {
     # --- the phase handlers and run_thread
@@ -186,6 +212,8 @@ def explain_zh(name, d, t_ms):
         d["rv_text"] = RV_TEXT.get(d["rv"], str(d["rv"]))
     if "success" in d:
         d["done_text"] = "执行完毕" if d["success"] else "出错结束"
+    if name == "count":
+        d["cause"] = cause_zh(d.get("cause"))
     if name in ("close_request", "close_fake_request") and isinstance(d.get("c"), int):
         d["c_after"] = d["c"] - 1
     for k in ("co", "parent", "child"):
