@@ -292,13 +292,28 @@ def _wait_widgets(page, nb_selector):
 
 
 # ---------------------------------------------------------------- stepper
-STEP_RE = re.compile(r"step (\d+) of (\d+)")
+# The checks read what a widget says in any language (a lesson in notebooks/zh/
+# calls set_language("zh")): the stepper's controls by their data-ngxc names,
+# its counter by data-step / data-last (the words are "step 3 of 9" or
+# "第 3 / 9 步"), a Predict's verdict by data-verdict.
+STEP_RE = re.compile(r"step (\d+) of (\d+)|第 (\d+) / (\d+) 步")
 
 
 def _step(stepper):
-    m = STEP_RE.fullmatch(stepper.locator(".ngxc-steplabel").inner_text().strip())
-    assert m, f"step counter reads {stepper.locator('.ngxc-steplabel').inner_text()!r}"
-    return int(m.group(1)), int(m.group(2))
+    # words and attributes read at once (a playing stepper moves in between)
+    text, *data = stepper.locator(".ngxc-steplabel").evaluate(
+        "(el) => [el.textContent, el.dataset.step, el.dataset.last]")
+    m = STEP_RE.fullmatch(text.strip())
+    assert m, f"step counter reads {text!r}"
+    step, last = (int(g) for g in (m.groups()[:2] if m.group(1) else m.groups()[2:]))
+    # the words and the data attributes say the same
+    assert data == [str(step), str(last)], f"step counter {text!r} and its data {data} differ"
+    return step, last
+
+
+def _button(stepper, name):
+    """A stepper control by its data-ngxc name (first, prev, next, last, play ...)."""
+    return stepper.locator(f'button[data-ngxc="{name}"]')
 
 
 def _svg(stepper):
@@ -330,17 +345,15 @@ def exercise_stepper(page, stepper, label):
     first, last = _step(stepper)
     assert first == 0 and last > 0, f"{label}: counter 'step {first} of {last}'"
     pic0, svg0 = _picture(stepper), _svg(stepper)
-    # the toolbar's buttons: aria-label "next step (→)" and so on (the
-    # "next step of this kind" button has no parenthesis)
-    btn = lambda name: stepper.locator(f'button[aria-label^="{name} ("]')
+    btn = lambda name: _button(stepper, name)
 
     # next: one step on, a new picture
-    btn("next step").click()
+    btn("next").click()
     s1 = _wait_step(page, stepper, lambda s: s > 0)
     pic1 = _picture(stepper)
     assert pic1 != pic0, f"{label}: next changed the counter but not the picture"
     # prev: back to the first step and its picture
-    btn("previous step").click()
+    btn("prev").click()
     _wait_step(page, stepper, 0)
     assert _picture(stepper) == pic0, f"{label}: prev did not restore the first picture"
 
@@ -356,7 +369,7 @@ def exercise_stepper(page, stepper, label):
     mid = _wait_step(page, stepper, lambda s: 0 < s < last)
 
     # keyboard: with focus in the stepper, the arrow keys step
-    btn("first step").click()
+    btn("first").click()
     _wait_step(page, stepper, 0)
     page.keyboard.press("ArrowRight")
     _wait_step(page, stepper, s1, timeout=3000)
@@ -364,27 +377,29 @@ def exercise_stepper(page, stepper, label):
     _wait_step(page, stepper, 0, timeout=3000)
 
     # play (at the fastest speed): it moves on by itself; pause stops it
-    stepper.locator("select.ngxc-select[title='play speed']").select_option("60")
-    play = stepper.locator("button.ngxc-play")
+    stepper.locator('select[data-ngxc="speed"]').select_option("60")
+    play = btn("play")
     play.click()
     moved = _wait_step(page, stepper, lambda s: s >= min(3, last))
-    assert "pause" in play.inner_text(), f"{label}: the play button does not say pause"
+    assert play.get_attribute("data-state") == "playing", f"{label}: the play button is not playing"
     assert _picture(stepper) != pic0, f"{label}: play moved the counter, not the picture"
     play.click()
     page.wait_for_timeout(150)
     held = _step(stepper)[0]
     page.wait_for_timeout(400)
     assert _step(stepper)[0] == held, f"{label}: still stepping after pause"
-    assert "play" in play.inner_text()
+    assert play.get_attribute("data-state") == "paused"
     return f"{last + 1} steps; next->{s1}, slider end->{last}, mid->{mid}, play->{moved}.."
 
 
 def exercise_predict(widget, label):
     widget.scroll_into_view_if_needed()
-    widget.locator("button").first.click()
-    widget.get_by_role("button", name="Check", exact=True).click()
-    verdict = widget.locator("div").last
-    assert re.search(r"Right|Not quite", verdict.inner_text()), f"{label}: Predict did not answer"
+    widget.locator("button[data-option]").first.click()
+    widget.locator('button[data-ngxc="check"]').click()
+    verdict = widget.locator(".ngxcoro-verdict")
+    assert verdict.get_attribute("data-verdict") in ("right", "wrong"), \
+        f"{label}: Predict did not answer"
+    assert verdict.inner_text().strip(), f"{label}: Predict's verdict is empty"
 
 
 def exercise_tweak(row, label):
@@ -406,9 +421,10 @@ def exercise_editor(page, editor, label):
     st = editor.locator(".ngxc")
     st.locator(".ngxc-src").get_by_text(f'ngx.say("{MARK}: entry")').wait_for(timeout=60_000)
     st.locator(".ngxc-graph:not(.ngxc-timeline) svg").first.wait_for(state="visible")
-    assert "status 200" in editor.inner_text(), f"{label}: the editor's run did not give 200"
+    assert editor.locator("[data-status='200']").count() == 1, \
+        f"{label}: the editor's run did not give 200"
     assert _step(st)[0] == 0
-    st.locator('button[aria-label^="last step ("]').click()
+    _button(st, "last").click()
     _wait_step(page, st, _step(st)[1])
     out = st.locator(".ngxc-out").inner_text()
     assert f"{MARK}: entry" in out and f"{MARK}: child" in out, out

@@ -166,7 +166,8 @@ def test_step_counts_number_from_zero(stepper):
     assert [f["step"] for f in stepper.frames] == list(range(n))
     assert f"steps 0-{n - 1}" in repr(stepper)
     assert f"step {n - 1} of steps 0-{n - 1}" in stepper.static_html()
-    assert "step ${f.step} of ${fs[n - 1].step}" in Stepper._esm.default_value
+    assert 't("step of", { step: f.step, last: fs[n - 1].step })' in Stepper._esm.default_value
+    assert stepper.words["step of"] == "step {step} of {last}"
 
 
 def test_show_bare_chunk_and_location_block():

@@ -2,8 +2,9 @@
 and the widget JavaScript vendored next to them.  The steppers keep stepping
 in these pages with no kernel and no network.
 
-    python tools/build_site.py                 # every notebooks/*.ipynb -> site/
+    python tools/build_site.py                 # every notebooks/*.ipynb and zh/*.ipynb -> site/
     python tools/build_site.py 00 03           # some lessons only (by name prefix)
+    python tools/build_site.py 00 zh/00        # the tour in English and in Chinese
     python tools/build_site.py --out /tmp/s    # somewhere else
 
 What it does:
@@ -23,7 +24,14 @@ What it does:
    TeX in a lesson's markdown stays as plain text (a warning says which).
    Links between lessons (`01-x.ipynb`) are pointed at the pages (`01-x.html`).
 4. Writes a page for each markdown note in notebooks/ (glossary.md ...) and
-   index.html listing the lessons (title and first paragraph) and the notes.
+   index.html listing the lessons (title and first paragraph), in English
+   and in Chinese, and the notes.
+
+The Chinese lessons (notebooks/zh/*.ipynb, built by tools/build_lessons.py)
+become pages under zh/: a link from one to another (`01-x.ipynb`) stays in
+zh/, `../glossary.md` is the glossary's page, and their widgets load the
+same vendored JavaScript (zh/ has a require.js configuration of its own, and
+the icon fonts, which the renderer's CSS asks for next to the page).
 
 Needs npm (Node) on PATH the first time, and the `[test]` or `[lab]` extras.
 """
@@ -46,6 +54,7 @@ import nbformat
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
+LANGS = ("", "zh")          # the English lessons (notebooks/), the Chinese ones (notebooks/zh/)
 DEFAULT_OUT = ROOT / "site"
 DEFAULT_CACHE = pathlib.Path(os.environ.get("NGXCORO_NPM_CACHE", ROOT / "build" / "npm"))
 STATIC = "_static"
@@ -118,24 +127,39 @@ def vendor(out, cache):
     shutil.rmtree(hm, ignore_errors=True)
     (hm / "html-manager" / "dist").mkdir(parents=True)
     shutil.copy(dist / "embed-amd.js", hm / "html-manager" / "dist" / "embed-amd.js")
-    for font in dist.iterdir():
-        if font.suffix in (".woff2", ".woff", ".ttf"):
-            shutil.copy(font, hm / "html-manager" / "dist" / font.name)
-            shutil.copy(font, hm / font.name)
+    fonts = [f for f in dist.iterdir() if f.suffix in (".woff2", ".woff", ".ttf")]
+    for font in fonts:
+        shutil.copy(font, hm / "html-manager" / "dist" / font.name)
+        shutil.copy(font, hm / font.name)
+    # ... and next to the pages in zh/ (the fonts only: the script is loaded from the root)
+    for sub in filter(None, LANGS):
+        shutil.rmtree(out / sub / "@jupyter-widgets", ignore_errors=True)
+        (out / sub / "@jupyter-widgets" / "html-manager" / "dist").mkdir(parents=True)
+        for font in fonts:
+            shutil.copy(font, out / sub / "@jupyter-widgets" / "html-manager" / "dist" / font.name)
+            shutil.copy(font, out / sub / "@jupyter-widgets" / font.name)
     shutil.copy(pkgs["anywidget"] / "dist" / "index.js", static / "anywidget.js")
     # require.js, configured so that html-manager's require(['anywidget'])
-    # finds the vendored copy instead of falling back to a CDN
-    (static / "require.js").write_text(
-        (pkgs["requirejs"] / "require.js").read_text(encoding="utf-8")
-        + f'\nrequire.config({{paths: {{anywidget: "{STATIC}/anywidget"}}}});\n',
-        encoding="utf-8")
+    # finds the vendored copy instead of falling back to a CDN; require.js
+    # resolves the path against the page, so the pages in zh/ have their own
+    require_js = (pkgs["requirejs"] / "require.js").read_text(encoding="utf-8")
+    for sub in LANGS:
+        up = "../" if sub else ""
+        (static / (f"require-{sub}.js" if sub else "require.js")).write_text(
+            require_js + f'\nrequire.config({{paths: {{anywidget: "{up}{STATIC}/anywidget"}}}});\n',
+            encoding="utf-8")
     (static / "no-mathjax.js").write_text("/* MathJax is not vendored (see tools/build_site.py) */\n")
     versions = {k: v.rsplit("@", 1)[1] for k, v in specs.items()}
     (static / "VERSIONS.json").write_text(json.dumps(versions, indent=1) + "\n")
-    urls = {"require_js_url": f"{STATIC}/require.js",
-            "widget_renderer_url": "@jupyter-widgets/html-manager/dist/embed-amd.js",
-            "mathjax_url": f"{STATIC}/no-mathjax.js"}
-    return urls, versions
+    return versions
+
+
+def page_urls(sub=""):
+    """The script URLs of a page in out/ (sub "") or in out/zh/ (sub "zh")."""
+    up = "../" if sub else ""
+    return {"require_js_url": f"{up}{STATIC}/" + (f"require-{sub}.js" if sub else "require.js"),
+            "widget_renderer_url": f"{up}@jupyter-widgets/html-manager/dist/embed-amd.js",
+            "mathjax_url": f"{up}{STATIC}/no-mathjax.js"}
 
 
 # ----------------------------------------------------------------- lessons
@@ -168,10 +192,10 @@ def lesson_info(nb, stem):
     return stem, ""
 
 
-def execute(nb, timeout):
+def execute(nb, timeout, where=NOTEBOOKS):
     from nbclient import NotebookClient
     NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+                   resources={"metadata": {"path": str(where)}}).execute()
     return nb
 
 
@@ -186,9 +210,15 @@ def export(nb, urls):
     c.TagRemovePreprocessor.remove_all_outputs_tags = {"answer"}
     exporter = HTMLExporter(config=c, template_name="lab", **urls)
     body, _ = exporter.from_notebook_node(nb)
-    # links between lessons (01-x.ipynb) and to notes next to them (glossary.md)
-    # point at their pages (relative links only)
-    return re.sub(r'href="(?![a-z]+:|/)([^"#?/]+)\.(?:ipynb|md)(#[^"]*)?"',
+    return relink(body)
+
+
+def relink(body):
+    """Links between lessons (01-x.ipynb) and to notes next to them
+    (glossary.md) point at their pages (relative links only): also from a
+    Chinese lesson to the glossary (../glossary.md) and from an English page
+    to a Chinese lesson (zh/01-x.ipynb), as the site keeps them."""
+    return re.sub(r'href="(?![a-z]+:|/)((?:\.\./|zh/)?[^"#?/]+)\.(?:ipynb|md)(#[^"]*)?"',
                   lambda m: f'href="{m.group(1)}.html{m.group(2) or ""}"', body)
 
 
@@ -201,14 +231,22 @@ def markdown_inline(text):
     return re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", s)
 
 
-def index_page(entries, versions, notes=()):
-    more = "".join(f'<li><a href="{html.escape(page)}">{markdown_inline(title)}</a></li>'
-                   for page, title, _ in notes)
-    more = f"<h2>Notes</h2>\n<ul>{more}</ul>" if more else ""
-    items = "\n".join(
+def _items(entries):
+    return "\n".join(
         f'<li><a href="{html.escape(page)}">{markdown_inline(title)}</a>'
         f'<div class="blurb">{markdown_inline(blurb)}</div></li>'
         for page, title, blurb in entries)
+
+
+def index_page(entries, versions, notes=(), zh_entries=()):
+    """The index: the English lessons, the Chinese ones (zh/...), the notes."""
+    more = "".join(f'<li><a href="{html.escape(page)}">{markdown_inline(title)}</a></li>'
+                   for page, title, _ in notes)
+    more = f"<h2>Notes</h2>\n<ul>{more}</ul>" if more else ""
+    items = _items(entries)
+    zh = (f'<h2 id="zh" lang="zh">中文课程</h2>\n<p lang="zh">同样的课程，中文版：每个步进器都可以在'
+          f'这里直接逐步查看，无需内核。</p>\n<ol lang="zh">\n{_items(zh_entries)}\n</ol>'
+          if zh_entries else "")
     vs = ", ".join(f"{k} {v}" for k, v in versions.items())
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -233,12 +271,14 @@ footer {{ margin-top: 2rem; color: #59636e; font-size: .85rem; }}
 <body>
 <h1>ngxcoro lessons</h1>
 <p>How OpenResty's lua-nginx-module schedules Lua light threads, step by step.
+<a href="#zh" lang="zh">中文版</a> below.
 These pages were executed when the site was built: every stepper steps right
 here, with no kernel (re-running with another completion order, and the editor's
 Run button, need a live Jupyter).</p>
 <ol>
 {items}
 </ol>
+{zh}
 {more}
 <footer>Built by <code>python tools/build_site.py</code>. Widget JavaScript
 vendored from the npm registry ({html.escape(vs)}); no CDN.</footer>
@@ -256,9 +296,12 @@ def main(argv=None):
     ap.add_argument("--timeout", type=int, default=600, help="per cell, seconds")
     args = ap.parse_args(argv)
 
-    paths = sorted(NOTEBOOKS.glob("*.ipynb"))
+    # "00-tour" (notebooks/00-tour.ipynb) and "zh/00-tour" (notebooks/zh/...):
+    # a prefix without "zh/" picks English lessons, one with it Chinese ones
+    paths = [p for sub in LANGS for p in sorted((NOTEBOOKS / sub).glob("*.ipynb"))]
+    rel = lambda p: p.relative_to(NOTEBOOKS).with_suffix("").as_posix()
     if args.lessons:
-        paths = [p for p in paths if any(p.stem.startswith(w) for w in args.lessons)]
+        paths = [p for p in paths if any(rel(p).startswith(w) for w in args.lessons)]
     if not paths:
         sys.exit("build_site: no notebooks matched")
     out = args.out.resolve()
@@ -269,23 +312,25 @@ def main(argv=None):
             sys.exit(f"build_site: {out} exists and is not a site built here; not touching it")
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    urls, versions = vendor(out, args.cache)
+    versions = vendor(out, args.cache)
     log(f"vendored {', '.join(f'{k} {v}' for k, v in versions.items())} "
         f"({time.monotonic() - t0:.1f} s)")
 
-    entries = []
+    entries = {sub: [] for sub in LANGS}
     for path in paths:
         t = time.monotonic()
+        sub = "" if path.parent == NOTEBOOKS else path.parent.name
         nb = nbformat.read(path, as_version=4)
         title, blurb = lesson_info(nb, path.stem)
         tex = [c for c in nb.cells if c.cell_type == "markdown" and _TEX.search(c.source)]
         if tex:
             log(f"warning: {path.name} has TeX in markdown; MathJax is not vendored, "
                 "it shows as plain text")
-        execute(nb, args.timeout)
-        page = f"{path.stem}.html"
-        (out / page).write_text(export(nb, urls), encoding="utf-8")
-        entries.append((page, title, blurb))
+        execute(nb, args.timeout, path.parent)
+        page = f"{sub}/{path.stem}.html" if sub else f"{path.stem}.html"
+        (out / page).parent.mkdir(parents=True, exist_ok=True)
+        (out / page).write_text(export(nb, page_urls(sub)), encoding="utf-8")
+        entries[sub].append((page, title, blurb))
         log(f"{page}: {time.monotonic() - t:.1f} s")
     # markdown notes next to the lessons (a glossary ...): a page each
     notes = []
@@ -294,10 +339,12 @@ def main(argv=None):
         nb.metadata["title"] = path.stem
         nb.cells.append(nbformat.v4.new_markdown_cell(path.read_text(encoding="utf-8")))
         page = f"{path.stem}.html"
-        (out / page).write_text(export(nb, urls), encoding="utf-8")
+        (out / page).write_text(export(nb, page_urls()), encoding="utf-8")
         notes.append((page, lesson_info(nb, path.stem)[0], ""))
-    (out / "index.html").write_text(index_page(entries, versions, notes), encoding="utf-8")
-    log(f"site: {out} ({len(entries)} lessons, {time.monotonic() - t0:.1f} s)")
+    (out / "index.html").write_text(index_page(entries[""], versions, notes, entries["zh"]),
+                                    encoding="utf-8")
+    log(f"site: {out} ({len(entries[''])} lessons, {len(entries['zh'])} in Chinese, "
+        f"{time.monotonic() - t0:.1f} s)")
     return 0
 
 

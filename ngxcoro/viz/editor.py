@@ -19,6 +19,7 @@ import re
 import ipywidgets as W
 
 from ..nginx.http_parse import invalid_method
+from .i18n import word
 from .stepper import Stepper, is_config, error_lines
 
 _EXAMPLE = """location = /t {
@@ -40,7 +41,7 @@ def lua_error_headline(line):
     """"line 5 of your Lua: ')' expected ..." for an nginx error line about a
     bare chunk (the chunk's line k is the text box's line k), else None."""
     m = _LUA_ERR.search(line)
-    return f"line {m.group(1)} of your Lua: {m.group(2)}" if m else None
+    return word("lua line", line=m.group(1), error=m.group(2)) if m else None
 
 
 class Editor(W.VBox):
@@ -53,14 +54,14 @@ class Editor(W.VBox):
         text = lua if lua is not None else (code if code is not None else _EXAMPLE)
         mono = W.Layout(width="100%")
         self.code = W.Textarea(value=text, rows=max(6, min(24, text.count("\n") + 2)),
-                               layout=mono, placeholder="a location block, or bare Lua")
+                               layout=mono, placeholder=word("editor placeholder"))
         self.code.add_class("ngxc-editor-code")
-        self.request = W.Text(value=request, description="request", placeholder="GET /t",
+        self.request = W.Text(value=request, description=word("request"), placeholder="GET /t",
                               layout=W.Layout(width="320px"))
-        self.body = W.Text(value=body, description="body", placeholder="(none)",
+        self.body = W.Text(value=body, description=word("body"), placeholder=word("body none"),
                            layout=W.Layout(width="320px"))
-        self.run_button = W.Button(description="Run", button_style="primary", icon="play",
-                                   tooltip="run the model and step through it")
+        self.run_button = W.Button(description=word("run"), button_style="primary", icon="play",
+                                   tooltip=word("run tooltip"))
         self.error = W.HTML(value="")
         self.banner = W.HTML(value="")     # stopped at the horizon / a limit / interrupted
         self.summary = W.HTML(value="")
@@ -113,13 +114,12 @@ class Editor(W.VBox):
     def run(self):
         """What the Run button does.  Returns the Result (None when the
         request line itself was refused, or the run was interrupted)."""
-        self._clear("<span style='color:var(--jp-ui-font-color2,#666)'>running&hellip;</span>")
+        self._clear(f"<span style='color:var(--jp-ui-font-color2,#666)'>{word('running')}</span>")
         try:
             return self._run()
         except KeyboardInterrupt:         # the kernel's interrupt: no run to show
             self._clear()
-            self._show_banner("interrupted: this run was stopped before it ended; "
-                              "nothing of it is shown", "interrupted")
+            self._show_banner(word("interrupted"), "interrupted")
             return None
 
     def _run(self):
@@ -140,21 +140,23 @@ class Editor(W.VBox):
             return None
         except Exception as e:            # never a traceback in front of a learner
             self._clear()
-            self._show_errors([f"ngxcoro could not run this: {e}"])
+            self._show_errors([word("could not run", error=e)])
             return None
         self.result = res
         method = request.split()[0]
-        said = ([f'bad method "{method}" in request line "{request}": nginx answers 400 Bad '
-                 'Request and runs no location (a method is "A"-"Z", "_" and "-")']
+        said = ([word("bad method", method=method, request=request)]
                 if invalid_method(method) else [])
         stopped = res.message if res.message and res.message.startswith("stopped ") else ""
         self._show_banner("; ".join(filter(None, [stopped, *res.notes])))
         self._show_errors(said + [x for x in error_lines(res) if x != stopped],
                           lua=fn is ngxcoro.run_lua)
         status = res.status if res.status is not None else (
-            ("stopped" if stopped else "hung") if res.hung else "no response")
-        self.summary.value = (f"<span style='color:var(--jp-ui-font-color2,#666)'>status "
-                              f"{html.escape(str(status))} &middot; {len(res.snapshots)} steps</span>")
+            word("stopped" if stopped else "hung") if res.hung else word("no response short"))
+        # data-status: the status in any language (tests read it)
+        self.summary.value = (f"<span style='color:var(--jp-ui-font-color2,#666)' "
+                              f"data-status='{html.escape(str(status))}'>"
+                              + word("summary", status=html.escape(str(status)), n=len(res.snapshots))
+                              + "</span>")
         if not res.snapshots:
             self.holder.children = ()
             return res

@@ -35,6 +35,7 @@ function render({ model, el }) {
   const buttons = opts.map((o, i) => {
     const b = document.createElement("button");
     b.textContent = o;
+    b.dataset.option = i;
     b.style.cssText = "padding:3px 10px;border-radius:4px;border:1px solid #888;" +
       "background:var(--jp-layout-color1,#fff);color:inherit;cursor:pointer;font-family:monospace";
     b.onclick = () => { chosen = i; buttons.forEach((x, j) =>
@@ -45,12 +46,15 @@ function render({ model, el }) {
   box.appendChild(row);
   const check = document.createElement("button");
   check.textContent = w["check"];
+  check.dataset.ngxc = "check";         // found by this name in any language
   check.style.cssText = "padding:3px 12px;border-radius:4px;cursor:pointer";
   const out = document.createElement("div");
   out.style.cssText = "margin-top:6px";
+  out.className = "ngxcoro-verdict";
   check.onclick = () => {
-    if (chosen === null) { out.textContent = w["pick first"]; return; }
+    if (chosen === null) { out.textContent = w["pick first"]; out.dataset.verdict = "none"; return; }
     const ok = chosen === model.get("answer");
+    out.dataset.verdict = ok ? "right" : "wrong";
     out.innerHTML = (ok ? "&#10004; <b>" + w["right"] + "</b> " : "&#10008; <b>" + w["not quite"] +
       "</b> " + w["the answer is"] + " <code>" +
       opts[model.get("answer")].replace(/</g, "&lt;") + "</code>. ") + model.get("explain");
@@ -206,7 +210,7 @@ def count_chart_svg(result, width=560, height=160):
     return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
             f"font-family='sans-serif'>{ticks}{fm}<path d='{path}' fill='none' stroke='#0072B2' "
             f"stroke-width='2'/><text x='{width / 2:.0f}' y='{height - 5}' font-size='10' "
-            f"text-anchor='middle'>events (dashed: finalize_request with its rc)</text>"
+            f"text-anchor='middle'>{html.escape(word('chart x'))}</text>"
             f"<text x='8' y='{height / 2:.0f}' font-size='10' transform='rotate(-90 8 "
             f"{height / 2:.0f})' text-anchor='middle'>r-&gt;count</text></svg>")
 

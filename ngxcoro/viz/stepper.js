@@ -70,9 +70,18 @@ function scrollWithin(box, row, center) {
   else box.scrollTop = bottom - box.clientHeight + 4;
 }
 
+// t("step of", {step: 3, last: 9}): the widget word in the lesson's
+// language (stepper.py sends them as `words`; viz/i18n.py holds them), its
+// {placeholders} filled in.  A word missing from `words` shows its key.
+function tr(words, key, vals) {
+  const w = (words && words[key]) || key;
+  return vals ? w.replace(/\{(\w+)\}/g, (m, k) => (k in vals ? String(vals[k]) : m)) : w;
+}
+
 function render({ model, el }) {
   const frames = () => model.get("frames") || [];
   const meta = () => model.get("meta") || {};
+  const t = (key, vals) => tr(model.get("words"), key, vals);
   let timer = null;                    // play
   let lastSvg = -1, lastLogRow = null, lastSrcKey = "";
   let graphs = null, graphsFor = null;   // unpacked model.get("graphs")
@@ -80,31 +89,35 @@ function render({ model, el }) {
   let lazyRun = null, asking = null, askTimer = null, noKernel = false;
 
   // ------------------------------------------------------------ toolbar
-  const btn = (label, title, fn) => h("button", { class: "ngxc-btn", title, "aria-label": title, onclick: fn, type: "button" }, label);
-  const bFirst = btn(icon("first"), "first step (Home)", () => go(0));
-  const bPrev = btn(icon("prev"), "previous step (←)", () => go(cur() - 1));
-  const bNext = btn(icon("next"), "next step (→)", () => go(cur() + 1));
-  const bLast = btn(icon("last"), "last step (End)", () => go(frames().length - 1));
-  const bPlay = btn([icon("play"), " play"], "play / pause (space)", () => togglePlay());
+  // every control has a data-ngxc name (tests and scripts find it by that,
+  // in any language); its title and aria-label are words
+  const btn = (name, label, title, fn) => h("button", { class: "ngxc-btn", title, "aria-label": title,
+    "data-ngxc": name, onclick: fn, type: "button" }, label);
+  const bFirst = btn("first", icon("first"), t("first step"), () => go(0));
+  const bPrev = btn("prev", icon("prev"), t("previous step"), () => go(cur() - 1));
+  const bNext = btn("next", icon("next"), t("next step"), () => go(cur() + 1));
+  const bLast = btn("last", icon("last"), t("last step"), () => go(frames().length - 1));
+  const bPlay = btn("play", [icon("play"), " " + t("play")], t("play / pause"), () => togglePlay());
   bPlay.classList.add("ngxc-play");
-  const speed = h("select", { class: "ngxc-select", title: "play speed" },
+  bPlay.dataset.state = "paused";
+  const speed = h("select", { class: "ngxc-select", title: t("play speed"), "data-ngxc": "speed" },
     SPEEDS.map(([l, ms]) => h("option", { value: ms }, l)));
   speed.value = "500";
   speed.addEventListener("change", () => { if (timer) { stop(); play(); } });
-  const slider = h("input", { type: "range", class: "ngxc-slider", min: 0, max: 0, value: 0, "aria-label": "step" });
+  const slider = h("input", { type: "range", class: "ngxc-slider", min: 0, max: 0, value: 0, "aria-label": t("step slider") });
   slider.addEventListener("input", () => go(+slider.value));
   const stepLabel = h("span", { class: "ngxc-steplabel" });
-  const kind = h("select", { class: "ngxc-select ngxc-kind", title: "event kind to jump to" });
-  const bKindPrev = btn(icon("prev"), "previous step of this kind", () => jumpKind(-1));
-  const bKindNext = btn(icon("next"), "next step of this kind", () => jumpKind(+1));
+  const kind = h("select", { class: "ngxc-select ngxc-kind", title: t("kind to jump to") });
+  const bKindPrev = btn("kind-prev", icon("prev"), t("previous of kind"), () => jumpKind(-1));
+  const bKindNext = btn("kind-next", icon("next"), t("next of kind"), () => jumpKind(+1));
   const kindNote = h("span", { class: "ngxc-note" });
-  const tabGraph = h("button", { class: "ngxc-tab", type: "button", onclick: () => setView("graph") }, "Graph");
-  const tabTime = h("button", { class: "ngxc-tab", type: "button", onclick: () => setView("timeline") }, "Timeline");
+  const tabGraph = h("button", { class: "ngxc-tab", type: "button", "data-ngxc": "graph", onclick: () => setView("graph") }, t("graph tab"));
+  const tabTime = h("button", { class: "ngxc-tab", type: "button", "data-ngxc": "timeline", onclick: () => setView("timeline") }, t("timeline tab"));
   const toolbar = h("div", { class: "ngxc-toolbar" },
     h("span", { class: "ngxc-group" }, bFirst, bPrev, bNext, bLast),
     h("span", { class: "ngxc-group" }, bPlay, speed),
     h("span", { class: "ngxc-group ngxc-grow" }, slider, stepLabel),
-    h("span", { class: "ngxc-group" }, h("span", { class: "ngxc-lbl" }, "jump to"), bKindPrev, kind, bKindNext, kindNote));
+    h("span", { class: "ngxc-group" }, h("span", { class: "ngxc-lbl" }, t("jump to")), bKindPrev, kind, bKindNext, kindNote));
 
   // ------------------------------------------------ where are we: stages
   const stageRow = h("div", { class: "ngxc-stages" });
@@ -114,19 +127,18 @@ function render({ model, el }) {
   // ---------------------------------------------------- completion order
   const labelsSpan = h("span", { class: "ngxc-labels" });
   const orderIn = h("input", { type: "text", class: "ngxc-order", spellcheck: "false",
-    placeholder: "e.g. t2, t1", "aria-label": "completion order" });
-  const bRerun = btn("Re-run", "run the model again with this completion order (needs the kernel)", () => rerun());
+    placeholder: t("order example"), "aria-label": t("completion order") });
+  const bRerun = btn("rerun", t("rerun"), t("rerun title"), () => rerun());
   const rerunNote = h("span", { class: "ngxc-note" });
   orderIn.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); rerun(); } });
   const orderRow = h("div", { class: "ngxc-orderrow" },
-    h("span", { class: "ngxc-lbl" }, "what if another timer finished first? timers:"), labelsSpan,
-    h("span", { class: "ngxc-lbl" }, "order"), orderIn, bRerun, rerunNote);
+    h("span", { class: "ngxc-lbl" }, t("what if")), labelsSpan,
+    h("span", { class: "ngxc-lbl" }, t("order")), orderIn, bRerun, rerunNote);
 
   // ------------------------------------------ this run as a Test::Nginx block
   // (ngxcoro/export.py): the model's answer written as a test of real nginx
   const exportPre = h("pre", { class: "ngxc-code ngxc-export", hidden: true });
-  const bExport = btn("Test::Nginx", "show this run as a Test::Nginx block: the model's " +
-    "answer as a test for real nginx (python -m ngxcoro export writes the same)", () => {
+  const bExport = btn("export", t("export"), t("export title"), () => {
     exportPre.hidden = !exportPre.hidden;
     bExport.classList.toggle("ngxc-on", !exportPre.hidden);
     fillExport();
@@ -154,7 +166,7 @@ function render({ model, el }) {
   const right = h("div", { class: "ngxc-right" },
     h("section", {}, srcTitle, srcBox),
     h("section", {}, pyTitle, pyBox),
-    h("section", {}, h("div", { class: "ngxc-title" }, "event log (click a step to jump)"), logBox));
+    h("section", {}, h("div", { class: "ngxc-title" }, t("event log")), logBox));
 
   const root = h("div", { class: "ngxc", tabindex: "0", "data-lm-suppress-shortcuts": "true" },
     toolbar, h("div", { class: "ngxc-status" }, stageRow, whereRow), explain,
@@ -174,11 +186,13 @@ function render({ model, el }) {
   function play() {
     if (cur() >= frames().length - 1) go(0);
     timer = setInterval(() => go(cur() + 1), +speed.value);
-    bPlay.replaceChildren(icon("pause"), " pause"); bPlay.classList.add("ngxc-on");
+    bPlay.replaceChildren(icon("pause"), " " + t("pause")); bPlay.classList.add("ngxc-on");
+    bPlay.dataset.state = "playing";
   }
   function stop() {
     if (timer) clearInterval(timer);
-    timer = null; bPlay.replaceChildren(icon("play"), " play"); bPlay.classList.remove("ngxc-on");
+    timer = null; bPlay.replaceChildren(icon("play"), " " + t("play")); bPlay.classList.remove("ngxc-on");
+    bPlay.dataset.state = "paused";
   }
   function togglePlay() { timer ? stop() : play(); }
   function jumpKind(dir) {
@@ -186,18 +200,18 @@ function render({ model, el }) {
     for (let i = cur() + dir; i >= 0 && i < fs.length; i += dir) {
       if (fs[i].event === k) { kindNote.textContent = ""; go(i); return; }
     }
-    kindNote.textContent = dir > 0 ? `no later ${k}` : `no earlier ${k}`;
+    kindNote.textContent = t(dir > 0 ? "no later" : "no earlier", { kind: k });
   }
   function setView(v) { model.set("view", v); model.save_changes(); }
   let rerunTimer = null;
   function rerun() {
-    rerunNote.textContent = "re-running…";
+    rerunNote.textContent = t("re-running");
     rerunNote.className = "ngxc-note";
     model.send({ kind: "rerun", order: orderIn.value });
     clearTimeout(rerunTimer);
     rerunTimer = setTimeout(() => {
-      if (rerunNote.textContent === "re-running…") {
-        rerunNote.textContent = "no answer: re-running needs a live kernel (this page only replays the saved steps)";
+      if (rerunNote.textContent === t("re-running")) {
+        rerunNote.textContent = t("no kernel rerun");
         rerunNote.className = "ngxc-note ngxc-warn";
       }
     }, 4000);
@@ -226,10 +240,8 @@ function render({ model, el }) {
     const lines = (src.text || "").split("\n");
     if (lines.length && lines[lines.length - 1] === "") lines.pop();
     const first = src.first || 1;
-    srcTitle.textContent = src.kind === "lua" ? "your Lua in its location block (nginx.conf lines)"
-      : "your config (nginx.conf lines)";
-    srcTitle.title = src.kind === "lua"
-      ? "line numbers are nginx.conf's, as in the graph; in a Lua error \"content_by_lua(nginx.conf:2):N:\" N counts from line 2" : "";
+    srcTitle.textContent = src.kind === "lua" ? t("your lua") : t("your config");
+    srcTitle.title = src.kind === "lua" ? t("lua lines title") : "";
     srcBox.replaceChildren(...lines.map((t, k) => h("div", { class: "ngxc-line", "data-line": first + k },
       h("span", { class: "ngxc-gutter" }), h("span", { class: "ngxc-ln" }, String(first + k)),
       h("span", { class: "ngxc-text" }, t || " "))));
@@ -247,7 +259,7 @@ function render({ model, el }) {
     lastSvg = -1; lastSrcKey = "";
     buildKinds(); buildLog(); buildSource(); buildOrder();
     timeBox.innerHTML = model.get("timeline") || "";
-    timeBox.title = "click a step to jump to it";
+    timeBox.title = t("timeline click");
     loadGraphs();
     draw();
   }
@@ -256,13 +268,13 @@ function render({ model, el }) {
     if (packed === graphsFor) return;
     graphsFor = packed; graphs = null; lastSvg = -1;
     if (typeof DecompressionStream === "undefined") {
-      graphBox.replaceChildren(h("div", { class: "ngxc-err" }, "this browser cannot unpack the graphs (no DecompressionStream)"));
+      graphBox.replaceChildren(h("div", { class: "ngxc-err" }, t("no decompression")));
       return;
     }
     unpackGraphs(packed).then((g) => {
       if (graphsFor !== packed) return;      // a newer run arrived meanwhile
       graphs = g; lastSvg = -1; draw();
-    }, (e) => graphBox.replaceChildren(h("div", { class: "ngxc-err" }, "cannot unpack the graphs: " + e)));
+    }, (e) => graphBox.replaceChildren(h("div", { class: "ngxc-err" }, t("cannot unpack") + e)));
   }
   function svgOf(k) {
     // the pieces of precomputed picture k (see paint)
@@ -306,13 +318,15 @@ function render({ model, el }) {
     const stages = [];
     (m.stages || []).forEach((s, k) => {
       if (k) stages.push(h("span", { class: "ngxc-arrow" }, "›"));
-      stages.push(h("span", { class: "ngxc-stage" + (s === f.stage ? " ngxc-on" : "") }, s));
+      const said = t("stage " + s);
+      stages.push(h("span", { class: "ngxc-stage" + (s === f.stage ? " ngxc-on" : ""), "data-stage": s },
+        said === "stage " + s ? s : said));
     });
     stageRow.replaceChildren(...stages);
     const bits = [
       ["C", f.c_function ? f.c_function + "()" : "—"],
       ["ngxcoro", (f.function || "?") + "()"],
-      ["phase", f.phase || "—"], ["uri", f.uri || "—"],
+      [t("where phase"), f.phase || "—"], ["uri", f.uri || "—"],
       ["r->count", f.count === null || f.count === undefined ? "—" : String(f.count)],
       ["t", `${f.t_ms} ms`],
     ];
@@ -345,11 +359,11 @@ function render({ model, el }) {
   function drawPy(f) {
     const text = (model.get("sources") || {})[f.file];
     const key = `${f.file}:${f.line}`;
-    pyTitle.replaceChildren(h("span", {}, "ngxcoro's model: "), h("code", {}, key),
-      f.c_function ? h("span", { class: "ngxc-dim" }, `  stands for ${f.c_function}()`) : null);
+    pyTitle.replaceChildren(h("span", {}, t("model source")), h("code", {}, key),
+      f.c_function ? h("span", { class: "ngxc-dim" }, t("stands for", { c: f.c_function })) : null);
     if (key === lastSrcKey) return;
     lastSrcKey = key;
-    if (!text || !f.line) { pyBox.replaceChildren(h("div", { class: "ngxc-dim" }, "(no source)")); return; }
+    if (!text || !f.line) { pyBox.replaceChildren(h("div", { class: "ngxc-dim" }, t("no source"))); return; }
     const lines = text.split("\n"), lo = Math.max(1, f.line - CONTEXT), hi = Math.min(lines.length, f.line + CONTEXT);
     const rows = [];
     for (let k = lo; k <= hi; k++) {
@@ -362,11 +376,11 @@ function render({ model, el }) {
   function drawOut(f, m) {
     const o = f.out || {};
     const sent = o.sent !== undefined ? o.sent : (m.body || "").slice(0, o.sent_n || 0);
-    outTitle.replaceChildren(h("span", {}, "output so far"),
-      h("span", { class: "ngxc-dim" }, o.status ? ` · status ${o.status} sent${o.complete ? " · response complete" : ""}` : " · nothing sent yet"));
-    const parts = [h("div", { class: "ngxc-sent", title: "sent to the client" },
-      sent ? sent : h("span", { class: "ngxc-dim" }, "(no body bytes on the wire)"))];
-    if (o.held) parts.push(h("div", { class: "ngxc-heldlbl" }, "held back (buffered, not yet on the wire):"),
+    outTitle.replaceChildren(h("span", {}, t("output so far")),
+      h("span", { class: "ngxc-dim" }, o.status ? t("status sent", { status: o.status }) + (o.complete ? t("response complete") : "") : t("nothing sent")));
+    const parts = [h("div", { class: "ngxc-sent", title: t("sent to client") },
+      sent ? sent : h("span", { class: "ngxc-dim" }, t("no body bytes")))];
+    if (o.held) parts.push(h("div", { class: "ngxc-heldlbl" }, t("held back")),
       h("div", { class: "ngxc-held" }, o.held));
     const log = (m.error_log || []).slice(0, f.log_lines || 0);
     if (log.length) parts.push(h("div", { class: "ngxc-heldlbl" }, `error.log (${log.length})`),
@@ -427,16 +441,19 @@ function render({ model, el }) {
     // arrow keys stop working (and in JupyterLab move the cell selection)
     if (focused && focused.disabled && root.contains(focused)) root.focus({ preventScroll: true });
     if (!n) {
-      stepLabel.textContent = "no steps";
-      const errs = m.errors && m.errors.length ? m.errors : [m.message || "the run recorded no steps"];
+      stepLabel.textContent = t("no steps");
+      stepLabel.dataset.step = ""; stepLabel.dataset.last = "";
+      const errs = m.errors && m.errors.length ? m.errors : [m.message || t("no steps recorded")];
       explain.replaceChildren(...errs.map((e) => h("div", { class: "ngxc-err" }, e)));
       graphBox.replaceChildren(); stageRow.replaceChildren(); whereRow.replaceChildren();
       return;
     }
     const f = fs[i];
     slider.value = i;
-    stepLabel.textContent = `step ${f.step} of ${fs[n - 1].step}`;
-    stepLabel.title = `steps are numbered from 0, as result.snapshots[k]: steps 0-${fs[n - 1].step}`;
+    // the words say it; data-step / data-last say it in any language
+    stepLabel.textContent = t("step of", { step: f.step, last: fs[n - 1].step });
+    stepLabel.dataset.step = f.step; stepLabel.dataset.last = fs[n - 1].step;
+    stepLabel.title = t("steps numbered", { last: fs[n - 1].step });
     explain.replaceChildren(h("code", { class: "ngxc-evname" }, f.event), h("span", {}, f.explain));
     if (i === n - 1 && (m.message || (m.errors || []).length))
       explain.appendChild(h("div", { class: "ngxc-err" }, m.message || m.errors[m.errors.length - 1]));
@@ -445,7 +462,7 @@ function render({ model, el }) {
     else if (f.svg !== lastSvg) {
       const svg = svgOf(f.svg);
       if (svg !== null) { paint(svg); lastSvg = f.svg; }
-      else if (!graphs) graphBox.replaceChildren(h("div", { class: "ngxc-dim" }, "unpacking the graphs…"));
+      else if (!graphs) graphBox.replaceChildren(h("div", { class: "ngxc-dim" }, t("unpacking")));
     }
     drawTimeline(i);
     drawSource(f);
@@ -458,7 +475,7 @@ function render({ model, el }) {
 
   // ---------------------------------------- pictures past the precomputed ones
   function capNote(m) {
-    return `pictures precomputed for steps 0-${(m.pictures || 0) - 1} only; run the notebook to see every step`;
+    return t("cap note", { last: (m.pictures || 0) - 1 });
   }
   function drawLazy(i, m) {
     if (lazyRun !== m.run) { lazy.clear(); lazyRun = m.run; asking = null; }
@@ -470,7 +487,7 @@ function render({ model, el }) {
     }
     if (lastSvg !== "wait") {
       graphBox.replaceChildren(h("div", { class: noKernel ? "ngxc-note ngxc-warn" : "ngxc-dim" },
-        noKernel ? capNote(m) : `drawing step ${i}…`));
+        noKernel ? capNote(m) : t("drawing step", { i })));
       lastSvg = "wait";
     }
     ask(i, m);
@@ -492,7 +509,7 @@ function render({ model, el }) {
     clearTimeout(askTimer);
     asking = null; noKernel = false;
     if (lazyRun !== msg.run) { lazy.clear(); lazyRun = msg.run; }
-    if (msg.error) { graphBox.replaceChildren(h("div", { class: "ngxc-err" }, "cannot draw the graph: " + msg.error)); return; }
+    if (msg.error) { graphBox.replaceChildren(h("div", { class: "ngxc-err" }, t("cannot draw") + msg.error)); return; }
     for (const [k, svg] of Object.entries(msg.svgs || {})) {
       lazy.delete(+k); lazy.set(+k, svg.split(PIECE));
       if (lazy.size > LAZY_MAX) lazy.delete(lazy.keys().next().value);   // the oldest
@@ -528,7 +545,9 @@ function render({ model, el }) {
     clearTimeout(rerunTimer);
     const s = model.get("rerun_status") || "";
     rerunNote.textContent = s;
-    rerunNote.className = "ngxc-note" + (/^(unknown|re-run failed)/.test(s) ? " ngxc-warn" : "");
+    // a warning begins as the "unknown label" or "rerun failed" words do
+    const warn = ["unknown label", "rerun failed"].some((k) => s && s.startsWith(t(k).split("{")[0]));
+    rerunNote.className = "ngxc-note" + (warn ? " ngxc-warn" : "");
   };
   const listeners = [["change:frames", onFrames], ["change:index", onIndex],
                      ["change:view", onIndex], ["change:timeline", onFrames],

@@ -27,6 +27,9 @@ from collections import Counter
 import anywidget
 import traitlets
 
+from .explain_zh import explain_zh
+from .i18n import STEPPER_KEYS, language, word, words as _words
+
 _HERE = pathlib.Path(__file__).resolve().parent
 _PKG = _HERE.parent
 
@@ -112,8 +115,11 @@ def build_frames(snaps, body=None):
     """Snapshots -> frames: only what the browser shows, as plain JSON.
     Only coroutines that are on a Lua line are listed (the graph shows the
     rest).  With `body` (the final response body), output sent so far that
-    is a prefix of it is stored as its length, `sent_n`, not as text."""
+    is a prefix of it is stored as its length, `sent_n`, not as text.
+    The explanation is the model's (English) unless the widgets speak
+    Chinese (i18n.py): then explain_zh says it from the step's fields."""
     frames, stage = [], None
+    zh = language() == "zh"
     for i, s in enumerate(snaps):
         where = s.get("where") or {}
         stage = stage_of(where.get("c_function"), s["event"], stage)
@@ -137,7 +143,8 @@ def build_frames(snaps, body=None):
         frames.append({
             "step": s.get("step", i),
             "event": s["event"],
-            "explain": s.get("explain", ""),
+            "explain": (zh and explain_zh(s["event"], s.get("data"), s.get("t_ms", 0))
+                        or s.get("explain", "")),
             "c_function": where.get("c_function"),
             "function": where.get("function"),
             "file": where.get("file"),
@@ -285,8 +292,10 @@ class Stepper(anywidget.AnyWidget):
     index = traitlets.Int(0).tag(sync=True)         # the step shown
     view = traitlets.Unicode("graph").tag(sync=True)   # "graph" | "timeline"
     rerun_status = traitlets.Unicode("").tag(sync=True)
+    words = traitlets.Dict().tag(sync=True)         # the chrome, in the lesson's language (i18n.py)
 
     def __init__(self, result, rerun=None, *, lua=None, precomputed=None, **kw):
+        kw.setdefault("words", _words(*STEPPER_KEYS))
         super().__init__(**kw)
         self._rerun = rerun
         self._lua = lua
@@ -359,22 +368,22 @@ class Stepper(anywidget.AnyWidget):
             order = parse_order(order, labels)
         unknown = [x for x in order if x not in labels]
         if unknown:
-            self.rerun_status = (f"unknown timer label {unknown[0]!r}; this run's timers are: "
-                                 + (", ".join(labels) or "none"))
+            self.rerun_status = word("unknown label", label=repr(unknown[0]),
+                                     labels=", ".join(labels) or word("none"))
             return None
         try:
             res = (self._rerun(order) if self._rerun is not None else
                    _default_rerun(self.result, order))
         except Exception as e:             # a learner's input never becomes a traceback
-            self.rerun_status = f"re-run failed: {e}"
+            self.rerun_status = word("rerun failed", error=e)
             return None
         except KeyboardInterrupt:
-            self.rerun_status = "re-run interrupted: the steps shown are still the previous run's"
+            self.rerun_status = word("rerun interrupted")
             return None
         res.order = list(order)
         self.load(res)
-        self.rerun_status = ("re-ran with order " + ", ".join(order) + ": status "
-                             f"{res.status}, {_steps(len(res.snapshots))}")
+        self.rerun_status = word("reran", order=", ".join(order), status=res.status,
+                                 steps=_steps(len(res.snapshots), said=True))
         return res
 
     def _on_msg(self, _widget, content, _buffers):
@@ -407,7 +416,7 @@ class Stepper(anywidget.AnyWidget):
         pages that never run widget JavaScript (GitHub, nbviewer)."""
         esc = html.escape
         if not self.frames:
-            errs = "<br>".join(esc(e) for e in self.meta.get("errors") or []) or "no steps"
+            errs = "<br>".join(esc(e) for e in self.meta.get("errors") or []) or esc(word("no steps"))
             return f'<div class="ngxcoro-static"><b>ngxcoro</b>: {errs}</div>'
         f = self.frames[-1]
         if "svg" in f and self.svg_pool:
@@ -417,9 +426,10 @@ class Stepper(anywidget.AnyWidget):
         body = esc(self.meta.get("body") or "")
         return (
             '<div class="ngxcoro-static" style="font-family:sans-serif">'
-            f'<div><b>{esc(self.meta.get("request", ""))}</b> &rarr; status '
-            f'{esc(str(self.meta.get("status")))} &middot; step {f["step"]} of '
-            f'{_steps(len(self.frames))} (the interactive stepper needs widget JavaScript)</div>'
+            f'<div><b>{esc(self.meta.get("request", ""))}</b> &rarr; {esc(word("status"))} '
+            f'{esc(str(self.meta.get("status")))} &middot; '
+            f'{esc(word("static step", step=f["step"], steps=_steps(len(self.frames), said=True)))}'
+            '</div>'
             f'<div><code>{esc(f["event"])}</code>: {esc(f["explain"])}</div>'
             f'<div style="max-width:100%;overflow:auto">{svg}</div>'
             f'<pre style="margin:4px 0">{body}</pre></div>')
@@ -448,10 +458,14 @@ def export_block(result):
         return "", f"no Test::Nginx block: {e}"
 
 
-def _steps(n):
+def _steps(n, said=False):
     """How many steps, said as the stepper numbers them: from 0, like
-    ``result.snapshots[k]["step"]`` ("steps 0-61" for 62 of them)."""
-    return "no steps" if n <= 0 else "step 0 only" if n == 1 else f"steps 0-{n - 1}"
+    ``result.snapshots[k]["step"]`` ("steps 0-61" for 62 of them); with
+    `said`, in the widgets' language (i18n.py), else in English (repr)."""
+    if not said:
+        return "no steps" if n <= 0 else "step 0 only" if n == 1 else f"steps 0-{n - 1}"
+    return word("steps none") if n <= 0 else word("steps one") if n == 1 else \
+        word("steps range", last=n - 1)
 
 
 def _default_rerun(result, order):

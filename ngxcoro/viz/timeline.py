@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from html import escape as _esc
 
+from .i18n import word
 from .labels import _CONTROL
 
 from .palette import INK, KIND_TEXT, OKABE_ITO, STATUS_FILL
@@ -65,6 +66,16 @@ TOP = 78               # phases, time ticks, finalize marks, r->count lane
 def _h(t):
     """XML-escaped; control characters (no XML at all) written \\xHH."""
     return _esc(str(t).translate(_CONTROL), quote=True)
+
+
+def _width(text):
+    """How many Latin letters wide `text` is (a CJK character is about two)."""
+    return sum(2 if ord(ch) >= 0x2E80 else 1 for ch in text)
+
+
+def _label(state):
+    """A state's word in the widgets' language (i18n.py), e.g. "blocked"."""
+    return word(state) if state in STATE_STYLE else state
 
 
 def _f(x):
@@ -143,8 +154,8 @@ def timeline_svg(snapshots, cursor=None, title=None):
       'patternTransform="rotate(45)"><rect width="4" height="4" fill="#CC79A7"/>'
       '<line x1="0" y1="0" x2="0" y2="4" stroke="#FFFFFF" stroke-width="1.5"/></pattern></defs>')
     a(f'<rect x="0" y="0" width="{_f(width)}" height="{_f(height)}" fill="#FFFFFF"/>')
-    a(f'<text x="8" y="16" font-weight="bold" fill="{INK}">{_h(title or "timeline")}'
-      f'<tspan font-weight="normal" fill="#666666"> - {n} steps, one lane per coroutine</tspan></text>')
+    a(f'<text x="8" y="16" font-weight="bold" fill="{INK}">{_h(title or word("timeline"))}'
+      f'<tspan font-weight="normal" fill="#666666">{_h(word("timeline sub", n=n))}</tspan></text>')
     if n == 0:
         a("</svg>")
         return "\n".join(out) + "\n"
@@ -183,9 +194,9 @@ def timeline_svg(snapshots, cursor=None, title=None):
             x = X(k)
             a(f'<g class="client-close"><line x1="{_f(x)}" y1="24" x2="{_f(x)}" '
               f'y2="{_f(plot_bottom)}" stroke="{OKABE_ITO["vermillion"]}" stroke-width="1.5">'
-              f'<title>step {k}: the client closed the connection at {_h(s["t_ms"])} ms'
+              f'<title>{_h(word("client closed at", k=k, t=s["t_ms"]))}'
               f'</title></line><text x="{_f(x + 3)}" y="34" fill="{OKABE_ITO["vermillion"]}">'
-              f'client closed</text></g>')
+              f'{_h(word("client closed"))}</text></g>')
     # ---- finalize_request marks
     a('<g class="finalize">')
     a(f'<text x="{_f(x0 - 6)}" y="62" text-anchor="end" fill="#666666">finalize_request</text>')
@@ -197,7 +208,7 @@ def timeline_svg(snapshots, cursor=None, title=None):
             short = rc.replace("NGX_", "")
             uri = (s.get("data") or {}).get("uri", "")
             a(f'<path d="M{_f(x - 4)},52 L{_f(x + 4)},52 L{_f(x)},58 Z" fill="{INK}">'
-              f'<title>step {k}: finalize_request(r, {_h(rc)}) on {_h(uri)}</title></path>')
+              f'<title>{_h(word("finalize tip", k=k, rc=rc, uri=uri))}</title></path>')
             if x - last_x >= 34:
                 a(f'<text x="{_f(x)}" y="67" text-anchor="middle" font-size="9" fill="{INK}">'
                   f'{_h(short)}</text>')
@@ -224,7 +235,7 @@ def timeline_svg(snapshots, cursor=None, title=None):
     a('<g class="lanes">')
     for i, (node, name, kind) in enumerate(lanes):
         y = lanes_top + i * (LANE_H + LANE_GAP)
-        kind_text = KIND_TEXT.get(kind, "coroutine")
+        kind_text = _h(word(KIND_TEXT.get(kind, "coroutine")))
         a(f'<g class="lane" id="lane-{_h(node)}">')
         a(f'<text x="8" y="{_f(y + LANE_H - 5)}" fill="{INK}"><tspan font-weight="bold">{_h(name)}'
           f'</tspan><tspan font-size="9" fill="#666666"> {kind_text}</tspan></text>')
@@ -235,17 +246,20 @@ def timeline_svg(snapshots, cursor=None, title=None):
             if val is None:
                 continue
             state, detail = val
-            fill, share, label = STATE_STYLE[state]
+            fill, share, _ = STATE_STYLE[state]
+            label = _label(state)
             h = max(2.0, LANE_H * share)
             w = (end - start) * sw
             ry = y + LANE_H - h
             paint = "url(#ngxcoro-hatch)" if state == "zombie" else fill
-            tip = f"{name}: {label}" + (f" in {detail}" if detail and state == "blocked" else "")
-            tip += f", step {start}" + (f" to {end - 1}" if end - start > 1 else "")
+            tip = f"{name}: {label}" + (word("lane in", detail=detail) if detail and state == "blocked"
+                                        else "")
+            tip += word("lane step", start=start) + (word("lane to", end=end - 1) if end - start > 1
+                                                     else "")
             a(f'<rect x="{_f(X(start))}" y="{_f(ry)}" width="{_f(w)}" height="{_f(h)}" '
               f'fill="{paint}" class="{state}"><title>{_h(tip)}</title></rect>')
             text = detail if (state == "blocked" and detail) else label
-            if state != "dead" and w >= 7 * len(text) + 6:
+            if state != "dead" and w >= 7 * _width(text) + 6:
                 colour = "#FFFFFF" if state == "executing" else INK
                 a(f'<text x="{_f(X(start) + 3)}" y="{_f(y + LANE_H - 4)}" font-size="9" '
                   f'fill="{colour}">{_h(text)}</text>')
@@ -262,7 +276,7 @@ def timeline_svg(snapshots, cursor=None, title=None):
           f'stroke="#666666"/>')
         a(f'<text x="{_f(x)}" y="{_f(plot_bottom + 13)}" text-anchor="middle" font-size="9" '
           f'fill="#666666">{k}</text>')
-    a(f'<text x="{_f(x0 - 6)}" y="{_f(plot_bottom + 13)}" text-anchor="end" fill="#666666">step</text>')
+    a(f'<text x="{_f(x0 - 6)}" y="{_f(plot_bottom + 13)}" text-anchor="end" fill="#666666">{_h(word("axis step"))}</text>')
     a("</g>")
     if cursor is not None and 0 <= cursor < n:
         x = X(cursor) + sw / 2
@@ -272,17 +286,18 @@ def timeline_svg(snapshots, cursor=None, title=None):
     a('<g class="legend">')
     lx, ly = 8, legend_y + 14
     for state in ("executing", "blocked", "posted", "normal", "suspended", "zombie", "dead"):
-        fill, share, label = STATE_STYLE[state]
+        fill, share, _ = STATE_STYLE[state]
+        label = _h(_label(state))
         h = max(2.0, 12 * share)
         paint = "url(#ngxcoro-hatch)" if state == "zombie" else fill
         a(f'<rect x="{lx}" y="{_f(ly + 12 - h)}" width="18" height="{_f(h)}" fill="{paint}"/>')
         a(f'<text x="{lx + 22}" y="{ly + 11}" fill="{INK}">{label}</text>')
-        lx += 30 + 7 * len(label)
+        lx += 30 + 7 * _width(_label(state))
     a(f'<path d="M{lx + 2},{ly + 2} L{lx + 10},{ly + 2} L{lx + 6},{ly + 8} Z" fill="{INK}"/>')
     a(f'<text x="{lx + 14}" y="{ly + 11}" fill="{INK}">finalize_request (rc)</text>')
     lx += 150
     a(f'<line x1="{lx}" y1="{ly}" x2="{lx}" y2="{ly + 12}" stroke="#666666" stroke-dasharray="4 3"/>')
-    a(f'<text x="{lx + 5}" y="{ly + 11}" fill="{INK}">phase change</text>')
+    a(f'<text x="{lx + 5}" y="{ly + 11}" fill="{INK}">{_h(word("phase change"))}</text>')
     a("</g>")
     a("</svg>")
     return "\n".join(out) + "\n"
