@@ -51,6 +51,9 @@ def main(argv=None):
     if args[:1] == ["compare"]:                # the model beside real nginx (compare.py)
         from .compare import main as compare_main
         return compare_main(args[1:])
+    if args[:1] == ["lab"]:                    # open the lessons in JupyterLab (lab.py)
+        from .lab import main as lab_main
+        return lab_main(args[1:])
     p = argparse.ArgumentParser(prog="python -m ngxcoro",
                                 description="Run a request through the model of ngx_lua 0.10.23.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -99,6 +102,8 @@ def main(argv=None):
     ep.add_argument("--body-file", help="the request body, from a file")
     ep.add_argument("--title", help="the block's title (default: the scenario's # title, "
                                     "else the request line)")
+    sub.add_parser("lab", add_help=False,
+                   help="open the lessons in JupyterLab (python -m ngxcoro lab --help)")
     sub.add_parser("compare", add_help=False,
                    help="run on the model and on real nginx, print both error logs side by side "
                         "(python -m ngxcoro compare --help)")
