@@ -20,6 +20,8 @@
 # 1. 每个 `*_by_lua` 处理函数启动的**入口线程**；
 # 2. 为什么 `coroutine.resume` 自己并不恢复任何协程（**蹦床**，trampoline）；
 # 3. 五种协程状态，以及其中两种会让熟悉普通 Lua 的人感到意外的情况。
+#
+# **上一课：** [0 · ngxcoro 导览](00-tour.ipynb) · **下一课：** [2 · ngx.thread.spawn 与 post_thread](02-spawn-post-thread.ipynb)
 
 # %%
 import ngxcoro
@@ -445,4 +447,4 @@ Editor(lua=ping)
 # runs first, and the queue the parent waits in.
 
 # %% [markdown] zh
-# **上一课：** [0 · ngxcoro 导览](00-tour.ipynb) · **下一课：** [2 · ngx.thread.spawn 与 post_thread](02-spawn-post-thread.ipynb) —— 为什么子线程先运行，以及父协程在哪个队列里等待。
+# **上一课：** [0 · ngxcoro 导览](00-tour.ipynb) · **下一课：** [2 · ngx.thread.spawn 与 post_thread](02-spawn-post-thread.ipynb)：为什么子线程先运行，以及父协程在哪个链表里等待。

@@ -428,4 +428,4 @@ report(f"{res.status} {res.body!r}",
 # %% [markdown] zh
 # 四个返回值：access 中第一次运行的 `NGX_AGAIN`；`run_posted_threads` 运行入口线程、直到它阻塞在 sleep 上时的 `NGX_AGAIN`；线程的定时器到期、`ngx_http_lua_sleep_resume` 恢复它、它调用 exit 时的 `NGX_OK`；以及 content 处理函数的 `NGX_OK`。入口线程的 "after sleep" 那一行从未运行：*任何*一个线程调用 exit，都会结束这个处理函数的所有线程（第 6 课会再讲到这一点）。
 #
-# **下一课：** [5 · NGX_DONE 与 r->count](05-ngx-done-and-count.ipynb) —— 谁在请求上持有引用，以及 `finalize_request(r, NGX_DONE)` 归还的是什么。
+# **下一课：** [5 · NGX_DONE 与 r->count](05-ngx-done-and-count.ipynb)：谁在请求上持有引用，以及 `finalize_request(r, NGX_DONE)` 归还的是什么。
