@@ -19,7 +19,7 @@
 # %% [markdown] zh
 # # 8 · 实验：你的 Lua、模型与真实 nginx
 #
-# **上一课：** [7 · 扇出](07-fan-out.ipynb) · **下一课：** [9 · 开销](09-cost.ipynb)
+# **上一课：** [7 · 扇出：同时发出两个子请求](07-fan-out.ipynb) · **下一课：** [9 · 开销：post_thread 一路走到链表尾部](09-cost.ipynb)
 #
 # 前面各课之所以能相信模型，是因为它的测试套件一直拿它和真实 nginx 做对比。这个实验让你自己来做这种对比，用的是你自己的代码。你写一个 location 块（或者直接写 Lua），实验会把它运行两遍：一遍在模型里，一遍在本机安装的 nginx 里（监听 127.0.0.1，打开调试日志）。两边的跟踪记录并排对齐，不一致的行都会被标出来。
 #
@@ -573,4 +573,4 @@ W.VBox([editor, comparison])
 # %% [markdown] zh
 # **对比的内容：** 状态、响应体、按配置里 `error_log` 级别显示的错误日志（和 `python -m ngxcoro compare` 显示的一样，即 `oracle.log_view`：不要时间、pid 和连接号，traceback 的每一行单独成行；录制结果保留 nginx 的完整记录），以及用 `TRACE_WORDS` 表示的跟踪记录。在 shell 里做同样的对比：`python -m ngxcoro compare --config FILE`。**不对比的内容：** 各步花了多长时间、线程 id，以及 nginx 投递请求的那些行。出现差异，要么是虚拟时钟（比如上面的 `ngx.now()`），要么是模型不支持的功能（模型会在它的错误日志里说明），要么就是模型的 bug。最后这一种值得在 `ngxcoro/oracle/scenarios/` 里新增一个场景。
 #
-# **下一课：** [9 · 开销](09-cost.ipynb)：`post_thread` 一路走到链表尾部要付出什么代价。术语：[术语表](../glossary.md)。
+# **下一课：** [9 · 开销：post_thread 一路走到链表尾部](09-cost.ipynb)：这一路要走多少步，以及链表什么时候会变长。术语：[术语表](../glossary.md)。
