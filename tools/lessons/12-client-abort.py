@@ -26,7 +26,7 @@
 # 3. `ngx.on_abort(fn)`：回调是一个**轻线程**，发现连接关闭时才开始运行；除非回调调用 `ngx.exit`，否则请求照常继续；
 # 4. 不开这个指令时，只有写失败了才会发现连接已关闭。
 #
-# **上一课：** [11 · Cosocket](11-cosockets.ipynb) · **下一课：** [13 · 信号量](13-semaphores.ipynb)
+# **上一课：** [11 · cosocket](11-cosockets.ipynb) · **下一课：** [13 · 信号量](13-semaphores.ipynb)
 
 # %%
 import re
@@ -95,7 +95,7 @@ def report(*lines):
 
 # %% [markdown] zh
 # ## nginx 怎样发现
-# 请求挂起的时候，没有人从客户端连接上读数据。客户端关闭连接时，epoll 照样报告一个读事件（FIN），nginx 调用 `r->read_event_handler`。平时这是 `ngx_http_block_reading`，什么也不做。打开 `lua_check_client_abort on` 后，Lua 的 rewrite、access 和 content 处理函数一开始就把它设成 `ngx_http_lua_rd_check_broken_connection`（`ngx_http_lua_util.c`）。它再调用 `ngx_http_lua_check_broken_connection`，用 `recv(fd, buf, 1, MSG_PEEK)` 窥探一个字节：返回 0 表示读到文件尾，客户端已经走了，结果是 `NGX_HTTP_CLIENT_CLOSED_REQUEST`（499），错误日志里有一行 `[info] client prematurely closed connection`。接下来分三种情况：
+# 请求停下等待的时候，没有人从客户端连接上读数据。客户端关闭连接时，epoll 照样报告一个读事件（FIN），nginx 调用 `r->read_event_handler`。平时这是 `ngx_http_block_reading`，什么也不做。打开 `lua_check_client_abort on` 后，Lua 的 rewrite、access 和 content 处理函数一开始就把它设成 `ngx_http_lua_rd_check_broken_connection`（`ngx_http_lua_util.c`）。它再调用 `ngx_http_lua_check_broken_connection`，用 `recv(fd, buf, 1, MSG_PEEK)` 窥探一个字节：返回 0 表示读到文件尾，客户端已经走了，结果是 `NGX_HTTP_CLIENT_CLOSED_REQUEST`（499），错误日志里有一行 `[info] client prematurely closed connection`。接下来分三种情况：
 #
 # * **没有 `on_abort` 回调**：`c->error = 1`，`ngx_http_lua_request_cleanup` 杀掉所有线程（并取消它们的 sleep、套接字操作和信号量等待），然后 `ngx_http_lua_finalize_request(r, 499)` 结束请求；
 # * **有回调且还没运行过**：回调变成一个运行中的轻线程（`ctx->uthreads++`），并且在这个读事件里经由 `ngx_http_lua_on_abort_resume` **立即**运行；
@@ -351,7 +351,7 @@ report(*(compare(name) for name in ["586-abort-duplicate-call", "597-abort-handl
 
 # %% [markdown] zh
 # ## 不开 lua_check_client_abort
-# 场景 585 就是去掉这条指令的 580。`ngx.on_abort` 拒绝注册，返回 `nil, "lua_check_client_abort is off"`；读事件处理函数仍是 `ngx_http_block_reading`，连接关闭无人察觉：入口线程一直运行到结束。第一次 flush 写进套接字缓冲区；第二次失败，返回 `nginx output filter error`（客户端的 RST 让这次写成了 broken pipe），nginx 只知道这么多。打开了指令、但挂起的不是 Lua 处理函数时也一样（场景 598，`echo_sleep`）：只有 Lua 的处理函数才会装上这个检查。
+# 场景 585 就是去掉这条指令的 580。`ngx.on_abort` 拒绝注册，返回 `nil, "lua_check_client_abort is off"`；读事件处理函数仍是 `ngx_http_block_reading`，连接关闭无人察觉：入口线程一直运行到结束。第一次 flush 写进套接字缓冲区；第二次失败，返回 `nginx output filter error`（客户端的 RST 让这次写成了 broken pipe），nginx 只知道这么多。打开了指令、但停下等待的不是 Lua 处理函数时也一样（场景 598，`echo_sleep`）：只有 Lua 的处理函数才会装上这个检查。
 
 # %% check
 report(compare("585-abort-directive-off"), compare("598-abort-no-lua-phase"))
@@ -373,4 +373,4 @@ abort_box("ngx.on_abort 注册一个客户端中断时运行的函数。",
 # not by the poster.
 
 # %% [markdown] zh
-# **下一课：** [13 · 信号量](13-semaphores.ipynb) —— 唤醒等待者的是一个投递的事件，而不是 post 的调用者。
+# **下一课：** [13 · 信号量](13-semaphores.ipynb)：唤醒等待者的是一个投递的事件，而不是 post 的调用者。

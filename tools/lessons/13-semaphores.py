@@ -24,7 +24,7 @@
 # 2. `post`：发布者和等待者谁先输出，为什么；
 # 3. 先进先出、不许插队，以及等待中的协程被杀掉时会怎样。
 #
-# **上一课：** [12 · 客户端中断与 ngx.on_abort](12-client-abort.ipynb) · **下一课：** [14 · 综合练习](14-capstone.ipynb)
+# **上一课：** [12 · 客户端中断与 ngx.on_abort](12-client-abort.ipynb) · **下一课：** [14 · 综合练习：调试一个真实的顺序 bug](14-capstone.ipynb)
 
 # %%
 import json
@@ -209,7 +209,7 @@ report(trail(poster), "", compare("1191-sema-poster-runs-first"), WORDS["debug"]
 # request that made it is woken after the timer's run).
 
 # %% [markdown] zh
-# 唤醒发生在入口线程结束、content 处理函数返回（`finalize_request(r, NGX_DONE)` 把请求挂起）之后，在同一轮事件循环处理投递事件的那一步。被唤醒的协程在它自己请求的上下文里运行，所以一个信号量可以在不同请求和定时器之间传递资源（场景 651：定时器 post，创建它的请求在定时器运行完之后被唤醒）。
+# 唤醒发生在入口线程结束、content 处理函数返回（`finalize_request(r, NGX_DONE)` 让请求停下等待）之后，在同一轮事件循环处理投递事件的那一步。被唤醒的协程在它自己请求的上下文里运行，所以一个信号量可以在不同请求和定时器之间传递资源（场景 651：定时器 post，创建它的请求在定时器运行完之后被唤醒）。
 
 # %%
 BlogBox("sema:post() wakes up a waiting thread.",
@@ -324,4 +324,4 @@ report(compare("554-sema-kill-waiter"), compare("568-sema-exit-after-post"))
 # together.
 
 # %% [markdown] zh
-# **下一课：** [14 · 综合练习](14-capstone.ipynb) —— 定时器、套接字、信号量和客户端中断放在一起。
+# **下一课：** [14 · 综合练习：调试一个真实的顺序 bug](14-capstone.ipynb)：定时器、套接字、信号量和客户端中断放在一起。
