@@ -114,7 +114,7 @@ print(ngxcoro.run(conf.replace("ngx.sleep(0.1)", ""), "GET /t").body)
 # `error_log` level is `error`, which hides warnings, so these runs log at `warn`.
 
 # %% [markdown] zh
-# ## 调整
+# ## 调一调
 # 拖动滑块：改变轻线程 sleep 的时长。输出的顺序不随时长变化：即使 sleep 0 也会让线程阻塞（一个真正的 0 毫秒定时器），入口线程趁这段时间运行。时长为 0 时，nginx 还会记录一条警告。nginx 默认的 `error_log` 级别是 `error`，会把警告过滤掉，所以这里的运行用 `warn` 级别记录日志。
 
 # %%
@@ -157,7 +157,7 @@ print("\n".join(res.stap))
 
 # %% [markdown] zh
 # ## 你自己的代码
-# 把一个 location 块（或者只是一段 Lua）粘贴到编辑器里，然后点“运行”（Run）。出错时，错误信息会像 nginx 那样写进日志返回给你。
+# 把一个 location 块（或者只是一段 Lua）粘贴到编辑器里，然后点 **Run**。出错时，错误信息会像 nginx 那样写进日志返回给你。
 
 # %%
 from ngxcoro.viz import Editor

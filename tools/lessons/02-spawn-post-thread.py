@@ -200,7 +200,7 @@ ngxcoro.show(nested, nested_req)
 # pop. Each level adds one node at the tail, and the pops always start from the entry.
 
 # %% [markdown] zh
-# ## 调整：spawn 嵌套多少层
+# ## 调一调：spawn 嵌套多少层
 # 滑块设定 spawn 嵌套的层数（最深的那个线程会 sleep）。图是 `posted_threads` 最长时（就在第一次弹出之前）那一步的状态图。每多一层，链表尾部就多一个节点，而弹出总是从入口线程开始。
 
 # %%

@@ -202,7 +202,7 @@ print(pop_log(res, rcs))
 # ## Step through it
 
 # %% [markdown] zh
-# 每次运行都以 `NGX_AGAIN` 结束（一次让出、一个僵尸、一次 sleep），所以循环每次都再转一圈。杀掉 `t2` 之后，它的节点仍在链表里：除了弹出，没有任何操作会删除节点。让这件事无害的是第 3 步的状态检查：`t2` 是 `dead`，于是被跳过，链表空了，循环返回 `NGX_DONE`。access 处理函数把它交给 nginx 的阶段引擎，后者让请求停下来等待，直到定时器触发。
+# 每次运行都以 `NGX_AGAIN` 结束（一次让出、一个僵尸、一次 sleep），所以循环每次都再转一圈。杀掉 `t2` 之后，它的节点仍在链表里：除了弹出，没有任何操作会删除节点。让这件事无害的是第 3 步的状态检查：`t2` 是 `dead`，于是被跳过，链表空了，循环返回 `NGX_DONE`。access 处理函数把它交给 nginx 的阶段引擎，后者让请求停下等待，直到定时器触发。
 #
 # ## 单步执行
 
@@ -220,7 +220,7 @@ ngxcoro.show(access)
 
 # %% [markdown] zh
 # ## 状态检查也有不够用的时候
-# 这个检查假定：协程状态为 `running` 的节点属于一个活着的线程。但入口线程的 co ctx 只是 **Lua ctx 里的一个结构体**，每个处理函数都把它清零后重用（第 1 课），而 `ngx_http_lua_reset_ctx` 并不清空 `posted_threads`。场景 `077-stale-posted-entry`：在 access 阶段，一个轻线程立刻调用 `ngx.exit(ngx.OK)`，而此时入口线程还在队列里。access 处理函数结束了，它排队的入口线程节点却留了下来。
+# 这个检查假定：协程状态为 `running` 的节点属于一个活着的线程。但入口线程的 co ctx 只是 **Lua ctx 里的一个结构体**，每个处理函数都把它清零后重用（第 1 课），而 `ngx_http_lua_reset_ctx` 并不清空 `posted_threads`。场景 `077-stale-posted-entry`：在 access 阶段，一个轻线程立刻调用 `ngx.exit(ngx.OK)`，而此时入口线程还在链表里。access 处理函数结束了，它排队的入口线程节点却留了下来。
 
 # %%
 stale, stale_req, _ = scenario("077-stale-posted-entry")
@@ -464,7 +464,7 @@ for name in ("041-yield-time-slice", "042-yield-entry-alone"):
 # "waiting in `posted_threads`".
 
 # %% [markdown] zh
-# ## 调整：几个 worker
+# ## 调一调：几个 worker
 # 同样的结构，0 到 3 个 worker（每个打印并让出两次），入口线程让出一次。没有 worker 时，入口线程的让出遇到的是空链表，直接继续；worker 越多，每次让出都要排到越长的队伍后面。时间线里的橙色表示“在 `posted_threads` 里等待”。
 
 # %%

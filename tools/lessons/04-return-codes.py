@@ -335,7 +335,7 @@ report(table("rewrite"), "", table("content"))
 # %% [markdown] zh
 # content 阶段有两点值得注意：`ngx.exit(200)` 到达处理函数时变成了 `NGX_OK`（`ngx_http_lua_handle_exit` 自己发送了最后一个缓冲区并报告成功）；sleep 引起的停下等待是引用计数唯一变化的地方，也就是定时器之前的那个 `finalize(NGX_DONE)`。
 #
-# ## 调整：阶段 × 返回值
+# ## 调一调：阶段 × 返回值
 # 每个位置都是一次预先算好的运行；文字是这次运行的关键步骤，从处理函数开始到请求结束（步骤说明是模型的原文）。
 
 # %%

@@ -16,11 +16,11 @@
 # %% [markdown] zh
 # # 7 · 扇出：同时发出两个子请求
 #
-# **上一课：** [6 · wait、kill、exit 与错误](06-wait-kill-exit-errors.ipynb) · **下一课：** [8 · 实验：你的 Lua、模型与真实 nginx](08-lab.ipynb)
-#
 # 日常使用轻线程最常见的理由：同时请求两个后端，再等两者都返回。这里每个轻线程对一个 location 调用 `ngx.location.capture`，该 location 在一次 `echo_sleep` 之后应答（分别是 50 ms 和 20 ms），入口线程则等待这两个轻线程。
 #
 # 这里关键的机制只有一个：**子请求完成后，怎样唤醒正在等它的协程。** 这条路径和 `posted_threads` 是分开的。等待中的协程是通过 nginx 的*投递的请求*（posted requests）恢复的，入口在 `ngx_http_lua_post_subrequest`（`src/ngx_http_lua_subrequest.c`）。
+#
+# **上一课：** [6 · wait、kill、exit 与错误](06-wait-kill-exit-errors.ipynb) · **下一课：** [8 · 实验：你的 Lua、模型与真实 nginx](08-lab.ipynb)
 
 # %% check
 import ngxcoro
@@ -296,7 +296,7 @@ BlogBox("ngx.sleep 或 ngx.socket 等导致协程 yield，或者父协程和轻�
 # %% [markdown] zh
 # ## 要点
 # * capture **每个子请求**做一次 `r->main->count++`，并以 `NGX_AGAIN` 阻塞。
-# * 完成的子请求通过 nginx 的投递*请求*唤醒等待它的协程（`ngx_http_lua_post_subrequest` → `ngx_http_post_request_to_head` → `ngx_http_lua_subrequest_resume`），而不是通过 `posted_threads`。
+# * 完成的子请求通过 nginx 投递的*请求*唤醒等待它的协程（`ngx_http_lua_post_subrequest` → `ngx_http_post_request_to_head` → `ngx_http_lua_subrequest_resume`），而不是通过 `posted_threads`。
 # * 轻线程能在每个应答到达时立刻看到它。`capture_multi` 则把所有应答一起返回，按请求的顺序。
 #
 # **下一课：** [8 · 实验：你的 Lua、模型与真实 nginx](08-lab.ipynb)：你自己的 Lua，以及真实 nginx 的跟踪记录与模型的并排对照。术语：[术语表](../glossary.md)。

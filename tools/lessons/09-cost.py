@@ -14,11 +14,11 @@
 # %% [markdown] zh
 # # 9 · 开销：post_thread 一路走到链表尾部
 #
-# **上一课：** [8 · 实验：你的 Lua、模型与真实 nginx](08-lab.ipynb) · **下一课：** [10 · 定时器：属于自己的请求](10-timers.ipynb)
-#
 # `ctx->posted_threads` 是一个没有尾指针的单向链表。要追加一个节点，`ngx_http_lua_post_thread`（`src/ngx_http_lua_util.c`）得从头部开始，沿着 `next` 一直走到末尾。所以一次投递要走的步数等于链表里已有的节点数。如果链表能积攒 N 个线程，N 次投递大约要走 N²/2 步。
 #
-# 这里的机制是：**这个链表实际上会有多长？** 模型的 `post_thread` 走的是同样的路：
+# 这里的机制是：**这个链表实际上会有多长？** 模型的 `post_thread` 走的是同样的路（代码见下）。
+#
+# **上一课：** [8 · 实验：你的 Lua、模型与真实 nginx](08-lab.ipynb) · **下一课：** [10 · 定时器：属于自己的请求](10-timers.ipynb)
 
 # %% check
 import inspect

@@ -65,8 +65,8 @@ from ngxcoro.viz.timeline import timeline_svg
 
 set_language("zh")
 T = {"real": "真实的 nginx", "model": "模型",
-     "log same": "模型写出的 error log 与之相同",
-     "log differs": "模型写出的 error log 不同：",
+     "log same": "模型写出的错误日志与之相同",
+     "log differs": "模型写出的错误日志不同：",
      "debug same": "模型写出的 {n} 行调试日志与之相同",
      "debug differs": "模型写出的调试日志不同",
      "counts": "r->count", "timers": "定时器（@到期 ms）", "freed": "已释放",
@@ -282,7 +282,7 @@ Predict("客户端请求 <code>/t</code>。50 ms 后，定时器调用 "
         ["文本发给客户端，跟在 \"ok\" 后面",
          "什么都不发生：假请求没有客户端，文本被丢掉",
          "一个 Lua 错误：API disabled in the context of ngx.timer",
-         "文本被写进 error log"],
+         "文本被写进错误日志"],
         "一个 Lua 错误：API disabled in the context of ngx.timer",
         "ngx_http_lua_ngx_echo（ngx_http_lua_output.c）一开头就调用 ngx_http_lua_check_context："
         "输出只允许在 rewrite、access、content 这三个上下文里，不包括 "
@@ -344,8 +344,8 @@ report(error_logs("501-timer-zero-delay-after-request"), "",
 # and the model's timeline: the timer's coroutine `timer1` gets a lane of its own.
 
 # %% [markdown] zh
-# ## 动手调：定时器的延时与请求的 sleep
-# 同一个处理函数跑四次：挂上一个定时器，打出 `before sleep`，sleep 100 ms，打出 `after sleep` 并响应。变的只有定时器的延时。每一档都由真实的 nginx 跑过（场景 1175、1172、1173、1174）。画面显示它的 error log、模型的结论，以及模型的时间线：定时器的协程 `timer1` 有自己的一条泳道。
+# ## 调一调：定时器的延时与请求的 sleep
+# 同一个处理函数跑四次：挂上一个定时器，打出 `before sleep`，sleep 100 ms，打出 `after sleep` 并响应。变的只有定时器的延时。每一档都由真实的 nginx 跑过（场景 1175、1172、1173、1174）。画面显示它的错误日志、模型的结论，以及模型的时间线：定时器的协程 `timer1` 有自己的一条泳道。
 
 # %%
 TWEAK = {"0 ms": "1175-timer-0ms-entry-sleeps-100ms",
@@ -394,7 +394,7 @@ ngxcoro.show(*scenario("1172-timer-50ms-entry-sleeps-100ms")[:2])
 
 # %% [markdown] zh
 # ## premature：只在 worker 退出时为真
-# 每个定时器上下文里的 `premature` 初始都是 0，只有一个函数会设置它：`ngx_http_lua_abort_pending_timers`（`ngx_http_lua_timer.c`）。worker 里第一次调用 `ngx.timer.at` 时会创建一个 **watcher**：一个标记为空闲（idle）的假连接，它的读事件回调就是这个函数。`nginx -s quit` 时（或者 reload 时的旧 worker），nginx 设置 `ngx_exiting` 并调用 `ngx_close_idle_connections`，后者调用 watcher 的回调。回调遍历定时器树，取出其中所有的 lua 定时器，设置 `premature = 1`，按树的顺序（即到期时间顺序）**立即**逐个调用 `ngx_http_lua_timer_handler`。worker 一旦开始退出，定时器就不再等延时。两个录制结果，分别在 0.3 s 和 0.25 s 时执行 `nginx -s quit`：
+# 每个定时器上下文里的 `premature` 初始都是 0，只有一个函数会设置它：`ngx_http_lua_abort_pending_timers`（`ngx_http_lua_timer.c`）。worker 里第一次调用 `ngx.timer.at` 时会创建一个 **watcher**：一个标记为空闲（idle）的假连接，它的读事件处理函数就是这个函数。`nginx -s quit` 时（或者 reload 时的旧 worker），nginx 设置 `ngx_exiting` 并调用 `ngx_close_idle_connections`，后者调用 watcher 的读事件处理函数。这个函数遍历定时器树，取出其中所有的 lua 定时器，设置 `premature = 1`，按树的顺序（即到期时间顺序）**立即**逐个调用 `ngx_http_lua_timer_handler`。worker 一旦开始退出，定时器就不再等延时。两个录制结果，分别在 0.3 s 和 0.25 s 时执行 `nginx -s quit`：
 
 # %% check
 report(lua_of("780-quit-timer-at-premature"), "", error_logs("780-quit-timer-at-premature"),

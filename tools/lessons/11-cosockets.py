@@ -254,7 +254,7 @@ BlogBox("ngx.sleep or ngx.socket make the coroutine yield, and run_thread return
 BlogBox("ngx.sleep或ngx.socket等导致协程的yield，ngx_http_lua_run_thread返回NGX_AGAIN。",
         "这里只有 connect 和缓冲区满足不了的 receive 会让出；回环上的 send、从缓冲区读的 "
         "receive(2) 都立即返回。让数据凑齐的那个读事件在套接字的事件处理函数里直接恢复协程，"
-        "不经过 投递的事件队列（`ngx_posted_events`）。",
+        "不经过投递的事件队列（`ngx_posted_events`）。",
         "1055-peer-line-in-three-pieces")
 
 # %% [markdown]
@@ -325,7 +325,7 @@ report(f"{two.status} {two.body!r}", "", story(two))
 # `sock_wake` in the "jump to" list and use its arrows to go from one wake-up to the next.
 
 # %% [markdown] zh
-# 80 ms 时，一个读事件把 t2 运行到结束，又把入口线程运行到它的下一个 `wait`；200 ms 时，另一个读事件把 t1 和入口线程都运行到结束。整个过程没有用到 投递的事件队列（`ngx_posted_events`）。步进器为每个套接字画一个方框（状态、缓冲了什么、谁在等它、对端自己的状态），并在每个 `sock_wake` 处画出恢复协程的那个事件。在“跳转到”（jump to）列表里选 `sock_wake`，用它旁边的箭头从一次唤醒跳到下一次。
+# 80 ms 时，一个读事件把 t2 运行到结束，又把入口线程运行到它的下一个 `wait`；200 ms 时，另一个读事件把 t1 和入口线程都运行到结束。整个过程没有用到投递的事件队列（`ngx_posted_events`）。步进器为每个套接字画一个方框（状态、缓冲了什么、谁在等它、对端自己的状态），并在每个 `sock_wake` 处画出恢复协程的那个事件。在“跳转到”（jump to）列表里选 `sock_wake`，用它旁边的箭头从一次唤醒跳到下一次。
 
 # %%
 _, info1056, _ = scenario_info("1056-peer-two-peers-two-threads")

@@ -18,7 +18,7 @@
 # %% [markdown] zh
 # # 12 · 客户端中断与 ngx.on_abort
 #
-# 请求还挂在 Lua 里（在 sleep，在等套接字，在等信号量）的时候，客户端不想等了，直接把连接关掉。nginx 会发现吗？由谁发现？又会因此运行哪个协程？
+# 请求还停在 Lua 里等待（在 sleep，在等套接字，在等信号量）的时候，客户端不想等了，直接把连接关掉。nginx 会发现吗？由谁发现？又会因此运行哪个协程？
 #
 # 本课内容：
 # 1. `lua_check_client_abort on` 如何把客户端连接上的读事件变成一次检查；
@@ -197,7 +197,7 @@ report(compare("584-abort-no-handler"))
 # 200 毫秒时的关闭就是最后发生的事：再没有线程运行，`ngx_http_lua_request_cleanup` 取消了两个 sleep 定时器，`finalize_request(r, 499)` 终止请求。499 是写进访问日志的状态码，客户端什么也收不到。场景 591 一样，只是入口线程在 `ngx.thread.wait` 里等待。
 #
 # ## 注册了回调
-# `ngx.on_abort(fn)`（`ngx_http_lua_control.c` 中的 `ngx_http_lua_on_abort`）为 `fn` 创建一个协程，把它标成调用者的轻线程，让它保持**挂起**，存进 `ctx->on_abort_co_ctx`。这时它还不计入 `ctx->uthreads`：如果客户端一直不关闭连接，请求不会等它，请求结束时它被删除。场景 580 注册了一个只写日志的回调：
+# `ngx.on_abort(fn)`（`ngx_http_lua_control.c` 中的 `ngx_http_lua_on_abort`）为 `fn` 创建一个协程，把它标成调用者的轻线程，让它保持**挂起**（`NGX_HTTP_LUA_CO_SUSPENDED`），存进 `ctx->on_abort_co_ctx`。这时它还不计入 `ctx->uthreads`：如果客户端一直不关闭连接，请求不会等它，请求结束时它被删除。场景 580 注册了一个只写日志的回调：
 
 # %%
 text580, request580, rec580 = scenario("580-abort-handler-returns")

@@ -209,7 +209,7 @@ report(trail(poster), "", compare("1191-sema-poster-runs-first"), WORDS["debug"]
 # request that made it is woken after the timer's run).
 
 # %% [markdown] zh
-# 唤醒发生在入口线程结束、content 处理函数返回（`finalize_request(r, NGX_DONE)` 让请求停下等待）之后，在同一轮事件循环处理投递事件的那一步。被唤醒的协程在它自己请求的上下文里运行，所以一个信号量可以在不同请求和定时器之间传递资源（场景 651：定时器 post，创建它的请求在定时器运行完之后被唤醒）。
+# 唤醒发生在入口线程结束、content 处理函数返回（`finalize_request(r, NGX_DONE)` 让请求停下等待）之后，在同一轮事件循环处理投递的事件那一步。被唤醒的协程在它自己请求的上下文里运行，所以一个信号量可以在不同请求和定时器之间传递资源（场景 651：定时器 post，创建它的请求在定时器运行完之后被唤醒）。
 
 # %%
 BlogBox("sema:post() wakes up a waiting thread.",

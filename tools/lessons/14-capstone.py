@@ -59,7 +59,7 @@ set_language("zh")
 
 
 def report(*lines):
-    """Print the lines as one block (a single write keeps the saved output byte-stable)."""
+    """把这些行作为一整块打印（只调用一次 write，保存的输出才逐字节稳定）。"""
     sys.stdout.write("\n".join(map(str, lines)) + "\n")
 
 # %% [markdown]
@@ -339,7 +339,7 @@ ngxcoro.show(buggy, request, peers=buggy_info["peers"])
 # %% [markdown] zh
 # 按发生的顺序，步进器里能看到：
 #
-# 1. **spawn。** `ngx_http_lua_uthread_spawn`（`ngx_http_lua_uthread.c`）把入口线程挂到 `posted_threads` 的尾部，先运行 `t1`。`t1` 的 connect 得到 `EINPROGRESS`（`ngx_http_lua_socket_tcp_connect`，`ngx_http_lua_socket_tcp.c`），于是阻塞；`ngx_http_lua_content_run_posted_threads` 从链表里取出入口线程继续运行（第 2、3 课）。
+# 1. **spawn。** `ngx_http_lua_uthread_spawn`（`ngx_http_lua_uthread.c`）把入口线程投递到 `posted_threads` 的尾部，先运行 `t1`。`t1` 的 connect 得到 `EINPROGRESS`（`ngx_http_lua_socket_tcp_connect`，`ngx_http_lua_socket_tcp.c`），于是阻塞；`ngx_http_lua_content_run_posted_threads` 从链表里取出入口线程继续运行（第 2、3 课）。
 # 2. **定时器。** `ngx.timer.at(0, ...)`（`ngx_http_lua_ngx_timer_helper`，`ngx_http_lua_timer.c`）只是添加了一个 0 ms 的定时器。事件循环在下一轮才让它到期，那时这个处理函数已经停下等待了。`ngx_http_lua_timer_handler` 接着创建假连接和假请求，运行回调，而这时 `quote` 还是 `"cached"`。**投诉 2：** 0 ms 的定时器意思是“事件循环的下一轮”，而不是“请求结束之后”。
 # 3. **等待。** `ngx_http_lua_ffi_sema_wait`（`ngx_http_lua_semaphore.c`）发现没有资源，把入口线程排进信号量的等待队列，设好 100 ms 的超时定时器，然后阻塞。content 阶段让请求停下等待：`r->count` 经历 1 → 2 → 1（第 5 课）。
 # 4. **100 ms。** `ngx_http_lua_sema_timeout_handler` 以 `false, "timeout"` 恢复入口线程。它输出自己的那一行然后结束。但是入口线程结束时如果 `ctx->uthreads` 不为 0，`ngx_http_lua_run_thread` 返回 `NGX_AGAIN`，请求要等它的轻线程（第 6 课）。**投诉 1：** 这个截止时间限制的只是入口线程，从来没有限制住响应。
@@ -393,7 +393,7 @@ BlogBox("协程 yield（ngx.sleep、ngx.socket 等）时，或者父协程和它
 
 # %% [markdown] zh
 # ## 服务很快时：顺序反过来了
-# 场景 `1201-capstone-buggy-fast-peer` 是同一个程序，对端 50 ms 就回答，在截止时间之内。这时 fetcher 的那一行反而在**前面**，虽然它的 `sema:post` 是在 `ngx.say` 之前调用的。`ngx_http_lua_ffi_sema_post` 不会恢复任何协程：队列里有等待者时，它加上资源，然后对信号量的事件调用 `ngx_post_event`。post 的一方继续运行，直到它阻塞或者结束。之后，在同一轮事件循环的稍后位置，`ngx_http_lua_sema_handler` 才运行，通过 `ngx_http_lua_sema_resume` 在等待者自己的请求里唤醒队首的协程。
+# 场景 `1201-capstone-buggy-fast-peer` 是同一个程序，对端 50 ms 就回答，在截止时间之内。这时 fetcher 的那一行反而在**前面**，虽然它的 `sema:post` 是在 `ngx.say` 之前调用的。`ngx_http_lua_ffi_sema_post` 不会恢复任何协程：队列里有等待者时，它加上资源，然后对信号量的事件调用 `ngx_post_event`。发布者继续运行，直到它阻塞或者结束。之后，在同一轮事件循环的稍后位置，`ngx_http_lua_sema_handler` 才运行，通过 `ngx_http_lua_sema_resume` 在等待者自己的请求里唤醒队首的协程。
 
 # %% check
 _, _, rec_fast, fast = run_scenario("1201-capstone-buggy-fast-peer")
@@ -577,7 +577,7 @@ BlogBox("如果调用 ngx_http_finalize_request(r, NGX_DONE) 导致 r 的引用�
 # %% [markdown] zh
 # 每一处 nginx 的做法为什么是对的：
 #
-# * **追加到尾部。** `posted_threads` 是先进先出的链表，让出的线程排在所有已经在等的线程后面。如果插到头部，轻线程里的 `coroutine.yield()` 就什么也没让出去：刚让出的线程又排在最前面，马上再次运行，`a` 跑完之前 `b` 和入口线程都轮不到。一个在循环里让出的线程会让其他线程永远饿死。spawn 也依赖尾部追加：父协程排在比它先进队列的线程后面（第 2 课）。
+# * **追加到尾部。** `posted_threads` 是先进先出的链表，让出的线程排在所有已经在等的线程后面。如果插到头部，轻线程里的 `coroutine.yield()` 就什么也没让出去：刚让出的线程又排在最前面，马上再次运行，`a` 跑完之前 `b` 和入口线程都轮不到。一个在循环里让出的线程会让其他线程永远饿死。spawn 也依赖尾部追加：父协程排在比它先进链表的线程后面（第 2 课）。
 # * **先检查 `c->destroyed`。** `finalize_request(r, NGX_DONE)` 可能释放最后一个引用，这时请求的内存池被销毁，Lua 上下文和 `posted_threads` 也跟着没了。`ngx_http_close_connection` 在连接上设置 `c->destroyed`，而连接在 cycle 预先分配的数组里，所以请求没了以后读这个标志仍然安全。不做这个检查，循环就会读已经释放的内存：运气好什么都不发生，运气不好就恢复一个已经死掉的请求里的协程。模型在这次读取处停下来，并把它说出来。
 # * **把 `NGX_DONE` 的引用还回去。** `ngx_http_internal_redirect`（`ngx.exec` 里调用）拿了一个引用，`NGX_DONE` 的意思是“由别人来结束”。如果没有人调用 `finalize_request(r, NGX_DONE)`，`r->count` 就停在 1：响应已经发出去了，但请求、它的内存池和连接永远不会被释放，客户端一直等一个永远不会到来的结束。每个请求泄漏一个连接，很快就会耗尽 `worker_connections`。
 
