@@ -115,7 +115,7 @@ print(ngxcoro.run(conf.replace("ngx.sleep(0.1)", ""), "GET /t").body)
 
 # %% [markdown] zh
 # ## 调一调
-# 拖动滑块：改变轻线程 sleep 的时长。输出的顺序不随时长变化：即使 sleep 0 也会让线程阻塞（一个真正的 0 毫秒定时器），入口线程趁这段时间运行。时长为 0 时，nginx 还会记录一条警告。nginx 默认的 `error_log` 级别是 `error`，会把警告过滤掉，所以这里的运行用 `warn` 级别记录日志。
+# 拖动滑块：改变轻线程 sleep 的时长。输出的顺序不随时长变化：即使 sleep 0 也会让线程阻塞（一个真正的 0 ms定时器），入口线程趁这段时间运行。时长为 0 时，nginx 还会记录一条警告。nginx 默认的 `error_log` 级别是 `error`，会把警告过滤掉，所以这里的运行用 `warn` 级别记录日志。
 
 # %%
 from ngxcoro.viz.lessons import Tweak, pre

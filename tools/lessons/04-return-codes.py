@@ -395,7 +395,7 @@ Tweak("阶段中的代码", list(VARIANTS), story, index=1)
 
 # %% [markdown] zh
 # ## 单步执行：轻线程里的 exit
-# 场景 `068-exit-ok-thread-in-access`：access 的入口线程 spawn 一个线程然后 sleep，所以第一次 `run_thread` 的回答是 `NGX_AGAIN`，`ngx_http_lua_run_posted_threads` 再运行入口线程，直到它也停下。20 毫秒后，那个线程调用 `ngx.exit(ngx.OK)`：处理函数被重新进入，`ngx_http_lua_handle_exit` 杀掉两个线程（包括正在 sleep 的入口线程），回答是 `NGX_OK`，content 阶段开始运行。在“要跳转到的事件类型”里选 `run_posted_thread`，再用“下一个同类事件”按钮或事件日志来回跳转。
+# 场景 `068-exit-ok-thread-in-access`：access 的入口线程 spawn 一个线程然后 sleep，所以第一次 `run_thread` 的回答是 `NGX_AGAIN`，`ngx_http_lua_run_posted_threads` 再运行入口线程，直到它也停下。20 ms后，那个线程调用 `ngx.exit(ngx.OK)`：处理函数被重新进入，`ngx_http_lua_handle_exit` 杀掉两个线程（包括正在 sleep 的入口线程），回答是 `NGX_OK`，content 阶段开始运行。在“要跳转到的事件类型”里选 `run_posted_thread`，再用“下一个同类事件”按钮或事件日志来回跳转。
 
 # %%
 text, request, recording = scenario("068-exit-ok-thread-in-access")

@@ -214,7 +214,7 @@ report(f"{pieces.status} {pieces.body!r}", "", story(pieces))
 # * `receive(2)` 直接用缓冲区里剩下的数据（`rest` → `re`）：`sock_receive_done_single`，即 "receive done in a single run"，不让出。
 # * `receive("*a")` 要等到 EOF，所以再次让出；180 ms 时对端关闭，正是这个读事件唤醒了它。
 #
-# 下面把模型的调试轨迹和真实 nginx 为这个场景写下的轨迹并排比较（`SOCK_WAKE` 就是 nginx 的 "lua tcp socket waking up the current request (conn|read)"）：
+# 下面把模型的跟踪记录和真实 nginx 为这个场景写下的跟踪记录并排比较（`SOCK_WAKE` 就是 nginx 的 "lua tcp socket waking up the current request (conn|read)"）：
 
 # %%
 def traces(name):

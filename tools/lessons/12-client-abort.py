@@ -194,7 +194,7 @@ report(compare("584-abort-no-handler"))
 # Scenario 580 registers a handler that only logs:
 
 # %% [markdown] zh
-# 200 毫秒时的关闭就是最后发生的事：再没有线程运行，`ngx_http_lua_request_cleanup` 取消了两个 sleep 定时器，`finalize_request(r, 499)` 终止请求。499 是写进访问日志的状态码，客户端什么也收不到。场景 591 一样，只是入口线程在 `ngx.thread.wait` 里等待。
+# 200 ms时的关闭就是最后发生的事：再没有线程运行，`ngx_http_lua_request_cleanup` 取消了两个 sleep 定时器，`finalize_request(r, 499)` 终止请求。499 是写进访问日志的状态码，客户端什么也收不到。场景 591 一样，只是入口线程在 `ngx.thread.wait` 里等待。
 #
 # ## 注册了回调
 # `ngx.on_abort(fn)`（`ngx_http_lua_control.c` 中的 `ngx_http_lua_on_abort`）为 `fn` 创建一个协程，把它标成调用者的轻线程，让它保持**挂起**（`NGX_HTTP_LUA_CO_SUSPENDED`），存进 `ctx->on_abort_co_ctx`。这时它还不计入 `ctx->uthreads`：如果客户端一直不关闭连接，请求不会等它，请求结束时它被删除。场景 580 注册了一个只写日志的回调：
@@ -215,9 +215,9 @@ Predict("The client closes at 200 ms, the handler logs and returns. What happens
         "reset makes the second one fail.")
 
 # %% predict zh
-Predict("客户端在 200 毫秒时关闭连接，回调写一行日志就返回了。到 300 毫秒，入口线程的 "
+Predict("客户端在 200 ms时关闭连接，回调写一行日志就返回了。到 300 ms，入口线程的 "
         "<code>ngx.sleep(0.3)</code> 结束时，会发生什么？",
-        ["什么也不发生：请求在 200 毫秒时已经以 499 结束",
+        ["什么也不发生：请求在 200 ms时已经以 499 结束",
          "入口线程继续运行，第一次 flush 成功",
          "入口线程继续运行，但 ngx.say 立刻失败"],
         "入口线程继续运行，第一次 flush 成功",
@@ -243,7 +243,7 @@ report(compare("580-abort-handler-returns"))
 # | `ngx.exit(503)` after the header went out | turned into 200, with an `[error]` line | 599 |
 
 # %% [markdown] zh
-# 回调在 200 毫秒的读事件里先于一切运行，然后请求照常继续，直到响应的结尾也发不出去（500 毫秒时的 `finalize_request(r, NGX_ERROR)`）。注册回调就**取代了**以 499 收场：从此结束请求是回调的事。回调做什么，决定了结局：
+# 回调在 200 ms的读事件里先于一切运行，然后请求照常继续，直到响应的结尾也发不出去（500 ms时的 `finalize_request(r, NGX_ERROR)`）。注册回调就**取代了**以 499 收场：从此结束请求是回调的事。回调做什么，决定了结局：
 #
 # | 回调 | 结果 | 场景 |
 # |---|---|---|
@@ -281,7 +281,7 @@ abort_box("打开 lua_check_client_abort 后，客户端一走，nginx 就停止
 
 # %% [markdown] zh
 # ## 单步执行
-# 场景 587 里回调是一个完整的轻线程：它 sleep 0.2 秒，入口线程在这期间（300 毫秒）醒来又睡下，然后回调在 400 毫秒时的 `ngx.exit(444)` 杀掉了它。跳到 `client_close`，看 `on_abort` 从挂起变为运行，`uthreads` 加一。
+# 场景 587 里回调是一个完整的轻线程：它 sleep 0.2 秒，入口线程在这期间（300 ms）醒来又睡下，然后回调在 400 ms时的 `ngx.exit(444)` 杀掉了它。跳到 `client_close`，看 `on_abort` 从挂起变为运行，`uthreads` 加一。
 
 # %%
 text587, request587, _ = scenario("587-abort-handler-sleeps")
@@ -299,7 +299,7 @@ ngxcoro.show(text587, request587, abort_at=0.2)
 
 # %% [markdown] zh
 # ## 调一调：客户端什么时候关闭
-# 下面的回调 sleep 0.2 秒后调用 `ngx.exit(444)`；入口线程 sleep 0.5 秒后输出 `done`。移动关闭的时刻：关得早，回调的 exit 先到，杀掉入口线程；0.35 秒关闭时，入口线程在 500 毫秒结束，但请求 **没有**结束，因为回调此时是计入 uthreads 的轻线程，它在 550 毫秒的 exit 才结束请求（场景 1190）；0.5 秒以后响应已经完整，连接也关了，再没人注意到客户端的关闭（同场景 592）。每个位置都是为本课录制的场景（1197、1190、1198、1199），模型的结果下面列出了真实 nginx 的记录。
+# 下面的回调 sleep 0.2 秒后调用 `ngx.exit(444)`；入口线程 sleep 0.5 秒后输出 `done`。移动关闭的时刻：关得早，回调的 exit 先到，杀掉入口线程；0.35 秒关闭时，入口线程在 500 ms结束，但请求 **没有**结束，因为回调此时是计入 uthreads 的轻线程，它在 550 ms的 exit 才结束请求（场景 1190）；0.5 秒以后响应已经完整，连接也关了，再没人注意到客户端的关闭（同场景 592）。每个位置都是为本课录制的场景（1197、1190、1198、1199），模型的结果下面列出了真实 nginx 的记录。
 
 # %%
 TWEAK = {"0.1 s": "1197-abort-handler-exits-first", "0.35 s": "1190-abort-handler-outlives-entry",

@@ -102,7 +102,7 @@ def report(*lines):
 # * 没有资源时 `wait(0)`：立即返回 `nil, "timeout"`；
 # * 否则：把协程加到等待队列末尾，用 `ngx.sleep` 的同一个定时器设好超时，然后让出。回来时得到 `true, nil`；如果 `ngx_http_lua_sema_timeout_handler` 先到期，则得到 `false, "timeout"`。
 #
-# 场景 552 一直走快速路径；561 白等了 100 毫秒：
+# 场景 552 一直走快速路径；561 白等了 100 ms：
 
 # %% check
 def compare(name):
@@ -231,7 +231,7 @@ BlogBox("sema:post() 会唤醒一个等待的线程。",
 # `ngx.sleep(0) called without delayed events patch`):
 
 # %% [markdown] zh
-# 就算 post 之后马上让出，也不会立刻交接。`ngx.sleep(0)` 是一个 0 毫秒的定时器，而一轮事件循环里定时器在投递的事件**之前**处理，所以 sleep 的发布者先被恢复（场景 551；nginx 还会警告 `ngx.sleep(0) called without delayed events patch`）：
+# 就算 post 之后马上让出，也不会立刻交接。`ngx.sleep(0)` 是一个 0 ms的定时器，而一轮事件循环里定时器在投递的事件**之前**处理，所以 sleep 的发布者先被恢复（场景 551；nginx 还会警告 `ngx.sleep(0) called without delayed events patch`）：
 
 # %% check
 report(compare("551-sema-post-then-sleep0"))
@@ -244,7 +244,7 @@ BlogBox("Call ngx.sleep(0) after sema:post() to let the waiter run.",
 
 # %% zh
 BlogBox("sema:post() 之后调用 ngx.sleep(0)，让等待者先运行。",
-        "0 毫秒的定时器在处理定时器那一步到期，早于投递的事件：发布者先再次运行，输出的 order "
+        "0 ms的定时器在处理定时器那一步到期，早于投递的事件：发布者先再次运行，输出的 order "
         "是空的；等待者在它之后才运行。",
         "551-sema-post-then-sleep0")
 
@@ -257,7 +257,7 @@ BlogBox("sema:post() 之后调用 ngx.sleep(0)，让等待者先运行。",
 
 # %% [markdown] zh
 # ## 单步执行
-# 场景 550：三个轻线程在等（A 和 B 等 1 秒，C 等 50 毫秒），入口线程 post 2 个资源后 sleep。信号量的方框里画着资源数、等待队列，以及它的事件是否已投递。跳到 `sema_post`，再跳到 `sema_handler`：A 和 B 从队列头部被取出，C 一直留到超时。
+# 场景 550：三个轻线程在等（A 和 B 等 1 秒，C 等 50 ms），入口线程 post 2 个资源后 sleep。信号量的方框里画着资源数、等待队列，以及它的事件是否已投递。跳到 `sema_post`，再跳到 `sema_handler`：A 和 B 从队列头部被取出，C 一直留到超时。
 
 # %%
 text550, request550, _ = scenario("550-sema-fifo-post-fewer")
@@ -273,7 +273,7 @@ ngxcoro.show(text550, request550)
 
 # %% [markdown] zh
 # ## 调一调：post 的个数与等待者
-# 三个轻线程 A、B、C（模型输出里叫 `t1`、`t2`、`t3`）各以 100 毫秒超时等待；入口线程一次 post 0 到 4 个资源（场景 1192 到 1196，为本课录制）。处理函数在资源用完之前从队列头部依次唤醒：排在前面的先拿到，其余的逐个超时，剩下的资源留在信号量里给下一个 `wait`。
+# 三个轻线程 A、B、C（模型输出里叫 `t1`、`t2`、`t3`）各以 100 ms超时等待；入口线程一次 post 0 到 4 个资源（场景 1192 到 1196，为本课录制）。处理函数在资源用完之前从队列头部依次唤醒：排在前面的先拿到，其余的逐个超时，剩下的资源留在信号量里给下一个 `wait`。
 
 # %%
 TWEAK = {0: "1192-sema-three-waiters-post-0", 1: "1193-sema-three-waiters-post-1",
