@@ -20,6 +20,8 @@
 # 这个工具包是该调度器的一个模型，忠实对应 **lua-nginx-module 0.10.23**。它运行你真实的 Lua 代码（LuaJIT），使用虚拟时钟，并记录下每一步，你可以向前、向后逐步查看。真实的 nginx 是最终裁判：这些课程中的每一个论断同时也是一个测试，同样的配置会在真实的 nginx 上再跑一遍。
 #
 # 请从头开始依次运行各单元格（Shift-Enter）。课程中用到的术语及其 C 名称见[术语表](../glossary.md)。
+#
+# **下一课：** [1 · nginx 中的协程](01-coroutines.ipynb)
 
 # %%
 import ngxcoro
@@ -69,7 +71,7 @@ print(res.body)
 # (`r->count`), the Lua ctx, the coroutine tree and the `posted_threads` line.
 
 # %% [markdown] zh
-# 轻线程的输出出现在入口线程第二行输出*之前*：`spawn` 会立刻运行新线程，入口线程则在一个队列（`posted_threads`）里等着，直到子线程阻塞在 `ngx.sleep` 上。这次 sleep 用的是 0.1 秒的 *虚拟*时间：整个运行瞬间就完成了。
+# 轻线程的输出出现在入口线程第二行输出*之前*：`spawn` 会立刻运行新线程，入口线程则在一个链表（`posted_threads`）里等着，直到子线程阻塞在 `ngx.sleep` 上。这次 sleep 用的是 0.1 秒的 *虚拟*时间：整个运行瞬间就完成了。
 #
 # ## 单步执行
 # `ngxcoro.show` 运行同样的代码，并给出一个步进器：可以用按钮、滑块、方向键，或点击事件日志中的某一行来移动。图中画出了请求（`r->count`）、Lua ctx、协程树和 `posted_threads` 链表。
@@ -112,8 +114,8 @@ print(ngxcoro.run(conf.replace("ngx.sleep(0.1)", ""), "GET /t").body)
 # `error_log` level is `error`, which hides warnings, so these runs log at `warn`.
 
 # %% [markdown] zh
-# ## 调整
-# 拖动滑块：改变轻线程 sleep 的时长。输出的顺序不随时长变化：即使 sleep 0 也会让线程阻塞（一个真正的 0 毫秒定时器），入口线程趁这段时间运行。时长为 0 时，nginx 还会记录一条警告。nginx 默认的 `error_log` 级别是 `error`，会把警告过滤掉，所以这里的运行用 `warn` 级别记录日志。
+# ## 调一调
+# 拖动滑块：改变轻线程 sleep 的时长。输出的顺序不随时长变化：即使 sleep 0 也会让线程阻塞（一个真正的 0 ms定时器），入口线程趁这段时间运行。时长为 0 时，nginx 还会记录一条警告。nginx 默认的 `error_log` 级别是 `error`，会把警告过滤掉，所以这里的运行用 `warn` 级别记录日志。
 
 # %%
 from ngxcoro.viz.lessons import Tweak, pre
@@ -155,7 +157,7 @@ print("\n".join(res.stap))
 
 # %% [markdown] zh
 # ## 你自己的代码
-# 把一个 location 块（或者只是一段 Lua）粘贴到编辑器里，然后点“运行”（Run）。出错时，错误信息会像 nginx 那样写进日志返回给你。
+# 把一个 location 块（或者只是一段 Lua）粘贴到编辑器里，然后点 **Run**。出错时，错误信息会像 nginx 那样写进日志返回给你。
 
 # %%
 from ngxcoro.viz import Editor
@@ -166,4 +168,4 @@ Editor(conf)
 # `run_thread` and the trampoline that resumes every coroutine.
 
 # %% [markdown] zh
-# **下一课：** [1 · nginx 中的协程](01-coroutines.ipynb) —— 入口线程、`run_thread`，以及恢复每一个协程的那块“蹦床”（trampoline）。
+# **下一课：** [1 · nginx 中的协程](01-coroutines.ipynb)：入口线程、`run_thread`，以及恢复每一个协程的那块“蹦床”（trampoline）。

@@ -20,6 +20,8 @@
 # 1. 每个 `*_by_lua` 处理函数启动的**入口线程**；
 # 2. 为什么 `coroutine.resume` 自己并不恢复任何协程（**蹦床**，trampoline）；
 # 3. 五种协程状态，以及其中两种会让熟悉普通 Lua 的人感到意外的情况。
+#
+# **上一课：** [0 · ngxcoro 导览](00-tour.ipynb) · **下一课：** [2 · ngx.thread.spawn 与 post_thread](02-spawn-post-thread.ipynb)
 
 # %%
 import ngxcoro
@@ -249,7 +251,7 @@ print(trampoline(res))
 # %% [markdown] zh
 # 从上往下读：入口线程的 `lua_resume` 先**返回**（带着 `USER_CORO_RESUME`），`co1` 才开始运行；`co1` 的 `lua_resume` 返回（带着 `USER_CORO_YIELD`）之后，入口线程才继续。任何时刻 C 栈上都不会同时有两个 `lua_resume`。全部七次 `lua_resume` 都出自同一次 `run_thread` 调用，在它的循环里完成；这次调用在入口线程自己结束时才结束。
 #
-# ## 调整：协程做了什么
+# ## 调一调：协程做了什么
 # 选一个变体。表格和上面是同一种视图；图是一条时间线，每个协程一条泳道（绿色：Lua 正在其中运行；黄色：*normal*，它恢复了别的协程，正在等待；蓝色：*suspended*；浅绿色：阻塞在某个 API 中）。如果 `co1` 里有 sleep，`run_thread` 返回 `NGX_AGAIN`，定时器触发的那次 `run_thread` 调用会直接恢复 `co1`：中间入口线程从未被恢复，一直处于 *normal*。协程里再套一个协程时，会有两个协程同时处于 *normal*，但仍然只有一个 `lua_resume` 在运行。
 
 # %%
@@ -433,7 +435,7 @@ BlogBox("这个\"light thread\"运行优先级比它的父协程高，会优先�
 
 # %% [markdown] zh
 # ## 动手试试
-# 改一改上面的 ping-pong：第四次恢复 `gen`，或者在两次 resume 之间调用 `coroutine.status(gen)`，然后点“运行”（Run）。
+# 改一改上面的 ping-pong：第四次恢复 `gen`，或者在两次 resume 之间调用 `coroutine.status(gen)`，然后点 **Run**。
 
 # %%
 from ngxcoro.viz import Editor
@@ -445,4 +447,4 @@ Editor(lua=ping)
 # runs first, and the queue the parent waits in.
 
 # %% [markdown] zh
-# **上一课：** [0 · ngxcoro 导览](00-tour.ipynb) · **下一课：** [2 · ngx.thread.spawn 与 post_thread](02-spawn-post-thread.ipynb) —— 为什么子线程先运行，以及父协程在哪个队列里等待。
+# **上一课：** [0 · ngxcoro 导览](00-tour.ipynb) · **下一课：** [2 · ngx.thread.spawn 与 post_thread](02-spawn-post-thread.ipynb)：为什么子线程先运行，以及父协程在哪个链表里等待。

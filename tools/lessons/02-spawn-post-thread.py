@@ -13,12 +13,14 @@
 # %% [markdown] zh
 # # 2 · ngx.thread.spawn 与 post_thread
 #
-# 第 1 课结尾，轻线程的输出出现在入口线程的下一行之前。本课讲其中的原因：`ngx.thread.spawn` 对**调用者**做了什么，以及调用者在哪个队列里等待，也就是 `ctx->posted_threads`。
+# 第 1 课结尾，轻线程的输出出现在入口线程的下一行之前。本课讲其中的原因：`ngx.thread.spawn` 对**调用者**做了什么，以及调用者在哪个链表里等待，也就是 `ctx->posted_threads`。
 #
 # 你将看到：
-# 1. spawn 把调用者放到 `posted_threads` 的**队尾**，并立刻运行子线程；
-# 2. 嵌套 spawn 时这个队列一步步的变化；
+# 1. spawn 把调用者放到 `posted_threads` 的**尾部**，并立刻运行子线程；
+# 2. 嵌套 spawn 时这个链表一步步的变化；
 # 3. 子线程里的一次 sleep 改变了什么，以及子线程先结束时留下的**僵尸**（zombie）。
+#
+# **上一课：** [1 · nginx 中的协程](01-coroutines.ipynb) · **下一课：** [3 · run_posted_threads](03-run-posted-threads.ipynb)
 
 # %%
 import inspect
@@ -58,12 +60,12 @@ set_language("zh")
 # ## spawn 做了什么
 # `ngx_http_lua_uthread.c: ngx_http_lua_uthread_spawn` 依次：
 #
-# 1. 创建子协程，为它在 registry 中建立引用，在 `ctx->uthreads` 中计数，并把它的状态设为 `running`；
+# 1. 创建子线程的协程，为它在 registry 中建立引用，在 `ctx->uthreads` 中计数，并把它的状态设为 `running`；
 # 2. 设置 `ctx->co_op = USER_THREAD_RESUME`，并把调用者标记为 `thread_spawn_yielded`（这样它被恢复时能拿到线程对象）；
 # 3. **投递调用者**：`ngx_http_lua_util.c: ngx_http_lua_post_thread(r, ctx, caller)`；
-# 4. 把子协程设为当前协程（`ctx->cur_co_ctx`），然后让调用者让出。
+# 4. 把子线程设为当前协程（`ctx->cur_co_ctx`），然后让调用者让出。
 #
-# `run_thread` 看到这次让出，读出 `USER_THREAD_RESUME`，在同一个循环里恢复子协程（第 1 课）。此时调用者只是链表里的一个节点。`post_thread` 从请求的内存池里分配这个节点，沿着链表走到末尾，把它追加上去。下面是模型中对应这个 C 函数的代码：
+# `run_thread` 看到这次让出，读出 `USER_THREAD_RESUME`，在同一个循环里恢复子线程（第 1 课）。此时调用者只是链表里的一个节点。`post_thread` 从请求的内存池里分配这个节点，沿着链表走到末尾，把它追加上去。下面是模型中对应这个 C 函数的代码：
 
 # %%
 print(inspect.getsource(util.post_thread))
@@ -97,7 +99,7 @@ Predict("When <code>t3</code> reaches <code>ngx.sleep</code>, three threads are 
 Predict("当 <code>t3</code> 执行到 <code>ngx.sleep</code> 时，有三个线程在 "
         "<code>posted_threads</code> 里等待。紧接在 <code>t3: start</code> 之后打印的是哪一行？",
         ["t2: end", "t1: end", "entry: end", "t3: after sleep"], "entry: end",
-        "每次 spawn 都把调用者追加到队尾：队列是 entry、t1、t2。"
+        "每次 spawn 都把调用者追加到链表尾部：链表是 entry、t1、t2。"
         "先进先出，所以等得最久的入口线程最先运行。")
 
 # %% [markdown]
@@ -105,7 +107,7 @@ Predict("当 <code>t3</code> 执行到 <code>ngx.sleep</code> 时，有三个线
 # a node popped from the head by the loop of lesson 3.
 
 # %% [markdown] zh
-# 下面是真实的答案，以及队列的历史。`+` 是一次 `post_thread`（以及起因），`-` 是第 3 课的循环从表头弹出的一个节点。
+# 下面是真实的答案，以及链表的历史。`+` 是一次 `post_thread`（以及起因），`-` 是第 3 课的循环从表头弹出的一个节点。
 
 # %%
 def queue_history(res):
@@ -174,8 +176,8 @@ BlogBox("A light thread has a higher priority than its parent, which is forced t
 # %% zh
 BlogBox("这个\"light thread\"运行优先级比它的父协程高，会优先运行，父协程被迫暂停。"
         "\"light thread\"运行结束或者yield后，再由ngx_http_lua_run_posted_threads去运行父协程。",
-        "并没有优先级，只有一个先进先出的队列。spawn 把调用者追加到队尾，子线程得到第一个"
-        "时间片。嵌套 spawn 时队列是 entry、t1、t2，所以 t3 阻塞后接着运行的是入口线程，"
+        "并没有优先级，只有一个先进先出的链表。spawn 把调用者追加到链表尾部，子线程得到第一个"
+        "时间片。嵌套 spawn 时链表是 entry、t1、t2，所以 t3 阻塞后接着运行的是入口线程，"
         "排在它的子线程 t1 和 t2 之前。",
         "004-nested-spawn")
 
@@ -198,8 +200,8 @@ ngxcoro.show(nested, nested_req)
 # pop. Each level adds one node at the tail, and the pops always start from the entry.
 
 # %% [markdown] zh
-# ## 调整：spawn 嵌套多少层
-# 滑块设定 spawn 嵌套的层数（最深的那个线程会 sleep）。图是 `posted_threads` 最长时（就在第一次弹出之前）那一步的状态图。每多一层，队尾就多一个节点，而弹出总是从入口线程开始。
+# ## 调一调：spawn 嵌套多少层
+# 滑块设定 spawn 嵌套的层数（最深的那个线程会 sleep）。图是 `posted_threads` 最长时（就在第一次弹出之前）那一步的状态图。每多一层，链表尾部就多一个节点，而弹出总是从入口线程开始。
 
 # %%
 def chain(depth):
@@ -308,7 +310,7 @@ Tweak("子线程", ["sleep", "不 sleep"],
 
 # %% [markdown] zh
 # ## 僵尸
-# 轻线程结束时，如果它的父协程还活着、但并没有在等它（`ngx.thread.wait`），`run_thread` 就没法把结果交出去。它把结果留在子协程的栈上，把子协程标记为 `zombie`，并登记到父协程的僵尸链表里（`ngx_http_lua_util.c: ngx_http_lua_post_zombie_thread`；这和 `posted_threads` 是两个不同的链表）。僵尸仍然计入 `ctx->uthreads`。等父协程 wait 它、kill 它，或者父协程自己结束时，它才会消失。场景 `002-spawn-no-io`：
+# 轻线程结束时，如果它的父协程还活着、但并没有在等它（`ngx.thread.wait`），`run_thread` 就没法把结果交出去。它把结果留在子线程的栈上，把子线程标记为 `zombie`，并登记到父协程的僵尸链表里（`ngx_http_lua_util.c: ngx_http_lua_post_zombie_thread`；这和 `posted_threads` 是两个不同的链表）。僵尸仍然计入 `ctx->uthreads`。等父协程 wait 它、kill 它，或者父协程自己结束时，它才会消失。场景 `002-spawn-no-io`：
 
 # %% check
 zconf, zreq, _ = scenario("002-spawn-no-io")
@@ -359,4 +361,4 @@ BlogBox("\"light thread\"运行结束……后，再由ngx_http_lua_run_posted_t
 # `posted_threads`, and what it does with each return code.
 
 # %% [markdown] zh
-# **上一课：** [1 · nginx 中的协程](01-coroutines.ipynb) · **下一课：** [3 · run_posted_threads](03-run-posted-threads.ipynb) —— 弹出 `posted_threads` 的那个循环，以及它如何处理每一种返回值。
+# **上一课：** [1 · nginx 中的协程](01-coroutines.ipynb) · **下一课：** [3 · run_posted_threads](03-run-posted-threads.ipynb)：弹出 `posted_threads` 的那个循环，以及它如何处理每一种返回值。

@@ -29,6 +29,8 @@
 # 5. 根据返回值行动：`NGX_AGAIN` → 再转一圈；`NGX_DONE` → 用 `ngx_http_lua_finalize_request(r, NGX_DONE)` 归还一个引用，再转一圈；其他值（`NGX_OK`、`NGX_ERROR`、HTTP 状态码）→ 如果是 content 阶段就用它结束请求，然后返回它。
 #
 # content 处理函数有它自己的一个变体，放在本课最后讲。
+#
+# **上一课：** [2 · ngx.thread.spawn 与 post_thread](02-spawn-post-thread.ipynb) · **下一课：** [4 · 返回值](04-return-codes.ipynb)
 
 # %%
 import inspect
@@ -119,7 +121,7 @@ def wpad(s, n):
                                     for c in s))
 
 def run_logged(conf, request="GET /t"):
-    """带快照运行；同时返回由 posted 循环调用的每次 run_thread 的返回值。"""
+    """带快照运行；同时返回由 run_posted_threads 循环调用的每次 run_thread 的返回值。"""
     res = ngxcoro.run(conf, request, snapshots=True)
     rcs, waiting = [], []
     for s in res.snapshots:
@@ -159,7 +161,7 @@ def pop_log(res, rcs):
 # still queued, then sleeps.
 
 # %% [markdown] zh
-# 一个 access 处理函数，带两个各自让出一个时间片的轻线程（`coroutine.yield()`，见本课最后）。入口线程在 `t2` 的节点还在队列里时杀掉了 `t2`，然后 sleep。
+# 一个 access 处理函数，带两个各自让出一个时间片的轻线程（`coroutine.yield()`，见本课最后）。入口线程在 `t2` 的节点还在链表里时杀掉了 `t2`，然后 sleep。
 
 # %% check
 access = """
@@ -200,7 +202,7 @@ print(pop_log(res, rcs))
 # ## Step through it
 
 # %% [markdown] zh
-# 每次运行都以 `NGX_AGAIN` 结束（一次让出、一个僵尸、一次 sleep），所以循环每次都再转一圈。杀掉 `t2` 之后，它的节点仍在链表里：除了弹出，没有任何操作会删除节点。让这件事无害的是第 3 步的状态检查：`t2` 是 `dead`，于是被跳过，队列空了，循环返回 `NGX_DONE`。access 处理函数把它交给 nginx 的阶段引擎，后者让请求停下来等待，直到定时器触发。
+# 每次运行都以 `NGX_AGAIN` 结束（一次让出、一个僵尸、一次 sleep），所以循环每次都再转一圈。杀掉 `t2` 之后，它的节点仍在链表里：除了弹出，没有任何操作会删除节点。让这件事无害的是第 3 步的状态检查：`t2` 是 `dead`，于是被跳过，链表空了，循环返回 `NGX_DONE`。access 处理函数把它交给 nginx 的阶段引擎，后者让请求停下等待，直到定时器触发。
 #
 # ## 单步执行
 
@@ -218,7 +220,7 @@ ngxcoro.show(access)
 
 # %% [markdown] zh
 # ## 状态检查也有不够用的时候
-# 这个检查假定：协程状态为 `running` 的节点属于一个活着的线程。但入口线程的 co ctx 只是 **Lua ctx 里的一个结构体**，每个处理函数都把它清零后重用（第 1 课），而 `ngx_http_lua_reset_ctx` 并不清空 `posted_threads`。场景 `077-stale-posted-entry`：在 access 阶段，一个轻线程立刻调用 `ngx.exit(ngx.OK)`，而此时入口线程还在队列里。access 处理函数结束了，它排队的入口线程节点却留了下来。
+# 这个检查假定：协程状态为 `running` 的节点属于一个活着的线程。但入口线程的 co ctx 只是 **Lua ctx 里的一个结构体**，每个处理函数都把它清零后重用（第 1 课），而 `ngx_http_lua_reset_ctx` 并不清空 `posted_threads`。场景 `077-stale-posted-entry`：在 access 阶段，一个轻线程立刻调用 `ngx.exit(ngx.OK)`，而此时入口线程还在链表里。access 处理函数结束了，它排队的入口线程节点却留了下来。
 
 # %%
 stale, stale_req, _ = scenario("077-stale-posted-entry")
@@ -262,7 +264,7 @@ BlogBox("run_posted_threads skips every posted thread whose status is not RUNNIN
         "077-stale-posted-entry")
 
 # %% zh
-BlogBox("ngx_http_lua_run_posted_threads 会跳过所有状态不是 RUNNING 的 posted 线程，"
+BlogBox("ngx_http_lua_run_posted_threads 会跳过所有状态不是 RUNNING 的已投递线程，"
         "所以已经不存在的线程永远不会被运行。",
         "前一个处理函数留下的节点，可能指向下一个处理函数的入口线程，而它又是 RUNNING 了。"
         "content 阶段的 ngx.sleep(0.1) 立刻就返回了。",
@@ -345,7 +347,7 @@ location /sleepy {
 }
 """
 pres, prcs = run_logged(parked)
-print("--- exec 出自一次 posted 运行，跳转目标阻塞：", pres.body.strip())
+print("--- exec 出自从链表取出的一次运行，跳转目标阻塞：", pres.body.strip())
 print(pop_log(pres, prcs))
 
 # %%
@@ -381,7 +383,7 @@ BlogBox("循环在每次弹出前检查 c->destroyed：如果 finalize_request(r
 #
 # * 没有 `c->destroyed` / `nreqs` 检查；
 # * `NGX_DONE` 不立刻归还，而是计入 `n`（如果调用者自己的 `run_thread` 已经返回了 `NGX_DONE`，调用时就传入 `n = 1`）；
-# * 队列空了而 `n == 0` 时，它执行 `r->main->count++` 并返回 `NGX_DONE`：正是这个引用在 Lua 停下等待期间让请求保持存活，而 `ngx_http_core_content_phase` 会立刻用 `finalize_request(r, NGX_DONE)` 把它还回去。
+# * 链表空了而 `n == 0` 时，它执行 `r->main->count++` 并返回 `NGX_DONE`：正是这个引用在 Lua 停下等待期间让请求保持存活，而 `ngx_http_core_content_phase` 会立刻用 `finalize_request(r, NGX_DONE)` 把它还回去。
 
 # %%
 print(inspect.getsource(by.content_run_posted_threads))
@@ -419,10 +421,10 @@ for name in ("003-spawn-sleep", "143-exec-content-thread-named"):
 # ## 轻线程里的 coroutine.yield 是一个时间片
 # 在入口线程或轻线程里，`coroutine.yield()` 没有可以回去的恢复者。`run_thread`（`USER_CORO_YIELD` 分支）丢掉让出的值，把状态设回 `running`，然后：
 #
-# * 如果 `posted_threads` **不为空**：把这个线程投递到队尾并返回 `NGX_AGAIN`，让排队的线程都先运行；
+# * 如果 `posted_threads` **不为空**：把这个线程投递到链表尾部并返回 `NGX_AGAIN`，让排队的线程都先运行；
 # * 如果为空：立刻恢复同一个线程，`coroutine.yield()` 什么也不返回。
 #
-# 场景 `041-yield-time-slice`：两个 worker 和入口线程轮流运行。在 `042-yield-entry-alone` 中，入口线程让出两次，一次队列为空，一次有一个子线程在排队。
+# 场景 `041-yield-time-slice`：两个 worker 和入口线程轮流运行。在 `042-yield-entry-alone` 中，入口线程让出两次，一次链表为空，一次有一个子线程在排队。
 
 # %%
 def slices(res):
@@ -443,9 +445,9 @@ def slices(res):
     for s, nxt in zip(snaps, snaps[1:]):
         if s["event"] == "thread_yield":
             queue = s["requests"][0]["ctx"]["posted_threads"]
-            act = ("重新投递，现在队列为 " + ", ".join(nxt["requests"][0]["ctx"]["posted_threads"])
-                   if nxt["event"] == "post_thread" else "队列为空：立刻继续")
-            rows.append(f"{s['step']:>4}  {s['data']['co']:<6} 让出；队列 {', '.join(queue) or '-':<10} {act}")
+            act = ("重新投递，现在链表为 " + ", ".join(nxt["requests"][0]["ctx"]["posted_threads"])
+                   if nxt["event"] == "post_thread" else "链表为空：立刻继续")
+            rows.append(f"{s['step']:>4}  {s['data']['co']:<6} 让出；链表 {', '.join(queue) or '-':<10} {act}")
     return "\n".join(rows)
 
 # %% check
@@ -462,8 +464,8 @@ for name in ("041-yield-time-slice", "042-yield-entry-alone"):
 # "waiting in `posted_threads`".
 
 # %% [markdown] zh
-# ## 调整：几个 worker
-# 同样的结构，0 到 3 个 worker（每个打印并让出两次），入口线程让出一次。没有 worker 时，入口线程的让出遇到的是空队列，直接继续；worker 越多，每次让出都要排到越长的队伍后面。时间线里的橙色表示“在 `posted_threads` 里等待”。
+# ## 调一调：几个 worker
+# 同样的结构，0 到 3 个 worker（每个打印并让出两次），入口线程让出一次。没有 worker 时，入口线程的让出遇到的是空链表，直接继续；worker 越多，每次让出都要排到越长的队伍后面。时间线里的橙色表示“在 `posted_threads` 里等待”。
 
 # %%
 def workers(n):
@@ -523,4 +525,4 @@ Tweak("worker 数", [0, 1, 2, 3], workers, index=2)
 # %% [markdown] zh
 # 现在你可以逐行读懂 `run_posted_threads` 了：两个停止条件、弹出、状态检查（以及它的盲区）、`run_thread` 调用，以及它对返回值的三种处理；也能把它和 content 处理函数的循环区分开。
 #
-# **上一课：** [2 · ngx.thread.spawn 与 post_thread](02-spawn-post-thread.ipynb) · **下一课：** [4 · 返回值](04-return-codes.ipynb) —— 每个阶段处理函数如何处理 `run_thread` 和这个循环的返回值。
+# **上一课：** [2 · ngx.thread.spawn 与 post_thread](02-spawn-post-thread.ipynb) · **下一课：** [4 · 返回值](04-return-codes.ipynb)：每个阶段处理函数如何处理 `run_thread` 和这个循环的返回值。

@@ -335,7 +335,7 @@ report(table("rewrite"), "", table("content"))
 # %% [markdown] zh
 # content 阶段有两点值得注意：`ngx.exit(200)` 到达处理函数时变成了 `NGX_OK`（`ngx_http_lua_handle_exit` 自己发送了最后一个缓冲区并报告成功）；sleep 引起的停下等待是引用计数唯一变化的地方，也就是定时器之前的那个 `finalize(NGX_DONE)`。
 #
-# ## 调整：阶段 × 返回值
+# ## 调一调：阶段 × 返回值
 # 每个位置都是一次预先算好的运行；文字是这次运行的关键步骤，从处理函数开始到请求结束（步骤说明是模型的原文）。
 
 # %%
@@ -395,7 +395,7 @@ Tweak("阶段中的代码", list(VARIANTS), story, index=1)
 
 # %% [markdown] zh
 # ## 单步执行：轻线程里的 exit
-# 场景 `068-exit-ok-thread-in-access`：access 的入口线程 spawn 一个线程然后 sleep，所以第一次 `run_thread` 的回答是 `NGX_AGAIN`，`ngx_http_lua_run_posted_threads` 再运行入口线程，直到它也停下。20 毫秒后，那个线程调用 `ngx.exit(ngx.OK)`：处理函数被重新进入，`ngx_http_lua_handle_exit` 杀掉两个线程（包括正在 sleep 的入口线程），回答是 `NGX_OK`，content 阶段开始运行。在“要跳转到的事件类型”里选 `run_posted_thread`，再用“下一个同类事件”按钮或事件日志来回跳转。
+# 场景 `068-exit-ok-thread-in-access`：access 的入口线程 spawn 一个线程然后 sleep，所以第一次 `run_thread` 的回答是 `NGX_AGAIN`，`ngx_http_lua_run_posted_threads` 再运行入口线程，直到它也停下。20 ms后，那个线程调用 `ngx.exit(ngx.OK)`：处理函数被重新进入，`ngx_http_lua_handle_exit` 杀掉两个线程（包括正在 sleep 的入口线程），回答是 `NGX_OK`，content 阶段开始运行。在“要跳转到的事件类型”里选 `run_posted_thread`，再用“下一个同类事件”按钮或事件日志来回跳转。
 
 # %%
 text, request, recording = scenario("068-exit-ok-thread-in-access")
@@ -428,4 +428,4 @@ report(f"{res.status} {res.body!r}",
 # %% [markdown] zh
 # 四个返回值：access 中第一次运行的 `NGX_AGAIN`；`run_posted_threads` 运行入口线程、直到它阻塞在 sleep 上时的 `NGX_AGAIN`；线程的定时器到期、`ngx_http_lua_sleep_resume` 恢复它、它调用 exit 时的 `NGX_OK`；以及 content 处理函数的 `NGX_OK`。入口线程的 "after sleep" 那一行从未运行：*任何*一个线程调用 exit，都会结束这个处理函数的所有线程（第 6 课会再讲到这一点）。
 #
-# **下一课：** [5 · NGX_DONE 与 r->count](05-ngx-done-and-count.ipynb) —— 谁在请求上持有引用，以及 `finalize_request(r, NGX_DONE)` 归还的是什么。
+# **下一课：** [5 · NGX_DONE 与 r->count](05-ngx-done-and-count.ipynb)：谁在请求上持有引用，以及 `finalize_request(r, NGX_DONE)` 归还的是什么。

@@ -119,10 +119,10 @@ SVG(count_chart_svg(res, width=760))
 # |---|---|---|
 # | 读取请求包体 | `ngx_http_read_client_request_body`（`ngx_http_request_body.c`） | `ngx_http_lua_ngx_req_read_body`（`ngx_http_lua_req_body.c`），立刻就还 |
 # | capture | `ngx_http_lua_subrequest`（`ngx_http_lua_subrequest.c`，模块自己复制的一份 nginx `ngx_http_subrequest`），每个子请求一次 | 子请求完成时，子请求的 `ngx_http_finalize_request` |
-# | content 阶段挂起 | `ngx_http_lua_content_run_posted_threads`（`ngx_http_lua_contentby.c`），在队列跑空时 | `ngx_http_core_content_phase` 紧接着调用的 `finalize_request(r, NGX_DONE)` |
+# | content 阶段停下等待 | `ngx_http_lua_content_run_posted_threads`（`ngx_http_lua_contentby.c`），在链表跑空时 | `ngx_http_core_content_phase` 紧接着调用的 `finalize_request(r, NGX_DONE)` |
 # | exec | `ngx_http_lua_handle_exec` 里调用的 `ngx_http_internal_redirect`（`ngx_http_core_module.c`） | 拿到 `NGX_DONE` 的那个 `run_thread` 调用者 |
 #
-# 图里少了两样东西：rewrite 和 access 阶段都挂起过（一次等包体，一次等 capture），引用计数却没有为它们变化；而且只有 `ngx.exec` 让 `run_thread` 返回了 `NGX_DONE`。
+# 图里少了两样东西：rewrite 和 access 阶段都停下等待过（一次等包体，一次等 capture），引用计数却没有为它们变化；而且只有 `ngx.exec` 让 `run_thread` 返回了 `NGX_DONE`。
 #
 # ## 预测
 # 种子博客把“调用ngx_http_read_client_request_body读取请求包体”列为返回 `NGX_DONE` 的三种情况之一。
@@ -149,7 +149,7 @@ Predict("请求包体比请求头晚 20 ms 到达，所以 <code>ngx.req.read_bo
         "content 处理函数里的 <code>run_thread</code> 返回什么？",
         ["NGX_DONE", "NGX_AGAIN", "NGX_OK"], "NGX_AGAIN",
         "read_body 立刻把 nginx 加的那份引用还回去，然后像 sleep 一样简单地让出："
-        "留下来的唯一一次 +1 是 content_run_posted_threads 为挂起的请求加的。")
+        "留下来的唯一一次 +1 是 content_run_posted_threads 为停下等待的请求加的。")
 
 # %% check answer
 late = ngxcoro.run(body_conf, "POST /t", body=[(0.02, "abc")])
@@ -188,7 +188,7 @@ text, request, _ = scenario("152-read-body-content-pieces")
 box = BlogBox("读取请求包体时，由于从 socket 读取数据是异步的，会返回 NGX_DONE；模块做了 r->count++，"
               "读取数据后由设置的回调函数继续处理。",
               "ngx.req.read_body() 立刻抵消 nginx 的 +1，然后让出：run_thread 返回 NGX_AGAIN。"
-              "能看到的唯一一份引用是 content 阶段挂起时加的。",
+              "能看到的唯一一份引用是 content 阶段停下等待时加的。",
               "152-read-body-content-pieces")
 box.model = ngxcoro.run(text, request, body=[(0.05, "abc"), (0.1, "def")], log_level="debug")
 box
@@ -213,7 +213,7 @@ BlogBox("创建子请求后返回 NGX_DONE，等待子请求完成后继续处�
 
 # %% [markdown] zh
 # ## access 阶段从不动引用计数
-# rewrite 和 access 阶段挂起时，是向阶段引擎返回 `NGX_DONE`/`NGX_AGAIN`，之后再由阶段引擎重新调用（`ngx_http_core_run_phases`）；这期间不需要谁来持有请求。场景 103 在三个阶段里各 sleep 一次：
+# rewrite 和 access 阶段停下等待时，是向阶段引擎返回 `NGX_DONE`/`NGX_AGAIN`，之后再由阶段引擎重新调用（`ngx_http_core_run_phases`）；这期间不需要谁来持有请求。场景 103 在三个阶段里各 sleep 一次：
 
 # %% check
 text, request, rec = scenario("103-three-phases-blocks-sleep")
@@ -241,7 +241,7 @@ BlogBox("Parking with NGX_AGAIN or NGX_DONE is handled the same way in every pha
 # %% zh
 BlogBox("返回 NGX_AGAIN 和 NGX_DONE 时都要调用 ngx_http_lua_run_posted_threads 来处理，"
         "每个阶段都一样：运行链表里的协程，然后等待。",
-        "只有 content 阶段挂起时会拿一份引用；rewrite 和 access 阶段在 r->count 为 1 时 sleep，"
+        "只有 content 阶段停下等待时会拿一份引用；rewrite 和 access 阶段在 r->count 为 1 时 sleep，"
         "所以三次 sleep 只对应一次 finalize(NGX_DONE)。",
         "103-three-phases-blocks-sleep")
 
@@ -336,7 +336,7 @@ report(f"{destroyed.status} {destroyed.body!r}", after_rc(destroyed))
 # with the old ctx, finds the entry dead and skips it.
 
 # %% [markdown] zh
-# 排在链表里的入口线程永远不会被取出：`run_posted_threads` 去看的时候，请求已经不在了。如果目标 location 自己也挂起（场景 142，目标是一个会 sleep 的 Lua location），`run_thread` 返回时引用计数仍是 2，请求挺过了这次 `finalize(NGX_DONE)`，循环继续使用原来的请求上下文，发现入口线程已经结束，就跳过它。
+# 排在链表里的入口线程永远不会被取出：`run_posted_threads` 去看的时候，请求已经不在了。如果目标 location 自己也停下等待（场景 142，目标是一个会 sleep 的 Lua location），`run_thread` 返回时引用计数仍是 2，请求挺过了这次 `finalize(NGX_DONE)`，循环继续使用原来的请求上下文，发现入口线程已经结束，就跳过它。
 
 # %% check
 text142, request142, _ = scenario("142-exec-access-thread-target-sleeps")
@@ -366,7 +366,7 @@ BlogBox("如果调用 ngx_http_finalize_request(r, NGX_DONE) 导致 r 的引用�
 
 # %% [markdown] zh
 # ## 调一调：改动请求，观察引用计数
-# 每个位置都是上面那个大 location 做了一处改动。留意：包体分段到达时开头那段平线（rewrite 在计数为 1 时挂起）；`/sub` 不 sleep 直接应答时，中间少掉的那一级台阶；以及去掉 exec 后消失的那次 +1。
+# 每个位置都是上面那个大 location 做了一处改动。留意：包体分段到达时开头那段平线（rewrite 在计数为 1 时停下等待）；`/sub` 不 sleep 直接应答时，中间少掉的那一级台阶；以及去掉 exec 后消失的那次 +1。
 
 # %%
 def edit(text, *changes):

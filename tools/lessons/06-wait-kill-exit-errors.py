@@ -15,7 +15,7 @@
 #
 # 轻线程共享同一个请求，所以真正有意思的问题是：谁比谁活得久。这一课讲父协程如何回收子线程（`ngx_http_lua_uthread.c` 里的 `ngx_http_lua_uthread_wait` 和 `ngx_http_lua_uthread_kill`），`ngx.exit` 和 Lua 错误会对周围的线程做什么（`ngx_http_lua_util.c` 里的 `ngx_http_lua_run_thread` 和 `ngx_http_lua_handle_exit`），最后看 0.10.23 里的一个 bug。
 #
-# **上一课：** [5 · NGX_DONE 与 r->count](05-ngx-done-and-count.ipynb) · **下一课：** [7 · 扇出](07-fan-out.ipynb)
+# **上一课：** [5 · NGX_DONE 与 r->count](05-ngx-done-and-count.ipynb) · **下一课：** [7 · 扇出：同时发出两个子请求](07-fan-out.ipynb)
 
 # %%
 import re
@@ -398,7 +398,7 @@ BlogBox("A coroutine parked by an API (NGX_AGAIN) is resumed by that API's event
         "065-stale-wait-flag")
 
 # %% zh
-BlogBox("被某个 API 挂起（NGX_AGAIN）的协程，由这个 API 自己的事件恢复：它的定时器、它的"
+BlogBox("阻塞在某个 API 上（NGX_AGAIN）的协程，由这个 API 自己的事件恢复：它的定时器、它的"
         "套接字、它的子请求。",
         "ngx.thread.wait(f, g) 因 f 返回之后，g 的结束会在一个毫不相干的 ngx.sleep(0.2) 中途"
         "恢复父协程，让这个 sleep 提前返回 g 的返回值。",
@@ -425,4 +425,4 @@ report(stale.body, f"真实 nginx 发出的响应体与此相同：{rec['body'] 
 # %% [markdown] zh
 # 在步进器里找到 `g` 结束的那一步：图中入口线程仍然阻塞在它的 sleep 里，而 `g` 却像被等待一样回到了父协程。
 #
-# **下一课：** [7 · 扇出](07-fan-out.ipynb)：从轻线程发出多个子请求。
+# **下一课：** [7 · 扇出：同时发出两个子请求](07-fan-out.ipynb)：从轻线程发出多个子请求。

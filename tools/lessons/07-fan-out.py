@@ -16,11 +16,11 @@
 # %% [markdown] zh
 # # 7 · 扇出：同时发出两个子请求
 #
-# **上一课：** [6 · wait、kill、exit 与错误](06-wait-kill-exit-errors.ipynb) · **下一课：** [8 · 实验：你的 Lua、模型与真实 nginx](08-lab.ipynb)
-#
 # 日常使用轻线程最常见的理由：同时请求两个后端，再等两者都返回。这里每个轻线程对一个 location 调用 `ngx.location.capture`，该 location 在一次 `echo_sleep` 之后应答（分别是 50 ms 和 20 ms），入口线程则等待这两个轻线程。
 #
 # 这里关键的机制只有一个：**子请求完成后，怎样唤醒正在等它的协程。** 这条路径和 `posted_threads` 是分开的。等待中的协程是通过 nginx 的*投递的请求*（posted requests）恢复的，入口在 `ngx_http_lua_post_subrequest`（`src/ngx_http_lua_subrequest.c`）。
+#
+# **上一课：** [6 · wait、kill、exit 与错误](06-wait-kill-exit-errors.ipynb) · **下一课：** [8 · 实验：你的 Lua、模型与真实 nginx](08-lab.ipynb)
 
 # %% check
 import ngxcoro
@@ -75,7 +75,7 @@ print(f"{res.status}\n{res.body}")
 # ## 每个子请求让 r->count 加一
 # `ngx_http_lua_subrequest`（`src/ngx_http_lua_subrequest.c`）每创建一个子请求就做一次 `r->main->count++`。然后 `ngx.location.capture` 以 `co_op` NOP 让出，于是 `run_thread` 返回 `NGX_AGAIN`，入口线程照常从 `posted_threads` 里被取出。
 #
-# 还有一份引用来自 content 处理函数。入口线程挂起时，`ngx_http_lua_content_run_posted_threads`（`src/ngx_http_lua_contentby.c`）加一，让请求保持存活。
+# 还有一份引用来自 content 处理函数。入口线程阻塞时，`ngx_http_lua_content_run_posted_threads`（`src/ngx_http_lua_contentby.c`）加一，让请求保持存活。
 
 # %% predict
 Predict("When the main request <code>/t</code> parks (its first "
@@ -86,10 +86,10 @@ Predict("When the main request <code>/t</code> parks (its first "
         "<code>finalize_request(r, NGX_DONE)</code> then gives that last one back.")
 
 # %% predict zh
-Predict("主请求 <code>/t</code> 挂起时（它的第一次 <code>finalize_request(r, NGX_DONE)</code>），"
+Predict("主请求 <code>/t</code> 停下等待时（它的第一次 <code>finalize_request(r, NGX_DONE)</code>），"
         "nginx 日志里的 <code>c:</code> 是多少？",
         ["2", "3", "4", "5"], "4",
-        "客户端的请求本身算 1，两个子请求各 +1，入口线程挂起时 content_run_posted_threads "
+        "客户端的请求本身算 1，两个子请求各 +1，入口线程阻塞时 content_run_posted_threads "
         "再 +1。随后 <code>finalize_request(r, NGX_DONE)</code> 把最后这一份还回去。")
 
 # %% check answer
@@ -129,7 +129,7 @@ SVG(count_chart_svg(res))
 
 # %% [markdown] zh
 # ## 单步执行
-# 两个线程启动时，留意 **posted_threads** 那一行和 `r->count`。然后一步步跳到下一个 run_posted_thread 事件，直到 20 ms 时第一个子请求完成。`post_subrequest` 把父请求放到 nginx 投递请求链表的**头部**（`ngx_http_post_request_to_head`）。nginx 接下来运行的是 `/t` 的恢复回调（`ngx_http_lua_subrequest_resume`），它恢复的是 **t2**，也就是 capture 刚完成的那个协程。入口线程还在等 t1，所以 t2 结束后成为僵尸。
+# 两个线程启动时，留意 **posted_threads** 那一行和 `r->count`。然后一步步跳到下一个 run_posted_thread 事件，直到 20 ms 时第一个子请求完成。`post_subrequest` 把父请求放到 nginx 投递的请求链表的**头部**（`ngx_http_post_request_to_head`）。nginx 接下来运行的是 `/t` 的恢复回调（`ngx_http_lua_subrequest_resume`），它恢复的是 **t2**，也就是 capture 刚完成的那个协程。入口线程还在等 t1，所以 t2 结束后成为僵尸。
 #
 # 步进器里的完成顺序框会按另一种顺序重新运行模型。本课中定时器的名字里带空格（`echo_sleep /sub_sleep`），所以下面的单元格只按逗号来切分这个框里的内容。
 
@@ -174,7 +174,7 @@ print(f"{labels}\n{slow_first.body}")
 # first.
 
 # %% [markdown] zh
-# 现在 t1 的 capture 先完成。入口线程等的恰好是 t1，所以 t1 在同一次 `run_thread` 调用里直接把结果交给入口线程，`wait t1` 在 t2 取到任何东西之前就打印出来了。然后入口线程去等 t2，再次挂起。
+# 现在 t1 的 capture 先完成。入口线程等的恰好是 t1，所以 t1 在同一次 `run_thread` 调用里直接把结果交给入口线程，`wait t1` 在 t2 取到任何东西之前就打印出来了。然后入口线程去等 t2，再次阻塞。
 #
 # ## 调一调：第二个后端有多慢？
 # 拖动滑块，改变 `/sub_sleep2` 的 `echo_sleep`。图是模型的时间线：每个协程一条泳道，顶部是 `r->count`。在 50 ms 时两个定时器同时到期。nginx 按添加的先后触发同时到期的定时器，而 `/sub_sleep` 的定时器先添加。
@@ -243,7 +243,7 @@ print(multi_conf[multi_conf.index("location /t"):multi_conf.index("location /sub
 # 用 `capture_multi` 就没有轻线程、没有僵尸，也不需要 `wait`。失去的是提前处理快的那个应答的机会。用轻线程时，每个线程都能在自己的应答一到就接着往下做。
 #
 # ## 父请求在子请求*之间*运行
-# nginx 从它的投递请求链表里一个接一个地运行子请求。一个子请求完成后，把它的父请求放到链表头部，所以父请求会在**下一个子请求开始之前**运行。场景 163 里入口线程和两个轻线程各自发起 capture：`/sub_echo` 立即应答，线程 b 在 `/sub_sleep2` 还没开始时就已经结束了。下面是真实 nginx 调试日志里能说明这个顺序的几行：
+# nginx 从投递的请求链表里一个接一个地运行子请求。一个子请求完成后，把它的父请求放到链表头部，所以父请求会在**下一个子请求开始之前**运行。场景 163 里入口线程和两个轻线程各自发起 capture：`/sub_echo` 立即应答，线程 b 在 `/sub_sleep2` 还没开始时就已经结束了。下面是真实 nginx 调试日志里能说明这个顺序的几行：
 
 # %% check
 _, _, rec163 = scenario("163-capture-entry-and-threads")
@@ -274,10 +274,10 @@ BlogBox("run_thread returns NGX_AGAIN when an API such as ngx.sleep or ngx.socke
 
 # %% check zh
 BlogBox("ngx.sleep 或 ngx.socket 等导致协程 yield，或者父协程和轻线程没有全部退出时，"
-        "run_thread 返回 NGX_AGAIN；挂起的协程之后由 run_posted_threads 从 "
+        "run_thread 返回 NGX_AGAIN；阻塞的协程之后由 run_posted_threads 从 "
         "ctx->posted_threads 指向的链表中依次取出运行。",
-        "ngx.location.capture 也以 NGX_AGAIN 挂起，但它的协程从不经过 posted_threads。"
-        "完成的子请求把请求放到 nginx 投递请求链表的头部，由 ngx_http_lua_subrequest_resume "
+        "ngx.location.capture 也以 NGX_AGAIN 阻塞，但它的协程从不经过 posted_threads。"
+        "完成的子请求把请求放到 nginx 投递的请求链表头部，由 ngx_http_lua_subrequest_resume "
         "在下一个子请求开始之前运行它。",
         "163-capture-entry-and-threads")
 
@@ -295,8 +295,8 @@ BlogBox("ngx.sleep 或 ngx.socket 等导致协程 yield，或者父协程和轻�
 
 # %% [markdown] zh
 # ## 要点
-# * capture **每个子请求**做一次 `r->main->count++`，并以 `NGX_AGAIN` 挂起。
-# * 完成的子请求通过 nginx 的投递*请求*唤醒等待它的协程（`ngx_http_lua_post_subrequest` → `ngx_http_post_request_to_head` → `ngx_http_lua_subrequest_resume`），而不是通过 `posted_threads`。
+# * capture **每个子请求**做一次 `r->main->count++`，并以 `NGX_AGAIN` 阻塞。
+# * 完成的子请求通过 nginx 投递的*请求*唤醒等待它的协程（`ngx_http_lua_post_subrequest` → `ngx_http_post_request_to_head` → `ngx_http_lua_subrequest_resume`），而不是通过 `posted_threads`。
 # * 轻线程能在每个应答到达时立刻看到它。`capture_multi` 则把所有应答一起返回，按请求的顺序。
 #
-# **下一课：** [8 · 实验](08-lab.ipynb)：你自己的 Lua，以及真实 nginx 的跟踪记录与模型的并排对照。术语：[术语表](../glossary.md)。
+# **下一课：** [8 · 实验：你的 Lua、模型与真实 nginx](08-lab.ipynb)：你自己的 Lua，以及真实 nginx 的跟踪记录与模型的并排对照。术语：[术语表](../glossary.md)。

@@ -19,11 +19,11 @@
 # %% [markdown] zh
 # # 8 · 实验：你的 Lua、模型与真实 nginx
 #
-# **上一课：** [7 · 扇出](07-fan-out.ipynb) · **下一课：** [9 · 开销](09-cost.ipynb)
-#
 # 前面各课之所以能相信模型，是因为它的测试套件一直拿它和真实 nginx 做对比。这个实验让你自己来做这种对比，用的是你自己的代码。你写一个 location 块（或者直接写 Lua），实验会把它运行两遍：一遍在模型里，一遍在本机安装的 nginx 里（监听 127.0.0.1，打开调试日志）。两边的跟踪记录并排对齐，不一致的行都会被标出来。
 #
 # 这里的机制是：**调试日志如何变成可以对比的跟踪记录。** nginx 会写出成千上万行调试日志。`ngxcoro.oracle.normalise_debug` 只保留调度器写的那些行，并用一套小词汇给它们命名：`RUN c=1` 对应 `ngx_http_lua_run_thread` 的 "lua run thread"，`FINALIZE rc=-4 ...` 对应 `ngx_http_finalize_request`，等等。模型通过它的钩子报告同样的时刻，下面的单元格把它们翻译成同样的词。
+#
+# **上一课：** [7 · 扇出：同时发出两个子请求](07-fan-out.ipynb) · **下一课：** [9 · 开销：post_thread 一路走到链表尾部](09-cost.ipynb)
 
 # %%
 import difflib
@@ -71,7 +71,7 @@ if not NGINX:
 
 # %% [markdown] zh
 # ## 翻译
-# `TRACE_WORDS`（在 `ngxcoro.trace` 里）是模型也能产生的那部分词汇。有些行不参与对比：`NEWTHREAD`（里面是指针 id）、`YIELD`、`SAY`，以及 `HANDLER` 行（nginx 在一个 worker 的第一个请求上会把它写两遍）。`POSTED_REQ` 和 `WAKE_PARENT` 也不参与，它们来自 nginx 自己的投递请求循环，模型不逐行记录这些。在 `ngxcoro/oracle/scenarios/` 里录制的 160 个场景上，用这套词汇表示的模型跟踪记录和 nginx 跟踪记录完全相同。
+# `TRACE_WORDS`（在 `ngxcoro.trace` 里）是模型也能产生的那部分词汇。有些行不参与对比：`NEWTHREAD`（里面是指针 id）、`YIELD`、`SAY`，以及 `HANDLER` 行（nginx 在一个 worker 的第一个请求上会把它写两遍）。`POSTED_REQ` 和 `WAKE_PARENT` 也不参与，它们来自 nginx 自己运行投递的请求的循环，模型不逐行记录这些。在 `ngxcoro/oracle/scenarios/` 里录制的 160 个场景上，用这套词汇表示的模型跟踪记录和 nginx 跟踪记录完全相同。
 
 # %%
 # the model's side: a hook listener saying each step in those words
@@ -533,7 +533,7 @@ BlogBox("r->count 是引用计数：每次调用 finalize_request(r, NGX_DONE) �
 
 # %% [markdown] zh
 # ## 轮到你了
-# 修改代码，然后按 **Run**。编辑器下方是你的代码在模型里的步进器，和每一课里的步进器一样；它一开始显示的是上面那个例子。步进器下方的对比会同时重新生成（nginx 那一边需要本机装有 nginx）。直接写一段裸的 Lua 代码也可以：它会作为 `location = /t` 运行，所以行号就是这段代码自己的行号。
+# 修改代码，然后点 **Run**。编辑器下方是你的代码在模型里的步进器，和每一课里的步进器一样；它一开始显示的是上面那个例子。步进器下方的对比会同时重新生成（nginx 那一边需要本机装有 nginx）。直接写一段裸的 Lua 代码也可以：它会作为 `location = /t` 运行，所以行号就是这段代码自己的行号。
 
 # %%
 import ipywidgets as W
@@ -571,6 +571,6 @@ W.VBox([editor, comparison])
 # Terms: [glossary](glossary.md).
 
 # %% [markdown] zh
-# **对比的内容：** 状态、响应体、按配置里 `error_log` 级别显示的错误日志（和 `python -m ngxcoro compare` 显示的一样，即 `oracle.log_view`：不要时间、pid 和连接号，traceback 的每一行单独成行；录制结果保留 nginx 的完整记录），以及用 `TRACE_WORDS` 表示的跟踪记录。在 shell 里做同样的对比：`python -m ngxcoro compare --config FILE`。**不对比的内容：** 各步花了多长时间、线程 id，以及 nginx 投递请求的那些行。出现差异，要么是虚拟时钟（比如上面的 `ngx.now()`），要么是模型不支持的功能（模型会在它的错误日志里说明），要么就是模型的 bug。最后这一种值得在 `ngxcoro/oracle/scenarios/` 里新增一个场景。
+# **对比的内容：** 状态、响应体、按配置里 `error_log` 级别显示的错误日志（和 `python -m ngxcoro compare` 显示的一样，即 `oracle.log_view`：不要时间、pid 和连接号，traceback 的每一行单独成行；录制结果保留 nginx 的完整记录），以及用 `TRACE_WORDS` 表示的跟踪记录。在 shell 里做同样的对比：`python -m ngxcoro compare --config FILE`。**不对比的内容：** 各步花了多长时间、线程 id，以及 nginx 运行投递的请求的那些行。出现差异，要么是虚拟时钟（比如上面的 `ngx.now()`），要么是模型不支持的功能（模型会在它的错误日志里说明），要么就是模型的 bug。最后这一种值得在 `ngxcoro/oracle/scenarios/` 里新增一个场景。
 #
-# **下一课：** [9 · 开销](09-cost.ipynb)：`post_thread` 一路走到链表尾部要付出什么代价。术语：[术语表](../glossary.md)。
+# **下一课：** [9 · 开销：post_thread 一路走到链表尾部](09-cost.ipynb)：这一路要走多少步，以及链表什么时候会变长。术语：[术语表](../glossary.md)。

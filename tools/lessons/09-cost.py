@@ -14,11 +14,11 @@
 # %% [markdown] zh
 # # 9 · 开销：post_thread 一路走到链表尾部
 #
-# **上一课：** [8 · 实验](08-lab.ipynb) · **下一课：** [10 · 定时器](10-timers.ipynb)
-#
 # `ctx->posted_threads` 是一个没有尾指针的单向链表。要追加一个节点，`ngx_http_lua_post_thread`（`src/ngx_http_lua_util.c`）得从头部开始，沿着 `next` 一直走到末尾。所以一次投递要走的步数等于链表里已有的节点数。如果链表能积攒 N 个线程，N 次投递大约要走 N²/2 步。
 #
-# 这里的机制是：**这个链表实际上会有多长？** 模型的 `post_thread` 走的是同样的路：
+# 这里的机制是：**这个链表实际上会有多长？** 模型的 `post_thread` 走的是同样的路（代码见下）。
+#
+# **上一课：** [8 · 实验：你的 Lua、模型与真实 nginx](08-lab.ipynb) · **下一课：** [10 · 定时器：属于自己的请求](10-timers.ipynb)
 
 # %% check
 import inspect
@@ -102,7 +102,7 @@ from ngxcoro.viz.lessons import Predict
 Predict("父协程在循环里 spawn 1000 个轻线程，每个线程都 sleep。所有 <code>post_thread</code> "
         "的遍历加起来一共走过多少个节点？",
         ["0", "约 1,000", "约 500,000", "约 1,000,000"], "0",
-        "每次 spawn 都把父协程投递进一个<b>空</b>链表。子线程立即运行并挂起在 ngx.sleep 里，"
+        "每次 spawn 都把父协程投递进一个<b>空</b>链表。子线程立即运行并阻塞在 ngx.sleep 里，"
         "然后父协程又被取出，接着才 spawn 下一个子线程。sleep 中的线程不在 posted_threads "
         "里：唤醒它的是它的定时器。")
 
@@ -383,7 +383,7 @@ ngxcoro.run(conf44, req44, hooks=hooks)
 print(f"044：投递 {len(w44.walks)} 次，共走过 {sum(w44.walks)} 个节点")
 BlogBox("ngx.thread.spawn 创建轻线程后调用 ngx_http_lua_post_thread，把父协程放在 "
         "ctx->posted_threads 指向的链表中；post_thread 要走到链表末尾才能把它追加进去。",
-        "在 spawn 循环里，每次遍历都是空的。父协程在下一次 spawn 之前就被取出了，而挂起在 "
+        "在 spawn 循环里，每次遍历都是空的。父协程在下一次 spawn 之前就被取出了，而阻塞在 "
         "ngx.sleep 里的子线程从不进入链表：50 次投递，走过 0 个节点。子线程靠各自的定时器"
         "回来，按到期时间的顺序。",
         "044-many-threads")
@@ -414,4 +414,4 @@ BlogBox("ngx.thread.spawn 创建轻线程后调用 ngx_http_lua_post_thread，�
 # * **在有人阻塞之前嵌套 spawn，链表就会变长。** 一条链（或者深度优先的递归扇出）让每个调用过 spawn 的线程都在排队。于是每次投递都要走完整个深度，开销是深度的平方级。在 C 里每一步只是跳一次指针，所以深度 1000 大约要跳五十万次，在毫秒量级。让 spawn 树保持浅，或者让线程在 spawn 更多线程之前先阻塞一下，这个开销就没有了。
 # * **每次投递还要分配内存。** 节点来自 `r->pool`（`ngx_palloc`），只有请求结束时才释放。一个长时间存活、在循环里不断 spawn 和 yield 的请求，每次投递都会占住 16 字节（64 位上两个指针），直到请求结束。
 #
-# 第一圈到此结束。**下一课：** [10 · 定时器](10-timers.ipynb)：第二圈从根本没有客户端的工作讲起。[术语表](../glossary.md) 列出了每个术语的 C 名称、博客里的中文叫法，以及讲解它的那一课。
+# 第一圈到此结束。**下一课：** [10 · 定时器：属于自己的请求](10-timers.ipynb)：第二圈从根本没有客户端的工作讲起。[术语表](../glossary.md) 列出了每个术语的 C 名称、博客里的中文叫法，以及讲解它的那一课。

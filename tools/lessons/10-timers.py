@@ -18,21 +18,17 @@
 # **Previous:** [9 · Cost](09-cost.ipynb) · **Next:** [11 · Cosockets](11-cosockets.ipynb)
 
 # %% [markdown] zh
-# # 10 · 定时器：自己的一个请求
+# # 10 · 定时器：属于自己的请求
 #
-# 第 1–9 课只有一个客户端请求，以及它运行的那些协程。`ngx.timer.at(delay, f, ...)` 则是让 `f`
-# 在稍后运行，而且根本没有客户端：延时一到，事件循环调用 `ngx_http_lua_timer_handler`
-# （`ngx_http_lua_timer.c`），它创建一个**假连接**和一个**假请求**，把 `f` 作为这个请求的入口线程来运行。
+# 第 1–9 课只有一个客户端请求，以及它运行的那些协程。`ngx.timer.at(delay, f, ...)` 则是让 `f` 在稍后运行，而且根本没有客户端：延时一到，事件循环调用 `ngx_http_lua_timer_handler`（`ngx_http_lua_timer.c`），它创建一个**假连接**和一个**假请求**，把 `f` 作为这个请求的入口线程来运行。
 #
 # 本课你会看到：
-# 1. `ngx.timer.at` 被调用时做了什么：它挂上一个 nginx 定时器并返回 `1`；调用者不会挂起，
-#    `r->count` 也不变；
-# 2. 定时器到期时发生了什么：一个新的假请求，有自己的引用计数、请求上下文和 `ngx.ctx`，
-#    回调的第一个参数是 `premature`；
+# 1. `ngx.timer.at` 被调用时做了什么：它挂上一个 nginx 定时器并返回 `1`；调用者不会阻塞，`r->count` 也不变；
+# 2. 定时器到期时发生了什么：一个新的假请求，有自己的引用计数、请求上下文和 `ngx.ctx`，回调的第一个参数是 `premature`；
 # 3. 为什么定时器里不能 `ngx.say`，以及定时器比创建它的请求活得更久；
 # 4. 0 延时定时器、到期时间和 sleep 之间的先后顺序；以及 worker 退出时的 `premature = true`。
 #
-# **上一课：** [9 · 开销](09-cost.ipynb) · **下一课：** [11 · Cosocket](11-cosockets.ipynb)
+# **上一课：** [9 · 开销：post_thread 一路走到链表尾部](09-cost.ipynb) · **下一课：** [11 · cosocket](11-cosockets.ipynb)
 
 # %%
 import inspect
@@ -69,8 +65,8 @@ from ngxcoro.viz.timeline import timeline_svg
 
 set_language("zh")
 T = {"real": "真实的 nginx", "model": "模型",
-     "log same": "模型写出的 error log 与之相同",
-     "log differs": "模型写出的 error log 不同：",
+     "log same": "模型写出的错误日志与之相同",
+     "log differs": "模型写出的错误日志不同：",
      "debug same": "模型写出的 {n} 行调试日志与之相同",
      "debug differs": "模型写出的调试日志不同",
      "counts": "r->count", "timers": "定时器（@到期 ms）", "freed": "已释放",
@@ -160,20 +156,14 @@ def counts(res):
 
 # %% [markdown] zh
 # ## 调用时：挂上定时器，返回 1
-# `ngx.timer.at` 对应 `ngx_http_lua_ngx_timer_at`，它调用 `ngx_http_lua_ngx_timer_helper`
-# （`ngx_http_lua_timer.c`，与 `ngx.timer.every` 共用）。按顺序：
+# `ngx.timer.at` 对应 `ngx_http_lua_ngx_timer_at`，它调用 `ngx_http_lua_ngx_timer_helper`（`ngx_http_lua_timer.c`，与 `ngx.timer.every` 共用）。按顺序：
 #
-# 1. 检查参数：至少两个，且 `f` 必须是 Lua 函数。worker 正在退出且延时不为 0 时返回
-#    `nil, "process exiting"`；达到 `lua_max_pending_timers`（默认 1024）时返回
-#    `nil, "too many pending timers"`；
-# 2. 在 worker 的**主虚拟机上**取一个 Lua 线程（新建的或缓存复用的，不是调用者的子协程），
-#    把 `f` 和其余参数移到它上面；
-# 3. `malloc` 一块内存：一个 `ngx_event_t` 加一个定时器上下文。上下文里复制了创建者所在 location
-#    的配置和客户端地址（日志行要用），但没有保存请求本身；
+# 1. 检查参数：至少两个，且 `f` 必须是 Lua 函数。worker 正在退出且延时不为 0 时返回 `nil, "process exiting"`；达到 `lua_max_pending_timers`（默认 1024）时返回 `nil, "too many pending timers"`；
+# 2. 在 worker 的**主虚拟机上**取一个 Lua 线程（新建的或缓存复用的，不是调用者的子协程），把 `f` 和其余参数移到它上面；
+# 3. `malloc` 一块内存：一个 `ngx_event_t` 加一个定时器上下文。上下文里复制了创建者所在 location 的配置和客户端地址（日志行要用），但没有保存请求本身；
 # 4. `pending_timers++`，`ngx_add_timer(ev, delay)`，然后返回整数 `1`。
 #
-# 这里没有任何挂起，也不碰 `r->main->count`，不往请求上挂清理回调。`ngx.timer.at` 返回之后，
-# 定时器和请求就互不相干了。
+# 这里没有任何阻塞，也不碰 `r->main->count`，不往请求上挂清理回调。`ngx.timer.at` 返回之后，定时器和请求就互不相干了。
 
 # %% [markdown]
 # ## When it fires: a fake request
@@ -182,8 +172,7 @@ def counts(res):
 
 # %% [markdown] zh
 # ## 到期时：一个假请求
-# 之后，事件循环发现定时器到期（`ngx_event_expire_timers`），就调用 `ngx_http_lua_timer_handler`。
-# 下面是模型里照着 C 函数写的版本：
+# 之后，事件循环发现定时器到期（`ngx_event_expire_timers`），就调用 `ngx_http_lua_timer_handler`。下面是模型里照着 C 函数写的版本：
 
 # %%
 print(inspect.getsource(timer.timer_handler))
@@ -209,16 +198,11 @@ print(inspect.getsource(timer.timer_handler))
 # %% [markdown] zh
 # 逐行来看：
 #
-# * `ngx_http_lua_create_fake_connection`（`ngx_http_lua_util.c`）：占用一个连接槽位，`fd = -1`，
-#   有自己的连接号（定时器日志行里的 `*N`），它的日志回调会在每条消息末尾加上 `, context: ngx.timer`；
-# * `ngx_http_lua_create_fake_request`：`r->main = r`，**`r->count = 1`**，没有 method，没有 URI
-#   （调试日志里打印成 `"?"`），配置用的是创建者所在 location 的；
-# * 一个**新的请求上下文**，`context = NGX_HTTP_LUA_CONTEXT_TIMER`，`entered_content_phase = 1`。
-#   所以每次触发时 `ngx.ctx` 都是一张新表（场景 517），阻塞操作也和 content 阶段一样处理：
-#   `NGX_AGAIN` 交给 `ngx_http_lua_content_run_posted_threads`，就像第 3 课那样；
+# * `ngx_http_lua_create_fake_connection`（`ngx_http_lua_util.c`）：占用一个连接槽位，`fd = -1`，有自己的连接号（定时器日志行里的 `*N`），它的日志回调会在每条消息末尾加上 `, context: ngx.timer`；
+# * `ngx_http_lua_create_fake_request`：`r->main = r`，**`r->count = 1`**，没有 method，没有 URI（调试日志里打印成 `"?"`），配置用的是创建者所在 location 的；
+# * 一个**新的请求上下文**，`context = NGX_HTTP_LUA_CONTEXT_TIMER`，`entered_content_phase = 1`。所以每次触发时 `ngx.ctx` 都是一张新表（场景 517），阻塞操作也和 content 阶段一样处理：`NGX_AGAIN` 交给 `ngx_http_lua_content_run_posted_threads`，就像第 3 课那样；
 # * 定时器的线程成为**入口线程**。`premature` 被压栈并挪到用户参数前面，然后由 `run_thread` 启动；
-# * 最后，对假请求调用 `ngx_http_lua_finalize_request` 就是 `ngx_http_lua_finalize_fake_request`：
-#   引用计数 1 → 0，执行请求的清理回调（`running_timers` 在这里减一），然后关闭假连接。
+# * 最后，对假请求调用 `ngx_http_lua_finalize_request` 就是 `ngx_http_lua_finalize_fake_request`：引用计数 1 → 0，执行请求的清理回调（`running_timers` 在这里减一），然后关闭假连接。
 
 # %% [markdown]
 # ## A timer outlives its request
@@ -226,7 +210,7 @@ print(inspect.getsource(timer.timer_handler))
 
 # %% [markdown] zh
 # ## 定时器比请求活得久
-# 场景 `504-timer-outlives-request`：handler 挂上一个 200 ms 的定时器，然后立刻响应。
+# 场景 `504-timer-outlives-request`：处理函数挂上一个 200 ms 的定时器，然后立刻响应。
 
 # %% check
 report(lua_of("504-timer-outlives-request"), "",
@@ -248,14 +232,10 @@ report(lua_of("504-timer-outlives-request"), "",
 # at 50 ms; `entry@100` is the request's sleep):
 
 # %% [markdown] zh
-# 真实的 nginx 先结束了 `/t`，把它的引用计数减到 0，之后才打出 `lua ngx.timer expired`：这时请求、
-# 它的内存池和请求上下文都已经没有了。200 ms 后，定时器在一个从来没有客户端的请求里运行，
-# 引用计数是 1。它仍然能读到 `msg`，因为 upvalue 属于 Lua 虚拟机，而不属于请求的内存池。
+# 真实的 nginx 先结束了 `/t`，把它的引用计数减到 0，之后才打出 `lua ngx.timer expired`：这时请求、它的内存池和请求上下文都已经没有了。200 ms 后，定时器在一个从来没有客户端的请求里运行，引用计数是 1。它仍然能读到 `msg`，因为 upvalue 属于 Lua 虚拟机，而不属于请求的内存池。
 #
 # ## r->count：定时器不算引用
-# 第 5 课数过谁持有一个请求。定时器什么都不持有。场景 `1172-timer-50ms-entry-sleeps-100ms`
-# 挂上一个 50 ms 的定时器，然后 sleep 100 ms。下面列出模型里每一次引用计数或定时器树的变化
-# （`timer1@50` 是 50 ms 到期的定时器，`entry@100` 是请求的 sleep）：
+# 第 5 课数过谁持有一个请求。定时器什么都不持有。场景 `1172-timer-50ms-entry-sleeps-100ms` 挂上一个 50 ms 的定时器，然后 sleep 100 ms。下面列出模型里每一次引用计数或定时器树的变化（`timer1@50` 是 50 ms 到期的定时器，`entry@100` 是请求的 sleep）：
 
 # %% check
 res1172, _, _ = replay("1172-timer-50ms-entry-sleeps-100ms")
@@ -273,9 +253,7 @@ report(counts(res1172), "",
 # Scenario `1176-timer-say-without-pcall`:
 
 # %% [markdown] zh
-# `/t` 只有在 content handler 为了 sleep 而挂起时才变成 2（`content_run_posted_threads`，第 5 课），
-# 再由 `finalize_request(r, NGX_DONE)` 减回 1。定时器只出现在定时器树里，别处都没有它。`fake1`
-# 在 50 ms 时创建、也在 50 ms 时结束：创建时计数为 1，结束时为 0，`/t` 对此毫无察觉。
+# `/t` 只有在 content 处理函数为了 sleep 停下等待时才变成 2（`content_run_posted_threads`，第 5 课），再由 `finalize_request(r, NGX_DONE)` 减回 1。定时器只出现在定时器树里，别处都没有它。`fake1` 在 50 ms 时创建、也在 50 ms 时结束：创建时计数为 1，结束时为 0，`/t` 对此毫无察觉。
 #
 # ## 预测：定时器里的 `ngx.say` 输出到哪里？
 # 场景 `1176-timer-say-without-pcall`：
@@ -304,7 +282,7 @@ Predict("客户端请求 <code>/t</code>。50 ms 后，定时器调用 "
         ["文本发给客户端，跟在 \"ok\" 后面",
          "什么都不发生：假请求没有客户端，文本被丢掉",
          "一个 Lua 错误：API disabled in the context of ngx.timer",
-         "文本被写进 error log"],
+         "文本被写进错误日志"],
         "一个 Lua 错误：API disabled in the context of ngx.timer",
         "ngx_http_lua_ngx_echo（ngx_http_lua_output.c）一开头就调用 ngx_http_lua_check_context："
         "输出只允许在 rewrite、access、content 这三个上下文里，不包括 "
@@ -327,12 +305,7 @@ report(error_logs("1176-timer-say-without-pcall"), "",
 # a shared dict, or a semaphore (a later lesson).
 
 # %% [markdown] zh
-# `lua resume returned 2` 就是 `LUA_ERRRUN`。假请求以 500 结束，照常关闭。场景 508 在 `pcall`
-# 里试了其他输出类和请求类 API：C 实现的那些（`say`、`print`、`flush`、`send_headers`、
-# `read_body`、`capture`、`exec`、`redirect`）都用同一句话拒绝。`ngx.req.get_headers` 走的是
-# lua-resty-core 的 FFI，拒绝的说法不同：`API disabled in the current context`。`ngx.sleep`、
-# cosocket、信号量、轻线程、`ngx.log` 以及 `ngx.timer.at` 本身在定时器里都能用。想把定时器的
-# 结果交给客户端，需要一个双方都能访问的地方：共享字典（shared dict），或者信号量（后面的课）。
+# `lua resume returned 2` 就是 `LUA_ERRRUN`。假请求以 500 结束，照常关闭。场景 508 在 `pcall` 里试了其他输出类和请求类 API：C 实现的那些（`say`、`print`、`flush`、`send_headers`、`read_body`、`capture`、`exec`、`redirect`）都用同一句话拒绝。`ngx.req.get_headers` 走的是 lua-resty-core 的 FFI，拒绝的说法不同：`API disabled in the current context`。`ngx.sleep`、cosocket、信号量、轻线程、`ngx.log` 以及 `ngx.timer.at` 本身在定时器里都能用。想把定时器的结果交给客户端，需要一个双方都能访问的地方：共享字典（shared dict），或者信号量（后面的课）。
 
 # %% check
 report(error_logs("508-timer-disabled-apis"), "", error_logs("517-timer-ctx-fresh"))
@@ -352,13 +325,9 @@ report(error_logs("508-timer-disabled-apis"), "", error_logs("517-timer-ctx-fres
 
 # %% [markdown] zh
 # ## 0 延时、到期时间与并列
-# 这个构建没有打 "delayed events" 补丁，所以 `ngx.timer.at(0, f)` 和其他定时器一样进入 nginx 的
-# 定时器红黑树。它在下一次 `ngx_event_expire_timers` 时触发，而事件循环
-# （`ngx_process_events_and_timers`）要等当前的 handler 返回或挂起之后才会调用它。定时器按到期时间
-# 先后触发；到期时间（毫秒）相同的两个，按挂上的先后触发：`ngx_rbtree_insert_timer_value`
-# （`core/ngx_rbtree.c`）把相等的键放在右边。三个录制结果：
+# 这个构建没有打 "delayed events" 补丁，所以 `ngx.timer.at(0, f)` 和其他定时器一样进入 nginx 的定时器红黑树。它在下一次 `ngx_event_expire_timers` 时触发，而事件循环（`ngx_process_events_and_timers`）要等当前的处理函数返回或阻塞之后才会调用它。定时器按到期时间先后触发；到期时间（毫秒）相同的两个，按挂上的先后触发：`ngx_rbtree_insert_timer_value`（`core/ngx_rbtree.c`）把相等的键放在右边。三个录制结果：
 #
-# * 501：handler 从不挂起，它挂上的 0 ms 定时器在请求结束之后才运行；
+# * 501：处理函数从不阻塞，它挂上的 0 ms 定时器在请求结束之后才运行；
 # * 531：三个 0 ms 定时器和一个 `ngx.sleep(0)`，按挂上的顺序触发；
 # * 503：五个定时器不按顺序挂上，按到期时间触发，并列的 D1、D2 按创建顺序。
 
@@ -375,10 +344,8 @@ report(error_logs("501-timer-zero-delay-after-request"), "",
 # and the model's timeline: the timer's coroutine `timer1` gets a lane of its own.
 
 # %% [markdown] zh
-# ## 动手调：定时器的延时与请求的 sleep
-# 同一个 handler 跑四次：挂上一个定时器，打出 `before sleep`，sleep 100 ms，打出 `after sleep`
-# 并响应。变的只有定时器的延时。每一档都由真实的 nginx 跑过（场景 1175、1172、1173、1174）。
-# 画面显示它的 error log、模型的结论，以及模型的时间线：定时器的协程 `timer1` 有自己的一条泳道。
+# ## 调一调：定时器的延时与请求的 sleep
+# 同一个处理函数跑四次：挂上一个定时器，打出 `before sleep`，sleep 100 ms，打出 `after sleep` 并响应。变的只有定时器的延时。每一档都由真实的 nginx 跑过（场景 1175、1172、1173、1174）。画面显示它的错误日志、模型的结论，以及模型的时间线：定时器的协程 `timer1` 有自己的一条泳道。
 
 # %%
 TWEAK = {"0 ms": "1175-timer-0ms-entry-sleeps-100ms",
@@ -405,13 +372,10 @@ Tweak(T["delay"], list(TWEAK), race, index=1)
 # while `/t` still sleeps. The graph draws the pending timers with their deadlines.
 
 # %% [markdown] zh
-# 0 ms 和 50 ms 时，定时器在入口线程 sleep 期间运行。100 ms 时两个到期时间落在同一毫秒，先挂上的
-# 定时器先运行。200 ms 时请求早已响应并被释放，和场景 504 一样。四种情况下 `/t` 的引用计数变化完全相同。
+# 0 ms 和 50 ms 时，定时器在入口线程 sleep 期间运行。100 ms 时两个到期时间落在同一毫秒，先挂上的定时器先运行。200 ms 时请求早已响应并被释放，和场景 504 一样。四种情况下 `/t` 的引用计数变化完全相同。
 #
 # ## 单步执行
-# 在单步器里看场景 1172。到 50 ms 时会出现第二个请求框：假请求，上下文是 `ngx.timer`，
-# 引用计数为 1，入口线程是 `timer1`。它同样在 50 ms 时就被释放了，而 `/t` 还在 sleep。
-# 图里画出了待触发的定时器和它们的到期时间。
+# 在步进器里看场景 1172。到 50 ms 时会出现第二个请求框：假请求，上下文是 `ngx.timer`，引用计数为 1，入口线程是 `timer1`。它同样在 50 ms 时就被释放了，而 `/t` 还在 sleep。图里画出了待触发的定时器和它们的到期时间。
 
 # %%
 ngxcoro.show(*scenario("1172-timer-50ms-entry-sleeps-100ms")[:2])
@@ -430,13 +394,7 @@ ngxcoro.show(*scenario("1172-timer-50ms-entry-sleeps-100ms")[:2])
 
 # %% [markdown] zh
 # ## premature：只在 worker 退出时为真
-# 每个定时器上下文里的 `premature` 初始都是 0，只有一个函数会设置它：`ngx_http_lua_abort_pending_timers`
-# （`ngx_http_lua_timer.c`）。worker 里第一次调用 `ngx.timer.at` 时会创建一个 **watcher**：一个
-# 标记为空闲（idle）的假连接，它的读事件回调就是这个函数。`nginx -s quit` 时（或者 reload 时的旧
-# worker），nginx 设置 `ngx_exiting` 并调用 `ngx_close_idle_connections`，后者调用 watcher 的回调。
-# 回调遍历定时器树，取出其中所有的 lua 定时器，设置 `premature = 1`，按树的顺序（即到期时间顺序）
-# **立即**逐个调用 `ngx_http_lua_timer_handler`。worker 一旦开始退出，定时器就不再等延时。
-# 两个录制结果，分别在 0.3 s 和 0.25 s 时执行 `nginx -s quit`：
+# 每个定时器上下文里的 `premature` 初始都是 0，只有一个函数会设置它：`ngx_http_lua_abort_pending_timers`（`ngx_http_lua_timer.c`）。worker 里第一次调用 `ngx.timer.at` 时会创建一个 **watcher**：一个标记为空闲（idle）的假连接，它的读事件处理函数就是这个函数。`nginx -s quit` 时（或者 reload 时的旧 worker），nginx 设置 `ngx_exiting` 并调用 `ngx_close_idle_connections`，后者调用 watcher 的读事件处理函数。这个函数遍历定时器树，取出其中所有的 lua 定时器，设置 `premature = 1`，按树的顺序（即到期时间顺序）**立即**逐个调用 `ngx_http_lua_timer_handler`。worker 一旦开始退出，定时器就不再等延时。两个录制结果，分别在 0.3 s 和 0.25 s 时执行 `nginx -s quit`：
 
 # %% check
 report(lua_of("780-quit-timer-at-premature"), "", error_logs("780-quit-timer-at-premature"),
@@ -461,16 +419,13 @@ report(lua_of("780-quit-timer-at-premature"), "", error_logs("780-quit-timer-at-
 # **Next:** [11 · Cosockets](11-cosockets.ipynb): a socket's read event resumes the coroutine.
 
 # %% [markdown] zh
-# 780 里的定时器本该在 2 s 时到期，却在 0.3 s 时以 `premature=true` 运行了。786 里 0.1 s 的定时器
-# 已经正常跑过，其余四个在 quit 时按到期时间顺序运行（`every` 定时器不再重新挂上）。做实际工作的
-# 回调应当以 `if premature then return end` 开头，或者只做很短的收尾：worker 要等它跑完才退出。
+# 780 里的定时器本该在 2 s 时到期，却在 0.3 s 时以 `premature=true` 运行了。786 里 0.1 s 的定时器已经正常跑过，其余四个在 quit 时按到期时间顺序运行（`every` 定时器不再重新挂上）。做实际工作的回调应当以 `if premature then return end` 开头，或者只做很短的收尾：worker 要等它跑完才退出。
 #
 # ## 要点
-# * `ngx.timer.at` 挂上一个 nginx 定时器并返回 1；调用者不会挂起，请求的 `r->count` 不变。
-# * 回调作为假请求的入口线程在假连接上运行：引用计数为 1，新的请求上下文，新的 `ngx.ctx`，
-#   上下文是 `ngx.timer`。
+# * `ngx.timer.at` 挂上一个 nginx 定时器并返回 1；调用者不会阻塞，请求的 `r->count` 不变。
+# * 回调作为假请求的入口线程在假连接上运行：引用计数为 1，新的请求上下文，新的 `ngx.ctx`，上下文是 `ngx.timer`。
 # * 输出类 API 会抛出 `API disabled in the context of ngx.timer`：根本没有客户端。
-# * 顺序：先看到期时间，再看创建顺序；0 ms 定时器要等 handler 挂起或返回后才运行。
+# * 顺序：先看到期时间，再看创建顺序；0 ms 定时器要等处理函数阻塞或返回后才运行。
 # * `premature` 只在 worker 退出时为真，那时所有待触发的定时器立即运行。
 #
-# **下一课：** [11 · Cosocket](11-cosockets.ipynb)：套接字的读事件如何恢复协程。
+# **下一课：** [11 · cosocket](11-cosockets.ipynb)：套接字的读事件如何恢复协程。

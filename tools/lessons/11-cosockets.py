@@ -22,24 +22,17 @@
 # **Next:** [12 · Client abort](12-client-abort.ipynb)
 
 # %% [markdown] zh
-# # 11 · Cosocket
+# # 11 · cosocket
 #
-# `ngx.socket.tcp()` 给 Lua 的套接字看起来是阻塞的，其实不是：一个操作不能马上完成时，
-# 协程就让出（yield），之后由 nginx 在**对端连接上的事件**把它恢复。本课跟着一个套接字
-# 走过它的每一次等待，回答三个问题：
+# `ngx.socket.tcp()` 给 Lua 的套接字看起来是阻塞的，其实不是：一个操作不能马上完成时，协程就让出（yield），之后由 nginx 在**对端连接上的事件**把它恢复。本课跟着一个套接字走过它的每一次等待，回答三个问题：
 #
-# 1. 哪些调用会让出（connect，以及缓冲区满足不了的 receive），哪些永远不会
-#    （回环上的 send、直接从缓冲区读的 receive、setkeepalive、close）；
-# 2. 谁来恢复协程：套接字的读事件，经由 `ngx_http_lua_socket_tcp_handler` 和
-#    `ngx_http_lua_socket_tcp_resume_helper`；以及在同一个事件处理函数里，紧接着还会运行什么；
+# 1. 哪些调用会让出（connect，以及缓冲区满足不了的 receive），哪些永远不会（回环上的 send、直接从缓冲区读的 receive、setkeepalive、close）；
+# 2. 谁来恢复协程：套接字的读事件，经由 `ngx_http_lua_socket_tcp_handler` 和 `ngx_http_lua_socket_tcp_resume_helper`；以及在同一个事件处理函数里，紧接着还会运行什么；
 # 3. 超时做了什么（读超时之后套接字仍然可用），以及连接池怎样把一条连接交给下一次 `connect`。
 #
-# 每个套接字的另一端都是一个**脚本化的对端**（`ngxcoro/peers.py`）：一行小程序，例如
-# `recv-line; wait 100; send "hi\n"; close`。真实的 nginx 对着真实的回环服务器跑过同样的
-# 脚本；模型则在它的虚拟时钟上运行这些脚本。
+# 每个套接字的另一端都是一个**脚本化的对端**（`ngxcoro/peers.py`）：一行小程序，例如 `recv-line; wait 100; send "hi\n"; close`。真实的 nginx 对着真实的回环服务器跑过同样的脚本；模型则在它的虚拟时钟上运行这些脚本。
 #
-# **上一课：** [10 · 定时器](10-timers.ipynb) ·
-# **下一课：** [12 · 客户端中断](12-client-abort.ipynb)
+# **上一课：** [10 · 定时器：属于自己的请求](10-timers.ipynb) · **下一课：** [12 · 客户端中断与 ngx.on_abort](12-client-abort.ipynb)
 
 # %%
 import sys
@@ -178,9 +171,7 @@ def versus(res, rec):
 
 # %% [markdown] zh
 # ## 一个套接字，一个请求，三次等待
-# 场景 `1055-peer-line-in-three-pieces`：对端先等 4 个字节，然后把一行分成三块、每隔 60 ms
-# 发一块（`GET `、`/index`、`.html\r\nrest`），再过 60 ms 关闭连接。处理函数先 connect，
-# 发送 `ping`，读一行，再读 2 个字节，最后读完全部数据（`*a`）。
+# 场景 `1055-peer-line-in-three-pieces`：对端先等 4 个字节，然后把一行分成三块、每隔 60 ms 发一块（`GET `、`/index`、`.html\r\nrest`），再过 60 ms 关闭连接。处理函数先 connect，发送 `ping`，读一行，再读 2 个字节，最后读完全部数据（`*a`）。
 
 # %%
 text, rec, pieces = peer_run("1055-peer-line-in-three-pieces")
@@ -216,24 +207,14 @@ report(f"{pieces.status} {pieces.body!r}", "", story(pieces))
 # %% [markdown] zh
 # 从上往下读：
 #
-# * **connect** 会让出：`ngx_event_connect_peer` 返回 `NGX_AGAIN`（-2，即 EINPROGRESS），
-#   协程记在 `u->write_co_ctx` 里等待，新连接上的**写**事件（`wev 1`）恢复它
-#   （`ngx_http_lua_socket_connected_handler`，标记为 `conn`）。
-# * **send** 不让出：回环一次收下了这 4 个字节（`ngx_http_lua_socket_tcp_send`：
-#   "sent all the data"）。
-# * **receive** 先看缓冲区，再做一次非阻塞的 `recv`（`ngx_http_lua_socket_tcp_read`，
-#   `wait:0`）。此时还没有数据，于是设置读定时器，把协程记在 `u->read_co_ctx`，然后让出。
-# * 随后来了三个**读事件**（0、60、120 ms）。每一个都走
-#   `ngx_http_lua_socket_tcp_handler` → `ngx_http_lua_socket_read_handler` →
-#   `ngx_http_lua_socket_tcp_read`，把到达的数据 `recv` 进来；只有第三块让这一行完整，
-#   所以只有这时 `ngx_http_lua_socket_handle_read_success` 才唤醒协程。前两个事件
-#   不唤醒任何协程，数据留在 `u->buffer` 里。
-# * `receive(2)` 直接用缓冲区里剩下的数据（`rest` → `re`）：`sock_receive_done_single`，
-#   即 "receive done in a single run"，不让出。
+# * **connect** 会让出：`ngx_event_connect_peer` 返回 `NGX_AGAIN`（-2，即 EINPROGRESS），协程记在 `u->write_co_ctx` 里等待，新连接上的**写**事件（`wev 1`）恢复它（`ngx_http_lua_socket_connected_handler`，标记为 `conn`）。
+# * **send** 不让出：回环一次收下了这 4 个字节（`ngx_http_lua_socket_tcp_send`："sent all the data"）。
+# * **receive** 先看缓冲区，再做一次非阻塞的 `recv`（`ngx_http_lua_socket_tcp_read`，`wait:0`）。此时还没有数据，于是设置读定时器，把协程记在 `u->read_co_ctx`，然后让出。
+# * 随后来了三个**读事件**（0、60、120 ms）。每一个都走 `ngx_http_lua_socket_tcp_handler` → `ngx_http_lua_socket_read_handler` → `ngx_http_lua_socket_tcp_read`，把到达的数据 `recv` 进来；只有第三块让这一行完整，所以只有这时 `ngx_http_lua_socket_handle_read_success` 才唤醒协程。前两个事件不唤醒任何协程，数据留在 `u->buffer` 里。
+# * `receive(2)` 直接用缓冲区里剩下的数据（`rest` → `re`）：`sock_receive_done_single`，即 "receive done in a single run"，不让出。
 # * `receive("*a")` 要等到 EOF，所以再次让出；180 ms 时对端关闭，正是这个读事件唤醒了它。
 #
-# 下面把模型的调试轨迹和真实 nginx 为这个场景写下的轨迹并排比较（`SOCK_WAKE` 就是 nginx 的
-# "lua tcp socket waking up the current request (conn|read)"）：
+# 下面把模型的跟踪记录和真实 nginx 为这个场景写下的跟踪记录并排比较（`SOCK_WAKE` 就是 nginx 的 "lua tcp socket waking up the current request (conn|read)"）：
 
 # %%
 def traces(name):
@@ -259,10 +240,7 @@ report(*side_by_side(theirs, mine, "nginx", "模型"), "", f"逐行相同：{the
 # waiting socket takes no reference: `r->count` stays at 1 through every socket wait.
 
 # %% [markdown] zh
-# 套接字上一共来了五个事件（一个写事件、四个读事件），`SOCK_WAKE` 只出现了三次：有两个读事件
-# 只是把数据收进了缓冲区。再看看*没有*出现的东西：没有第二个 `FINALIZE rc=-4`。请求只在第一次
-# 让出时挂起了一次（第 5 课），等待中的套接字不持有引用：在每一次套接字等待期间，
-# `r->count` 都保持为 1。
+# 套接字上一共来了五个事件（一个写事件、四个读事件），`SOCK_WAKE` 只出现了三次：有两个读事件只是把数据收进了缓冲区。再看看*没有*出现的东西：没有第二个 `FINALIZE rc=-4`。请求只在第一次让出时停下等待了一次（第 5 课），等待中的套接字不持有引用：在每一次套接字等待期间，`r->count` 都保持为 1。
 
 # %%
 BlogBox("ngx.sleep or ngx.socket make the coroutine yield, and run_thread returns NGX_AGAIN.",
@@ -276,7 +254,7 @@ BlogBox("ngx.sleep or ngx.socket make the coroutine yield, and run_thread return
 BlogBox("ngx.sleep或ngx.socket等导致协程的yield，ngx_http_lua_run_thread返回NGX_AGAIN。",
         "这里只有 connect 和缓冲区满足不了的 receive 会让出；回环上的 send、从缓冲区读的 "
         "receive(2) 都立即返回。让数据凑齐的那个读事件在套接字的事件处理函数里直接恢复协程，"
-        "不经过 posted event 队列。",
+        "不经过投递的事件队列（`ngx_posted_events`）。",
         "1055-peer-line-in-three-pieces")
 
 # %% [markdown]
@@ -302,19 +280,11 @@ BlogBox("ngx.sleep或ngx.socket等导致协程的yield，ngx_http_lua_run_thread
 # ## 读事件里运行了谁
 # 从事件到 Lua 的调用链，都在 `ngx_http_lua_socket_tcp.c` 里：
 #
-# 1. `ngx_http_lua_socket_tcp_handler`（对端连接的事件处理函数）调用
-#    `u->read_event_handler`，这里是 `ngx_http_lua_socket_read_handler`；
-# 2. `ngx_http_lua_socket_tcp_read` 读数据；读够了，`ngx_http_lua_socket_handle_read_success`
-#    清掉 `read_waiting`，设置 `ctx->cur_co_ctx = u->read_co_ctx` 和
-#    `ctx->resume_handler = ngx_http_lua_socket_tcp_read_resume`，打印
-#    "waking up the current request (read)"，再调用 `r->write_event_handler(r)`
-#    （content 阶段是 `ngx_http_lua_content_wev_handler`）；
-# 3. `ngx_http_lua_socket_tcp_resume_helper` 压入 receive 的返回值，调用
-#    `ngx_http_lua_run_thread`，返回 `NGX_AGAIN` 时再运行 `ngx_http_lua_run_posted_threads`。
+# 1. `ngx_http_lua_socket_tcp_handler`（对端连接的事件处理函数）调用 `u->read_event_handler`，这里是 `ngx_http_lua_socket_read_handler`；
+# 2. `ngx_http_lua_socket_tcp_read` 读数据；读够了，`ngx_http_lua_socket_handle_read_success` 清掉 `read_waiting`，设置 `ctx->cur_co_ctx = u->read_co_ctx` 和 `ctx->resume_handler = ngx_http_lua_socket_tcp_read_resume`，打印 "waking up the current request (read)"，再调用 `r->write_event_handler(r)`（content 阶段是 `ngx_http_lua_content_wev_handler`）；
+# 3. `ngx_http_lua_socket_tcp_resume_helper` 压入 receive 的返回值，调用 `ngx_http_lua_run_thread`，返回 `NGX_AGAIN` 时再运行 `ngx_http_lua_run_posted_threads`。
 #
-# 唤醒之后发生的一切都在这一个事件处理函数里完成。场景 `1056-peer-two-peers-two-threads`
-# 创建两个轻线程：`slow`（t1，它的对端 200 ms 时回答）和 `fast`（t2，80 ms）；入口线程用
-# `ngx.thread.wait(slow, fast)` 等它们中的一个，然后再等 `slow`。
+# 唤醒之后发生的一切都在这一个事件处理函数里完成。场景 `1056-peer-two-peers-two-threads` 创建两个轻线程：`slow`（t1，它的对端 200 ms 时回答）和 `fast`（t2，80 ms）；入口线程用 `ngx.thread.wait(slow, fast)` 等它们中的一个，然后再等 `slow`。
 
 # %%
 text, rec, two = peer_run("1056-peer-two-peers-two-threads")
@@ -355,11 +325,7 @@ report(f"{two.status} {two.body!r}", "", story(two))
 # `sock_wake` in the "jump to" list and use its arrows to go from one wake-up to the next.
 
 # %% [markdown] zh
-# 80 ms 时，一个读事件把 t2 运行到结束，又把入口线程运行到它的下一个 `wait`；200 ms 时，
-# 另一个读事件把 t1 和入口线程都运行到结束。整个过程没有用到 posted event 队列。
-# 单步查看器为每个套接字画一个方框（状态、缓冲了什么、谁在等它、对端自己的状态），并在每个
-# `sock_wake` 处画出恢复协程的那个事件。在“跳转到”（jump to）列表里选 `sock_wake`，
-# 用它旁边的箭头从一次唤醒跳到下一次。
+# 80 ms 时，一个读事件把 t2 运行到结束，又把入口线程运行到它的下一个 `wait`；200 ms 时，另一个读事件把 t1 和入口线程都运行到结束。整个过程没有用到投递的事件队列（`ngx_posted_events`）。步进器为每个套接字画一个方框（状态、缓冲了什么、谁在等它、对端自己的状态），并在每个 `sock_wake` 处画出恢复协程的那个事件。在“跳转到”（jump to）列表里选 `sock_wake`，用它旁边的箭头从一次唤醒跳到下一次。
 
 # %%
 _, info1056, _ = scenario_info("1056-peer-two-peers-two-threads")
@@ -393,11 +359,7 @@ BlogBox("调用ngx.thread导致当前请求对应的一个父协程和一个或�
 
 # %% [markdown] zh
 # ### rewrite 和 access 阶段
-# 在 content 阶段之外，唤醒走的是另一条路：这时 `r->write_event_handler` 是
-# `ngx_http_core_run_phases`，它再次调用 rewrite（或 access）阶段的处理函数，由后者调用
-# `ctx->resume_handler`。Lua 代码随后结束时，阶段引擎并不停下，而是接着运行后面的阶段，
-# 这一切仍然在套接字的读事件里。场景 `1066-peer-rewrite-phase` 在 `rewrite_by_lua` 里向对端
-# 要一个判定（在两个子请求里；第二个对端太慢，得到 503）：
+# 在 content 阶段之外，唤醒走的是另一条路：这时 `r->write_event_handler` 是 `ngx_http_core_run_phases`，它再次调用 rewrite（或 access）阶段的处理函数，由后者调用 `ctx->resume_handler`。Lua 代码随后结束时，阶段引擎并不停下，而是接着运行后面的阶段，这一切仍然在套接字的读事件里。场景 `1066-peer-rewrite-phase` 在 `rewrite_by_lua` 里向对端要一个判定（在两个子请求里；第二个对端太慢，得到 503）：
 
 # %% check
 text1066, rec1066, res1066 = peer_run("1066-peer-rewrite-phase")
@@ -415,11 +377,7 @@ report(*versus(res1066, rec1066), "",
 # instead, and the rewrite code ends it with 503.
 
 # %% [markdown] zh
-# 50 ms 时，读事件恢复了 rewrite 处理函数的协程，`run_thread` 返回 `NGX_OK`（0），同一个
-# 子请求的 `content_by_lua` 就在同一个事件处理函数里、同一虚拟时刻开始运行。事情还没完：
-# 子请求结束了，`ngx_http_lua_socket_tcp_handler` 返回前调用的 `ngx_http_run_posted_requests`
-# 恢复了父请求 `/both`，父请求接着发起第二个子请求和它的 connect。一个读事件，四次协程运行。
-# 200 ms 时，第二个子请求的读定时器先到期，rewrite 代码用 503 结束了它。
+# 50 ms 时，读事件恢复了 rewrite 处理函数的协程，`run_thread` 返回 `NGX_OK`（0），同一个子请求的 `content_by_lua` 就在同一个事件处理函数里、同一虚拟时刻开始运行。事情还没完：子请求结束了，`ngx_http_lua_socket_tcp_handler` 返回前调用的 `ngx_http_run_posted_requests` 恢复了父请求 `/both`，父请求接着发起第二个子请求和它的 connect。一个读事件，四次协程运行。200 ms 时，第二个子请求的读定时器先到期，rewrite 代码用 503 结束了它。
 
 # %% [markdown]
 # ## Timeouts on the virtual clock
@@ -439,18 +397,11 @@ report(*versus(res1066, rec1066), "",
 
 # %% [markdown] zh
 # ## 虚拟时钟上的超时
-# `receive` 让出时，还会在对端连接的读事件上设置一个定时器：时长是 `u->read_timeout`，来自
-# `sock:settimeout(ms)`（它同时设置三种超时）或 `lua_socket_read_timeout`（默认 60 秒）。
-# 如果定时器先到期，`ngx_http_lua_socket_read_handler` 看到 `rev->timedout`，打印
-# `[error] lua tcp socket read timed out`，由 `ngx_http_lua_socket_handle_read_error` 唤醒
-# 协程（不带标记的唤醒，`SOCK_WAKE -`），返回 `nil, "timeout", partial`。
+# `receive` 让出时，还会在对端连接的读事件上设置一个定时器：时长是 `u->read_timeout`，来自 `sock:settimeout(ms)`（它同时设置三种超时）或 `lua_socket_read_timeout`（默认 60 秒）。如果定时器先到期，`ngx_http_lua_socket_read_handler` 看到 `rev->timedout`，打印 `[error] lua tcp socket read timed out`，由 `ngx_http_lua_socket_handle_read_error` 唤醒协程（不带标记的唤醒，`SOCK_WAKE -`），返回 `nil, "timeout", partial`。
 #
-# 与 connect 超时不同，读超时**不会**关闭套接字：receive 的返回值处理函数
-# （`ngx_http_lua_socket_tcp_receive_retval_handler`）看到 `u->ft_type` 里的超时位，就设置
-# `u->no_close`。
+# 与 connect 超时不同，读超时**不会**关闭套接字：receive 的返回值处理函数（`ngx_http_lua_socket_tcp_receive_retval_handler`）看到 `u->ft_type` 里的超时位，就设置 `u->no_close`。
 #
-# 场景 `1041-peer-partial-then-timeout`：对端发了半行后沉默 300 ms；处理函数用 100 ms 的
-# 超时读，睡 300 ms，再读一次。
+# 场景 `1041-peer-partial-then-timeout`：对端发了半行后沉默 300 ms；处理函数用 100 ms 的超时读，睡 300 ms，再读一次。
 
 # %%
 text, rec, partial = peer_run("1041-peer-partial-then-timeout")
@@ -488,14 +439,9 @@ report(*versus(partial, rec), *normalise_error_log(list(partial.error_log)), "",
 # to `lua_socket_read_timeout`.
 
 # %% [markdown] zh
-# 两行 `read timed out`，两次不带标记的唤醒，分别在 100 ms 和 500 ms。中间，`ne\nxy` 在
-# 300 ms 时到达，这时处理函数正在睡眠：这个读事件找不到读者，没有唤醒任何协程。400 ms 时，
-# 第二次 `receive()` 用一次非阻塞的 `recv` 拿到了这一行剩下的部分，没有让出（"receive done in
-# a single run"）。最后的 `receive(5)` 只找到 `xy`，于是等待，超时后把 `xy` 作为 partial
-# 返回。
+# 两行 `read timed out`，两次不带标记的唤醒，分别在 100 ms 和 500 ms。中间，`ne\nxy` 在 300 ms 时到达，这时处理函数正在睡眠：这个读事件找不到读者，没有唤醒任何协程。400 ms 时，第二次 `receive()` 用一次非阻塞的 `recv` 拿到了这一行剩下的部分，没有让出（"receive done in a single run"）。最后的 `receive(5)` 只找到 `xy`，于是等待，超时后把 `xy` 作为 partial 返回。
 #
-# 生效的超时是调用之前设置的那个：场景 `1069-peer-timeout-values` 展示了后来的 `settimeout`
-# 在下一次读时生效，以及 `settimeout(0)` 退回到 `lua_socket_read_timeout`。
+# 生效的超时是调用之前设置的那个：场景 `1069-peer-timeout-values` 展示了后来的 `settimeout` 在下一次读时生效，以及 `settimeout(0)` 退回到 `lua_socket_read_timeout`。
 
 # %% check
 text1069, rec1069, res1069 = peer_run("1069-peer-timeout-values")
@@ -513,11 +459,7 @@ report(text1069.split("\n\n", 1)[1].rstrip(), "", *versus(res1069, rec1069))
 
 # %% [markdown] zh
 # ## 调一调：对端的延迟与超时
-# 一个套接字，`settimeout(150)`；对端按滑块设定的延迟回答，然后关闭。第一次 `receive` 之后，
-# 处理函数把超时调到 1000 ms，再读一次。延迟小于 150 ms 时回答先到，第二次读遇到的是关闭；
-# 大于 150 ms 时第一次读超时，第二次读从同一个套接字拿到迟到的回答。滑块的各个位置由模型计算；
-# 分界线两侧各有一个真实 nginx 跑过的场景（`1180-peer-answer-before-timeout`，100 ms；
-# `1181-peer-answer-after-timeout`，250 ms），结果打印在滑块下面。
+# 一个套接字，`settimeout(150)`；对端按滑块设定的延迟回答，然后关闭。第一次 `receive` 之后，处理函数把超时调到 1000 ms，再读一次。延迟小于 150 ms 时回答先到，第二次读遇到的是关闭；大于 150 ms 时第一次读超时，第二次读从同一个套接字拿到迟到的回答。滑块的各个位置由模型计算；分界线两侧各有一个真实 nginx 跑过的场景（`1180-peer-answer-before-timeout`，100 ms；`1181-peer-answer-after-timeout`，250 ms），结果打印在滑块下面。
 
 # %%
 TWEAK_CONF, tweak_info, _ = scenario_info("1180-peer-answer-before-timeout")
@@ -556,12 +498,7 @@ report(*lines)
 
 # %% [markdown] zh
 # ## 连接池
-# `sock:setkeepalive(timeout, size)`（`ngx_http_lua_socket_tcp_setkeepalive`）并不关闭连接：
-# 如果还有没读完的数据，它拒绝（`nil, "unread data in buffer"`）；否则把连接放到键为
-# `host:port` 的连接池的头部，给它设置空闲超时定时器，并让它脱离 Lua 对象（这个对象之后只会
-# 回答 `closed`）。下一次对同一个键 `connect` 时先查连接池（`ngx_http_lua_get_keepalive_peer`）：
-# 命中时直接返回 1，**不让出**，`getreusedtimes()` 记录复用次数。这两个调用都不让出。
-# 场景 `1046-peer-keepalive` 在一条连接上问了三次：
+# `sock:setkeepalive(timeout, size)`（`ngx_http_lua_socket_tcp_setkeepalive`）并不关闭连接：如果还有没读完的数据，它拒绝（`nil, "unread data in buffer"`）；否则把连接放到键为 `host:port` 的连接池的头部，给它设置空闲超时定时器，并让它脱离 Lua 对象（这个对象之后只会回答 `closed`）。下一次对同一个键 `connect` 时先查连接池（`ngx_http_lua_get_keepalive_peer`）：命中时直接返回 1，**不让出**，`getreusedtimes()` 记录复用次数。这两个调用都不让出。场景 `1046-peer-keepalive` 在一条连接上问了三次：
 
 # %% check
 text, rec, pool = peer_run("1046-peer-keepalive")
@@ -576,9 +513,7 @@ report(*versus(pool, rec), "",
 # afterwards:
 
 # %% [markdown] zh
-# 只有第一次 `connect` 让出了；后两次命中连接池，立即继续。每次向对端请求，仍然要等一次读
-# 事件。场景 `1057-peer-keepalive-unread-data` 展示了拒绝的情况：被拒绝的套接字仍然打开，
-# 之后可以继续读，读完后也能放进连接池：
+# 只有第一次 `connect` 让出了；后两次命中连接池，立即继续。每次向对端请求，仍然要等一次读事件。场景 `1057-peer-keepalive-unread-data` 展示了拒绝的情况：被拒绝的套接字仍然打开，之后可以继续读，读完后也能放进连接池：
 
 # %% check
 _, rec1057, res1057 = peer_run("1057-peer-keepalive-unread-data")
@@ -589,4 +524,4 @@ report(*versus(res1057, rec1057), *normalise_error_log(list(res1057.error_log)))
 # client goes away.
 
 # %% [markdown] zh
-# **下一课：** [12 · 客户端中断](12-client-abort.ipynb) —— 客户端走掉时，这些等待会怎样。
+# **下一课：** [12 · 客户端中断与 ngx.on_abort](12-client-abort.ipynb)：客户端走掉时，这些等待会怎样。

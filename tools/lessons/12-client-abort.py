@@ -18,7 +18,7 @@
 # %% [markdown] zh
 # # 12 · 客户端中断与 ngx.on_abort
 #
-# 请求还挂在 Lua 里（在 sleep，在等套接字，在等信号量）的时候，客户端不想等了，直接把连接关掉。nginx 会发现吗？由谁发现？又会因此运行哪个协程？
+# 请求还停在 Lua 里等待（在 sleep，在等套接字，在等信号量）的时候，客户端不想等了，直接把连接关掉。nginx 会发现吗？由谁发现？又会因此运行哪个协程？
 #
 # 本课内容：
 # 1. `lua_check_client_abort on` 如何把客户端连接上的读事件变成一次检查；
@@ -26,7 +26,7 @@
 # 3. `ngx.on_abort(fn)`：回调是一个**轻线程**，发现连接关闭时才开始运行；除非回调调用 `ngx.exit`，否则请求照常继续；
 # 4. 不开这个指令时，只有写失败了才会发现连接已关闭。
 #
-# **上一课：** [11 · Cosocket](11-cosockets.ipynb) · **下一课：** [13 · 信号量](13-semaphores.ipynb)
+# **上一课：** [11 · cosocket](11-cosockets.ipynb) · **下一课：** [13 · 信号量](13-semaphores.ipynb)
 
 # %%
 import re
@@ -95,7 +95,7 @@ def report(*lines):
 
 # %% [markdown] zh
 # ## nginx 怎样发现
-# 请求挂起的时候，没有人从客户端连接上读数据。客户端关闭连接时，epoll 照样报告一个读事件（FIN），nginx 调用 `r->read_event_handler`。平时这是 `ngx_http_block_reading`，什么也不做。打开 `lua_check_client_abort on` 后，Lua 的 rewrite、access 和 content 处理函数一开始就把它设成 `ngx_http_lua_rd_check_broken_connection`（`ngx_http_lua_util.c`）。它再调用 `ngx_http_lua_check_broken_connection`，用 `recv(fd, buf, 1, MSG_PEEK)` 窥探一个字节：返回 0 表示读到文件尾，客户端已经走了，结果是 `NGX_HTTP_CLIENT_CLOSED_REQUEST`（499），错误日志里有一行 `[info] client prematurely closed connection`。接下来分三种情况：
+# 请求停下等待的时候，没有人从客户端连接上读数据。客户端关闭连接时，epoll 照样报告一个读事件（FIN），nginx 调用 `r->read_event_handler`。平时这是 `ngx_http_block_reading`，什么也不做。打开 `lua_check_client_abort on` 后，Lua 的 rewrite、access 和 content 处理函数一开始就把它设成 `ngx_http_lua_rd_check_broken_connection`（`ngx_http_lua_util.c`）。它再调用 `ngx_http_lua_check_broken_connection`，用 `recv(fd, buf, 1, MSG_PEEK)` 窥探一个字节：返回 0 表示读到文件尾，客户端已经走了，结果是 `NGX_HTTP_CLIENT_CLOSED_REQUEST`（499），错误日志里有一行 `[info] client prematurely closed connection`。接下来分三种情况：
 #
 # * **没有 `on_abort` 回调**：`c->error = 1`，`ngx_http_lua_request_cleanup` 杀掉所有线程（并取消它们的 sleep、套接字操作和信号量等待），然后 `ngx_http_lua_finalize_request(r, 499)` 结束请求；
 # * **有回调且还没运行过**：回调变成一个运行中的轻线程（`ctx->uthreads++`），并且在这个读事件里经由 `ngx_http_lua_on_abort_resume` **立即**运行；
@@ -194,10 +194,10 @@ report(compare("584-abort-no-handler"))
 # Scenario 580 registers a handler that only logs:
 
 # %% [markdown] zh
-# 200 毫秒时的关闭就是最后发生的事：再没有线程运行，`ngx_http_lua_request_cleanup` 取消了两个 sleep 定时器，`finalize_request(r, 499)` 终止请求。499 是写进访问日志的状态码，客户端什么也收不到。场景 591 一样，只是入口线程在 `ngx.thread.wait` 里等待。
+# 200 ms时的关闭就是最后发生的事：再没有线程运行，`ngx_http_lua_request_cleanup` 取消了两个 sleep 定时器，`finalize_request(r, 499)` 终止请求。499 是写进访问日志的状态码，客户端什么也收不到。场景 591 一样，只是入口线程在 `ngx.thread.wait` 里等待。
 #
 # ## 注册了回调
-# `ngx.on_abort(fn)`（`ngx_http_lua_control.c` 中的 `ngx_http_lua_on_abort`）为 `fn` 创建一个协程，把它标成调用者的轻线程，让它保持**挂起**，存进 `ctx->on_abort_co_ctx`。这时它还不计入 `ctx->uthreads`：如果客户端一直不关闭连接，请求不会等它，请求结束时它被删除。场景 580 注册了一个只写日志的回调：
+# `ngx.on_abort(fn)`（`ngx_http_lua_control.c` 中的 `ngx_http_lua_on_abort`）为 `fn` 创建一个协程，把它标成调用者的轻线程，让它保持**挂起**（`NGX_HTTP_LUA_CO_SUSPENDED`），存进 `ctx->on_abort_co_ctx`。这时它还不计入 `ctx->uthreads`：如果客户端一直不关闭连接，请求不会等它，请求结束时它被删除。场景 580 注册了一个只写日志的回调：
 
 # %%
 text580, request580, rec580 = scenario("580-abort-handler-returns")
@@ -215,9 +215,9 @@ Predict("The client closes at 200 ms, the handler logs and returns. What happens
         "reset makes the second one fail.")
 
 # %% predict zh
-Predict("客户端在 200 毫秒时关闭连接，回调写一行日志就返回了。到 300 毫秒，入口线程的 "
+Predict("客户端在 200 ms时关闭连接，回调写一行日志就返回了。到 300 ms，入口线程的 "
         "<code>ngx.sleep(0.3)</code> 结束时，会发生什么？",
-        ["什么也不发生：请求在 200 毫秒时已经以 499 结束",
+        ["什么也不发生：请求在 200 ms时已经以 499 结束",
          "入口线程继续运行，第一次 flush 成功",
          "入口线程继续运行，但 ngx.say 立刻失败"],
         "入口线程继续运行，第一次 flush 成功",
@@ -243,7 +243,7 @@ report(compare("580-abort-handler-returns"))
 # | `ngx.exit(503)` after the header went out | turned into 200, with an `[error]` line | 599 |
 
 # %% [markdown] zh
-# 回调在 200 毫秒的读事件里先于一切运行，然后请求照常继续，直到响应的结尾也发不出去（500 毫秒时的 `finalize_request(r, NGX_ERROR)`）。注册回调就**取代了**以 499 收场：从此结束请求是回调的事。回调做什么，决定了结局：
+# 回调在 200 ms的读事件里先于一切运行，然后请求照常继续，直到响应的结尾也发不出去（500 ms时的 `finalize_request(r, NGX_ERROR)`）。注册回调就**取代了**以 499 收场：从此结束请求是回调的事。回调做什么，决定了结局：
 #
 # | 回调 | 结果 | 场景 |
 # |---|---|---|
@@ -281,7 +281,7 @@ abort_box("打开 lua_check_client_abort 后，客户端一走，nginx 就停止
 
 # %% [markdown] zh
 # ## 单步执行
-# 场景 587 里回调是一个完整的轻线程：它 sleep 0.2 秒，入口线程在这期间（300 毫秒）醒来又睡下，然后回调在 400 毫秒时的 `ngx.exit(444)` 杀掉了它。跳到 `client_close`，看 `on_abort` 从挂起变为运行，`uthreads` 加一。
+# 场景 587 里回调是一个完整的轻线程：它 sleep 0.2 秒，入口线程在这期间（300 ms）醒来又睡下，然后回调在 400 ms时的 `ngx.exit(444)` 杀掉了它。跳到 `client_close`，看 `on_abort` 从挂起变为运行，`uthreads` 加一。
 
 # %%
 text587, request587, _ = scenario("587-abort-handler-sleeps")
@@ -299,7 +299,7 @@ ngxcoro.show(text587, request587, abort_at=0.2)
 
 # %% [markdown] zh
 # ## 调一调：客户端什么时候关闭
-# 下面的回调 sleep 0.2 秒后调用 `ngx.exit(444)`；入口线程 sleep 0.5 秒后输出 `done`。移动关闭的时刻：关得早，回调的 exit 先到，杀掉入口线程；0.35 秒关闭时，入口线程在 500 毫秒结束，但请求 **没有**结束，因为回调此时是计入 uthreads 的轻线程，它在 550 毫秒的 exit 才结束请求（场景 1190）；0.5 秒以后响应已经完整，连接也关了，再没人注意到客户端的关闭（同场景 592）。每个位置都是为本课录制的场景（1197、1190、1198、1199），模型的结果下面列出了真实 nginx 的记录。
+# 下面的回调 sleep 0.2 秒后调用 `ngx.exit(444)`；入口线程 sleep 0.5 秒后输出 `done`。移动关闭的时刻：关得早，回调的 exit 先到，杀掉入口线程；0.35 秒关闭时，入口线程在 500 ms结束，但请求 **没有**结束，因为回调此时是计入 uthreads 的轻线程，它在 550 ms的 exit 才结束请求（场景 1190）；0.5 秒以后响应已经完整，连接也关了，再没人注意到客户端的关闭（同场景 592）。每个位置都是为本课录制的场景（1197、1190、1198、1199），模型的结果下面列出了真实 nginx 的记录。
 
 # %%
 TWEAK = {"0.1 s": "1197-abort-handler-exits-first", "0.35 s": "1190-abort-handler-outlives-entry",
@@ -351,7 +351,7 @@ report(*(compare(name) for name in ["586-abort-duplicate-call", "597-abort-handl
 
 # %% [markdown] zh
 # ## 不开 lua_check_client_abort
-# 场景 585 就是去掉这条指令的 580。`ngx.on_abort` 拒绝注册，返回 `nil, "lua_check_client_abort is off"`；读事件处理函数仍是 `ngx_http_block_reading`，连接关闭无人察觉：入口线程一直运行到结束。第一次 flush 写进套接字缓冲区；第二次失败，返回 `nginx output filter error`（客户端的 RST 让这次写成了 broken pipe），nginx 只知道这么多。打开了指令、但挂起的不是 Lua 处理函数时也一样（场景 598，`echo_sleep`）：只有 Lua 的处理函数才会装上这个检查。
+# 场景 585 就是去掉这条指令的 580。`ngx.on_abort` 拒绝注册，返回 `nil, "lua_check_client_abort is off"`；读事件处理函数仍是 `ngx_http_block_reading`，连接关闭无人察觉：入口线程一直运行到结束。第一次 flush 写进套接字缓冲区；第二次失败，返回 `nginx output filter error`（客户端的 RST 让这次写成了 broken pipe），nginx 只知道这么多。打开了指令、但停下等待的不是 Lua 处理函数时也一样（场景 598，`echo_sleep`）：只有 Lua 的处理函数才会装上这个检查。
 
 # %% check
 report(compare("585-abort-directive-off"), compare("598-abort-no-lua-phase"))
@@ -373,4 +373,4 @@ abort_box("ngx.on_abort 注册一个客户端中断时运行的函数。",
 # not by the poster.
 
 # %% [markdown] zh
-# **下一课：** [13 · 信号量](13-semaphores.ipynb) —— 唤醒等待者的是一个投递的事件，而不是 post 的调用者。
+# **下一课：** [13 · 信号量](13-semaphores.ipynb)：唤醒等待者的是一个投递的事件，而不是 post 的调用者。

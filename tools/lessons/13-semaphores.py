@@ -24,7 +24,7 @@
 # 2. `post`：发布者和等待者谁先输出，为什么；
 # 3. 先进先出、不许插队，以及等待中的协程被杀掉时会怎样。
 #
-# **上一课：** [12 · 客户端中断与 ngx.on_abort](12-client-abort.ipynb) · **下一课：** [14 · 综合练习](14-capstone.ipynb)
+# **上一课：** [12 · 客户端中断与 ngx.on_abort](12-client-abort.ipynb) · **下一课：** [14 · 综合练习：调试一个真实的顺序 bug](14-capstone.ipynb)
 
 # %%
 import json
@@ -102,7 +102,7 @@ def report(*lines):
 # * 没有资源时 `wait(0)`：立即返回 `nil, "timeout"`；
 # * 否则：把协程加到等待队列末尾，用 `ngx.sleep` 的同一个定时器设好超时，然后让出。回来时得到 `true, nil`；如果 `ngx_http_lua_sema_timeout_handler` 先到期，则得到 `false, "timeout"`。
 #
-# 场景 552 一直走快速路径；561 白等了 100 毫秒：
+# 场景 552 一直走快速路径；561 白等了 100 ms：
 
 # %% check
 def compare(name):
@@ -209,7 +209,7 @@ report(trail(poster), "", compare("1191-sema-poster-runs-first"), WORDS["debug"]
 # request that made it is woken after the timer's run).
 
 # %% [markdown] zh
-# 唤醒发生在入口线程结束、content 处理函数返回（`finalize_request(r, NGX_DONE)` 把请求挂起）之后，在同一轮事件循环处理投递事件的那一步。被唤醒的协程在它自己请求的上下文里运行，所以一个信号量可以在不同请求和定时器之间传递资源（场景 651：定时器 post，创建它的请求在定时器运行完之后被唤醒）。
+# 唤醒发生在入口线程结束、content 处理函数返回（`finalize_request(r, NGX_DONE)` 让请求停下等待）之后，在同一轮事件循环处理投递的事件那一步。被唤醒的协程在它自己请求的上下文里运行，所以一个信号量可以在不同请求和定时器之间传递资源（场景 651：定时器 post，创建它的请求在定时器运行完之后被唤醒）。
 
 # %%
 BlogBox("sema:post() wakes up a waiting thread.",
@@ -231,7 +231,7 @@ BlogBox("sema:post() 会唤醒一个等待的线程。",
 # `ngx.sleep(0) called without delayed events patch`):
 
 # %% [markdown] zh
-# 就算 post 之后马上让出，也不会立刻交接。`ngx.sleep(0)` 是一个 0 毫秒的定时器，而一轮事件循环里定时器在投递的事件**之前**处理，所以 sleep 的发布者先被恢复（场景 551；nginx 还会警告 `ngx.sleep(0) called without delayed events patch`）：
+# 就算 post 之后马上让出，也不会立刻交接。`ngx.sleep(0)` 是一个 0 ms的定时器，而一轮事件循环里定时器在投递的事件**之前**处理，所以 sleep 的发布者先被恢复（场景 551；nginx 还会警告 `ngx.sleep(0) called without delayed events patch`）：
 
 # %% check
 report(compare("551-sema-post-then-sleep0"))
@@ -244,7 +244,7 @@ BlogBox("Call ngx.sleep(0) after sema:post() to let the waiter run.",
 
 # %% zh
 BlogBox("sema:post() 之后调用 ngx.sleep(0)，让等待者先运行。",
-        "0 毫秒的定时器在处理定时器那一步到期，早于投递的事件：发布者先再次运行，输出的 order "
+        "0 ms的定时器在处理定时器那一步到期，早于投递的事件：发布者先再次运行，输出的 order "
         "是空的；等待者在它之后才运行。",
         "551-sema-post-then-sleep0")
 
@@ -257,7 +257,7 @@ BlogBox("sema:post() 之后调用 ngx.sleep(0)，让等待者先运行。",
 
 # %% [markdown] zh
 # ## 单步执行
-# 场景 550：三个轻线程在等（A 和 B 等 1 秒，C 等 50 毫秒），入口线程 post 2 个资源后 sleep。信号量的方框里画着资源数、等待队列，以及它的事件是否已投递。跳到 `sema_post`，再跳到 `sema_handler`：A 和 B 从队列头部被取出，C 一直留到超时。
+# 场景 550：三个轻线程在等（A 和 B 等 1 秒，C 等 50 ms），入口线程 post 2 个资源后 sleep。信号量的方框里画着资源数、等待队列，以及它的事件是否已投递。跳到 `sema_post`，再跳到 `sema_handler`：A 和 B 从队列头部被取出，C 一直留到超时。
 
 # %%
 text550, request550, _ = scenario("550-sema-fifo-post-fewer")
@@ -273,7 +273,7 @@ ngxcoro.show(text550, request550)
 
 # %% [markdown] zh
 # ## 调一调：post 的个数与等待者
-# 三个轻线程 A、B、C（模型输出里叫 `t1`、`t2`、`t3`）各以 100 毫秒超时等待；入口线程一次 post 0 到 4 个资源（场景 1192 到 1196，为本课录制）。处理函数在资源用完之前从队列头部依次唤醒：排在前面的先拿到，其余的逐个超时，剩下的资源留在信号量里给下一个 `wait`。
+# 三个轻线程 A、B、C（模型输出里叫 `t1`、`t2`、`t3`）各以 100 ms超时等待；入口线程一次 post 0 到 4 个资源（场景 1192 到 1196，为本课录制）。处理函数在资源用完之前从队列头部依次唤醒：排在前面的先拿到，其余的逐个超时，剩下的资源留在信号量里给下一个 `wait`。
 
 # %%
 TWEAK = {0: "1192-sema-three-waiters-post-0", 1: "1193-sema-three-waiters-post-1",
@@ -324,4 +324,4 @@ report(compare("554-sema-kill-waiter"), compare("568-sema-exit-after-post"))
 # together.
 
 # %% [markdown] zh
-# **下一课：** [14 · 综合练习](14-capstone.ipynb) —— 定时器、套接字、信号量和客户端中断放在一起。
+# **下一课：** [14 · 综合练习：调试一个真实的顺序 bug](14-capstone.ipynb)：定时器、套接字、信号量和客户端中断放在一起。

@@ -24,20 +24,14 @@
 # %% [markdown] zh
 # # 14 · 综合练习：调试一个真实的顺序 bug
 #
-# 把前面学过的东西放进同一个处理函数。一个 location 返回商品报价：它通过 cosocket 去问报价服务，
-# 并且有一个截止时间：如果服务在 100 ms 内没有回答，就用缓存里的报价来响应。另外还有一个后台定时器
-# 写一行审计日志。开发者用一个轻线程加一个信号量写完了它，代码评审也通过了。上线之后收到两个投诉：
+# 把前面学过的东西放进同一个处理函数。一个 location 返回商品报价：它通过 cosocket 去问报价服务，并且有一个截止时间：如果服务在 100 ms 内没有回答，就用缓存里的报价来响应。另外还有一个后台定时器写一行审计日志。开发者用一个轻线程加一个信号量写完了它，代码评审也通过了。上线之后收到两个投诉：
 #
-# 1. 报价服务慢的时候，响应里写着 `(timeout)`，却还是要等到服务回答才结束，而且在它*后面*多出一行
-#    `fetcher: stored ...`；
+# 1. 报价服务慢的时候，响应里写着 `(timeout)`，却还是要等到服务回答才结束，而且在它*后面*多出一行 `fetcher: stored ...`；
 # 2. 审计日志永远是 `served cached`，即使客户端拿到的是新的报价。
 #
-# 你会先预测这个程序输出什么，再用单步器找出**原因**（`posted_threads`、定时器的假请求、读事件、
-# 信号量投递的事件（posted event）、`r->count`），然后修好它，并把两个版本都和真实 nginx 的回答对照。最后一节
-# 把 C 代码里的三行反过来改，看看如果 nginx 不这样做会坏掉什么。
+# 你会先预测这个程序输出什么，再用步进器找出**原因**（`posted_threads`、定时器的假请求、读事件、信号量投递的事件（posted event）、`r->count`），然后修好它，并把两个版本都和真实 nginx 的回答对照。最后一节把 C 代码里的三行反过来改，看看如果 nginx 不这样做会坏掉什么。
 #
-# **上一课：** [13 · 信号量](13-semaphores.ipynb) · **下一课：** 没有了，这是最后一课：可以回到
-# [0 · 导览](00-tour.ipynb)，或者在 [8 · 实验室](08-lab.ipynb) 里试试你自己的代码。
+# **上一课：** [13 · 信号量](13-semaphores.ipynb) · **下一课：** 没有了，这是最后一课：可以回到 [0 · ngxcoro 导览](00-tour.ipynb)，或者在 [8 · 实验：你的 Lua、模型与真实 nginx](08-lab.ipynb) 里试试你自己的代码。
 
 # %%
 import re
@@ -65,7 +59,7 @@ set_language("zh")
 
 
 def report(*lines):
-    """Print the lines as one block (a single write keeps the saved output byte-stable)."""
+    """把这些行作为一整块打印（只调用一次 write，保存的输出才逐字节稳定）。"""
     sys.stdout.write("\n".join(map(str, lines)) + "\n")
 
 # %% [markdown]
@@ -122,11 +116,11 @@ W = {
     "timer": "{who} 添加一个 {delay} ms 的定时器，回调是 {co}",
     "wait": "{co} 在 {sem} 上等待（截止 {ms} ms）",
     "fired": "定时器到期：{co} 在一个假请求里运行",
-    "read": "socket 上的读事件：{co} 恢复运行",
+    "read": "套接字上的读事件：{co} 恢复运行",
     "post": "{who} 对 {sem} 执行 post：{waiters} 个等待者",
     "post event": "它的事件被投递，此刻没有谁恢复运行",
     "post keep": "资源留着，没有可以唤醒的",
-    "wake": "{sem} 的 posted 事件运行：{co} 恢复运行",
+    "wake": "{sem} 投递的事件运行：{co} 恢复运行",
     "timeout": "{co} 在 {sem} 上的等待超时：false, \"timeout\"",
     "ends": "{co} 结束",
     "ends alive": "{co} 结束；还有 {n} 个轻线程活着：请求保持打开",
@@ -235,8 +229,7 @@ def audit(error_log):
 
 # %% [markdown] zh
 # ## 程序
-# 场景 `1200-capstone-buggy-slow-peer`。对端是一个脚本化的服务器（`ngxcoro/peers.py`）：读一行，
-# 等 150 ms，回答 `42.0`，然后关闭连接。
+# 场景 `1200-capstone-buggy-slow-peer`。对端是一个脚本化的服务器（`ngxcoro/peers.py`）：读一行，等 150 ms，回答 `42.0`，然后关闭连接。
 
 # %%
 buggy, request, rec_slow = scenario("1200-capstone-buggy-slow-peer")
@@ -252,8 +245,7 @@ print(buggy.split("\n\n", 1)[1])
 # ## Predict
 
 # %% [markdown] zh
-# 作者的设想：轻线程去取报价，存进 `quote`，再用 `sema:post(1)` 把它交出去；入口线程最多等 100 ms，
-# 等到 post 就输出报价，然后结束。定时器把返回给客户端的报价记进日志。
+# 作者的设想：轻线程去取报价，存进 `quote`，再用 `sema:post(1)` 把它交出去；入口线程最多等 100 ms，等到 post 就输出报价，然后结束。定时器把返回给客户端的报价记进日志。
 #
 # ## 预测
 
@@ -308,8 +300,7 @@ report(story(slow), "",
 
 # %% [markdown] zh
 # ## 找原因：单步执行
-# 一步一步往下走，盯住画面里的五个地方：请求的 `posted_threads` 和 `r->count`、定时器、socket 和
-# 信号量。`t1` 是 fetcher，`timer1` 是审计回调。
+# 一步一步往下走，盯住画面里的五个地方：请求的 `posted_threads` 和 `r->count`、定时器、套接字和信号量。`t1` 是 fetcher，`timer1` 是审计回调。
 
 # %%
 ngxcoro.show(buggy, request, peers=buggy_info["peers"])
@@ -346,31 +337,15 @@ ngxcoro.show(buggy, request, peers=buggy_info["peers"])
 # debug log: the entry thread ends, and `run_thread` still returns `NGX_AGAIN` (-2).
 
 # %% [markdown] zh
-# 按发生的顺序，单步器里能看到：
+# 按发生的顺序，步进器里能看到：
 #
-# 1. **spawn。** `ngx_http_lua_uthread_spawn`（`ngx_http_lua_uthread.c`）把入口线程挂到
-#    `posted_threads` 的尾部，先运行 `t1`。`t1` 的 connect 得到 `EINPROGRESS`
-#    （`ngx_http_lua_socket_tcp_connect`，`ngx_http_lua_socket_tcp.c`），于是挂起；
-#    `ngx_http_lua_content_run_posted_threads` 从链表里取出入口线程继续运行（第 2、3 课）。
-# 2. **定时器。** `ngx.timer.at(0, ...)`（`ngx_http_lua_ngx_timer_helper`，`ngx_http_lua_timer.c`）
-#    只是添加了一个 0 ms 的定时器。事件循环在下一轮才让它到期，那时这个处理函数已经挂起了。
-#    `ngx_http_lua_timer_handler` 接着创建假连接和假请求，运行回调，而这时 `quote` 还是
-#    `"cached"`。**投诉 2：** 0 ms 的定时器意思是“事件循环的下一轮”，而不是“请求结束之后”。
-# 3. **等待。** `ngx_http_lua_ffi_sema_wait`（`ngx_http_lua_semaphore.c`）发现没有资源，把入口线程
-#    排进信号量的等待队列，设好 100 ms 的超时定时器，然后挂起。content 阶段把请求停住：
-#    `r->count` 经历 1 → 2 → 1（第 5 课）。
-# 4. **100 ms。** `ngx_http_lua_sema_timeout_handler` 以 `false, "timeout"` 恢复入口线程。它输出
-#    自己的那一行然后结束。但是入口线程结束时如果 `ctx->uthreads` 不为 0，`ngx_http_lua_run_thread`
-#    返回 `NGX_AGAIN`，请求要等它的轻线程（第 6 课）。**投诉 1：** 这个截止时间限制的只是入口线程，
-#    从来没有限制住响应。
-# 5. **150 ms。** 对端发来的数据触发 socket 的读事件（`ngx_http_lua_socket_tcp_handler` →
-#    `ngx_http_lua_socket_read_handler`），`ngx_http_lua_socket_tcp_read_resume` 恢复 `t1`。它对一个
-#    没有等待者的信号量 post（资源只是留着），把 `fetcher: stored 42.0` 输出到同一个响应里，然后结束。
-#    它是最后一个线程，响应这时才完成。
+# 1. **spawn。** `ngx_http_lua_uthread_spawn`（`ngx_http_lua_uthread.c`）把入口线程投递到 `posted_threads` 的尾部，先运行 `t1`。`t1` 的 connect 得到 `EINPROGRESS`（`ngx_http_lua_socket_tcp_connect`，`ngx_http_lua_socket_tcp.c`），于是阻塞；`ngx_http_lua_content_run_posted_threads` 从链表里取出入口线程继续运行（第 2、3 课）。
+# 2. **定时器。** `ngx.timer.at(0, ...)`（`ngx_http_lua_ngx_timer_helper`，`ngx_http_lua_timer.c`）只是添加了一个 0 ms 的定时器。事件循环在下一轮才让它到期，那时这个处理函数已经停下等待了。`ngx_http_lua_timer_handler` 接着创建假连接和假请求，运行回调，而这时 `quote` 还是 `"cached"`。**投诉 2：** 0 ms 的定时器意思是“事件循环的下一轮”，而不是“请求结束之后”。
+# 3. **等待。** `ngx_http_lua_ffi_sema_wait`（`ngx_http_lua_semaphore.c`）发现没有资源，把入口线程排进信号量的等待队列，设好 100 ms 的超时定时器，然后阻塞。content 阶段让请求停下等待：`r->count` 经历 1 → 2 → 1（第 5 课）。
+# 4. **100 ms。** `ngx_http_lua_sema_timeout_handler` 以 `false, "timeout"` 恢复入口线程。它输出自己的那一行然后结束。但是入口线程结束时如果 `ctx->uthreads` 不为 0，`ngx_http_lua_run_thread` 返回 `NGX_AGAIN`，请求要等它的轻线程（第 6 课）。**投诉 1：** 这个截止时间限制的只是入口线程，从来没有限制住响应。
+# 5. **150 ms。** 对端发来的数据触发套接字的读事件（`ngx_http_lua_socket_tcp_handler` → `ngx_http_lua_socket_read_handler`），`ngx_http_lua_socket_tcp_read_resume` 恢复 `t1`。它对一个没有等待者的信号量 post（资源只是留着），把 `fetcher: stored 42.0` 输出到同一个响应里，然后结束。它是最后一个线程，响应这时才完成。
 #
-# 上面的录制里是同样的几个时刻，顺序也一样：`TIMER_EXPIRED` 在任何 socket 唤醒之前，第一个 `SAY`
-# 单独出现，然后是 `SOCK_WAKE read`、`SEMA_POST`、第二个 `SAY` 和 `LAST_BUF`。最关键的是第 4 步，
-# 下面是它在真实 nginx 调试日志里的样子：入口线程结束了，`run_thread` 却仍然返回 `NGX_AGAIN`（-2）。
+# 上面的录制里是同样的几个时刻，顺序也一样：`TIMER_EXPIRED` 在任何套接字唤醒之前，第一个 `SAY` 单独出现，然后是 `SOCK_WAKE read`、`SEMA_POST`、第二个 `SAY` 和 `LAST_BUF`。最关键的是第 4 步，下面是它在真实 nginx 调试日志里的样子：入口线程结束了，`run_thread` 却仍然返回 `NGX_AGAIN`（-2）。
 
 # %% check
 def after_first_say(rec):
@@ -418,11 +393,7 @@ BlogBox("协程 yield（ngx.sleep、ngx.socket 等）时，或者父协程和它
 
 # %% [markdown] zh
 # ## 服务很快时：顺序反过来了
-# 场景 `1201-capstone-buggy-fast-peer` 是同一个程序，对端 50 ms 就回答，在截止时间之内。这时 fetcher
-# 的那一行反而在**前面**，虽然它的 `sema:post` 是在 `ngx.say` 之前调用的。`ngx_http_lua_ffi_sema_post`
-# 不会恢复任何协程：队列里有等待者时，它加上资源，然后对信号量的事件调用 `ngx_post_event`。post 的一方
-# 继续运行，直到它挂起或者结束。之后，在同一轮事件循环的稍后位置，`ngx_http_lua_sema_handler` 才运行，
-# 通过 `ngx_http_lua_sema_resume` 在等待者自己的请求里唤醒队首的协程。
+# 场景 `1201-capstone-buggy-fast-peer` 是同一个程序，对端 50 ms 就回答，在截止时间之内。这时 fetcher 的那一行反而在**前面**，虽然它的 `sema:post` 是在 `ngx.say` 之前调用的。`ngx_http_lua_ffi_sema_post` 不会恢复任何协程：队列里有等待者时，它加上资源，然后对信号量的事件调用 `ngx_post_event`。发布者继续运行，直到它阻塞或者结束。之后，在同一轮事件循环的稍后位置，`ngx_http_lua_sema_handler` 才运行，通过 `ngx_http_lua_sema_resume` 在等待者自己的请求里唤醒队首的协程。
 
 # %% check
 _, _, rec_fast, fast = run_scenario("1201-capstone-buggy-fast-peer")
@@ -452,14 +423,11 @@ report(story(fast), "",
 # ## 修复
 # 改三处，每一处都用到前面某一课讲过的机制：
 #
-# * **把取报价放进定时器。** 回调运行在一个假请求里，这个假请求有自己的引用计数（讲定时器的第 10 课）。客户端的
-#   请求里没有轻线程，所以入口线程一结束，`run_thread` 就返回 `NGX_OK`，响应最多 100 ms 就完成。
-# * **fetcher 改成写日志，不再 say。** 在定时器里调用 `ngx.say` 会报错
-#   `API disabled in the context of ngx.timer`（场景 508），何况它那一行本来也不属于这个响应了。
+# * **把取报价放进定时器。** 回调运行在一个假请求里，这个假请求有自己的引用计数（讲定时器的第 10 课）。客户端的请求里没有轻线程，所以入口线程一结束，`run_thread` 就返回 `NGX_OK`，响应最多 100 ms 就完成。
+# * **fetcher 改成写日志，不再 say。** 在定时器里调用 `ngx.say` 会报错 `API disabled in the context of ngx.timer`（场景 508），何况它那一行本来也不属于这个响应了。
 # * **审计放到等待之后**，这时 `quote` 里就是真正返回给客户端的报价。
 #
-# 信号量仍然负责交接报价，只不过现在是从假请求交给真实请求：定时器里的 `sema:post` 投递事件，
-# `ngx_http_lua_sema_handler` 在 `/t` 里恢复入口线程。场景 1202（对端慢）和 1203（对端快）：
+# 信号量仍然负责交接报价，只不过现在是从假请求交给真实请求：定时器里的 `sema:post` 投递事件，`ngx_http_lua_sema_handler` 在 `/t` 里恢复入口线程。场景 1202（对端慢）和 1203（对端快）：
 
 # %%
 fixed, _, _ = scenario("1202-capstone-fixed-slow-peer")
@@ -479,8 +447,7 @@ for name in ("1202-capstone-fixed-slow-peer", "1203-capstone-fixed-fast-peer"):
 # entry thread's resumption.
 
 # %% [markdown] zh
-# 修好的程序配上快的对端，放进单步器。注意第二个请求框（定时器的假请求），以及在定时器结束和入口线程
-# 恢复之间，信号量的 posted 事件。
+# 修好的程序配上快的对端，放进步进器。注意第二个请求框（定时器的假请求），以及在定时器结束和入口线程恢复之间，信号量投递的事件。
 
 # %%
 fixed_fast, _, _ = scenario("1203-capstone-fixed-fast-peer")
@@ -496,9 +463,7 @@ ngxcoro.show(fixed_fast, request, peers=scenario_info("1203-capstone-fixed-fast-
 
 # %% [markdown] zh
 # ## 调一调：服务的延迟
-# 滑块设置对端等多久才回答；截止时间始终是 100 ms。两个程序都连这个对端。有 bug 的版本在截止时间两侧
-# 输出*顺序*不同，而且它的响应总是和对端同时结束。修好的版本最晚在截止时间结束，响应体永远只有一行。
-# 只有 50 ms 和 150 ms 在真实 nginx 上录制过（场景 1200 到 1203），其余位置是模型算出来的。
+# 滑块设置对端等多久才回答；截止时间始终是 100 ms。两个程序都连这个对端。有 bug 的版本在截止时间两侧输出*顺序*不同，而且它的响应总是和对端同时结束。修好的版本最晚在截止时间结束，响应体永远只有一行。只有 50 ms 和 150 ms 在真实 nginx 上录制过（场景 1200 到 1203），其余位置是模型算出来的。
 
 # %%
 def with_delay(ms):
@@ -541,12 +506,9 @@ Tweak("对端延迟（ms）", [20, 50, 80, 120, 150, 300], delay_view, index=4)
 
 # %% [markdown] zh
 # ## 假如 nginx 不这样做？
-# 调度器里有三行代码看起来只是细节。`ngxcoro.run(..., what_if=NAME)` 可以把其中一行反过来
-# （`ngxcoro/whatif.py`），这样的运行会在 `Result.notes` 里标明 `not nginx`。下面每个开关都在一个
-# 受它影响的小程序上运行，旁边是真实的行为（不打开开关的模型，它和真实 nginx 的录制一致）：
+# 调度器里有三行代码看起来只是细节。`ngxcoro.run(..., what_if=NAME)` 可以把其中一行反过来（`ngxcoro/whatif.py`），这样的运行会在 `Result.notes` 里标明 `not nginx`。下面每个开关都在一个受它影响的小程序上运行，旁边是真实的行为（不打开开关的模型，它和真实 nginx 的录制一致）：
 #
-# * `post-thread-prepends`：`ngx_http_lua_post_thread`（`ngx_http_lua_util.c`）把协程插到
-#   `posted_threads` 的头部，而不是追加到尾部（场景 1170）；
+# * `post-thread-prepends`：`ngx_http_lua_post_thread`（`ngx_http_lua_util.c`）把协程插到 `posted_threads` 的头部，而不是追加到尾部（场景 1170）；
 # * `no-destroyed-check`：`ngx_http_lua_run_posted_threads` 不检查 `c->destroyed`（场景 1171）；
 # * `no-finalize-done`：跳过 `ngx_http_lua_finalize_request(r, NGX_DONE)`（场景 1171）。
 
@@ -615,19 +577,9 @@ BlogBox("如果调用 ngx_http_finalize_request(r, NGX_DONE) 导致 r 的引用�
 # %% [markdown] zh
 # 每一处 nginx 的做法为什么是对的：
 #
-# * **追加到尾部。** `posted_threads` 是先进先出的队列，挂起的线程排在所有已经在等的线程后面。如果插到
-#   头部，轻线程里的 `coroutine.yield()` 就什么也没让出去：刚让出的线程又排在最前面，马上再次运行，
-#   `a` 跑完之前 `b` 和入口线程都轮不到。一个在循环里让出的线程会让其他线程永远饿死。spawn 也依赖尾部
-#   追加：父协程排在比它先进队列的线程后面（第 2 课）。
-# * **先检查 `c->destroyed`。** `finalize_request(r, NGX_DONE)` 可能释放最后一个引用，这时请求的内存池
-#   被销毁，Lua 上下文和 `posted_threads` 也跟着没了。`ngx_http_close_connection` 在连接上设置
-#   `c->destroyed`，而连接在 cycle 预先分配的数组里，所以请求没了以后读这个标志仍然安全。不做这个检查，
-#   循环就会读已经释放的内存：运气好什么都不发生，运气不好就恢复一个已经死掉的请求里的协程。模型在这次
-#   读取处停下来，并把它说出来。
-# * **把 `NGX_DONE` 的引用还回去。** `ngx_http_internal_redirect`（`ngx.exec` 里调用）拿了一个引用，
-#   `NGX_DONE` 的意思是“由别人来结束”。如果没有人调用 `finalize_request(r, NGX_DONE)`，`r->count`
-#   就停在 1：响应已经发出去了，但请求、它的内存池和连接永远不会被释放，客户端一直等一个永远不会到来的
-#   结束。每个请求泄漏一个连接，很快就会耗尽 `worker_connections`。
+# * **追加到尾部。** `posted_threads` 是先进先出的链表，让出的线程排在所有已经在等的线程后面。如果插到头部，轻线程里的 `coroutine.yield()` 就什么也没让出去：刚让出的线程又排在最前面，马上再次运行，`a` 跑完之前 `b` 和入口线程都轮不到。一个在循环里让出的线程会让其他线程永远饿死。spawn 也依赖尾部追加：父协程排在比它先进链表的线程后面（第 2 课）。
+# * **先检查 `c->destroyed`。** `finalize_request(r, NGX_DONE)` 可能释放最后一个引用，这时请求的内存池被销毁，Lua 上下文和 `posted_threads` 也跟着没了。`ngx_http_close_connection` 在连接上设置 `c->destroyed`，而连接在 cycle 预先分配的数组里，所以请求没了以后读这个标志仍然安全。不做这个检查，循环就会读已经释放的内存：运气好什么都不发生，运气不好就恢复一个已经死掉的请求里的协程。模型在这次读取处停下来，并把它说出来。
+# * **把 `NGX_DONE` 的引用还回去。** `ngx_http_internal_redirect`（`ngx.exec` 里调用）拿了一个引用，`NGX_DONE` 的意思是“由别人来结束”。如果没有人调用 `finalize_request(r, NGX_DONE)`，`r->count` 就停在 1：响应已经发出去了，但请求、它的内存池和连接永远不会被释放，客户端一直等一个永远不会到来的结束。每个请求泄漏一个连接，很快就会耗尽 `worker_connections`。
 
 # %% [markdown]
 # ## Where to go from here
@@ -643,10 +595,6 @@ BlogBox("如果调用 ngx_http_finalize_request(r, NGX_DONE) 导致 r 的引用�
 
 # %% [markdown] zh
 # ## 接下来
-# 这是最后一课。这个 bug 用到了每一层：`posted_threads` 链表和让请求一直打开的轻线程（第 2 到 6 课）、定时器的
-# 假请求、cosocket 的读事件，以及信号量的 posted 事件。想试试你自己的变体（在定时器里 `sema:wait`、
-# 再加一个 fetcher、用 `ngx.exit` 代替代码块的结束），打开 [8 · 实验室](08-lab.ipynb)；想再看一遍全貌，
-# 回到 [0 · 导览](00-tour.ipynb)。[术语表](../glossary.md) 把每个术语对应到它的 C 名字。
+# 这是最后一课。这个 bug 用到了每一层：`posted_threads` 链表和让请求一直打开的轻线程（第 2 到 6 课）、定时器的假请求、cosocket 的读事件，以及信号量投递的事件。想试试你自己的变体（在定时器里 `sema:wait`、再加一个 fetcher、用 `ngx.exit` 代替代码块的结束），打开 [8 · 实验：你的 Lua、模型与真实 nginx](08-lab.ipynb)；想再看一遍全貌，回到 [0 · ngxcoro 导览](00-tour.ipynb)。[术语表](../glossary.md) 把每个术语对应到它的 C 名字。
 #
-# **上一课：** [13 · 信号量](13-semaphores.ipynb) · **下一课：** 没有了：
-# [0 · 导览](00-tour.ipynb)、[8 · 实验室](08-lab.ipynb)。
+# **上一课：** [13 · 信号量](13-semaphores.ipynb) · **下一课：** 没有了：[0 · ngxcoro 导览](00-tour.ipynb)、[8 · 实验：你的 Lua、模型与真实 nginx](08-lab.ipynb)。
