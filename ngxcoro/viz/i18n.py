@@ -22,6 +22,7 @@ WORDS = {
     "the answer is": {"en": "The answer is", "zh": "答案是"},
     # BlogBox (viz/lessons.py)
     "blog says": {"en": "The blog says:", "zh": "博客说："},
+    "belief says": {"en": "You might expect:", "zh": "你可能以为："},   # the seed is silent
     "nginx does": {"en": "nginx does:", "zh": "nginx 实际上："},
     "scenario": {"en": "Scenario", "zh": "场景"},
     "nginx answered": {"en": "real nginx answered", "zh": "真实的 nginx 回答"},

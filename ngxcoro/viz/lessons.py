@@ -108,8 +108,11 @@ class BlogBox:
     """"The blog says / nginx does", backed by a differential scenario: the
     model's answer and real nginx's recorded answer for the same config."""
 
-    def __init__(self, blog_says, nginx_does, scenario_name):
+    def __init__(self, blog_says, nginx_does, scenario_name, says="blog"):
+        """`says="belief"` for a claim the seed blog does not make (it stops at the
+        first ring): the box then says "You might expect:" instead of "The blog says:"."""
         self.blog_says, self.nginx_does, self.name = blog_says, nginx_does, scenario_name
+        self.says = says
         text, info, rec = scenario_info(scenario_name)
         self.model = run(text, info["request"], headers=info["headers"], body=info["body"],
                          log_level="debug", peers=info.get("peers"),
@@ -135,7 +138,7 @@ class BlogBox:
         return (
             "<div style='border-left:4px solid #E69F00;padding:6px 12px;margin:6px 0;"
             "background:rgba(230,159,0,.08)'>"
-            f"<div><b>{word('blog says')}</b> {self._inline(self.blog_says)}</div>"
+            f"<div><b>{word(self.says + ' says')}</b> {self._inline(self.blog_says)}</div>"
             f"<div><b>{word('nginx does')}</b> {self._inline(self.nginx_does)}</div>"
             f"<div style='font-size:90%;margin-top:4px'>{word('scenario')} <code>{self.name}"
             f"</code>: {word('nginx answered')} <code>{rec.get('status') or none}</code> "
@@ -145,7 +148,8 @@ class BlogBox:
 
     def __repr__(self):
         rec = self.nginx or {}
-        return (f"The blog says: {self.blog_says}\nnginx does:    {self.nginx_does}\n"
+        says = "The blog says:" if self.says == "blog" else "You might expect:"
+        return (f"{says} {self.blog_says}\nnginx does:    {self.nginx_does}\n"
                 f"scenario {self.name}: nginx {rec.get('status')} {rec.get('body', '')!r}\n"
                 f"               model {self.model.status} {self.model.body!r}\n"
                 f"agree: {self.agree()}")

@@ -166,8 +166,9 @@ def run_scenario(name, **kw):
 
 
 def abort_box(blog_says, nginx_does, name):
-    """A BlogBox whose model run closes the client when the scenario says."""
-    box = BlogBox(blog_says, nginx_does, name)
+    """A BlogBox whose model run closes the client when the scenario says (the seed
+    blog never gets to client aborts: the box says what one might expect)."""
+    box = BlogBox(blog_says, nginx_does, name, says="belief")
     box.model = run_scenario(name)[0]
     return box
 

@@ -216,13 +216,13 @@ BlogBox("sema:post() wakes up a waiting thread.",
         "It only counts the resource and posts one event (`ngx_post_event`); the poster "
         "runs on until it yields or ends, and the waiter is resumed later from "
         "`ngx_http_lua_sema_handler`.",
-        "1191-sema-poster-runs-first")
+        "1191-sema-poster-runs-first", says="belief")
 
 # %% zh
 BlogBox("sema:post() 会唤醒一个等待的线程。",
         "它只是记下资源、投递一个事件（`ngx_post_event`）；发布者一直运行到让出或结束，"
         "等待者之后才由 `ngx_http_lua_sema_handler` 恢复。",
-        "1191-sema-poster-runs-first")
+        "1191-sema-poster-runs-first", says="belief")
 
 # %% [markdown]
 # Even yielding right after the post does not hand over at once. `ngx.sleep(0)` is a 0 ms
@@ -240,13 +240,13 @@ report(compare("551-sema-post-then-sleep0"))
 BlogBox("Call ngx.sleep(0) after sema:post() to let the waiter run.",
         "The 0 ms timer fires in the timers step, before the posted events: the poster runs "
         "again first and prints an empty order; the waiters come after it.",
-        "551-sema-post-then-sleep0")
+        "551-sema-post-then-sleep0", says="belief")
 
 # %% zh
 BlogBox("sema:post() 之后调用 ngx.sleep(0)，让等待者先运行。",
         "0 ms的定时器在处理定时器那一步到期，早于投递的事件：发布者先再次运行，输出的 order "
         "是空的；等待者在它之后才运行。",
-        "551-sema-post-then-sleep0")
+        "551-sema-post-then-sleep0", says="belief")
 
 # %% [markdown]
 # ## Step through it
