@@ -162,12 +162,13 @@ class Worker:
         self.vm = LuaVM(bind(self, API_MODULES), owner=self)
 
     def guard(self, f, name=""):
-        """A P function whose Python exceptions are model bugs: keep the
-        exception, make Lua raise, and let LuaVM.resume re-raise it.  With
-        no request (init_by_lua*) they are an API the model does not run there."""
+        """A P function (`f(w, *args)`, an API's) whose Python exceptions are
+        model bugs: keep the exception, make Lua raise, and let LuaVM.resume
+        re-raise it.  With no request (init_by_lua*) they are an API the model
+        does not run there."""
         def guarded(*args):
             try:
-                return f(*args)
+                return f(self, *args)
             except Exception as e:           # noqa: BLE001 - re-raised after the resume
                 if self.cur_r is None:
                     if self.abort is None:

@@ -30,7 +30,8 @@ def coroutine_create_helper(w, co, is_uthread, is_wrap=False, label=None):
                   kind="uthread" if is_uthread else "coroutine")
     w.coctx_by_id[co] = coctx
     ctx.user_co_ctx.append(coctx)
-    w.fire("user_coroutine_create", parent=parent, child=coctx)
+    if w.traced:          # (untraced, not even the probe's arguments: util.run_thread)
+        w.fire("user_coroutine_create", parent=parent, child=coctx)
     return coctx
 
 

@@ -29,7 +29,6 @@ the `API` dict of every module of ngx_lua.
 from __future__ import annotations
 
 import re
-from functools import partial
 
 import lupa.luajit21 as luajit
 
@@ -159,4 +158,4 @@ def bind(w, modules):
     table = {}
     for m in modules:
         table.update(m.API)
-    return {k: w.guard(partial(f, w), k) for k, f in table.items()}
+    return {k: w.guard(f, k) for k, f in table.items()}
