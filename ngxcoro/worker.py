@@ -473,7 +473,7 @@ class Worker:
         new = list(self.coctx_by_id.values())[self._census_seen:]
         self._census_seen += len(new)
         self._census = [c for c in self._census + new if c.co_status != dead or c.kind not in user]
-        return sum(1 for c in self._census if c.co_status != dead)
+        return len([c for c in self._census if c.co_status != dead])
 
     def too_many_coroutines(self, kind):
         """The message when a run holds MAX_COROUTINES live coroutines
