@@ -15,7 +15,9 @@ run of this script, for three ways of running the model:
   off  ngxcoro.run(..., trace=False): no listener at all
   run  ngxcoro.run(...): the default, with StapTrace and EventLog attached
   cli  python -m ngxcoro run --config F: the command line, a process of its
-       own, start-up included (its fixed cost is printed on its own first)
+       own, start-up included (its fixed cost is printed on its own first),
+       ngxcoro's bytecode cached as an installed package has it (--cli-compile:
+       as the environment says, which may be PYTHONDONTWRITEBYTECODE)
 
 Real nginx: ngxcoro.oracle.run_real; the work is timed inside Lua with
 os.clock() (the worker's CPU time, µs resolution), so start-up and the one
@@ -39,6 +41,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -180,11 +183,30 @@ def model_run(workload, n, mode, budget):
     return json.loads(p.stdout.splitlines()[-1])
 
 
+# the cli's bytecode: Python writes ngxcoro's .pyc files to this folder at the first
+# run and reads them after, as an installed package (or a checkout run once) has them;
+# PYTHONDONTWRITEBYTECODE in the environment (some sandboxes set it) would have every
+# start compile ngxcoro's source again (about 70 ms).  --cli-compile keeps the
+# environment's setting instead.
+PYCACHE = None
+CLI_COMPILE = False
+
+
+def cli_env(compile_each_time=False):
+    global PYCACHE
+    env = dict(os.environ, PYTHONPATH=os.path.abspath(ROOT))
+    if not compile_each_time:
+        PYCACHE = PYCACHE or tempfile.mkdtemp(prefix="ngxcoro-bench-pyc-")
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = PYCACHE
+    return env
+
+
 def cli_run(text, budget, workload=None, n=None):
     """The wall time of `python -m ngxcoro run --config F` (start-up included)."""
     with tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False) as f:
         f.write(text)
-    env = dict(os.environ, PYTHONPATH=os.path.abspath(ROOT))
+    env = cli_env(CLI_COMPILE)
     try:
         t = time.perf_counter()
         p = subprocess.run([sys.executable, "-m", "ngxcoro", "run", "--config", f.name],
@@ -284,6 +306,7 @@ def bench_snapshots(sizes, a):
 
 
 def main():
+    global CLI_COMPILE
     ap = argparse.ArgumentParser(description="ngxcoro vs real nginx: scheduler cost per unit.")
     ap.add_argument("--quick", action="store_true", help="smaller sizes")
     ap.add_argument("--no-nginx", action="store_true", help="model only")
@@ -293,6 +316,9 @@ def main():
                     help="nginx error_log level (error); `debug` is what the differential tests use")
     ap.add_argument("--only", choices=("threads", "yields", "snapshots"), action="append",
                     help="run only this part (repeatable)")
+    ap.add_argument("--cli-compile", action="store_true",
+                    help="the cli without a bytecode cache when the environment says "
+                         "PYTHONDONTWRITEBYTECODE (each start compiles ngxcoro's source)")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
@@ -309,8 +335,13 @@ def main():
           f"{'' if a.no_nginx else f' at error_log level {a.nginx_log_level}'}")
     print(f"figures: µs per unit and the ratio to nginx (x/ng), best of {a.repeat}; nginx timed "
           "inside Lua (os.clock), the model around the whole run")
+    CLI_COMPILE = a.cli_compile
+    cli_run(WARM_UP, a.budget)             # (writes the bytecode cache: untimed)
     empty = min(cli_run(WARM_UP, a.budget)["s"] for _ in range(a.repeat))
-    print(f"cli start-up (a one-line request): {empty:.2f} s, included in the cli figures")
+    print(f"cli start-up (a one-line request): {empty:.2f} s, included in the cli figures"
+          + ("; ngxcoro's source compiled at each start (--cli-compile, PYTHONDONTWRITEBYTECODE="
+             f"{os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r})" if a.cli_compile else
+             "; its bytecode cached (as installed), the first start untimed"))
     t = time.perf_counter()
     parts = a.only or ("threads", "yields", "snapshots")
     for workload in ("threads", "yields"):
@@ -319,6 +350,8 @@ def main():
     if "snapshots" in parts:
         bench_snapshots(SNAP_QUICK if a.quick else SNAP_SIZES, a)
     print(f"total {time.perf_counter() - t:.0f} s")
+    if PYCACHE:
+        shutil.rmtree(PYCACHE, ignore_errors=True)
 
 
 if __name__ == "__main__":
