@@ -15,7 +15,9 @@ run of this script, for three ways of running the model:
   off  ngxcoro.run(..., trace=False): no listener at all
   run  ngxcoro.run(...): the default, with StapTrace and EventLog attached
   cli  python -m ngxcoro run --config F: the command line, a process of its
-       own, start-up included (its fixed cost is printed on its own first)
+       own, start-up included (its fixed cost is printed on its own first),
+       ngxcoro's bytecode cached as an installed package has it (--cli-compile:
+       as the environment says, which may be PYTHONDONTWRITEBYTECODE)
 
 Real nginx: ngxcoro.oracle.run_real; the work is timed inside Lua with
 os.clock() (the worker's CPU time, µs resolution), so start-up and the one
@@ -39,6 +41,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -127,12 +130,12 @@ def snap_steps(text):
     from ngxcoro.trace import Hooks
     from ngxcoro.trace.snapshot import Snapshots
     from ngxcoro.worker import Worker
-    t = time.perf_counter()
+    t = CLOCK()
     hooks = Hooks()
     w = Worker(nginx_conf.load(text, "nginx.conf"), hooks)
     snaps = hooks.add(Snapshots(w, limit=10**9))
     w.serve("GET", "/t", "", "HTTP/1.1", [("Host", "localhost"), ("Connection", "close")])
-    return time.perf_counter() - t, len(snaps.frames)
+    return CLOCK() - t, len(snaps.frames)
 
 
 def model_child(workload, n, mode):
@@ -142,7 +145,7 @@ def model_child(workload, n, mode):
     text = conf_for(workload, n)
     ngxcoro.run(WARM_UP, "GET /t")
     rss0 = peak_rss_mb()
-    t = time.perf_counter()
+    t = CLOCK()
     if mode == "snap":
         from ngxcoro.ngx_lua.vm import RunOutOfTime
         try:
@@ -158,7 +161,7 @@ def model_child(workload, n, mode):
     except RunOutOfTime:         # the old no-listener run (a bare Worker) raises it
         print(json.dumps({"refused": "the 15 s wall-clock guard (RUN_WALL_LIMIT)"}))
         return
-    s = time.perf_counter() - t
+    s = CLOCK() - t
     if res.refused:              # one of the model's own bounds (15 s of wall time, ...)
         print(json.dumps({"refused": res.message}))
         return
@@ -171,6 +174,8 @@ def model_run(workload, n, mode, budget):
     if mode == "cli":
         return cli_run(conf_for(workload, n), budget, workload, n)
     cmd = [sys.executable, os.path.abspath(__file__), "--child", workload, str(n), mode]
+    if CLOCK is time.process_time:
+        cmd.append("--cpu")
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=budget)
     except subprocess.TimeoutExpired:
@@ -180,16 +185,42 @@ def model_run(workload, n, mode, budget):
     return json.loads(p.stdout.splitlines()[-1])
 
 
+# the cli's bytecode: Python writes ngxcoro's .pyc files to this folder at the first
+# run and reads them after, as an installed package (or a checkout run once) has them;
+# PYTHONDONTWRITEBYTECODE in the environment (some sandboxes set it) would have every
+# start compile ngxcoro's source again (about 70 ms).  --cli-compile keeps the
+# environment's setting instead.
+PYCACHE = None
+CLI_COMPILE = False
+# how the model is timed: wall time, or with --cpu the process's CPU time (as nginx's
+# os.clock() is), which a machine shared with other work disturbs much less
+CLOCK = time.perf_counter
+
+
+def cli_env(compile_each_time=False):
+    global PYCACHE
+    env = dict(os.environ, PYTHONPATH=os.path.abspath(ROOT))
+    if not compile_each_time:
+        PYCACHE = PYCACHE or tempfile.mkdtemp(prefix="ngxcoro-bench-pyc-")
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = PYCACHE
+    return env
+
+
 def cli_run(text, budget, workload=None, n=None):
-    """The wall time of `python -m ngxcoro run --config F` (start-up included)."""
+    """The wall time of `python -m ngxcoro run --config F` (start-up included); with
+    --cpu, its CPU time."""
     with tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False) as f:
         f.write(text)
-    env = dict(os.environ, PYTHONPATH=os.path.abspath(ROOT))
+    env = cli_env(CLI_COMPILE)
     try:
-        t = time.perf_counter()
+        t, ru = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
         p = subprocess.run([sys.executable, "-m", "ngxcoro", "run", "--config", f.name],
                            capture_output=True, text=True, timeout=budget, env=env)
         s = time.perf_counter() - t
+        if CLOCK is time.process_time:      # --cpu: the child's CPU time
+            r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            s = r1.ru_utime - ru.ru_utime + r1.ru_stime - ru.ru_stime
     except subprocess.TimeoutExpired:
         return None
     finally:
@@ -227,7 +258,7 @@ def fmt(x, width=8, digits=2):
 def bench(workload, sizes, a):
     print(f"\n== {workload}: {TITLE[workload]}")
     print(f"{'n':>7} {'units':>8} | {'nginx':>7} | " + " | ".join(f"{m:>8} {m + '/ng':>7}" for m in MODES)
-          + f" | {'RSS MB off/run':>14} | {'wall s off/run/cli':>19}")
+          + f" | {'RSS MB off/run':>14} | {('cpu' if a.cpu else 'wall') + ' s off/run/cli':>19}")
     stopped, notes = set(), []
     for n in sizes:
         units = n * UNITS_PER_N[workload]
@@ -284,6 +315,7 @@ def bench_snapshots(sizes, a):
 
 
 def main():
+    global CLI_COMPILE, CLOCK
     ap = argparse.ArgumentParser(description="ngxcoro vs real nginx: scheduler cost per unit.")
     ap.add_argument("--quick", action="store_true", help="smaller sizes")
     ap.add_argument("--no-nginx", action="store_true", help="model only")
@@ -293,8 +325,16 @@ def main():
                     help="nginx error_log level (error); `debug` is what the differential tests use")
     ap.add_argument("--only", choices=("threads", "yields", "snapshots"), action="append",
                     help="run only this part (repeatable)")
+    ap.add_argument("--cli-compile", action="store_true",
+                    help="the cli without a bytecode cache when the environment says "
+                         "PYTHONDONTWRITEBYTECODE (each start compiles ngxcoro's source)")
+    ap.add_argument("--cpu", action="store_true",
+                    help="time the model by its CPU time (nginx's os.clock() is CPU time too); "
+                         "the default is wall time")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.cpu:
+        CLOCK = time.process_time
     if a.child:
         return model_child(a.child[0], int(a.child[1]), a.child[2])
     if not a.no_nginx:
@@ -308,9 +348,15 @@ def main():
     print(f"python {platform.python_version()}, lupa {lupa.__version__} (LuaJIT, jit.off), {nginx_v}"
           f"{'' if a.no_nginx else f' at error_log level {a.nginx_log_level}'}")
     print(f"figures: µs per unit and the ratio to nginx (x/ng), best of {a.repeat}; nginx timed "
-          "inside Lua (os.clock), the model around the whole run")
+          "inside Lua (os.clock), the model around the whole run"
+          + (" (its CPU time: --cpu)" if a.cpu else " (wall time)"))
+    CLI_COMPILE = a.cli_compile
+    cli_run(WARM_UP, a.budget)             # (writes the bytecode cache: untimed)
     empty = min(cli_run(WARM_UP, a.budget)["s"] for _ in range(a.repeat))
-    print(f"cli start-up (a one-line request): {empty:.2f} s, included in the cli figures")
+    print(f"cli start-up (a one-line request): {empty:.2f} s, included in the cli figures"
+          + ("; ngxcoro's source compiled at each start (--cli-compile, PYTHONDONTWRITEBYTECODE="
+             f"{os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r})" if a.cli_compile else
+             "; its bytecode cached (as installed), the first start untimed"))
     t = time.perf_counter()
     parts = a.only or ("threads", "yields", "snapshots")
     for workload in ("threads", "yields"):
@@ -319,6 +365,8 @@ def main():
     if "snapshots" in parts:
         bench_snapshots(SNAP_QUICK if a.quick else SNAP_SIZES, a)
     print(f"total {time.perf_counter() - t:.0f} s")
+    if PYCACHE:
+        shutil.rmtree(PYCACHE, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -162,12 +162,13 @@ class Worker:
         self.vm = LuaVM(bind(self, API_MODULES), owner=self)
 
     def guard(self, f, name=""):
-        """A P function whose Python exceptions are model bugs: keep the
-        exception, make Lua raise, and let LuaVM.resume re-raise it.  With
-        no request (init_by_lua*) they are an API the model does not run there."""
+        """A P function (`f(w, *args)`, an API's) whose Python exceptions are
+        model bugs: keep the exception, make Lua raise, and let LuaVM.resume
+        re-raise it.  With no request (init_by_lua*) they are an API the model
+        does not run there."""
         def guarded(*args):
             try:
-                return f(*args)
+                return f(self, *args)
             except Exception as e:           # noqa: BLE001 - re-raised after the resume
                 if self.cur_r is None:
                     if self.abort is None:
@@ -472,7 +473,7 @@ class Worker:
         new = list(self.coctx_by_id.values())[self._census_seen:]
         self._census_seen += len(new)
         self._census = [c for c in self._census + new if c.co_status != dead or c.kind not in user]
-        return sum(1 for c in self._census if c.co_status != dead)
+        return len([c for c in self._census if c.co_status != dead])
 
     def too_many_coroutines(self, kind):
         """The message when a run holds MAX_COROUTINES live coroutines

@@ -223,12 +223,14 @@ def content_run_posted_threads(r, ctx, n):
         if pt is None:
             break
         ctx.posted_threads = pt.next
-        w.fire("run_posted_thread", co=pt.co_ctx, status=pt.co_ctx.co_status.lua_name)
+        if w.traced:          # (untraced, not even the probe's arguments: util.run_thread)
+            w.fire("run_posted_thread", co=pt.co_ctx, status=pt.co_ctx.co_status.lua_name)
         if pt.co_ctx.co_status != CoStatus.RUNNING:
             continue
         ctx.cur_co_ctx = pt.co_ctx
         rc = run_thread(r, ctx, 0)
-        w.fire("run_thread_returned", rc=rc)
+        if w.traced:
+            w.fire("run_thread_returned", rc=rc)
         if rc == NGX_AGAIN:
             continue
         if rc == NGX_DONE:

@@ -90,14 +90,14 @@ class CoCtx:
         return f"<{self.name} {self.co_status.lua_name}>"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class PostedThread:
     """ngx_http_lua_posted_thread_t: a node of ctx->posted_threads."""
     co_ctx: CoCtx
     next: PostedThread | None = None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class LuaCtx:
     """ngx_http_lua_ctx_t: the Lua state of one request."""
     # embedded in the C struct: one co ctx, zeroed and reused by every phase

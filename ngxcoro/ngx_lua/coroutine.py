@@ -22,15 +22,15 @@ def coroutine_create_helper(w, co, is_uthread, is_wrap=False, label=None):
     ctx = r.ctx
     parent = ctx.cur_co_ctx
     kind = label or ("t" if is_uthread else "co")
-    w.nnames[kind] = w.nnames.get(kind, 0) + 1
-    n = w.nnames[kind]
+    n = w.nnames[kind] = w.nnames.get(kind, 0) + 1
     coctx = CoCtx(co=co, L=w.vm.new_state(cached_ok=is_uthread),
                   name=f"{kind}{'' if label and n == 1 else n}", is_wrap=is_wrap, req=r,
                   creator=parent,
                   kind="uthread" if is_uthread else "coroutine")
     w.coctx_by_id[co] = coctx
     ctx.user_co_ctx.append(coctx)
-    w.fire("user_coroutine_create", parent=parent, child=coctx)
+    if w.traced:          # (untraced, not even the probe's arguments: util.run_thread)
+        w.fire("user_coroutine_create", parent=parent, child=coctx)
     return coctx
 
 

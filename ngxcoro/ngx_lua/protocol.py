@@ -29,7 +29,6 @@ the `API` dict of every module of ngx_lua.
 from __future__ import annotations
 
 import re
-from functools import partial
 
 import lupa.luajit21 as luajit
 
@@ -101,8 +100,10 @@ def request_ctx(w, allowed, no_request="no request found"):
     r = w.cur_r
     if r is None:
         return None, None, err(no_request)
-    msg = check_context(r.ctx, allowed)
-    return r, r.ctx, (err(msg) if msg else None)
+    ctx = r.ctx
+    if ctx.context & allowed:                # check_context passes (inline: every API call)
+        return r, ctx, None
+    return r, ctx, err(check_context(ctx, allowed))
 
 
 def request_co_ctx(w, allowed, missing="no co ctx found"):
@@ -159,4 +160,4 @@ def bind(w, modules):
     table = {}
     for m in modules:
         table.update(m.API)
-    return {k: w.guard(partial(f, w), k) for k, f in table.items()}
+    return {k: w.guard(f, k) for k, f in table.items()}

@@ -36,7 +36,8 @@ def ngx_sleep(w, *args):
                              kind="ngx.sleep", owner=coctx.name)
     coctx.cleanup = partial(sleep_cleanup, w, timer)
     coctx.waiting = f"ngx.sleep({n:g})"
-    w.fire("sleep", co=coctx, ms=delay)
+    if w.traced:          # (untraced, not even the probe's arguments: util.run_thread)
+        w.fire("sleep", co=coctx, ms=delay)
     return yield_to_run_thread()
 
 
@@ -46,7 +47,8 @@ def sleep_handler(r, coctx):
     coctx.cleanup = None
     coctx.waiting = ""
     ctx = r.ctx
-    w.fire("timer_expired", co=coctx, label=coctx.name)
+    if w.traced:
+        w.fire("timer_expired", co=coctx, label=coctx.name)
     ctx.cur_co_ctx = coctx
     if ctx.entered_content_phase:
         sleep_resume(r)

@@ -28,7 +28,8 @@ def spawn(w, co):
     post_thread(r, ctx, parent)
     child.parent_co_ctx = parent
     ctx.cur_co_ctx = child
-    w.fire("user_thread_spawn", parent=parent, child=child)
+    if w.traced:          # (untraced, not even the probe's arguments: util.run_thread)
+        w.fire("user_thread_spawn", parent=parent, child=child)
     return yield_to_run_thread()
 
 
@@ -60,7 +61,8 @@ def wait(w, *cos):
             if i == len(cos) - 1:
                 return ret(None, b"already waited or killed")
             continue
-        w.fire("user_thread_wait", parent=coctx, child=sub)
+        if w.traced:
+            w.fire("user_thread_wait", parent=coctx, child=sub)
         sub.waited_by_parent = True
     coctx.waiting = "ngx.thread.wait"
     return yield_to_run_thread()

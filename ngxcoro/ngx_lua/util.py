@@ -16,17 +16,18 @@ from .fake_request import finalize_fake_request
 from .. import whatif
 
 RUNNING, DEAD, ZOMBIE = CoStatus.RUNNING, CoStatus.DEAD, CoStatus.ZOMBIE
+NOP, USER_THREAD_RESUME = CoOp.NOP, CoOp.USER_THREAD_RESUME
 ERR_NAMES = {2: "runtime error", 3: "syntax error", 5: "error handler error"}
 
 
 # --- ngx_http_lua_run_thread -----------------------------------------------
 def run_thread(r, ctx, nrets):
-    """ngx_http_lua_run_thread: resume ctx.cur_co_ctx until something blocks.
-
-    Returns NGX_AGAIN (parked), NGX_DONE (parked, count +1), NGX_OK, NGX_ERROR or a status."""
-    w = r.worker
+    """ngx_http_lua_run_thread: resume ctx.cur_co_ctx until something blocks: NGX_AGAIN
+    (parked), NGX_DONE (parked, count +1), NGX_OK, NGX_ERROR or a status.  (`if traced:`
+    before a probe: untraced, building its arguments would cost more than the work.)"""
+    w, vm, traced = r.worker, r.worker.vm, r.worker.traced
     w.enter_request(r)
-    w.fire("run_thread", r=r, c=r.main.count, co=ctx.cur_co_ctx)
+    if traced: w.fire("run_thread", r=r, c=r.main.count, co=ctx.cur_co_ctx)
     if ctx.cur_co_ctx.thread_spawn_yielded:
         ctx.cur_co_ctx.thread_spawn_yielded = False
         nrets = 1
@@ -36,10 +37,10 @@ def run_thread(r, ctx, nrets):
             orig.propagate_error = False
             rc, nrets = propagate_error(r, ctx)
         else:
-            w.fire("resume", co=orig, nrets=nrets)
-            rv, _, real = w.vm.resume_top(orig.co, nrets, ctx.context & CONTEXT_YIELDABLE and r.id)
+            if traced: w.fire("resume", co=orig, nrets=nrets)
+            rv, _, real = vm.resume_top(orig.co, nrets, ctx.context & CONTEXT_YIELDABLE and r.id)
             orig = orig if real is None else w.coctx_by_id[real]   # the fast path's (vm.lua)
-            w.fire("resume_returned", co=orig, rv=rv)
+            if traced: w.fire("resume_returned", co=orig, rv=rv)
             if rv == LUA_YIELD:
                 rc, nrets = thread_yielded(r, ctx, orig)
             elif rv == LUA_OK:
@@ -60,12 +61,12 @@ def thread_yielded(r, ctx, orig):
     if ctx.exec_uri:
         return handle_exec(r, ctx), None
 
-    op, ctx.co_op = ctx.co_op, CoOp.NOP
-    w.fire("co_op", co=orig, op=op.name)
-    if op == CoOp.NOP:                                   # an API blocked
+    op, ctx.co_op = ctx.co_op, NOP
+    if w.traced: w.fire("co_op", co=orig, op=op.name)
+    if op is NOP:                                        # an API blocked
         ctx.cur_co_ctx = None
         return NGX_AGAIN, None
-    if op == CoOp.USER_THREAD_RESUME:                    # spawn: run the child now
+    if op is USER_THREAD_RESUME:                         # spawn: run the child now
         return None, w.vm.top(ctx.cur_co_ctx.co)
     if op == CoOp.USER_CORO_RESUME:                      # resume: args go to the target
         return None, w.vm.xmove_all(orig.co, ctx.cur_co_ctx.co)
@@ -90,11 +91,11 @@ def thread_ended(r, ctx, co):
     """ngx_http_lua_run_thread, `rv == 0`: the coroutine returned."""
     w = r.worker
     cleanup_pending_operation(co)
-    w.fire("coroutine_done", co=co, success=True)
+    if w.traced: w.fire("coroutine_done", co=co, success=True)
     co.co_status = DEAD
     if co.zombie_child_threads:
         cleanup_zombie_child_uthreads(r, ctx, co)
-    w.fire("thread_ended", co=co)                        # "lua light thread ended normally"
+    if w.traced: w.fire("thread_ended", co=co)           # "lua light thread ended normally"
 
     if co is ctx.entry_co_ctx:
         w.vm.settop0(co.co)
@@ -144,7 +145,7 @@ def user_co_done(r, ctx, co, success):
         ctx.uthreads -= 1
     ctx.cur_co_ctx = parent
     parent.co_status = RUNNING
-    w.fire("back_to_parent", co=co, parent=parent)  # "lua coroutine: lua user thread ended normally"
+    if w.traced: w.fire("back_to_parent", co=co, parent=parent)  # "lua user thread ended normally"
     return None, n
 
 
@@ -221,7 +222,7 @@ def post_thread(r, ctx, coctx):
         while p.next is not None:
             p = p.next
         p.next = pt
-    r.worker.fire("post_thread", co=coctx)
+    if r.worker.traced: r.worker.fire("post_thread", co=coctx)
     return NGX_OK
 
 
@@ -237,12 +238,12 @@ def run_posted_threads(c, r, ctx, nreqs):
         if pt is None:
             return NGX_DONE
         ctx.posted_threads = pt.next
-        w.fire("run_posted_thread", co=pt.co_ctx, status=pt.co_ctx.co_status.lua_name)
+        if w.traced: w.fire("run_posted_thread", co=pt.co_ctx, status=pt.co_ctx.co_status.lua_name)
         if pt.co_ctx.co_status != RUNNING:
             continue
         ctx.cur_co_ctx = pt.co_ctx
         rc = run_thread(r, ctx, 0)
-        w.fire("run_thread_returned", rc=rc)
+        if w.traced: w.fire("run_thread_returned", rc=rc)
         if rc == NGX_AGAIN:
             continue
         if rc == NGX_DONE:
@@ -278,7 +279,7 @@ def del_thread(r, ctx, coctx):
         vm.reset(coctx.co)                      # lua_resetthread
     coctx.co_ref = False
     coctx.co_status = DEAD
-    w.fire("thread_delete", co=coctx)           # the probe; after the fields, for pictures
+    if w.traced: w.fire("thread_delete", co=coctx)   # the probe; after the fields, for pictures
 
 
 def cleanup_pending_operation(coctx):
@@ -441,11 +442,10 @@ def resume_tail(r, nrets):
     """The tail every resume handler shares (ngx_http_lua_sleep_resume,
     ngx_http_lua_subrequest_resume, ngx_http_lua_read_body_resume, ...):
     run_thread, then drain posted_threads, then finalize in the content phase."""
-    ctx, c = r.ctx, r.connection
+    ctx, c, nreqs = r.ctx, r.connection, r.connection.requests
     ctx.resume_handler = wev_handler
-    nreqs = c.requests
     rc = run_thread(r, ctx, nrets)
-    r.worker.fire("run_thread_returned", rc=rc)
+    if r.worker.traced: r.worker.fire("run_thread_returned", rc=rc)
     if rc == NGX_AGAIN:
         return run_posted_threads(c, r, ctx, nreqs)
     if rc == NGX_DONE:

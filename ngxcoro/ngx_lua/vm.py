@@ -134,17 +134,16 @@ class LuaVM:
         coroutines it made may switch inside Lua (lua/vm.lua, the fast path);
         when one of them yielded to run_thread or failed, the third value is
         its id: rv and the stack size are its own."""
-        self.resume_started = time.monotonic()
-        if self.run_over_time():
+        self.resume_started = now = time.monotonic()
+        if self.out_of_time or self.run_deadline is not None and now > self.run_deadline:
+            self.out_of_time = True                      # (run_over_time, inline: a hot path)
             raise RunOutOfTime()
         rv, top, real = res = self._resume(co, nrets, req)
         if rv == -1:
             raise RunOutOfTime() if self.out_of_time else Runaway()
-        if self.owner is not None:
-            if self.owner.internal_error is not None:
-                raise self.owner.internal_error
-            if self.owner.abort is not None:
-                raise self.owner.abort
+        owner = self.owner
+        if owner is not None and (owner.internal_error is not None or owner.abort is not None):
+            raise owner.internal_error if owner.internal_error is not None else owner.abort
         return res
 
     def set_fast(self, on):
