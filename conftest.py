@@ -14,14 +14,17 @@ def pytest_collection_modifyitems(config, items):
     """With pytest-xdist's `--dist loadgroup` (pyproject's addopts), tests that
     must share one process stay together: each lesson's nbval cells (one kernel
     runs them in order), each browser module's tests (one JupyterLab server), and
-    the differential checks of one scenario (they share its memoised model run).
-    Everything else is spread one test at a time."""
+    the differential checks of one scenario (they share its memoised model run),
+    and test_viz_graph.py (its tests share every scenario's frames, memoised for the
+    module).  Everything else is spread one test at a time."""
     for item in items:
         path = pathlib.Path(str(item.fspath))
         if path.suffix == ".ipynb":
             group = f"nb:{path.parent.name}/{path.name}"
         elif item.get_closest_marker("browser") is not None:
             group = f"browser:{path.name}"
+        elif path.name == "test_viz_graph.py":
+            group = "module:test_viz_graph.py"
         elif path.name == "test_differential.py" and hasattr(item, "callspec") \
                 and "path" in item.callspec.params:
             group = f"scenario:{pathlib.Path(str(item.callspec.params['path'])).stem}"

@@ -137,11 +137,26 @@ def test_model_matches_recording(path):
 @pytest.mark.nginx
 @pytest.mark.parametrize("path", known_gap_params(SCENARIOS), ids=[p.stem for p in SCENARIOS])
 def test_model_matches_live_nginx(path, real_nginx):
+    # nginx itself runs on the wall clock: on a loaded machine a timer.every tick or a
+    # client's close can land a few ms late and change what a live run logs (the
+    # recording was made twice and agreed, and test_model_matches_recording holds it).
+    # So a live run that differs is run again, up to LIVE_TRIES times in all; the model
+    # must match one of them, and the last difference is what a failure shows
     text, info = _scenario(path)
-    want = real_nginx(text, info["request"], info["headers"], info["body"], timeout=info["timeout"],
-                      abort_at=info["client_abort_at"], quit_at=info["quit_at"],
-                      peers=info["peers"])
-    assert_same(path.stem, "live nginx", want, _model_view(text, info))
+    got = _model_view(text, info)
+    for attempt in range(LIVE_TRIES):
+        want = real_nginx(text, info["request"], info["headers"], info["body"],
+                          timeout=info["timeout"], abort_at=info["client_abort_at"],
+                          quit_at=info["quit_at"], peers=info["peers"])
+        try:
+            assert_same(path.stem, "live nginx", want, got)
+            return
+        except pytest.fail.Exception:
+            if attempt == LIVE_TRIES - 1:
+                raise
+
+
+LIVE_TRIES = 3
 
 
 def explain_count_history(name: str, want: list, got: list) -> str:
