@@ -13,10 +13,10 @@ import pytest
 def pytest_collection_modifyitems(config, items):
     """With pytest-xdist's `--dist loadgroup` (pyproject's addopts), tests that
     must share one process stay together: each lesson's nbval cells (one kernel
-    runs them in order), each browser module's tests (one JupyterLab server per language), and
-    the differential checks of one scenario (they share its memoised model run),
-    and test_viz_graph.py (its tests share every scenario's frames, memoised for the
-    module).  Everything else is spread one test at a time."""
+    runs them in order), each browser module's tests of one language (one
+    JupyterLab server), the differential checks of one scenario (they share its
+    memoised model run), and test_viz_graph.py (its tests share every scenario's
+    frames, memoised for the module).  Everything else is spread one test at a time."""
     for item in items:
         path = pathlib.Path(str(item.fspath))
         if path.suffix == ".ipynb":
