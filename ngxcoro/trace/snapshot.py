@@ -88,6 +88,23 @@ class Steps:
                     cos[i] = entry
             yield self._dict(k, step, list(cos))
 
+    def walk(self):
+        """The run step by step, by its changes: (k, snapshot k, the places of
+        the coroutine entries that are new or changed at step k, ascending).
+        Linear in (steps + changes): the snapshot's "coroutines" is ONE list,
+        updated in place from step to step (the dict is new each step) -- read
+        it before the next step, never keep it (`iter` gives copies)."""
+        cos = []
+        for k, step in enumerate(self._steps):
+            changed = []
+            for i, entry in step[2]:
+                if i == len(cos):
+                    cos.append(entry)
+                else:
+                    cos[i] = entry
+                changed.append(i)
+            yield k, self._dict(k, step, cos), changed
+
     def __getitem__(self, k):
         if isinstance(k, slice):
             return [self[i] for i in range(*k.indices(len(self)))]
@@ -130,6 +147,27 @@ class Steps:
                 "log_lines": log_lines, "shared_dicts": shared_dicts,
                 # a what-if switch's name when the run is NOT nginx (ngxcoro/whatif.py), else None
                 "what_if": what_if}
+
+
+def walk(snapshots):
+    """`Steps.walk()` for any sequence of snapshot dicts: (k, snapshot, the
+    places of the coroutine entries that are new or changed since the step
+    before).  A plain list is compared entry by entry (equal entries are not
+    changed); `changed` is None when a step's coroutine list is shorter than
+    the step before's (not a recorded run): everything may have changed."""
+    if isinstance(snapshots, Steps):
+        yield from snapshots.walk()
+        return
+    before = []
+    for k, s in enumerate(snapshots):
+        cos = s.get("coroutines") or []
+        if len(cos) < len(before):
+            changed = None
+        else:
+            changed = [i for i, c in enumerate(cos)
+                       if i >= len(before) or (c is not before[i] and c != before[i])]
+        before = cos
+        yield k, s, changed
 
 
 class Snapshots:
