@@ -108,33 +108,76 @@ def _main_request(snap):
     return next((r for r in reqs if r.get("main")), reqs[0] if reqs else None)
 
 
-def build_frames(snaps, body=None):
+#: a frame carries its whole coroutine list ("cos") at step 0 and then once the
+#: steps and changes since the last such frame reach this, or the list's length
+CO_CHECKPOINT = 64
+
+
+def build_frames(snaps, body=None, co_pool=None):
     """Snapshots -> frames: only what the browser shows, as plain JSON.
     Only coroutines that are on a Lua line are listed (the graph shows the
-    rest).  With `body` (the final response body), output sent so far that
-    is a prefix of it is stored as its length, `sent_n`, not as text."""
+    rest), as numbers into `co_pool` (a list, filled here: most coroutines
+    look the same from one step to the next).  With `body` (the final
+    response body), output sent so far that is a prefix of it is stored as
+    its length, `sent_n`, not as text.
+
+    Linear in (steps + changes) (trace.snapshot.walk): a frame does not
+    carry the whole list.  A checkpoint frame has "cos" (the pool numbers,
+    in creation order) and "co_at" (each one's place among the run's
+    coroutines); a frame after it has "co_diff", [[place, number or -1 (not
+    listed any more)], ...], when its list changed.  `frame_cos(frames, k)`
+    (and stepper.js) rebuild step k's list from the checkpoint before it.
+    A checkpoint comes when the steps and changes since the one before
+    reach CO_CHECKPOINT or the list's length, so checkpoints cost no more
+    than the changes, and a list is rebuilt from at most that many."""
+    from ..trace.snapshot import walk
+    pool = [] if co_pool is None else co_pool
+    index = {(c["name"], c["kind"], c["status"], c["line"], c["waiting"]): k
+             for k, c in enumerate(pool)}
     frames, stage = [], None
-    for i, s in enumerate(snaps):
+    shown = []                 # per coroutine of the run: its pool number, or -1 (not listed)
+    listed = {}                # place -> pool number, of the listed ones
+    since = 0                  # steps and changes since the last checkpoint
+    last_out, out = None, None
+    for i, s, changed in walk(snaps):
         where = s.get("where") or {}
         stage = stage_of(where.get("c_function"), s["event"], stage)
         main = _main_request(s)
         focus = next((r for r in s.get("requests") or [] if r["uri"] == s.get("focus")), main)
         ctx = (focus or {}).get("ctx") or {}
-        cos = []
-        for c in s.get("coroutines") or []:
-            line = c.get("config_line")
-            if line is not None:
-                cos.append({"name": c["name"], "kind": c["kind"], "status": c["status"],
-                            "line": line, "waiting": c.get("waiting") or ""})
-        out = s.get("output") or {}
-        sent = out.get("sent", "")
-        out = {"status": out.get("status"), "held": out.get("held", ""),
-               "complete": bool(out.get("complete"))}
-        if body is not None and body.startswith(sent):
-            out["sent_n"] = len(sent)
-        else:
-            out["sent"] = sent
-        frames.append({
+        cos = s.get("coroutines") or []
+        if changed is None:
+            changed = range(max(len(cos), len(shown)))
+        diff = []
+        for j in changed:
+            num = -1
+            if j < len(cos):
+                c = cos[j]
+                line = c.get("config_line")
+                if line is not None:
+                    co = {"name": c["name"], "kind": c["kind"], "status": c["status"],
+                          "line": line, "waiting": c.get("waiting") or ""}
+                    num = _intern(pool, index, tuple(co.values()), co)
+            while len(shown) <= j:
+                shown.append(-1)
+            if shown[j] != num:
+                shown[j] = num
+                diff.append([j, num])
+                if num < 0:
+                    del listed[j]
+                else:
+                    listed[j] = num
+        if s.get("output") is not last_out or out is None:
+            last_out = s.get("output")
+            o = last_out or {}
+            sent = o.get("sent", "")
+            out = {"status": o.get("status"), "held": o.get("held", ""),
+                   "complete": bool(o.get("complete"))}
+            if body is not None and body.startswith(sent):
+                out["sent_n"] = len(sent)
+            else:
+                out["sent"] = sent
+        frame = {
             "step": s.get("step", i),
             "event": s["event"],
             "explain": s.get("explain", ""),
@@ -152,23 +195,36 @@ def build_frames(snaps, body=None):
             "co_op": ctx.get("co_op"),
             "posted_threads": list(ctx.get("posted_threads") or []),
             "uthreads": ctx.get("uthreads"),
-            "timers": [t["label"] for t in s.get("timers") or []],
-            "cos": cos,
-            "out": out,
+            "out": dict(out),
             "log_lines": s.get("log_lines", 0),
-        })
+        }
+        since += 1 + len(diff)
+        if not frames or since >= max(CO_CHECKPOINT, len(listed)):
+            at = sorted(listed)
+            frame["co_at"] = at
+            frame["cos"] = [listed[j] for j in at]
+            since = 0
+        elif diff:
+            frame["co_diff"] = diff
+        frames.append(frame)
     return frames
 
 
-def pool_cos(frames):
-    """Replace each frame's coroutine dicts by numbers into a shared pool
-    (most coroutines look the same from one step to the next; a run with
-    25 light threads shrinks its frames about fivefold).  Returns the pool."""
-    pool, index = [], {}
-    for f in frames:
-        f["cos"] = [_intern(pool, index, (c["name"], c["kind"], c["status"], c["line"], c["waiting"]), c)
-                    for c in f["cos"]]
-    return pool
+def frame_cos(frames, k):
+    """Step k's coroutine list (pool numbers, in creation order), rebuilt
+    from the checkpoint frame before it and the "co_diff"s since (what
+    stepper.js does)."""
+    c = k
+    while "cos" not in frames[c]:
+        c -= 1
+    listed = dict(zip(frames[c]["co_at"], frames[c]["cos"]))
+    for f in frames[c + 1:k + 1]:
+        for j, num in f.get("co_diff", ()):
+            if num < 0:
+                listed.pop(j, None)
+            else:
+                listed[j] = num
+    return [listed[j] for j in sorted(listed)]
 
 
 def timer_labels(snaps):
@@ -177,8 +233,9 @@ def timer_labels(snaps):
     than a cancellation fired there.  Linear in the run: a step that shares
     the step before's timer list (trace/snapshot.py keeps parts once) is
     passed over, and the lists are compared as multisets."""
+    from ..trace.snapshot import walk
     seen, known, fired, before, last = [], set(), [], [], None
-    for s in snaps:
+    for _k, s, _changed in walk(snaps):
         timers = s.get("timers") or []
         if timers is last:
             continue
@@ -300,13 +357,14 @@ class Stepper(anywidget.AnyWidget):
     def load(self, result, index=0):
         """Show another Result (same widget, new frames)."""
         self.result = result
-        snaps = list(result.snapshots or [])
+        snaps = result.snapshots or []    # a Steps: read by walk() and slices, never copied whole
         # a bare chunk is shown inside the location block ngxcoro wrapped it in,
         # numbered as nginx.conf lines: the graph's "line N" uses the same numbers
         wrapped = bool(self._lua) and _is_lua_wrapper(result.config_text or "")
         source = {"kind": "lua" if wrapped else "config", "text": result.config_text or "",
                   "first": 1}
-        frames = build_frames(snaps, body=result.body or "")
+        co_pool = []
+        frames = build_frames(snaps, body=result.body or "", co_pool=co_pool)
         self._pictures = Pictures(snaps)
         self._run += 1
         # the first PRECOMPUTED pictures travel with the page; the kernel draws the rest
@@ -338,7 +396,6 @@ class Stepper(anywidget.AnyWidget):
             "export_note": export_note,    # ... and why there is none
         }
         self.svg_pool = pool
-        co_pool = pool_cos(frames)
         with self.hold_sync():
             self.co_pool = co_pool
             self.graphs = pack_svgs(pool) if pool else ""
