@@ -175,7 +175,7 @@ class Snapshots:
     step, up to `limit` of them (`note()` says when the run went on past
     that)."""
 
-    LIMIT = 1_500
+    LIMIT = 20_000                       # the stepper reads a run linearly (walk): 20k steps build in seconds
 
     def __init__(self, worker, limit=LIMIT, exhaustive=False):
         self.w = worker
