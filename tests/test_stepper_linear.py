@@ -173,6 +173,28 @@ def ref_frame_cos(snapshots):
     return out, pool
 
 
+def ref_timer_labels(snaps):
+    from collections import Counter
+    seen, known, fired, before = [], set(), [], []
+    for s in snaps:
+        now = [t["label"] for t in s.get("timers") or []]
+        for lab in now:
+            if lab and lab not in known:
+                known.add(lab)
+                seen.append(lab)
+        still = Counter(now)
+        left = []
+        for lab in before:
+            if still[lab]:
+                still[lab] -= 1
+            else:
+                left.append(lab)
+        if s["event"] not in ("sleep_cleanup", "finalize_threads", "request_cleanup"):
+            fired.extend(lab for lab in left if lab)
+        before = now
+    return seen, fired
+
+
 def runs_of(column):
     return timeline._runs(column)
 
@@ -254,6 +276,19 @@ def test_frames_rebuild_every_coroutine_list(name):
     for a, b in zip(checks, checks[1:] + [len(frames)]):
         assert b - a <= max(CO_CHECKPOINT, max(len(want[k]) for k in range(a, b)) + 1)
     assert all(("co_diff" in f) + ("cos" in f) <= 1 and "timers" not in f for f in frames)
+
+
+@pytest.mark.parametrize("name", RUNS + ("005-sleep-order", "012-kill-sleeping"))
+def test_timer_labels_equal_the_full_comparison(name):
+    from ngxcoro.viz.stepper import timer_labels
+    snaps = run(name).snapshots
+    assert timer_labels(snaps) == ref_timer_labels(list(snaps))
+    # labels that repeat, or none: the multiset comparison
+    t = lambda *labels: [{"label": x} for x in labels]
+    hand = [{"event": "sleep", "timers": t("a", "b", "a")}, {"event": "x", "timers": t("a", "b")},
+            {"event": "x", "timers": t(None, "b", "c")}, {"event": "sleep_cleanup", "timers": t("c")},
+            {"event": "x", "timers": t(*"cdefghijklmn")}, {"event": "x", "timers": []}]
+    assert timer_labels(hand) == ref_timer_labels(hand)
 
 
 def test_stepper_js_rebuilds_the_lists_as_frame_cos_does(tmp_path):

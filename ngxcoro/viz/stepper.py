@@ -18,8 +18,10 @@ finished first?"): it runs the model again with `order=[...]`.
 """
 from __future__ import annotations
 
+import gc
 import html
 import json
+import operator
 import pathlib
 import re
 from collections import Counter
@@ -235,27 +237,40 @@ def timer_labels(snaps):
     passed over, and the lists are compared as multisets."""
     from ..trace.snapshot import walk
     seen, known, fired, before, last = [], set(), [], [], None
+    before_set = set()
     for _k, s, _changed in walk(snaps):
         timers = s.get("timers") or []
         if timers is last:
             continue
         last = timers
-        now = [t["label"] for t in timers]
-        for lab in now:
+        now = list(map(_LABEL, timers))
+        now_set = set(now)
+        new = now_set - known
+        if len(now_set) == len(now) and len(before_set) == len(before) and len(new) <= 8:
+            # labels once each (the usual case): set differences, in C, keep it cheap
+            # when thousands of timers are pending; the same answer as below
+            new_labels = sorted(new, key=now.index)
+            left = sorted(before_set - now_set, key=before.index)
+        else:
+            new_labels = now
+            still = Counter(now)
+            left = []
+            for lab in before:
+                if still[lab]:
+                    still[lab] -= 1
+                else:
+                    left.append(lab)
+        for lab in new_labels:
             if lab and lab not in known:
                 known.add(lab)
                 seen.append(lab)
-        still = Counter(now)
-        left = []
-        for lab in before:
-            if still[lab]:
-                still[lab] -= 1
-            else:
-                left.append(lab)
         if s["event"] not in ("sleep_cleanup", "finalize_threads", "request_cleanup"):
             fired.extend(lab for lab in left if lab)
-        before = now
+        before, before_set = now, now_set
     return seen, fired
+
+
+_LABEL = operator.itemgetter("label")
 
 
 def parse_order(text, labels=()):
@@ -356,6 +371,18 @@ class Stepper(anywidget.AnyWidget):
     # -------------------------------------------------------------- data
     def load(self, result, index=0):
         """Show another Result (same widget, new frames)."""
+        # the frames are plain data (no cycles) made beside a big run: no collection
+        # walks the run again and again while they are made (trace/snapshot.py freezes
+        # for the same reason while it records)
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._load(result, index)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _load(self, result, index):
         self.result = result
         snaps = result.snapshots or []    # a Steps: read by walk() and slices, never copied whole
         # a bare chunk is shown inside the location block ngxcoro wrapped it in,
