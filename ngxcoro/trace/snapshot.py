@@ -18,7 +18,9 @@ changed or that ran get a new entry, their Lua line read again; a dead
 one's entry stands, shared by later steps, until one of its fields changes
 (that happens: a dead coroutine's zombie list grows, a deleted light
 thread's co ctx is given a new life).
-`frames` rebuilds a step's full dict on demand, the same dict as ever.
+`frames` rebuilds a step's full dict on demand, the same dict as ever;
+`frames.walk()` goes through the run by its changes, for consumers that keep
+per-step state (the stepper: graph.universe, the timeline, the frames).
 Every FREEZE_EVERY steps the recorder calls gc.freeze(), so the garbage
 collector does not walk the steps again and again; run() calls `thaw()`
 (gc.unfreeze()) when the run is over.

@@ -338,7 +338,8 @@ class Stepper(anywidget.AnyWidget):
     Synced state: `frames` (one dict per snapshot, plain JSON), `graphs`
     (every step's SVG, packed: see pack_svgs), `timeline` (one SVG),
     `co_pool` (each coroutine's name, kind, status, Lua line and what it
-    waits for; a frame's "cos" are numbers into it), `sources` (the
+    waits for; a checkpoint frame's "cos" are numbers into it, the other
+    frames carry "co_diff": see build_frames and frame_cos), `sources` (the
     ngxcoro files the frames point into, once), `source`
     (the config or Lua), `meta` (request, status, body, error log, timer
     labels, event kinds), `index` (the step shown, 0-based like
@@ -349,7 +350,7 @@ class Stepper(anywidget.AnyWidget):
 
     frames = traitlets.List(traitlets.Dict()).tag(sync=True)
     graphs = traitlets.Unicode("").tag(sync=True)   # pack_svgs(svg_pool)
-    co_pool = traitlets.List(traitlets.Dict()).tag(sync=True)   # frame["cos"] numbers into this
+    co_pool = traitlets.List(traitlets.Dict()).tag(sync=True)   # frame["cos"] / "co_diff" number into this
     timeline = traitlets.Unicode("").tag(sync=True)
     sources = traitlets.Dict().tag(sync=True)       # ngxcoro/*.py text, once
     source = traitlets.Dict().tag(sync=True)        # {kind, text, name}: the config or Lua
