@@ -20,6 +20,7 @@ import pytest
 
 import ngxcoro
 from ngxcoro.oracle import parse_scenario, run_real
+from ngxcoro.trace.snapshot import Snapshots
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -67,9 +68,9 @@ def test_forever_programs_answer_hung_in_bounded_memory(name, snapshots):
     assert res["message"].startswith("stopped ") and "\n" not in res["message"]
     assert res["maxrss_mb"] < 500, res["maxrss_mb"]
     assert len(res["events"]) <= 20_000 and len(res["stap"]) <= 20_000
-    assert res["nsnapshots"] <= 1_500
+    assert res["nsnapshots"] <= Snapshots.LIMIT
     if snapshots and name != "thread sleeps forever":
-        assert any(n.startswith("steps: only the first 1,500") for n in res["notes"])
+        assert any(n.startswith(f"steps: only the first {Snapshots.LIMIT:,}") for n in res["notes"])
 
 
 def test_the_spawn_loop_names_its_zombies():

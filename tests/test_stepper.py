@@ -46,7 +46,7 @@ _install_graph_fallback()
 
 from ngxcoro.viz.pictures import WINDOW  # noqa: E402
 from ngxcoro.viz.stepper import (Stepper, show, is_config, timer_labels, unpack_svgs,  # noqa: E402
-                                  parse_order)
+                                  parse_order, frame_cos)
 from ngxcoro.viz.editor import Editor  # noqa: E402
 
 TWO_SLEEPERS = """
@@ -179,8 +179,8 @@ def test_show_bare_chunk_and_location_block():
     # the chunk is shown inside its location block, numbered as nginx.conf
     # lines like the graph: BARE's line 2 (line 1 is empty) is nginx.conf:3
     assert s.source["text"] == ngxcoro.lua_location(BARE)
-    spawn = next(f for f in s.frames if f["event"] == "user_thread_spawn")
-    entry = next(s.co_pool[k] for k in spawn["cos"] if s.co_pool[k]["name"] == "entry")
+    k = next(k for k, f in enumerate(s.frames) if f["event"] == "user_thread_spawn")
+    entry = next(s.co_pool[j] for j in frame_cos(s.frames, k) if s.co_pool[j]["name"] == "entry")
     assert entry["line"] == 3
     assert s.source["text"].splitlines()[entry["line"] - 1].strip().startswith("local t = ngx.thread.spawn")
     loc = show(TWO_SLEEPERS)

@@ -18,7 +18,9 @@ changed or that ran get a new entry, their Lua line read again; a dead
 one's entry stands, shared by later steps, until one of its fields changes
 (that happens: a dead coroutine's zombie list grows, a deleted light
 thread's co ctx is given a new life).
-`frames` rebuilds a step's full dict on demand, the same dict as ever.
+`frames` rebuilds a step's full dict on demand, the same dict as ever;
+`frames.walk()` goes through the run by its changes, for consumers that keep
+per-step state (the stepper: graph.universe, the timeline, the frames).
 Every FREEZE_EVERY steps the recorder calls gc.freeze(), so the garbage
 collector does not walk the steps again and again; run() calls `thaw()`
 (gc.unfreeze()) when the run is over.
@@ -88,6 +90,23 @@ class Steps:
                     cos[i] = entry
             yield self._dict(k, step, list(cos))
 
+    def walk(self):
+        """The run step by step, by its changes: (k, snapshot k, the places of
+        the coroutine entries that are new or changed at step k, ascending).
+        Linear in (steps + changes): the snapshot's "coroutines" is ONE list,
+        updated in place from step to step (the dict is new each step) -- read
+        it before the next step, never keep it (`iter` gives copies)."""
+        cos = []
+        for k, step in enumerate(self._steps):
+            changed = []
+            for i, entry in step[2]:
+                if i == len(cos):
+                    cos.append(entry)
+                else:
+                    cos[i] = entry
+                changed.append(i)
+            yield k, self._dict(k, step, cos), changed
+
     def __getitem__(self, k):
         if isinstance(k, slice):
             return [self[i] for i in range(*k.indices(len(self)))]
@@ -132,12 +151,33 @@ class Steps:
                 "what_if": what_if}
 
 
+def walk(snapshots):
+    """`Steps.walk()` for any sequence of snapshot dicts: (k, snapshot, the
+    places of the coroutine entries that are new or changed since the step
+    before).  A plain list is compared entry by entry (equal entries are not
+    changed); `changed` is None when a step's coroutine list is shorter than
+    the step before's (not a recorded run): everything may have changed."""
+    if isinstance(snapshots, Steps):
+        yield from snapshots.walk()
+        return
+    before = []
+    for k, s in enumerate(snapshots):
+        cos = s.get("coroutines") or []
+        if len(cos) < len(before):
+            changed = None
+        else:
+            changed = [i for i, c in enumerate(cos)
+                       if i >= len(before) or (c is not before[i] and c != before[i])]
+        before = cos
+        yield k, s, changed
+
+
 class Snapshots:
     """Listener: `frames` is the sequence of snapshots (`Steps`), one per
     step, up to `limit` of them (`note()` says when the run went on past
     that)."""
 
-    LIMIT = 1_500
+    LIMIT = 20_000                       # the stepper reads a run linearly (walk): 20k steps build in seconds
 
     def __init__(self, worker, limit=LIMIT, exhaustive=False):
         self.w = worker

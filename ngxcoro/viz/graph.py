@@ -59,6 +59,7 @@ legend.py draws the key (``graph.legend`` and ``graph.legend_dot`` are it too).
 from __future__ import annotations
 from __future__ import annotations
 
+import bisect
 import re
 
 import graphviz
@@ -79,23 +80,75 @@ MAX_COROUTINES = 12        # more than this: quiet coroutines are folded
 
 
 # ================================================================ universe
+_SAN_RE = re.compile(r"[^A-Za-z0-9]+")
+_SANE = {}                 # name -> its sanitized form (a run has few distinct names)
+
+
 def _san(name):
-    return re.sub(r"[^A-Za-z0-9]+", "_", str(name)).strip("_") or "x"
+    out = _SANE.get(name)
+    if out is None:
+        out = _SAN_RE.sub("_", str(name)).strip("_") or "x"
+        if len(_SANE) < 100_000:
+            _SANE[name] = out
+    return out
 
 
 def node_names(coroutines):
     """Stable node names for a snapshot's coroutine list (creation order):
     ``co_<name>``, and ``co_<name>_<k>`` for the k-th coroutine of a reused name."""
-    out, used, seen = [], set(), {}
-    for c in coroutines:
-        base = "co_" + _san(c["name"])
-        seen[base] = seen.get(base, 0) + 1
-        node = base if seen[base] == 1 else f"{base}_{seen[base]}"
-        while node in used:
-            node += "_"
-        used.add(node)
-        out.append(node)
-    return out
+    nodes = CoNodes()
+    nodes.extend(coroutines)
+    return nodes.nodes
+
+
+class CoNodes:
+    """node_names of a run's coroutine list kept up to date as the run is
+    walked (trace.snapshot.walk): a name is only ever appended, so a step
+    costs what changed at it.  `names`, `nodes` (node_names), `place`
+    (node -> index) and `latest(name, before)` (_latest without the scan)."""
+
+    def __init__(self):
+        self.names, self.nodes, self.place = [], [], {}
+        self._seen, self._used, self._at = {}, set(), {}
+
+    def extend(self, coroutines):
+        """Append the coroutines past the ones known (in creation order)."""
+        names, nodes, seen, used = self.names, self.nodes, self._seen, self._used
+        for c in coroutines[len(names):]:
+            name = c["name"]
+            base = "co_" + _san(name)
+            seen[base] = seen.get(base, 0) + 1
+            node = base if seen[base] == 1 else f"{base}_{seen[base]}"
+            while node in used:
+                node += "_"
+            used.add(node)
+            self.place[node] = len(nodes)
+            self._at.setdefault(name, []).append(len(names))
+            names.append(name)
+            nodes.append(node)
+
+    def update(self, coroutines, changed):
+        """Follow one step (`changed` as walk() gives it).  True when the names
+        known before moved (a coroutine was renamed, or the list is not a
+        recorded run's): then every node is named again, as node_names would."""
+        names = self.names
+        if changed is None or len(coroutines) < len(names) or any(
+                i < len(names) and coroutines[i]["name"] != names[i] for i in changed):
+            self.__init__()
+            self.extend(coroutines)
+            return True
+        self.extend(coroutines)
+        return False
+
+    def latest(self, name, before=None):
+        """Index of the most recent coroutine called `name` (below `before`)."""
+        at = self._at.get(name)
+        if not at:
+            return None
+        if before is None:
+            return at[-1]
+        k = bisect.bisect_left(at, before)
+        return at[k - 1] if k else None
 
 
 def _latest(names, name, before=None):
@@ -112,17 +165,22 @@ def current_and_posted(snap, names, nodes):
     and of its posted ones, {node: place in its posted_threads list (0 =
     head)}.  `names` and `nodes` are the snapshot's coroutine names and
     node_names; a name stands for the latest coroutine called that."""
+    return _current_and_posted(snap, lambda name: _latest(names, name), nodes)
+
+
+def _current_and_posted(snap, latest, nodes):
+    """current_and_posted with `latest(name)` for the look-up (CoNodes.latest)."""
     current, posted = set(), {}
     for r in snap["requests"]:
         ctx = r["ctx"]
         if ctx is None:
             continue
         if ctx["cur_co_ctx"]:
-            j = _latest(names, ctx["cur_co_ctx"])
+            j = latest(ctx["cur_co_ctx"])
             if j is not None:
                 current.add(nodes[j])
         for k, name in enumerate(ctx["posted_threads"]):
-            j = _latest(names, name)
+            j = latest(name)
             if j is not None:
                 posted.setdefault(nodes[j], k)
     return current, posted
@@ -155,55 +213,72 @@ def universe(snapshots):
     posted_max}], "connections", "timers_max", "semaphores": [names]}``.  The layout parent of a
     coroutine is the first parent_co_ctx it ever has, else its creator (from
     the ``user_coroutine_create`` event), else none (an entry thread)."""
-    snapshots = [s for s in snapshots if s is not None]
+    from ..trace.snapshot import Steps, walk
+    if not isinstance(snapshots, Steps):
+        snapshots = [s for s in snapshots if s is not None]
     cos, reqs = [], []
     entry_owner = {}
     conns = []
     timers_max = 0
     sems = []
     socks = []
-    for s in snapshots:
-        names = [c["name"] for c in s["coroutines"]]
-        nodes = node_names(s["coroutines"])
-        focus = _focus_index(s)
-        for i, r in enumerate(s["requests"]):
-            if i == len(reqs):
-                reqs.append({"node": f"req_{i}", "uri": r["uri"], "args": r.get("args"),
-                             "parent": _req_parent(s["requests"], i),
-                             "connection": r["connection"], "has_ctx": False, "posted_max": 0})
-            u = reqs[i]
-            if r["ctx"] is not None:
-                u["has_ctx"] = True
-                u["posted_max"] = max(u["posted_max"], len(r["ctx"]["posted_threads"]))
-                entry_owner.setdefault(r["ctx"]["entry_co_ctx"], i)
-            if r["connection"] not in conns:
-                conns.append(r["connection"])
+    names = CoNodes()
+    steps = 0
+    last = [None, None, None]            # requests, semaphores, sockets of the step before
+    # linear in (steps + changes): a coroutine is looked at when its entry changed,
+    # a part (requests, semaphores, sockets) when it is not the step before's
+    for _k, s, changed in walk(snapshots):
+        steps += 1
+        coroutines = s["coroutines"]
+        if names.update(coroutines, changed):
+            changed = range(len(coroutines))
+        nodes = names.nodes
+        requests = s["requests"]
+        if requests is not last[0]:
+            last[0] = requests
+            for i, r in enumerate(requests):
+                if i == len(reqs):
+                    reqs.append({"node": f"req_{i}", "uri": r["uri"], "args": r.get("args"),
+                                 "parent": _req_parent(requests, i),
+                                 "connection": r["connection"], "has_ctx": False, "posted_max": 0})
+                u = reqs[i]
+                if r["ctx"] is not None:
+                    u["has_ctx"] = True
+                    u["posted_max"] = max(u["posted_max"], len(r["ctx"]["posted_threads"]))
+                    entry_owner.setdefault(r["ctx"]["entry_co_ctx"], i)
+                if r["connection"] not in conns:
+                    conns.append(r["connection"])
         creator = None
         if s["event"] == "user_coroutine_create":
             d = s.get("data") or {}
-            child = _latest(names, d.get("child"))
-            par = _latest(names, d.get("parent"), child) if child is not None else None
+            child = names.latest(d.get("child"))
+            par = names.latest(d.get("parent"), child) if child is not None else None
             if child is not None and par is not None:
                 creator = (child, nodes[par])
-        for i, c in enumerate(s["coroutines"]):
+        focus = None
+        for i in changed:
+            c = coroutines[i]
             if i == len(cos):
+                if focus is None:
+                    focus = _focus_index(s)
                 cos.append({"node": nodes[i], "name": c["name"], "kind": c["kind"], "parent": None,
                             "request": None, "_focus": focus, "_creator": None})
             u = cos[i]
             u["kind"] = c["kind"]
             if u["parent"] is None and c["parent"] is not None:
-                j = _latest(names, c["parent"], i)
+                j = names.latest(c["parent"], i)
                 if j is not None:
                     u["parent"] = nodes[j]
-            if creator is not None and creator[0] == i and u["_creator"] is None:
-                u["_creator"] = creator[1]
+        if creator is not None and cos[creator[0]]["_creator"] is None:
+            cos[creator[0]]["_creator"] = creator[1]
         timers_max = max(timers_max, len(s["timers"]))
-        for x in s.get("semaphores", ()):
-            if x["name"] not in sems:
-                sems.append(x["name"])
-        for x in s.get("sockets", ()):
-            if x["name"] not in socks:
-                socks.append(x["name"])
+        for j, key, seen in ((1, "semaphores", sems), (2, "sockets", socks)):
+            part = s.get(key, ())
+            if part is not last[j]:
+                last[j] = part
+                for x in part:
+                    if x["name"] not in seen:
+                        seen.append(x["name"])
     by_node = {}
     for u in cos:
         # an entry thread: a handler's, or a timer's in its fake request (made by
@@ -225,7 +300,7 @@ def universe(snapshots):
         # a timer's thread before its fake request exists: drawn from its creator
         u["creator"] = u["_creator"] if u["entry"] and u["kind"] != "entry" else None
         del u["_focus"], u["_creator"]
-    return {"steps": len(snapshots), "coroutines": cos, "requests": reqs,
+    return {"steps": steps, "coroutines": cos, "requests": reqs,
             "connections": sorted(conns), "timers_max": timers_max, "semaphores": sems,
             "sockets": socks}
 

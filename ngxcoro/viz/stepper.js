@@ -58,6 +58,24 @@ async function unpackGraphs(b64) {
   return JSON.parse(await new Response(stream).text());
 }
 
+// Step i's coroutines (numbers into co_pool, in creation order): a frame
+// carries its whole list only at a checkpoint ("cos", with each one's place
+// "co_at"); the frames after it carry their changes ("co_diff": [place,
+// number or -1]).  Rebuilt from the checkpoint before step i (stepper.py
+// build_frames / frame_cos).
+function cosAt(fs, i) {
+  let c = i;
+  while (c > 0 && !fs[c].cos) c--;
+  const listed = new Map();
+  (fs[c].co_at || []).forEach((at, n) => listed.set(at, fs[c].cos[n]));
+  for (let k = c + 1; k <= i; k++) {
+    for (const [at, num] of fs[k].co_diff || []) {
+      if (num < 0) listed.delete(at); else listed.set(at, num);
+    }
+  }
+  return [...listed.keys()].sort((a, b) => a - b).map((at) => listed.get(at));
+}
+
 function scrollWithin(box, row, center) {
   // keep `row` visible inside `box` without scrolling the page around it
   if (!box || !row) return;
@@ -336,10 +354,10 @@ function render({ model, el }) {
     whereRow.replaceChildren(...bits.map(([k, v]) => h("span", { class: "ngxc-kv" },
       h("span", { class: "ngxc-k" }, k), h("code", {}, v))));
   }
-  function drawSource(f) {
+  function drawSource(f, i) {
     const tags = {};
     const pool = model.get("co_pool") || [];
-    for (const c of (f.cos || []).map((k) => pool[k])) {
+    for (const c of cosAt(frames(), i).map((k) => pool[k])) {
       if (c.line === null || c.line === undefined) continue;
       (tags[c.line] = tags[c.line] || []).push(c);
     }
@@ -465,7 +483,7 @@ function render({ model, el }) {
       else if (!graphs) graphBox.replaceChildren(h("div", { class: "ngxc-dim" }, t("unpacking")));
     }
     drawTimeline(i);
-    drawSource(f);
+    drawSource(f, i);
     drawPy(f);
     drawOut(f, m);
     if (lastLogRow) lastLogRow.classList.remove("ngxc-curline");

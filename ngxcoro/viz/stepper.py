@@ -18,246 +18,24 @@ finished first?"): it runs the model again with `order=[...]`.
 """
 from __future__ import annotations
 
+import gc
 import html
-import json
 import pathlib
-import re
-from collections import Counter
 
 import anywidget
 import traitlets
 
-from .explain_zh import explain_zh
-from .i18n import STEPPER_KEYS, language, word, words as _words
+from .i18n import STEPPER_KEYS, word, words as _words
 
 _HERE = pathlib.Path(__file__).resolve().parent
-_PKG = _HERE.parent
 
-#: The stages of the scheduler a learner should keep apart, in the order a
-#: request usually meets them (JSV9000's "which part of the loop are we in").
-STAGES = ("event handler", "phase handler", "run_thread", "run_posted_threads",
-          "finalize_request")
-
-_STAGE_OF_C = {
-    "ngx_http_lua_run_thread": "run_thread",
-    # ngx.* and coroutine.* APIs run inside run_thread's lua_resume
-    **{f"ngx_http_lua_{n}": "run_thread" for n in (
-        "ngx_sleep", "uthread_spawn", "uthread_wait", "uthread_kill", "coroutine_resume",
-        "coroutine_yield", "coroutine_wrap", "ffi_exit", "ngx_exec", "ngx_redirect",
-        "ngx_location_capture_multi", "ngx_req_read_body", "ngx_req_set_uri", "handle_exit",
-        "handle_exec", "handle_rewrite_jump", "post_zombie_thread", "on_abort", "ffi_sema_new",
-        "ffi_sema_wait", "ffi_sema_post", "ffi_sema_count")},
-    "ngx_http_echo_handler": "phase handler",
-    "ngx_http_proxy_handler": "phase handler",
-    **{n: "finalize_request" for n in (
-        "ngx_http_finalize_request", "ngx_http_close_request", "ngx_http_free_request",
-        "ngx_http_close_connection", "ngx_http_terminate_request",
-        "ngx_http_lua_request_cleanup", "ngx_http_lua_post_subrequest")},
-    **{n: "event handler" for n in (
-        "ngx_http_lua_sleep_handler", "ngx_http_lua_sleep_resume",
-        "ngx_http_echo_sleep_event_handler", "ngx_http_lua_wev_handler",
-        "ngx_http_run_posted_requests", "ngx_http_lua_subrequest_resume",
-        "ngx_http_lua_req_body_post_read", "ngx_http_lua_content_phase_post_read",
-        "ngx_http_lua_generic_phase_post_read", "ngx_http_read_client_request_body",
-        "ngx_http_request_handler", "ngx_http_block_reading",
-        "ngx_http_lua_rd_check_broken_connection", "ngx_http_lua_check_broken_connection",
-        "ngx_http_lua_on_abort_resume", "ngx_http_lua_sema_handler",
-        "ngx_http_lua_sema_timeout_handler", "ngx_http_lua_sema_resume")},
-}
-
-
-def stage_of(c_function, event, previous):
-    """Which stage a step belongs to.  Helpers that many stages call
-    (post_thread, del_thread, finalize_threads, send_chain_link ...) stay in
-    the stage of the step before them."""
-    if c_function and c_function.endswith("run_posted_threads"):
-        return "run_posted_threads"
-    if event == "client_close":                 # an I/O event: the client's FIN
-        return "event handler"
-    if c_function and c_function.endswith("_by_chunk") or event == "phase_handler":
-        return "phase handler"
-    if c_function in _STAGE_OF_C:
-        return _STAGE_OF_C[c_function]
-    if previous is None and event in ("reset_ctx", "finalize_threads"):
-        return "phase handler"
-    return previous
-
-
-_CONFIG_RE = re.compile(
-    r"(?m)^\s*(?:location\s+(?:(?:=|\^~)\s*[/@]\S*|~\*?\s*\S+|[/@]\S*)\s*\{"
-    r"|server\s*\{|http\s*\{)")
-
-
-def is_config(text):
-    """True for nginx config text (a `location`, `server` or `http` block),
-    False for a bare Lua chunk (`ngx.location.capture` is Lua, not a block)."""
-    return bool(_CONFIG_RE.search(text))
-
-
-# ----------------------------------------------------------------- graphs
-# drawn in windows by pictures.py; the names stay importable from here
-from .pictures import (PRECOMPUTED, Pictures, _trim_svg, graph_dots, graph_svgs,  # noqa: E402,F401
+# the frames (frames.py), and the pictures drawn in windows (pictures.py): the
+# names stay importable from here
+from .frames import (STAGES, CO_CHECKPOINT, stage_of, is_config, timeline,  # noqa: F401
+                     build_frames, frame_cos, timer_labels, parse_order, source_files,
+                     _is_lua_wrapper, error_lines, _main_request)
+from .pictures import (PRECOMPUTED, Pictures, _trim_svg, graph_dots, graph_svgs,  # noqa: F401
                        intern as _intern, pack_svgs, unpack_svgs)
-
-
-def timeline(snaps):
-    from .timeline import timeline_svg
-    return _trim_svg(timeline_svg(snaps))
-
-
-# ----------------------------------------------------------------- frames
-def _main_request(snap):
-    reqs = snap.get("requests") or []
-    return next((r for r in reqs if r.get("main")), reqs[0] if reqs else None)
-
-
-def build_frames(snaps, body=None):
-    """Snapshots -> frames: only what the browser shows, as plain JSON.
-    Only coroutines that are on a Lua line are listed (the graph shows the
-    rest).  With `body` (the final response body), output sent so far that
-    is a prefix of it is stored as its length, `sent_n`, not as text.
-    The explanation is the model's (English) unless the widgets speak
-    Chinese (i18n.py): then explain_zh says it from the step's fields."""
-    frames, stage = [], None
-    zh = language() == "zh"
-    for i, s in enumerate(snaps):
-        where = s.get("where") or {}
-        stage = stage_of(where.get("c_function"), s["event"], stage)
-        main = _main_request(s)
-        focus = next((r for r in s.get("requests") or [] if r["uri"] == s.get("focus")), main)
-        ctx = (focus or {}).get("ctx") or {}
-        cos = []
-        for c in s.get("coroutines") or []:
-            line = c.get("config_line")
-            if line is not None:
-                cos.append({"name": c["name"], "kind": c["kind"], "status": c["status"],
-                            "line": line, "waiting": c.get("waiting") or ""})
-        out = s.get("output") or {}
-        sent = out.get("sent", "")
-        out = {"status": out.get("status"), "held": out.get("held", ""),
-               "complete": bool(out.get("complete"))}
-        if body is not None and body.startswith(sent):
-            out["sent_n"] = len(sent)
-        else:
-            out["sent"] = sent
-        frames.append({
-            "step": s.get("step", i),
-            "event": s["event"],
-            "explain": (zh and explain_zh(s["event"], s.get("data"), s.get("t_ms", 0))
-                        or s.get("explain", "")),
-            "c_function": where.get("c_function"),
-            "function": where.get("function"),
-            "file": where.get("file"),
-            "line": where.get("line"),
-            "stage": stage,
-            "phase": s.get("phase", ""),
-            "uri": s.get("focus"),
-            "count": main["count"] if main else None,
-            "t_ms": s.get("t_ms", 0),
-            "rc": s.get("rc"),
-            "cur_co_ctx": ctx.get("cur_co_ctx"),
-            "co_op": ctx.get("co_op"),
-            "posted_threads": list(ctx.get("posted_threads") or []),
-            "uthreads": ctx.get("uthreads"),
-            "timers": [t["label"] for t in s.get("timers") or []],
-            "cos": cos,
-            "out": out,
-            "log_lines": s.get("log_lines", 0),
-        })
-    return frames
-
-
-def pool_cos(frames):
-    """Replace each frame's coroutine dicts by numbers into a shared pool
-    (most coroutines look the same from one step to the next; a run with
-    25 light threads shrinks its frames about fivefold).  Returns the pool."""
-    pool, index = [], {}
-    for f in frames:
-        f["cos"] = [_intern(pool, index, (c["name"], c["kind"], c["status"], c["line"], c["waiting"]), c)
-                    for c in f["cos"]]
-    return pool
-
-
-def timer_labels(snaps):
-    """(labels seen, in the order first armed; labels in the order their
-    timers fired).  A label that leaves the pending list at a step other
-    than a cancellation fired there.  Linear in the run: a step that shares
-    the step before's timer list (trace/snapshot.py keeps parts once) is
-    passed over, and the lists are compared as multisets."""
-    seen, known, fired, before, last = [], set(), [], [], None
-    for s in snaps:
-        timers = s.get("timers") or []
-        if timers is last:
-            continue
-        last = timers
-        now = [t["label"] for t in timers]
-        for lab in now:
-            if lab and lab not in known:
-                known.add(lab)
-                seen.append(lab)
-        still = Counter(now)
-        left = []
-        for lab in before:
-            if still[lab]:
-                still[lab] -= 1
-            else:
-                left.append(lab)
-        if s["event"] not in ("sleep_cleanup", "finalize_threads", "request_cleanup"):
-            fired.extend(lab for lab in left if lab)
-        before = now
-    return seen, fired
-
-
-def parse_order(text, labels=()):
-    """"t2, t1" -> ['t2', 't1'].  Labels are separated by commas (a label
-    may contain spaces: "echo_sleep /sub"); a piece that is not a known
-    label but whose words all are ("t2 t1") is split at the spaces."""
-    out = []
-    for piece in re.split(r"[,;\n]", text or ""):
-        piece = " ".join(piece.split())
-        if not piece:
-            continue
-        words = piece.split()
-        if labels and piece not in labels and all(w in labels for w in words):
-            out.extend(words)
-        else:
-            out.append(piece)
-    return out
-
-
-def source_files(frames):
-    """{"ngxcoro/ngx_lua/util.py": text, ...} for every file a frame points into."""
-    out = {}
-    for f in frames:
-        name = f.get("file")
-        if name and name not in out:
-            path = _PKG.parent / pathlib.PurePosixPath(name)
-            try:
-                out[name] = path.read_text(encoding="utf-8")
-            except OSError:
-                out[name] = ""
-    return out
-
-
-def _is_lua_wrapper(config_text):
-    """Is `config_text` what ngxcoro.lua_location makes of a bare chunk?"""
-    return re.fullmatch(r"location = \S+ \{\n    content_by_lua_block \{.*\n    \}\n\}\n",
-                        config_text, flags=re.S) is not None
-
-
-def error_lines(result):
-    """What went wrong, in nginx's words: the startup error, the model's
-    message, and error_log lines at level error or worse."""
-    out = []
-    if getattr(result, "startup_error", None):
-        out.append(result.startup_error)
-    if getattr(result, "message", None) and result.message != getattr(result, "startup_error", None):
-        if not (result.startup_error and result.message in result.startup_error):
-            out.append(result.message)
-    for line in getattr(result, "error_log", None) or []:
-        if re.search(r"\[(error|crit|alert|emerg)\]", line):
-            out.append(line)
-    return out
 
 
 # ----------------------------------------------------------------- widget
@@ -273,7 +51,8 @@ class Stepper(anywidget.AnyWidget):
     Synced state: `frames` (one dict per snapshot, plain JSON), `graphs`
     (every step's SVG, packed: see pack_svgs), `timeline` (one SVG),
     `co_pool` (each coroutine's name, kind, status, Lua line and what it
-    waits for; a frame's "cos" are numbers into it), `sources` (the
+    waits for; a checkpoint frame's "cos" are numbers into it, the other
+    frames carry "co_diff": see build_frames and frame_cos), `sources` (the
     ngxcoro files the frames point into, once), `source`
     (the config or Lua), `meta` (request, status, body, error log, timer
     labels, event kinds), `index` (the step shown, 0-based like
@@ -284,7 +63,7 @@ class Stepper(anywidget.AnyWidget):
 
     frames = traitlets.List(traitlets.Dict()).tag(sync=True)
     graphs = traitlets.Unicode("").tag(sync=True)   # pack_svgs(svg_pool)
-    co_pool = traitlets.List(traitlets.Dict()).tag(sync=True)   # frame["cos"] numbers into this
+    co_pool = traitlets.List(traitlets.Dict()).tag(sync=True)   # frame["cos"] / "co_diff" number into this
     timeline = traitlets.Unicode("").tag(sync=True)
     sources = traitlets.Dict().tag(sync=True)       # ngxcoro/*.py text, once
     source = traitlets.Dict().tag(sync=True)        # {kind, text, name}: the config or Lua
@@ -308,14 +87,27 @@ class Stepper(anywidget.AnyWidget):
     # -------------------------------------------------------------- data
     def load(self, result, index=0):
         """Show another Result (same widget, new frames)."""
+        # the frames are plain data (no cycles) made beside a big run: no collection
+        # walks the run again and again while they are made (trace/snapshot.py freezes
+        # for the same reason while it records)
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._load(result, index)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _load(self, result, index):
         self.result = result
-        snaps = list(result.snapshots or [])
+        snaps = result.snapshots or []    # a Steps: read by walk() and slices, never copied whole
         # a bare chunk is shown inside the location block ngxcoro wrapped it in,
         # numbered as nginx.conf lines: the graph's "line N" uses the same numbers
         wrapped = bool(self._lua) and _is_lua_wrapper(result.config_text or "")
         source = {"kind": "lua" if wrapped else "config", "text": result.config_text or "",
                   "first": 1}
-        frames = build_frames(snaps, body=result.body or "")
+        co_pool = []
+        frames = build_frames(snaps, body=result.body or "", co_pool=co_pool)
         self._pictures = Pictures(snaps)
         self._run += 1
         # the first PRECOMPUTED pictures travel with the page; the kernel draws the rest
@@ -347,7 +139,6 @@ class Stepper(anywidget.AnyWidget):
             "export_note": export_note,    # ... and why there is none
         }
         self.svg_pool = pool
-        co_pool = pool_cos(frames)
         with self.hold_sync():
             self.co_pool = co_pool
             self.graphs = pack_svgs(pool) if pool else ""

@@ -40,9 +40,9 @@ from .i18n import word
 from .labels import _CONTROL
 
 from .palette import INK, KIND_TEXT, OKABE_ITO, STATUS_FILL
-from .graph import current_and_posted, node_names
+from .graph import CoNodes, _current_and_posted, node_names
 
-__all__ = ["timeline_svg", "lane_states", "STATE_STYLE"]
+__all__ = ["timeline_svg", "lane_states", "lane_runs", "STATE_STYLE"]
 
 # state -> (fill, height as a share of the lane, label)
 STATE_STYLE = {
@@ -98,22 +98,74 @@ def _state(c, node, current, posted):
 def lane_states(snapshots):
     """(lanes, states): lanes = [(node, name, kind)] in creation order (the
     last snapshot's coroutines); states[k][i] = (state, detail) of lane i at
-    step k, or None before the coroutine exists."""
-    if not snapshots:
-        return [], []
-    last = snapshots[-1]["coroutines"]
-    nodes = node_names(last)
-    lanes = [(n, c["name"], c["kind"]) for n, c in zip(nodes, last)]
-    states = []
-    for s in snapshots:
-        here = node_names(s["coroutines"])
-        current, posted = current_and_posted(s, [c["name"] for c in s["coroutines"]], here)
-        row = [None] * len(lanes)
-        for i, c in enumerate(s["coroutines"]):
-            if i < len(row):
-                row[i] = (_state(c, here[i], current, posted), c["waiting"] or "")
-        states.append(row)
+    step k, or None before the coroutine exists.  (A steps x lanes table:
+    timeline_svg uses lane_runs, which is linear.)"""
+    lanes, runs, n = lane_runs(snapshots)
+    states = [[None] * len(lanes) for _ in range(n)]
+    for i, lane in enumerate(runs):
+        for start, end, val in lane:
+            for k in range(start, end):
+                states[k][i] = val
     return lanes, states
+
+
+def lane_runs(snapshots):
+    """(lanes, runs, steps): lanes as lane_states has them; runs[i] =
+    [(start, end_exclusive, (state, detail) or None)], lane i's states as
+    runs of equal values (what _runs makes of lane_states' column i).
+
+    Linear in (steps + changes) (trace.snapshot.walk): at a step only the
+    lanes whose coroutine entry changed, and those that are or were the
+    step before current or posted, are looked at; the others keep their
+    state (it depends on nothing else)."""
+    from ..trace.snapshot import walk
+    names = CoNodes()
+    opened = []                          # per lane: [(start, value)], a new one where it changes
+    special = set()                      # lanes current or posted at the step before
+    n = 0
+    for k, s, changed in walk(snapshots):
+        n = k + 1
+        cos = s["coroutines"]
+        if names.update(cos, changed):
+            changed = range(max(len(cos), len(opened)))
+        nodes, place = names.nodes, names.place
+        current, posted = _current_and_posted(s, names.latest, nodes)
+        now = {place[x] for x in current}
+        now.update(place[x] for x in posted)
+        for i in sorted(special.union(changed, now)):
+            if i == len(opened):
+                opened.append([(0, None)] if k else [])
+            val = ((_state(cos[i], nodes[i], current, posted), cos[i]["waiting"] or "")
+                   if i < len(cos) else None)
+            lane = opened[i]
+            if not lane or lane[-1][1] != val:
+                lane.append((k, val))
+        special = now
+    if not n:
+        return [], [], 0
+    last = snapshots[-1]["coroutines"]
+    lanes = [(x, c["name"], c["kind"]) for x, c in zip(node_names(last), last)]
+    runs = []
+    for lane in opened[:len(lanes)]:
+        ends = [start for start, _ in lane[1:]] + [n]
+        runs.append([(start, end, val) for (start, val), end in zip(lane, ends)])
+    return lanes, runs, n
+
+
+def _facts(snapshots):
+    """What the timeline reads of each step besides the lanes: phase, t_ms,
+    event, rc, data and the main request's r->count (one pass, no
+    coroutine list copied)."""
+    from ..trace.snapshot import walk
+    out, last, count = [], None, None
+    for _k, s, _changed in walk(snapshots):
+        if s["requests"] is not last:        # a recorded run shares unchanged parts
+            last = s["requests"]
+            main = next((r for r in last if r["main"]), None)
+            count = main["count"] if main is not None else None
+        out.append({"phase": s["phase"], "t_ms": s["t_ms"], "event": s["event"], "rc": s["rc"],
+                    "data": s.get("data"), "count": count})
+    return out
 
 
 def _runs(values):
@@ -137,7 +189,8 @@ def _nice_step(n, width):
 def timeline_svg(snapshots, cursor=None, title=None):
     """The run as an SVG document (text), one lane per coroutine."""
     n = len(snapshots)
-    lanes, states = lane_states(snapshots)
+    lanes, lane_rows, _ = lane_runs(snapshots)
+    steps = _facts(snapshots)
     sw = min(14.0, max(1.0, 1100.0 / max(n, 1)))          # px per step
     x0 = LABEL_W
     plot_w = sw * n
@@ -165,7 +218,7 @@ def timeline_svg(snapshots, cursor=None, title=None):
 
     plot_bottom = legend_y - 14
     # ---- phase bands and boundaries
-    phases = [s["phase"] or "-" for s in snapshots]
+    phases = [s["phase"] or "-" for s in steps]
     a('<g class="phases">')
     for start, end, ph in _runs(phases):
         a(f'<rect x="{_f(X(start))}" y="24" width="{_f((end - start) * sw)}" '
@@ -179,8 +232,8 @@ def timeline_svg(snapshots, cursor=None, title=None):
     a('<g class="time">')
     a(f'<text x="{_f(x0 - 6)}" y="48" text-anchor="end" fill="#666666">virtual time</text>')
     last_x = -1e9
-    for k, s in enumerate(snapshots):
-        if k == 0 or s["t_ms"] != snapshots[k - 1]["t_ms"]:
+    for k, s in enumerate(steps):
+        if k == 0 or s["t_ms"] != steps[k - 1]["t_ms"]:
             x = X(k)
             a(f'<line x1="{_f(x)}" y1="40" x2="{_f(x)}" y2="{_f(plot_bottom)}" stroke="#B0B0B0" '
               f'stroke-width="0.8"/>')
@@ -189,7 +242,7 @@ def timeline_svg(snapshots, cursor=None, title=None):
                 last_x = x
     a("</g>")
     # ---- the client's close (ngxcoro.run's abort_at): a red line through the lanes
-    for k, s in enumerate(snapshots):
+    for k, s in enumerate(steps):
         if s["event"] == "client_close":
             x = X(k)
             a(f'<g class="client-close"><line x1="{_f(x)}" y1="24" x2="{_f(x)}" '
@@ -201,7 +254,7 @@ def timeline_svg(snapshots, cursor=None, title=None):
     a('<g class="finalize">')
     a(f'<text x="{_f(x0 - 6)}" y="62" text-anchor="end" fill="#666666">finalize_request</text>')
     last_x = -1e9
-    for k, s in enumerate(snapshots):
+    for k, s in enumerate(steps):
         if s["event"] == "finalize_request":
             x = X(k) + sw / 2
             rc = s["rc"] or "?"
@@ -215,10 +268,7 @@ def timeline_svg(snapshots, cursor=None, title=None):
                 last_x = x
     a("</g>")
     # ---- r->count of the main request
-    counts = []
-    for s in snapshots:
-        main = next((r for r in s["requests"] if r["main"]), None)
-        counts.append(main["count"] if main is not None else None)
+    counts = [s["count"] for s in steps]
     a('<g class="count">')
     a(f'<text x="{_f(x0 - 6)}" y="{_f(TOP - 1)}" text-anchor="end" fill="#666666">r-&gt;count</text>')
     for start, end, cnt in _runs(counts):
@@ -241,8 +291,7 @@ def timeline_svg(snapshots, cursor=None, title=None):
           f'</tspan><tspan font-size="9" fill="#666666"> {kind_text}</tspan></text>')
         a(f'<line x1="{_f(x0)}" y1="{_f(y + LANE_H)}" x2="{_f(x0 + plot_w)}" y2="{_f(y + LANE_H)}" '
           f'stroke="#E0E0E0"/>')
-        column = [row[i] if i < len(row) else None for row in states]
-        for start, end, val in _runs(column):
+        for start, end, val in lane_rows[i]:
             if val is None:
                 continue
             state, detail = val
