@@ -222,6 +222,13 @@ def audit(error_log):
     return [re.search(r"\[lua\] \S+: (.*?)(?:, (?:context|client)|$)", l).group(1)
             for l in error_log]
 
+
+def outcome(res, rec):
+    """Two lines: the model's status, body and audit, then the recording's."""
+    return (f"{W['model']}: {res.status} {res.body!r}  {W['audit']}: {audit(res.error_log)}",
+            f"{W['real']}:  {rec['status']} {rec['body']!r}  {W['audit']}: "
+            f"{audit(rec['error_log'])}")
+
 # %% [markdown]
 # ## The program
 # Scenario `1200-capstone-buggy-slow-peer`. The peer (a scripted server, `ngxcoro/peers.py`)
@@ -286,11 +293,7 @@ Predict("报价服务 150 ms 后才回答。客户端收到的响应体是什么
 
 # %% check answer
 _, _, rec_slow, slow = run_scenario("1200-capstone-buggy-slow-peer")
-report(story(slow), "",
-       f"{W['model']}: {slow.status} {slow.body!r}  {W['audit']}: {audit(slow.error_log)}",
-       f"{W['real']}:  {rec_slow['status']} {rec_slow['body']!r}  "
-       f"{W['audit']}: {audit(rec_slow['error_log'])}",
-       nginx_moments(rec_slow))
+report(story(slow), "", *outcome(slow, rec_slow), nginx_moments(rec_slow))
 
 # %% [markdown]
 # ## Find why: step through it
@@ -397,11 +400,7 @@ BlogBox("协程 yield（ngx.sleep、ngx.socket 等）时，或者父协程和它
 
 # %% check
 _, _, rec_fast, fast = run_scenario("1201-capstone-buggy-fast-peer")
-report(story(fast), "",
-       f"{W['model']}: {fast.status} {fast.body!r}  {W['audit']}: {audit(fast.error_log)}",
-       f"{W['real']}:  {rec_fast['status']} {rec_fast['body']!r}  "
-       f"{W['audit']}: {audit(rec_fast['error_log'])}",
-       nginx_moments(rec_fast))
+report(story(fast), "", *outcome(fast, rec_fast), nginx_moments(rec_fast))
 
 # %% [markdown]
 # ## The fix
@@ -436,10 +435,7 @@ print(fixed.split("\n\n", 1)[1])
 # %% check
 for name in ("1202-capstone-fixed-slow-peer", "1203-capstone-fixed-fast-peer"):
     _, _, rec, res = run_scenario(name)
-    report(f"--- {name}", story(res),
-           f"{W['model']}: {res.status} {res.body!r}  {W['audit']}: {audit(res.error_log)}",
-           f"{W['real']}:  {rec['status']} {rec['body']!r}  {W['audit']}: "
-           f"{audit(rec['error_log'])}")
+    report(f"--- {name}", story(res), *outcome(res, rec))
 
 # %% [markdown]
 # The fixed program with the fast peer, in the stepper. Watch the second request box (the
