@@ -78,6 +78,16 @@ def walks(lua, n, **kw):
     return res, w.walks
 
 
+def scenario_walks(name):
+    """The walks of a recorded scenario's run in the model."""
+    from ngxcoro.viz.lessons import scenario
+    conf, request, _ = scenario(name)
+    hooks = ngxcoro.Hooks()
+    w = hooks.add(Walk())
+    ngxcoro.run(conf, request, hooks=hooks)
+    return w.walks
+
+
 # %% [markdown]
 # ## The usual pattern: one parent spawns N threads in a loop
 # The parent starts N light threads that each sleep, then waits for all of them. This is the
@@ -292,13 +302,10 @@ SVG(plot_svg(sizes, timings))
 # ## 场景 044：五十个线程，只有一个节点的链表
 
 # %% check
-from ngxcoro.viz.lessons import BlogBox, scenario
+from ngxcoro.viz.lessons import BlogBox
 
-conf44, req44, _ = scenario("044-many-threads")
-hooks = ngxcoro.Hooks()
-w44 = hooks.add(Walk())
-ngxcoro.run(conf44, req44, hooks=hooks)
-print(f"044: {len(w44.walks)} posts, {sum(w44.walks)} nodes walked")
+w44 = scenario_walks("044-many-threads")
+print(f"044: {len(w44)} posts, {sum(w44)} nodes walked")
 BlogBox("ngx.thread.spawn puts the parent coroutine into the list ctx->posted_threads "
         "points to; post_thread walks to the end of that list to append it.",
         "In a spawn loop the walk is empty every time. The parent is popped before its next "
@@ -307,13 +314,10 @@ BlogBox("ngx.thread.spawn puts the parent coroutine into the list ctx->posted_th
         "044-many-threads")
 
 # %% check zh
-from ngxcoro.viz.lessons import BlogBox, scenario
+from ngxcoro.viz.lessons import BlogBox
 
-conf44, req44, _ = scenario("044-many-threads")
-hooks = ngxcoro.Hooks()
-w44 = hooks.add(Walk())
-ngxcoro.run(conf44, req44, hooks=hooks)
-print(f"044：投递 {len(w44.walks)} 次，共走过 {sum(w44.walks)} 个节点")
+w44 = scenario_walks("044-many-threads")
+print(f"044：投递 {len(w44)} 次，共走过 {sum(w44)} 个节点")
 BlogBox("ngx.thread.spawn 创建轻线程后调用 ngx_http_lua_post_thread，把父协程放在 "
         "ctx->posted_threads 指向的链表中；post_thread 要走到链表末尾才能把它追加进去。",
         "在 spawn 循环里，每次遍历都是空的。父协程在下一次 spawn 之前就被取出了，而阻塞在 "
