@@ -41,11 +41,6 @@ import ngxcoro
 from ngxcoro.nginx.core import rc_name
 from ngxcoro.viz.lessons import BlogBox, Predict, Tweak, pre, scenario, scenario_info
 
-
-def report(*lines):
-    """Print the lines as one block (a single write keeps the saved output byte-stable)."""
-    sys.stdout.write("\n".join(map(str, lines)) + "\n")
-
 # %% zh
 import re
 import sys
@@ -56,11 +51,6 @@ from ngxcoro.viz import set_language
 from ngxcoro.viz.lessons import BlogBox, Predict, Tweak, pre, scenario, scenario_info
 
 set_language("zh")
-
-
-def report(*lines):
-    """把这些行作为一整块打印（只调用一次 write，保存的输出才逐字节稳定）。"""
-    sys.stdout.write("\n".join(map(str, lines)) + "\n")
 
 # %% [markdown]
 # The words the printouts below use (the code that prints them is shared by both languages):
@@ -153,6 +143,11 @@ W = {
 }
 
 # %%
+def report(*lines):
+    """Print the lines as one block (a single write keeps the saved output byte-stable)."""
+    sys.stdout.write("\n".join(map(str, lines)) + "\n")
+
+
 def story(res):
     """The moments that decide the order, one line each: time, then what happens."""
     rows, shown, logs, who = [], "", 0, "nginx"
