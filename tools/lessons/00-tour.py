@@ -26,10 +26,13 @@
 # %%
 import ngxcoro
 
+W = {"sleep": "sleep (s)"}   # the Tweak's label (the Chinese notebook has its own)
+
 # %% zh
 import ngxcoro
 from ngxcoro.viz import set_language
 set_language("zh")
+W = {"sleep": "sleep 时长（秒）"}
 
 # %% [markdown]
 # ## Run a location block
@@ -125,17 +128,7 @@ def body_for(seconds):
     return pre(r.body + "\n" + "\n".join(l.split(" 1#1: ")[1].split(", client:")[0]
                                          for l in r.error_log))
 
-Tweak("sleep (s)", [0, 0.001, 0.1, 1], body_for, index=2)
-
-# %% zh
-from ngxcoro.viz.lessons import Tweak, pre
-
-def body_for(seconds):
-    r = ngxcoro.run(conf.replace("0.1", str(seconds)), "GET /t", log_level="warn")
-    return pre(r.body + "\n" + "\n".join(l.split(" 1#1: ")[1].split(", client:")[0]
-                                         for l in r.error_log))
-
-Tweak("sleep 时长（秒）", [0, 0.001, 0.1, 1], body_for, index=2)
+Tweak(W["sleep"], [0, 0.001, 0.1, 1], body_for, index=2)
 
 # %% [markdown]
 # ## What the module's test suite would print

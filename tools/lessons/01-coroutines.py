@@ -28,12 +28,31 @@ import ngxcoro
 from ngxcoro.viz.lessons import Predict, Tweak, BlogBox, pre
 from ngxcoro.viz.timeline import timeline_svg
 
+# the words the helpers below print (the Chinese notebook has its own)
+W = {"threads head": f"{'phase':<8} {'C function':<32} {'resumes':<8} returns",
+     "called after": "run_thread (called after {fn}):",
+     "row": "  {step:>3}  {co:<6} {how:<9} co_op {op:<19} then: {then}",
+     "yielded": "yielded", "finished": "finished", "failed": "failed ({rv})",
+     "return": "return", "resume": "resume",
+     "v ping": "ping-pong", "v sleep": "sleep inside co1",
+     "v nested": "a coroutine inside a coroutine", "variant": "variant",
+     "same": "same as real nginx:"}
+
 # %% zh
 import ngxcoro
 from ngxcoro.viz import set_language
 from ngxcoro.viz.lessons import Predict, Tweak, BlogBox, pre
 from ngxcoro.viz.timeline import timeline_svg
 set_language("zh")
+
+W = {"threads head": "阶段     C 函数                           恢复     返回值",
+     "called after": "run_thread（在 {fn} 之后调用）：",
+     "row": "  {step:>3}  {co:<6} {how}  co_op {op:<19} 接着：{then}",
+     "yielded": "让出", "finished": "结束", "failed": "失败 ({rv})",
+     "return": "返回", "resume": "恢复",
+     "v ping": "来回 ping-pong", "v sleep": "co1 里有 sleep",
+     "v nested": "协程里套协程", "variant": "变体",
+     "same": "与真实 nginx 相同："}
 
 # %% [markdown]
 # ## One entry thread per handler
@@ -59,30 +78,7 @@ res3 = ngxcoro.run(three, "GET /t", snapshots=True)
 
 def entry_threads(res):
     """Each phase handler, the coroutine its run_thread resumed, and what run_thread returned."""
-    rows, phase = [f"{'phase':<8} {'C function':<32} {'resumes':<8} returns"], None
-    for s in res.snapshots:
-        if s["event"] == "phase_handler":
-            phase, fn = s["data"]["phase"], s["where"]["c_function"]
-        elif s["event"] == "run_thread" and phase:
-            co = s["data"]["co"]
-        elif s["event"] == "run_thread_returned" and phase:
-            rows.append(f"{phase:<8} {fn:<32} {co:<8} {s['rc']}")
-            phase = None
-    return "\n".join(rows)
-
-# %% zh
-three = """
-location /t {
-    rewrite_by_lua_block { ngx.ctx.seen = "rewrite" }
-    access_by_lua_block  { ngx.ctx.seen = ngx.ctx.seen .. ", access" }
-    content_by_lua_block { ngx.say(ngx.ctx.seen, ", content") }
-}
-"""
-res3 = ngxcoro.run(three, "GET /t", snapshots=True)
-
-def entry_threads(res):
-    """每个阶段处理函数、它的 run_thread 恢复的协程，以及 run_thread 的返回值。"""
-    rows, phase = ["阶段     C 函数                           恢复     返回值"], None
+    rows, phase = [W["threads head"]], None
     for s in res.snapshots:
         if s["event"] == "phase_handler":
             phase, fn = s["data"]["phase"], s["where"]["c_function"]
@@ -163,71 +159,27 @@ def trampoline(res):
     snaps, out = res.snapshots, []
     for i, s in enumerate(snaps):
         if s["event"] == "run_thread":
-            out.append(f"run_thread (called after {snaps[i - 1]['where']['c_function']}):")
+            out.append(W["called after"].format(fn=snaps[i - 1]["where"]["c_function"]))
         if s["event"] != "resume_returned":
             continue
         co, rv = s["data"]["co"], s["data"]["rv"]
         op = snaps[i + 1]["data"]["op"] if snaps[i + 1]["event"] == "co_op" else "-"
-        then = "return"
+        then = W["return"]
         for x in snaps[i + 1:]:
             if x["event"] == "resume_returned":          # the loop went round: same call
-                then = "resume " + x["data"]["co"]
+                then = W["resume"] + " " + x["data"]["co"]
             elif x["event"] == "run_thread_returned":    # the caller logs the rc
-                then = "return " + x["rc"]
+                then = W["return"] + " " + x["rc"]
             elif x["event"] == "send_last_buf":          # label `done`: everything ended
-                then = "return NGX_OK"
+                then = W["return"] + " NGX_OK"
             elif x["event"] in ("run_posted_thread", "run_thread", "count", "timer_expired"):
                 if x["requests"][0]["ctx"]["cur_co_ctx"] is None:
-                    then = "return NGX_AGAIN"            # every NGX_AGAIN clears cur_co_ctx
+                    then = W["return"] + " NGX_AGAIN"  # every NGX_AGAIN clears cur_co_ctx
             else:
                 continue
             break
-        how = "yielded" if rv == 1 else "finished" if rv == 0 else f"failed ({rv})"
-        out.append(f"  {s['step']:>3}  {co:<6} {how:<9} co_op {op:<19} then: {then}")
-    return "\n".join(out)
-
-# %% zh
-ping = """
-local gen = coroutine.create(function(n)
-    for i = 1, n do
-        coroutine.yield("ping " .. i)
-    end
-    return "done"
-end)
-for k = 1, 3 do
-    local ok, v = coroutine.resume(gen, 2)
-    ngx.say(tostring(ok), " ", v)
-end
-"""
-res = ngxcoro.run_lua(ping, "GET /t", snapshots=True)
-
-def trampoline(res):
-    """每一次返回了的 lua_resume，按发起它的那次 run_thread 调用分组：协程是怎么回来的
-    （带着 co_op 让出，或者结束），以及 run_thread 接下来做了什么。"""
-    snaps, out = res.snapshots, []
-    for i, s in enumerate(snaps):
-        if s["event"] == "run_thread":
-            out.append(f"run_thread（在 {snaps[i - 1]['where']['c_function']} 之后调用）：")
-        if s["event"] != "resume_returned":
-            continue
-        co, rv = s["data"]["co"], s["data"]["rv"]
-        op = snaps[i + 1]["data"]["op"] if snaps[i + 1]["event"] == "co_op" else "-"
-        then = "返回"
-        for x in snaps[i + 1:]:
-            if x["event"] == "resume_returned":          # 循环又转了一圈：同一次调用
-                then = "恢复 " + x["data"]["co"]
-            elif x["event"] == "run_thread_returned":    # 调用者记录返回值
-                then = "返回 " + x["rc"]
-            elif x["event"] == "send_last_buf":          # 标签 `done`：全部结束
-                then = "返回 NGX_OK"
-            elif x["event"] in ("run_posted_thread", "run_thread", "count", "timer_expired"):
-                if x["requests"][0]["ctx"]["cur_co_ctx"] is None:
-                    then = "返回 NGX_AGAIN"              # 每次 NGX_AGAIN 都会清空 cur_co_ctx
-            else:
-                continue
-            break
-        how = "让出" if rv == 1 else "结束" if rv == 0 else f"失败 ({rv})"
-        out.append(f"  {s['step']:>3}  {co:<6} {how}  co_op {op:<19} 接着：{then}")
+        how = W["yielded"] if rv == 1 else W["finished"] if rv == 0 else W["failed"].format(rv=rv)
+        out.append(W["row"].format(step=s["step"], co=co, how=how, op=op, then=then))
     return "\n".join(out)
 
 # %% check
@@ -256,10 +208,10 @@ print(trampoline(res))
 
 # %%
 variants = {
-    "ping-pong": ping,
-    "sleep inside co1": ping.replace('coroutine.yield("ping " .. i)',
-                                     'ngx.sleep(0.01)\n        coroutine.yield("ping " .. i)'),
-    "a coroutine inside a coroutine": """
+    W["v ping"]: ping,
+    W["v sleep"]: ping.replace('coroutine.yield("ping " .. i)',
+                               'ngx.sleep(0.01)\n        coroutine.yield("ping " .. i)'),
+    W["v nested"]: """
 local outer = coroutine.create(function()
     local inner = coroutine.create(function()
         coroutine.yield("inner 1")
@@ -282,37 +234,7 @@ def view(name):
     r = ngxcoro.run_lua(variants[name], "GET /t", snapshots=True)
     return pre(r.body + "\n" + trampoline(r)) + timeline_svg(r.snapshots)
 
-Tweak("variant", list(variants), view)
-
-# %% zh
-variants = {
-    "来回 ping-pong": ping,
-    "co1 里有 sleep": ping.replace('coroutine.yield("ping " .. i)',
-                                   'ngx.sleep(0.01)\n        coroutine.yield("ping " .. i)'),
-    "协程里套协程": """
-local outer = coroutine.create(function()
-    local inner = coroutine.create(function()
-        coroutine.yield("inner 1")
-    end)
-    local _, v = coroutine.resume(inner)
-    coroutine.yield("outer got " .. v)
-end)
-local _, v = coroutine.resume(outer)
-ngx.say(v)
-""",
-    "ngx.thread.spawn": """
-local t = ngx.thread.spawn(function()
-    ngx.say("light thread runs")
-end)
-ngx.say("entry goes on")
-""",
-}
-
-def view(name):
-    r = ngxcoro.run_lua(variants[name], "GET /t", snapshots=True)
-    return pre(r.body + "\n" + trampoline(r)) + timeline_svg(r.snapshots)
-
-Tweak("变体", list(variants), view)
+Tweak(W["variant"], list(variants), view)
 
 # %% [markdown]
 # With `ngx.thread.spawn` there are **two** `run_thread` calls: the light thread ran first, and
@@ -403,14 +325,7 @@ from ngxcoro.viz.lessons import scenario
 status_conf, status_req, recorded = scenario("011-status")
 model = ngxcoro.run(status_conf, status_req)
 print(model.body)
-print("same as real nginx:", model.body == recorded["body"])
-
-# %% check zh
-from ngxcoro.viz.lessons import scenario
-status_conf, status_req, recorded = scenario("011-status")
-model = ngxcoro.run(status_conf, status_req)
-print(model.body)
-print("与真实 nginx 相同：", model.body == recorded["body"])
+print(W["same"], model.body == recorded["body"])
 
 # %%
 BlogBox("The light thread runs first and its parent is 'forced to pause' "

@@ -30,6 +30,16 @@ from ngxcoro.viz.lessons import Predict, Tweak, BlogBox, pre, scenario
 from ngxcoro.viz import graph, render
 from ngxcoro.viz.timeline import timeline_svg
 
+# the words the helpers below print (the Chinese notebook has its own)
+W = {"queue head": f"{'step':>4}  {'':<30} posted_threads (head -> tail)",
+     "spawns": "{parent} spawns {child}", "time slice": "time slice",
+     "posted": "+ {co}  ({why})", "popped": "- {co}  (popped, {status})", "empty": "(empty)",
+     "levels": "levels of spawn",
+     "with sleep": "with ngx.sleep(0.05)", "without": "without it",
+     "t1 is": "when entry is popped, t1 is {status}", "blocked in": " (blocked in {w})",
+     "child": "child", "child opts": ["sleeps", "does not sleep"],
+     "zombie head": f"{'step':>4}  {'event':<30} then t1 is  ctx->uthreads"}
+
 # %% zh
 import inspect
 import ngxcoro
@@ -39,6 +49,15 @@ from ngxcoro.viz.lessons import Predict, Tweak, BlogBox, pre, scenario
 from ngxcoro.viz import graph, render
 from ngxcoro.viz.timeline import timeline_svg
 set_language("zh")
+
+W = {"queue head": "步骤                                 posted_threads（表头 -> 表尾）",
+     "spawns": "{parent} spawn {child}", "time slice": "时间片",
+     "posted": "+ {co}  （{why}）", "popped": "- {co}  （弹出，{status}）", "empty": "（空）",
+     "levels": "spawn 层数",
+     "with sleep": "有 ngx.sleep(0.05)", "without": "去掉 sleep",
+     "t1 is": "入口线程被弹出时，t1 的状态是 {status}", "blocked in": "（阻塞在 {w} 中）",
+     "child": "子线程", "child opts": ["sleep", "不 sleep"],
+     "zombie head": "步骤  事件                           之后 t1 为  ctx->uthreads"}
 
 # %% [markdown]
 # ## What spawn does
@@ -110,46 +129,30 @@ Predict("当 <code>t3</code> 执行到 <code>ngx.sleep</code> 时，有三个线
 # 下面是真实的答案，以及链表的历史。`+` 是一次 `post_thread`（以及起因），`-` 是第 3 课的循环从表头弹出的一个节点。
 
 # %%
-def queue_history(res):
-    """posted_threads after every post_thread (+) and every pop (-)."""
-    snaps, rows = res.snapshots, [f"{'step':>4}  {'':<30} posted_threads (head -> tail)"]
-    for i, s in enumerate(snaps):
-        if s["event"] == "post_thread":
-            nxt = snaps[i + 1]
-            why = (f"{nxt['data']['parent']} spawns {nxt['data']['child']}"
-                   if nxt["event"] == "user_thread_spawn" else "time slice")
-            what = f"+ {s['data']['co']}  ({why})"
-        elif s["event"] == "run_posted_thread":
-            what = f"- {s['data']['co']}  (popped, {s['data']['status']})"
-        else:
-            continue
-        queue = s["requests"][0]["ctx"]["posted_threads"]
-        rows.append(f"{s['step']:>4}  {what:<30} {', '.join(queue) or '(empty)'}")
-    return "\n".join(rows)
-
-# %% zh
 import unicodedata
 
+
 def wpad(s, n):
-    """把 s 用空格补到 n 列宽（一个汉字占两列）。"""
+    """s padded with spaces to n columns (a Chinese character takes two)."""
     return s + " " * max(0, n - sum(2 if unicodedata.east_asian_width(c) in "WF" else 1
                                     for c in s))
 
+
 def queue_history(res):
-    """每次 post_thread（+）和每次弹出（-）之后的 posted_threads。"""
-    snaps, rows = res.snapshots, [f"{'步骤':>2}  {'':<30} posted_threads（表头 -> 表尾）"]
+    """posted_threads after every post_thread (+) and every pop (-)."""
+    snaps, rows = res.snapshots, [W["queue head"]]
     for i, s in enumerate(snaps):
         if s["event"] == "post_thread":
             nxt = snaps[i + 1]
-            why = (f"{nxt['data']['parent']} spawn {nxt['data']['child']}"
-                   if nxt["event"] == "user_thread_spawn" else "时间片")
-            what = f"+ {s['data']['co']}  （{why}）"
+            why = (W["spawns"].format(**nxt["data"])
+                   if nxt["event"] == "user_thread_spawn" else W["time slice"])
+            what = W["posted"].format(co=s["data"]["co"], why=why)
         elif s["event"] == "run_posted_thread":
-            what = f"- {s['data']['co']}  （弹出，{s['data']['status']}）"
+            what = W["popped"].format(co=s["data"]["co"], status=s["data"]["status"])
         else:
             continue
         queue = s["requests"][0]["ctx"]["posted_threads"]
-        rows.append(f"{s['step']:>4}  {wpad(what, 30)} {', '.join(queue) or '（空）'}")
+        rows.append(f"{s['step']:>4}  {wpad(what, 30)} {', '.join(queue) or W['empty']}")
     return "\n".join(rows)
 
 # %% check answer
@@ -223,29 +226,7 @@ def deepest(depth):
     svg = render.static_svg(render.svg(graph.to_dot(snaps[k], snaps[k - 1], u)))
     return pre(r.body + "\n" + queue_history(r)) + svg
 
-Tweak("levels of spawn", [1, 2, 3, 4], deepest, index=2)
-
-# %% zh
-def chain(depth):
-    """一个 location：线程一层套一层地 spawn，共 depth 层；最后一个 sleep。"""
-    body = 'ngx.say("t{d}: start")\nngx.sleep(0.01)\nngx.say("t{d}: after sleep")'.format(d=depth)
-    for d in range(depth - 1, -1, -1):
-        me = f"t{d}" if d else "entry"
-        body = (f'ngx.say("{me}: start")\nngx.thread.spawn(function()\n'
-                + "\n".join("    " + l for l in body.splitlines())
-                + f'\nend)\nngx.say("{me}: end")')
-    return ngxcoro.lua_location(body)
-
-def deepest(depth):
-    r = ngxcoro.run(chain(depth), "GET /t", snapshots=True)
-    snaps = r.snapshots
-    k = max(range(len(snaps)), key=lambda i: (len((snaps[i]["requests"][0]["ctx"] or {})
-                                                  .get("posted_threads", [])), -i))
-    u = graph.universe(snaps)
-    svg = render.static_svg(render.svg(graph.to_dot(snaps[k], snaps[k - 1], u)))
-    return pre(r.body + "\n" + queue_history(r)) + svg
-
-Tweak("spawn 层数", [1, 2, 3, 4], deepest, index=2)
+Tweak(W["levels"], [1, 2, 3, 4], deepest, index=2)
 
 # %% [markdown]
 # ## With and without a sleep
@@ -259,25 +240,14 @@ Tweak("spawn 层数", [1, 2, 3, 4], deepest, index=2)
 
 # %% check
 sleepy, sleepy_req, _ = scenario("003-spawn-sleep")
-for name, conf in [("with ngx.sleep(0.05)", sleepy),
-                   ("without it", sleepy.replace("ngx.sleep(0.05)", ""))]:
+for name, conf in [(W["with sleep"], sleepy),
+                   (W["without"], sleepy.replace("ngx.sleep(0.05)", ""))]:
     r = ngxcoro.run(conf, sleepy_req, snapshots=True)
     pop = next(s for s in r.snapshots if s["event"] == "run_posted_thread")
     t1 = next(c for c in pop["coroutines"] if c["name"] == "t1")
     print(f"--- {name}\n{r.body}{queue_history(r)}")
-    print(f"when entry is popped, t1 is {t1['status']}"
-          + (f" (blocked in {t1['waiting']})" if t1["waiting"] else ""))
-
-# %% check zh
-sleepy, sleepy_req, _ = scenario("003-spawn-sleep")
-for name, conf in [("有 ngx.sleep(0.05)", sleepy),
-                   ("去掉 sleep", sleepy.replace("ngx.sleep(0.05)", ""))]:
-    r = ngxcoro.run(conf, sleepy_req, snapshots=True)
-    pop = next(s for s in r.snapshots if s["event"] == "run_posted_thread")
-    t1 = next(c for c in pop["coroutines"] if c["name"] == "t1")
-    print(f"--- {name}\n{r.body}{queue_history(r)}")
-    print(f"入口线程被弹出时，t1 的状态是 {t1['status']}"
-          + (f"（阻塞在 {t1['waiting']} 中）" if t1["waiting"] else ""))
+    print(W["t1 is"].format(status=t1["status"])
+          + (W["blocked in"].format(w=t1["waiting"]) if t1["waiting"] else ""))
 
 # %% [markdown]
 # Without the sleep the child ends inside the first `run_thread` call and the entry is popped
@@ -288,14 +258,8 @@ for name, conf in [("有 ngx.sleep(0.05)", sleepy),
 # 没有 sleep 时，子线程在第一次 `run_thread` 调用里就结束了，入口线程在那之后才被弹出；有 sleep 时，入口线程被弹出时子线程还在 sleep。两次运行的时间线（橙色：在 `posted_threads` 里等待，浅绿色：阻塞在 `ngx.sleep` 中）：
 
 # %%
-Tweak("child", ["sleeps", "does not sleep"],
-      lambda v: timeline_svg(ngxcoro.run(sleepy if v == "sleeps" else
-                                         sleepy.replace("ngx.sleep(0.05)", ""),
-                                         sleepy_req, snapshots=True).snapshots))
-
-# %% zh
-Tweak("子线程", ["sleep", "不 sleep"],
-      lambda v: timeline_svg(ngxcoro.run(sleepy if v == "sleep" else
+Tweak(W["child"], W["child opts"],
+      lambda v: timeline_svg(ngxcoro.run(sleepy if v == W["child opts"][0] else
                                          sleepy.replace("ngx.sleep(0.05)", ""),
                                          sleepy_req, snapshots=True).snapshots))
 
@@ -316,18 +280,7 @@ Tweak("子线程", ["sleep", "不 sleep"],
 zconf, zreq, _ = scenario("002-spawn-no-io")
 zres = ngxcoro.run(zconf, zreq, snapshots=True)
 print(zres.body)
-print(f"{'step':>4}  {'event':<30} then t1 is  ctx->uthreads")
-for s, after in zip(zres.snapshots, zres.snapshots[1:]):
-    if s["event"] in ("user_thread_spawn", "zombie", "run_posted_thread", "thread_delete"):
-        t1 = next(c["status"] for c in after["coroutines"] if c["name"] == "t1")
-        what = s["event"] + " " + (s["data"].get("co") or s["data"]["child"])
-        print(f"{s['step']:>4}  {what:<30} {t1:<11} {after['requests'][0]['ctx']['uthreads']}")
-
-# %% check zh
-zconf, zreq, _ = scenario("002-spawn-no-io")
-zres = ngxcoro.run(zconf, zreq, snapshots=True)
-print(zres.body)
-print(f"{'步骤':>2}  {wpad('事件', 30)} {wpad('之后 t1 为', 11)} ctx->uthreads")
+print(W["zombie head"])
 for s, after in zip(zres.snapshots, zres.snapshots[1:]):
     if s["event"] in ("user_thread_spawn", "zombie", "run_posted_thread", "thread_delete"):
         t1 = next(c["status"] for c in after["coroutines"] if c["name"] == "t1")

@@ -40,6 +40,17 @@ from ngxcoro.ngx_lua import util, by
 from ngxcoro.viz.lessons import Predict, Tweak, BlogBox, pre, scenario, count_history
 from ngxcoro.viz.timeline import timeline_svg
 
+# the words the helpers below print (the Chinese notebook has its own)
+W = {"pops head": "step  loop                        popped  status   left       run_thread -> loop",
+     "skipped": "skipped", "continue": "continue", "n++": "n++, continue",
+     "finalize": "finalize(r, NGX_DONE), continue", "return": "return it",
+     "yields": "yields; queue", "re-posted": "re-posted, queue now ",
+     "queue empty": "queue empty: goes on at once",
+     "still queued": "still queued when the ctx was last seen:", "pops": "pops:",
+     "destroyed": "c->destroyed at the end:",
+     "parked": "--- the exec comes from a posted run, and the target parks:",
+     "workers": "workers"}
+
 print(inspect.getsource(util.run_posted_threads))
 
 # %% zh
@@ -51,6 +62,16 @@ from ngxcoro.viz import set_language
 from ngxcoro.viz.lessons import Predict, Tweak, BlogBox, pre, scenario, count_history
 from ngxcoro.viz.timeline import timeline_svg
 set_language("zh")
+
+W = {"pops head": "步骤  循环                        弹出    状态     剩余       run_thread -> 循环",
+     "skipped": "跳过", "continue": "继续", "n++": "n++，继续",
+     "finalize": "finalize(r, NGX_DONE)，继续", "return": "返回它",
+     "yields": "让出；链表", "re-posted": "重新投递，现在链表为 ",
+     "queue empty": "链表为空：立刻继续",
+     "still queued": "最后一次看到 ctx 时仍在排队：", "pops": "弹出次数：",
+     "destroyed": "最后的 c->destroyed：",
+     "parked": "--- exec 出自从链表取出的一次运行，跳转目标阻塞：",
+     "workers": "worker 数"}
 
 print(inspect.getsource(util.run_posted_threads))
 
@@ -92,7 +113,7 @@ def run_logged(conf, request="GET /t"):
 def pop_log(res, rcs):
     """One line per pop: the loop, the node, its status, what is left, and the loop's move."""
     rcs = iter(rcs)
-    rows = [f"{'step':>4}  {'loop':<27} {'popped':<7} {'status':<8} {'left':<10} run_thread -> loop"]
+    rows = [W["pops head"]]
     for s in res.snapshots:
         if s["event"] != "run_posted_thread":
             continue
@@ -100,58 +121,13 @@ def pop_log(res, rcs):
         left = ", ".join(s["requests"][0]["ctx"]["posted_threads"]) or "-"
         status = s["data"]["status"]
         if status != "running":
-            move = "skipped"
+            move = W["skipped"]
         else:
             rc = next(rcs)
             move = rc_name(rc) + " -> " + (
-                "continue" if rc == -2 else
-                ("n++, continue" if loop.startswith("content") else
-                 "finalize(r, NGX_DONE), continue") if rc == -4 else "return it")
-        rows.append(f"{s['step']:>4}  {loop:<27} {s['data']['co']:<7} {status:<8} {left:<10} {move}")
-    return "\n".join(rows)
-
-# %% zh
-import unicodedata
-
-LOOPS = ("ngx_http_lua_run_posted_threads", "ngx_http_lua_content_run_posted_threads")
-
-def wpad(s, n):
-    """把 s 用空格补到 n 列宽（一个汉字占两列）。"""
-    return s + " " * max(0, n - sum(2 if unicodedata.east_asian_width(c) in "WF" else 1
-                                    for c in s))
-
-def run_logged(conf, request="GET /t"):
-    """带快照运行；同时返回由 run_posted_threads 循环调用的每次 run_thread 的返回值。"""
-    res = ngxcoro.run(conf, request, snapshots=True)
-    rcs, waiting = [], []
-    for s in res.snapshots:
-        loop = s["where"]["c_function"]
-        if s["event"] == "run_posted_thread" and s["data"]["status"] == "running":
-            waiting.append(len(rcs))
-            rcs.append(None)
-        elif s["event"] == "run_thread_returned" and loop in LOOPS:
-            rcs[waiting.pop()] = s["data"]["rc"]
-    return res, rcs
-
-def pop_log(res, rcs):
-    """每次弹出一行：哪个循环、哪个节点、它的状态、还剩什么，以及循环的动作。"""
-    rcs = iter(rcs)
-    rows = [f"{'步骤':>2}  {wpad('循环', 27)} {wpad('弹出', 7)} {wpad('状态', 8)} "
-            f"{wpad('剩余', 10)} run_thread -> 循环"]
-    for s in res.snapshots:
-        if s["event"] != "run_posted_thread":
-            continue
-        loop = s["where"]["c_function"].replace("ngx_http_lua_", "")
-        left = ", ".join(s["requests"][0]["ctx"]["posted_threads"]) or "-"
-        status = s["data"]["status"]
-        if status != "running":
-            move = "跳过"
-        else:
-            rc = next(rcs)
-            move = rc_name(rc) + " -> " + (
-                "继续" if rc == -2 else
-                ("n++，继续" if loop.startswith("content") else
-                 "finalize(r, NGX_DONE)，继续") if rc == -4 else "返回它")
+                W["continue"] if rc == -2 else
+                (W["n++"] if loop.startswith("content") else
+                 W["finalize"]) if rc == -4 else W["return"])
         rows.append(f"{s['step']:>4}  {loop:<27} {s['data']['co']:<7} {status:<8} {left:<10} {move}")
     return "\n".join(rows)
 
@@ -294,9 +270,9 @@ dres = ngxcoro.run(dconf, dreq, snapshots=True)
 print(dres.body)
 print(count_history(dres))
 queued = [s["requests"][0]["ctx"]["posted_threads"] for s in dres.snapshots if s["requests"][0]["ctx"]]
-print("still queued when the ctx was last seen:", queued[-1])
-print("pops:", sum(s["event"] == "run_posted_thread" for s in dres.snapshots))
-print("c->destroyed at the end:", dres.snapshots[-1]["requests"][0]["destroyed"])
+print(W["still queued"], queued[-1])
+print(W["pops"], sum(s["event"] == "run_posted_thread" for s in dres.snapshots))
+print(W["destroyed"], dres.snapshots[-1]["requests"][0]["destroyed"])
 
 parked = """
 location /t {
@@ -316,38 +292,7 @@ location /sleepy {
 }
 """
 pres, prcs = run_logged(parked)
-print("--- the exec comes from a posted run, and the target parks:", pres.body.strip())
-print(pop_log(pres, prcs))
-
-# %% check zh
-dconf, dreq, _ = scenario("141-exec-access-thread-destroyed")
-dres = ngxcoro.run(dconf, dreq, snapshots=True)
-print(dres.body)
-print(count_history(dres))
-queued = [s["requests"][0]["ctx"]["posted_threads"] for s in dres.snapshots if s["requests"][0]["ctx"]]
-print("最后一次看到 ctx 时仍在排队：", queued[-1])
-print("弹出次数：", sum(s["event"] == "run_posted_thread" for s in dres.snapshots))
-print("最后的 c->destroyed：", dres.snapshots[-1]["requests"][0]["destroyed"])
-
-parked = """
-location /t {
-    access_by_lua_block {
-        ngx.thread.spawn(function()
-            coroutine.yield()
-            ngx.log(ngx.NOTICE, "t1 after its slice (never)")
-        end)
-        ngx.exec("/sleepy")
-    }
-}
-location /sleepy {
-    content_by_lua_block {
-        ngx.sleep(0.02)
-        ngx.say("sleepy target")
-    }
-}
-"""
-pres, prcs = run_logged(parked)
-print("--- exec 出自从链表取出的一次运行，跳转目标阻塞：", pres.body.strip())
+print(W["parked"], pres.body.strip())
 print(pop_log(pres, prcs))
 
 # %%
@@ -433,21 +378,9 @@ def slices(res):
     for s, nxt in zip(snaps, snaps[1:]):
         if s["event"] == "thread_yield":
             queue = s["requests"][0]["ctx"]["posted_threads"]
-            act = ("re-posted, queue now " + ", ".join(nxt["requests"][0]["ctx"]["posted_threads"])
-                   if nxt["event"] == "post_thread" else "queue empty: goes on at once")
-            rows.append(f"{s['step']:>4}  {s['data']['co']:<6} yields; queue {', '.join(queue) or '-':<10} {act}")
-    return "\n".join(rows)
-
-# %% zh
-def slices(res):
-    """线程里每次 coroutine.yield 时 run_thread 做了什么。"""
-    snaps, rows = res.snapshots, []
-    for s, nxt in zip(snaps, snaps[1:]):
-        if s["event"] == "thread_yield":
-            queue = s["requests"][0]["ctx"]["posted_threads"]
-            act = ("重新投递，现在链表为 " + ", ".join(nxt["requests"][0]["ctx"]["posted_threads"])
-                   if nxt["event"] == "post_thread" else "链表为空：立刻继续")
-            rows.append(f"{s['step']:>4}  {s['data']['co']:<6} 让出；链表 {', '.join(queue) or '-':<10} {act}")
+            act = (W["re-posted"] + ", ".join(nxt["requests"][0]["ctx"]["posted_threads"])
+                   if nxt["event"] == "post_thread" else W["queue empty"])
+            rows.append(f"{s['step']:>4}  {s['data']['co']:<6} {W['yields']} {', '.join(queue) or '-':<10} {act}")
     return "\n".join(rows)
 
 # %% check
@@ -488,30 +421,7 @@ ngx.say("entry done")
     r = ngxcoro.run_lua(lua, "GET /t", snapshots=True)
     return pre(r.body + "\n" + slices(r)) + timeline_svg(r.snapshots)
 
-Tweak("workers", [0, 1, 2, 3], workers, index=2)
-
-# %% zh
-def workers(n):
-    lua = """
-local function worker(name)
-    return function()
-        for i = 1, 2 do
-            ngx.say(name, " ", i)
-            coroutine.yield()
-        end
-    end
-end
-for k = 1, %d do
-    ngx.thread.spawn(worker("w" .. k))
-end
-ngx.say("entry yields")
-coroutine.yield()
-ngx.say("entry done")
-""" % n
-    r = ngxcoro.run_lua(lua, "GET /t", snapshots=True)
-    return pre(r.body + "\n" + slices(r)) + timeline_svg(r.snapshots)
-
-Tweak("worker 数", [0, 1, 2, 3], workers, index=2)
+Tweak(W["workers"], [0, 1, 2, 3], workers, index=2)
 
 # %% [markdown]
 # You can now read `run_posted_threads` line by line: the two stop conditions, the pop, the

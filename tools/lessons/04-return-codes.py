@@ -42,10 +42,12 @@ from ngxcoro.viz.lessons import BlogBox, Predict, Tweak, pre, scenario
 from ngxcoro.nginx.core import rc_name
 from ngxcoro.ngx_lua import by
 
-
-def report(*lines):
-    """Print the lines as one block (a single write keeps the saved output byte-stable)."""
-    sys.stdout.write("\n".join(map(str, lines)) + "\n")
+# the words the helpers below print (the Chinese notebook has its own)
+W = {"lua in": "Lua in {phase}", "then": "then", "client gets": "client gets", "sep": ", ",
+     "timer fires": "timer fires", "last buf": "last buf", "phase runs": "{phase} phase runs",
+     "empty reply": "empty reply", "error page": "{status} error page",
+     "variant": "{lua} in {phase}", "client:": "client gets: ", "tweak": "code in phase",
+     "returned": "run_thread returned: ", "real": "real nginx: "}
 
 # %% zh
 import inspect
@@ -59,10 +61,11 @@ from ngxcoro.ngx_lua import by
 
 set_language("zh")
 
-
-def report(*lines):
-    """把这些行作为一整块打印（一次 write，保存的输出才会逐字节稳定）。"""
-    sys.stdout.write("\n".join(map(str, lines)) + "\n")
+W = {"lua in": "{phase} 阶段的 Lua", "then": "之后", "client gets": "客户端收到", "sep": "，",
+     "timer fires": "定时器触发", "last buf": "发送 last buf", "phase runs": "{phase} 阶段运行",
+     "empty reply": "空响应", "error page": "{status} 错误页",
+     "variant": "{phase} 阶段的 {lua}", "client:": "客户端收到：", "tweak": "阶段中的代码",
+     "returned": "run_thread 的返回值：", "real": "真实 nginx："}
 
 # %% [markdown]
 # ## The seed's function, in the model
@@ -92,6 +95,20 @@ print(inspect.getsource(by.access_done))
 # `location(phase, lua)` 把一行 Lua 放进指定的阶段；rewrite 和 access 后面跟一个 content 处理函数，这样能看出请求有没有走到那一步。`/e` 是 `ngx.exec` 的跳转目标。`what_happened` 读取这次运行的步骤：阶段处理函数第一次运行时 `run_thread` 给它的返回值，以及之后发生的事（后面的阶段、finalize 调用、连接被终止）。
 
 # %%
+import unicodedata
+
+
+def report(*lines):
+    """Print the lines as one block (a single write keeps the saved output byte-stable)."""
+    sys.stdout.write("\n".join(map(str, lines)) + "\n")
+
+
+def wpad(s, n):
+    """s padded with spaces to n columns (a Chinese character takes two)."""
+    return s + " " * max(0, n - sum(2 if unicodedata.east_asian_width(c) in "WF" else 1
+                                    for c in s))
+
+
 HANDLER = {"rewrite": "rewrite_by_lua_block", "access": "access_by_lua_block",
            "content": "content_by_lua_block"}
 
@@ -119,10 +136,10 @@ def what_happened(res, phase):
                 else:
                     rc = rc_name(d["rc"])
             continue
-        word = {"timer_expired": "timer fires", "send_last_buf": "last buf",
+        word = {"timer_expired": W["timer fires"], "send_last_buf": W["last buf"],
                 "terminate_request": "terminate_request"}.get(e)
         if e == "phase_handler":
-            word = f"{d['phase']} phase runs"
+            word = W["phase runs"].format(phase=d["phase"])
         elif e == "finalize_request" and d["a"]:
             word = f"finalize({rc_name(d['rc'])})"
         if word and (not then or then[-1] != word):
@@ -134,9 +151,9 @@ def what_happened(res, phase):
 
 def client(res):
     if res.status is None:
-        return "empty reply"
+        return W["empty reply"]
     if res.body.startswith("<html>"):
-        return f"{res.status} error page"
+        return W["error page"].format(status=res.status)
     return f"{res.status} {res.body.strip()!r}"
 
 
@@ -145,82 +162,13 @@ CASES = ['ngx.say("hi")', "ngx.exit(ngx.OK)", "ngx.exit(200)", "ngx.exit(403)",
 
 
 def table(phase, cases=CASES):
-    rows = [f"{'Lua in ' + phase:<22} {'run_thread':<11} {'then':<58} client gets",
+    rows = [f"{wpad(W['lua in'].format(phase=phase), 22)} {'run_thread':<11} "
+            f"{wpad(W['then'], 58)} {W['client gets']}",
             "-" * 110]
     for lua in cases:
         res = ngxcoro.run(location(phase, lua), "GET /t", snapshots=True)
         rc, then = what_happened(res, phase)
-        rows.append(f"{lua:<22} {rc:<11} {', '.join(then):<58} {client(res)}")
-    return "\n".join(rows)
-
-# %% zh
-import unicodedata
-
-HANDLER = {"rewrite": "rewrite_by_lua_block", "access": "access_by_lua_block",
-           "content": "content_by_lua_block"}
-
-
-def wpad(s, n):
-    """把 s 用空格补到 n 列宽（一个汉字占两列）。"""
-    return s + " " * max(0, n - sum(2 if unicodedata.east_asian_width(c) in "WF" else 1
-                                    for c in s))
-
-
-def location(phase, lua):
-    later = "" if phase == "content" else '\n    content_by_lua_block { ngx.say("content ran") }'
-    return (f"location /t {{\n    {HANDLER[phase]} {{\n        {lua}\n    }}{later}\n}}\n"
-            'location /e {\n    content_by_lua_block { ngx.say("exec target") }\n}\n')
-
-
-def what_happened(res, phase):
-    """（处理函数第一次运行时 run_thread 的返回值，[之后发生的事]）。"""
-    steps = res.snapshots
-    start = next(i for i, s in enumerate(steps)
-                 if s["event"] == "phase_handler" and s["data"]["phase"] == phase)
-    rc, nested, then = None, 0, []
-    for s in steps[start + 1:]:
-        e, d = s["event"], s["data"]
-        if rc is None:                     # exec 的目标在我们的 run_thread 里面运行
-            if e == "phase_handler":
-                nested += 1
-            elif e == "run_thread_returned":
-                if nested:
-                    nested -= 1
-                else:
-                    rc = rc_name(d["rc"])
-            continue
-        word = {"timer_expired": "定时器触发", "send_last_buf": "发送 last buf",
-                "terminate_request": "terminate_request"}.get(e)
-        if e == "phase_handler":
-            word = f"{d['phase']} 阶段运行"
-        elif e == "finalize_request" and d["a"]:
-            word = f"finalize({rc_name(d['rc'])})"
-        if word and (not then or then[-1] != word):
-            then.append(word)
-        if e == "phase_handler":
-            break
-    return rc, then
-
-
-def client(res):
-    if res.status is None:
-        return "空响应"
-    if res.body.startswith("<html>"):
-        return f"{res.status} 错误页"
-    return f"{res.status} {res.body.strip()!r}"
-
-
-CASES = ['ngx.say("hi")', "ngx.exit(ngx.OK)", "ngx.exit(200)", "ngx.exit(403)",
-         "ngx.exit(ngx.ERROR)", 'error("boom")', "ngx.sleep(0.01)", 'ngx.exec("/e")']
-
-
-def table(phase, cases=CASES):
-    rows = [f"{wpad(phase + ' 阶段的 Lua', 22)} {'run_thread':<11} {wpad('之后', 58)} 客户端收到",
-            "-" * 110]
-    for lua in cases:
-        res = ngxcoro.run(location(phase, lua), "GET /t", snapshots=True)
-        rc, then = what_happened(res, phase)
-        rows.append(f"{lua:<22} {rc:<11} {wpad('，'.join(then), 58)} {client(res)}")
+        rows.append(f"{lua:<22} {rc:<11} {wpad(W['sep'].join(then), 58)} {client(res)}")
     return "\n".join(rows)
 
 # %% [markdown]
@@ -344,7 +292,7 @@ KEY = {"phase_handler", "run_thread_returned", "run_posted_thread", "handle_exit
        "terminate_request", "count", "free_request"}
 
 
-VARIANTS = {f"{lua} in {phase}": (lua, phase)
+VARIANTS = {W["variant"].format(lua=lua, phase=phase): (lua, phase)
             for lua in ["ngx.exit(ngx.OK)", "ngx.exit(200)", "ngx.exit(403)",
                         "ngx.exit(ngx.ERROR)", "ngx.sleep(0.01)", 'ngx.exec("/e")']
             for phase in HANDLER}
@@ -356,33 +304,10 @@ def story(label):
     res = ngxcoro.run(config, "GET /t", snapshots=True)
     lines = [f"{s['t_ms']:>3} ms  {s['explain']}" for s in res.snapshots if s["event"] in KEY]
     return pre(config.split("location /e")[0] + "\n" + "\n".join(lines)
-               + f"\n\nclient gets: {client(res)}")
+               + "\n\n" + W["client:"] + client(res))
 
 
-Tweak("code in phase", list(VARIANTS), story, index=1)
-
-# %% zh
-KEY = {"phase_handler", "run_thread_returned", "run_posted_thread", "handle_exit",
-       "handle_exec", "timer_expired", "send_last_buf", "finalize_request",
-       "terminate_request", "count", "free_request"}
-
-
-VARIANTS = {f"{phase} 阶段的 {lua}": (lua, phase)
-            for lua in ["ngx.exit(ngx.OK)", "ngx.exit(200)", "ngx.exit(403)",
-                        "ngx.exit(ngx.ERROR)", "ngx.sleep(0.01)", 'ngx.exec("/e")']
-            for phase in HANDLER}
-
-
-def story(label):
-    lua, phase = VARIANTS[label]
-    config = location(phase, lua)
-    res = ngxcoro.run(config, "GET /t", snapshots=True)
-    lines = [f"{s['t_ms']:>3} ms  {s['explain']}" for s in res.snapshots if s["event"] in KEY]
-    return pre(config.split("location /e")[0] + "\n" + "\n".join(lines)
-               + f"\n\n客户端收到：{client(res)}")
-
-
-Tweak("阶段中的代码", list(VARIANTS), story, index=1)
+Tweak(W["tweak"], list(VARIANTS), story, index=1)
 
 # %% [markdown]
 # ## Step through a light thread's exit
@@ -404,16 +329,9 @@ ngxcoro.show(text, request)
 # %% check
 res = ngxcoro.run(text, request)
 report(f"{res.status} {res.body!r}",
-       "run_thread returned: " + ", ".join(rc_name(e["rc"]) for e in res.events
-                                           if e["event"] == "run_thread_returned"),
-       f"real nginx: {recording['status']} {recording['body']!r}")
-
-# %% check zh
-res = ngxcoro.run(text, request)
-report(f"{res.status} {res.body!r}",
-       "run_thread 的返回值：" + ", ".join(rc_name(e["rc"]) for e in res.events
-                                          if e["event"] == "run_thread_returned"),
-       f"真实 nginx：{recording['status']} {recording['body']!r}")
+       W["returned"] + ", ".join(rc_name(e["rc"]) for e in res.events
+                                  if e["event"] == "run_thread_returned"),
+       W["real"] + f"{recording['status']} {recording['body']!r}")
 
 # %% [markdown]
 # Four codes: `NGX_AGAIN` from the first run in access; `NGX_AGAIN` again when

@@ -35,6 +35,20 @@ def report(*lines):
     """Print the lines as one block (a single write keeps the saved output byte-stable)."""
     sys.stdout.write("\n".join(map(str, lines)) + "\n")
 
+# the words the cells below print (the Chinese notebook has its own)
+W = {"returned": "run_thread returned: ", "real": "real nginx: ",
+     "sleeps end": "the sleeps end at 10 ms (rewrite), 20 ms (access), 30 ms (content)",
+     "after": {"run_thread_returned": "run_thread returned {rc}",
+               "finalize_request": "finalize_request(r, {rc}) at r->count {c}",
+               "close_request": "close_request: r->count {c} -> {c1}",
+               "free_request": "the request is freed",
+               "close_connection": "the connection is closed: c->destroyed = 1",
+               "run_posted_thread": "run_posted_threads pops {co} ({status})",
+               "timer_expired": "a timer fires ..."},
+     "v above": "as above", "v pieces": "body in two pieces", "v at once": "/sub answers at once",
+     "v content": "capture in content", "v no exec": "no exec",
+     "client": "client: ", "variant": "variant"}
+
 # %% zh
 import sys
 
@@ -50,6 +64,19 @@ set_language("zh")
 def report(*lines):
     """把几行作为一整块打印（只调用一次 write，保存的输出才逐字节稳定）。"""
     sys.stdout.write("\n".join(map(str, lines)) + "\n")
+
+W = {"returned": "run_thread 的返回值：", "real": "真实 nginx：",
+     "sleeps end": "三次 sleep 分别在 10 ms（rewrite）、20 ms（access）、30 ms（content）结束",
+     "after": {"run_thread_returned": "run_thread 返回 {rc}",
+               "finalize_request": "finalize_request(r, {rc})，此时 r->count 为 {c}",
+               "close_request": "close_request：r->count {c} -> {c1}",
+               "free_request": "请求被释放",
+               "close_connection": "连接被关闭：c->destroyed = 1",
+               "run_posted_thread": "run_posted_threads 取出 {co}（{status}）",
+               "timer_expired": "一个定时器到期 ……"},
+     "v above": "同上", "v pieces": "包体分两段到达", "v at once": "/sub 立即应答",
+     "v content": "在 content 阶段 capture", "v no exec": "不调用 exec",
+     "client": "客户端收到：", "variant": "变体"}
 
 # %% [markdown]
 # ## One request that does everything
@@ -154,15 +181,8 @@ Predict("请求包体比请求头晚 20 ms 到达，所以 <code>ngx.req.read_bo
 # %% check answer
 late = ngxcoro.run(body_conf, "POST /t", body=[(0.02, "abc")])
 report(f"{late.status} {late.body!r}",
-       "run_thread returned: " + ", ".join(rc_name(e["rc"]) for e in late.events
-                                           if e["event"] == "run_thread_returned"),
-       count_history(late))
-
-# %% check answer zh
-late = ngxcoro.run(body_conf, "POST /t", body=[(0.02, "abc")])
-report(f"{late.status} {late.body!r}",
-       "run_thread 的返回值：" + ", ".join(rc_name(e["rc"]) for e in late.events
-                                         if e["event"] == "run_thread_returned"),
+       W["returned"] + ", ".join(rc_name(e["rc"]) for e in late.events
+                                  if e["event"] == "run_thread_returned"),
        count_history(late))
 
 # %% [markdown]
@@ -218,18 +238,10 @@ BlogBox("创建子请求后返回 NGX_DONE，等待子请求完成后继续处�
 # %% check
 text, request, rec = scenario("103-three-phases-blocks-sleep")
 three = ngxcoro.run(text, request)
-report("the sleeps end at 10 ms (rewrite), 20 ms (access), 30 ms (content)",
+report(W["sleeps end"],
        count_history(three),
-       "real nginx: " + ", ".join(l for l in rec["debug"] if l.startswith(("FINALIZE rc",
-                                                                             "CLOSE_REQ"))))
-
-# %% check zh
-text, request, rec = scenario("103-three-phases-blocks-sleep")
-three = ngxcoro.run(text, request)
-report("三次 sleep 分别在 10 ms（rewrite）、20 ms（access）、30 ms（content）结束",
-       count_history(three),
-       "真实 nginx：" + ", ".join(l for l in rec["debug"] if l.startswith(("FINALIZE rc",
-                                                                            "CLOSE_REQ"))))
+       W["real"] + ", ".join(l for l in rec["debug"] if l.startswith(("FINALIZE rc",
+                                                                    "CLOSE_REQ"))))
 
 # %%
 BlogBox("Parking with NGX_AGAIN or NGX_DONE is handled the same way in every phase: run "
@@ -280,47 +292,20 @@ ngxcoro.show(text, request)
 # %% check
 def after_rc(res):
     """What happened once run_thread had returned NGX_DONE to access_by_chunk."""
-    words = {
-        "run_thread_returned": lambda d: f"run_thread returned {rc_name(d['rc'])}",
-        "finalize_request": lambda d: f"finalize_request(r, {rc_name(d['rc'])}) at r->count {d['c']}",
-        "close_request": lambda d: f"close_request: r->count {d['c']} -> {d['c'] - 1}",
-        "free_request": lambda d: "the request is freed",
-        "close_connection": lambda d: "the connection is closed: c->destroyed = 1",
-        "run_posted_thread": lambda d: f"run_posted_threads pops {d['co']} ({d['status']})",
-        "timer_expired": lambda d: "a timer fires ...",
-    }
+    words = W["after"]
+
+    def say(e, d):
+        c = d.get("c")
+        return words[e].format(rc=rc_name(d["rc"]) if "{rc}" in words[e] else None, c=c,
+                               c1=None if c is None else c - 1, co=d.get("co"),
+                               status=d.get("status"))
+
     i = next(i for i, s in enumerate(res.snapshots) if s["event"] == "run_thread_returned"
              and s["data"]["rc"] == -4)
     lines = []
     for s in res.snapshots[i:]:
         if s["event"] in words:
-            lines.append(f"{s['t_ms']:>4} ms  {words[s['event']](s['data'])}")
-        if s["event"] == "timer_expired":
-            break
-    return "\n".join(lines)
-
-
-destroyed = ngxcoro.run(text, request, snapshots=True)
-report(f"{destroyed.status} {destroyed.body!r}", after_rc(destroyed))
-
-# %% check zh
-def after_rc(res):
-    """run_thread 向 access_by_chunk 返回 NGX_DONE 之后发生了什么。"""
-    words = {
-        "run_thread_returned": lambda d: f"run_thread 返回 {rc_name(d['rc'])}",
-        "finalize_request": lambda d: f"finalize_request(r, {rc_name(d['rc'])})，此时 r->count 为 {d['c']}",
-        "close_request": lambda d: f"close_request：r->count {d['c']} -> {d['c'] - 1}",
-        "free_request": lambda d: "请求被释放",
-        "close_connection": lambda d: "连接被关闭：c->destroyed = 1",
-        "run_posted_thread": lambda d: f"run_posted_threads 取出 {d['co']}（{d['status']}）",
-        "timer_expired": lambda d: "一个定时器到期 ……",
-    }
-    i = next(i for i, s in enumerate(res.snapshots) if s["event"] == "run_thread_returned"
-             and s["data"]["rc"] == -4)
-    lines = []
-    for s in res.snapshots[i:]:
-        if s["event"] in words:
-            lines.append(f"{s['t_ms']:>4} ms  {words[s['event']](s['data'])}")
+            lines.append(f"{s['t_ms']:>4} ms  {say(s['event'], s['data'])}")
         if s["event"] == "timer_expired":
             break
     return "\n".join(lines)
@@ -380,59 +365,26 @@ def edit(text, *changes):
 CAPTURE = 'local res = ngx.location.capture("/sub")\n        ngx.ctx.sub = res.body'
 SLEEP_EXEC = "ngx.sleep(0.01)\n        ngx.exec"
 variants = {
-    "as above": (conf, "hello"),
-    "body in two pieces": (conf, [(0.01, "hel"), (0.02, "lo")]),
-    "/sub answers at once": (edit(conf, ("ngx.sleep(0.01)\n        ngx.print", "ngx.print")),
-                             "hello"),
-    "capture in content": (edit(conf, (CAPTURE, "-- nothing"),
-                                (SLEEP_EXEC, 'ngx.ctx.sub = ngx.location.capture("/sub").body\n'
-                                             "        ngx.exec")), "hello"),
-    "no exec": (edit(conf, ('ngx.exec("/target", {sub = ngx.ctx.sub})',
-                            'ngx.say("sub=", ngx.ctx.sub)')), "hello"),
-}
-
-
-def view(name):
-    config, body = variants[name]
-    r = ngxcoro.run(config, "POST /t", body=body)
-    return count_chart_svg(r, width=760) + pre(count_history(r) + f"\n\nclient: {r.status} "
-                                                f"{r.body.strip()!r}")
-
-
-Tweak("variant", list(variants), view)
-
-# %% zh
-def edit(text, *changes):
-    """把配置里的若干 (旧, 新) 片段替换掉。"""
-    for old, new in changes:
-        assert old in text, old
-        text = text.replace(old, new)
-    return text
-
-
-CAPTURE = 'local res = ngx.location.capture("/sub")\n        ngx.ctx.sub = res.body'
-SLEEP_EXEC = "ngx.sleep(0.01)\n        ngx.exec"
-variants = {
-    "同上": (conf, "hello"),
-    "包体分两段到达": (conf, [(0.01, "hel"), (0.02, "lo")]),
-    "/sub 立即应答": (edit(conf, ("ngx.sleep(0.01)\n        ngx.print", "ngx.print")),
+    W["v above"]: (conf, "hello"),
+    W["v pieces"]: (conf, [(0.01, "hel"), (0.02, "lo")]),
+    W["v at once"]: (edit(conf, ("ngx.sleep(0.01)\n        ngx.print", "ngx.print")),
                       "hello"),
-    "在 content 阶段 capture": (edit(conf, (CAPTURE, "-- nothing"),
-                                    (SLEEP_EXEC, 'ngx.ctx.sub = ngx.location.capture("/sub").body\n'
-                                                 "        ngx.exec")), "hello"),
-    "不调用 exec": (edit(conf, ('ngx.exec("/target", {sub = ngx.ctx.sub})',
-                              'ngx.say("sub=", ngx.ctx.sub)')), "hello"),
+    W["v content"]: (edit(conf, (CAPTURE, "-- nothing"),
+                          (SLEEP_EXEC, 'ngx.ctx.sub = ngx.location.capture("/sub").body\n'
+                                       "        ngx.exec")), "hello"),
+    W["v no exec"]: (edit(conf, ('ngx.exec("/target", {sub = ngx.ctx.sub})',
+                                'ngx.say("sub=", ngx.ctx.sub)')), "hello"),
 }
 
 
 def view(name):
     config, body = variants[name]
     r = ngxcoro.run(config, "POST /t", body=body)
-    return count_chart_svg(r, width=760) + pre(count_history(r) + f"\n\n客户端收到：{r.status} "
-                                                f"{r.body.strip()!r}")
+    return count_chart_svg(r, width=760) + pre(count_history(r) + "\n\n" + W["client"]
+                                                + f"{r.status} {r.body.strip()!r}")
 
 
-Tweak("变体", list(variants), view)
+Tweak(W["variant"], list(variants), view)
 
 # %% [markdown]
 # **Next:** [6 · wait, kill, exit and errors](06-wait-kill-exit-errors.ipynb) — zombies,

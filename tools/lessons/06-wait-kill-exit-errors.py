@@ -30,6 +30,14 @@ def report(*lines):
     """Print the lines as one block (a single write keeps the saved output byte-stable)."""
     sys.stdout.write("\n".join(map(str, lines)) + "\n")
 
+# the words the cells below print (the Chinese notebook has its own)
+W = {"variants": ["nobody acts", "t1: ngx.exit(0)", "t1: ngx.exit(403)", "t1: error()",
+                  "entry: error()", "entry: error() after ngx.say",
+                  "access, t1: ngx.exit(ngx.OK)"],
+     "name col": 30, "empty reply": "empty reply", "error page": "{status} error page",
+     "nothing logged": "(nobody went on, nothing logged)", "variant": "variant",
+     "real": "real nginx: ", "same body": "real nginx sent the same body: "}
+
 # %% zh
 import re
 import sys
@@ -45,6 +53,13 @@ set_language("zh")
 def report(*lines):
     """把几行作为一整块打印（只调用一次 write，保存的输出才逐字节稳定）。"""
     sys.stdout.write("\n".join(map(str, lines)) + "\n")
+
+W = {"variants": ["什么都不做", "t1：ngx.exit(0)", "t1：ngx.exit(403)", "t1：error()",
+                  "入口线程：error()", "入口线程：ngx.say 后 error()",
+                  "access 阶段，t1：ngx.exit(ngx.OK)"],
+     "name col": 34, "empty reply": "空响应", "error page": "{status} 错误页",
+     "nothing logged": "（没有线程继续执行，日志为空）", "variant": "变体",
+     "real": "真实 nginx：", "same body": "真实 nginx 发出的响应体与此相同："}
 
 # %% [markdown]
 # ## Zombies and ngx.thread.wait
@@ -182,23 +197,29 @@ def config(phase, t1="-- nothing", entry="-- nothing", says="-- says nothing"):
             .replace("ENTRY_SAYS", says).replace("CONTENT", content))
 
 
-VARIANTS = {
-    "nobody acts": config("content"),
-    "t1: ngx.exit(0)": config("content", t1="ngx.exit(0)"),
-    "t1: ngx.exit(403)": config("content", t1="ngx.exit(403)"),
-    "t1: error()": config("content", t1='error("t1 fails")'),
-    "entry: error()": config("content", entry='error("entry fails")'),
-    "entry: error() after ngx.say": config("content", entry='error("entry fails")',
-                                           says='ngx.say("entry said this")'),
-    "access, t1: ngx.exit(ngx.OK)": config("access", t1="ngx.exit(ngx.OK)"),
-}
+VARIANTS = dict(zip(W["variants"], [             # names: W["variants"], in this order
+    config("content"),
+    config("content", t1="ngx.exit(0)"),
+    config("content", t1="ngx.exit(403)"),
+    config("content", t1='error("t1 fails")'),
+    config("content", entry='error("entry fails")'),
+    config("content", entry='error("entry fails")', says='ngx.say("entry said this")'),
+    config("access", t1="ngx.exit(ngx.OK)"),
+]))
+
+
+def pad(text, width):
+    """text padded with spaces to width columns (a Chinese character takes two)."""
+    import unicodedata
+    used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(width - used, 0)
 
 
 def summary(res):
     if res.status is None:
-        answer = "empty reply"
+        answer = W["empty reply"]
     elif res.body.startswith("<html>"):
-        answer = f"{res.status} error page"
+        answer = W["error page"].format(status=res.status)
     else:
         answer = f"{res.status} {res.body.strip()!r}"
     log = []
@@ -211,74 +232,7 @@ def summary(res):
 
 def row(name):
     answer, log = summary(ngxcoro.run(VARIANTS[name], log_level="notice"))
-    return f"{name:<30} {answer:<18} {'; '.join(log) or '(nobody went on, nothing logged)'}"
-
-# %% zh
-BASE = """
-location /t {
-    PHASE_by_lua_block {
-        ngx.thread.spawn(function()            -- t1
-            ngx.sleep(0.01)
-            T1_ACTS
-            ngx.log(ngx.NOTICE, "t1 goes on")
-        end)
-        ngx.thread.spawn(function()            -- t2
-            ngx.sleep(0.03)
-            ngx.log(ngx.NOTICE, "t2 woke")
-        end)
-        ENTRY_SAYS
-        ngx.sleep(0.02)
-        ENTRY_ACTS
-        ngx.log(ngx.NOTICE, "entry goes on")
-    }
-    CONTENT
-}
-"""
-
-
-def config(phase, t1="-- nothing", entry="-- nothing", says="-- says nothing"):
-    content = 'content_by_lua_block { ngx.say("content ran") }' if phase != "content" else ""
-    return (BASE.replace("PHASE", phase).replace("T1_ACTS", t1).replace("ENTRY_ACTS", entry)
-            .replace("ENTRY_SAYS", says).replace("CONTENT", content))
-
-
-VARIANTS = {
-    "什么都不做": config("content"),
-    "t1：ngx.exit(0)": config("content", t1="ngx.exit(0)"),
-    "t1：ngx.exit(403)": config("content", t1="ngx.exit(403)"),
-    "t1：error()": config("content", t1='error("t1 fails")'),
-    "入口线程：error()": config("content", entry='error("entry fails")'),
-    "入口线程：ngx.say 后 error()": config("content", entry='error("entry fails")',
-                                       says='ngx.say("entry said this")'),
-    "access 阶段，t1：ngx.exit(ngx.OK)": config("access", t1="ngx.exit(ngx.OK)"),
-}
-
-
-def pad(text, width):
-    """左对齐到 width 列（一个汉字占两列）。"""
-    import unicodedata
-    used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-    return text + " " * max(width - used, 0)
-
-
-def summary(res):
-    if res.status is None:
-        answer = "空响应"
-    elif res.body.startswith("<html>"):
-        answer = f"{res.status} 错误页"
-    else:
-        answer = f"{res.status} {res.body.strip()!r}"
-    log = []
-    for line in res.error_log:                      # 只留消息本身，去掉杂项
-        msg = line.split(" 1#1: *1 ")[1].split("\n")[0].split(", client:")[0]   # 不要 traceback
-        msg = re.sub(r"^\[lua\] |^lua |runtime error: |\S+\(nginx\.conf:\d+\):\d+: ", "", msg)
-        log.append(msg)
-    return answer, log
-
-
-def row(name):
-    answer, log = summary(ngxcoro.run(VARIANTS[name], log_level="notice"))
-    return f"{pad(name, 34)} {pad(answer, 18)} {'; '.join(log) or '（没有线程继续执行，日志为空）'}"
+    return f"{pad(name, W['name col'])} {pad(answer, 18)} {'; '.join(log) or W['nothing logged']}"
 
 # %% check
 report(*(row(name) for name in VARIANTS))
@@ -328,16 +282,7 @@ def lanes(name):
     return timeline_svg(res.snapshots, title=f"{name} -> {answer}")
 
 
-Tweak("variant", list(VARIANTS), lanes, index=4)
-
-# %% zh
-def lanes(name):
-    res = ngxcoro.run(VARIANTS[name], snapshots=True)
-    answer, _ = summary(res)
-    return timeline_svg(res.snapshots, title=f"{name} -> {answer}")
-
-
-Tweak("变体", list(VARIANTS), lanes, index=4)
+Tweak(W["variant"], list(VARIANTS), lanes, index=4)
 
 # %% [markdown]
 # ## pcall does not catch everything
@@ -371,13 +316,7 @@ Predict("在 content_by_lua 里执行 <code>local f = coroutine.wrap(function() 
 text, request, rec = scenario("038-wrap-error")
 wrapped = ngxcoro.run(text, request)
 report(f"{wrapped.status} {summary(wrapped)[1]}",
-       f"real nginx: {rec['status']} {rec['error_log']}")
-
-# %% check answer zh
-text, request, rec = scenario("038-wrap-error")
-wrapped = ngxcoro.run(text, request)
-report(f"{wrapped.status} {summary(wrapped)[1]}",
-       f"真实 nginx：{rec['status']} {rec['error_log']}")
+       W["real"] + f"{rec['status']} {rec['error_log']}")
 
 # %% [markdown]
 # ## nginx surprises: a stale wait flag
@@ -410,11 +349,7 @@ ngxcoro.show(text, request)
 
 # %% check
 stale = ngxcoro.run(text, request)
-report(stale.body, f"real nginx sent the same body: {rec['body'] == stale.body}")
-
-# %% check zh
-stale = ngxcoro.run(text, request)
-report(stale.body, f"真实 nginx 发出的响应体与此相同：{rec['body'] == stale.body}")
+report(stale.body, W["same body"] + str(rec["body"] == stale.body))
 
 # %% [markdown]
 # In the stepper, find the step where `g` ends: the graph shows the entry still blocked in

@@ -28,6 +28,10 @@ from ngxcoro.viz.lessons import (Predict, Tweak, BlogBox, SVG, pre, scenario,
                                  count_history, count_chart_svg)
 from ngxcoro.oracle import count_history as nginx_count_history
 
+# the words the cells below print (the Chinese notebook has its own)
+W = {"model": "model:          ", "recorded": "nginx recorded: ",
+     "tweak": "echo_sleep of /sub_sleep2 (s)", "same": "same as real nginx: "}
+
 conf, request, recording = scenario("162-capture-fan-out")   # ngxcoro/oracle/scenarios/162-*.ngx
 print(conf[conf.index("location /t"):conf.index("location /sub_lua")])
 
@@ -39,6 +43,8 @@ from ngxcoro.viz.lessons import (Predict, Tweak, BlogBox, SVG, pre, scenario,
 from ngxcoro.oracle import count_history as nginx_count_history
 
 set_language("zh")
+W = {"model": "模型：        ", "recorded": "nginx 录制：  ",
+     "tweak": "/sub_sleep2 的 echo_sleep（秒）", "same": "与真实 nginx 相同："}
 
 conf, request, recording = scenario("162-capture-fan-out")   # ngxcoro/oracle/scenarios/162-*.ngx
 print(conf[conf.index("location /t"):conf.index("location /sub_lua")])
@@ -93,12 +99,8 @@ Predict("主请求 <code>/t</code> 停下等待时（它的第一次 <code>final
         "再 +1。随后 <code>finalize_request(r, NGX_DONE)</code> 把最后这一份还回去。")
 
 # %% check answer
-print(f"model:          {ngxcoro.oracle.model_count_history(res.events)[0]}\n"
-      f"nginx recorded: {nginx_count_history(recording['debug'])[0]}")
-
-# %% check answer zh
-print(f"模型：        {ngxcoro.oracle.model_count_history(res.events)[0]}\n"
-      f"nginx 录制：  {nginx_count_history(recording['debug'])[0]}")
+print(f"{W['model']}{ngxcoro.oracle.model_count_history(res.events)[0]}\n"
+      f"{W['recorded']}{nginx_count_history(recording['debug'])[0]}")
 
 # %% [markdown]
 # The whole story of `r->count`, as the model tells it. The echo module holds a reference of
@@ -189,19 +191,7 @@ def fan_out_view(seconds):
     return pre(r.body) + timeline_svg(r.snapshots)
 
 
-Tweak("echo_sleep of /sub_sleep2 (s)", [0.01, 0.02, 0.05, 0.08], fan_out_view, index=1)
-
-# %% zh
-from ngxcoro.viz.timeline import timeline_svg
-
-
-def fan_out_view(seconds):
-    r = ngxcoro.run(conf.replace("echo_sleep 0.02;", f"echo_sleep {seconds};"), request,
-                    snapshots=True)
-    return pre(r.body) + timeline_svg(r.snapshots)
-
-
-Tweak("/sub_sleep2 的 echo_sleep（秒）", [0.01, 0.02, 0.05, 0.08], fan_out_view, index=1)
+Tweak(W["tweak"], [0.01, 0.02, 0.05, 0.08], fan_out_view, index=1)
 
 # %% [markdown]
 # ## The other way: one coroutine, `capture_multi`
@@ -219,13 +209,7 @@ Tweak("/sub_sleep2 的 echo_sleep（秒）", [0.01, 0.02, 0.05, 0.08], fan_out_v
 multi_conf, multi_request, multi_recording = scenario("161-capture-multi-three")
 multi = ngxcoro.run(multi_conf, multi_request)
 print(multi_conf[multi_conf.index("location /t"):multi_conf.index("location /sub_lua")]
-      + multi.body + f"\nsame as real nginx: {multi.body == multi_recording['body']}")
-
-# %% check zh
-multi_conf, multi_request, multi_recording = scenario("161-capture-multi-three")
-multi = ngxcoro.run(multi_conf, multi_request)
-print(multi_conf[multi_conf.index("location /t"):multi_conf.index("location /sub_lua")]
-      + multi.body + f"\n与真实 nginx 相同：{multi.body == multi_recording['body']}")
+      + multi.body + f"\n{W['same']}{multi.body == multi_recording['body']}")
 
 # %% [markdown]
 # With `capture_multi` there are no light threads, no zombies and no `wait`. What you lose is

@@ -41,6 +41,18 @@ if not NGINX:
           "    apt-get install nginx-light libnginx-mod-http-lua libnginx-mod-http-echo\n"
           "(or point NGXCORO_NGINX and NGXCORO_NGINX_MODULES at another build).")
 
+T = {"recorded": "recorded nginx", "real": "real nginx", "model": "model",
+     "sections": {},                     # a section's shown name (English: its own)
+     "no nginx": "real nginx is not installed here: the model's side only",
+     "differing": "{n} differing rows",
+     "head": "<b>{source}</b> vs <b>the model</b>: ",
+     "head diff": "{n} differing rows (marked ! changed, &lt; only nginx, &gt; only the model)",
+     "head no nginx": "nginx is not installed here, so only the model's side is shown "
+                      "(<code>apt-get install nginx-light libnginx-mod-http-lua "
+                      "libnginx-mod-http-echo</code>)",
+     "thread": "the light thread", "to its end": "runs to its end",
+     "rows": "differing rows: {n}", "status": "status: {s} (no complete response)"}
+
 # %% zh
 import difflib
 import html
@@ -59,6 +71,19 @@ if not NGINX:
     print("没有 nginx 时，实验照样运行模型。在 Debian/Ubuntu 上安装 nginx：\n"
           "    apt-get install nginx-light libnginx-mod-http-lua libnginx-mod-http-echo\n"
           "（也可以用 NGXCORO_NGINX 和 NGXCORO_NGINX_MODULES 指向另一个构建）。")
+
+T = {"recorded": "录制的 nginx", "real": "真实 nginx", "model": "模型",
+     "sections": {"startup error": "启动错误", "status": "状态", "body": "响应体",
+                  "error log": "错误日志", "trace": "跟踪记录"},
+     "no nginx": "本机没有安装真实 nginx：只显示模型这一边",
+     "differing": "{n} 行不一致",
+     "head": "<b>{source}</b> 对比 <b>模型</b>：",
+     "head diff": "{n} 行不一致（标记：! 不同，&lt; 只有 nginx 有，&gt; 只有模型有）",
+     "head no nginx": "本机没有安装 nginx，所以只显示模型这一边"
+                      "（<code>apt-get install nginx-light libnginx-mod-http-lua "
+                      "libnginx-mod-http-echo</code>）",
+     "thread": "轻线程", "to its end": "一直运行到结束",
+     "rows": "不一致的行数：{n}", "status": "状态：{s}（没有完整的响应）"}
 
 # %% [markdown]
 # ## The translation
@@ -131,7 +156,7 @@ class Comparison:
     def __init__(self, text, request="GET /t", body=None, recording=None, logs=None):
         self.model, self.model_trace, self.real, self.real_trace = run_both(
             text, request, body, recording)
-        self.source = "recorded nginx" if recording else "real nginx"
+        self.source = T["recorded"] if recording else T["real"]
         m = self.model
         # the error log as `python -m ngxcoro compare` puts both sides: the config's level,
         # no time, pid or connection number; a recording keeps nginx's whole records
@@ -171,12 +196,12 @@ class Comparison:
     def __repr__(self):
         out = []
         if self.real is None:
-            out.append("real nginx is not installed here: the model's side only")
+            out.append(T["no nginx"])
         for name, rows in self.sections:
-            out.append(f"== {name}")
+            out.append(f"== {T['sections'].get(name, name)}")
             out += [f"{m} {a:<42} | {b}" if self.real else f"  {b}" for m, a, b in rows]
         if self.real is not None:
-            out.append(f"{self.differences()} differing rows")
+            out.append(T["differing"].format(n=self.differences()))
         return "\n".join(out)
 
     def _repr_html_(self):
@@ -185,15 +210,12 @@ class Comparison:
         # does not push the other side away
         cell = ("style='text-align:left;vertical-align:top;padding:0 10px;"
                 "white-space:pre-wrap;overflow-wrap:anywhere'")
-        head = (f"<b>{esc(self.source)}</b> vs <b>the model</b>: "
-                + (f"{self.differences()} differing rows (marked ! changed, &lt; only nginx, "
-                   "&gt; only the model)" if self.real is not None else
-                   "nginx is not installed here, so only the model's side is shown "
-                   "(<code>apt-get install nginx-light libnginx-mod-http-lua "
-                   "libnginx-mod-http-echo</code>)"))
-        trs = [f"<tr><th {cell}></th><th {cell}>{esc(self.source)}</th><th {cell}>model</th></tr>"]
+        head = (T["head"].format(source=esc(self.source))
+                + (T["head diff"].format(n=self.differences()) if self.real is not None
+                   else T["head no nginx"]))
+        trs = [f"<tr><th {cell}></th><th {cell}>{esc(self.source)}</th><th {cell}>{T['model']}</th></tr>"]
         for name, rows in self.sections:
-            trs.append(f"<tr><th colspan='3' {cell}>{esc(name)}</th></tr>")
+            trs.append(f"<tr><th colspan='3' {cell}>{esc(T['sections'].get(name, name))}</th></tr>")
             trs += [f"<tr style='{MARK_STYLE[m]}'><td {cell}>{esc(m)}</td><td {cell}>{esc(a)}</td>"
                     f"<td {cell}>{esc(b)}</td></tr>" for m, a, b in rows]
         return (f"<div style='font-size:12px'>{head}<div style='max-height:420px;overflow:auto'>"
@@ -201,137 +223,6 @@ class Comparison:
                 "width:100%;table-layout:fixed'><colgroup><col style='width:2em'>"
                 "<col style='width:50%'><col style='width:50%'></colgroup>"
                 + "".join(trs) + "</table></div></div>")
-
-# %% zh
-# 模型这一边：一个钩子监听器，用那套词汇说出每一步
-from ngxcoro.trace import DebugTrace as ModelTrace, trace_words as nginx_words
-
-
-def as_config(text, request):
-    """裸的 Lua 代码块变成编辑器会生成的那个 location 块。"""
-    from ngxcoro.viz.stepper import is_config
-    return text if is_config(text) else ngxcoro.lua_location(text, ngxcoro.parse_request(request)[1])
-
-
-def model_side(text, request="GET /t", body=None):
-    """(模型的结果, 用 TRACE_WORDS 表示的跟踪记录)。"""
-    hooks = ngxcoro.Hooks()
-    mt = hooks.add(ModelTrace())
-    model = ngxcoro.run(as_config(text, request), request, body=body, hooks=hooks,
-                        log_level="debug")
-    return model, mt.lines
-
-
-def run_both(text, request="GET /t", body=None, recording=None):
-    """(模型结果, 模型跟踪记录, nginx 的 dict 或 None, nginx 跟踪记录或 None)。
-    `recording`：用存下来的真实 nginx 应答（ngxcoro/oracle/scenarios/expected）代替现场运行。"""
-    model, trace = model_side(text, request, body)
-    real = recording or (oracle.run_real(as_config(text, request), request, body=body)
-                         if NGINX else None)
-    return model, trace, real, (nginx_words(real["debug"]) if real else None)
-
-
-MARK_STYLE = {"!": "background:rgba(230,159,0,.25)", "<": "background:rgba(213,94,0,.18)",
-              ">": "background:rgba(0,114,178,.15)", " ": ""}
-SECTION_NAMES = {"startup error": "启动错误", "status": "状态", "body": "响应体",
-                 "error log": "错误日志", "trace": "跟踪记录"}
-
-
-def aligned(left, right):
-    """行 (标记, 左, 右)：' ' 相同，'!' 不同，'<' 只有 nginx 有，'>' 只有模型有。"""
-    rows = []
-    sm = difflib.SequenceMatcher(a=left, b=right, autojunk=False)
-    for tag, i1, i2, j1, j2 in sm.get_opcodes():
-        for k in range(max(i2 - i1, j2 - j1)):
-            a = left[i1 + k] if i1 + k < i2 else None
-            b = right[j1 + k] if j1 + k < j2 else None
-            mark = " " if tag == "equal" else ("!" if a is not None and b is not None
-                                              else ("<" if b is None else ">"))
-            rows.append((mark, a or "", b or ""))
-    return rows
-
-
-def record_rows(records):
-    """把整条错误日志记录拆成行（traceback 的每一行单独成行）。"""
-    return [row for rec in records for row in rec.split("\n")]
-
-
-class Comparison:
-    """一次运行的状态、响应体、错误日志和跟踪记录，nginx 与模型并排。"""
-
-    def __init__(self, text, request="GET /t", body=None, recording=None, logs=None):
-        self.model, self.model_trace, self.real, self.real_trace = run_both(
-            text, request, body, recording)
-        self.source = "录制的 nginx" if recording else "真实 nginx"
-        m = self.model
-        # 错误日志按 `python -m ngxcoro compare` 的方式摆放两边：用配置里的级别，
-        # 不要时间、pid 和连接号；录制结果保留 nginx 的完整记录
-        self.level = config_level(as_config(text, request))
-        if logs is not None:
-            self.log = (record_rows(logs["error_records"]),
-                        record_rows(oracle.error_records(m.error_log)))
-        elif recording is not None:          # 没有日志的录制结果：notice 及以上
-            self.log = (recording["error_log"], oracle.normalise_error_log(m.error_log))
-        else:
-            self.log = ((oracle.log_view(self.real["raw_error_log"], self.level)
-                         if self.real else None), oracle.log_view(m.error_log, self.level))
-        mine = {"status": [str(m.status)], "body": m.body.split("\n"),
-                "error log": self.log[1], "trace": self.model_trace}
-        if m.startup_error or (self.real or {}).get("startup_error"):
-            mine = {"startup error": [m.startup_error or ""], **mine}
-        self.sections = []
-        for name, ours in mine.items():
-            if self.real is None:
-                theirs = None
-            elif name == "startup error":
-                theirs = [self.real.get("startup_error") or ""]
-            elif name == "status":
-                theirs = [str(self.real["status"])]
-            elif name == "body":
-                theirs = self.real["body"].split("\n")
-            elif name == "error log":
-                theirs = self.log[0]
-            else:
-                theirs = self.real_trace
-            rows = aligned(theirs, ours) if theirs is not None else [(" ", "", x) for x in ours]
-            self.sections.append((name, rows))
-
-    def differences(self):
-        return sum(1 for _, rows in self.sections for r in rows if r[0] != " ")
-
-    def __repr__(self):
-        out = []
-        if self.real is None:
-            out.append("本机没有安装真实 nginx：只显示模型这一边")
-        for name, rows in self.sections:
-            out.append(f"== {SECTION_NAMES[name]}")
-            out += [f"{m} {a:<42} | {b}" if self.real else f"  {b}" for m, a, b in rows]
-        if self.real is not None:
-            out.append(f"{self.differences()} 行不一致")
-        return "\n".join(out)
-
-    def _repr_html_(self):
-        esc = html.escape
-        # 两列等宽，长行自动折行，这样一边的长日志行不会把另一边挤走
-        cell = ("style='text-align:left;vertical-align:top;padding:0 10px;"
-                "white-space:pre-wrap;overflow-wrap:anywhere'")
-        head = (f"<b>{esc(self.source)}</b> 对比 <b>模型</b>："
-                + (f"{self.differences()} 行不一致（标记：! 不同，&lt; 只有 nginx 有，"
-                   "&gt; 只有模型有）" if self.real is not None else
-                   "本机没有安装 nginx，所以只显示模型这一边"
-                   "（<code>apt-get install nginx-light libnginx-mod-http-lua "
-                   "libnginx-mod-http-echo</code>）"))
-        trs = [f"<tr><th {cell}></th><th {cell}>{esc(self.source)}</th><th {cell}>模型</th></tr>"]
-        for name, rows in self.sections:
-            trs.append(f"<tr><th colspan='3' {cell}>{esc(SECTION_NAMES[name])}</th></tr>")
-            trs += [f"<tr style='{MARK_STYLE[m]}'><td {cell}>{esc(m)}</td><td {cell}>{esc(a)}</td>"
-                    f"<td {cell}>{esc(b)}</td></tr>" for m, a, b in rows]
-        return (f"<div style='font-size:12px'>{head}<div style='max-height:420px;overflow:auto'>"
-                "<table style='font-family:monospace;border-collapse:collapse;margin:0;"
-                "width:100%;table-layout:fixed'><colgroup><col style='width:2em'>"
-                "<col style='width:50%'><col style='width:50%'></colgroup>"
-                + "".join(trs) + "</table></div></div>")
-
 
 # %% [markdown]
 # ## An example
@@ -433,7 +324,7 @@ location = /sub {
 }
 """
 bodies = {
-    "runs to its end": 'ngx.say("child")',
+    T["to its end"]: 'ngx.say("child")',
     "ngx.sleep(0.01)": 'ngx.sleep(0.01) ngx.say("child")',
     "coroutine.yield()": 'coroutine.yield() ngx.say("child")',
     "capture /sub": 'ngx.say("child: ", ngx.location.capture("/sub").body)',
@@ -446,35 +337,7 @@ def thread_variant(name):
     return count_chart_svg(c.model, height=130) + c._repr_html_()
 
 
-Tweak("the light thread", list(bodies), thread_variant, index=1)
-
-# %% zh
-one_thread = """location = /t {
-    content_by_lua_block {
-        ngx.thread.spawn(function() BODY end)
-        ngx.say("entry goes on")
-    }
-}
-location = /sub {
-    echo_sleep 0.02;
-    echo "hello";
-}
-"""
-bodies = {
-    "一直运行到结束": 'ngx.say("child")',
-    "ngx.sleep(0.01)": 'ngx.sleep(0.01) ngx.say("child")',
-    "coroutine.yield()": 'coroutine.yield() ngx.say("child")',
-    "capture /sub": 'ngx.say("child: ", ngx.location.capture("/sub").body)',
-    'error("boom")': 'error("boom")',
-}
-
-
-def thread_variant(name):
-    c = Comparison(one_thread.replace("BODY", bodies[name]))
-    return count_chart_svg(c.model, height=130) + c._repr_html_()
-
-
-Tweak("轻线程", list(bodies), thread_variant, index=1)
+Tweak(T["thread"], list(bodies), thread_variant, index=1)
 
 # %% [markdown]
 # ## A recorded comparison
@@ -491,18 +354,8 @@ Tweak("轻线程", list(bodies), thread_variant, index=1)
 text169, request169, recording169 = scenario("169-exit-entry-pending-capture")
 c169 = Comparison(text169, request169, recording=recording169,
                   logs=oracle.read_log_recording("169-exit-entry-pending-capture"))
-print(f"differing rows: {c169.differences()}",
-      f"status: {c169.model.status} (no complete response)",
-      *oracle.normalise_error_log(c169.model.error_log),
-      *[x for x in c169.model_trace if x.startswith(("FINALIZE", "TERMINATE", "CLOSE_REQ"))],
-      sep="\n")
-
-# %% check zh
-text169, request169, recording169 = scenario("169-exit-entry-pending-capture")
-c169 = Comparison(text169, request169, recording=recording169,
-                  logs=oracle.read_log_recording("169-exit-entry-pending-capture"))
-print(f"不一致的行数：{c169.differences()}",
-      f"状态：{c169.model.status}（没有完整的响应）",
+print(T["rows"].format(n=c169.differences()),
+      T["status"].format(s=c169.model.status),
       *oracle.normalise_error_log(c169.model.error_log),
       *[x for x in c169.model_trace if x.startswith(("FINALIZE", "TERMINATE", "CLOSE_REQ"))],
       sep="\n")

@@ -25,6 +25,11 @@ import inspect
 import ngxcoro
 from ngxcoro.ngx_lua import util
 
+# the words the cells below print and draw (the Chinese notebook has its own)
+W = {"posts": "posts", "walked": "nodes walked", "longest": "longest walk", "posts col": 7,
+     "loop": "spawn in a loop", "chain": "spawn chain", "walked in all": "walked {n} in all",
+     "N threads": "N threads", "N axis": "N (light threads)", "cpu s": "CPU s"}
+
 print(inspect.getsource(util.post_thread))
 
 # %% check zh
@@ -34,6 +39,9 @@ from ngxcoro.ngx_lua import util
 from ngxcoro.viz import set_language
 
 set_language("zh")
+W = {"posts": "投递次数", "walked": "走过的节点", "longest": "最长一次", "posts col": 9,
+     "loop": "循环里 spawn", "chain": "链式 spawn", "walked in all": "共走过 {n} 个节点",
+     "N threads": "线程数 N", "N axis": "N（轻线程数）", "cpu s": "CPU 秒"}
 
 print(inspect.getsource(util.post_thread))
 
@@ -68,6 +76,16 @@ def walks(lua, n, **kw):
     w = hooks.add(Walk())
     res = ngxcoro.run_lua(lua.replace("N", str(n)), hooks=hooks, **kw)
     return res, w.walks
+
+
+def scenario_walks(name):
+    """The walks of a recorded scenario's run in the model."""
+    from ngxcoro.viz.lessons import scenario
+    conf, request, _ = scenario(name)
+    hooks = ngxcoro.Hooks()
+    w = hooks.add(Walk())
+    ngxcoro.run(conf, request, hooks=hooks)
+    return w.walks
 
 
 # %% [markdown]
@@ -107,24 +125,23 @@ Predict("父协程在循环里 spawn 1000 个轻线程，每个线程都 sleep�
         "里：唤醒它的是它的定时器。")
 
 # %% check answer
+import unicodedata
+
+
+def rjust(s, n):
+    """s right-aligned in n columns (a Chinese character takes two)."""
+    return " " * max(0, n - sum(2 if unicodedata.east_asian_width(c) in "WF" else 1
+                                for c in s)) + s
+
+
 def table(lua):
-    rows = [f"{'N':>6} {'posts':>7} {'nodes walked':>13} {'longest walk':>13}"]
+    cols = (6, W["posts col"], 13, 13)
+    rows = [" ".join(rjust(s, n) for s, n in zip(("N", W["posts"], W["walked"], W["longest"]),
+                                                 cols))]
     for n in (10, 100, 1000):
         res, w = walks(lua, n)
         assert res.status == 200, res.message
-        rows.append(f"{n:>6} {len(w):>7} {sum(w):>13} {max(w):>13}")
-    print("\n".join(rows))
-
-
-table(spawn_loop)
-
-# %% check answer zh
-def table(lua):
-    rows = [f"{'N':>6} {'投递次数':>5} {'走过的节点':>8} {'最长一次':>9}"]
-    for n in (10, 100, 1000):
-        res, w = walks(lua, n)
-        assert res.status == 200, res.message
-        rows.append(f"{n:>6} {len(w):>9} {sum(w):>13} {max(w):>13}")
+        rows.append(f"{n:>6} {len(w):>{cols[1]}} {sum(w):>13} {max(w):>13}")
     print("\n".join(rows))
 
 
@@ -207,7 +224,7 @@ def bars_svg(rows, width=620, row_h=70):
         y0 = i * row_h + row_h - 10
         bw = (width - 170) / max(len(w), 1)
         out.append(f"<text x='0' y='{y0 - 20}'>{html.escape(name)}</text>"
-                   f"<text x='0' y='{y0 - 6}' fill='#555'>walked {sum(w)} in all</text>"
+                   f"<text x='0' y='{y0 - 6}' fill='#555'>{W['walked in all'].format(n=sum(w))}</text>"
                    f"<line x1='160' x2='{width}' y1='{y0}' y2='{y0}' stroke='#999'/>")
         for k, v in enumerate(w):
             h = (row_h - 20) * v / top
@@ -218,42 +235,11 @@ def bars_svg(rows, width=620, row_h=70):
 
 
 def both(n):
-    return bars_svg([("spawn in a loop", walks(spawn_loop, n)[1]),
-                     ("spawn chain", walks(spawn_chain, n)[1])])
+    return bars_svg([(W["loop"], walks(spawn_loop, n)[1]),
+                     (W["chain"], walks(spawn_chain, n)[1])])
 
 
-Tweak("N threads", [5, 10, 20, 40, 80], both, index=2)
-
-# %% zh
-import html
-from ngxcoro.viz.lessons import Tweak
-
-
-def bars_svg(rows, width=620, row_h=70):
-    """每种写法一行柱子：第 k 根柱子 = 第 k 次投递走过的节点数。"""
-    top = max(max(w) for _, w in rows) or 1
-    out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' "
-           f"height='{row_h * len(rows) + 10}' font-family='sans-serif' font-size='11'>"]
-    for i, (name, w) in enumerate(rows):
-        y0 = i * row_h + row_h - 10
-        bw = (width - 170) / max(len(w), 1)
-        out.append(f"<text x='0' y='{y0 - 20}'>{html.escape(name)}</text>"
-                   f"<text x='0' y='{y0 - 6}' fill='#555'>共走过 {sum(w)} 个节点</text>"
-                   f"<line x1='160' x2='{width}' y1='{y0}' y2='{y0}' stroke='#999'/>")
-        for k, v in enumerate(w):
-            h = (row_h - 20) * v / top
-            out.append(f"<rect x='{160 + k * bw:.1f}' y='{y0 - h:.1f}' width='{max(bw - 1, 1):.1f}' "
-                       f"height='{max(h, 0.5):.1f}' fill='{'#0072B2' if i == 0 else '#D55E00'}'/>")
-    out.append("</svg>")
-    return "".join(out)
-
-
-def both(n):
-    return bars_svg([("循环里 spawn", walks(spawn_loop, n)[1]),
-                     ("链式 spawn", walks(spawn_chain, n)[1])])
-
-
-Tweak("线程数 N", [5, 10, 20, 40, 80], both, index=2)
+Tweak(W["N threads"], [5, 10, 20, 40, 80], both, index=2)
 
 # %% [markdown]
 # ## Wall-clock time of the model
@@ -277,8 +263,8 @@ def cpu_seconds(lua, n):
 
 
 sizes = [1000, 2000, 4000, 8000]
-timings = {"spawn in a loop": [cpu_seconds(spawn_loop, n) for n in sizes],
-           "spawn chain": [cpu_seconds(spawn_chain, n) for n in sizes]}
+timings = {W["loop"]: [cpu_seconds(spawn_loop, n) for n in sizes],
+           W["chain"]: [cpu_seconds(spawn_chain, n) for n in sizes]}
 
 
 def plot_svg(xs, series, width=460, height=240):
@@ -290,51 +276,8 @@ def plot_svg(xs, series, width=460, height=240):
            "font-family='sans-serif' font-size='11'>",
            f"<line x1='50' y1='{Y(0)}' x2='{width - 20}' y2='{Y(0)}' stroke='#999'/>",
            f"<line x1='50' y1='{Y(0)}' x2='50' y2='15' stroke='#999'/>",
-           f"<text x='{width / 2}' y='{height - 5}' text-anchor='middle'>N (light threads)</text>",
-           "<text x='5' y='12'>CPU s</text>"]
-    out += [f"<text x='{X(x):.0f}' y='{Y(0) + 14:.0f}' text-anchor='middle'>{x}</text>" for x in xs]
-    out += [f"<text x='45' y='{Y(v) + 4:.0f}' text-anchor='end'>{v:.1f}</text>"
-            for v in (ymax / 2, ymax / 1.1)]
-    for i, (name, ys) in enumerate(series.items()):
-        colour = "#0072B2" if i == 0 else "#D55E00"
-        pts = " ".join(f"{X(x):.1f},{Y(y):.1f}" for x, y in zip(xs, ys))
-        out.append(f"<polyline points='{pts}' fill='none' stroke='{colour}' stroke-width='2'/>")
-        out += [f"<circle cx='{X(x):.1f}' cy='{Y(y):.1f}' r='3' fill='{colour}'/>"
-                for x, y in zip(xs, ys)]
-        out.append(f"<text x='60' y='{25 + 14 * i}' fill='{colour}'>{html.escape(name)}</text>")
-    out.append("</svg>")
-    return "".join(out)
-
-
-from ngxcoro.viz.lessons import SVG
-SVG(plot_svg(sizes, timings))
-
-# %% zh
-import time
-
-
-def cpu_seconds(lua, n):
-    t = time.process_time()
-    ngxcoro.run_lua(lua.replace("N", str(n)))
-    return time.process_time() - t
-
-
-sizes = [1000, 2000, 4000, 8000]
-timings = {"循环里 spawn": [cpu_seconds(spawn_loop, n) for n in sizes],
-           "链式 spawn": [cpu_seconds(spawn_chain, n) for n in sizes]}
-
-
-def plot_svg(xs, series, width=460, height=240):
-    """一个小折线图：x = N，y = 秒。"""
-    ymax = max(max(v) for v in series.values()) * 1.1
-    X = lambda x: 50 + (width - 70) * x / xs[-1]
-    Y = lambda y: height - 30 - (height - 50) * y / ymax
-    out = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
-           "font-family='sans-serif' font-size='11'>",
-           f"<line x1='50' y1='{Y(0)}' x2='{width - 20}' y2='{Y(0)}' stroke='#999'/>",
-           f"<line x1='50' y1='{Y(0)}' x2='50' y2='15' stroke='#999'/>",
-           f"<text x='{width / 2}' y='{height - 5}' text-anchor='middle'>N（轻线程数）</text>",
-           "<text x='5' y='12'>CPU 秒</text>"]
+           f"<text x='{width / 2}' y='{height - 5}' text-anchor='middle'>{W['N axis']}</text>",
+           f"<text x='5' y='12'>{W['cpu s']}</text>"]
     out += [f"<text x='{X(x):.0f}' y='{Y(0) + 14:.0f}' text-anchor='middle'>{x}</text>" for x in xs]
     out += [f"<text x='45' y='{Y(v) + 4:.0f}' text-anchor='end'>{v:.1f}</text>"
             for v in (ymax / 2, ymax / 1.1)]
@@ -359,13 +302,10 @@ SVG(plot_svg(sizes, timings))
 # ## 场景 044：五十个线程，只有一个节点的链表
 
 # %% check
-from ngxcoro.viz.lessons import BlogBox, scenario
+from ngxcoro.viz.lessons import BlogBox
 
-conf44, req44, _ = scenario("044-many-threads")
-hooks = ngxcoro.Hooks()
-w44 = hooks.add(Walk())
-ngxcoro.run(conf44, req44, hooks=hooks)
-print(f"044: {len(w44.walks)} posts, {sum(w44.walks)} nodes walked")
+w44 = scenario_walks("044-many-threads")
+print(f"044: {len(w44)} posts, {sum(w44)} nodes walked")
 BlogBox("ngx.thread.spawn puts the parent coroutine into the list ctx->posted_threads "
         "points to; post_thread walks to the end of that list to append it.",
         "In a spawn loop the walk is empty every time. The parent is popped before its next "
@@ -374,13 +314,10 @@ BlogBox("ngx.thread.spawn puts the parent coroutine into the list ctx->posted_th
         "044-many-threads")
 
 # %% check zh
-from ngxcoro.viz.lessons import BlogBox, scenario
+from ngxcoro.viz.lessons import BlogBox
 
-conf44, req44, _ = scenario("044-many-threads")
-hooks = ngxcoro.Hooks()
-w44 = hooks.add(Walk())
-ngxcoro.run(conf44, req44, hooks=hooks)
-print(f"044：投递 {len(w44.walks)} 次，共走过 {sum(w44.walks)} 个节点")
+w44 = scenario_walks("044-many-threads")
+print(f"044：投递 {len(w44)} 次，共走过 {sum(w44)} 个节点")
 BlogBox("ngx.thread.spawn 创建轻线程后调用 ngx_http_lua_post_thread，把父协程放在 "
         "ctx->posted_threads 指向的链表中；post_thread 要走到链表末尾才能把它追加进去。",
         "在 spawn 循环里，每次遍历都是空的。父协程在下一次 spawn 之前就被取出了，而阻塞在 "

@@ -43,7 +43,23 @@ from ngxcoro.oracle import normalise_error_log
 from ngxcoro.trace import DebugTrace, trace_words
 from ngxcoro.viz.lessons import BlogBox, Predict, Tweak, pre, scenario_info
 
+W = {"model:": "model: ", "nginx:": "nginx: "}     # the labels of versus()
 
+# %% zh
+import sys
+
+import ngxcoro
+from ngxcoro.compare import side_by_side
+from ngxcoro.oracle import normalise_error_log
+from ngxcoro.trace import DebugTrace, trace_words
+from ngxcoro.viz import set_language
+from ngxcoro.viz.lessons import BlogBox, Predict, Tweak, pre, scenario_info
+
+set_language("zh")
+
+W = {"model:": "模型：  ", "nginx:": "nginx： "}
+
+# %%
 def report(*lines):
     """Print the lines as one block (a single write keeps the saved output byte-stable)."""
     sys.stdout.write("\n".join(map(str, lines)) + "\n")
@@ -95,73 +111,9 @@ def story(res, shown=SHOWN):
 
 def versus(res, rec):
     """The model's answer and real nginx's, one line each."""
-    return f"model: {res.status} {res.body!r}", f"nginx: {rec['status']} {rec['body']!r}"
+    return (f"{W['model:']}{res.status} {res.body!r}",
+            f"{W['nginx:']}{rec['status']} {rec['body']!r}")
 
-# %% zh
-import sys
-
-import ngxcoro
-from ngxcoro.compare import side_by_side
-from ngxcoro.oracle import normalise_error_log
-from ngxcoro.trace import DebugTrace, trace_words
-from ngxcoro.viz import set_language
-from ngxcoro.viz.lessons import BlogBox, Predict, Tweak, pre, scenario_info
-
-set_language("zh")
-
-
-def report(*lines):
-    """一次性打印多行（只调用一次 write，保存的输出才逐字节稳定）。"""
-    sys.stdout.write("\n".join(map(str, lines)) + "\n")
-
-
-def peer_run(name, **kw):
-    """带着场景的 `# peer:` 行让模型运行：返回 (配置, 录制结果, 运行结果)。"""
-    text, info, rec = scenario_info(name)
-    res = ngxcoro.run(text, info["request"], peers=info["peers"], snapshots=True, **kw)
-    return text, rec, res
-
-
-SHOWN = ("sock_connect", "sock_handler", "sock_send", "sock_read_yield", "sock_recv",
-         "sock_receive_done_single", "sock_wake", "sock_read_error", "run_thread",
-         "thread_ended", "back_to_parent", "user_thread_wait", "sock_keepalive",
-         "sock_pool_get")
-
-
-def detail(e, d):
-    u = str(d.get("u", ""))
-    return {
-        "sock_connect": lambda: f"{u} rc={d.get('rc')}",
-        "sock_handler": lambda: f"{u} wev {d.get('wev')}",
-        "sock_send": lambda: f"{u} {d.get('n')} bytes",
-        "sock_read_yield": lambda: f"{u} {d.get('co')}",
-        "sock_recv": lambda: f"{u} {d.get('n')} bytes",
-        "sock_wake": lambda: f"{u} -> {d.get('co')} ({d.get('side') or '-'})",
-        "sock_read_error": lambda: u,
-        "run_thread": lambda: d.get("co"),
-        "thread_ended": lambda: d.get("co"),
-        "back_to_parent": lambda: f"{d.get('co')} -> {d.get('parent')}",
-        "user_thread_wait": lambda: f"{d.get('parent')} waits {d.get('child')}",
-        "sock_keepalive": lambda: f"{u} {d.get('key')}",
-        "sock_pool_get": lambda: d.get("key"),
-        "phase_handler": lambda: f"{d.get('phase')} {d.get('uri')}",
-        "run_thread_returned": lambda: f"rc={d.get('rc')}",
-    }.get(e, lambda: "")()
-
-
-def story(res, shown=SHOWN):
-    """套接字的每一步：虚拟时间、模型事件、内容、对应的 C 函数。"""
-    rows = []
-    for s in res.snapshots:
-        if s["event"] in shown:
-            rows.append(f"{s['t_ms']:>4} ms  {s['event']:<24} {detail(s['event'], s['data']):<26}"
-                        f" {s['where'].get('c_function') or ''}".rstrip())
-    return "\n".join(rows)
-
-
-def versus(res, rec):
-    """模型的回答和真实 nginx 的回答，各一行。"""
-    return f"模型：  {res.status} {res.body!r}", f"nginx： {rec['status']} {rec['body']!r}"
 
 # %% [markdown]
 # ## One socket, one request, three waits

@@ -43,11 +43,6 @@ WORDS = {"close": "the client closes the connection",
          "abort at": "the client closes at",
          "status": "what the client got"}
 
-
-def report(*lines):
-    """Print the lines as one block (a single write keeps the saved output byte-stable)."""
-    sys.stdout.write("\n".join(map(str, lines)) + "\n")
-
 # %% zh
 import re
 import sys
@@ -64,11 +59,6 @@ WORDS = {"close": "客户端关闭连接",
          "log": "日志:", "model": "模型", "nginx": "真实 nginx",
          "abort at": "客户端关闭连接的时刻",
          "status": "客户端收到的"}
-
-
-def report(*lines):
-    """把这些行一次写出（只写一次，保存的输出才是字节稳定的）。"""
-    sys.stdout.write("\n".join(map(str, lines)) + "\n")
 
 # %% [markdown]
 # ## How nginx notices
@@ -104,6 +94,11 @@ def report(*lines):
 # 场景 584 没有回调：入口线程 sleep 0.5 秒，一个轻线程 sleep 0.6 秒，客户端在 0.2 秒时关闭连接。
 
 # %%
+def report(*lines):
+    """Print the lines as one block (a single write keeps the saved output byte-stable)."""
+    sys.stdout.write("\n".join(map(str, lines)) + "\n")
+
+
 def lua_message(line):
     """The message of an ngx.log line (model or recording), without its prefix and tail."""
     m = re.search(r"\[lua\] .*?\):\d+: (.*?)(?:, client: |$)", line)

@@ -41,11 +41,6 @@ import ngxcoro
 from ngxcoro.nginx.core import rc_name
 from ngxcoro.viz.lessons import BlogBox, Predict, Tweak, pre, scenario, scenario_info
 
-
-def report(*lines):
-    """Print the lines as one block (a single write keeps the saved output byte-stable)."""
-    sys.stdout.write("\n".join(map(str, lines)) + "\n")
-
 # %% zh
 import re
 import sys
@@ -56,11 +51,6 @@ from ngxcoro.viz import set_language
 from ngxcoro.viz.lessons import BlogBox, Predict, Tweak, pre, scenario, scenario_info
 
 set_language("zh")
-
-
-def report(*lines):
-    """把这些行作为一整块打印（只调用一次 write，保存的输出才逐字节稳定）。"""
-    sys.stdout.write("\n".join(map(str, lines)) + "\n")
 
 # %% [markdown]
 # The words the printouts below use (the code that prints them is shared by both languages):
@@ -153,6 +143,11 @@ W = {
 }
 
 # %%
+def report(*lines):
+    """Print the lines as one block (a single write keeps the saved output byte-stable)."""
+    sys.stdout.write("\n".join(map(str, lines)) + "\n")
+
+
 def story(res):
     """The moments that decide the order, one line each: time, then what happens."""
     rows, shown, logs, who = [], "", 0, "nginx"
@@ -222,6 +217,13 @@ def audit(error_log):
     return [re.search(r"\[lua\] \S+: (.*?)(?:, (?:context|client)|$)", l).group(1)
             for l in error_log]
 
+
+def outcome(res, rec):
+    """Two lines: the model's status, body and audit, then the recording's."""
+    return (f"{W['model']}: {res.status} {res.body!r}  {W['audit']}: {audit(res.error_log)}",
+            f"{W['real']}:  {rec['status']} {rec['body']!r}  {W['audit']}: "
+            f"{audit(rec['error_log'])}")
+
 # %% [markdown]
 # ## The program
 # Scenario `1200-capstone-buggy-slow-peer`. The peer (a scripted server, `ngxcoro/peers.py`)
@@ -286,11 +288,7 @@ Predict("报价服务 150 ms 后才回答。客户端收到的响应体是什么
 
 # %% check answer
 _, _, rec_slow, slow = run_scenario("1200-capstone-buggy-slow-peer")
-report(story(slow), "",
-       f"{W['model']}: {slow.status} {slow.body!r}  {W['audit']}: {audit(slow.error_log)}",
-       f"{W['real']}:  {rec_slow['status']} {rec_slow['body']!r}  "
-       f"{W['audit']}: {audit(rec_slow['error_log'])}",
-       nginx_moments(rec_slow))
+report(story(slow), "", *outcome(slow, rec_slow), nginx_moments(rec_slow))
 
 # %% [markdown]
 # ## Find why: step through it
@@ -397,11 +395,7 @@ BlogBox("协程 yield（ngx.sleep、ngx.socket 等）时，或者父协程和它
 
 # %% check
 _, _, rec_fast, fast = run_scenario("1201-capstone-buggy-fast-peer")
-report(story(fast), "",
-       f"{W['model']}: {fast.status} {fast.body!r}  {W['audit']}: {audit(fast.error_log)}",
-       f"{W['real']}:  {rec_fast['status']} {rec_fast['body']!r}  "
-       f"{W['audit']}: {audit(rec_fast['error_log'])}",
-       nginx_moments(rec_fast))
+report(story(fast), "", *outcome(fast, rec_fast), nginx_moments(rec_fast))
 
 # %% [markdown]
 # ## The fix
@@ -436,10 +430,7 @@ print(fixed.split("\n\n", 1)[1])
 # %% check
 for name in ("1202-capstone-fixed-slow-peer", "1203-capstone-fixed-fast-peer"):
     _, _, rec, res = run_scenario(name)
-    report(f"--- {name}", story(res),
-           f"{W['model']}: {res.status} {res.body!r}  {W['audit']}: {audit(res.error_log)}",
-           f"{W['real']}:  {rec['status']} {rec['body']!r}  {W['audit']}: "
-           f"{audit(rec['error_log'])}")
+    report(f"--- {name}", story(res), *outcome(res, rec))
 
 # %% [markdown]
 # The fixed program with the fast peer, in the stepper. Watch the second request box (the
