@@ -13,18 +13,21 @@ import pytest
 def pytest_collection_modifyitems(config, items):
     """With pytest-xdist's `--dist loadgroup` (pyproject's addopts), tests that
     must share one process stay together: each lesson's nbval cells (one kernel
-    runs them in order), each browser module's tests of one language (one
-    JupyterLab server), the differential checks of one scenario (they share its
-    memoised model run), and test_viz_graph.py (its tests share every scenario's
-    frames, memoised for the module).  Everything else is spread one test at a time."""
+    runs them in order), the browser tests (the lessons' in two groups, one per
+    language, each with its own JupyterLab; the site's in one, over one npm
+    cache), the differential checks of one scenario (they share its memoised
+    model run), and test_viz_graph.py (its tests share every scenario's frames,
+    memoised for the module).  Everything else is spread one test at a time."""
     for item in items:
         path = pathlib.Path(str(item.fspath))
         if path.suffix == ".ipynb":
             group = f"nb:{path.parent.name}/{path.name}"
-        elif item.get_closest_marker("browser") is not None:
-            # two groups per module, so two workers share the lessons (each starts
-            # its own JupyterLab and chromium once)
+        elif path.name == "test_browser_lab.py":
+            # two groups, so two workers share the lessons (each starts its own
+            # JupyterLab and chromium once)
             group = f"browser:{path.name}:{'zh' if '[zh/' in item.nodeid else 'en'}"
+        elif item.get_closest_marker("browser") is not None:
+            group = f"browser:{path.name}"     # test_site: one npm cache, one build
         elif path.name == "test_viz_graph.py":
             group = "module:test_viz_graph.py"
         elif path.name == "test_differential.py" and hasattr(item, "callspec") \
