@@ -16,8 +16,8 @@ def pytest_collection_modifyitems(config, items):
     runs them in order), the browser tests (the lessons' in two groups, one per
     language, each with its own JupyterLab; the site's in one, over one npm
     cache), the differential checks of one scenario (they share its memoised
-    model run), and test_viz_graph.py (its tests share every scenario's frames,
-    memoised for the module).  Everything else is spread one test at a time."""
+    model run), and test_viz_graph.py's tests over every scenario's frames
+    (memoised for the module; its rendering runs in parts, spread).  Everything else is spread one test at a time."""
     for item in items:
         path = pathlib.Path(str(item.fspath))
         if path.suffix == ".ipynb":
@@ -28,7 +28,8 @@ def pytest_collection_modifyitems(config, items):
             group = f"browser:{path.name}:{'zh' if '[zh/' in item.nodeid else 'en'}"
         elif item.get_closest_marker("browser") is not None:
             group = f"browser:{path.name}"     # test_site: one npm cache, one build
-        elif path.name == "test_viz_graph.py":
+        elif path.name == "test_viz_graph.py" and not item.name.startswith(
+                "test_every_scenario_renders"):
             group = "module:test_viz_graph.py"
         elif path.name == "test_differential.py" and hasattr(item, "callspec") \
                 and "path" in item.callspec.params:

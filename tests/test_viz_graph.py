@@ -65,9 +65,12 @@ def frames(path):
     return _FRAMES[path]
 
 
-def _to_render():
+PARTS = 4         # the scenarios in four parts, so parallel workers share the rendering
+
+
+def _to_render(part=None):
     out = []
-    for p in SCENARIOS:
+    for p in SCENARIOS if part is None else SCENARIOS[part::PARTS]:
         snaps, dots = frames(p)
         if p.stem in FULL:
             out += dots
@@ -76,9 +79,10 @@ def _to_render():
     return list(dict.fromkeys(out))
 
 
-def _before_any_request():
+def _before_any_request(part=None):
     """The frames of init_by_lua*, which runs at start-up with no request at all."""
-    return {d for p in SCENARIOS for s, d in zip(*frames(p)) if not s["requests"]}
+    return {d for p in (SCENARIOS if part is None else SCENARIOS[part::PARTS])
+            for s, d in zip(*frames(p)) if not s["requests"]}
 
 
 def test_the_scenarios_are_there():
@@ -88,15 +92,16 @@ def test_the_scenarios_are_there():
 
 
 # ------------------------------------------------------------------ rendering
+@pytest.mark.parametrize("part", range(PARTS))
 @pytest.mark.parametrize("name", render.RENDERERS)
-def test_every_scenario_renders(name):
+def test_every_scenario_renders(name, part):
     if render.executable(name) is None:
         if name == "graphviz-pure":
             pytest.fail("graphviz-pure is a pip dependency of ngxcoro, but it is missing")
         pytest.skip(f"{name} is not installed")
-    dots = _to_render()
-    early = _before_any_request()
-    assert len(dots) > 1000
+    dots = _to_render(part)
+    early = _before_any_request(part)
+    assert len(dots) > 1000 // PARTS
     render.cache_clear()
     svgs = render.svgs(dots, name)          # raises RenderError (with stderr) on rc != 0
     assert len(svgs) == len(dots)
