@@ -8,6 +8,11 @@ it in headless Chromium, and times, inside the page, "Next" from the click
 until the new SVG is in the DOM and painted (two animation frames), over
 every step up to 300.  For comparison it also times the kernel-side way of
 drawing a step: building the DOT of a snapshot and rendering it to SVG.
+
+Then it opens a big run (7,000 light threads that sleep and are waited on:
+about 180,000 events, recorded up to the snapshot cap) the way a learner
+would: the model run, the Stepper built, the page loaded until the first
+step's picture is in the DOM, and a jump to the last step.
 """
 from __future__ import annotations
 
@@ -21,6 +26,9 @@ import time
 import ngxcoro
 from ngxcoro.viz import graph, render
 from ngxcoro.viz.stepper import Stepper
+
+BIG = ("local ts = {} for i = 1, 7000 do ts[i] = ngx.thread.spawn(function() "
+       "ngx.sleep((i % 50) / 1000) end) end for i = 1, 7000 do ngx.thread.wait(ts[i]) end")
 
 CASES = {
     "small": "local t = ngx.thread.spawn(function() ngx.sleep(0.1) end) ngx.thread.wait(t)",
@@ -115,6 +123,34 @@ def main():
                   f"{statistics.median(sync):>9.2f} {q(sync):>9.2f} | "
                   f"{statistics.median(ms):>9.1f} {q(ms):>10.1f} | "
                   f"{statistics.median(kernel):>8.1f} {q(kernel):>9.1f}")
+        # a big run, opened: model run, Stepper, page load to the first picture, last step
+        t0 = time.perf_counter()
+        res = ngxcoro.run_lua(BIG, snapshots=True)
+        t_run = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        st = Stepper(res)
+        t_st = time.perf_counter() - t0
+        path = tmp / "big.html"
+        size = page_for(st, path)
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        t0 = time.perf_counter()
+        pg.goto(path.as_uri())
+        pg.wait_for_function("window.__ready === true && !!document.querySelector("
+                             "'.ngxc-graph svg')", timeout=120000)
+        t_open = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        pg.evaluate("() => window.__model.set('index', window.__model.get('frames').length - 1)")
+        pg.wait_for_function("document.querySelector('.ngxc-steplabel').dataset.step == "
+                             "document.querySelector('.ngxc-steplabel').dataset.last")
+        t_last = time.perf_counter() - t0
+        pg.close()
+        note = next((n for n in res.notes if n.startswith("steps")), "")
+        more = int(note.split(";")[1].split()[0].replace(",", "")) if ";" in note else 0
+        print(f"\nbig run: {len(res.snapshots) + more:,} steps, {len(res.snapshots):,} "
+              f"recorded ({note or 'all'})")
+        print(f"  model run {t_run:.1f} s + Stepper {t_st:.1f} s + page open to the first "
+              f"picture {t_open:.1f} s = {t_run + t_st + t_open:.1f} s ({size / 2**20:.1f} MB "
+              f"page); jump to the last step {t_last * 1000:.0f} ms")
         browser.close()
     print("browser JS work: the synchronous update after the step changes (decode the frame,"
           " swap the SVG, mark the source);")
