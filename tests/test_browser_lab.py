@@ -564,6 +564,47 @@ def test_tour_in_notebook7(browser, notebook7):
 REOPEN = [p for p in NOTEBOOKS if p.stem in ("02-spawn-post-thread", "08-lab")]
 
 
+BIG_STEPPER = ("import ngxcoro\n"
+               "ngxcoro.show('local ts = {} for i = 1, 60 do ts[i] = ngx.thread.spawn("
+               "function() ngx.sleep(i / 1000) end) end for i = 1, 60 do ngx.thread.wait(ts[i]) "
+               "end ngx.say(\"done\")')\n")
+
+
+def test_stepper_past_the_precomputed_pictures_asks_the_live_kernel(browser, lab):
+    # the first PRECOMPUTED (200) pictures travel with the page; a later step's is drawn
+    # by the live kernel on request (viz/pictures.py): in a real JupyterLab, the last
+    # step of a ~1,200-step run shows its picture, not the no-kernel note
+    import json
+    nb = {"cells": [{"cell_type": "code", "execution_count": None, "id": "big", "metadata": {},
+                     "outputs": [], "source": BIG_STEPPER}],
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                      "language": "python"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    body = json.dumps({"type": "notebook", "content": nb}).encode()
+    req = urllib.request.Request(lab.url("/api/contents/notebooks/big-stepper.ipynb"),
+                                 data=body, method="PUT",
+                                 headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(req, timeout=30).close()
+    ctx, page, console = _new_page(browser)
+    try:
+        page.goto(lab.url("/lab/tree/notebooks/big-stepper.ipynb?reset"))
+        page.locator(".jp-Notebook").first.wait_for(state="visible")
+        page.get_by_text(KERNEL_IDLE).wait_for(timeout=60_000)
+        _run_all_and_wait(page, NB)
+        stepper = page.locator(f"{NB} .ngxc").first
+        stepper.wait_for(state="visible", timeout=60_000)
+        first, last = _step(stepper)
+        assert last >= 400, f"only {last + 1} steps: the run does not pass the 200 pictures"
+        _button(stepper, "last").click()
+        _wait_step(page, stepper, last)
+        graph = stepper.locator(".ngxc-graph:not(.ngxc-timeline)")
+        graph.locator("svg").first.wait_for(state="attached", timeout=30_000)
+        assert not graph.locator(".ngxc-warn").count(), graph.inner_text()
+        assert not console.errors, "\n".join(console.errors)
+    finally:
+        ctx.close()
+
+
 def _shut_down_sessions(server):
     """Every session and its kernel, through the server's REST API."""
     import json
