@@ -335,24 +335,33 @@ def nginx_words(match, words):
     return _fill(words, match.groupdict())
 
 
-def explain(name, d, t_ms):
-    """The one-line explanation of a step, from its (named) fields."""
-    d = dict(d)
+def explain_fields(name, d, t_ms, op_text=OP_TEXT, rv_text=RV_TEXT,
+                   done=("finished", "failed")):
+    """A step's fields as the explanation templates name them (rc_text, op_text,
+    rv_text, done_text, c_after, "-" for no coroutine), in the words given
+    (viz/explain_zh.py passes Chinese ones)."""
+    d = dict(d or {})
     d.setdefault("t_ms", t_ms)
     if "rc" in d and isinstance(d["rc"], int):
         d["rc_text"] = rc_name(d["rc"])
     if "op" in d:
-        d["op_text"] = OP_TEXT.get(d["op"], "")
+        d["op_text"] = op_text.get(d["op"], "")
     if "rv" in d:
-        d["rv_text"] = RV_TEXT.get(d["rv"], str(d["rv"]))
+        d["rv_text"] = rv_text.get(d["rv"], str(d["rv"]))
     if "success" in d:
-        d["done_text"] = "finished" if d["success"] else "failed"
-    if name in ("close_request", "close_fake_request"):
+        d["done_text"] = done[0] if d["success"] else done[1]
+    if name in ("close_request", "close_fake_request") and isinstance(d.get("c"), int):
         d["c_after"] = d["c"] - 1
     for k in ("co", "parent", "child"):
         d.setdefault(k, "-")
         if d[k] is None:
             d[k] = "-"
+    return d
+
+
+def explain(name, d, t_ms):
+    """The one-line explanation of a step, from its (named) fields."""
+    d = explain_fields(name, d, t_ms)
     e = EVENTS.get(name)
     try:
         text = e.explain(d) if e is not None and callable(e.explain) else \

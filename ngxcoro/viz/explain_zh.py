@@ -9,7 +9,7 @@ translated.
 """
 from __future__ import annotations
 
-from ..nginx.core import rc_name
+from ..trace.events import explain_fields
 
 OP_TEXT = {"NOP": "某个 API 阻塞了，run_thread 返回 NGX_AGAIN",
            "USER_THREAD_RESUME": "spawn，立即运行新的轻线程",
@@ -202,24 +202,9 @@ def explain_zh(name, d, t_ms):
     tpl = ZH.get(name)
     if tpl is None:
         return None
-    d = dict(d or {})
-    d.setdefault("t_ms", t_ms)
-    if "rc" in d and isinstance(d["rc"], int):
-        d["rc_text"] = rc_name(d["rc"])
-    if "op" in d:
-        d["op_text"] = OP_TEXT.get(d["op"], "")
-    if "rv" in d:
-        d["rv_text"] = RV_TEXT.get(d["rv"], str(d["rv"]))
-    if "success" in d:
-        d["done_text"] = "执行完毕" if d["success"] else "出错结束"
+    d = explain_fields(name, d, t_ms, OP_TEXT, RV_TEXT, ("执行完毕", "出错结束"))
     if name == "count":
         d["cause"] = cause_zh(d.get("cause"))
-    if name in ("close_request", "close_fake_request") and isinstance(d.get("c"), int):
-        d["c_after"] = d["c"] - 1
-    for k in ("co", "parent", "child"):
-        d.setdefault(k, "-")
-        if d[k] is None:
-            d[k] = "-"
     try:
         text = tpl(d) if callable(tpl) else tpl
         return text.format(**d)
