@@ -46,6 +46,15 @@ def _piece(text):
             f'bad body piece "{text}": expected "SECONDS:TEXT", e.g. "0.1:a=1&"') from None
 
 
+def _request_args(parser, config_help, request_help):
+    """--config, --request and --header: what `run` and `export` both take."""
+    parser.add_argument("--config", required=True, help=config_help)
+    parser.add_argument("--request", default="GET /t", help=request_help)
+    parser.add_argument("--header", action="append", default=[], type=_header,
+                        help='a request header "Name: value" (repeatable)')
+    return parser
+
+
 def main(argv=None):
     args = sys.argv[1:] if argv is None else list(argv)
     if args[:1] == ["compare"]:                # the model beside real nginx (compare.py)
@@ -57,12 +66,9 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m ngxcoro",
                                 description="Run a request through the model of ngx_lua 0.10.23.")
     sub = p.add_subparsers(dest="cmd", required=True)
-    rp = sub.add_parser("run", help="serve one request")
-    rp.add_argument("--config", required=True,
-                    help="an nginx.conf, or the inside of a server {} block")
-    rp.add_argument("--request", default="GET /t", help='a request line, e.g. "GET /t?a=1 HTTP/1.0"')
-    rp.add_argument("--header", action="append", default=[], type=_header,
-                    help='a request header "Name: value" (repeatable)')
+    rp = _request_args(sub.add_parser("run", help="serve one request"),
+                       "an nginx.conf, or the inside of a server {} block",
+                       'a request line, e.g. "GET /t?a=1 HTTP/1.0"')
     rp.add_argument("--body-file", help="the request body (it arrives with the headers)")
     rp.add_argument("--body-piece", action="append", default=[], type=_piece,
                     metavar="SECONDS:TEXT",
@@ -92,12 +98,10 @@ def main(argv=None):
                           "then {\"result\": ...}")
     rp.add_argument("--log-level", choices=LOG_LEVELS,
                     help="error_log level to write at (default: the config's error_log level)")
-    ep = sub.add_parser("export", help="print the model's answer as a Test::Nginx block")
-    ep.add_argument("--config", required=True,
-                    help="an nginx.conf, the inside of a server {} block, or http-level text")
-    ep.add_argument("--request", default="GET /t", help='a request line, e.g. "POST /t"')
-    ep.add_argument("--header", action="append", default=[], type=_header,
-                    help='a request header "Name: value" (repeatable)')
+    ep = _request_args(sub.add_parser("export",
+                                      help="print the model's answer as a Test::Nginx block"),
+                       "an nginx.conf, the inside of a server {} block, or http-level text",
+                       'a request line, e.g. "POST /t"')
     ep.add_argument("--body", help="the request body (\\n stands for a newline)")
     ep.add_argument("--body-file", help="the request body, from a file")
     ep.add_argument("--title", help="the block's title (default: the scenario's # title, "
