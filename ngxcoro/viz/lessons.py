@@ -8,6 +8,7 @@ an exported HTML page with no kernel.
 from __future__ import annotations
 
 import html
+import sys
 import re
 
 import anywidget
@@ -313,3 +314,9 @@ def pre(text):
     """Text as an HTML <pre> block (for Tweak views)."""
     return ("<pre style='margin:2px 0;font-size:12px;line-height:1.35'>"
             + html.escape(text) + "</pre>")
+
+
+def report(*lines):
+    """Print the lines as one block: a single write keeps a saved output byte-stable
+    (several prints may reach the notebook as several streams)."""
+    sys.stdout.write("\n".join(map(str, lines)) + "\n")

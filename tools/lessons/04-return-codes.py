@@ -35,10 +35,9 @@
 
 # %%
 import inspect
-import sys
 
 import ngxcoro
-from ngxcoro.viz.lessons import BlogBox, Predict, Tweak, pre, scenario
+from ngxcoro.viz.lessons import BlogBox, Predict, Tweak, pre, report, scenario
 from ngxcoro.nginx.core import rc_name
 from ngxcoro.ngx_lua import by
 
@@ -51,11 +50,10 @@ W = {"lua in": "Lua in {phase}", "then": "then", "client gets": "client gets", "
 
 # %% zh
 import inspect
-import sys
 
 import ngxcoro
 from ngxcoro.viz import set_language
-from ngxcoro.viz.lessons import BlogBox, Predict, Tweak, pre, scenario
+from ngxcoro.viz.lessons import BlogBox, Predict, Tweak, pre, report, scenario
 from ngxcoro.nginx.core import rc_name
 from ngxcoro.ngx_lua import by
 
@@ -96,11 +94,6 @@ print(inspect.getsource(by.access_done))
 
 # %%
 import unicodedata
-
-
-def report(*lines):
-    """Print the lines as one block (a single write keeps the saved output byte-stable)."""
-    sys.stdout.write("\n".join(map(str, lines)) + "\n")
 
 
 def wpad(s, n):

@@ -23,17 +23,10 @@
 # **上一课：** [4 · 返回值](04-return-codes.ipynb) · **下一课：** [6 · wait、kill、exit 与错误](06-wait-kill-exit-errors.ipynb)
 
 # %%
-import sys
-
 import ngxcoro
 from ngxcoro.viz.lessons import (SVG, BlogBox, Predict, Tweak, count_chart_svg, count_history,
-                                 pre, scenario)
+                                 pre, report, scenario)
 from ngxcoro.nginx.core import rc_name
-
-
-def report(*lines):
-    """Print the lines as one block (a single write keeps the saved output byte-stable)."""
-    sys.stdout.write("\n".join(map(str, lines)) + "\n")
 
 # the words the cells below print (the Chinese notebook has its own)
 W = {"returned": "run_thread returned: ", "real": "real nginx: ",
@@ -50,21 +43,13 @@ W = {"returned": "run_thread returned: ", "real": "real nginx: ",
      "client": "client: ", "variant": "variant"}
 
 # %% zh
-import sys
-
 import ngxcoro
 from ngxcoro.viz import set_language
 from ngxcoro.viz.lessons import (SVG, BlogBox, Predict, Tweak, count_chart_svg, count_history,
-                                 pre, scenario)
+                                 pre, report, scenario)
 from ngxcoro.nginx.core import rc_name
 
 set_language("zh")
-
-
-def report(*lines):
-    """把几行作为一整块打印（只调用一次 write，保存的输出才逐字节稳定）。"""
-    sys.stdout.write("\n".join(map(str, lines)) + "\n")
-
 W = {"returned": "run_thread 的返回值：", "real": "真实 nginx：",
      "sleeps end": "三次 sleep 分别在 10 ms（rewrite）、20 ms（access）、30 ms（content）结束",
      "after": {"run_thread_returned": "run_thread 返回 {rc}",

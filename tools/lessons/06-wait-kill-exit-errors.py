@@ -19,16 +19,10 @@
 
 # %%
 import re
-import sys
 
 import ngxcoro
-from ngxcoro.viz.lessons import BlogBox, Predict, Tweak, scenario
+from ngxcoro.viz.lessons import BlogBox, Predict, Tweak, report, scenario
 from ngxcoro.viz.timeline import timeline_svg
-
-
-def report(*lines):
-    """Print the lines as one block (a single write keeps the saved output byte-stable)."""
-    sys.stdout.write("\n".join(map(str, lines)) + "\n")
 
 # the words the cells below print (the Chinese notebook has its own)
 W = {"variants": ["nobody acts", "t1: ngx.exit(0)", "t1: ngx.exit(403)", "t1: error()",
@@ -40,20 +34,13 @@ W = {"variants": ["nobody acts", "t1: ngx.exit(0)", "t1: ngx.exit(403)", "t1: er
 
 # %% zh
 import re
-import sys
 
 import ngxcoro
 from ngxcoro.viz import set_language
-from ngxcoro.viz.lessons import BlogBox, Predict, Tweak, scenario
+from ngxcoro.viz.lessons import BlogBox, Predict, Tweak, report, scenario
 from ngxcoro.viz.timeline import timeline_svg
 
 set_language("zh")
-
-
-def report(*lines):
-    """把几行作为一整块打印（只调用一次 write，保存的输出才逐字节稳定）。"""
-    sys.stdout.write("\n".join(map(str, lines)) + "\n")
-
 W = {"variants": ["什么都不做", "t1：ngx.exit(0)", "t1：ngx.exit(403)", "t1：error()",
                   "入口线程：error()", "入口线程：ngx.say 后 error()",
                   "access 阶段，t1：ngx.exit(ngx.OK)"],

@@ -33,13 +33,12 @@
 # %%
 import inspect
 import json
-import sys
 
 import ngxcoro
 from ngxcoro import oracle
 from ngxcoro.ngx_lua import timer
 from ngxcoro.oracle.scenario import EXPECTED_DIR
-from ngxcoro.viz.lessons import Predict, Tweak, pre, scenario, scenario_info
+from ngxcoro.viz.lessons import Predict, Tweak, pre, report, scenario, scenario_info
 from ngxcoro.viz.timeline import timeline_svg
 
 T = {"real": "real nginx", "model": "model",
@@ -53,14 +52,13 @@ T = {"real": "real nginx", "model": "model",
 # %% zh
 import inspect
 import json
-import sys
 
 import ngxcoro
 from ngxcoro import oracle
 from ngxcoro.ngx_lua import timer
 from ngxcoro.oracle.scenario import EXPECTED_DIR
 from ngxcoro.viz import set_language
-from ngxcoro.viz.lessons import Predict, Tweak, pre, scenario, scenario_info
+from ngxcoro.viz.lessons import Predict, Tweak, pre, report, scenario, scenario_info
 from ngxcoro.viz.timeline import timeline_svg
 
 set_language("zh")
@@ -73,11 +71,6 @@ T = {"real": "真实的 nginx", "model": "模型",
      "delay": "定时器的延时（入口线程 sleep 100 ms）"}
 
 # %%
-def report(*lines):
-    """Print the lines as one block (a single write keeps the saved output byte-stable)."""
-    sys.stdout.write("\n".join(map(str, lines)) + "\n")
-
-
 def replay(name):
     """(the model's run, real nginx's recording, its recorded logs) of a scenario; the model
     runs it as the tests do (its headers, body, client timeout, `nginx -s quit` time)."""
