@@ -6,7 +6,6 @@ model's own hooks for the shims (the runaway tick, os.time, "not modelled").
 """
 from __future__ import annotations
 
-import calendar
 import itertools
 import time
 
@@ -255,6 +254,7 @@ def start_time(w):
 
 def timegm(w, year, month, day, hour, minute, sec):
     """os.time{...} on the model's clock, which is UTC."""
+    import calendar                      # (here: few runs need it, and it imports datetime)
     try:
         return calendar.timegm((int(year), int(month), int(day), int(hour), int(minute),
                                 int(sec), 0, 0, 0))

@@ -16,7 +16,6 @@ in a per-worker table (handle -> code) for the run; lua/regex.lua keeps the
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 
 from .protocol import ret, abort
 
@@ -38,6 +37,7 @@ def _pcre():
     """libpcre.so.3 with the prototypes used here, or None."""
     global _LIB
     if _LIB is None:
+        import ctypes.util               # (here: it imports subprocess, which a run rarely needs)
         try:
             lib = ctypes.CDLL(ctypes.util.find_library("pcre") or "libpcre.so.3")
         except OSError:
