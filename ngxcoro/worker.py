@@ -185,8 +185,8 @@ class Worker:
     def fire(self, event, **data):
         if self.debug_log is not None:
             self.debug_log(event, data)
-        if self.hooks:
-            self.hooks.fire(event, **data)
+        for f in self.hooks.table[event]:       # the listeners that want this event
+            f(event, data)
 
     def listen(self):
         """Is anything observing the run (a listener, or the debug log)?
