@@ -27,6 +27,7 @@ collector does not walk the steps again and again; run() calls `thaw()`
 """
 from __future__ import annotations
 
+import bisect
 import gc
 import operator
 import os
@@ -37,6 +38,7 @@ from ..nginx.loop import EPOCH_MS
 from ..ngx_lua.common import CONTEXT_NAMES, CoCtx, CoStatus
 from .cfunctions import C_FUNCTIONS
 from .events import EVENTS, explain
+from .steps import CHECKPOINT, Steps, walk  # noqa: F401 (the recorded steps; their home)
 
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # modules that fire or listen, never a step's place
@@ -55,121 +57,16 @@ def _name(v):
     return v
 
 
+def _timer(t):
+    """A timer's entry (made once: the steps that list it share it)."""
+    return {"label": t.label, "deadline_ms": t.deadline, "kind": t.kind, "owner": t.owner}
+
+
 # the fields of a co ctx whose change makes a new entry (the list is compared by length:
 # a zombie child comes or goes)
 _CO_FIELDS = operator.attrgetter("co_status", "co", "kind", "parent_co_ctx", "waited_by_parent", "waiting",
                                  "pending_subreqs", "is_wrap", "req", "creator")
-CHECKPOINT = 64                          # a full coroutine list every CHECKPOINT steps
 FREEZE_EVERY = 1024                      # steps between two gc.freeze() of a long run
-
-
-class Steps:
-    """The recorded steps as a read-only sequence of snapshot dicts, each
-    rebuilt when asked for (`len`, `[k]`, `[a:b]`, iteration).  A step is a
-    plain tuple; the coroutine list of step k is the last checkpoint's with
-    the changes of the steps since applied.  The dicts share their parts
-    with their neighbours: read them, do not change them."""
-
-    def __init__(self):
-        self._steps = []                 # (head, parts, co_changes, n_cos)
-        self._checkpoints = []           # the entry list at steps 0, CHECKPOINT, ...
-
-    def __len__(self):
-        return len(self._steps)
-
-    def __bool__(self):
-        return bool(self._steps)
-
-    def __iter__(self):
-        cos = []
-        for k, step in enumerate(self._steps):
-            for i, entry in step[2]:
-                if i == len(cos):
-                    cos.append(entry)
-                else:
-                    cos[i] = entry
-            yield self._dict(k, step, list(cos))
-
-    def walk(self):
-        """The run step by step, by its changes: (k, snapshot k, the places of
-        the coroutine entries that are new or changed at step k, ascending).
-        Linear in (steps + changes): the snapshot's "coroutines" is ONE list,
-        updated in place from step to step (the dict is new each step) -- read
-        it before the next step, never keep it (`iter` gives copies)."""
-        cos = []
-        for k, step in enumerate(self._steps):
-            changed = []
-            for i, entry in step[2]:
-                if i == len(cos):
-                    cos.append(entry)
-                else:
-                    cos[i] = entry
-                changed.append(i)
-            yield k, self._dict(k, step, cos), changed
-
-    def __getitem__(self, k):
-        if isinstance(k, slice):
-            return [self[i] for i in range(*k.indices(len(self)))]
-        if k < 0:
-            k += len(self)
-        if not 0 <= k < len(self._steps):
-            raise IndexError("snapshot index out of range")
-        base = k - k % CHECKPOINT
-        cos = list(self._checkpoints[base // CHECKPOINT])
-        for step in self._steps[base + 1:k + 1]:
-            for i, entry in step[2]:
-                if i == len(cos):
-                    cos.append(entry)
-                else:
-                    cos[i] = entry
-        return self._dict(k, self._steps[k], cos)
-
-    def __eq__(self, other):
-        return isinstance(other, (list, Steps)) and list(self) == list(other)
-
-    def __repr__(self):
-        return f"<Steps: {len(self)} snapshots>"
-
-    def append(self, head, parts, changes, cos):
-        """Record one step: `cos` is the whole entry list after `changes`."""
-        if len(self._steps) % CHECKPOINT == 0:
-            self._checkpoints.append(tuple(cos))
-        self._steps.append((head, parts, tuple(changes)))
-
-    @staticmethod
-    def _dict(k, step, cos):
-        (event, data, explain, where, t_ms, phase, focus, focus_index, executing, rc,
-         log_lines, what_if) = step[0]
-        (requests, timers, semaphores, sockets, posted, output, shared_dicts) = step[1]
-        return {"step": k, "event": event, "data": data, "explain": explain, "where": where,
-                "t_ms": t_ms, "phase": phase, "focus": focus, "focus_index": focus_index,
-                "executing": executing, "requests": requests, "coroutines": cos,
-                "timers": timers, "semaphores": semaphores, "sockets": sockets,
-                "posted_events": posted, "rc": rc, "output": output,
-                "log_lines": log_lines, "shared_dicts": shared_dicts,
-                # a what-if switch's name when the run is NOT nginx (ngxcoro/whatif.py), else None
-                "what_if": what_if}
-
-
-def walk(snapshots):
-    """`Steps.walk()` for any sequence of snapshot dicts: (k, snapshot, the
-    places of the coroutine entries that are new or changed since the step
-    before).  A plain list is compared entry by entry (equal entries are not
-    changed); `changed` is None when a step's coroutine list is shorter than
-    the step before's (not a recorded run): everything may have changed."""
-    if isinstance(snapshots, Steps):
-        yield from snapshots.walk()
-        return
-    before = []
-    for k, s in enumerate(snapshots):
-        cos = s.get("coroutines") or []
-        if len(cos) < len(before):
-            changed = None
-        else:
-            changed = [i for i, c in enumerate(cos)
-                       if i >= len(before) or (c is not before[i] and c != before[i])]
-        before = cos
-        yield k, s, changed
 
 
 class Snapshots:
@@ -189,7 +86,11 @@ class Snapshots:
         self.executing = None                 # inside lua_resume of this co ctx
         self._exec_co = None
         self.frozen = False                   # gc.freeze() called: thaw() after the run
-        self._timer_state, self._timers, self._timer_dicts = None, [], {}
+        # the armed timers in firing order: their (deadline, seq) keys and their dicts (one
+        # per timer, shared), kept up to date from what the loop says it armed or disarmed
+        self._timer_keys, self._timers = None, []
+        self._timers_seen = []
+        worker.loop.timer_watchers.append(self._timers_seen)
         self._output_key, self._output = None, None
         self._ran = set()                     # co ctxs that ran since their line was read
         self._known = 0                       # how many of w.coctx_by_id are listed
@@ -219,6 +120,9 @@ class Snapshots:
         if event in ("run_thread_returned", "finalize_request"):
             self.last_rc = data.get("rc")
         if len(self.frames) >= self.limit:
+            if not self.skipped:              # no more steps: the loop need not tell the timers
+                watchers = self.w.loop.timer_watchers
+                watchers[:] = [x for x in watchers if x is not self._timers_seen]
             self.skipped += 1
             return
         self.take(event, data)
@@ -264,7 +168,7 @@ class Snapshots:
                  self.semaphores(), self.sockets(),
                  [ev.label for ev in w.loop.posted_events()],
                  self.output(), self.shared_dicts())
-        self._parts = parts = tuple(old if new == old else new
+        self._parts = parts = tuple(old if new is old or new == old else new
                                     for new, old in zip(parts, self._parts))
         changes = self.coroutines()
         self.frames.append(head, parts, changes, self._cos)
@@ -279,15 +183,28 @@ class Snapshots:
             self.frozen = False
 
     def timers(self):
-        """The armed timers in firing order; the same list as the step before while
-        the loop's timers and their flags are the same (nginx/loop.py timers_state)."""
-        state = self.w.loop.timers_state()
-        if state != self._timer_state:
-            self._timer_state = state
-            made = self._timer_dicts                      # one dict per timer, shared
-            self._timers = [made.get(t) or made.setdefault(t, {
-                "label": t.label, "deadline_ms": t.deadline, "kind": t.kind, "owner": t.owner})
-                for t in self.w.loop.pending()]
+        """The armed timers in firing order (nginx/loop.py pending()); the same
+        list as the step before while no timer was armed, deleted or expired
+        since (the loop's timer_watchers), else a copy with those put in or
+        taken out at their place (by deadline, then arming order)."""
+        seen, keys = self._timers_seen, self._timer_keys
+        if keys is None:                                  # the first step
+            self._timer_keys = [(t.deadline, t.seq) for t in self.w.loop.pending()]
+            self._timers = [_timer(t) for t in self.w.loop.pending()]
+            seen.clear()
+        elif seen:
+            timers = list(self._timers)
+            for t in dict.fromkeys(seen):                 # each once: its last state counts
+                key = (t.deadline, t.seq)
+                i = bisect.bisect_left(keys, key)
+                listed = i < len(keys) and keys[i] == key
+                if t.active and not listed:
+                    keys.insert(i, key)
+                    timers.insert(i, _timer(t))
+                elif listed and not t.active:
+                    del keys[i], timers[i]
+            seen.clear()
+            self._timers = timers
         return self._timers
 
     def shared_dicts(self):
