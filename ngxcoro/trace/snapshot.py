@@ -45,11 +45,32 @@ _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _OBSERVERS = ("ngxcoro.worker", "ngxcoro.trace.")
 _QUIET = frozenset(name for name, e in EVENTS.items() if e.quiet)
 
+# the types of field values a step keeps as they are
+_PLAIN = frozenset((int, str, float, bool, type(None)))
+# a function's code -> (not a step's place: an observer's or not ngxcoro's, ngxcoro's,
+# the C function of trace/cfunctions.py it stands for or None)
+_CODES = {}
+
+
 def _module(frame):
     return frame.f_globals.get("__name__", "")
 
 
+def _code(frame):
+    """What `where` reads of a frame's function, once per function (_CODES)."""
+    code = frame.f_code
+    # (a path as imported: ngxcoro found through sys.path "bench/.." is still ngxcoro)
+    in_pkg = os.path.abspath(code.co_filename).startswith(_PKG_DIR)
+    info = _CODES[code] = (_module(frame).startswith(_OBSERVERS) or not in_pkg, in_pkg,
+                           C_FUNCTIONS.get(_module(frame)[len("ngxcoro."):] + "." + code.co_name))
+    return info
+
+
 def _name(v):
+    if type(v) in _PLAIN:
+        return v
+    if type(v) is CoCtx:
+        return v.name
     if hasattr(v, "co_status") or hasattr(v, "wait_queue"):
         return v.name                   # a co ctx or a semaphore
     if hasattr(v, "log_uri"):
@@ -102,6 +123,7 @@ class Snapshots:
         self._watch = set()                   # waiting for subrequests or on a socket
         self._cos = []                        # the entries of the last step
         self._parts = (None,) * 7             # the shared parts of the last step
+        self._wheres = {}                     # (code, instruction, C function) -> "where"
 
     def __call__(self, event, data):
         for v in data.values():
@@ -135,21 +157,31 @@ class Snapshots:
     # ----------------------------------------------------------------- where
     def where(self):
         """The model function that fired, its file and line, and the C
-        function it stands for (trace/cfunctions.py; a helper's caller's)."""
+        function it stands for (trace/cfunctions.py; a helper's caller's).
+        What a function's code says (`_code`) is read once; the dict is made
+        once per place and shared by the steps fired there."""
         f = sys._getframe(2)
-        while f is not None and (_module(f).startswith(_OBSERVERS)
-                                 or not f.f_code.co_filename.startswith(_PKG_DIR)):
+        codes = _CODES
+        while f is not None and (codes.get(f.f_code) or _code(f))[0]:
             f = f.f_back
         if f is None:
             return None
         here = f
         c_name = None
-        while f is not None and c_name is None and f.f_code.co_filename.startswith(_PKG_DIR):
-            c_name = C_FUNCTIONS.get(_module(f)[len("ngxcoro."):] + "." + f.f_code.co_name)
+        while f is not None and c_name is None:
+            _, in_pkg, c_name = codes.get(f.f_code) or _code(f)
+            if not in_pkg:
+                c_name = None
+                break
             f = f.f_back
-        code = here.f_code
-        rel = os.path.relpath(code.co_filename, os.path.dirname(_PKG_DIR)).replace(os.sep, "/")
-        return {"file": rel, "line": here.f_lineno, "function": code.co_name, "c_function": c_name}
+        key = (here.f_code, here.f_lasti, c_name)     # (f_lineno is worked out: once)
+        where = self._wheres.get(key)
+        if where is None:
+            code = here.f_code
+            rel = os.path.relpath(code.co_filename, os.path.dirname(_PKG_DIR)).replace(os.sep, "/")
+            where = self._wheres[key] = {"file": rel, "line": here.f_lineno,
+                                         "function": code.co_name, "c_function": c_name}
+        return where
 
     # ------------------------------------------------------------------ take
     def take(self, event, data):
