@@ -123,6 +123,7 @@ class Snapshots:
         self._watch = set()                   # waiting for subrequests or on a socket
         self._cos = []                        # the entries of the last step
         self._parts = (None,) * 7             # the shared parts of the last step
+        self._zombie_names = {}               # co ctx -> (its zombie list, length, last, names)
         self._wheres = {}                     # (code, instruction, C function) -> "where"
 
     def __call__(self, event, data):
@@ -373,12 +374,31 @@ class Snapshots:
             "parent": coctx.parent_co_ctx.name if coctx.parent_co_ctx else None,
             "is_wrap": coctx.is_wrap,
             "waited_by_parent": coctx.waited_by_parent,
-            "zombies": [z.name for z in coctx.zombie_child_threads],
+            "zombies": self._zombies(coctx),
             "waiting": coctx.waiting,
             "pending_subreqs": coctx.pending_subreqs,
             "lua_line": f"{where[0]}:{where[1]}" if where else None,
             "config_line": line,
         }
+
+    def _zombies(self, coctx):
+        """The names of a co ctx's zombie children.  Their list only grows
+        (ngx_http_lua_post_zombie_thread) until an empty one replaces it
+        (cleanup_zombie_child_uthreads): the names listed last time are
+        kept, the same list while no zombie came, else a copy with the
+        newcomers' names added (not N names again for N zombies)."""
+        zs = coctx.zombie_child_threads
+        seen = self._zombie_names.get(coctx)
+        n = len(zs)
+        if seen is not None and seen[0] is zs and n >= seen[1] \
+                and (seen[1] == 0 or zs[seen[1] - 1] is seen[2]):
+            if n == seen[1]:
+                return seen[3]
+            names = seen[3] + [z.name for z in zs[seen[1]:]]
+        else:
+            names = [z.name for z in zs]
+        self._zombie_names[coctx] = (zs, n, zs[-1] if zs else None, names)
+        return names
 
     def semaphores(self):
         """Every ngx.semaphore of the run: its resources, its wait queue (head
