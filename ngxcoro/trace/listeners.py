@@ -89,6 +89,11 @@ class Stream:
         return iter(())
 
 
+def _stap_line(stap, ids, result):
+    """A stap line: the registry's template with the lua_State ids of its fields."""
+    return stap[0].format(**dict(zip(stap[1], ids)), result=result)
+
+
 class StapTrace:
     """The systemtap "GC script" of the module's test suite (t/StapThread.pm):
     the `stap` line of each probe in the registry.
@@ -103,10 +108,24 @@ class StapTrace:
     """
 
     def __init__(self, limit=None):
-        self.lines = deque(maxlen=limit or RING)     # the last `limit` lines
+        # the last `limit` lines, each kept as (its registry entry, the ids, the result)
+        # and formatted when read (`lines`)
+        self._ring = deque(maxlen=limit or RING)
+        self._stream = None                          # or where each line goes as it comes
         self.seen = 0
         self._ids = {}
         self._alive = set()                          # alive_reqs: ids of main requests
+
+    @property
+    def lines(self):
+        """The lines kept (a list), or the Stream they were handed to."""
+        if self._stream is not None:
+            return self._stream
+        return [_stap_line(*x) for x in self._ring]
+
+    @lines.setter
+    def lines(self, stream):
+        self._stream = stream
 
     def _bracket(self, event, d):
         """The script's in_req / alive_reqs bookkeeping."""
@@ -122,7 +141,8 @@ class StapTrace:
             self._alive.discard(id(r))
 
     def note(self):
-        return ring_note("stap lines", self.lines, self.seen)
+        return ring_note("stap lines", self._stream if self._stream is not None else self._ring,
+                         self.seen)
 
     BRACKETS = frozenset(("http_handler", "free_request", "terminate_request"))
     # event -> (its stap line, the fields naming a lua_State, in the registry's order)
@@ -139,8 +159,12 @@ class StapTrace:
             return
         self.seen += 1
         ids = self._ids
-        ids = {k: ids.setdefault(d[k].L, len(ids) + 1) for k in stap[1]}
-        self.lines.append(stap[0].format(**ids, result="ok" if d.get("success") else "fail"))
+        line = (stap, [ids.setdefault(d[k].L, len(ids) + 1) for k in stap[1]],
+                "ok" if d.get("success") else "fail")
+        if self._stream is not None:
+            self._stream.append(_stap_line(*line))
+        else:
+            self._ring.append(line)
 
 
 class EventLog:
