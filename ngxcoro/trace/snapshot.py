@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import bisect
 import gc
+import itertools
 import operator
 import os
 import sys
@@ -313,7 +314,7 @@ class Snapshots:
         by_id, known = self.w.coctx_by_id, self._known
         new = []
         if len(by_id) != known:
-            for coctx in list(by_id.values())[known:]:      # new co ctxs, in creation order
+            for coctx in itertools.islice(by_id.values(), known, None):   # new, in creation order
                 if coctx not in self._index:
                     self._index[coctx] = len(self._live)
                     self._live.append(coctx)
