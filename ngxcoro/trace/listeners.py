@@ -44,7 +44,9 @@ class Hooks:
     """A list of listeners `f(event, data)`; falsy when nobody listens.  A
     listener with a `wants` attribute (a set of event names) is called for
     those events only: `table[event]` holds the listeners of each event, in
-    the order they were added (one dispatch, no test in the listeners)."""
+    the order they were added (one dispatch, no test in the listeners).
+    Add listeners with `add` (or assign a new `listeners` list): the table
+    is made again then, not when the list itself is changed in place."""
 
     def __init__(self):
         self.listeners = []

@@ -190,7 +190,7 @@ class Snapshots:
         """Record one step: its own values, the parts (kept once while they
         stay the same) and the coroutine entries that changed."""
         w = self.w
-        d = {k: _name(v) for k, v in data.items()}
+        d = {k: v if type(v) in _PLAIN else _name(v) for k, v in data.items()}
         r = w.cur_r
         head = (event, d, explain(event, d, w.loop.now_ms), self.where(), w.loop.now_ms,
                 r.phase if r is not None else "", r.uri if r is not None else None,
@@ -202,8 +202,8 @@ class Snapshots:
                  self.semaphores(), self.sockets(),
                  [ev.label for ev in w.loop.posted_events()],
                  self.output(), self.shared_dicts())
-        self._parts = parts = tuple(old if new is old or new == old else new
-                                    for new, old in zip(parts, self._parts))
+        self._parts = parts = tuple([old if new is old or new == old else new
+                                     for new, old in zip(parts, self._parts)])
         changes = self.coroutines()
         self.frames.append(head, parts, changes, self._cos)
         if len(self.frames) % FREEZE_EVERY == 0:
