@@ -36,7 +36,7 @@ import sys
 
 from ..nginx.core import rc_name
 from ..nginx.loop import EPOCH_MS
-from ..ngx_lua.common import CONTEXT_NAMES, CoCtx, CoStatus
+from ..ngx_lua.common import CONTEXT_NAMES, CoCtx, CoOp, CoStatus
 from .cfunctions import C_FUNCTIONS
 from .events import EVENTS, explain
 from .steps import CHECKPOINT, Steps, walk  # noqa: F401 (the recorded steps; their home)
@@ -88,6 +88,7 @@ def _timer(t):
 # a zombie child comes or goes)
 _CO_FIELDS = operator.attrgetter("co_status", "co", "kind", "parent_co_ctx", "waited_by_parent", "waiting",
                                  "pending_subreqs", "is_wrap", "req", "creator")
+_OP_NAMES = {op: op.name for op in CoOp}   # (an enum's .name is slow to read)
 FREEZE_EVERY = 1024                      # steps between two gc.freeze() of a long run
 
 
@@ -284,7 +285,7 @@ class Snapshots:
                 "ctx": None if ctx is None else {
                     "cur_co_ctx": ctx.cur_co_ctx.name if ctx.cur_co_ctx else None,
                     "entry_co_ctx": ctx.entry_co_ctx.name,
-                    "co_op": ctx.co_op.name,
+                    "co_op": _OP_NAMES[ctx.co_op],
                     "uthreads": ctx.uthreads,
                     "posted_threads": [c.name for c in ctx.posted_list()],
                     "context": CONTEXT_NAMES.get(ctx.context, ""),
