@@ -254,12 +254,13 @@ def run(config_text, request="GET /t", headers=(), body=None, *, hooks=None, pee
                   quit_at=quit_at)
 
 
+_MODEL_PORT_TEXT = str(MODEL_PORT)
 _MODEL_PORT_RE = re.compile(rf"(?<=127\.0\.0\.1:|localhost:){MODEL_PORT}(?!\d)")
 
 
 def _unport(text):
     """The model's port written back as __PORT__ (ngxcoro.oracle's _unport)."""
-    return _MODEL_PORT_RE.sub(PORT_PLACEHOLDER, text)
+    return _MODEL_PORT_RE.sub(PORT_PLACEHOLDER, text) if _MODEL_PORT_TEXT in text else text
 
 
 def check_quit_at(quit_at, timeout):

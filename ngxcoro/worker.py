@@ -116,6 +116,7 @@ class Worker:
         # cmcf->phases[NGX_HTTP_LOG_PHASE].handlers
         self.log_handlers = [logby.log_handler] if "log" in lua_phases else []
         self.error_log = []
+        self._log_time = None, ""           # (epoch seconds, its text) of the last line
         level = log_level or getattr(config, "error_log_level", None) or "error"
         self.log_level = LEVELS.index("" if level == "stderr" else level)
         # nginx's debug lines for the model's steps, when the level is debug
@@ -185,8 +186,8 @@ class Worker:
     def fire(self, event, **data):
         if self.debug_log is not None:
             self.debug_log(event, data)
-        if self.hooks:
-            self.hooks.fire(event, **data)
+        for f in self.hooks.table[event]:       # the listeners that want this event
+            f(event, data)
 
     def listen(self):
         """Is anything observing the run (a listener, or the debug log)?
@@ -212,8 +213,10 @@ class Worker:
         """ngx_log_error: a line in nginx's format, if the level passes."""
         if LEVELS.index(level) > self.log_level:
             return
-        ts = time.strftime("%Y/%m/%d %H:%M:%S", time.gmtime(self.loop.epoch_seconds()))
-        line = f"{ts} [{level}] 1#1: "
+        now = self.loop.epoch_seconds()
+        if now != self._log_time[0]:        # (the same time as the line before: its text)
+            self._log_time = now, time.strftime("%Y/%m/%d %H:%M:%S", time.gmtime(now))
+        line = f"{self._log_time[1]} [{level}] 1#1: "
         if r is not None and level == "debug":
             # ngx_log_error_core calls log->handler (the suffix) only above debug
             line += f"*{r.main.connection.number} {msg}"

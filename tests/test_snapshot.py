@@ -99,3 +99,43 @@ def test_comparing_only_reachable_co_ctxs_misses_nothing():
                 Snapshots.__init__.__defaults__ = orig
             frames.append([s["coroutines"] for s in res.snapshots])
         assert frames[0] == frames[1], stem
+
+
+
+def test_timers_follow_the_loop(monkeypatch):
+    # the recorder keeps the timer list up to date from what the loop says it armed,
+    # deleted or expired (loop.timer_watchers): at every step it is the list the loop's
+    # pending() gives then, and the same object as the step before while unchanged;
+    # scenarios that kill a sleeping thread, time out a semaphore wait or a socket
+    # read, arm lua timers, quit, and the bench's fan-out of sleeping threads
+    import pathlib
+    from conftest import SCENARIO_DIR
+    from ngxcoro import oracle as rn
+    runs = [(ngxcoro.lua_location(THREADS % (30, 30)), {"request": "GET /t"})]
+    for stem in ("012", "1191", "1172", "1041", "780", "781", "305"):
+        path = next(pathlib.Path(SCENARIO_DIR).glob(f"{stem}-*.ngx"))
+        text = path.read_text(encoding="utf-8")
+        runs.append((text, rn.parse_scenario(text)))
+    init = Worker.__init__
+
+    def watched(w, config, hooks=None, log_level=None):
+        # the Worker run() makes: a Snapshots, then a check of the step it just took
+        init(w, config, hooks, log_level)
+        snaps, seen = hooks.add(Snapshots(w)), []
+
+        def check(event, data):
+            if len(snaps.frames) > len(seen):
+                timers = snaps.frames._steps[-1][1][1]
+                assert timers == [{"label": t.label, "deadline_ms": t.deadline, "kind": t.kind,
+                                   "owner": t.owner} for t in w.loop.pending()]
+                if seen:                    # shared while equal, new when it changed
+                    assert (timers is seen[-1]) == (timers == seen[-1])
+                seen.append(timers)
+        hooks.add(check)
+        checked.append(seen)
+    monkeypatch.setattr(Worker, "__init__", watched)
+    for text, info in runs:
+        checked = []
+        ngxcoro.run(text, info["request"], hooks=Hooks(), timeout=info.get("timeout", 3.0),
+                    quit_at=info.get("quit_at"), peers=info.get("peers"))
+        assert len(checked[0]) > 10 and any(checked[0]), info["request"]

@@ -21,15 +21,10 @@ counted (`armed`), so a coroutine that re-arms its timer forever can be named.
 from __future__ import annotations
 
 import heapq
-import operator
 import itertools
 from collections import deque
 
 EPOCH_MS = 1_672_531_200_000     # 2023-01-01 00:00:00 UTC: ngx.now() at the start of a run
-
-
-_THIRD = operator.itemgetter(2)
-_ACTIVE = operator.attrgetter("active")
 
 
 class Timer:
@@ -68,6 +63,8 @@ class Loop:
         self.armed = {}                  # (owner, kind, delay_ms) -> timers armed so far
         self._turn_ended = False         # end_turn: the next run_once begins a turn
         self.turn_no = 0                 # turns begun (an epoll_wait each)
+        # observers' lists (snapshots): each gets every timer armed, deleted or expired
+        self.timer_watchers = []
 
     def add_timer(self, delay_ms, handler, label="", kind="", owner="", cancelable=False):
         """ngx_add_timer: `handler()` runs `delay_ms` virtual ms from now.
@@ -78,12 +75,15 @@ class Loop:
         key = (owner, kind, delay_ms)
         self.armed[key] = self.armed.get(key, 0) + 1
         heapq.heappush(self._heap, (t.deadline, t.seq, t))
+        for seen in self.timer_watchers:
+            seen.append(t)
         return t
 
-    @staticmethod
-    def del_timer(t):
+    def del_timer(self, t):
         """ngx_del_timer."""
         t.active = False
+        for seen in self.timer_watchers:
+            seen.append(t)
 
     def post(self, handler, label=""):
         """An I/O event becomes ready (a connection accepted, a client's EOF
@@ -138,12 +138,6 @@ class Loop:
         """Armed timers in firing order (for snapshots)."""
         return [t for _, _, t in sorted(self._heap) if t.active]
 
-    def timers_state(self):
-        """What pending() is made of, read in one pass of C: the timers in the heap
-        and their active flags (snapshots rebuild their timer list when it changes)."""
-        ts = list(map(_THIRD, self._heap))
-        return ts, list(map(_ACTIVE, ts))
-
     def next_timer(self):
         """The timer to fire next, still armed: the earliest, unless a
         completion order says another listed timer must finish before it."""
@@ -167,6 +161,8 @@ class Loop:
             self._heap.remove((t.deadline, t.seq, t))
             heapq.heapify(self._heap)
         t.active = False
+        for seen in self.timer_watchers:
+            seen.append(t)
         t.handler()
 
     def run_once(self):

@@ -24,7 +24,11 @@ class CoStatus(IntEnum):
     @property
     def lua_name(self):
         """What coroutine.status() says (ngx_http_lua_co_status_names)."""
-        return self.name.lower()
+        return CO_STATUS_NAMES[self]
+
+
+# ngx_http_lua_co_status_names, by status
+CO_STATUS_NAMES = ("running", "suspended", "normal", "dead", "zombie")
 
 
 class CoOp(IntEnum):

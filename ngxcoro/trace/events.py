@@ -306,20 +306,34 @@ def debug_lines(name, fields, top=0, ref=None):
         return ()
     if isinstance(texts, str):
         texts = (texts,)
-    d = dict(fields, top=top)
-    co = d.get("co")
-    if hasattr(co, "L"):
-        d["ptr"], d["ref"] = fake_pointer(co.L), co.L if ref is None else ref
-        req = getattr(co, "req", None)
-        if req is not None:
-            d["co_uri"] = req.log_uri
-    sem = d.get("sem")
-    if hasattr(sem, "number"):
-        d["sem_ptr"] = f"{0x000055000000A000 + 0x40 * sem.number:016X}"
-        d["ev_ptr"] = f"{0x000055000000A020 + 0x40 * sem.number:016X}"
-    if isinstance(d.get("uri"), str):
-        d["q_uri"] = d["uri"] if "?" in d["uri"] else d["uri"] + "?"
-    return tuple(t.format(**d) for t in texts)
+    d = _LineFields(fields)
+    d.top, d.ref = top, ref
+    return tuple([t.format_map(d) for t in texts])
+
+
+class _LineFields(dict):
+    """An event's fields as debug_lines' templates read them: the values
+    beyond the event's own are worked out when a template names one."""
+    __slots__ = ("top", "ref")
+
+    def __missing__(self, k):
+        co, sem, uri = self.get("co"), self.get("sem"), self.get("uri")
+        if k == "top":
+            return self.top
+        if k in ("ptr", "ref", "co_uri") and hasattr(co, "L"):
+            if k == "ptr":
+                return fake_pointer(co.L)
+            if k == "ref":
+                return co.L if self.ref is None else self.ref
+            req = getattr(co, "req", None)
+            if req is not None:
+                return req.log_uri
+        elif k in ("sem_ptr", "ev_ptr") and hasattr(sem, "number"):
+            return (f"{0x000055000000A000 + 0x40 * sem.number:016X}" if k == "sem_ptr" else
+                    f"{0x000055000000A020 + 0x40 * sem.number:016X}")
+        elif k == "q_uri" and isinstance(uri, str):
+            return uri if "?" in uri else uri + "?"
+        raise KeyError(k)
 
 
 def nginx_lines():

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections import deque
 
+from ..ngx_lua.common import CoCtx
 from .events import EVENTS, TRACE_WORDS, debug_lines, debug_words
 
 
 # what a ring of StapTrace or EventLog keeps: the last RING lines or events
 RING = 20_000
+# the types of field values an event log keeps as they are
+_PLAIN = frozenset((int, str, float, bool, type(None)))
 
 
 def ring_note(what, ring, seen):
@@ -24,21 +27,49 @@ def ring_note(what, ring, seen):
     return f"{what}: only the last {len(ring):,} of {seen:,} are kept" if seen > len(ring) else None
 
 
+class _Table(dict):
+    """event -> the listeners that want it, in order; made on first use."""
+
+    def __init__(self, listeners):
+        super().__init__()
+        self.listeners = listeners
+
+    def __missing__(self, event):
+        fs = self[event] = tuple(f for f in self.listeners
+                                 if getattr(f, "wants", None) is None or event in f.wants)
+        return fs
+
+
 class Hooks:
-    """A list of listeners `f(event, data)`; falsy when nobody listens."""
+    """A list of listeners `f(event, data)`; falsy when nobody listens.  A
+    listener with a `wants` attribute (a set of event names) is called for
+    those events only: `table[event]` holds the listeners of each event, in
+    the order they were added (one dispatch, no test in the listeners).
+    Add listeners with `add` (or assign a new `listeners` list): the table
+    is made again then, not when the list itself is changed in place."""
 
     def __init__(self):
         self.listeners = []
 
+    @property
+    def listeners(self):
+        return self._listeners
+
+    @listeners.setter
+    def listeners(self, listeners):
+        self._listeners = listeners
+        self.table = _Table(listeners)
+
     def __bool__(self):
-        return bool(self.listeners)
+        return bool(self._listeners)
 
     def add(self, listener):
-        self.listeners.append(listener)
+        self._listeners.append(listener)
+        self.table = _Table(self._listeners)
         return listener
 
     def fire(self, event, **data):
-        for f in self.listeners:
+        for f in self.table[event]:
             f(event, data)
 
 
@@ -60,6 +91,11 @@ class Stream:
         return iter(())
 
 
+def _stap_line(stap, ids, result):
+    """A stap line: the registry's template with the lua_State ids of its fields."""
+    return stap[0].format(**dict(zip(stap[1], ids)), result=result)
+
+
 class StapTrace:
     """The systemtap "GC script" of the module's test suite (t/StapThread.pm):
     the `stap` line of each probe in the registry.
@@ -74,10 +110,24 @@ class StapTrace:
     """
 
     def __init__(self, limit=None):
-        self.lines = deque(maxlen=limit or RING)     # the last `limit` lines
+        # the last `limit` lines, each kept as (its registry entry, the ids, the result)
+        # and formatted when read (`lines`)
+        self._ring = deque(maxlen=limit or RING)
+        self._stream = None                          # or where each line goes as it comes
         self.seen = 0
         self._ids = {}
         self._alive = set()                          # alive_reqs: ids of main requests
+
+    @property
+    def lines(self):
+        """The lines kept (a list), or the Stream they were handed to."""
+        if self._stream is not None:
+            return self._stream
+        return [_stap_line(*x) for x in self._ring]
+
+    @lines.setter
+    def lines(self, stream):
+        self._stream = stream
 
     def _bracket(self, event, d):
         """The script's in_req / alive_reqs bookkeeping."""
@@ -93,19 +143,30 @@ class StapTrace:
             self._alive.discard(id(r))
 
     def note(self):
-        return ring_note("stap lines", self.lines, self.seen)
+        return ring_note("stap lines", self._stream if self._stream is not None else self._ring,
+                         self.seen)
+
+    BRACKETS = frozenset(("http_handler", "free_request", "terminate_request"))
+    # event -> (its stap line, the fields naming a lua_State, in the registry's order)
+    STAP = {name: (e.stap, tuple(k for k in e.fields if k in ("parent", "child", "co")))
+            for name, e in EVENTS.items() if e.stap}
+    wants = BRACKETS | frozenset(STAP)                # (Hooks)
 
     def __call__(self, event, d):
-        if event in ("http_handler", "free_request", "terminate_request"):
+        if event in self.BRACKETS:
             self._bracket(event, d)
             return
-        e = EVENTS.get(event)
-        if e is None or not e.stap:
+        stap = self.STAP.get(event)
+        if stap is None:
             return
         self.seen += 1
-        ids = {k: self._ids.setdefault(d[k].L, len(self._ids) + 1)
-               for k in e.fields if k in ("parent", "child", "co")}
-        self.lines.append(e.stap.format(**ids, result="ok" if d.get("success") else "fail"))
+        ids = self._ids
+        line = (stap, [ids.setdefault(d[k].L, len(ids) + 1) for k in stap[1]],
+                "ok" if d.get("success") else "fail")
+        if self._stream is not None:
+            self._stream.append(_stap_line(*line))
+        else:
+            self._ring.append(line)
 
 
 class EventLog:
@@ -115,6 +176,7 @@ class EventLog:
     last `limit` events are kept, and `note()` says how many went."""
 
     KEEP = frozenset(name for name, e in EVENTS.items() if e.keep)
+    wants = KEEP                                       # (Hooks)
 
     def __init__(self, clock, limit=None):
         self.events = deque(maxlen=limit or RING)
@@ -130,7 +192,12 @@ class EventLog:
         self.seen += 1
         e = {"t_ms": self._clock.now_ms, "event": event}
         for k, v in d.items():
-            if hasattr(v, "name") and (hasattr(v, "co_status") or hasattr(v, "wait_queue")):
+            t = type(v)
+            if t in _PLAIN:
+                pass
+            elif t is CoCtx:
+                v = v.name
+            elif hasattr(v, "name") and (hasattr(v, "co_status") or hasattr(v, "wait_queue")):
                 v = v.name                  # a co ctx or a semaphore
             elif hasattr(v, "unparsed_uri"):
                 v = v.unparsed_uri
@@ -145,6 +212,7 @@ class DebugTrace:
     (`compared` in the registry) are written."""
 
     mirrors_log = True          # it stands for the error log file (ngx_lua/initby.py)
+    wants = frozenset(name for name, e in EVENTS.items() if e.compared)     # (Hooks)
 
     def __init__(self):
         self.lines = []

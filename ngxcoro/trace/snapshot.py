@@ -27,27 +27,51 @@ collector does not walk the steps again and again; run() calls `thaw()`
 """
 from __future__ import annotations
 
+import bisect
 import gc
+import itertools
 import operator
 import os
 import sys
 
 from ..nginx.core import rc_name
 from ..nginx.loop import EPOCH_MS
-from ..ngx_lua.common import CONTEXT_NAMES, CoCtx, CoStatus
+from ..ngx_lua.common import CONTEXT_NAMES, CoCtx, CoOp, CoStatus
 from .cfunctions import C_FUNCTIONS
 from .events import EVENTS, explain
+from .steps import CHECKPOINT, Steps, walk  # noqa: F401 (the recorded steps; their home)
 
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # modules that fire or listen, never a step's place
 _OBSERVERS = ("ngxcoro.worker", "ngxcoro.trace.")
 _QUIET = frozenset(name for name, e in EVENTS.items() if e.quiet)
 
+# the types of field values a step keeps as they are
+_PLAIN = frozenset((int, str, float, bool, type(None)))
+# a function's code -> (not a step's place: an observer's or not ngxcoro's, ngxcoro's,
+# the C function of trace/cfunctions.py it stands for or None)
+_CODES = {}
+
+
 def _module(frame):
     return frame.f_globals.get("__name__", "")
 
 
+def _code(frame):
+    """What `where` reads of a frame's function, once per function (_CODES)."""
+    code = frame.f_code
+    # (a path as imported: ngxcoro found through sys.path "bench/.." is still ngxcoro)
+    in_pkg = os.path.abspath(code.co_filename).startswith(_PKG_DIR)
+    info = _CODES[code] = (_module(frame).startswith(_OBSERVERS) or not in_pkg, in_pkg,
+                           C_FUNCTIONS.get(_module(frame)[len("ngxcoro."):] + "." + code.co_name))
+    return info
+
+
 def _name(v):
+    if type(v) in _PLAIN:
+        return v
+    if type(v) is CoCtx:
+        return v.name
     if hasattr(v, "co_status") or hasattr(v, "wait_queue"):
         return v.name                   # a co ctx or a semaphore
     if hasattr(v, "log_uri"):
@@ -55,121 +79,17 @@ def _name(v):
     return v
 
 
+def _timer(t):
+    """A timer's entry (made once: the steps that list it share it)."""
+    return {"label": t.label, "deadline_ms": t.deadline, "kind": t.kind, "owner": t.owner}
+
+
 # the fields of a co ctx whose change makes a new entry (the list is compared by length:
 # a zombie child comes or goes)
 _CO_FIELDS = operator.attrgetter("co_status", "co", "kind", "parent_co_ctx", "waited_by_parent", "waiting",
                                  "pending_subreqs", "is_wrap", "req", "creator")
-CHECKPOINT = 64                          # a full coroutine list every CHECKPOINT steps
+_OP_NAMES = {op: op.name for op in CoOp}   # (an enum's .name is slow to read)
 FREEZE_EVERY = 1024                      # steps between two gc.freeze() of a long run
-
-
-class Steps:
-    """The recorded steps as a read-only sequence of snapshot dicts, each
-    rebuilt when asked for (`len`, `[k]`, `[a:b]`, iteration).  A step is a
-    plain tuple; the coroutine list of step k is the last checkpoint's with
-    the changes of the steps since applied.  The dicts share their parts
-    with their neighbours: read them, do not change them."""
-
-    def __init__(self):
-        self._steps = []                 # (head, parts, co_changes, n_cos)
-        self._checkpoints = []           # the entry list at steps 0, CHECKPOINT, ...
-
-    def __len__(self):
-        return len(self._steps)
-
-    def __bool__(self):
-        return bool(self._steps)
-
-    def __iter__(self):
-        cos = []
-        for k, step in enumerate(self._steps):
-            for i, entry in step[2]:
-                if i == len(cos):
-                    cos.append(entry)
-                else:
-                    cos[i] = entry
-            yield self._dict(k, step, list(cos))
-
-    def walk(self):
-        """The run step by step, by its changes: (k, snapshot k, the places of
-        the coroutine entries that are new or changed at step k, ascending).
-        Linear in (steps + changes): the snapshot's "coroutines" is ONE list,
-        updated in place from step to step (the dict is new each step) -- read
-        it before the next step, never keep it (`iter` gives copies)."""
-        cos = []
-        for k, step in enumerate(self._steps):
-            changed = []
-            for i, entry in step[2]:
-                if i == len(cos):
-                    cos.append(entry)
-                else:
-                    cos[i] = entry
-                changed.append(i)
-            yield k, self._dict(k, step, cos), changed
-
-    def __getitem__(self, k):
-        if isinstance(k, slice):
-            return [self[i] for i in range(*k.indices(len(self)))]
-        if k < 0:
-            k += len(self)
-        if not 0 <= k < len(self._steps):
-            raise IndexError("snapshot index out of range")
-        base = k - k % CHECKPOINT
-        cos = list(self._checkpoints[base // CHECKPOINT])
-        for step in self._steps[base + 1:k + 1]:
-            for i, entry in step[2]:
-                if i == len(cos):
-                    cos.append(entry)
-                else:
-                    cos[i] = entry
-        return self._dict(k, self._steps[k], cos)
-
-    def __eq__(self, other):
-        return isinstance(other, (list, Steps)) and list(self) == list(other)
-
-    def __repr__(self):
-        return f"<Steps: {len(self)} snapshots>"
-
-    def append(self, head, parts, changes, cos):
-        """Record one step: `cos` is the whole entry list after `changes`."""
-        if len(self._steps) % CHECKPOINT == 0:
-            self._checkpoints.append(tuple(cos))
-        self._steps.append((head, parts, tuple(changes)))
-
-    @staticmethod
-    def _dict(k, step, cos):
-        (event, data, explain, where, t_ms, phase, focus, focus_index, executing, rc,
-         log_lines, what_if) = step[0]
-        (requests, timers, semaphores, sockets, posted, output, shared_dicts) = step[1]
-        return {"step": k, "event": event, "data": data, "explain": explain, "where": where,
-                "t_ms": t_ms, "phase": phase, "focus": focus, "focus_index": focus_index,
-                "executing": executing, "requests": requests, "coroutines": cos,
-                "timers": timers, "semaphores": semaphores, "sockets": sockets,
-                "posted_events": posted, "rc": rc, "output": output,
-                "log_lines": log_lines, "shared_dicts": shared_dicts,
-                # a what-if switch's name when the run is NOT nginx (ngxcoro/whatif.py), else None
-                "what_if": what_if}
-
-
-def walk(snapshots):
-    """`Steps.walk()` for any sequence of snapshot dicts: (k, snapshot, the
-    places of the coroutine entries that are new or changed since the step
-    before).  A plain list is compared entry by entry (equal entries are not
-    changed); `changed` is None when a step's coroutine list is shorter than
-    the step before's (not a recorded run): everything may have changed."""
-    if isinstance(snapshots, Steps):
-        yield from snapshots.walk()
-        return
-    before = []
-    for k, s in enumerate(snapshots):
-        cos = s.get("coroutines") or []
-        if len(cos) < len(before):
-            changed = None
-        else:
-            changed = [i for i, c in enumerate(cos)
-                       if i >= len(before) or (c is not before[i] and c != before[i])]
-        before = cos
-        yield k, s, changed
 
 
 class Snapshots:
@@ -189,7 +109,11 @@ class Snapshots:
         self.executing = None                 # inside lua_resume of this co ctx
         self._exec_co = None
         self.frozen = False                   # gc.freeze() called: thaw() after the run
-        self._timer_state, self._timers, self._timer_dicts = None, [], {}
+        # the armed timers in firing order: their (deadline, seq) keys and their dicts (one
+        # per timer, shared), kept up to date from what the loop says it armed or disarmed
+        self._timer_keys, self._timers = None, []
+        self._timers_seen = []
+        worker.loop.timer_watchers.append(self._timers_seen)
         self._output_key, self._output = None, None
         self._ran = set()                     # co ctxs that ran since their line was read
         self._known = 0                       # how many of w.coctx_by_id are listed
@@ -201,6 +125,8 @@ class Snapshots:
         self._watch = set()                   # waiting for subrequests or on a socket
         self._cos = []                        # the entries of the last step
         self._parts = (None,) * 7             # the shared parts of the last step
+        self._zombie_names = {}               # co ctx -> (its zombie list, length, last, names)
+        self._wheres = {}                     # (code, instruction, C function) -> "where"
 
     def __call__(self, event, data):
         for v in data.values():
@@ -219,6 +145,9 @@ class Snapshots:
         if event in ("run_thread_returned", "finalize_request"):
             self.last_rc = data.get("rc")
         if len(self.frames) >= self.limit:
+            if not self.skipped:              # no more steps: the loop need not tell the timers
+                watchers = self.w.loop.timer_watchers
+                watchers[:] = [x for x in watchers if x is not self._timers_seen]
             self.skipped += 1
             return
         self.take(event, data)
@@ -231,28 +160,38 @@ class Snapshots:
     # ----------------------------------------------------------------- where
     def where(self):
         """The model function that fired, its file and line, and the C
-        function it stands for (trace/cfunctions.py; a helper's caller's)."""
+        function it stands for (trace/cfunctions.py; a helper's caller's).
+        What a function's code says (`_code`) is read once; the dict is made
+        once per place and shared by the steps fired there."""
         f = sys._getframe(2)
-        while f is not None and (_module(f).startswith(_OBSERVERS)
-                                 or not f.f_code.co_filename.startswith(_PKG_DIR)):
+        codes = _CODES
+        while f is not None and (codes.get(f.f_code) or _code(f))[0]:
             f = f.f_back
         if f is None:
             return None
         here = f
         c_name = None
-        while f is not None and c_name is None and f.f_code.co_filename.startswith(_PKG_DIR):
-            c_name = C_FUNCTIONS.get(_module(f)[len("ngxcoro."):] + "." + f.f_code.co_name)
+        while f is not None and c_name is None:
+            _, in_pkg, c_name = codes.get(f.f_code) or _code(f)
+            if not in_pkg:
+                c_name = None
+                break
             f = f.f_back
-        code = here.f_code
-        rel = os.path.relpath(code.co_filename, os.path.dirname(_PKG_DIR)).replace(os.sep, "/")
-        return {"file": rel, "line": here.f_lineno, "function": code.co_name, "c_function": c_name}
+        key = (here.f_code, here.f_lasti, c_name)     # (f_lineno is worked out: once)
+        where = self._wheres.get(key)
+        if where is None:
+            code = here.f_code
+            rel = os.path.relpath(code.co_filename, os.path.dirname(_PKG_DIR)).replace(os.sep, "/")
+            where = self._wheres[key] = {"file": rel, "line": here.f_lineno,
+                                         "function": code.co_name, "c_function": c_name}
+        return where
 
     # ------------------------------------------------------------------ take
     def take(self, event, data):
         """Record one step: its own values, the parts (kept once while they
         stay the same) and the coroutine entries that changed."""
         w = self.w
-        d = {k: _name(v) for k, v in data.items()}
+        d = {k: v if type(v) in _PLAIN else _name(v) for k, v in data.items()}
         r = w.cur_r
         head = (event, d, explain(event, d, w.loop.now_ms), self.where(), w.loop.now_ms,
                 r.phase if r is not None else "", r.uri if r is not None else None,
@@ -264,8 +203,8 @@ class Snapshots:
                  self.semaphores(), self.sockets(),
                  [ev.label for ev in w.loop.posted_events()],
                  self.output(), self.shared_dicts())
-        self._parts = parts = tuple(old if new == old else new
-                                    for new, old in zip(parts, self._parts))
+        self._parts = parts = tuple([old if new is old or new == old else new
+                                     for new, old in zip(parts, self._parts)])
         changes = self.coroutines()
         self.frames.append(head, parts, changes, self._cos)
         if len(self.frames) % FREEZE_EVERY == 0:
@@ -279,15 +218,28 @@ class Snapshots:
             self.frozen = False
 
     def timers(self):
-        """The armed timers in firing order; the same list as the step before while
-        the loop's timers and their flags are the same (nginx/loop.py timers_state)."""
-        state = self.w.loop.timers_state()
-        if state != self._timer_state:
-            self._timer_state = state
-            made = self._timer_dicts                      # one dict per timer, shared
-            self._timers = [made.get(t) or made.setdefault(t, {
-                "label": t.label, "deadline_ms": t.deadline, "kind": t.kind, "owner": t.owner})
-                for t in self.w.loop.pending()]
+        """The armed timers in firing order (nginx/loop.py pending()); the same
+        list as the step before while no timer was armed, deleted or expired
+        since (the loop's timer_watchers), else a copy with those put in or
+        taken out at their place (by deadline, then arming order)."""
+        seen, keys = self._timers_seen, self._timer_keys
+        if keys is None:                                  # the first step
+            self._timer_keys = [(t.deadline, t.seq) for t in self.w.loop.pending()]
+            self._timers = [_timer(t) for t in self.w.loop.pending()]
+            seen.clear()
+        elif seen:
+            timers = list(self._timers)
+            for t in dict.fromkeys(seen):                 # each once: its last state counts
+                key = (t.deadline, t.seq)
+                i = bisect.bisect_left(keys, key)
+                listed = i < len(keys) and keys[i] == key
+                if t.active and not listed:
+                    keys.insert(i, key)
+                    timers.insert(i, _timer(t))
+                elif listed and not t.active:
+                    del keys[i], timers[i]
+            seen.clear()
+            self._timers = timers
         return self._timers
 
     def shared_dicts(self):
@@ -333,7 +285,7 @@ class Snapshots:
                 "ctx": None if ctx is None else {
                     "cur_co_ctx": ctx.cur_co_ctx.name if ctx.cur_co_ctx else None,
                     "entry_co_ctx": ctx.entry_co_ctx.name,
-                    "co_op": ctx.co_op.name,
+                    "co_op": _OP_NAMES[ctx.co_op],
                     "uthreads": ctx.uthreads,
                     "posted_threads": [c.name for c in ctx.posted_list()],
                     "context": CONTEXT_NAMES.get(ctx.context, ""),
@@ -363,7 +315,7 @@ class Snapshots:
         by_id, known = self.w.coctx_by_id, self._known
         new = []
         if len(by_id) != known:
-            for coctx in list(by_id.values())[known:]:      # new co ctxs, in creation order
+            for coctx in itertools.islice(by_id.values(), known, None):   # new, in creation order
                 if coctx not in self._index:
                     self._index[coctx] = len(self._live)
                     self._live.append(coctx)
@@ -424,12 +376,31 @@ class Snapshots:
             "parent": coctx.parent_co_ctx.name if coctx.parent_co_ctx else None,
             "is_wrap": coctx.is_wrap,
             "waited_by_parent": coctx.waited_by_parent,
-            "zombies": [z.name for z in coctx.zombie_child_threads],
+            "zombies": self._zombies(coctx),
             "waiting": coctx.waiting,
             "pending_subreqs": coctx.pending_subreqs,
             "lua_line": f"{where[0]}:{where[1]}" if where else None,
             "config_line": line,
         }
+
+    def _zombies(self, coctx):
+        """The names of a co ctx's zombie children.  Their list only grows
+        (ngx_http_lua_post_zombie_thread) until an empty one replaces it
+        (cleanup_zombie_child_uthreads): the names listed last time are
+        kept, the same list while no zombie came, else a copy with the
+        newcomers' names added (not N names again for N zombies)."""
+        zs = coctx.zombie_child_threads
+        seen = self._zombie_names.get(coctx)
+        n = len(zs)
+        if seen is not None and seen[0] is zs and n >= seen[1] \
+                and (seen[1] == 0 or zs[seen[1] - 1] is seen[2]):
+            if n == seen[1]:
+                return seen[3]
+            names = seen[3] + [z.name for z in zs[seen[1]:]]
+        else:
+            names = [z.name for z in zs]
+        self._zombie_names[coctx] = (zs, n, zs[-1] if zs else None, names)
+        return names
 
     def semaphores(self):
         """Every ngx.semaphore of the run: its resources, its wait queue (head
