@@ -289,6 +289,14 @@ def test_timer_labels_equal_the_full_comparison(name):
             {"event": "x", "timers": t(None, "b", "c")}, {"event": "sleep_cleanup", "timers": t("c")},
             {"event": "x", "timers": t(*"cdefghijklmn")}, {"event": "x", "timers": []}]
     assert timer_labels(hand) == ref_timer_labels(hand)
+    # the lists compared in C: the first timer gone, one more at the end (a label
+    # listed twice, lists equal by value but not the same objects, the last one gone)
+    hand = [{"event": "sleep", "timers": t("a", "b", "c")}, {"event": "x", "timers": t("b", "c")},
+            {"event": "sleep", "timers": t("b", "c", "d")}, {"event": "sleep", "timers": t("b", "c", "d", "b")},
+            {"event": "x", "timers": t("c", "d", "b")}, {"event": "sleep_cleanup", "timers": t("d", "b")},
+            {"event": "x", "timers": t("b")}, {"event": "x", "timers": t()},
+            {"event": "sleep", "timers": t("e")}]
+    assert timer_labels(hand) == ref_timer_labels(hand) == (list("abcde"), list("abdb"))
 
 
 def test_stepper_js_rebuilds_the_lists_as_frame_cos_does(tmp_path):

@@ -221,40 +221,50 @@ def timer_labels(snaps):
     timers fired).  A label that leaves the pending list at a step other
     than a cancellation fired there.  Linear in the run: a step that shares
     the step before's timer list (trace/snapshot.py keeps parts once) is
-    passed over, and the lists are compared as multisets."""
+    passed over; a list that is the one before less its first timer, or
+    plus one at its end (a timer fired, one armed: the usual changes), is
+    told by comparing the lists in C; other lists are compared as multisets."""
     from ..trace.snapshot import walk
     seen, known, fired, before, last = [], set(), [], [], None
-    before_set = set()
     for _k, s, _changed in walk(snaps):
         timers = s.get("timers") or []
         if timers is last:
             continue
-        last = timers
-        now = list(map(_LABEL, timers))
-        now_set = set(now)
-        new = now_set - known
-        if len(now_set) == len(now) and len(before_set) == len(before) and len(new) <= 8:
-            # labels once each (the usual case): set differences, in C, keep it cheap
-            # when thousands of timers are pending; the same answer as below
-            new_labels = sorted(new, key=now.index)
-            left = sorted(before_set - now_set, key=before.index)
+        prev, last = last or [], timers
+        if len(timers) == len(prev) - 1 and timers == prev[1:]:
+            now, new_labels, left = before[1:], (), before[:1]
+        elif len(timers) == len(prev) + 1 and timers[:-1] == prev:
+            now = before + [timers[-1]["label"]]
+            new_labels, left = now[-1:], ()
         else:
-            new_labels = now
-            still = Counter(now)
-            left = []
-            for lab in before:
-                if still[lab]:
-                    still[lab] -= 1
-                else:
-                    left.append(lab)
+            now, new_labels, left = _changed_labels(before, list(map(_LABEL, timers)), known)
         for lab in new_labels:
             if lab and lab not in known:
                 known.add(lab)
                 seen.append(lab)
-        if s["event"] not in ("sleep_cleanup", "finalize_threads", "request_cleanup"):
+        if left and s["event"] not in ("sleep_cleanup", "finalize_threads", "request_cleanup"):
             fired.extend(lab for lab in left if lab)
-        before, before_set = now, now_set
+        before = now
     return seen, fired
+
+
+def _changed_labels(before, now, known):
+    """(now, the labels new to `known` in the order listed, the labels of `before`
+    no longer listed), the lists compared as multisets."""
+    now_set, before_set = set(now), set(before)
+    new = now_set - known
+    if len(now_set) == len(now) and len(before_set) == len(before) and len(new) <= 8:
+        # labels once each (the usual case): set differences, in C, keep it cheap
+        # when thousands of timers are pending; the same answer as below
+        return now, sorted(new, key=now.index), sorted(before_set - now_set, key=before.index)
+    still = Counter(now)
+    left = []
+    for lab in before:
+        if still[lab]:
+            still[lab] -= 1
+        else:
+            left.append(lab)
+    return now, now, left
 
 
 _LABEL = operator.itemgetter("label")
