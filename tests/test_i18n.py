@@ -140,3 +140,24 @@ def test_english_chrome_elsewhere(result):
     tl = timeline_svg(result.snapshots)
     assert "one lane per coroutine" in tl and not CJK.search(tl)
     assert "events (dashed: finalize_request with its rc)" in count_chart_svg(result)
+
+
+def test_blogbox_as_plain_text_in_both_languages():
+    """BlogBox's text/plain (where HTML does not show): nginx's and the model's
+    answers the same in both languages, the words around them the lesson's."""
+    from ngxcoro.viz.lessons import BlogBox
+    box = BlogBox("a claim", "what happens", "044-many-threads")
+    en = repr(box)
+    assert en.startswith("The blog says: a claim\nnginx does:    what happens\n"
+                         "scenario 044-many-threads: nginx 200 'total ms: 1990\\n")
+    assert en.endswith("\nagree: True") and not CJK.search(en)
+    i18n.set_language("zh")
+    try:
+        zh = repr(box)
+        belief = repr(BlogBox("a claim", "what happens", "044-many-threads", says="belief"))
+    finally:
+        i18n.set_language("en")
+    assert zh.startswith("博客说：a claim\nnginx 实际上：what happens\n"
+                         "场景 044-many-threads：nginx 200 'total ms: 1990\\n")
+    assert zh.endswith("\n一致：是") and "\n模型：200 'total ms: 1990\\n" in zh
+    assert belief.startswith("你可能以为：a claim\n")

@@ -24,6 +24,16 @@ WORDS = {
     "blog says": {"en": "The blog says:", "zh": "博客说："},
     "belief says": {"en": "You might expect:", "zh": "你可能以为："},   # the seed is silent
     "nginx does": {"en": "nginx does:", "zh": "nginx 实际上："},
+    # BlogBox as plain text (its text/plain: where HTML does not show)
+    "text blog": {"en": "The blog says: {text}", "zh": "博客说：{text}"},
+    "text belief": {"en": "You might expect: {text}", "zh": "你可能以为：{text}"},
+    "text nginx": {"en": "nginx does:    {text}", "zh": "nginx 实际上：{text}"},
+    "text scenario": {"en": "scenario {name}: nginx {status} {body}",
+                      "zh": "场景 {name}：nginx {status} {body}"},
+    "text model": {"en": "               model {status} {body}", "zh": "模型：{status} {body}"},
+    "text agree": {"en": "agree: {agree}", "zh": "一致：{agree}"},
+    "true": {"en": "True", "zh": "是"},
+    "false": {"en": "False", "zh": "否"},
     "scenario": {"en": "Scenario", "zh": "场景"},
     "nginx answered": {"en": "real nginx answered", "zh": "真实的 nginx 回答"},
     "model answers": {"en": "the model answers", "zh": "模型回答"},

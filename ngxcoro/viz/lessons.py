@@ -149,11 +149,13 @@ class BlogBox:
 
     def __repr__(self):
         rec = self.nginx or {}
-        says = "The blog says:" if self.says == "blog" else "You might expect:"
-        return (f"{says} {self.blog_says}\nnginx does:    {self.nginx_does}\n"
-                f"scenario {self.name}: nginx {rec.get('status')} {rec.get('body', '')!r}\n"
-                f"               model {self.model.status} {self.model.body!r}\n"
-                f"agree: {self.agree()}")
+        return "\n".join((
+            word("text " + self.says, text=self.blog_says),
+            word("text nginx", text=self.nginx_does),
+            word("text scenario", name=self.name, status=rec.get("status"),
+                 body=repr(rec.get("body", ""))),
+            word("text model", status=self.model.status, body=repr(self.model.body)),
+            word("text agree", agree=word("true" if self.agree() else "false"))))
 
 
 # --------------------------------------------------------------- text views
