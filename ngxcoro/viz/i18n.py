@@ -25,9 +25,9 @@ WORDS = {
     "belief says": {"en": "You might expect:", "zh": "你可能以为："},   # the seed is silent
     "nginx does": {"en": "nginx does:", "zh": "nginx 实际上："},
     # BlogBox as plain text (its text/plain: where HTML does not show)
-    "text blog": {"en": "The blog says: {text}", "zh": "博客说：{text}"},
-    "text belief": {"en": "You might expect: {text}", "zh": "你可能以为：{text}"},
-    "text nginx": {"en": "nginx does:    {text}", "zh": "nginx 实际上：{text}"},
+    # (a head word and its text: Chinese heads end in a full-width colon, no space after)
+    "text says": {"en": "{head} {text}", "zh": "{head}{text}"},
+    "text does": {"en": "{head}    {text}", "zh": "{head}{text}"},
     "text scenario": {"en": "scenario {name}: nginx {status} {body}",
                       "zh": "场景 {name}：nginx {status} {body}"},
     "text model": {"en": "               model {status} {body}", "zh": "模型：{status} {body}"},

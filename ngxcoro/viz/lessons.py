@@ -8,8 +8,8 @@ an exported HTML page with no kernel.
 from __future__ import annotations
 
 import html
-import sys
 import re
+import sys
 
 import anywidget
 import traitlets
@@ -150,8 +150,8 @@ class BlogBox:
     def __repr__(self):
         rec = self.nginx or {}
         return "\n".join((
-            word("text " + self.says, text=self.blog_says),
-            word("text nginx", text=self.nginx_does),
+            word("text says", head=word(self.says + " says"), text=self.blog_says),
+            word("text does", head=word("nginx does"), text=self.nginx_does),
             word("text scenario", name=self.name, status=rec.get("status"),
                  body=repr(rec.get("body", ""))),
             word("text model", status=self.model.status, body=repr(self.model.body)),
